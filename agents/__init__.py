@@ -1,0 +1,1 @@
+"""Agents: the simulated client, the counselors, and the model layer they share."""

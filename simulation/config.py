@@ -1,0 +1,82 @@
+"""The campaign configuration: a YAML file, overridable from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from simulation.errors import InputError, from_validation_error
+from simulation.yaml_io import read_yaml_mapping
+
+DEFAULT_MODEL = "local/smollm2-135m-instruct"
+ROLES = ("counselor", "client", "judge")
+# Names become directories and Chroma metadata: keep them to a safe alphabet.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RoleModel(_Strict):
+    """Which model plays a role, and how it samples."""
+
+    model: str = Field(default=DEFAULT_MODEL, min_length=3, max_length=500)
+    api_base: str | None = Field(default=None, max_length=500)
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    max_tokens: int = Field(default=64, ge=1, le=4096)
+
+
+class Models(_Strict):
+    counselor: RoleModel = RoleModel(max_tokens=48, temperature=0.5)
+    client: RoleModel = RoleModel(max_tokens=40)
+    judge: RoleModel = RoleModel(temperature=0.0, max_tokens=32)
+
+    @field_validator("counselor", "client", "judge", mode="before")
+    @classmethod
+    def _model_string_shorthand(cls, value: Any) -> Any:
+        return {"model": value} if isinstance(value, str) else value
+
+
+class MemorySettings(_Strict):
+    top_k: int = Field(default=3, ge=0, le=50)
+    chroma_url: str | None = Field(default=None, max_length=500, description="Use a Chroma server instead of the embedded store.")
+
+
+class CampaignConfig(_Strict):
+    name: str = Field(default="default", pattern=NAME_PATTERN)
+    scenarios: list[str] = Field(min_length=1, max_length=10_000)
+    scenario_dir: str = "scenarios/library"
+    sessions: int = Field(default=3, ge=1, le=20, description="Sessions per client.")
+    max_turns: int = Field(default=3, ge=1, le=100, description="Client turns per session before the counselor closes.")
+    counselor: str = Field(default="muspsy", min_length=1, max_length=200)
+    counselor_options: dict[str, Any] = Field(default_factory=dict)
+    models: Models = Models()
+    memory: MemorySettings = MemorySettings()
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    workers: int = Field(default=2, ge=1, le=64, description="Client courses run at the same time.")
+    output_dir: str = "runs"
+
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.name
+
+
+def load_config(path: Path, overrides: dict[str, Any] | None = None) -> CampaignConfig:
+    """Read ``path`` and apply dotted-key ``overrides`` (e.g. ``{"models.client": "..."}``)."""
+    data = read_yaml_mapping(path)
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        *parents, leaf = dotted.split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise InputError(path, dotted, "cannot override inside a non-mapping value")
+        node[leaf] = value
+    try:
+        return CampaignConfig.model_validate(data)
+    except ValidationError as error:
+        raise from_validation_error(path, error) from None

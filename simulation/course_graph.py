@@ -1,0 +1,127 @@
+"""The course graph: plan -> session -> memorize -> record -> evolve -> next session or finish."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agents.client.dynamics import between_sessions
+from agents.client.simulated_client import SimulatedClient
+from agents.client.state import ClientState
+from agents.counselor.base import Counselor
+from agents.llm.usage import add_usage
+from agents.transcript import exchange_chunks
+from scenarios.profile import CaseProfile
+from simulation.run_context import RunContext
+from simulation.seeding import derive_rng, derive_seed
+from simulation.session_graph import build_session_graph, session_context, sum_usage_of
+from simulation.states import CourseState
+
+
+class SessionRecorder(Protocol):
+    def append_session(self, record: dict) -> bool: ...
+
+
+def initial_course_state(profile: CaseProfile) -> CourseState:
+    return {
+        "profile": profile.model_dump(mode="json"),
+        "session_index": 1,
+        "client_state": ClientState.initial(profile).get_state(),
+        "week": None,
+        "memories": [],
+        "transcripts": [],
+    }
+
+
+def build_course_graph(counselor: Counselor, client: SimulatedClient, store, recorder: SessionRecorder) -> StateGraph:
+    """One client's course of sessions. ``store`` (a MemoryStore or None) keeps session memories."""
+
+    def plan(state: CourseState, runtime: Runtime[RunContext]) -> dict:
+        context = session_context(state)
+        runtime.context.progress.session_started(context.client_id, context.session_index)
+        seed = derive_seed(runtime.context.seed, context.client_id, context.session_index, "goal")
+        goal = counselor.plan_goal(context, seed)
+        return {
+            "goal": goal.text,
+            "goal_source": goal.source,
+            "client_state_start": state["client_state"],
+            "turns": [],
+            "ended_by": None,
+            "usage": {"counselor": sum_usage_of(goal.completions)},
+        }
+
+    def memorize(state: CourseState, runtime: Runtime[RunContext]) -> dict:
+        context = session_context(state)
+        seed = derive_seed(runtime.context.seed, context.client_id, context.session_index, "memory")
+        extracted = counselor.extract_memory(context, state["turns"], seed)
+        return {
+            "memory": extracted.memory.model_dump(mode="json"),
+            "usage": add_usage(state["usage"], {"counselor": sum_usage_of(extracted.completions)}),
+        }
+
+    def record(state: CourseState, runtime: Runtime[RunContext]) -> dict:
+        # Both writes are idempotent, so re-running this node after a crash
+        # cannot duplicate a memory or a session record.
+        profile = state["profile"]
+        index = state["session_index"]
+        memory = state["memory"]
+        if store is not None:
+            from agents.counselor.session_memory import SessionMemory
+
+            store.add_session(profile["id"], index, SessionMemory.model_validate(memory).as_text(),
+                              exchange_chunks(state["turns"]))
+        recorder.append_session(
+            {
+                "campaign": runtime.context.campaign,
+                "client_id": profile["id"],
+                "session_index": index,
+                "counselor": counselor.name,
+                "models": runtime.context.models,
+                "seed": runtime.context.seed,
+                "goal": state["goal"],
+                "goal_source": state["goal_source"],
+                "turns": state["turns"],
+                "ended_by": state.get("ended_by") or "max_turns",
+                "client_state_start": state["client_state_start"],
+                "client_state_end": state["client_state"],
+                "week_before": state.get("week"),
+                "memory": memory,
+                "usage": state["usage"],
+            }
+        )
+        client_turns = sum(1 for t in state["turns"] if t["speaker"] == "client")
+        runtime.context.progress.session_finished(profile["id"], index, client_turns)
+        return {"memories": [memory], "transcripts": [state["turns"]]}
+
+    def evolve(state: CourseState, runtime: Runtime[RunContext]) -> dict:
+        profile = CaseProfile.model_validate(state["profile"])
+        next_index = state["session_index"] + 1
+        rng = derive_rng(runtime.context.seed, profile.id, next_index, "week")
+        had_assignment = bool(state["memory"].get("counseling_assignments"))
+        after, week = between_sessions(
+            ClientState.set_state(state["client_state"]),
+            list(profile.plan_for(next_index).life_events),
+            had_assignment,
+            client.params,
+            rng,
+        )
+        return {"client_state": after.get_state(), "week": week, "session_index": next_index}
+
+    def more_sessions(state: CourseState, runtime: Runtime[RunContext]) -> str:
+        return "evolve" if state["session_index"] < runtime.context.sessions else END
+
+    graph = StateGraph(CourseState, context_schema=RunContext)
+    graph.add_node("plan", plan)
+    graph.add_node("session", build_session_graph(counselor, client).compile())
+    graph.add_node("memorize", memorize)
+    graph.add_node("record", record)
+    graph.add_node("evolve", evolve)
+    graph.add_edge(START, "plan")
+    graph.add_edge("plan", "session")
+    graph.add_edge("session", "memorize")
+    graph.add_edge("memorize", "record")
+    graph.add_conditional_edges("record", more_sessions, ["evolve", END])
+    graph.add_edge("evolve", "plan")
+    return graph

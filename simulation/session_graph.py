@@ -1,0 +1,91 @@
+"""The session graph: counselor turn <-> client turn until the client leaves or turns run out."""
+
+from __future__ import annotations
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agents.client.simulated_client import SimulatedClient
+from agents.client.state import ClientState
+from agents.counselor.base import Counselor, SessionContext
+from agents.counselor.session_memory import SessionMemory
+from agents.llm.usage import sum_usage, usage_of
+from scenarios.profile import CaseProfile
+from simulation.run_context import RunContext
+from simulation.seeding import derive_rng, derive_seed
+from simulation.states import SessionInput, SessionOutput, SessionState
+
+
+def session_context(state: dict) -> SessionContext:
+    return SessionContext(
+        profile=CaseProfile.model_validate(state["profile"]),
+        session_index=state["session_index"],
+        goal=state.get("goal", ""),
+        memories=tuple(SessionMemory.model_validate(m) for m in state.get("memories", [])),
+        transcripts=tuple(tuple(t) for t in state.get("transcripts", [])),
+    )
+
+
+def _client_turns(turns: list[dict]) -> int:
+    return sum(1 for t in turns if t["speaker"] == "client")
+
+
+def build_session_graph(counselor: Counselor, client: SimulatedClient) -> StateGraph:
+    """A session between ``counselor`` and ``client``; compile it or nest it in a course graph."""
+
+    def counselor_turn(state: SessionState, runtime: Runtime[RunContext]) -> dict:
+        return _counselor_speaks(state, runtime, "opening" if not state.get("turns") else "middle")
+
+    def closing(state: SessionState, runtime: Runtime[RunContext]) -> dict:
+        return _counselor_speaks(state, runtime, "closing")
+
+    def _counselor_speaks(state: SessionState, runtime: Runtime[RunContext], stage: str) -> dict:
+        context = session_context(state)
+        turns = state.get("turns", [])
+        seed = derive_seed(runtime.context.seed, context.client_id, context.session_index, len(turns), "counselor")
+        turn = counselor.respond(context, turns, stage, seed)
+        record = {"speaker": "counselor", "text": turn.text, "stage": stage, "source": turn.source,
+                  "retrieved": turn.retrieved}
+        return {"turns": [record], "usage": {"counselor": sum_usage_of(turn.completions)}}
+
+    def client_turn(state: SessionState, runtime: Runtime[RunContext]) -> dict:
+        profile = CaseProfile.model_validate(state["profile"])
+        turns = state.get("turns", [])
+        index = state["session_index"]
+        seed = derive_seed(runtime.context.seed, profile.id, index, len(turns), "client")
+        rng = derive_rng(runtime.context.seed, profile.id, index, len(turns), "dynamics")
+        reply = client.reply(profile, index, ClientState.set_state(state["client_state"]), turns,
+                             state.get("week"), rng, seed)
+        record = {
+            "speaker": "client",
+            "text": reply.text,
+            "state": {"distress": reply.state.distress, "trust": reply.state.trust},
+            "appraisal": reply.appraisal.to_record() if reply.appraisal else None,
+            "disclosed_fact": reply.disclosed_fact,
+        }
+        runtime.context.progress.turn_done(profile.id)
+        update = {"turns": [record], "client_state": reply.state.get_state(),
+                  "usage": {"client": sum_usage_of(reply.completions)}}
+        if reply.ends_session:
+            update["ended_by"] = "client"
+        return update
+
+    def after_client(state: SessionState, runtime: Runtime[RunContext]) -> str:
+        if state.get("ended_by") or _client_turns(state.get("turns", [])) >= runtime.context.max_turns:
+            return "closing"
+        return "counselor_turn"
+
+    graph = StateGraph(SessionState, context_schema=RunContext, input_schema=SessionInput, output_schema=SessionOutput)
+    graph.add_node("counselor_turn", counselor_turn)
+    graph.add_node("client_turn", client_turn)
+    graph.add_node("closing", closing)
+    graph.add_edge(START, "counselor_turn")
+    graph.add_edge("counselor_turn", "client_turn")
+    graph.add_conditional_edges("client_turn", after_client, ["counselor_turn", "closing"])
+    graph.add_edge("closing", END)
+    return graph
+
+
+def sum_usage_of(completions) -> dict:
+    total = sum_usage({"_": usage_of(c)} for c in completions)
+    return total.get("_", {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0})

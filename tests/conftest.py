@@ -1,0 +1,48 @@
+"""Shared fixtures. Fast tests use the scripted TEST DOUBLE provider (testdouble/...)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agents.llm.environment import configure_offline_environment
+
+REPO = Path(__file__).resolve().parent.parent
+LIBRARY = REPO / "scenarios" / "library"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+configure_offline_environment()
+
+
+def scripted_config(tmp_path: Path, **overrides) -> Path:
+    """Write a campaign config that uses the test double for every role; returns its path."""
+    config = {
+        "name": "scripted",
+        "scenarios": ["gad-priya-38", "insomnia-david-47"],
+        "scenario_dir": str(LIBRARY),
+        "sessions": 3,
+        "max_turns": 3,
+        "counselor": "muspsy",
+        "models": {role: {"model": "testdouble/scripted"} for role in ("counselor", "client", "judge")},
+        "seed": 11,
+        "workers": 2,
+        "output_dir": str(tmp_path / "runs"),
+    }
+    config.update(overrides)
+    path = tmp_path / "campaign.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def make_config(tmp_path):
+    return lambda **overrides: scripted_config(tmp_path, **overrides)
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory):
+    """Share one converted-model cache across tests (conversion takes ~30 s once)."""
+    return Path(os.environ.setdefault("MUSPSY_SIM_CACHE", str(Path.home() / ".cache" / "muspsy-sim")))

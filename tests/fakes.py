@@ -1,0 +1,20 @@
+"""In-process fakes for unit tests of single agents (no LiteLLM round trip)."""
+
+from __future__ import annotations
+
+from agents.llm.base import Completion, Sampling
+from agents.llm.test_double import scripted_reply
+
+
+class RecordingModel:
+    """Answers with the scripted test double's logic and keeps every prompt it was sent."""
+
+    model = "fake/recording"
+
+    def __init__(self, reply=None):
+        self.reply = reply or scripted_reply
+        self.prompts: list[list[dict]] = []
+
+    def complete(self, messages: list[dict], sampling: Sampling) -> Completion:
+        self.prompts.append(messages)
+        return Completion(text=self.reply(messages), model=self.model, prompt_tokens=1, completion_tokens=1)

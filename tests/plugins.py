@@ -1,0 +1,30 @@
+"""Counselor classes plugged in by import path in tests (``tests.plugins:Class``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from agents.counselor.muspsy import MusPsyCounselor
+
+
+class CrashOnceCounselor(MusPsyCounselor):
+    """Logs every turn it is asked for, and raises once at a given call to simulate a crash."""
+
+    name = "crash-once"
+
+    def __init__(self, *args, workdir: str, crash_at_call: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.workdir = Path(workdir)
+        self.crash_at_call = crash_at_call
+        self.calls = 0
+
+    def respond(self, context, turns, stage, seed):
+        self.calls += 1
+        flag = self.workdir / "crashed"
+        if self.calls == self.crash_at_call and not flag.exists():
+            flag.touch()
+            raise RuntimeError("simulated crash")
+        with open(self.workdir / "calls.jsonl", "a") as log:
+            log.write(json.dumps([context.client_id, context.session_index, len(turns)]) + "\n")
+        return super().respond(context, turns, stage, seed)

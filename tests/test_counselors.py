@@ -1,0 +1,115 @@
+"""The MusPsy counselor, its baselines, and plugging in a counselor by import path."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from agents.counselor import SessionContext, SessionMemory, build_counselor, resolve_counselor_class
+from agents.counselor.registry import UnknownCounselor
+from agents.counselor.session_memory import parse_memory_fields
+from agents.llm.base import Sampling
+from scenarios.loader import load_profile
+from tests.conftest import LIBRARY
+from tests.fakes import RecordingModel
+
+PROFILE = load_profile(LIBRARY / "gad-priya-38.yaml")
+MEMORY = SessionMemory(session_index=1, counseling_assignments="This week, try a worry diary.", summary="First session.")
+EARLIER = ({"speaker": "counselor", "text": "Hello Priya."}, {"speaker": "client", "text": "My manager emails at night."})
+
+
+@dataclass
+class Hit:
+    id: str
+    client_id: str
+    session_index: int
+    text: str
+
+    def to_record(self):
+        return {"id": self.id, "client_id": self.client_id, "session_index": self.session_index, "kind": "memory",
+                "text": self.text, "distance": 0.1}
+
+
+class FakeStore:
+    def __init__(self):
+        self.queries = []
+
+    def search(self, client_id, before_session, query, k):
+        self.queries.append((client_id, before_session, query, k))
+        return [Hit("c:gad-priya-38:s1:memory", client_id, 1, "worry diary agreed")]
+
+
+def _context(goal="Practise a worry diary."):
+    return SessionContext(PROFILE, 2, goal, memories=(MEMORY,), transcripts=(EARLIER,))
+
+
+def _counselor(name, **options):
+    llm, store = RecordingModel(), FakeStore()
+    return build_counselor(name, llm=llm, sampling=Sampling(), store=store, top_k=3, options=options), llm, store
+
+
+def test_muspsy_opens_with_the_last_assignment_and_retrieves():
+    counselor, llm, store = _counselor("muspsy")
+    opening = counselor.respond(_context(), [], "opening", seed=1)
+    assert "This week, try a worry diary." in opening.text and opening.source == "template"
+    turn = counselor.respond(_context(), [{"speaker": "counselor", "text": opening.text},
+                                          {"speaker": "client", "text": "I did it twice."}], "middle", seed=2)
+    assert turn.retrieved[0]["session_index"] == 1
+    assert store.queries[-1] == ("gad-priya-38", 2, "I did it twice.", 3)
+    system = llm.prompts[-1][0]["content"]
+    assert "worry diary agreed" in system and "Assignment: This week, try a worry diary." in system
+    # MusPsy task 3 order: instruction, then (client, counselor) history, ending on the client.
+    assert [m["role"] for m in llm.prompts[-1]] == ["system", "assistant", "user"]
+
+
+def test_closing_states_an_assignment():
+    counselor, llm, _ = _counselor("muspsy")
+    turn = counselor.respond(_context(), [{"speaker": "client", "text": "ok"}], "closing", seed=3)
+    assert turn.text.startswith("This week, try ")
+    assert llm.prompts[-1][-1] == {"role": "assistant", "content": "This week, try"}
+
+
+def test_no_memory_sees_nothing_from_earlier_sessions():
+    counselor, llm, store = _counselor("no-memory")
+    opening = counselor.respond(_context(), [], "opening", seed=1)
+    assert opening.source == "model" and not opening.retrieved
+    counselor.plan_goal(_context(), seed=2)
+    assert store.queries == []
+    assert all("worry diary" not in m["content"] and "manager emails" not in m["content"]
+               for prompt in llm.prompts for m in prompt)
+
+
+def test_full_history_puts_earlier_transcripts_in_the_prompt_within_budget():
+    counselor, llm, store = _counselor("full-history", history_chars=40)
+    counselor.respond(_context(), [{"speaker": "client", "text": "hi"}], "middle", seed=1)
+    system = llm.prompts[-1][0]["content"]
+    assert "manager emails at night." in system and "Hello Priya" not in system  # oldest cut first
+    assert store.queries == []
+
+
+def test_memory_extraction_parses_labelled_lines_and_fills_gaps():
+    counselor, _, _ = _counselor("muspsy")
+    turns = [{"speaker": "counselor", "text": "Hi"}, {"speaker": "client", "text": "I feel tense."},
+             {"speaker": "counselor", "text": "This week, try one breathing break a day."}]
+    extracted = counselor.extract_memory(_context(), turns, seed=1)
+    assert extracted.memory.counseling_assignments == "This week, try one breathing break a day."
+
+    def silent_model(messages):
+        return "I am a small model."
+
+    silent = build_counselor("muspsy", llm=RecordingModel(silent_model), sampling=Sampling())
+    memory = silent.extract_memory(_context(), turns, seed=1).memory
+    assert memory.counseling_assignments == "This week, try one breathing break a day."
+    assert memory.session_goal == "Practise a worry diary."
+    assert set(memory.filled_in) >= {"counseling_assignments", "session_goal"}
+
+
+def test_parse_memory_fields_tolerates_markup():
+    text = "**Emotion and cognitive state:** anxious\n- [Counseling Assignments]: keep a diary\nSummary: ...\n"
+    assert parse_memory_fields(text) == {"emotion_and_cognitive_state": "anxious", "counseling_assignments": "keep a diary"}
+
+
+def test_plugged_in_counselor_by_import_path_and_bad_paths():
+    assert resolve_counselor_class("tests.plugins:CrashOnceCounselor").name == "crash-once"
+    for name in ("nope", "tests.plugins:Missing", "json:dumps", "no.such.module:X"):
+        with pytest.raises(UnknownCounselor):
+            resolve_counselor_class(name)

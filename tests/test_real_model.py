@@ -1,0 +1,42 @@
+"""End to end on the embedded SmolLM2 model: 1 client, 2 sessions, 2 turns, short outputs."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from simulation.cli import app
+
+pytestmark = pytest.mark.real_model
+
+
+def test_embedded_model_runs_a_short_course(tmp_path, make_config):
+    local = "local/smollm2-135m-instruct"
+    config = make_config(
+        name="real", scenarios=["panic-lucia-33"], sessions=2, max_turns=2, workers=1,
+        models={
+            "counselor": {"model": local, "max_tokens": 20, "temperature": 0.5},
+            "client": {"model": local, "max_tokens": 16},
+            "judge": {"model": local, "max_tokens": 8},
+        },
+        counselor_options={"memory_max_tokens": 40, "goal_max_tokens": 16},
+    )
+    result = CliRunner().invoke(app, ["run", "--config", str(config), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "runs" / "real"
+    records = [json.loads(line) for line in (run_dir / "sessions.jsonl").read_text().splitlines()]
+    assert [r["session_index"] for r in records] == [1, 2]
+    for record in records:
+        assert record["models"]["counselor"] == local
+        assert all(turn["text"].strip() for turn in record["turns"])
+        assert record["usage"]["counselor"]["completion_tokens"] > 0
+        assert record["usage"]["client"]["completion_tokens"] > 0
+        assert record["memory"]["counseling_assignments"]
+    first, second = records
+    assert first["turns"][-1]["text"].startswith("This week, try")
+    assert first["memory"]["counseling_assignments"] in second["turns"][0]["text"]
+    for turn in second["turns"]:
+        for hit in turn.get("retrieved", []):
+            assert (hit["client_id"], hit["session_index"]) == ("panic-lucia-33", 1)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["usage"]["counselor"]["completion_tokens"] > 0 and manifest["status"] == "finished"

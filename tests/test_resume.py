@@ -1,0 +1,87 @@
+"""Interrupted runs continue where they stopped, with nothing lost or duplicated."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+from typer.testing import CliRunner
+
+from simulation.cli import app
+from tests.conftest import REPO
+
+runner = CliRunner()
+EXPECTED = [(c, s) for c in ("gad-priya-38", "insomnia-david-47") for s in (1, 2, 3)]
+
+
+def _keys(run_dir):
+    lines = (run_dir / "sessions.jsonl").read_text().splitlines()
+    return sorted((json.loads(line)["client_id"], json.loads(line)["session_index"]) for line in lines)
+
+
+def _chroma_memories(run_dir, campaign):
+    from memory import MemoryStore
+    from tests.test_memory_store import HashEmbedder
+
+    store = MemoryStore(campaign, HashEmbedder(), path=run_dir / "chroma")
+    return Counter((r.client_id, r.session_index) for r in store.records() if r.kind == "memory")
+
+
+def test_sigkill_mid_run_then_rerun_completes_exactly_once(tmp_path, make_config):
+    models = {role: "testdouble/slow" for role in ("counselor", "client", "judge")}
+    config = make_config(models=models, name="killed")
+    run_dir = tmp_path / "runs" / "killed"
+    command = [sys.executable, "run_sim.py", "run", "--config", str(config), "--no-progress"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    sessions = run_dir / "sessions.jsonl"
+    while time.time() < deadline and not (sessions.exists() and sessions.read_text().count("\n") >= 2):
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    recorded_before = len(_keys(run_dir))
+    assert 2 <= recorded_before < 6, "the kill should land mid-campaign"
+
+    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert _keys(run_dir) == EXPECTED
+    assert _chroma_memories(run_dir, "killed") == Counter(EXPECTED)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "finished" and manifest["sessions_recorded"] == 6
+
+
+def test_crash_mid_session_resumes_at_the_same_turn(tmp_path, make_config):
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    config = make_config(
+        scenarios=["gad-priya-38"], workers=1, counselor="tests.plugins:CrashOnceCounselor",
+        counselor_options={"workdir": str(workdir), "crash_at_call": 7},
+    )
+    first = runner.invoke(app, ["run", "--config", str(config), "--no-progress"])
+    assert first.exit_code == 1
+    run_dir = tmp_path / "runs" / "scripted"
+    course = json.loads((run_dir / "manifest.json").read_text())["courses"]["gad-priya-38"]
+    assert course["status"] == "failed" and "simulated crash" in course["error"]
+    calls_before = [json.loads(line) for line in (workdir / "calls.jsonl").read_text().splitlines()]
+    # Calls 1-4 were session 1, 5-6 the first two turns of session 2; call 7 crashed.
+    assert calls_before[-1] == ["gad-priya-38", 2, 2]
+
+    resumed = runner.invoke(app, ["resume", str(run_dir), "--no-progress"])
+    assert resumed.exit_code == 0, resumed.output
+    calls = [json.loads(line) for line in (workdir / "calls.jsonl").read_text().splitlines()]
+    # The first call after the crash asks for the turn that crashed, not the session's start.
+    assert calls[len(calls_before)] == ["gad-priya-38", 2, 4]
+    assert _keys(run_dir) == [("gad-priya-38", s) for s in (1, 2, 3)]
+    assert json.loads((run_dir / "manifest.json").read_text())["courses"]["gad-priya-38"]["status"] == "finished"
+
+
+def test_rerunning_a_finished_campaign_changes_nothing(tmp_path, make_config):
+    config = make_config(scenarios=["gad-priya-38"], sessions=2)
+    assert runner.invoke(app, ["run", "--config", str(config), "--no-progress"]).exit_code == 0
+    run_dir = tmp_path / "runs" / "scripted"
+    before = (run_dir / "sessions.jsonl").read_bytes()
+    assert runner.invoke(app, ["run", "--config", str(config), "--no-progress"]).exit_code == 0
+    assert (run_dir / "sessions.jsonl").read_bytes() == before
