@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scenarios.loader import find_profiles
+from scenarios.loader import load_library
+from scenarios.selection import select_profiles
 from scenarios.profile import CaseProfile
 from simulation.config import ROLES, CampaignConfig
 from simulation.errors import InputError
@@ -51,9 +52,9 @@ def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan
     scenario_dir = Path(config.scenario_dir)
     if not scenario_dir.is_dir():
         raise InputError(source, "scenario_dir", f"not a directory: {scenario_dir}")
-    profiles = find_profiles(config.scenarios, scenario_dir, source)
-    if len({p.id for p in profiles}) != len(profiles):
-        raise InputError(source, "scenarios", "a scenario is listed twice")
+    profiles = select_profiles(
+        config.scenarios, load_library(scenario_dir), source, sample=config.scenario_sample, seed=config.seed
+    )
     for role in ROLES:
         try:
             check_model_string(getattr(config.models, role).model)

@@ -47,7 +47,10 @@ class MemorySettings(_Strict):
 
 class CampaignConfig(_Strict):
     name: str = Field(default="default", pattern=NAME_PATTERN)
-    scenarios: list[str] = Field(min_length=1, max_length=10_000)
+    scenarios: list[str] = Field(
+        min_length=1, max_length=10_000, description="Profile ids, globs (gad-*) or tags (tag:anxiety, tag:risk)."
+    )
+    scenario_sample: int | None = Field(default=None, ge=1, le=100_000, description="Random sample of the matches (campaign seed).")
     scenario_dir: str = "scenarios/library"
     sessions: int = Field(default=3, ge=1, le=20, description="Sessions per client.")
     max_turns: int = Field(default=3, ge=1, le=100, description="Client turns per session before the counselor closes.")

@@ -15,7 +15,7 @@ def sessions_table(sessions: list[dict]):
     table.add_column("ended by", no_wrap=True)
     for record in sorted(sessions, key=lambda r: (r["client_id"], r["session_index"])):
         start, end = record["client_state_start"]["distress"], record["client_state_end"]["distress"]
-        goal = record["goal"] if len(record["goal"]) <= 48 else record["goal"][:45] + "..."
+        goal = record["goal"] if len(record["goal"]) <= 40 else record["goal"][:37] + "..."
         table.add_row(
             record["client_id"], str(record["session_index"]), str(len(record["turns"])), goal,
             f"{start:.1f} → {end:.1f}", record.get("ended_by", ""),

@@ -74,7 +74,7 @@ def test_no_memory_sees_nothing_from_earlier_sessions():
     assert opening.source == "model" and not opening.retrieved
     counselor.plan_goal(_context(), seed=2)
     assert store.queries == []
-    assert all("worry diary" not in m["content"] and "manager emails" not in m["content"]
+    assert all("try a worry diary" not in m["content"] and "manager emails" not in m["content"]
                for prompt in llm.prompts for m in prompt)
 
 
