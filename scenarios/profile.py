@@ -26,6 +26,8 @@ class InitialState(_Strict):
     trust: float = Field(default=4.0, ge=0, le=10, description="Trust in the counselor, 0 .. 10.")
     openness: float = Field(default=0.5, ge=0, le=1, description="Willingness to talk about oneself.")
     resistance: float = Field(default=0.3, ge=0, le=1, description="Tendency to push back on suggestions.")
+    insight: float = Field(default=0.3, ge=0, le=1, description="Understanding of one's own patterns.")
+    readiness: float = Field(default=1.0, ge=0, le=4, description="Stage of change: 0 precontemplation .. 4 maintenance.")
 
 
 class PrivateFact(_Strict):

@@ -60,6 +60,12 @@ def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan
             check_model_string(getattr(config.models, role).model)
         except UnknownModel as error:
             raise InputError(source, f"models.{role}.model", str(error)) from None
+    from agents.client.dynamics import DynamicsParams
+
+    try:
+        DynamicsParams.from_overrides(config.client_dynamics)
+    except ValueError as error:
+        raise InputError(source, "client_dynamics", str(error)) from None
     try:
         resolve_counselor_class(config.counselor)
     except UnknownCounselor as error:
@@ -72,9 +78,10 @@ def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan
 
 def _check_resumable(run_dir: RunDirectory, config: CampaignConfig) -> None:
     try:
-        recorded = run_dir.read_manifest().get("config", {})
-    except (OSError, ValueError):
-        raise InputError(run_dir.manifest_path, "", "unreadable manifest; remove the run directory") from None
+        # Validated again so settings added since the run began compare at their defaults.
+        recorded = CampaignConfig.model_validate(run_dir.read_manifest()["config"]).model_dump(mode="json")
+    except (OSError, ValueError, KeyError):
+        raise InputError(run_dir.manifest_path, "config", "unreadable manifest; remove the run directory") from None
     wanted = config.model_dump(mode="json")
     changed = sorted(k for k in wanted.keys() | recorded.keys()
                      if k not in _RESUMABLE_DIFFERENCES and wanted.get(k) != recorded.get(k))
@@ -147,13 +154,13 @@ def _run_course(graph, profile: CaseProfile, context: RunContext, run_dir: RunDi
     from simulation.course_graph import initial_course_state
 
     thread = {"configurable": {"thread_id": profile.id}, "recursion_limit": 10_000}
-    snapshot = graph.get_state(thread)
-    if snapshot.values and not snapshot.next:
-        run_dir.set_course(profile.id, status="finished", sessions_done=len(snapshot.values.get("memories", [])))
-        return
+    # Any checkpoint means the course has started: resuming with None lets LangGraph
+    # apply writes saved before a crash and go on. (An empty `next` alone is not
+    # "finished": a kill between a node's writes and the next checkpoint leaves one.)
+    started = graph.get_state(thread).metadata is not None
     run_dir.set_course(profile.id, status="running")
     try:
-        graph.invoke(None if snapshot.next else initial_course_state(profile), thread, context=context)
+        graph.invoke(None if started else initial_course_state(profile), thread, context=context)
     except Exception as error:  # one failed course must not stop the others
         done = len(graph.get_state(thread).values.get("memories", []))
         run_dir.set_course(profile.id, status="failed", sessions_done=done, error=f"{type(error).__name__}: {error}")

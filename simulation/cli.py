@@ -20,7 +20,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 scenarios_app = typer.Typer(help="List, show and validate case profiles.", no_args_is_help=True)
+import_app = typer.Typer(help="Import case profiles from published datasets.", no_args_is_help=True)
 app.add_typer(scenarios_app, name="scenarios")
+scenarios_app.add_typer(import_app, name="import")
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
 
@@ -180,6 +182,24 @@ def scenarios_validate(paths: Annotated[list[Path], typer.Argument(help="Profile
     if problems:
         raise typer.Exit(2)
     typer.echo("all profiles valid")
+
+
+@import_app.command("muspsy")
+def scenarios_import_muspsy(
+    source: Annotated[Path, typer.Argument(help="A MusPsy release folder (memories/, dialogues/).")],
+    out: Annotated[Path, typer.Option(help="Where to write the profiles and reference dialogues.")],
+) -> None:
+    """Convert MusPsy memories (and dialogues) into case profiles; reports per file what was skipped."""
+    from scenarios.muspsy_import import format_report, import_muspsy
+
+    if not source.is_dir():
+        _fail(InputError(source, "", "not a directory"))
+    report = import_muspsy(source, out)
+    for line in format_report(report):
+        typer.echo(line)
+    typer.echo(f"{len(report.profiles)} profiles written to {out}")
+    if not report.profiles:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -68,5 +68,6 @@ def build_components(config: CampaignConfig, run_dir: RunDirectory) -> Component
         top_k=config.memory.top_k,
         options=config.counselor_options,
     )
-    client = SimulatedClient(model_for("client"), _sampling(models.client), DynamicsParams())
+    client = SimulatedClient(model_for("client"), _sampling(models.client),
+                             DynamicsParams.from_overrides(config.client_dynamics))
     return Components(counselor, client, store, run_dir, meter)

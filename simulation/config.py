@@ -56,6 +56,7 @@ class CampaignConfig(_Strict):
     max_turns: int = Field(default=3, ge=1, le=100, description="Client turns per session before the counselor closes.")
     counselor: str = Field(default="muspsy", min_length=1, max_length=200)
     counselor_options: dict[str, Any] = Field(default_factory=dict)
+    client_dynamics: dict[str, float] = Field(default_factory=dict, description="Overrides of DynamicsParams (docs/client_state.md).")
     models: Models = Models()
     memory: MemorySettings = MemorySettings()
     seed: int = Field(default=0, ge=0, le=2**31 - 1)

@@ -1,4 +1,8 @@
-"""The course graph: plan -> session -> memorize -> record -> evolve -> next session or finish."""
+"""The course graph, one client's course of sessions.
+
+plan -> report_before (PHQ-9, GAD-7) -> session -> report_after (WAI-SR, PANAS) -> memorize -> record
+-> evolve (the week between sessions) -> plan ... -> finish.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agents.client.dynamics import between_sessions
+from agents.client.questionnaires import AT_END, AT_START
 from agents.client.simulated_client import SimulatedClient
 from agents.client.state import ClientState
 from agents.counselor.base import Counselor
@@ -49,8 +54,33 @@ def build_course_graph(counselor: Counselor, client: SimulatedClient, store, rec
             "client_state_start": state["client_state"],
             "turns": [],
             "ended_by": None,
+            "questionnaires": {},
             "usage": {"counselor": sum_usage_of(goal.completions)},
         }
+
+    def _self_report(state: CourseState, runtime: Runtime[RunContext], keys: tuple[str, ...], moment: str) -> dict:
+        profile = CaseProfile.model_validate(state["profile"])
+        index = state["session_index"]
+        seed = derive_seed(runtime.context.seed, profile.id, index, f"questionnaires-{moment}")
+        answers, completions = client.answer_questionnaires(
+            profile, index, ClientState.set_state(state["client_state"]), keys, seed)
+        return {
+            "questionnaires": {**(state.get("questionnaires") or {}), **answers},
+            "usage": add_usage(state["usage"], {"client": sum_usage_of(completions)}),
+        }
+
+    def report_before(state: CourseState, runtime: Runtime[RunContext]) -> dict:
+        return _self_report(state, runtime, AT_START, "start")
+
+    def report_after(state: CourseState, runtime: Runtime[RunContext]) -> dict:
+        update = _self_report(state, runtime, AT_END, "end")
+        if state["session_index"] >= runtime.context.sessions:
+            # The course's exit assessment: symptoms once more, after the last session.
+            exit_state = {**state, **update}
+            exit_report = _self_report({**exit_state, "questionnaires": {}}, runtime, AT_START, "exit")
+            update = {"questionnaires": {**update["questionnaires"], "exit": exit_report["questionnaires"]},
+                      "usage": exit_report["usage"]}
+        return update
 
     def memorize(state: CourseState, runtime: Runtime[RunContext]) -> dict:
         context = session_context(state)
@@ -87,6 +117,7 @@ def build_course_graph(counselor: Counselor, client: SimulatedClient, store, rec
                 "client_state_start": state["client_state_start"],
                 "client_state_end": state["client_state"],
                 "week_before": state.get("week"),
+                "questionnaires": state["questionnaires"],
                 "memory": memory,
                 "usage": state["usage"],
             }
@@ -114,13 +145,17 @@ def build_course_graph(counselor: Counselor, client: SimulatedClient, store, rec
 
     graph = StateGraph(CourseState, context_schema=RunContext)
     graph.add_node("plan", plan)
+    graph.add_node("report_before", report_before)
     graph.add_node("session", build_session_graph(counselor, client).compile())
+    graph.add_node("report_after", report_after)
     graph.add_node("memorize", memorize)
     graph.add_node("record", record)
     graph.add_node("evolve", evolve)
     graph.add_edge(START, "plan")
-    graph.add_edge("plan", "session")
-    graph.add_edge("session", "memorize")
+    graph.add_edge("plan", "report_before")
+    graph.add_edge("report_before", "session")
+    graph.add_edge("session", "report_after")
+    graph.add_edge("report_after", "memorize")
     graph.add_edge("memorize", "record")
     graph.add_conditional_edges("record", more_sessions, ["evolve", END])
     graph.add_edge("evolve", "plan")

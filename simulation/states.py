@@ -51,6 +51,7 @@ class CourseState(TypedDict, total=False):
     turns: list[dict]  # this session's turns (replaced each session)
     ended_by: str | None
     usage: dict  # this session's usage by role
+    questionnaires: dict  # this session's self-reports, by instrument
     memory: dict  # this session's extracted memory
     memories: Annotated[list[dict], operator.add]  # one per finished session
     transcripts: Annotated[list[list[dict]], operator.add]

@@ -1,17 +1,17 @@
 """How the client's state moves: transparent rules with seeded noise.
 
 Within a session, the client appraises each counselor turn with lexical cues
-(empathy, whether it takes up what the client just said, whether it pushes)
-and the state moves by fixed weights. Between sessions, distress drifts with
-the alliance reached, the homework and the week's events. docs/client_state.md
-writes the rules out; the weights are ``DynamicsParams``.
+and the state moves by fixed weights. Between sessions the client's week is
+simulated: planned and random life events, homework done or not, symptom
+drift. docs/client_state.md writes every rule out; the weights are
+``DynamicsParams``, which a campaign config can override (``client_dynamics``).
 """
 
 from __future__ import annotations
 
 import random
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from agents.client.state import ClientState
 
@@ -21,10 +21,22 @@ _EMPATHY = re.compile(
     re.IGNORECASE,
 )
 _PUSHY = re.compile(r"\b(you should|you must|you need to|just|simply|stop|always|never)\b", re.IGNORECASE)
+_REFERS_BACK = re.compile(r"\b(last time|last session|last week|we agreed|homework|assignment)\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z']{4,}")
 _STOPWORDS = frozenset(
     "that this with have been from they them what when your about would there their will just feel "
     "really like very much some more than then also into because were know think".split()
+)
+
+# A week's chance happenings, with their valence (+1 helps, -1 weighs).
+RANDOM_EVENTS = (
+    ("had an argument with someone close", -1),
+    ("slept badly for several nights", -1),
+    ("got unexpected bad news about money", -1),
+    ("felt left out by friends", -1),
+    ("had a good day with a friend", 1),
+    ("got some praise at work or school", 1),
+    ("went for a long walk and felt lighter", 1),
 )
 
 
@@ -33,28 +45,45 @@ class DynamicsParams:
     trust_per_empathy: float = 0.5
     trust_per_relevance: float = 0.6
     trust_per_push: float = -0.6
+    trust_per_reference: float = 0.3
     distress_relief: float = 0.35
     distress_per_push: float = 0.3
     resistance_per_empathy: float = -0.03
     resistance_per_push: float = 0.05
+    insight_per_turn: float = 0.04
+    symptom_per_distress: float = 0.3
+    affect_rate: float = 0.3
     leave_below_trust: float = 1.0
     turn_noise: float = 0.1
     weekly_relief_per_trust: float = 0.12
     homework_relief: float = 0.6
-    event_load: float = 0.3
+    event_load: float = 0.2
+    random_event_chance: float = 0.5
+    random_event_weight: float = 0.5
+    readiness_per_homework: float = 0.3
     weekly_noise: float = 0.4
 
     def to_record(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_overrides(cls, overrides: dict) -> "DynamicsParams":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown dynamics parameter '{unknown[0]}'")
+        return cls(**{k: float(v) for k, v in overrides.items()})
+
 
 @dataclass(frozen=True)
 class Appraisal:
-    """How the client took one counselor turn (each cue in 0..1)."""
+    """How the client took one counselor turn (each cue in 0..1; reference in -1..1)."""
 
     empathy: float
     relevance: float
     push: float
+    reference: float = 0.0  # +1 refers back to earlier sessions correctly, -1 to sessions that never happened
+    reflective: float = 0.0  # asks the client to reflect (a question)
 
     def to_record(self) -> dict:
         return asdict(self)
@@ -64,37 +93,64 @@ def _content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
 
 
-def appraise(counselor_text: str, last_client_text: str) -> Appraisal:
+def appraise(counselor_text: str, last_client_text: str, has_earlier_sessions: bool = False) -> Appraisal:
     empathy = min(1.0, len(_EMPATHY.findall(counselor_text)) / 2)
     push = min(1.0, len(_PUSHY.findall(counselor_text)) / 2)
     said = _content_words(last_client_text)
     relevance = len(said & _content_words(counselor_text)) / len(said) if said else 0.5
-    return Appraisal(empathy=empathy, relevance=min(1.0, 2 * relevance), push=push)
+    reference = 0.0
+    if _REFERS_BACK.search(counselor_text):
+        reference = 1.0 if has_earlier_sessions else -1.0
+    return Appraisal(
+        empathy=empathy,
+        relevance=min(1.0, 2 * relevance),
+        push=push,
+        reference=reference,
+        reflective=1.0 if "?" in counselor_text else 0.0,
+    )
 
 
 def _clamp(value: float, low: float, high: float) -> float:
     return round(min(high, max(low, value)), 4)
 
 
+def _move_symptoms(state: ClientState, distress_change: float, params: DynamicsParams) -> dict:
+    step = params.symptom_per_distress * distress_change
+    phq9 = [_clamp(v + step, 0, 3) if (i < 8 or v > 0) else 0.0 for i, v in enumerate(state.phq9)]
+    return {"phq9": phq9, "gad7": [_clamp(v + step, 0, 3) for v in state.gad7]}
+
+
 def after_counselor_turn(state: ClientState, appraisal: Appraisal, params: DynamicsParams, rng: random.Random) -> ClientState:
     """The state after the client hears one counselor turn."""
     # A resistant client discounts warmth and bristles more at pushing.
     receptive = 1.0 - 0.5 * state.resistance
-    trust = state.trust + receptive * (
-        params.trust_per_empathy * appraisal.empathy + params.trust_per_relevance * (appraisal.relevance - 0.3)
-    ) + params.trust_per_push * appraisal.push * (0.5 + state.resistance)
-    relief = params.distress_relief * appraisal.empathy * (trust / 10)
-    distress = state.distress - relief + params.distress_per_push * appraisal.push + rng.gauss(0, params.turn_noise)
-    resistance = (
-        state.resistance + params.resistance_per_empathy * appraisal.empathy + params.resistance_per_push * appraisal.push
+    trust = (
+        state.trust
+        + receptive * (params.trust_per_empathy * appraisal.empathy + params.trust_per_relevance * (appraisal.relevance - 0.3))
+        + params.trust_per_push * appraisal.push * (0.5 + state.resistance)
+        + params.trust_per_reference * appraisal.reference
     )
-    openness = state.openness + 0.03 * (trust - state.trust)
+    trust = _clamp(trust, 0, 10)
+    relief = params.distress_relief * appraisal.empathy * (trust / 10)
+    distress = _clamp(
+        state.distress - relief + params.distress_per_push * appraisal.push + rng.gauss(0, params.turn_noise), 0, 10
+    )
+    insight = state.insight + params.insight_per_turn * receptive * (appraisal.reflective + appraisal.relevance) / 2
+    rate = params.affect_rate
     return state.model_copy(
         update={
-            "trust": _clamp(trust, 0, 10),
-            "distress": _clamp(distress, 0, 10),
-            "resistance": _clamp(resistance, 0, 1),
-            "openness": _clamp(openness, 0, 1),
+            "trust": trust,
+            "distress": distress,
+            "resistance": _clamp(state.resistance + params.resistance_per_empathy * appraisal.empathy
+                                 + params.resistance_per_push * appraisal.push, 0, 1),
+            "openness": _clamp(state.openness + 0.03 * (trust - state.trust), 0, 1),
+            "insight": _clamp(insight, 0, 1),
+            "negative_affect": _clamp((1 - rate) * state.negative_affect + rate * distress / 10, 0, 1),
+            "positive_affect": _clamp((1 - rate) * state.positive_affect
+                                      + rate * (0.5 * trust / 10 + 0.5 * appraisal.empathy), 0, 1),
+            "recent_empathy": _clamp(0.5 * state.recent_empathy + 0.5 * appraisal.empathy, 0, 1),
+            "recent_relevance": _clamp(0.5 * state.recent_relevance + 0.5 * appraisal.relevance, 0, 1),
+            **_move_symptoms(state, distress - state.distress, params),
         }
     )
 
@@ -104,22 +160,47 @@ def wants_to_leave(state: ClientState, params: DynamicsParams) -> bool:
 
 
 def between_sessions(
-    state: ClientState, life_events: list[str], had_assignment: bool, params: DynamicsParams, rng: random.Random
+    state: ClientState, planned_events: list[str], had_assignment: bool, params: DynamicsParams, rng: random.Random
 ) -> tuple[ClientState, dict]:
-    """The client's week: homework done or not, the planned events, symptom drift.
+    """The client's week: events, homework done or not, symptom drift.
 
     Returns the state at the start of the next session and a record of the week.
     """
     homework_done = None
+    adherence = state.homework_adherence
     if had_assignment:
-        chance = _clamp(0.15 + 0.06 * state.trust - 0.3 * state.resistance, 0.05, 0.95)
+        chance = _clamp(0.1 + 0.1 * state.readiness + 0.05 * state.trust - 0.2 * state.resistance, 0.05, 0.95)
         homework_done = rng.random() < chance
+        adherence = _clamp(0.7 * adherence + 0.3 * float(homework_done), 0, 1)
+    random_events = []
+    if rng.random() < params.random_event_chance:
+        random_events.append(RANDOM_EVENTS[rng.randrange(len(RANDOM_EVENTS))])
     drift = (
         -params.weekly_relief_per_trust * (state.trust - 5)
         - (params.homework_relief if homework_done else 0.0)
-        + params.event_load * len(life_events)
+        + params.event_load * len(planned_events)
+        - params.random_event_weight * sum(valence for _, valence in random_events)
         + rng.gauss(0, params.weekly_noise)
     )
-    after = state.model_copy(update={"distress": _clamp(state.distress + drift, 0, 10), "homework_done": homework_done})
-    week = {"life_events": list(life_events), "homework_done": homework_done, "distress_change": round(after.distress - state.distress, 4)}
+    distress = _clamp(state.distress + drift, 0, 10)
+    readiness = state.readiness + 0.3 * state.insight + 0.1 * (state.trust - 5) / 5
+    if homework_done is not None:
+        readiness += params.readiness_per_homework if homework_done else -params.readiness_per_homework / 2
+    after = state.model_copy(
+        update={
+            "distress": distress,
+            "homework_done": homework_done,
+            "homework_adherence": adherence,
+            "readiness": _clamp(readiness, 0, 4),
+            "negative_affect": _clamp(0.5 * state.negative_affect + 0.5 * distress / 10, 0, 1),
+            **_move_symptoms(state, distress - state.distress, params),
+        }
+    )
+    week = {
+        "life_events": list(planned_events),
+        "random_events": [text for text, _ in random_events],
+        "homework_done": homework_done,
+        "distress_change": round(after.distress - state.distress, 4),
+        "stage_of_change": after.stage_of_change,
+    }
     return after, week

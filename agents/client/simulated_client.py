@@ -30,13 +30,15 @@ class ClientReply:
 
 
 def _stance(state: ClientState) -> str:
+    """How the state shows in the client's words (docs/client_state.md, "Stance")."""
+    traits = []
     if state.trust < 3:
-        return "You are guarded: say little and keep private things to yourself."
+        traits.append("You are guarded: say little and keep private things to yourself.")
     if state.resistance > 0.5:
-        return "You doubt advice and push back a little (\"yes, but...\")."
-    if state.openness > 0.6:
-        return "You are willing to talk openly."
-    return "You answer honestly but briefly."
+        traits.append("You doubt advice and push back (\"yes, but...\"), changing the subject when pressed.")
+    if not traits:
+        traits.append("You are willing to talk openly." if state.openness > 0.6 else "You answer honestly but briefly.")
+    return " ".join(traits)
 
 
 class SimulatedClient:
@@ -61,7 +63,7 @@ class SimulatedClient:
         counselor_said = turns[-1]["text"] if turns and turns[-1]["speaker"] == "counselor" else ""
         if counselor_said:
             last_client = next((t["text"] for t in reversed(turns) if t["speaker"] == "client"), "")
-            appraisal = appraise(counselor_said, last_client)
+            appraisal = appraise(counselor_said, last_client, has_earlier_sessions=session_index > 1)
             state = after_counselor_turn(state, appraisal, self.params, rng)
         fact = self._fact_to_disclose(profile, state)
         messages = self._messages(profile, session_index, state, turns, week, fact)
@@ -79,6 +81,17 @@ class SimulatedClient:
         ends = wants_to_leave(state, self.params) or bool(_GOODBYE.search(text))
         return ClientReply(text, state, appraisal, fact, ends, completions)
 
+    def answer_questionnaires(self, profile: CaseProfile, session_index: int, state: ClientState,
+                              keys: tuple[str, ...], seed: int) -> tuple[dict, list[Completion]]:
+        """The client's own answers to the named instruments (see agents.client.questionnaires)."""
+        from agents.client.questionnaires import administer, instruments
+
+        results, completions = {}, []
+        for key in keys:
+            results[key], used = administer(self.llm, instruments()[key], profile, state, session_index, seed)
+            completions.extend(used)
+        return results, completions
+
     def _fact_to_disclose(self, profile: CaseProfile, state: ClientState) -> int | None:
         """The least sensitive private fact not yet shared that trust now allows, if any."""
         ready = [
@@ -91,6 +104,8 @@ class SimulatedClient:
     def _messages(self, profile, session_index, state, turns, week, fact) -> list[dict]:
         plan = profile.plan_for(session_index)
         events = list(plan.life_events)
+        if week:
+            events += [f"This week you {event}." for event in week.get("random_events", [])]
         if week and week.get("homework_done") is not None:
             events.append("You did the homework." if week["homework_done"] else "You did not do the homework.")
         disclosure = (

@@ -34,8 +34,20 @@ class Sampling:
     stop: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class ChoiceScores:
+    """A choice among fixed options, and how it was made."""
+
+    choice: str
+    scores: dict[str, float]  # log-probability per option ("likelihood"), or 0/-inf ("structured")
+    method: str  # "likelihood", "structured" or "fallback" (no valid answer after retries)
+    completions: tuple[Completion, ...] = ()
+
+
 @runtime_checkable
 class LanguageModel(Protocol):
     model: str
 
     def complete(self, messages: list[Message], sampling: Sampling) -> Completion: ...
+
+    def score_choices(self, messages: list[Message], choices: list[str], seed: int | None = None) -> ChoiceScores: ...

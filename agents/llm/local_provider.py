@@ -47,6 +47,37 @@ def generate(loaded: LoadedModel, messages: list[dict], *, max_tokens: int, temp
     return text.strip(), prompt_tokens, int(new_tokens.shape[0])
 
 
+def next_token_logprobs(loaded: LoadedModel, messages: list[dict], top: int) -> tuple[list[tuple[str, float]], int]:
+    """The ``top`` most likely next tokens after the prompt, with log-probabilities."""
+    import torch
+
+    tokenizer, model = loaded.tokenizer, loaded.model
+    inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    with loaded.lock, torch.inference_mode():
+        logits = model(**inputs).logits[0, -1].float()
+    logprobs = torch.log_softmax(logits, dim=-1)
+    values, indices = torch.topk(logprobs, top)
+    tokens = [(tokenizer.decode([int(i)]), float(v)) for v, i in zip(values, indices)]
+    return tokens, int(inputs["input_ids"].shape[1])
+
+
+def logprobs_response(model_response, tokens: list[tuple[str, float]]):
+    """Put next-token log-probabilities into a LiteLLM response, OpenAI style."""
+    from litellm.types.utils import ChatCompletionTokenLogprob, ChoiceLogprobs, TopLogprob
+
+    best_token, best = tokens[0]
+    model_response.choices[0].logprobs = ChoiceLogprobs(
+        content=[
+            ChatCompletionTokenLogprob(
+                token=best_token, logprob=best,
+                top_logprobs=[TopLogprob(token=t, logprob=v) for t, v in tokens],
+            )
+        ]
+    )
+    model_response.choices[0].message.content = best_token
+    return model_response
+
+
 def _make_provider_class():
     from litellm import CustomLLM
     from litellm.types.utils import Usage
@@ -57,6 +88,14 @@ def _make_provider_class():
         def completion(self, model, messages, model_response, optional_params, *args, **kwargs):
             started = time.perf_counter()
             loaded = load_local_model(resolve_local_model(model.removeprefix(f"{LOCAL_PROVIDER}/")))
+            if optional_params.get("logprobs"):
+                # Scoring options: one forward pass, no sampling.
+                tokens, prompt_tokens = next_token_logprobs(loaded, messages, int(optional_params.get("top_logprobs") or 20))
+                logprobs_response(model_response, tokens)
+                model_response.usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=1,
+                                             total_tokens=prompt_tokens + 1)
+                model_response.model = f"{LOCAL_PROVIDER}/{model}"
+                return model_response
             stop = optional_params.get("stop") or []
             text, prompt_tokens, completion_tokens = generate(
                 loaded,

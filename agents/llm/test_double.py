@@ -13,7 +13,8 @@ import time
 
 TEST_DOUBLE_PROVIDER = "testdouble"
 # "slow" answers like "scripted" after a short pause, so tests can interrupt a run mid-session.
-TEST_DOUBLE_SCRIPTS = frozenset({"scripted", "slow"})
+# "poor-counselor" speaks as a counselor who ignores the client and hands out generic advice.
+TEST_DOUBLE_SCRIPTS = frozenset({"scripted", "slow", "poor-counselor"})
 _SLOW_SECONDS = 0.05
 
 
@@ -27,6 +28,12 @@ def _last(messages: list[dict], role: str) -> str:
         if message["role"] == role:
             return message["content"]
     return ""
+
+
+def _poor_counselor_turn(system: str, messages: list[dict]) -> str:
+    if "Close the session" in system:
+        return "stop worrying so much." if messages[-1]["role"] == "assistant" else "This week, try to stop worrying so much."
+    return "You should just relax and think positive. Everyone gets stressed, you must not dwell on it."
 
 
 def _counselor_turn(system: str, messages: list[dict]) -> str:
@@ -74,7 +81,7 @@ def _memory(system: str) -> str:
     )
 
 
-def scripted_reply(messages: list[dict]) -> str:
+def scripted_reply(messages: list[dict], script: str = "scripted") -> str:
     system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
     prompt = system or _last(messages, "user")
     if "Write the counseling memory" in prompt:
@@ -86,7 +93,18 @@ def scripted_reply(messages: list[dict]) -> str:
         return _goal(prompt)
     if "talking with a counselor" in system:
         return _client_turn(system, messages)
+    if script == "poor-counselor":
+        return _poor_counselor_turn(system, messages)
     return _counselor_turn(system, messages)
+
+
+def scripted_logprobs(messages: list[dict], top: int) -> list[tuple[str, float]]:
+    """Scores for answer digits: the closer to the prompt's "Your level:", the likelier."""
+    text = "\n".join(m["content"] for m in messages)
+    match = re.search(r"Your level: ([0-9.]+)", text)
+    target = float(match.group(1)) if match else 2.0
+    scored = sorted(((str(d), -abs(target - d)) for d in range(0, 6)), key=lambda t: (-t[1], t[0]))
+    return scored[:top]
 
 
 def _make_test_double_class():
@@ -101,7 +119,13 @@ def _make_test_double_class():
             script = model.removeprefix(f"{TEST_DOUBLE_PROVIDER}/")
             if script not in TEST_DOUBLE_SCRIPTS:
                 raise ValueError(f"unknown test double script '{script}'")
-            text = scripted_reply(messages)
+            if optional_params.get("logprobs"):
+                from agents.llm.local_provider import logprobs_response
+
+                logprobs_response(model_response, scripted_logprobs(messages, int(optional_params.get("top_logprobs") or 20)))
+                model_response.usage = Usage(prompt_tokens=1, completion_tokens=1, total_tokens=2)
+                return model_response
+            text = scripted_reply(messages, script)
             if script == "slow":
                 time.sleep(_SLOW_SECONDS)
             max_tokens = optional_params.get("max_tokens")

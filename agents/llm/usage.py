@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 
-from agents.llm.base import Completion, LanguageModel, Message, Sampling
+from agents.llm.base import ChoiceScores, Completion, LanguageModel, Message, Sampling
 
 USAGE_FIELDS = ("calls", "prompt_tokens", "completion_tokens", "seconds")
 
@@ -66,3 +66,9 @@ class MeteredModel:
         completion = self.inner.complete(messages, sampling)
         self.meter.record(self.role, completion)
         return completion
+
+    def score_choices(self, messages: list[Message], choices: list[str], seed: int | None = None) -> ChoiceScores:
+        scored = self.inner.score_choices(messages, choices, seed)
+        for completion in scored.completions:
+            self.meter.record(self.role, completion)
+        return scored

@@ -1,0 +1,100 @@
+"""Self-report questionnaires the simulated client answers itself.
+
+PHQ-9 and GAD-7 at the start of each session, WAI-SR and PANAS at its end.
+Each item is put to the client's own model with the client's current level on
+what the item measures (from its state); the answer is chosen among the scale
+values by likelihood for local models and by validated JSON for API models
+(``LanguageModel.score_choices``), so it is always a valid scale value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from agents.client.state import ClientState
+from agents.llm.base import Completion, LanguageModel
+from agents.prompting import render
+from scenarios.profile import CaseProfile
+
+INSTRUMENTS_DIR = Path(__file__).resolve().parent / "instruments"
+PROMPT = Path(__file__).resolve().parent / "prompts" / "questionnaire_item.txt"
+AT_START = ("phq9", "gad7")
+AT_END = ("wai_sr", "panas")
+
+
+@dataclass(frozen=True)
+class Instrument:
+    key: str
+    title: str
+    when: str
+    instructions: str
+    scale: dict[int, str]
+    items: tuple[str, ...]
+    subscales: dict[str, tuple[int, ...]]
+
+    @property
+    def values(self) -> list[int]:
+        return sorted(self.scale)
+
+    def label(self, level: float) -> str:
+        return self.scale[min(self.values, key=lambda v: abs(v - level))]
+
+    def score(self, answers: list[int]) -> dict:
+        subscales = {name: sum(answers[i - 1] for i in items) for name, items in self.subscales.items()}
+        return {"total": sum(answers), "subscales": subscales}
+
+
+@lru_cache(maxsize=None)
+def instruments() -> dict[str, Instrument]:
+    import yaml
+
+    loaded = {}
+    for path in sorted(INSTRUMENTS_DIR.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loaded[data["key"]] = Instrument(
+            key=data["key"], title=data["title"], when=data["when"], instructions=data["instructions"],
+            scale={int(k): str(v) for k, v in data["scale"].items()}, items=tuple(data["items"]),
+            subscales={k: tuple(v) for k, v in (data.get("subscales") or {}).items()},
+        )
+    return loaded
+
+
+def latent_levels(instrument: Instrument, state: ClientState) -> list[float]:
+    """The client's level on each item, on the instrument's own scale, read off its state."""
+    if instrument.key == "phq9":
+        return list(state.phq9)
+    if instrument.key == "gad7":
+        return list(state.gad7)
+    if instrument.key == "wai_sr":
+        bond = state.trust / 10
+        goal = 0.5 * bond + 0.5 * state.recent_relevance
+        task = 0.4 * state.insight + 0.3 * state.recent_relevance + 0.3 * bond
+        per_item = {i: level for level, items in ((task, (1, 2, 10, 12)), (bond, (3, 5, 7, 9)), (goal, (4, 6, 8, 11)))
+                    for i in items}
+        return [1 + 4 * per_item[i] for i in range(1, 13)]
+    if instrument.key == "panas":
+        positive = set(instrument.subscales["positive"])
+        return [1 + 4 * (state.positive_affect if i in positive else state.negative_affect) for i in range(1, 21)]
+    raise KeyError(instrument.key)
+
+
+def administer(llm: LanguageModel, instrument: Instrument, profile: CaseProfile, state: ClientState,
+               session_index: int, seed: int) -> tuple[dict, list[Completion]]:
+    """Put every item to the client; returns the answers with their scores, and the model calls."""
+    scale = ", ".join(f"{value} = {label}" for value, label in instrument.scale.items())
+    answers, methods, completions = [], {}, []
+    for number, (item, level) in enumerate(zip(instrument.items, latent_levels(instrument, state)), start=1):
+        prompt = render(
+            PROMPT, pseudonym=profile.pseudonym, title=instrument.title,
+            moment="before" if instrument.when == "start" else "after", session_index=session_index,
+            instructions=instrument.instructions, item=item, level_words=instrument.label(level).lower(),
+            level=f"{level:.1f}", scale=scale,
+        )
+        scored = llm.score_choices([{"role": "user", "content": prompt}], [str(v) for v in instrument.values],
+                                   seed=seed + number)
+        answers.append(int(scored.choice))
+        methods[scored.method] = methods.get(scored.method, 0) + 1
+        completions.extend(scored.completions)
+    return {"answers": answers, **instrument.score(answers), "methods": methods}, completions
