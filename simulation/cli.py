@@ -98,17 +98,27 @@ def resume(
 
 
 def _run_and_report(campaign, source: Path, show_progress: bool) -> None:
+    from agents.llm.environment import configure_offline_environment
+    from simulation.campaign import prepare_campaign
+
+    configure_offline_environment()
+    # Every variant is checked before the first session of any of them starts.
+    plans = [prepare_campaign(config, source) for config in campaign.expand_variants(source)]
+    failed = [plan.config.name for plan in plans if not _run_plan(plan, show_progress)]
+    if failed:
+        raise typer.Exit(1)
+
+
+def _run_plan(plan, show_progress: bool) -> bool:
     from collections import Counter
 
     from rich.console import Console
 
-    from agents.llm.environment import configure_offline_environment
-    from simulation.campaign import prepare_campaign, run_campaign
+    from simulation.campaign import run_campaign
     from simulation.progress import CampaignProgress
     from simulation.summary import sessions_table, usage_line
 
-    configure_offline_environment()
-    plan = prepare_campaign(campaign, source)
+    campaign = plan.config
     console = Console()
     console.print(f"[bold]muspsy-sim[/bold] campaign '{campaign.name}': {len(plan.profiles)} clients × "
                   f"{campaign.sessions} sessions, counselor {campaign.counselor}, models "
@@ -127,8 +137,55 @@ def _run_and_report(campaign, source: Path, show_progress: bool) -> None:
         if course.get("status") != "finished":
             console.print(f"[red]course {client_id}: {course.get('status')} — {course.get('error', '')}")
     console.print(f"Results: {result.run_dir}/ (manifest.json, sessions.jsonl, checkpoints.sqlite, chroma/)")
-    if result.status != "finished":
-        raise typer.Exit(1)
+    return result.status == "finished"
+
+
+@app.command("eval")
+def eval_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    judge_model: Annotated[Optional[str], typer.Option(help="Judge model (default: the run's judge).")] = None,
+    judge_version: Annotated[str, typer.Option(help="Judge prompt version (agents/judge/prompts/).")] = "v1",
+    judge: Annotated[bool, typer.Option(help="Rate sessions with the judge model.")] = True,
+) -> None:
+    """Score a run: writes metrics.jsonl and summary.json into RUN_DIR (re-runs skip what is scored)."""
+    from rich.console import Console
+
+    from agents.llm.environment import configure_offline_environment
+    from simulation.evaluation.report_tables import summary_table
+    from simulation.evaluation.run_eval import evaluate_run
+
+    configure_offline_environment()
+    console = Console()
+    try:
+        with console.status("scoring sessions...") as status:
+            summary = evaluate_run(run_dir, judge_model=judge_model, prompt_version=judge_version, with_judge=judge,
+                                   on_session=lambda c, s: status.update(f"scored {c} session {s}"))
+    except InputError as error:
+        _fail(error)
+    console.print(summary_table(summary))
+    console.print(f"Wrote {run_dir / 'metrics.jsonl'} and {run_dir / 'summary.json'}")
+
+
+@app.command()
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories that have been scored with `eval`.")],
+    out: Annotated[Optional[Path], typer.Option(help="Where to write compare.json and compare.md.")] = None,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+) -> None:
+    """Compare runs: mean of each metric with a 95% bootstrap CI, paired where runs share clients and seeds."""
+    from rich.console import Console
+
+    from simulation.evaluation.compare import compare_runs, render_comparison, write_comparison
+
+    try:
+        result = compare_runs(run_dirs, seed=seed)
+    except InputError as error:
+        _fail(error)
+    console = Console()
+    console.print(render_comparison(result))
+    target = out or run_dirs[0].parent
+    written = write_comparison(result, target)
+    console.print("Wrote " + ", ".join(str(p) for p in written))
 
 
 @scenarios_app.command("list")

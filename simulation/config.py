@@ -62,9 +62,36 @@ class CampaignConfig(_Strict):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     workers: int = Field(default=2, ge=1, le=64, description="Client courses run at the same time.")
     output_dir: str = "runs"
+    variants: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Named overrides; each variant runs as its own campaign NAME-VARIANT on the same clients and seed.",
+    )
 
     def run_dir(self) -> Path:
         return Path(self.output_dir) / self.name
+
+    def expand_variants(self, source: str | Path) -> list["CampaignConfig"]:
+        """One config per variant (or just this one), each validated."""
+        if not self.variants:
+            return [self]
+        base = self.model_dump(mode="json", exclude={"variants"})
+        expanded = []
+        for variant, overrides in self.variants.items():
+            data = _deep_merge(base, overrides)
+            data["name"] = f"{self.name}-{variant}"
+            try:
+                expanded.append(CampaignConfig.model_validate(data))
+            except ValidationError as error:
+                problem = from_validation_error(source, error)
+                raise InputError(source, f"variants.{variant}.{problem.field}", problem.message) from None
+        return expanded
+
+
+def _deep_merge(base: dict, overrides: dict) -> dict:
+    merged = dict(base)
+    for key, value in overrides.items():
+        merged[key] = _deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
 
 
 def load_config(path: Path, overrides: dict[str, Any] | None = None) -> CampaignConfig:

@@ -67,8 +67,11 @@ class LiteLLMModel:
         return self._choose_structured(messages, choices, seed)
 
     def _score_by_likelihood(self, messages, choices, seed) -> ChoiceScores | None:
+        # score_options is this project's provider extension: the log-probability of
+        # exactly these options, rather than of whatever the top 20 tokens happen to be.
         completion, response = self._call(
-            messages, Sampling(max_tokens=1, temperature=0.0, seed=seed), logprobs=True, top_logprobs=20
+            messages, Sampling(max_tokens=1, temperature=0.0, seed=seed), logprobs=True, top_logprobs=20,
+            score_options=list(choices),
         )
         top = _top_logprobs(response)
         scores = {choice: top.get(choice, -math.inf) for choice in choices}

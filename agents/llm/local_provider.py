@@ -47,17 +47,26 @@ def generate(loaded: LoadedModel, messages: list[dict], *, max_tokens: int, temp
     return text.strip(), prompt_tokens, int(new_tokens.shape[0])
 
 
-def next_token_logprobs(loaded: LoadedModel, messages: list[dict], top: int) -> tuple[list[tuple[str, float]], int]:
-    """The ``top`` most likely next tokens after the prompt, with log-probabilities."""
+def next_token_logprobs(loaded: LoadedModel, messages: list[dict], top: int,
+                        options: list[str] | None = None) -> tuple[list[tuple[str, float]], int]:
+    """Log-probabilities of the next token after the prompt.
+
+    With ``options``, exactly those (scored by their first token), best first; otherwise the ``top`` likeliest.
+    """
     import torch
 
     tokenizer, model = loaded.tokenizer, loaded.model
     inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     with loaded.lock, torch.inference_mode():
-        logits = model(**inputs).logits[0, -1].float()
+        logits = model(**inputs, logits_to_keep=1).logits[0, -1].float()
     logprobs = torch.log_softmax(logits, dim=-1)
-    values, indices = torch.topk(logprobs, top)
-    tokens = [(tokenizer.decode([int(i)]), float(v)) for v, i in zip(values, indices)]
+    if options:
+        scored = [(option, float(logprobs[tokenizer.encode(option, add_special_tokens=False)[0]]))
+                  for option in options]
+        tokens = sorted(scored, key=lambda t: -t[1])
+    else:
+        values, indices = torch.topk(logprobs, top)
+        tokens = [(tokenizer.decode([int(i)]), float(v)) for v, i in zip(values, indices)]
     return tokens, int(inputs["input_ids"].shape[1])
 
 
@@ -90,7 +99,8 @@ def _make_provider_class():
             loaded = load_local_model(resolve_local_model(model.removeprefix(f"{LOCAL_PROVIDER}/")))
             if optional_params.get("logprobs"):
                 # Scoring options: one forward pass, no sampling.
-                tokens, prompt_tokens = next_token_logprobs(loaded, messages, int(optional_params.get("top_logprobs") or 20))
+                tokens, prompt_tokens = next_token_logprobs(
+                    loaded, messages, int(optional_params.get("top_logprobs") or 20), optional_params.get("score_options"))
                 logprobs_response(model_response, tokens)
                 model_response.usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=1,
                                              total_tokens=prompt_tokens + 1)

@@ -14,7 +14,8 @@ import time
 TEST_DOUBLE_PROVIDER = "testdouble"
 # "slow" answers like "scripted" after a short pause, so tests can interrupt a run mid-session.
 # "poor-counselor" speaks as a counselor who ignores the client and hands out generic advice.
-TEST_DOUBLE_SCRIPTS = frozenset({"scripted", "slow", "poor-counselor"})
+# "json-only" stands in for an API model: no log-probabilities, so options are chosen by JSON answers.
+TEST_DOUBLE_SCRIPTS = frozenset({"scripted", "slow", "poor-counselor", "json-only"})
 _SLOW_SECONDS = 0.05
 
 
@@ -98,11 +99,31 @@ def scripted_reply(messages: list[dict], script: str = "scripted") -> str:
     return _counselor_turn(system, messages)
 
 
-def scripted_logprobs(messages: list[dict], top: int) -> list[tuple[str, float]]:
-    """Scores for answer digits: the closer to the prompt's "Your level:", the likelier."""
-    text = "\n".join(m["content"] for m in messages)
+def _judge_rating(text: str) -> float:
+    """A transparent stand-in rating: empathy, follow-up and homework each earn a point."""
+    transcript = text.partition("Rate the counselor on")[0]
+    return 2.0 + ("It sounds like" in transcript) + ("Last time we agreed" in transcript) \
+        - ("You should just" in transcript) + ("This week, try writing" in transcript)
+
+
+def _target(text: str) -> float:
+    if "Rate the counselor on" in text:
+        return _judge_rating(text)
     match = re.search(r"Your level: ([0-9.]+)", text)
-    target = float(match.group(1)) if match else 2.0
+    return float(match.group(1)) if match else 2.0
+
+
+def _json_answer(messages: list[dict]) -> str:
+    text = "\n".join(m["content"] for m in messages)
+    options = re.search(r"answer is one of: ([^.]+)\.", text)
+    choices = [c.strip() for c in options.group(1).split(",")] if options else ["1"]
+    best = min(choices, key=lambda c: abs(float(c) - _target(text)) if c.replace(".", "").isdigit() else 99)
+    return f'{{"answer": "{best}"}}'
+
+
+def scripted_logprobs(messages: list[dict], top: int) -> list[tuple[str, float]]:
+    """Scores for answer digits: the closer to the prompt's level (or stand-in rating), the likelier."""
+    target = _target("\n".join(m["content"] for m in messages))
     scored = sorted(((str(d), -abs(target - d)) for d in range(0, 6)), key=lambda t: (-t[1], t[0]))
     return scored[:top]
 
@@ -119,13 +140,14 @@ def _make_test_double_class():
             script = model.removeprefix(f"{TEST_DOUBLE_PROVIDER}/")
             if script not in TEST_DOUBLE_SCRIPTS:
                 raise ValueError(f"unknown test double script '{script}'")
-            if optional_params.get("logprobs"):
+            if optional_params.get("logprobs") and script != "json-only":
                 from agents.llm.local_provider import logprobs_response
 
                 logprobs_response(model_response, scripted_logprobs(messages, int(optional_params.get("top_logprobs") or 20)))
                 model_response.usage = Usage(prompt_tokens=1, completion_tokens=1, total_tokens=2)
                 return model_response
-            text = scripted_reply(messages, script)
+            asks_json = "Reply with JSON only" in _last(messages, "user")
+            text = _json_answer(messages) if asks_json else scripted_reply(messages, script)
             if script == "slow":
                 time.sleep(_SLOW_SECONDS)
             max_tokens = optional_params.get("max_tokens")

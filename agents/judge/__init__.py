@@ -1,0 +1,5 @@
+"""The judge model that rates sessions (evaluation)."""
+
+from agents.judge.judge import DEFAULT_VERSION, Judge, dimensions
+
+__all__ = ["DEFAULT_VERSION", "Judge", "dimensions"]

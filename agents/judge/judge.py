@@ -1,0 +1,56 @@
+"""The judge: rates a session transcript on the MusPsy dimensions and CTRS-style items.
+
+Prompts are versioned folders (``prompts/v1``); every score records the judge's
+model and prompt version. A score is always a valid 1-5 value: likelihood over
+the options for local models, validated JSON with retries for API models
+(``LanguageModel.score_choices``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from agents.llm.base import Completion, LanguageModel
+from agents.prompting import render
+from agents.transcript import format_turns
+
+PROMPTS = Path(__file__).resolve().parent / "prompts"
+DEFAULT_VERSION = "v1"
+SCALE = ["1", "2", "3", "4", "5"]
+
+
+@lru_cache(maxsize=None)
+def dimensions(version: str = DEFAULT_VERSION) -> dict[str, dict[str, str]]:
+    """``{"musPsy": {name: definition}, "ctrs": {...}}`` for a prompt version."""
+    import yaml
+
+    return yaml.safe_load((PROMPTS / version / "dimensions.yaml").read_text(encoding="utf-8"))
+
+
+class Judge:
+    def __init__(self, llm: LanguageModel, prompt_version: str = DEFAULT_VERSION, transcript_chars: int = 2500):
+        if not (PROMPTS / prompt_version).is_dir():
+            raise ValueError(f"unknown judge prompt version '{prompt_version}'")
+        self.llm = llm
+        self.prompt_version = prompt_version
+        self.transcript_chars = transcript_chars
+
+    def describe(self) -> dict:
+        return {"model": self.llm.model, "prompt_version": self.prompt_version}
+
+    def rate(self, record: dict, pseudonym: str, seed: int = 0) -> tuple[dict[str, dict], list[Completion]]:
+        """Scores by item, e.g. ``{"judge_empathy": {"score": 4, "method": "likelihood"}, "ctrs_agenda": ...}``."""
+        transcript = format_turns(record["turns"])[-self.transcript_chars:]
+        scores, completions = {}, []
+        for group, prefix in (("musPsy", "judge"), ("ctrs", "ctrs")):
+            for offset, (name, definition) in enumerate(dimensions(self.prompt_version)[group].items()):
+                prompt = render(
+                    PROMPTS / self.prompt_version / "rate_dimension.txt",
+                    session_index=record["session_index"], pseudonym=pseudonym, transcript=transcript,
+                    dimension=name.replace("_", " "), definition=definition,
+                )
+                scored = self.llm.score_choices([{"role": "user", "content": prompt}], SCALE, seed=seed + offset)
+                scores[f"{prefix}_{name}"] = {"score": int(scored.choice), "method": scored.method}
+                completions.extend(scored.completions)
+        return scores, completions

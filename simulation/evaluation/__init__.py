@@ -1,0 +1,1 @@
+"""Evaluation of simulated counseling runs: metrics, statistics and run comparison."""

@@ -1,0 +1,279 @@
+"""Compare evaluated runs: per-metric bootstrap means, paired differences and per-session trends.
+
+Each run directory holds ``metrics.jsonl`` (one JSON object per session, written by
+``run_sim.py eval``). Differences are paired against the first run on
+(client_id, seed, session_index), so runs of the same clients and seeds compare
+session by session.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from simulation.errors import InputError
+from simulation.evaluation.statistics import bootstrap_ci, paired_bootstrap_ci, slope
+
+METRICS_FILE = "metrics.jsonl"
+COMPARE_JSON = "compare.json"
+COMPARE_MD = "compare.md"
+MIN_PAIRS = 2
+
+PairKey = tuple[Any, Any, Any]
+
+
+# --- loading -----------------------------------------------------------------
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_record(path: Path, line_number: int, record: Any) -> dict:
+    where = f"line {line_number}"
+    if not isinstance(record, dict):
+        raise InputError(path, where, "not a JSON object")
+    metrics = record.get("metrics")
+    if not isinstance(metrics, dict):
+        raise InputError(path, f"{where}: metrics", "missing or not an object")
+    for name, value in metrics.items():
+        if value is not None and not _is_number(value):
+            raise InputError(path, f"{where}: metrics.{name}", "expected a number or null")
+    return record
+
+
+def load_metrics(run_dir: Path) -> list[dict]:
+    """The session records of ``run_dir/metrics.jsonl``; blank lines are skipped."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        raise InputError(path, "", "no metrics.jsonl: run `run_sim.py eval RUN_DIR` first")
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise InputError(path, f"line {number}", "not valid JSON") from None
+        records.append(_check_record(path, number, record))
+    return records
+
+
+def _run_names(run_dirs: list[Path], loaded: list[list[dict]]) -> list[str]:
+    """The "run" field (else the directory name) of each run, made unique with -2, -3, ... suffixes."""
+    wanted = [
+        str(records[0].get("run") or Path(run_dir).resolve().name) if records else Path(run_dir).resolve().name
+        for run_dir, records in zip(run_dirs, loaded)
+    ]
+    names: list[str] = []
+    for name in wanted:
+        candidate, suffix = name, 2
+        while candidate in names or (candidate != name and candidate in wanted):
+            candidate, suffix = f"{name}-{suffix}", suffix + 1
+        names.append(candidate)
+    return names
+
+
+# --- statistics --------------------------------------------------------------
+
+def _metric_names(loaded: list[list[dict]]) -> list[str]:
+    """The union of metric names, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for records in loaded:
+        for record in records:
+            seen.update(dict.fromkeys(record["metrics"]))
+    return list(seen)
+
+
+def _pair_key(record: dict) -> PairKey:
+    return (record.get("client_id"), record.get("seed"), record.get("session_index"))
+
+
+def _values(records: list[dict], metric: str) -> list[float]:
+    return [r["metrics"][metric] for r in records if _is_number(r["metrics"].get(metric))]
+
+
+def _by_key(records: list[dict], metric: str, key) -> dict:
+    """Mean value of ``metric`` per key (repeated keys are averaged)."""
+    groups: dict[Any, list[float]] = defaultdict(list)
+    for record in records:
+        value = record["metrics"].get(metric)
+        if _is_number(value):
+            groups[key(record)].append(value)
+    return {k: sum(v) / len(v) for k, v in groups.items()}
+
+
+def _finite(value: float) -> float | None:
+    """NaN as None, so the result is strict JSON."""
+    return None if math.isnan(value) else value
+
+
+def _summary(values: list[float], resamples: int, seed: int) -> dict:
+    mean, low, high = bootstrap_ci(values, resamples=resamples, seed=seed)
+    return {"mean": _finite(mean), "low": _finite(low), "high": _finite(high), "n": len(values)}
+
+
+def _paired(base: list[dict], other: list[dict], metric: str, resamples: int, seed: int) -> dict | None:
+    a, b = _by_key(base, metric, _pair_key), _by_key(other, metric, _pair_key)
+    diff, low, high, pairs = paired_bootstrap_ci(a, b, resamples=resamples, seed=seed)
+    if pairs < MIN_PAIRS:
+        return None
+    return {"diff": diff, "low": low, "high": high, "pairs": pairs}
+
+
+def _trend(records: list[dict], metric: str) -> dict[int, float]:
+    with_index = [r for r in records if isinstance(r.get("session_index"), int)]
+    means = _by_key(with_index, metric, lambda r: r["session_index"])
+    return dict(sorted(means.items()))
+
+
+def compare_runs(run_dirs: list[Path], *, resamples: int = 2000, seed: int = 0) -> dict:
+    """Means with bootstrap CIs per metric and run, paired differences against the first run, and trends.
+
+    A run appears under a metric only if it has at least one number for it (a metric with
+    none anywhere is left out); a paired difference is given only when the two runs share
+    at least two sessions with a number for it.
+    """
+    if not run_dirs:
+        raise ValueError("compare_runs needs at least one run directory")
+    loaded = [load_metrics(Path(run_dir)) for run_dir in run_dirs]
+    names = _run_names(list(run_dirs), loaded)
+    metrics: dict[str, dict] = {}
+    paired: dict[str, dict] = {}
+    trend: dict[str, dict] = {}
+    for metric in _metric_names(loaded):
+        metrics[metric], paired[metric], trend[metric] = {}, {}, {}
+        for index, (name, records) in enumerate(zip(names, loaded)):
+            values = _values(records, metric)
+            if not values:
+                continue
+            metrics[metric][name] = _summary(values, resamples, seed)
+            trend[metric][name] = _trend(records, metric)
+            if index > 0:
+                difference = _paired(loaded[0], records, metric, resamples, seed)
+                if difference is not None:
+                    paired[metric][name] = difference
+        if not metrics[metric]:  # null in every session of every run: nothing to compare
+            del metrics[metric], paired[metric], trend[metric]
+    return {"runs": names, "metrics": metrics, "paired": paired, "trend": trend}
+
+
+# --- rendering ---------------------------------------------------------------
+
+def _fmt(value: float | None, sign: bool = False) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:+.2f}" if sign else f"{value:.2f}"
+
+
+def cell_lines(result: dict, metric: str, run: str) -> list[str]:
+    """The text of one table cell: "mean [low, high]" and, for later runs, "Δ +x.xx [l, h]"."""
+    summary = result["metrics"].get(metric, {}).get(run)
+    if summary is None:
+        return ["—"]
+    lines = [f"{_fmt(summary['mean'])} [{_fmt(summary['low'])}, {_fmt(summary['high'])}]"]
+    difference = result["paired"].get(metric, {}).get(run)
+    if difference is not None:
+        lines.append(
+            f"Δ {_fmt(difference['diff'], sign=True)} [{_fmt(difference['low'])}, {_fmt(difference['high'])}]"
+        )
+    return lines
+
+
+def render_comparison(result: dict):
+    """A rich Table: one row per metric, one column per run."""
+    from rich.table import Table
+
+    runs = result["runs"]
+    table = Table(title="Run comparison (mean [95% CI]; Δ paired vs " + runs[0] + ")")
+    table.add_column("metric", no_wrap=True)
+    for run in runs:
+        table.add_column(run, no_wrap=True)
+    for metric in result["metrics"]:
+        table.add_row(metric, *("\n".join(cell_lines(result, metric, run)) for run in runs))
+    return table
+
+
+def trend_table(result: dict, metric: str):
+    """A rich Table of the mean of ``metric`` per session index, one column per run, with slopes."""
+    from rich.table import Table
+
+    runs = result["runs"]
+    per_run = result["trend"].get(metric, {})
+    sessions = sorted({index for means in per_run.values() for index in means})
+    table = Table(title=f"{metric} by session")
+    table.add_column("session", justify="right")
+    for run in runs:
+        table.add_column(run, justify="right")
+    for index in sessions:
+        table.add_row(str(index), *(_fmt(per_run.get(run, {}).get(index)) for run in runs))
+    slopes = []
+    for run in runs:
+        means = per_run.get(run, {})
+        slopes.append(_fmt(slope(list(means), list(means.values())), sign=True))
+    table.add_row("slope", *slopes)
+    return table
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def comparison_markdown(result: dict) -> str:
+    """The comparison table as Markdown (the Δ line of a cell after a <br>)."""
+    runs = result["runs"]
+    lines = [
+        "# Run comparison",
+        "",
+        f"Mean [95% bootstrap CI] per session; Δ is the paired difference vs `{runs[0]}` "
+        "on (client, seed, session).",
+        "",
+        "| metric | " + " | ".join(_md_escape(run) for run in runs) + " |",
+        "|---|" + "---|" * len(runs),
+    ]
+    for metric in result["metrics"]:
+        cells = ["<br>".join(cell_lines(result, metric, run)) for run in runs]
+        lines.append(f"| {_md_escape(metric)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# --- files -------------------------------------------------------------------
+
+def _write_atomic(path: Path, text: str) -> None:
+    handle, staging = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+
+
+def write_comparison(result: dict, out_dir: Path) -> list[Path]:
+    """Write compare.json and compare.md into ``out_dir`` (created if needed); returns their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / COMPARE_JSON, out_dir / COMPARE_MD
+    _write_atomic(json_path, json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    _write_atomic(md_path, comparison_markdown(result))
+    return [json_path, md_path]
+
+
+def read_comparison(path: Path) -> dict:
+    """A compare.json (or the directory holding one) as written; trend session indices become ints again."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / COMPARE_JSON
+    result = json.loads(path.read_text(encoding="utf-8"))
+    result["trend"] = {
+        metric: {run: {int(index): mean for index, mean in means.items()} for run, means in per_run.items()}
+        for metric, per_run in result["trend"].items()
+    }
+    return result

@@ -1,0 +1,367 @@
+"""Memory-consistency metrics, measured against the simulation's own ground truth.
+
+A simulated course plants facts the counselor should remember. For one client
+and session ``k`` the ground truth read from the session records is:
+
+* the assignment agreed at the end of session ``k``: ``memory.counseling_assignments``
+  and the text of the closing counselor turn (``turns[-1]`` with stage ``closing``);
+* the private facts disclosed in session ``k``: client turns whose ``disclosed_fact``
+  is an index into ``profile.private_facts``;
+* the events of the week before session ``k``: ``week_before.life_events`` and
+  ``week_before.random_events``;
+* the client's pseudonym (``profile.pseudonym``).
+
+``consistency_metrics(records, profile)`` takes all session records of one client
+and returns, per ``session_index``, a dict with the metrics below. Every check is
+a plain lexical heuristic, deliberately simple so that its errors are easy to see:
+
+Text comparison
+    ``content_words(text)``: lowercase alphabetic words of at least four letters,
+    minus a stopword list (function words and conversational filler such as
+    "week", "today", "feel"), with a final plural "s" dropped. ``overlap(ref, text)``
+    is the share of ``ref``'s content words that also occur in ``text`` (0.0 when
+    ``ref`` has none). An "assignment" is matched against both of its versions
+    (memory field and closing turn) and the better overlap counts.
+
+``followed_up_assignment`` (None for session 1, or when the previous session is
+    missing or agreed no assignment)
+    1.0 when one of the first two counselor turns covers >= 0.5 of the previous
+    assignment's content words, or names the assignment (homework, assignment,
+    "last time", "last session", "we agreed") and covers >= 0.3 of them; else 0.0.
+    The built-in check-in "Welcome back, {pseudonym}. Last time we agreed on this
+    assignment: {assignment} How did it go this week?" quotes the assignment, so 1.0.
+
+``recall_at_k`` and ``referring_turns`` (None / 0 for session 1)
+    A client turn refers back when it has a cue ("last time", "last week", "last
+    session", "homework", "assignment", "we agreed", "you said", "I told you",
+    "I mentioned", "we talked about") or covers >= 0.3 of a planted fact of an
+    earlier session (disclosed private fact, agreed assignment, week-before event).
+    Its relevant sessions are the earlier sessions with such a fact; a turn that
+    refers back only by a cue points at the previous session. The counselor's very
+    next turn is scored by ``|sessions retrieved ∩ relevant| / |relevant|`` (only
+    retrieved records of this client count); ``recall_at_k`` averages this over the
+    referring turns that have a next counselor turn (``referring_turns`` counts
+    them), and is None when there are none.
+
+``contradiction_rate`` and ``contradictions``
+    The share of the session's counselor turns with at least one contradiction
+    (None when the session has no counselor turn); ``contradictions`` lists each
+    as ``{turn_index, kind, evidence}``. Kinds:
+
+    * ``wrong_name``: a capitalised word in an address position -- after a
+      greeting ("Hi X", "Hello X", "Welcome back, X", "Thank you, X", "Good to see
+      you, X"), as "X," at the very start of the turn, or as a vocative ", X." at
+      the end of a sentence -- that is not (part of) the pseudonym and not a
+      common word (I, You, The, Today, Thank, Let, That, ...). In the two weaker
+      positions (turn start, vocative) words ending in "-ly" are taken for
+      adverbs ("Honestly,", "Sadly,"), not names.
+    * ``invented_homework``: a clause that refers to an earlier assignment
+      ("homework", "assignment", "we agreed", "you agreed", "we planned", "we
+      decided") when the previous session agreed none (always so in session 1),
+      or, later, when the claim -- the rest of the sentence from the cue's clause
+      on, plus the next sentence when it ends in ":" -- has content words and
+      overlaps the real previous assignment by < 0.2 (the better of the two
+      overlap directions). Not counted: closing-stage turns and clauses that set
+      new homework ("for homework", "as an assignment", "homework for this week",
+      "a new assignment"), and claims that cover >= 0.3 of what the client said
+      earlier in the same session (an agreement made within the session).
+    * ``wrong_event``: "you told me", "you mentioned", "you said", "you shared" or
+      "last time you" followed (to the end of the sentence) by content whose
+      content words overlap < 0.2 with everything the client said so far (earlier
+      sessions and this one up to the turn), the presenting problem, and the facts
+      planted in earlier sessions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_WORD = re.compile(r"[a-z]+")
+STOPWORDS = frozenset(
+    """
+    about above after again against also although always among another anything anyway around away back
+    because been before being below between both came cannot come could did does doing done down during each
+    either else even ever every from further gets getting give goes going gone good got great have having
+    here hers herself himself into itself just keep know last least less like made make many maybe might
+    more most much must myself need never next none nothing okay once only onto other ought ours ourselves
+    over own perhaps quite rather really said same says should since some something sometimes still such
+    sure take tell than thank thanks that thats their theirs them themselves then there these they thing
+    things think this those though through thus today together told tonight too under until upon very
+    want wants well went were what whatever when where whether which while will with within without would
+    week weeks yeah year years your yours yourself yourselves feel feels feeling felt shall time times
+    """.split()
+)
+
+_FOLLOW_UP_CUE = re.compile(r"\b(homework|assignments?|last time|last session|we agreed)\b", re.IGNORECASE)
+_CLIENT_REFERS_BACK = re.compile(
+    r"\b(last time|last week|last session|homework|assignments?|we agreed|you said|i told you|i mentioned|"
+    r"we talked about)\b",
+    re.IGNORECASE,
+)
+_HOMEWORK_CUE = re.compile(r"\b(homework|assignments?|we agreed|you agreed|we planned|we decided)\b", re.IGNORECASE)
+_SETS_HOMEWORK = re.compile(
+    r"\b(?:for|as)\s+(?:your\s+|a\s+|an\s+|some\s+|a\s+little\s+|a\s+small\s+)?(?:homework|assignment)\b"
+    r"|\b(?:homework|assignment)\s+for\s+(?:this|next|the\s+coming)\s+week\b"
+    r"|\bnew\s+(?:homework|assignment)\b",
+    re.IGNORECASE,
+)
+_EVENT_CUE = re.compile(r"\b(you told me|you mentioned|you said|you shared|last time you)\b", re.IGNORECASE)
+
+_NAME = r"(?:(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)?([A-Z][a-z]+(?:-[A-Za-z]+)?)\b"
+_ADDRESS_PATTERNS = (
+    # After a greeting: "Hi X", "Hello again, X", "Welcome back, X", "Thank you, X".
+    re.compile(
+        r"(?i:\b(?:hi|hello|hey|dear|welcome(?:\s+back)?|good\s+(?:morning|afternoon|evening)|thanks|thank\s+you|"
+        r"(?:good|nice|great)\s+to\s+see\s+you)(?:\s+again|\s+there)?)\s*,?\s+" + _NAME
+    ),
+    # "X," at the very start of the turn.
+    re.compile(r"^\s*" + _NAME + r"\s*,"),
+    # A vocative closing a sentence: "That makes sense, X."
+    re.compile(r",\s+" + _NAME + r"\s*[.!?]"),
+)
+_NOT_NAMES = frozenset(
+    """
+    i you we he she it they me my your our the a an this that these those there here today tonight now
+    so well okay ok yes no yeah right alright sure great good fine thank thanks let lets let's please hi
+    hello hey welcome again also and but or then first next finally last before after when what how why
+    where who which honestly absolutely certainly of course perhaps maybe remember together everyone
+    monday tuesday wednesday thursday friday saturday sunday january february march april may june july
+    august september october november december mom mum dad mother father sir madam friend
+    oh ah hmm wow indeed really actually understood exactly true sounds it's that's
+    sometimes often usually anyway overall meanwhile otherwise instead however therefore besides still yet
+    later earlier afterwards look listen see imagine notice so-called definitely obviously sorry gosh
+    """.split()
+)
+
+
+def content_words(text: str | None) -> set[str]:
+    """Lowercase words of >= 4 letters minus stopwords, with a final plural 's' dropped."""
+    words = set()
+    for word in _WORD.findall((text or "").lower()):
+        if len(word) < 4 or word in STOPWORDS:
+            continue
+        if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        words.add(word)
+    return words
+
+
+def overlap(reference: str | set[str] | None, text: str | set[str] | None) -> float:
+    """Share of ``reference``'s content words that also occur in ``text`` (0.0 if it has none)."""
+    ref = reference if isinstance(reference, set) else content_words(reference)
+    other = text if isinstance(text, set) else content_words(text)
+    return len(ref & other) / len(ref) if ref else 0.0
+
+
+def _best_overlap(references: Iterable[str], text: str | set[str]) -> float:
+    return max((overlap(ref, text) for ref in references), default=0.0)
+
+
+# --- ground truth -------------------------------------------------------------------------------------
+
+
+def _assignments(record: dict) -> list[str]:
+    """The assignment agreed at the end of a session, in its versions (memory field, closing turn)."""
+    versions = []
+    memory = record.get("memory") or {}
+    if isinstance(memory, dict) and str(memory.get("counseling_assignments") or "").strip():
+        versions.append(str(memory["counseling_assignments"]).strip())
+    turns = record.get("turns") or []
+    if turns and turns[-1].get("speaker") == "counselor" and turns[-1].get("stage") == "closing":
+        text = str(turns[-1].get("text") or "").strip()
+        if text and text not in versions:
+            versions.append(text)
+    return [v for v in versions if content_words(v)]
+
+
+def _disclosed_facts(record: dict, profile) -> list[str]:
+    facts = list(getattr(profile, "private_facts", None) or [])
+    texts = []
+    for turn in record.get("turns") or []:
+        index = turn.get("disclosed_fact") if turn.get("speaker") == "client" else None
+        if isinstance(index, int) and 0 <= index < len(facts):
+            text = getattr(facts[index], "text", None) or str(facts[index])
+            if text not in texts:
+                texts.append(text)
+    return texts
+
+
+def _week_events(record: dict) -> list[str]:
+    week = record.get("week_before") or {}
+    return [str(e) for e in [*(week.get("life_events") or []), *(week.get("random_events") or [])] if str(e).strip()]
+
+
+def planted_facts(record: dict, profile) -> list[str]:
+    """Everything the simulation planted in one session: disclosed facts, week-before events, the assignment."""
+    return [*_disclosed_facts(record, profile), *_week_events(record), *_assignments(record)]
+
+
+# --- per-session checks -------------------------------------------------------------------------------
+
+
+def _counselor_indices(turns: list[dict]) -> list[int]:
+    return [i for i, t in enumerate(turns) if t.get("speaker") == "counselor"]
+
+
+def _followed_up(turns: list[dict], assignment: list[str]) -> float:
+    for index in _counselor_indices(turns)[:2]:
+        text = turns[index].get("text") or ""
+        score = _best_overlap(assignment, text)
+        if score >= 0.5 or (_FOLLOW_UP_CUE.search(text) and score >= 0.3):
+            return 1.0
+    return 0.0
+
+
+def _retrieved_sessions(turn: dict, client_id: str | None) -> set[int]:
+    sessions = set()
+    for item in turn.get("retrieved") or []:
+        if not isinstance(item, dict) or not isinstance(item.get("session_index"), int):
+            continue
+        if client_id is not None and item.get("client_id") not in (None, client_id):
+            continue
+        sessions.add(item["session_index"])
+    return sessions
+
+
+def _recall(turns: list[dict], session: int, planted: dict[int, list[str]], client_id: str | None):
+    scores = []
+    for index, turn in enumerate(turns):
+        if turn.get("speaker") != "client":
+            continue
+        text = turn.get("text") or ""
+        words = content_words(text)
+        relevant = {s for s, facts in planted.items() if s < session and any(overlap(f, words) >= 0.3 for f in facts)}
+        if not relevant and _CLIENT_REFERS_BACK.search(text):
+            relevant = {session - 1}
+        if not relevant:
+            continue
+        reply = next((t for t in turns[index + 1:] if t.get("speaker") == "counselor"), None)
+        if reply is None:
+            continue
+        scores.append(len(_retrieved_sessions(reply, client_id) & relevant) / len(relevant))
+    return (sum(scores) / len(scores) if scores else None), len(scores)
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
+
+
+def _name_ok(name: str, pseudonym: str) -> bool:
+    key = name.lower().replace("-", "")
+    parts = {p.lower().replace("-", "") for p in re.split(r"[\s.]+", pseudonym) if p}
+    return key in _NOT_NAMES or key == pseudonym.lower().replace("-", "") or key in parts
+
+
+def _wrong_names(text: str, pseudonym: str) -> list[str]:
+    found: dict[str, str] = {}  # one piece of evidence per wrong name
+    for number, pattern in enumerate(_ADDRESS_PATTERNS):
+        for match in pattern.finditer(text):
+            name = match.group(1)
+            if number > 0 and name.lower().endswith("ly"):
+                continue  # "Honestly," / "Sadly," at a weak address position: an adverb
+            if not _name_ok(name, pseudonym):
+                found.setdefault(name, match.group(0).strip())
+    return list(found.values())
+
+
+def _invented_homework(text: str, assignment: list[str], said_this_session: set[str]) -> list[str]:
+    found = []
+    sentences = _sentences(text)
+    for position, sentence in enumerate(sentences):
+        clauses = re.split(r"(?<=[,;])\s+", sentence)
+        for at, clause in enumerate(clauses):
+            if not _HOMEWORK_CUE.search(clause) or _SETS_HOMEWORK.search(clause):
+                continue
+            claim = " ".join(clauses[at:])
+            if sentence.rstrip().endswith(":") and position + 1 < len(sentences):
+                claim += " " + sentences[position + 1]
+            words = content_words(_HOMEWORK_CUE.sub(" ", claim))
+            if words and overlap(words, said_this_session) >= 0.3:
+                continue  # an agreement made earlier in this very session
+            if assignment:
+                if not words or max(_best_overlap(assignment, words), overlap(words, " ".join(assignment))) >= 0.2:
+                    continue
+            found.append(claim.strip())
+            break
+    return found
+
+
+def _wrong_events(text: str, known: set[str]) -> list[str]:
+    found = []
+    for sentence in _sentences(text):
+        for match in _EVENT_CUE.finditer(sentence):
+            claim = sentence[match.end():]
+            words = content_words(claim)
+            if words and overlap(words, known) < 0.2:
+                found.append(sentence[match.start():].strip())
+    return found
+
+
+# --- the metric ---------------------------------------------------------------------------------------
+
+
+def consistency_metrics(records: list[dict], profile) -> dict[int, dict]:
+    """Memory-consistency metrics per session_index for all session records of one client (any order)."""
+    client_ids = {r.get("client_id") for r in records if r.get("client_id") is not None}
+    if len(client_ids) > 1:
+        raise ValueError(f"records of one client expected, got {sorted(client_ids)}")
+    profile_id = getattr(profile, "id", None)
+    if client_ids and profile_id is not None and profile_id not in client_ids:
+        raise ValueError(f"records are of {client_ids.pop()}, the profile is {profile_id}")
+    client_id = next(iter(client_ids), profile_id)
+    pseudonym = str(getattr(profile, "pseudonym", "") or "")
+
+    by_session: dict[int, dict] = {}
+    for record in records:
+        by_session[int(record["session_index"])] = record  # a later duplicate (e.g. a resumed run) wins
+    planted = {s: planted_facts(r, profile) for s, r in by_session.items()}
+    intake = str(getattr(profile, "presenting_problem", "") or "")
+
+    results: dict[int, dict] = {}
+    client_said_before: set[str] = content_words(intake)
+    for session in sorted(by_session):
+        record = by_session[session]
+        turns = [t for t in record.get("turns") or [] if isinstance(t, dict)]
+        previous = by_session.get(session - 1)
+        previous_assignment = _assignments(previous) if previous is not None else []
+
+        if session <= 1 or previous is None or not previous_assignment:
+            followed = None
+        else:
+            followed = _followed_up(turns, previous_assignment)
+        if session <= 1:
+            recall, referring = None, 0
+        else:
+            recall, referring = _recall(turns, session, planted, client_id)
+
+        earlier_planted = set().union(*(content_words(f) for s, fs in planted.items() if s < session for f in fs))
+        contradictions = []
+        said_this_session: set[str] = set()
+        client_said = set(client_said_before)
+        counselor_turns = _counselor_indices(turns)
+        for index, turn in enumerate(turns):
+            text = turn.get("text") or ""
+            if turn.get("speaker") == "counselor":
+                for evidence in _wrong_names(text, pseudonym) if pseudonym else []:
+                    contradictions.append({"turn_index": index, "kind": "wrong_name", "evidence": evidence})
+                if turn.get("stage") != "closing":
+                    assignment = previous_assignment if session > 1 else []
+                    for evidence in _invented_homework(text, assignment, said_this_session):
+                        contradictions.append({"turn_index": index, "kind": "invented_homework", "evidence": evidence})
+                for evidence in _wrong_events(text, client_said | earlier_planted):
+                    contradictions.append({"turn_index": index, "kind": "wrong_event", "evidence": evidence})
+            else:
+                client_said |= content_words(text)
+                said_this_session |= content_words(text)
+        client_said_before = client_said
+
+        flagged = {c["turn_index"] for c in contradictions}
+        results[session] = {
+            "followed_up_assignment": followed,
+            "recall_at_k": recall,
+            "referring_turns": referring,
+            "contradiction_rate": (len(flagged) / len(counselor_turns)) if counselor_turns else None,
+            "contradictions": contradictions,
+        }
+    return results

@@ -1,0 +1,167 @@
+"""`run_sim.py eval RUN_DIR`: score every session of a run, without re-simulating.
+
+Writes ``metrics.jsonl`` (one row per session) and ``summary.json`` (per run) into the
+run directory. Judge scores already present for the same judge model and prompt
+version are kept, so re-running only scores what is new.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+from simulation.errors import InputError
+from simulation.run_directory import MANIFEST, read_sessions, write_json_atomic
+
+METRICS = "metrics.jsonl"
+SUMMARY = "summary.json"
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    import os
+    import tempfile
+
+    handle, staging = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(staging, path)
+
+
+def read_metric_rows(run_dir: Path) -> list[dict]:
+    path = run_dir / METRICS
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _load_inputs(run_dir: Path):
+    from scenarios.loader import load_profile
+    from simulation.config import CampaignConfig
+
+    try:
+        manifest = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
+        config = CampaignConfig.model_validate(manifest["config"])
+    except (OSError, ValueError, KeyError) as error:
+        raise InputError(run_dir / MANIFEST, "config", f"not a readable run manifest ({type(error).__name__})") from None
+    records = sorted(read_sessions(run_dir), key=lambda r: (r["client_id"], r["session_index"]))
+    if not records:
+        raise InputError(run_dir, "", "no finished sessions in sessions.jsonl")
+    profiles = {}
+    for client_id in {r["client_id"] for r in records}:
+        path = Path(config.scenario_dir) / f"{client_id}.yaml"
+        if not path.is_file():
+            raise InputError(run_dir / MANIFEST, "config.scenario_dir", f"profile of '{client_id}' not found at {path}")
+        profiles[client_id] = load_profile(path)
+    return manifest, config, records, profiles
+
+
+def build_judge(config, judge_model: str | None, prompt_version: str):
+    from agents.judge import Judge
+    from agents.llm import LiteLLMModel, check_model_string
+
+    settings = config.models.judge
+    model = judge_model or settings.model
+    try:
+        check_model_string(model)
+    except ValueError as error:
+        raise InputError("--judge-model", "", str(error)) from None
+    api_base = settings.api_base if model == settings.model else None
+    try:
+        return Judge(LiteLLMModel(model, api_base=api_base), prompt_version)
+    except ValueError as error:
+        raise InputError("--judge-version", "", str(error)) from None
+
+
+def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_version: str = "v1",
+                 with_judge: bool = True, on_session=None) -> dict:
+    """Score every session of ``run_dir``; returns the run summary."""
+    from simulation.evaluation.consistency import consistency_metrics
+    from simulation.evaluation.self_report import self_report_metrics
+    from simulation.seeding import derive_seed
+
+    manifest, config, records, profiles = _load_inputs(run_dir)
+    judge = build_judge(config, judge_model, prompt_version) if with_judge else None
+    previous_rows = {(r["client_id"], r["session_index"]): r for r in read_metric_rows(run_dir)}
+    by_client = defaultdict(list)
+    for record in records:
+        by_client[record["client_id"]].append(record)
+
+    rows = []
+    for client_id, course in sorted(by_client.items()):
+        consistency = consistency_metrics(course, profiles[client_id])
+        for position, record in enumerate(course):
+            index = record["session_index"]
+            previous = course[position - 1] if position > 0 else None
+            following = course[position + 1] if position + 1 < len(course) else None
+            checks = consistency.get(index, {})
+            metrics = self_report_metrics(record, previous, following)
+            metrics.update({k: checks.get(k) for k in ("followed_up_assignment", "recall_at_k", "contradiction_rate")})
+            row = {
+                "run": manifest.get("name", run_dir.name), "client_id": client_id, "session_index": index,
+                "seed": record.get("seed"), "counselor": record.get("counselor"), "models": record.get("models"),
+                "metrics": metrics,
+                "consistency": {"contradictions": checks.get("contradictions", []),
+                                "referring_turns": checks.get("referring_turns", 0)},
+            }
+            if judge is not None:
+                row.update(_judge_scores(judge, record, profiles[client_id].pseudonym,
+                                         previous_rows.get((client_id, index)), derive_seed(config.seed, client_id, index, "judge")))
+                metrics.update(row.pop("judge_metrics"))
+            rows.append(row)
+            # Written after every session, so an interrupted eval keeps what it scored.
+            _write_rows(run_dir / METRICS, rows + [r for k, r in previous_rows.items()
+                                                   if k not in {(x["client_id"], x["session_index"]) for x in rows}])
+            if on_session:
+                on_session(client_id, index)
+    _write_rows(run_dir / METRICS, rows)
+    summary = summarize(rows, config.sessions, judge.describe() if judge else None)
+    write_json_atomic(run_dir / SUMMARY, summary)
+    return summary
+
+
+def _judge_scores(judge, record: dict, pseudonym: str, previous_row: dict | None, seed: int) -> dict:
+    described = judge.describe()
+    if previous_row and previous_row.get("judge", {}).get("model") == described["model"] \
+            and previous_row["judge"].get("prompt_version") == described["prompt_version"]:
+        kept = {k: v for k, v in previous_row["metrics"].items() if k.startswith(("judge_", "ctrs_"))}
+        if kept:
+            return {"judge": previous_row["judge"], "judge_metrics": kept}
+    scores, _ = judge.rate(record, pseudonym, seed)
+    methods: dict[str, int] = {}
+    for score in scores.values():
+        methods[score["method"]] = methods.get(score["method"], 0) + 1
+    return {"judge": {**described, "methods": methods},
+            "judge_metrics": {name: float(score["score"]) for name, score in scores.items()}}
+
+
+def summarize(rows: list[dict], planned_sessions: int, judge: dict | None) -> dict:
+    from simulation.evaluation.course import course_summary
+
+    names = sorted({name for row in rows for name in row["metrics"]})
+    means = {}
+    for name in names:
+        values = [row["metrics"][name] for row in rows if row["metrics"].get(name) is not None]
+        values = [v for v in values if not (isinstance(v, float) and math.isnan(v))]
+        means[name] = {"mean": round(sum(values) / len(values), 4) if values else None, "n": len(values)}
+    courses = defaultdict(list)
+    for row in rows:
+        courses[row["client_id"]].append(row)
+    unhandled = [
+        {"client_id": r["client_id"], "session_index": r["session_index"], "contradictions": r["consistency"]["contradictions"]}
+        for r in rows if r["consistency"]["contradictions"]
+    ]
+    return {
+        "run": rows[0]["run"] if rows else None,
+        "sessions": len(rows),
+        "clients": len(courses),
+        "judge": judge,
+        "metrics": means,
+        "courses": {client: course_summary(course_rows, planned_sessions) for client, course_rows in sorted(courses.items())},
+        "sessions_with_contradictions": unhandled,
+        "note": "Simulated counseling for research; not a clinical service.",
+    }

@@ -1,0 +1,233 @@
+"""Memory-consistency metrics on hand-built trajectories with known answers, and on a scripted run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scenarios.profile import CaseProfile
+from simulation.evaluation.consistency import consistency_metrics, content_words, overlap
+
+ASSIGNMENT = "This week, try writing down one worrying thought each evening and one kinder answer to it."
+CHECK_IN = f"Welcome back, Priya. Last time we agreed on this assignment: {ASSIGNMENT} How did it go this week?"
+FACT_0 = "She secretly checks her children's breathing at night several times a week."
+FACT_1 = "She feels resentful that her brothers leave all care of their parents to her."
+
+
+@pytest.fixture
+def profile() -> CaseProfile:
+    return CaseProfile.model_validate({
+        "id": "gad-priya-38",
+        "pseudonym": "Priya",
+        "age": 38,
+        "gender": "female",
+        "occupation": "project manager",
+        "presenting_problem": "Constant worry about work deadlines and her family's health.",
+        "background": "Lives with her husband and two children.",
+        "personality": "Conscientious.",
+        "speaking_style": "Fast, apologetic.",
+        "private_facts": [{"text": FACT_0, "trust_threshold": 5}, {"text": FACT_1, "trust_threshold": 6}],
+        "initial_state": {"distress": 6},
+        "course_plan": [{"emotional_state": "tense", "cognitive_state": "worried", "goal": "assess"}],
+    })
+
+
+def counselor(text: str, stage: str = "middle", retrieved: list[int] = ()) -> dict:
+    return {
+        "speaker": "counselor", "text": text, "stage": stage, "source": "model",
+        "retrieved": [
+            {"id": f"m{s}", "client_id": "gad-priya-38", "session_index": s, "kind": "memory", "text": "...",
+             "distance": 0.1}
+            for s in retrieved
+        ],
+    }
+
+
+def client(text: str, fact: int | None = None) -> dict:
+    return {"speaker": "client", "text": text, "disclosed_fact": fact}
+
+
+def record(index: int, turns: list[dict], assignment: str = ASSIGNMENT, week: dict | None = None) -> dict:
+    return {
+        "client_id": "gad-priya-38", "session_index": index, "goal": "work on worry", "turns": turns,
+        "memory": {"counseling_assignments": assignment, "summary": "a session."},
+        "week_before": week if index > 1 else None,
+    }
+
+
+def session_one(opening: str = "Hello Priya, thank you for coming. What is on your mind today?") -> dict:
+    return record(1, [
+        counselor(opening, "opening"),
+        client("I am tense and restless all the time."),
+        counselor("That sounds exhausting, Priya. When is it worst?"),
+        client("At night. " + FACT_0, fact=0),
+        counselor(ASSIGNMENT, "closing"),
+    ])
+
+
+def session_two(opening: str, second: str = "I see. Tell me more about that, Priya.", **kw) -> dict:
+    week = {"life_events": ["A client moved a key deadline forward by a week."],
+            "random_events": ["went for a long walk and felt lighter"], "homework_done": True}
+    return record(2, kw.get("turns") or [
+        counselor(opening, "opening", retrieved=[1]),
+        client("It went okay, I managed most evenings."),
+        counselor(second, retrieved=[1]),
+        client("My boss moved the deadline again."),
+        counselor("This week, try one short walk each day when worry builds.", "closing"),
+    ], week=week)
+
+
+def test_content_words_and_overlap():
+    assert content_words("This week, try writing down one worrying thought") == {"writing", "worrying", "thought"}
+    assert content_words("Worries and thoughts") == {"worrie", "thought"}
+    assert overlap("writing thoughts", "I kept writing my thought down") == 1.0
+    assert overlap("", "anything") == 0.0
+
+
+def test_session_one_follow_up_is_none_and_faithful_counselor_is_clean(profile):
+    metrics = consistency_metrics([session_two(CHECK_IN), session_one()], profile)
+    assert sorted(metrics) == [1, 2]
+    assert metrics[1]["followed_up_assignment"] is None
+    assert metrics[1]["recall_at_k"] is None
+    for session in (1, 2):
+        assert metrics[session]["contradiction_rate"] == 0.0
+        assert metrics[session]["contradictions"] == []
+
+
+def test_template_check_in_follows_up(profile):
+    metrics = consistency_metrics([session_one(), session_two(CHECK_IN)], profile)
+    assert metrics[2]["followed_up_assignment"] == 1.0
+
+
+def test_follow_up_in_second_counselor_turn_counts(profile):
+    second = "Last time you planned to write down worrying thoughts in the evening. Did the writing help?"
+    metrics = consistency_metrics([session_one(), session_two("Hello Priya, good to see you.", second)], profile)
+    assert metrics[2]["followed_up_assignment"] == 1.0
+    assert metrics[2]["contradictions"] == []
+
+
+def test_ignoring_the_assignment_scores_zero(profile):
+    metrics = consistency_metrics([session_one(), session_two("Hello Priya. What would you like to talk about?")],
+                                  profile)
+    assert metrics[2]["followed_up_assignment"] == 0.0
+    assert metrics[2]["contradiction_rate"] == 0.0
+
+
+def test_invented_homework_in_session_one(profile):
+    metrics = consistency_metrics([session_one("Hi Priya. How did the breathing homework go?")], profile)
+    kinds = [c["kind"] for c in metrics[1]["contradictions"]]
+    assert kinds == ["invented_homework"]
+    assert metrics[1]["contradictions"][0]["turn_index"] == 0
+    assert metrics[1]["contradiction_rate"] == pytest.approx(1 / 3)
+
+
+def test_setting_homework_at_the_close_is_not_invented(profile):
+    first = session_one()
+    first["turns"][-1] = counselor("For homework this week, try writing down one worrying thought each evening.",
+                                   "closing")
+    assert consistency_metrics([first], profile)[1]["contradictions"] == []
+
+
+def test_wrong_assignment_in_later_session_is_invented(profile):
+    opening = "Welcome back, Priya. How did the sleep diary homework go?"
+    metrics = consistency_metrics([session_one(), session_two(opening)], profile)
+    assert [c["kind"] for c in metrics[2]["contradictions"]] == ["invented_homework"]
+    assert metrics[2]["followed_up_assignment"] == 0.0
+
+
+def test_wrong_name(profile):
+    metrics = consistency_metrics([session_one(), session_two(CHECK_IN.replace("Priya", "Maria"))], profile)
+    contradictions = metrics[2]["contradictions"]
+    assert [c["kind"] for c in contradictions] == ["wrong_name"]
+    assert "Maria" in contradictions[0]["evidence"]
+    assert metrics[2]["contradiction_rate"] == pytest.approx(1 / 3)
+    assert metrics[2]["followed_up_assignment"] == 1.0
+
+
+def test_wrong_event(profile):
+    second = "You mentioned your sister's wedding in Paris was stressful."
+    metrics = consistency_metrics([session_one(), session_two(CHECK_IN, second)], profile)
+    assert [c["kind"] for c in metrics[2]["contradictions"]] == ["wrong_event"]
+    assert metrics[2]["contradictions"][0]["turn_index"] == 2
+
+
+def test_true_event_is_not_a_contradiction(profile):
+    second = "You mentioned you check on your children's breathing at night."
+    metrics = consistency_metrics([session_one(), session_two(CHECK_IN, second)], profile)
+    assert metrics[2]["contradictions"] == []
+
+
+def _referring_session(retrieved: list[int], index: int = 3) -> dict:
+    return record(index, [
+        counselor("Welcome back, Priya. What is on your mind?", "opening", retrieved=[index - 1]),
+        client("I still check my children's breathing at night, like I told you."),
+        counselor("That sounds frightening, Priya.", retrieved=retrieved),
+        client("Yes."),
+        counselor(ASSIGNMENT, "closing"),
+    ])
+
+
+def test_recall_when_the_relevant_session_is_retrieved(profile):
+    records = [session_one(), session_two(CHECK_IN), _referring_session([1, 2])]
+    metrics = consistency_metrics(records, profile)
+    assert metrics[3]["recall_at_k"] == 1.0
+    assert metrics[3]["referring_turns"] == 1
+
+
+def test_recall_when_only_other_sessions_are_retrieved(profile):
+    records = [session_one(), session_two(CHECK_IN), _referring_session([2])]
+    metrics = consistency_metrics(records, profile)
+    assert metrics[3]["recall_at_k"] == 0.0
+    assert metrics[3]["referring_turns"] == 1
+
+
+def test_lexical_reference_points_at_the_previous_session(profile):
+    turns = [
+        counselor(CHECK_IN, "opening", retrieved=[1]),
+        client("Last time was hard for me."),
+        counselor("I hear you, Priya.", retrieved=[1]),
+        client("Okay."),
+        counselor(ASSIGNMENT, "closing"),
+    ]
+    metrics = consistency_metrics([session_one(), session_two("", turns=turns)], profile)
+    assert metrics[2]["recall_at_k"] == 1.0
+
+
+def test_recall_none_without_referring_turns(profile):
+    metrics = consistency_metrics([session_one(), session_two(CHECK_IN)], profile)
+    assert metrics[2]["recall_at_k"] is None
+    assert metrics[2]["referring_turns"] == 0
+
+
+def test_records_of_two_clients_are_refused(profile):
+    other = session_one()
+    other["client_id"] = "insomnia-david-47"
+    with pytest.raises(ValueError):
+        consistency_metrics([session_one(), other], profile)
+
+
+def test_scripted_run_is_consistent(tmp_path):
+    from typer.testing import CliRunner
+
+    from scenarios.loader import load_profile
+    from simulation.cli import app
+    from tests.conftest import LIBRARY, scripted_config
+
+    path = scripted_config(tmp_path)
+    result = CliRunner().invoke(app, ["run", "--config", str(path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "runs" / "scripted" / "sessions.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines if line.strip()]
+    clients = sorted({r["client_id"] for r in records})
+    assert clients
+    for client_id in clients:
+        metrics = consistency_metrics([r for r in records if r["client_id"] == client_id],
+                                      load_profile(LIBRARY / f"{client_id}.yaml"))
+        assert sorted(metrics) == [1, 2, 3]
+        assert metrics[1]["followed_up_assignment"] is None
+        for session, values in metrics.items():
+            if session >= 2:
+                assert values["followed_up_assignment"] == 1.0, (client_id, session)
+            assert values["contradictions"] == [], (client_id, session, values["contradictions"])
+            assert values["contradiction_rate"] == 0.0

@@ -1,0 +1,104 @@
+"""`eval` and `compare` on run directories made by the engine, with an API-style judge (test double)."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from simulation.cli import app
+
+runner = CliRunner()
+CLIENTS = ["gad-priya-38", "insomnia-david-47", "panic-lucia-33"]
+
+
+@pytest.fixture(scope="module")
+def ablation(tmp_path_factory):
+    """Three variants on the same clients and seed; the judge answers like an API model (JSON only)."""
+    from tests.conftest import scripted_config
+
+    tmp = tmp_path_factory.mktemp("ablation")
+    models = {"counselor": "testdouble/scripted", "client": "testdouble/scripted", "judge": "testdouble/json-only"}
+    config = scripted_config(
+        tmp, name="abl", scenarios=CLIENTS, sessions=3, models=models,
+        variants={"muspsy": {"counselor": "muspsy"}, "no-memory": {"counselor": "no-memory"},
+                  "poor": {"models": {"counselor": {"model": "testdouble/poor-counselor"}}}},
+    )
+    result = runner.invoke(app, ["run", "--config", str(config), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    runs = {name: tmp / "runs" / f"abl-{name}" for name in ("muspsy", "no-memory", "poor")}
+    for run_dir in runs.values():
+        scored = runner.invoke(app, ["eval", str(run_dir)])
+        assert scored.exit_code == 0, scored.output
+    return runs
+
+
+def _rows(run_dir):
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_variants_run_as_separate_campaigns_on_the_same_clients(ablation):
+    for name, run_dir in ablation.items():
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        assert manifest["status"] == "finished" and sorted(manifest["courses"]) == sorted(CLIENTS)
+    counselors = {json.loads((d / "sessions.jsonl").read_text().splitlines()[0])["counselor"] for d in ablation.values()}
+    assert counselors == {"muspsy", "no-memory"}  # "poor" is muspsy with another counselor model
+
+
+def test_eval_writes_metrics_and_summary_with_valid_judge_scores(ablation):
+    rows = _rows(ablation["muspsy"])
+    assert len(rows) == 9
+    for row in rows:
+        judged = {k: v for k, v in row["metrics"].items() if k.startswith(("judge_", "ctrs_"))}
+        assert len(judged) == 12 and all(v in (1, 2, 3, 4, 5) for v in judged.values())
+        assert row["judge"]["model"] == "testdouble/json-only" and row["judge"]["prompt_version"] == "v1"
+        assert row["judge"]["methods"] == {"structured": 12}
+        assert 12 <= row["metrics"]["wai_total"] <= 60
+        if row["session_index"] > 1:
+            assert row["metrics"]["followed_up_assignment"] == 1.0
+    summary = json.loads((ablation["muspsy"] / "summary.json").read_text())
+    assert summary["sessions"] == 9 and summary["judge"]["model"] == "testdouble/json-only"
+    course = summary["courses"]["gad-priya-38"]
+    assert set(course["trajectories"]["phq9"]) == {"1", "2", "3"} and "phq9" in course["slopes"]
+
+
+def test_eval_rerun_skips_what_is_scored(ablation, monkeypatch):
+    from agents.judge import Judge
+
+    before = (ablation["muspsy"] / "metrics.jsonl").read_text()
+
+    def must_not_rate(*args, **kwargs):
+        raise AssertionError("already scored sessions must not be judged again")
+
+    monkeypatch.setattr(Judge, "rate", must_not_rate)
+    again = runner.invoke(app, ["eval", str(ablation["muspsy"])])
+    assert again.exit_code == 0, again.output
+    assert (ablation["muspsy"] / "metrics.jsonl").read_text() == before
+
+
+def test_no_memory_never_follows_up_and_poor_counselor_scores_lower(ablation):
+    no_memory = [r for r in _rows(ablation["no-memory"]) if r["session_index"] > 1]
+    assert all(r["metrics"]["followed_up_assignment"] == 0.0 for r in no_memory)
+
+    def mean(run, metric):
+        values = [r["metrics"][metric] for r in _rows(ablation[run])]
+        return sum(values) / len(values)
+
+    assert mean("muspsy", "judge_empathy") > mean("poor", "judge_empathy")
+    assert mean("muspsy", "wai_total") > mean("poor", "wai_total")
+
+
+def test_compare_prints_and_writes_a_paired_table(ablation, tmp_path):
+    dirs = [str(ablation[name]) for name in ("muspsy", "no-memory", "poor")]
+    result = runner.invoke(app, ["compare", *dirs, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "wai_total" in result.output
+    compared = json.loads((tmp_path / "compare.json").read_text())
+    assert compared["runs"] == ["abl-muspsy", "abl-no-memory", "abl-poor"]
+    assert compared["paired"]["wai_total"]["abl-poor"]["pairs"] == 9
+    assert compared["paired"]["wai_total"]["abl-poor"]["diff"] < 0
+    assert (tmp_path / "compare.md").is_file()
+
+
+def test_eval_of_a_directory_without_a_run_is_an_input_error(tmp_path):
+    result = runner.invoke(app, ["eval", str(tmp_path)])
+    assert result.exit_code == 2 and "manifest.json" in result.output
