@@ -140,6 +140,78 @@ def _run_plan(plan, show_progress: bool) -> bool:
     return result.status == "finished"
 
 
+@app.command()
+def graph(
+    png: Annotated[Optional[Path], typer.Option(help="Also write a PNG here (needs Graphviz's dot).")] = None,
+    session_only: Annotated[bool, typer.Option("--session-only", help="Only the session graph.")] = False,
+    xray: Annotated[bool, typer.Option(help="Expand the session subgraph inside the course graph.")] = True,
+) -> None:
+    """Print the course and session graphs as Mermaid (offline)."""
+    from simulation.inspection.graphs import mermaid, session_mermaid, write_png
+
+    typer.echo(session_mermaid() if session_only else mermaid(xray=xray))
+    if png is not None:
+        written = write_png(png, xray=xray)
+        typer.echo(f"wrote {written}" if written else "no PNG: Graphviz's `dot` is not installed", err=True)
+
+
+@app.command()
+def inspect(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    client: Annotated[Optional[str], typer.Option(help="Client id.")] = None,
+    session: Annotated[Optional[int], typer.Option(help="Session number: print its transcript.")] = None,
+    history: Annotated[bool, typer.Option("--history", help="List the LangGraph checkpoints of the client's course.")] = False,
+    subgraphs: Annotated[bool, typer.Option(help="With --history, include the session subgraphs' checkpoints.")] = False,
+) -> None:
+    """Clients and sessions of a run; a session's transcript; a course's checkpoints."""
+    from rich.console import Console
+
+    from simulation.inspection.inspect_run import checkpoint_history, history_table, run_overview, session_transcript
+
+    console = Console()
+    try:
+        if client and history:
+            console.print(history_table(checkpoint_history(run_dir, client, include_subgraphs=subgraphs)))
+        elif client and session is not None:
+            console.print(session_transcript(run_dir, client, session))
+        elif client or session is not None or history:
+            _fail(InputError("inspect", "--client", "give --client with --session K or with --history"))
+        else:
+            console.print(run_overview(run_dir))
+    except InputError as error:
+        _fail(error)
+
+
+@app.command()
+def fork(
+    run_dir: Annotated[Path, typer.Argument(help="The run to fork.")],
+    after_session: Annotated[int, typer.Option(help="Keep sessions 1..K as they were; simulate the rest anew.")],
+    name: Annotated[str, typer.Option(help="Name of the new run (created beside the original).")],
+    client: Annotated[Optional[list[str]], typer.Option(help="Client id to fork (repeatable; default all).")] = None,
+    counselor: Annotated[Optional[str], typer.Option(help="Counselor for the new sessions.")] = None,
+    counselor_model: Annotated[Optional[str], typer.Option(help="Counselor model for the new sessions.")] = None,
+    client_model: Annotated[Optional[str], typer.Option(help="Client model for the new sessions.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show live progress bars.")] = True,
+) -> None:
+    """Re-run the rest of a course from the checkpoint after session K, e.g. with another counselor."""
+    from agents.llm.environment import configure_offline_environment
+    from simulation.fork import fork_run
+
+    configure_offline_environment()
+    overrides: dict = {}
+    if counselor:
+        overrides["counselor"] = counselor
+    for role, model in (("counselor", counselor_model), ("client", client_model)):
+        if model:
+            overrides.setdefault("models", {})[role] = {"model": model}
+    try:
+        plan = fork_run(run_dir, after_session=after_session, name=name, clients=client, overrides=overrides)
+    except InputError as error:
+        _fail(error)
+    if not _run_plan(plan, progress):
+        raise typer.Exit(1)
+
+
 @app.command("eval")
 def eval_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],

@@ -1,0 +1,103 @@
+"""Forking a run from a checkpoint (LangGraph time travel).
+
+``fork_run`` starts a new run directory whose client courses continue from the
+state the original run had after session K: sessions 1..K are copied as they
+were (records, memories, checkpoint), and the rest is simulated again, possibly
+by another counselor or model. "What if session 3 had been run by model B?"
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from simulation.campaign import CampaignPlan, prepare_campaign
+from simulation.config import CampaignConfig, _deep_merge
+from simulation.errors import InputError
+from simulation.run_directory import MANIFEST, RunDirectory, read_sessions
+
+
+def _state_after_session(graph, client_id: str, after_session: int):
+    """The checkpoint where session K is recorded and the week after it simulated (next: plan)."""
+    for snapshot in graph.get_state_history({"configurable": {"thread_id": client_id}}):
+        values = snapshot.values
+        if snapshot.next == ("plan",) and len(values.get("memories", [])) == after_session:
+            return snapshot
+    return None
+
+
+def fork_run(source: Path, *, after_session: int, name: str, clients: list[str] | None = None,
+             overrides: dict[str, Any] | None = None) -> CampaignPlan:
+    """Prepare the forked run directory; run it with ``simulation.campaign.run_campaign``."""
+    from agents.counselor.session_memory import SessionMemory
+    from agents.transcript import exchange_chunks
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from simulation.campaign import _new_manifest
+    from simulation.components import build_components
+
+    manifest_path = source / MANIFEST
+    try:
+        original = CampaignConfig.model_validate(json.loads(manifest_path.read_text(encoding="utf-8"))["config"])
+    except (OSError, ValueError, KeyError):
+        raise InputError(manifest_path, "config", "not a readable run manifest") from None
+    if not 1 <= after_session < original.sessions:
+        raise InputError("--after-session", "", f"must be between 1 and {original.sessions - 1}")
+    records = [r for r in read_sessions(source) if r["session_index"] <= after_session]
+    recorded = sorted({r["client_id"] for r in records if r["session_index"] == after_session})
+    chosen = clients or recorded
+    missing = sorted(set(chosen) - set(recorded))
+    if missing:
+        raise InputError("--client", "", f"'{missing[0]}' has no recorded session {after_session} in {source}")
+
+    data = _deep_merge(original.model_dump(mode="json"), overrides or {})
+    data.update(name=name, scenarios=chosen, scenario_sample=None, output_dir=str(source.parent))
+    config = CampaignConfig.model_validate(data)
+    if config.run_dir().exists():
+        raise InputError(config.run_dir(), "", "already exists; choose another --name")
+    plan = prepare_campaign(config, manifest_path)
+
+    source_graph = _compiled(original, RunDirectory(source), SqliteSaver(sqlite3.connect(source / "checkpoints.sqlite", check_same_thread=False)))
+    states = {}
+    for client_id in chosen:
+        snapshot = _state_after_session(source_graph, client_id, after_session)
+        if snapshot is None:
+            raise InputError(source / "checkpoints.sqlite", client_id, f"no checkpoint after session {after_session}")
+        states[client_id] = snapshot
+
+    run_dir = plan.run_dir
+    manifest = _new_manifest(plan)
+    manifest["forked_from"] = {
+        "run": str(source), "after_session": after_session,
+        "checkpoints": {c: s.config["configurable"]["checkpoint_id"] for c, s in states.items()},
+    }
+    run_dir.open(manifest)
+    components = build_components(config, run_dir)
+    for record in sorted(records, key=lambda r: (r["client_id"], r["session_index"])):
+        if record["client_id"] in states:
+            run_dir.append_session(record)
+            memory = SessionMemory.model_validate(record["memory"])
+            components.store.add_session(record["client_id"], record["session_index"], memory.as_text(),
+                                         exchange_chunks(record["turns"]))
+    connection = sqlite3.connect(run_dir.checkpoints_path, check_same_thread=False)
+    try:
+        graph = components.course_graph().compile(checkpointer=SqliteSaver(connection))
+        for client_id, snapshot in states.items():
+            # The new thread starts where the old one stood after the week following session K.
+            graph.update_state({"configurable": {"thread_id": client_id}}, snapshot.values, as_node="evolve")
+    finally:
+        connection.close()
+    return plan
+
+
+def _compiled(config: CampaignConfig, run_dir: RunDirectory, checkpointer):
+    from agents.client.simulated_client import SimulatedClient
+    from agents.counselor.registry import build_counselor
+    from agents.llm.base import Sampling
+    from simulation.course_graph import build_course_graph
+
+    # Reading history needs the graph's shape only, not working agents.
+    counselor = build_counselor("muspsy", llm=None, sampling=Sampling())
+    client = SimulatedClient(None, Sampling())
+    return build_course_graph(counselor, client, None, run_dir).compile(checkpointer=checkpointer)

@@ -1,0 +1,1 @@
+"""Looking inside runs: graph drawings, run overviews, transcripts, checkpoint history and reports."""
