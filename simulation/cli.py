@@ -212,6 +212,41 @@ def fork(
         raise typer.Exit(1)
 
 
+@app.command()
+def export(
+    source: Annotated[Path, typer.Argument(help="A run directory, imported MusPsy profiles, or a MusPsy release.")],
+    out: Annotated[Path, typer.Option(help="Output JSONL (validation split goes beside it as NAME.validation.jsonl).")],
+    format: Annotated[str, typer.Option("--format", help="muspsy, openai or sharegpt.")] = "muspsy",
+    task: Annotated[Optional[list[str]], typer.Option(help="memory, goal, counseling (repeatable; default all).")] = None,
+    min_wai: Annotated[Optional[float], typer.Option(help="Keep sessions whose WAI-SR total is at least this.")] = None,
+    min_metric: Annotated[Optional[list[str]], typer.Option(help="NAME=VALUE: keep sessions with metrics.jsonl NAME >= VALUE.")] = None,
+    dedupe: Annotated[bool, typer.Option(help="Drop exact duplicate examples.")] = True,
+    validation: Annotated[float, typer.Option(help="Share of clients held out for validation (0..0.9).", min=0, max=0.9)] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the client split.")] = 0,
+) -> None:
+    """Export sessions as training data (the three MusPsy tasks), split by client."""
+    from simulation.export import TASKS, export_dataset
+
+    minimums: dict[str, float] = {}
+    try:
+        for item in min_metric or []:
+            name, _, value = item.partition("=")
+            try:
+                minimums[name.strip()] = float(value)
+            except ValueError:
+                raise InputError("--min-metric", "", f"expected NAME=NUMBER, got '{item}'") from None
+        if min_wai is not None:
+            minimums["wai_total"] = min_wai
+        report = export_dataset(source, format, out, tasks=tuple(task or TASKS), minimums=minimums,
+                                dedupe=dedupe, validation_share=validation, seed=seed)
+    except InputError as error:
+        _fail(error)
+    for part, path in report.files.items():
+        typer.echo(f"{part}: {report.counts[part]} examples from {len(report.clients[part])} clients -> {path}")
+    typer.echo(f"sessions kept {report.sessions_kept}, filtered out {report.sessions_filtered}, "
+               f"duplicates dropped {report.duplicates_dropped}")
+
+
 @app.command("eval")
 def eval_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],

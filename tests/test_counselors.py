@@ -58,7 +58,7 @@ def test_muspsy_opens_with_the_last_assignment_and_retrieves():
     system = llm.prompts[-1][0]["content"]
     assert "worry diary agreed" in system and "Assignment: This week, try a worry diary." in system
     # MusPsy task 3 order: instruction, then (client, counselor) history, ending on the client.
-    assert [m["role"] for m in llm.prompts[-1]] == ["system", "assistant", "user"]
+    assert [m["role"] for m in llm.prompts[-1]] == ["system", "user", "assistant", "user"]
 
 
 def test_closing_states_an_assignment():

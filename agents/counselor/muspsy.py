@@ -68,12 +68,7 @@ class MusPsyCounselor:
 
     # -- the three tasks ------------------------------------------------------
     def plan_goal(self, context: SessionContext, seed: int) -> PlannedGoal:
-        prompt = render(
-            PROMPTS / "goal_planning.txt",
-            session_index=context.session_index,
-            intake=context.profile.intake(),
-            memories=self._memories_for_planning(context),
-        )
+        prompt = self.goal_prompt(context)
         completion = self._complete([{"role": "user", "content": prompt}], seed, self.goal_max_tokens)
         goal = clean_utterance(completion.text.split("\n")[0])
         goal = re.sub(r"^(session\s+)?goal\s*:\s*", "", goal, flags=re.IGNORECASE).strip()
@@ -126,20 +121,33 @@ class MusPsyCounselor:
             retrieved=recalled,
             stage=render(PROMPTS / f"stage_{stage}.txt", pseudonym=pseudonym),
         )
-        history = [
+        # Always user first: the session start stands where a client utterance would,
+        # so history pairs (client, counselor) line up as in MusPsy's task 3.
+        history = [{"role": "user", "content": SESSION_START}] + [
             {"role": "user" if t["speaker"] == "client" else "assistant", "content": t["text"]} for t in turns
         ]
-        if not history or history[-1]["role"] != "user":
-            history.append({"role": "user", "content": SESSION_START})
         return [{"role": "system", "content": system}, *history]
 
-    def extract_memory(self, context: SessionContext, turns: list[dict], seed: int) -> ExtractedMemory:
-        prompt = render(
+    def memory_prompt(self, context: SessionContext, turns: list[dict]) -> str:
+        """MusPsy task 1's instruction: the transcript to extract a memory from."""
+        return render(
             PROMPTS / "memory_extraction.txt",
             session_index=context.session_index,
             pseudonym=context.profile.pseudonym,
             transcript=format_turns(turns)[-3000:],
         )
+
+    def goal_prompt(self, context: SessionContext) -> str:
+        """MusPsy task 2's instruction: the intake and earlier memories."""
+        return render(
+            PROMPTS / "goal_planning.txt",
+            session_index=context.session_index,
+            intake=context.profile.intake(),
+            memories=self._memories_for_planning(context),
+        )
+
+    def extract_memory(self, context: SessionContext, turns: list[dict], seed: int) -> ExtractedMemory:
+        prompt = self.memory_prompt(context, turns)
         # Prefilling the first label keeps small models in the five-line format.
         first_label = f"{next(iter(MEMORY_LABELS))}:"
         messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": first_label}]

@@ -38,6 +38,10 @@ class SessionMemory(BaseModel):
                 lines.append(f"{label}: {value}")
         return "\n".join(lines)
 
+    def as_extraction_output(self) -> str:
+        """The five labelled lines memory extraction asks for (MusPsy task 1's output)."""
+        return "\n".join(f"{label}: {getattr(self, name) or 'none'}" for label, name in MEMORY_LABELS.items())
+
     def brief(self) -> str:
         """A one-line version for small prompts."""
         parts = [self.summary or self.emotion_and_cognitive_state]

@@ -1,0 +1,170 @@
+"""Reading counselor-turn training data into prompt/completion examples.
+
+One JSONL record per counselor turn to learn, in either format:
+
+* OpenAI chat: ``{"messages": [{"role": "system"|"user"|"assistant", "content": ...}, ...]}``;
+  the LAST message is the target (an assistant turn), earlier messages are context.
+* MusPsy: ``{"instruction", "input", "output", "history": [[client, counselor], ...]}``;
+  instruction -> system, history pairs -> user/assistant, input -> user, output -> target.
+
+Every example becomes ``{"prompt": [...context...], "completion": [target]}``, the
+conversational prompt/completion format for which TRL computes the loss on the
+completion only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simulation.errors import InputError
+
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass
+class TrainingData:
+    path: Path
+    examples: list[dict]  # {"prompt": [...], "completion": [{"role": "assistant", ...}]}
+    sha256: str
+    formats: dict[str, int] = field(default_factory=dict)  # "messages" / "muspsy" -> records
+
+    def describe(self) -> dict:
+        return {"path": str(self.path.resolve()), "records": len(self.examples), "sha256": self.sha256,
+                "formats": self.formats}
+
+
+def load_training_data(path: Path) -> TrainingData:
+    """Parse and check a JSONL file; raise ``InputError`` naming the line of the first problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "", "training data file not found" if not path.exists() else "not a file")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(path, "", f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+    examples: list[dict] = []
+    formats = {"messages": 0, "muspsy": 0}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(path, where, f"not valid JSON ({error.msg} at column {error.colno})") from None
+        if not isinstance(record, dict):
+            raise InputError(path, where, "expected a JSON object")
+        if "messages" in record:
+            messages = _checked_messages(record["messages"], path, where)
+            formats["messages"] += 1
+        elif "instruction" in record or "output" in record:
+            messages = _muspsy_messages(record, path, where)
+            formats["muspsy"] += 1
+        else:
+            raise InputError(path, where, "needs 'messages' (chat format) or 'instruction'/'output' (MusPsy format)")
+        examples.append(_split(messages, path, where))
+    if not examples:
+        raise InputError(path, "", "no training records (the file is empty)")
+    return TrainingData(path, examples, hashlib.sha256(raw).hexdigest(), {k: v for k, v in formats.items() if v})
+
+
+def _checked_messages(messages, path: Path, where: str) -> list[dict]:
+    if not isinstance(messages, list) or not messages:
+        raise InputError(path, where, "'messages' must be a non-empty list")
+    checked = []
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise InputError(path, f"{where}: messages[{index}]", "expected an object with 'role' and 'content'")
+        role, content = message.get("role"), message.get("content")
+        if role not in ROLES:
+            raise InputError(path, f"{where}: messages[{index}].role",
+                             f"expected one of {', '.join(ROLES)}, got {role!r}")
+        if not isinstance(content, str):
+            raise InputError(path, f"{where}: messages[{index}].content", "must be a string")
+        checked.append({"role": role, "content": content})
+    return checked
+
+
+def _muspsy_messages(record: dict, path: Path, where: str) -> list[dict]:
+    def text(name: str) -> str:
+        value = record.get(name) or ""
+        if not isinstance(value, str):
+            raise InputError(path, f"{where}: {name}", "must be a string")
+        return value
+
+    messages = []
+    if text("instruction").strip():
+        messages.append({"role": "system", "content": text("instruction")})
+    history = record.get("history") or []
+    if not isinstance(history, list):
+        raise InputError(path, f"{where}: history", "must be a list of [client, counselor] pairs")
+    for index, pair in enumerate(history):
+        if not (isinstance(pair, list | tuple) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
+            raise InputError(path, f"{where}: history[{index}]", "must be a [client, counselor] pair of strings")
+        messages += [{"role": "user", "content": pair[0]}, {"role": "assistant", "content": pair[1]}]
+    if text("input").strip():
+        messages.append({"role": "user", "content": text("input")})
+    if not text("output").strip():
+        raise InputError(path, f"{where}: output", "the counselor turn to learn is missing or empty")
+    messages.append({"role": "assistant", "content": text("output")})
+    return messages
+
+
+def _split(messages: list[dict], path: Path, where: str) -> dict:
+    *prompt, target = messages
+    if target["role"] != "assistant":
+        raise InputError(path, where, f"the last message must be the assistant (counselor) turn to learn, "
+                                      f"got role '{target['role']}'")
+    if not target["content"].strip():
+        raise InputError(path, where, "the last message (the counselor turn to learn) is empty")
+    if not prompt:
+        # An empty prompt renders differently alone and before the target with
+        # chat templates that add a default system prompt, so it cannot be masked.
+        raise InputError(path, where, "the target needs at least one message before it (e.g. the system prompt)")
+    return {"prompt": prompt, "completion": [target]}
+
+
+def chat_length(tokenizer, messages: list[dict], *, add_generation_prompt: bool = False) -> int:
+    encoded = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
+                                            add_generation_prompt=add_generation_prompt)
+    return len(encoded["input_ids"])
+
+
+@dataclass
+class FitReport:
+    trimmed: int = 0  # records whose oldest context messages were dropped
+    truncated: int = 0  # records still too long: the end of the target is cut
+    dropped: int = 0  # records whose remaining prompt alone fills max_length: no target token left
+
+    def describe(self) -> dict:
+        return {"trimmed_context": self.trimmed, "truncated_target": self.truncated, "dropped": self.dropped}
+
+
+def fit_to_length(examples: list[dict], tokenizer, max_length: int) -> tuple[list[dict], FitReport]:
+    """Drop the oldest context messages (never the leading system prompt) until each example fits.
+
+    TRL truncates from the end, which would cut the target; keeping the most
+    recent context instead matches what a counselor sees at inference.
+    """
+    fitted, report = [], FitReport()
+    for example in examples:
+        prompt, completion = list(example["prompt"]), example["completion"]
+        head = 0
+        while head < len(prompt) and prompt[head]["role"] == "system":
+            head += 1
+        trimmed = False
+        while chat_length(tokenizer, prompt + completion) > max_length and len(prompt) > max(head, 1):
+            del prompt[head]
+            trimmed = True
+        report.trimmed += trimmed
+        if chat_length(tokenizer, prompt + completion) > max_length:
+            if chat_length(tokenizer, prompt, add_generation_prompt=True) >= max_length:
+                report.dropped += 1
+                continue
+            report.truncated += 1
+        fitted.append({"prompt": prompt, "completion": completion})
+    return fitted, report

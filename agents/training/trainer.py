@@ -1,0 +1,374 @@
+"""LoRA supervised fine-tuning of a counselor model on recorded counselor turns.
+
+The loss covers the target counselor turn only: each record becomes a
+conversational prompt/completion example (prompt = every message but the last,
+completion = the last), for which TRL's ``SFTTrainer`` masks the prompt tokens
+(label -100). The result is a self-contained adapter directory that the
+simulator loads as ``local/<dir>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from agents.llm.environment import configure_offline_environment
+from agents.llm.local_models import EMBEDDED_MODEL, LocalModelNotFound, LocalModelSpec, resolve_local_model
+from agents.training.data import FitReport, TrainingData, fit_to_length, load_training_data
+from simulation.errors import InputError
+
+LORA_ALPHA_PER_R = 2  # lora_alpha = 2 * r, the usual scaling
+LORA_DROPOUT = 0.05
+LORA_TARGETS = "all-linear"  # every linear layer of the blocks; PEFT leaves the output head out
+
+StepCallback = Callable[[int, float], None]
+
+
+@dataclass
+class TrainingResult:
+    out_dir: Path
+    losses: list[tuple[int, float]]
+    validation_loss: float | None
+    device: str
+    seconds: float
+    validation_loss_before: float | None = None  # the base model's, on the same validation set
+    records: int = 0
+    dataset_report: dict = field(default_factory=dict)
+
+
+@dataclass
+class BaseModel:
+    """The model a LoRA adapter is trained on, and how the adapter will name it."""
+
+    model: str  # as given, e.g. "local/smollm2-135m-instruct"
+    reference: str  # adapter_config.json's base_model_name_or_path: the alias or an absolute path
+    spec: LocalModelSpec
+
+    def weights_directory(self) -> Path:
+        from agents.llm.local_models import _dense_copy_of_gguf
+
+        return _dense_copy_of_gguf(self.spec) if self.spec.gguf_file else self.spec.directory
+
+
+def resolve_base_model(base: str) -> BaseModel:
+    """``local/<alias-or-path>`` (the ``local/`` prefix may be left out) to a trainable base model."""
+    provider, slash, rest = base.partition("/")
+    name = rest if slash and provider == "local" else base
+    if slash and provider != "local" and not Path(base).expanduser().exists():
+        raise InputError(base, "base", "only local models (local/<alias-or-path>) can be fine-tuned")
+    try:
+        spec = resolve_local_model(name)
+    except LocalModelNotFound as error:
+        raise InputError(base, "base", str(error)) from None
+    if spec.adapter_of is not None:
+        raise InputError(base, "base", "is a LoRA adapter; fine-tune its base model instead "
+                                       f"(adapter_config.json names '{spec.adapter_of.name}')")
+    if name == EMBEDDED_MODEL:
+        reference = EMBEDDED_MODEL
+    else:
+        reference = str(Path(name).expanduser().resolve())
+    return BaseModel(base, reference, spec)
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _check_arguments(steps: int, learning_rate: float, lora_r: int, batch_size: int, max_length: int) -> None:
+    for name, value, low in (("steps", steps, 1), ("lora_r", lora_r, 1), ("batch_size", batch_size, 1),
+                             ("max_length", max_length, 32)):
+        if not isinstance(value, int) or value < low:
+            raise InputError("train", name, f"must be an integer of at least {low}, got {value!r}")
+    if not learning_rate > 0:
+        raise InputError("train", "learning_rate", f"must be positive, got {learning_rate!r}")
+
+
+def _prepare(data: TrainingData, tokenizer, max_length: int) -> tuple[list[dict], FitReport]:
+    examples, report = fit_to_length(data.examples, tokenizer, max_length)
+    if not examples:
+        raise InputError(data.path, "max_length",
+                         f"no record fits in {max_length} tokens: every system prompt alone is too long")
+    return examples, report
+
+
+def build_trainer(data: Path, base: str, work_dir: Path, *, steps: int = 30, learning_rate: float = 2e-4,
+                  lora_r: int = 8, batch_size: int = 4, max_length: int = 768, seed: int = 0,
+                  validation: Path | None = None, callbacks: list | None = None):
+    """Check the inputs, load the base model with a fresh LoRA adapter and return a ready ``SFTTrainer``.
+
+    Returns ``(trainer, context)`` where context holds the parsed data and the base model.
+    Nothing is trained; ``trainer.train_dataset`` holds the tokenized examples with their labels.
+    """
+    configure_offline_environment()
+    _check_arguments(steps, learning_rate, lora_r, batch_size, max_length)
+    train_data = load_training_data(Path(data))
+    validation_data = load_training_data(Path(validation)) if validation is not None else None
+    base_model = resolve_base_model(base)
+
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    device = _device()
+    weights = base_model.weights_directory()
+    tokenizer = AutoTokenizer.from_pretrained(weights)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    train_examples, train_report = _prepare(train_data, tokenizer, max_length)
+    validation_examples, validation_report = (
+        _prepare(validation_data, tokenizer, max_length) if validation_data else (None, None))
+
+    # fp32 weights everywhere (the adapter trains in fp32); on a GPU the matmuls
+    # run under bf16 autocast where the card supports it.
+    model = AutoModelForCausalLM.from_pretrained(weights, dtype=torch.float32)
+    use_bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
+    args = SFTConfig(
+        output_dir=str(work_dir),
+        max_steps=steps,
+        learning_rate=learning_rate,
+        lr_scheduler_type="linear",
+        warmup_steps=0,
+        optim="adamw_torch",
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size,
+        gradient_accumulation_steps=1,
+        max_length=max_length,
+        completion_only_loss=True,  # prompt tokens get label -100
+        packing=False,
+        gradient_checkpointing=False,  # a 135M model: recomputation only costs time
+        bf16=use_bf16,
+        fp16=False,
+        use_cpu=device == "cpu",
+        seed=seed,
+        data_seed=seed,
+        logging_steps=1,
+        logging_strategy="steps",
+        eval_strategy="no",
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        label_names=["labels"],
+        dataloader_num_workers=0,
+        dataset_num_proc=None,
+    )
+    peft_config = LoraConfig(
+        r=lora_r,
+        lora_alpha=LORA_ALPHA_PER_R * lora_r,
+        lora_dropout=LORA_DROPOUT,
+        target_modules=LORA_TARGETS,
+        task_type="CAUSAL_LM",
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(train_examples),
+        eval_dataset=Dataset.from_list(validation_examples) if validation_examples else None,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+    # Our own callback reports progress; the default printer would dump every log dict.
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    context = {
+        "train_data": train_data,
+        "train_report": train_report,
+        "validation_data": validation_data,
+        "validation_report": validation_report,
+        "base_model": base_model,
+        "weights": weights,
+        "device": device,
+        "precision": "fp32 weights, bf16 autocast" if use_bf16 else "fp32",
+        "peft_config": peft_config,
+        "args": args,
+    }
+    return trainer, context
+
+
+def _loss_recorder(losses: list[tuple[int, float]], on_step: StepCallback | None, progress):
+    from transformers import TrainerCallback
+
+    class LossRecorder(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs and "train_runtime" not in logs:
+                step, loss = int(state.global_step), float(logs["loss"])
+                losses.append((step, loss))
+                if progress is not None:
+                    progress(step, loss)
+                if on_step is not None:
+                    on_step(step, loss)
+
+    return LossRecorder()
+
+
+class _RichBar:
+    def __init__(self, total: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), transient=False)
+        self.task = self.progress.add_task("train", total=total, loss="-")
+
+    def __call__(self, step: int, loss: float) -> None:
+        self.progress.update(self.task, completed=step, loss=f"{loss:.4f}")
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+
+def _token_counts(dataset) -> dict:
+    if dataset is None:
+        return {}
+    total = sum(len(ids) for ids in dataset["input_ids"])
+    target = sum(sum(1 for label in labels if label != -100) for labels in dataset["labels"])
+    return {"examples": len(dataset), "tokens": total, "target_tokens": target}
+
+
+def _versions() -> dict:
+    import datasets
+    import peft
+    import torch
+    import transformers
+    import trl
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "peft": peft.__version__, "trl": trl.__version__,
+            "datasets": datasets.__version__}
+
+
+def plot_loss_curve(losses: list[tuple[int, float]], path: Path, validation_loss: float | None = None,
+                    validation_loss_before: float | None = None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 3.5), dpi=100)
+    axes.plot([s for s, _ in losses], [v for _, v in losses], marker="o", markersize=3, label="training loss")
+    if validation_loss_before is not None:
+        axes.axhline(validation_loss_before, color="grey", linestyle=":", label="validation loss, base model")
+    if validation_loss is not None:
+        axes.axhline(validation_loss, color="tab:orange", linestyle="--", label="validation loss, after")
+    axes.set_xlabel("step")
+    axes.set_ylabel("loss (target counselor turn)")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def _staging_directory(out: Path, overwrite: bool) -> Path:
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "", "exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise InputError(out, "", "already exists and is not empty; choose another output directory")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.training-"))
+
+
+def train_counselor(data: Path, base: str, out: Path, *, steps: int = 30, learning_rate: float = 2e-4,
+                    lora_r: int = 8, batch_size: int = 4, max_length: int = 768, seed: int = 0,
+                    validation: Path | None = None, on_step: StepCallback | None = None,
+                    progress: bool = False, overwrite: bool = False) -> TrainingResult:
+    """Fine-tune a LoRA adapter on counselor turns and write it, self-contained, to ``out``.
+
+    ``on_step(step, loss)`` is called after every optimizer step; ``progress`` shows
+    a rich progress bar. ``out`` must not exist or be empty unless ``overwrite``;
+    it is written in a staging directory and renamed at the end, so a failed run
+    leaves no partial adapter.
+    """
+    started = time.perf_counter()
+    out = Path(out).expanduser().resolve()
+    arguments = {"data": str(Path(data).resolve()), "base": base, "out": str(out), "steps": steps,
+                 "learning_rate": learning_rate, "lora_r": lora_r, "batch_size": batch_size,
+                 "max_length": max_length, "seed": seed,
+                 "validation": str(Path(validation).resolve()) if validation is not None else None}
+    _check_arguments(steps, learning_rate, lora_r, batch_size, max_length)
+    staging = _staging_directory(out, overwrite)
+    try:
+        losses: list[tuple[int, float]] = []
+        bar = _RichBar(steps) if progress else None
+        trainer, context = build_trainer(
+            data, base, staging / "trainer", steps=steps, learning_rate=learning_rate, lora_r=lora_r,
+            batch_size=batch_size, max_length=max_length, seed=seed, validation=validation,
+            callbacks=[_loss_recorder(losses, on_step, bar)],
+        )
+        validation_loss_before = validation_loss = None
+        if trainer.eval_dataset is not None:
+            with trainer.model.disable_adapter():
+                validation_loss_before = float(trainer.evaluate()["eval_loss"])
+        if bar is not None:
+            with bar:
+                trainer.train()
+        else:
+            trainer.train()
+        if trainer.eval_dataset is not None:
+            validation_loss = float(trainer.evaluate()["eval_loss"])
+
+        base_model: BaseModel = context["base_model"]
+        trainer.model.save_pretrained(staging)
+        trainer.processing_class.save_pretrained(staging)
+        shutil.rmtree(staging / "trainer", ignore_errors=True)
+        (staging / "README.md").unlink(missing_ok=True)  # PEFT's empty model-card template
+        adapter_config_path = staging / "adapter_config.json"
+        adapter_config = json.loads(adapter_config_path.read_text())
+        adapter_config["base_model_name_or_path"] = base_model.reference
+        adapter_config_path.write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
+
+        seconds = time.perf_counter() - started
+        train_data: TrainingData = context["train_data"]
+        validation_data: TrainingData | None = context["validation_data"]
+        config = {
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "arguments": arguments,
+            "base_model": {"model": base, "base_model_name_or_path": base_model.reference,
+                           "weights": str(context["weights"])},
+            "lora": {"r": lora_r, "alpha": LORA_ALPHA_PER_R * lora_r, "dropout": LORA_DROPOUT,
+                     "target_modules": sorted(adapter_config.get("target_modules") or [])},
+            "optimizer": {"name": "adamw_torch", "lr_scheduler": "linear", "warmup_steps": 0,
+                          "gradient_accumulation_steps": 1},
+            "loss": "mean token cross-entropy over the target counselor turn (prompt labels -100)",
+            "dataset": {**train_data.describe(), **context["train_report"].describe(),
+                        **_token_counts(trainer.train_dataset)},
+            "validation": ({**validation_data.describe(), **context["validation_report"].describe(),
+                            **_token_counts(trainer.eval_dataset)} if validation_data else None),
+            "device": context["device"],
+            "precision": context["precision"],
+            "versions": _versions(),
+            "results": {"final_loss": losses[-1][1] if losses else None,
+                        "validation_loss_before": validation_loss_before,
+                        "validation_loss": validation_loss, "seconds": round(seconds, 2)},
+        }
+        (staging / "training_config.json").write_text(json.dumps(config, indent=2) + "\n")
+        (staging / "loss_curve.json").write_text(
+            json.dumps([{"step": step, "loss": loss} for step, loss in losses], indent=1) + "\n")
+        plot_loss_curve(losses, staging / "loss_curve.png", validation_loss, validation_loss_before)
+
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return TrainingResult(out, losses, validation_loss, context["device"], seconds,
+                          validation_loss_before=validation_loss_before, records=len(train_data.examples),
+                          dataset_report=config["dataset"])

@@ -1,0 +1,86 @@
+"""Where sessions to export come from: a run directory, imported MusPsy profiles, or a MusPsy release."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from agents.counselor.session_memory import SessionMemory
+from scenarios.loader import load_profile
+from simulation.errors import InputError
+from simulation.export.examples import Session
+
+
+def sessions_from_run(run_dir: Path) -> list[Session]:
+    from simulation.config import CampaignConfig
+    from simulation.evaluation.run_eval import read_metric_rows
+    from simulation.run_directory import read_sessions
+
+    try:
+        config = CampaignConfig.model_validate(json.loads((run_dir / "manifest.json").read_text())["config"])
+    except (OSError, ValueError, KeyError):
+        raise InputError(run_dir / "manifest.json", "config", "not a readable run manifest") from None
+    metrics = {(r["client_id"], r["session_index"]): r["metrics"] for r in read_metric_rows(run_dir)}
+    profiles: dict = {}
+    sessions = []
+    for record in read_sessions(run_dir):
+        client_id = record["client_id"]
+        if client_id not in profiles:
+            path = Path(config.scenario_dir) / f"{client_id}.yaml"
+            if not path.is_file():
+                raise InputError(run_dir / "manifest.json", "config.scenario_dir", f"profile '{client_id}' not found at {path}")
+            profiles[client_id] = load_profile(path)
+        wai = ((record.get("questionnaires") or {}).get("wai_sr") or {}).get("total")
+        sessions.append(Session(
+            profile=profiles[client_id], session_index=record["session_index"], goal=record["goal"],
+            turns=record["turns"], memory=SessionMemory.model_validate(record["memory"]), seed=record.get("seed"),
+            metrics={"wai_total": wai, **metrics.get((client_id, record["session_index"]), {})},
+        ))
+    return sessions
+
+
+def _memory_from_plan(profile, index: int) -> SessionMemory:
+    """What an imported profile knows of a reference session: its states and goal."""
+    plan = profile.course_plan[index - 1]
+    return SessionMemory(
+        session_index=index,
+        emotion_and_cognitive_state=f"{plan.emotional_state} {plan.cognitive_state}".strip(),
+        session_goal=plan.goal,
+    )
+
+
+def sessions_from_imported(directory: Path) -> list[Session]:
+    """Reference dialogues written by `scenarios import muspsy` (``<id>.dialogues.json`` beside ``<id>.yaml``)."""
+    sessions = []
+    for dialogues_file in sorted(directory.glob("*.dialogues.json")):
+        profile = load_profile(directory / dialogues_file.name.replace(".dialogues.json", ".yaml"))
+        dialogues = json.loads(dialogues_file.read_text(encoding="utf-8"))
+        for entry in dialogues["sessions"]:
+            index = entry["session_index"]
+            if index > profile.session_count or not entry["turns"]:
+                continue
+            turns = [{"speaker": t["speaker"], "text": t["text"], "stage": "middle", "source": "reference"}
+                     for t in entry["turns"]]
+            counselor_turns = [t for t in turns if t["speaker"] == "counselor"]
+            if counselor_turns:
+                counselor_turns[0]["stage"] = "opening" if turns[0]["speaker"] == "counselor" else "middle"
+            sessions.append(Session(profile, index, profile.course_plan[index - 1].goal, turns,
+                                    _memory_from_plan(profile, index)))
+    if not sessions:
+        raise InputError(directory, "", "no *.dialogues.json with sessions here (import a MusPsy release first)")
+    return sessions
+
+
+def load_sessions(source: Path) -> list[Session]:
+    if (source / "manifest.json").is_file():
+        return sessions_from_run(source)
+    if any(source.glob("*.dialogues.json")):
+        return sessions_from_imported(source)
+    if (source / "memories").is_dir() or any(source.glob("memories_*.txt")):
+        from scenarios.muspsy_import import import_muspsy
+
+        imported = Path(tempfile.mkdtemp(prefix="muspsy-import-"))
+        import_muspsy(source, imported)
+        return sessions_from_imported(imported)
+    raise InputError(source, "", "not a run directory, imported MusPsy profiles, or a MusPsy release")
