@@ -183,6 +183,21 @@ def inspect(
 
 
 @app.command()
+def report(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories (several: with a comparison table).")],
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+) -> None:
+    """One self-contained HTML report (plots, transcripts, questionnaires, metrics); opens offline."""
+    from simulation.inspection.report import build_report
+
+    try:
+        path = build_report(run_dirs, out)
+    except InputError as error:
+        _fail(error)
+    typer.echo(f"Wrote {path}")
+
+
+@app.command()
 def fork(
     run_dir: Annotated[Path, typer.Argument(help="The run to fork.")],
     after_session: Annotated[int, typer.Option(help="Keep sessions 1..K as they were; simulate the rest anew.")],

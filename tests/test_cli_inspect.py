@@ -36,3 +36,11 @@ def test_inspect_overview_transcript_and_history(run_dir):
 def test_inspect_bad_arguments_exit_2(run_dir):
     assert runner.invoke(app, ["inspect", str(run_dir), "--client", "nobody", "--session", "1"]).exit_code == 2
     assert runner.invoke(app, ["inspect", str(run_dir), "--session", "1"]).exit_code == 2
+
+
+def test_report_command_writes_a_self_contained_file(run_dir, tmp_path):
+    out = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", str(run_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert "gad-priya-38" in html and 'class="plot' in html and "http://" not in html and "https://" not in html

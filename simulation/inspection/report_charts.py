@@ -92,8 +92,9 @@ def _symptom_chart(key: str, title: str, top: float, sessions: list[dict], metri
     chart = Chart(key, title, "total", (0, top))
     answered = [(s["session_index"], _questionnaire_total(s, key)) for s in sessions]
     points = [(x, y) for x, y in answered if y is not None]
+    label = "start of session"
     if points:
-        chart.source = "questionnaire at the end of each session"
+        chart.source = "questionnaire at the start of each session"
     else:
         points = [(s["session_index"], _number(metrics.get(s["session_index"], {}).get(key))) for s in sessions]
         points = [(x, y) for x, y in points if y is not None]
@@ -102,7 +103,8 @@ def _symptom_chart(key: str, title: str, top: float, sessions: list[dict], metri
             points = [(s["session_index"], _latent_total(s, key)) for s in sessions]
             points = [(x, y) for x, y in points if y is not None]
             chart.source = "client's latent item state at session end (no questionnaire recorded)"
-    chart.series.append(Series("end of session", points))
+            label = "end of session"
+    chart.series.append(Series(label, points))
     exits = [(s["session_index"] + 0.5, _questionnaire_total(s, key, exit_=True)) for s in sessions]
     exits = [(x, y) for x, y in exits if y is not None]
     if exits:
