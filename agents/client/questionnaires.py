@@ -84,16 +84,15 @@ def administer(llm: LanguageModel, instrument: Instrument, profile: CaseProfile,
                session_index: int, seed: int) -> tuple[dict, list[Completion]]:
     """Put every item to the client; returns the answers with their scores, and the model calls."""
     scale = ", ".join(f"{value} = {label}" for value, label in instrument.scale.items())
+    fixed = {"pseudonym": profile.pseudonym, "title": instrument.title, "session_index": session_index,
+             "moment": "before" if instrument.when == "start" else "after",
+             "instructions": instrument.instructions, "scale": scale}
+    baseline = [{"role": "user", "content": render(PROMPT, item="N/A", level_words="N/A", level="N/A", **fixed)}]
     answers, methods, completions = [], {}, []
     for number, (item, level) in enumerate(zip(instrument.items, latent_levels(instrument, state)), start=1):
-        prompt = render(
-            PROMPT, pseudonym=profile.pseudonym, title=instrument.title,
-            moment="before" if instrument.when == "start" else "after", session_index=session_index,
-            instructions=instrument.instructions, item=item, level_words=instrument.label(level).lower(),
-            level=f"{level:.1f}", scale=scale,
-        )
+        prompt = render(PROMPT, item=item, level_words=instrument.label(level).lower(), level=f"{level:.1f}", **fixed)
         scored = llm.score_choices([{"role": "user", "content": prompt}], [str(v) for v in instrument.values],
-                                   seed=seed + number)
+                                   seed=seed + number, baseline=baseline)
         answers.append(int(scored.choice))
         methods[scored.method] = methods.get(scored.method, 0) + 1
         completions.extend(scored.completions)

@@ -45,12 +45,13 @@ class Judge:
         scores, completions = {}, []
         for group, prefix in (("musPsy", "judge"), ("ctrs", "ctrs")):
             for offset, (name, definition) in enumerate(dimensions(self.prompt_version)[group].items()):
-                prompt = render(
-                    PROMPTS / self.prompt_version / "rate_dimension.txt",
-                    session_index=record["session_index"], pseudonym=pseudonym, transcript=transcript,
-                    dimension=name.replace("_", " "), definition=definition,
-                )
-                scored = self.llm.score_choices([{"role": "user", "content": prompt}], SCALE, seed=seed + offset)
+                fixed = {"session_index": record["session_index"], "pseudonym": pseudonym,
+                         "dimension": name.replace("_", " "), "definition": definition}
+                template = PROMPTS / self.prompt_version / "rate_dimension.txt"
+                prompt = render(template, transcript=transcript, **fixed)
+                baseline = [{"role": "user", "content": render(template, transcript="N/A", **fixed)}]
+                scored = self.llm.score_choices([{"role": "user", "content": prompt}], SCALE, seed=seed + offset,
+                                                baseline=baseline)
                 scores[f"{prefix}_{name}"] = {"score": int(scored.choice), "method": scored.method}
                 completions.extend(scored.completions)
         return scores, completions

@@ -40,7 +40,7 @@ class ChoiceScores:
 
     choice: str
     scores: dict[str, float]  # log-probability per option ("likelihood"), or 0/-inf ("structured")
-    method: str  # "likelihood", "structured" or "fallback" (no valid answer after retries)
+    method: str  # "likelihood", "likelihood-calibrated", "structured" or "fallback" (no valid answer after retries)
     completions: tuple[Completion, ...] = ()
 
 
@@ -50,4 +50,5 @@ class LanguageModel(Protocol):
 
     def complete(self, messages: list[Message], sampling: Sampling) -> Completion: ...
 
-    def score_choices(self, messages: list[Message], choices: list[str], seed: int | None = None) -> ChoiceScores: ...
+    def score_choices(self, messages: list[Message], choices: list[str], seed: int | None = None,
+                      baseline: list[Message] | None = None) -> ChoiceScores: ...

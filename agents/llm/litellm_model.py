@@ -24,6 +24,7 @@ class LiteLLMModel:
         self.model = model
         self.api_base = api_base
         self.params = dict(params or {})
+        self._baselines: dict[str, dict[str, float]] = {}
 
     def _call(self, messages: list[Message], sampling: Sampling, **extra: Any):
         litellm = litellm_with_providers()
@@ -58,13 +59,35 @@ class LiteLLMModel:
     def complete(self, messages: list[Message], sampling: Sampling) -> Completion:
         return self._call(messages, sampling)[0]
 
-    def score_choices(self, messages: list[Message], choices: list[str], seed: int | None = None) -> ChoiceScores:
-        """Pick one of ``choices``: by next-token likelihood where the provider gives it, else by validated JSON."""
+    def score_choices(self, messages: list[Message], choices: list[str], seed: int | None = None,
+                      baseline: list[Message] | None = None) -> ChoiceScores:
+        """Pick one of ``choices``: by next-token likelihood where the provider gives it, else by validated JSON.
+
+        ``baseline`` is the same prompt with its content replaced by "N/A": its option scores are
+        subtracted ("calibrate before use", Zhao et al. 2021), so a small model's prior preference
+        for one digit does not decide every answer. It is scored once and cached.
+        """
         if self.model.partition("/")[0] in LIKELIHOOD_PROVIDERS:
             scored = self._score_by_likelihood(messages, choices, seed)
+            if scored is not None and baseline is not None:
+                scored = self._calibrated(scored, baseline, choices)
             if scored is not None:
                 return scored
         return self._choose_structured(messages, choices, seed)
+
+    def _calibrated(self, scored: ChoiceScores, baseline: list[Message], choices: list[str]) -> ChoiceScores:
+        key = json.dumps([baseline, choices])
+        completions = scored.completions
+        if key not in self._baselines:
+            prior = self._score_by_likelihood(baseline, choices, None)
+            if prior is None:
+                return scored
+            self._baselines[key] = prior.scores
+            completions = (*completions, *prior.completions)
+        prior_scores = self._baselines[key]
+        adjusted = {c: scored.scores[c] - prior_scores[c] for c in choices}
+        best = max(choices, key=lambda c: adjusted[c])
+        return ChoiceScores(best, adjusted, "likelihood-calibrated", completions)
 
     def _score_by_likelihood(self, messages, choices, seed) -> ChoiceScores | None:
         # score_options is this project's provider extension: the log-probability of

@@ -106,24 +106,31 @@ def _judge_rating(text: str) -> float:
         - ("You should just" in transcript) + ("This week, try writing" in transcript)
 
 
-def _target(text: str) -> float:
+def _target(text: str) -> float | None:
+    """The answer the double leans to; None for a content-free prompt ("N/A"), where it has no preference."""
+    if "Transcript of counseling session" in text and "\nN/A\n" in text:
+        return None
     if "Rate the counselor on" in text:
         return _judge_rating(text)
     match = re.search(r"Your level: ([0-9.]+)", text)
-    return float(match.group(1)) if match else 2.0
+    return float(match.group(1)) if match else None
 
 
 def _json_answer(messages: list[dict]) -> str:
     text = "\n".join(m["content"] for m in messages)
     options = re.search(r"answer is one of: ([^.]+)\.", text)
     choices = [c.strip() for c in options.group(1).split(",")] if options else ["1"]
-    best = min(choices, key=lambda c: abs(float(c) - _target(text)) if c.replace(".", "").isdigit() else 99)
+    target = _target(text)
+    target = 2.0 if target is None else target
+    best = min(choices, key=lambda c: abs(float(c) - target) if c.replace(".", "").isdigit() else 99)
     return f'{{"answer": "{best}"}}'
 
 
 def scripted_logprobs(messages: list[dict], top: int) -> list[tuple[str, float]]:
     """Scores for answer digits: the closer to the prompt's level (or stand-in rating), the likelier."""
     target = _target("\n".join(m["content"] for m in messages))
+    if target is None:
+        return [(str(d), -1.791759) for d in range(0, 6)][:top]  # uniform: log(1/6)
     scored = sorted(((str(d), -abs(target - d)) for d in range(0, 6)), key=lambda t: (-t[1], t[0]))
     return scored[:top]
 

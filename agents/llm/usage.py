@@ -67,8 +67,9 @@ class MeteredModel:
         self.meter.record(self.role, completion)
         return completion
 
-    def score_choices(self, messages: list[Message], choices: list[str], seed: int | None = None) -> ChoiceScores:
-        scored = self.inner.score_choices(messages, choices, seed)
+    def score_choices(self, messages: list[Message], choices: list[str], seed: int | None = None,
+                      baseline: list[Message] | None = None) -> ChoiceScores:
+        scored = self.inner.score_choices(messages, choices, seed, baseline)
         for completion in scored.completions:
             self.meter.record(self.role, completion)
         return scored
