@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run test test-fast clean
+.PHONY: setup run test test-fast train-demo clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,15 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not real_model"
+
+# Simulate -> export -> LoRA-train -> simulate again with the trained counselor, on the CPU.
+DEMO := runs/train-demo
+train-demo: $(STAMP)
+	$(PY) run_sim.py run --config configs/train_demo.yaml
+	$(PY) run_sim.py export $(DEMO) --format openai --task counseling --out $(DEMO)/train.jsonl
+	$(PY) run_sim.py train --data $(DEMO)/train.jsonl --out $(DEMO)/adapter --steps 12 --lr 5e-4 --overwrite
+	$(PY) run_sim.py run --config configs/train_demo.yaml --name train-demo-trained --sessions 1 \
+		--scenario panic-lucia-33 --counselor-model local/$(DEMO)/adapter
 
 clean:
 	rm -rf runs .pytest_cache

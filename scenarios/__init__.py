@@ -1,6 +1,12 @@
 """Case profiles: the clients a campaign simulates."""
 
-from scenarios.loader import LIBRARY_DIR, find_profiles, load_library, load_profile, validate_paths
+from scenarios.loader import (
+    LIBRARY_DIR,
+    find_profiles,
+    load_library,
+    load_profile,
+    validate_paths,
+)
 from scenarios.profile import CaseProfile, InitialState, PrivateFact, SessionPlan
 
 __all__ = [

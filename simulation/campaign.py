@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scenarios.loader import load_library
-from scenarios.selection import select_profiles
 from scenarios.profile import CaseProfile
+from scenarios.selection import select_profiles
 from simulation.config import ROLES, CampaignConfig
 from simulation.errors import InputError
 from simulation.run_context import NoProgress, ProgressEvents, RunContext

@@ -166,7 +166,12 @@ def inspect(
     """Clients and sessions of a run; a session's transcript; a course's checkpoints."""
     from rich.console import Console
 
-    from simulation.inspection.inspect_run import checkpoint_history, history_table, run_overview, session_transcript
+    from simulation.inspection.inspect_run import (
+        checkpoint_history,
+        history_table,
+        run_overview,
+        session_transcript,
+    )
 
     console = Console()
     try:
@@ -262,6 +267,39 @@ def export(
                f"duplicates dropped {report.duplicates_dropped}")
 
 
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="Training JSONL from `export` (openai, sharegpt or muspsy format).")],
+    out: Annotated[Path, typer.Option(help="Where to write the LoRA adapter (use it as local/OUT).")],
+    base: Annotated[str, typer.Option(help="Base model.")] = "local/smollm2-135m-instruct",
+    steps: Annotated[int, typer.Option(help="Optimizer steps.", min=1)] = 30,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 2e-4,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank.", min=1)] = 8,
+    batch_size: Annotated[int, typer.Option(help="Batch size.", min=1)] = 4,
+    max_length: Annotated[int, typer.Option(help="Max tokens per example.", min=32)] = 768,
+    validation: Annotated[Optional[Path], typer.Option(help="Validation JSONL (e.g. NAME.validation.jsonl).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing OUT.")] = False,
+) -> None:
+    """LoRA fine-tuning of a counselor on its turns only (CPU, or GPU when there is one)."""
+    from agents.llm.environment import configure_offline_environment
+    from agents.training import train_counselor
+
+    configure_offline_environment()
+    try:
+        result = train_counselor(data, base, out, steps=steps, learning_rate=lr, lora_r=lora_r,
+                                 batch_size=batch_size, max_length=max_length, seed=seed, validation=validation,
+                                 progress=True, overwrite=overwrite, threads=threads)
+    except InputError as error:
+        _fail(error)
+    first, last = result.losses[0][1], result.losses[-1][1]
+    typer.echo(f"trained {len(result.losses)} steps on {result.device} in {result.seconds:.0f} s: loss {first:.3f} -> {last:.3f}")
+    if result.validation_loss is not None:
+        typer.echo(f"validation loss {result.validation_loss_before:.3f} -> {result.validation_loss:.3f}")
+    typer.echo(f"adapter, config and loss curve in {result.out_dir}; use it as --counselor-model local/{result.out_dir}")
+
+
 @app.command("eval")
 def eval_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
@@ -297,7 +335,11 @@ def compare(
     """Compare runs: mean of each metric with a 95% bootstrap CI, paired where runs share clients and seeds."""
     from rich.console import Console
 
-    from simulation.evaluation.compare import compare_runs, render_comparison, write_comparison
+    from simulation.evaluation.compare import (
+        compare_runs,
+        render_comparison,
+        write_comparison,
+    )
 
     try:
         result = compare_runs(run_dirs, seed=seed)

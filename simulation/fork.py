@@ -31,9 +31,10 @@ def _state_after_session(graph, client_id: str, after_session: int):
 def fork_run(source: Path, *, after_session: int, name: str, clients: list[str] | None = None,
              overrides: dict[str, Any] | None = None) -> CampaignPlan:
     """Prepare the forked run directory; run it with ``simulation.campaign.run_campaign``."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
     from agents.counselor.session_memory import SessionMemory
     from agents.transcript import exchange_chunks
-    from langgraph.checkpoint.sqlite import SqliteSaver
     from simulation.campaign import _new_manifest
     from simulation.components import build_components
 

@@ -10,7 +10,13 @@ class CampaignProgress:
     """Implements ``ProgressEvents`` with three rich bars; use as a context manager."""
 
     def __init__(self, clients: list[str], sessions: int, max_turns: int, done: Counter | None = None, console=None):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self._lock = threading.Lock()
         self.sessions = sessions

@@ -9,29 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
+
+from simulation.atomic_files import write_json_atomic
 
 MANIFEST = "manifest.json"
 SESSIONS = "sessions.jsonl"
 CHECKPOINTS = "checkpoints.sqlite"
 CHROMA = "chroma"
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    handle, staging = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2, sort_keys=False)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(staging, path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
 
 
 def read_sessions(path: Path) -> list[dict]:

@@ -2,7 +2,13 @@
 
 import random
 
-from agents.client import ClientState, DynamicsParams, SimulatedClient, appraise, between_sessions
+from agents.client import (
+    ClientState,
+    DynamicsParams,
+    SimulatedClient,
+    appraise,
+    between_sessions,
+)
 from agents.client.dynamics import after_counselor_turn
 from agents.llm.base import Sampling
 from scenarios.loader import load_profile

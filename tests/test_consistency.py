@@ -7,7 +7,11 @@ import json
 import pytest
 
 from scenarios.profile import CaseProfile
-from simulation.evaluation.consistency import consistency_metrics, content_words, overlap
+from simulation.evaluation.consistency import (
+    consistency_metrics,
+    content_words,
+    overlap,
+)
 
 ASSIGNMENT = "This week, try writing down one worrying thought each evening and one kinder answer to it."
 CHECK_IN = f"Welcome back, Priya. Last time we agreed on this assignment: {ASSIGNMENT} How did it go this week?"

@@ -4,7 +4,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from agents.counselor import SessionContext, SessionMemory, build_counselor, resolve_counselor_class
+from agents.counselor import (
+    SessionContext,
+    SessionMemory,
+    build_counselor,
+    resolve_counselor_class,
+)
 from agents.counselor.registry import UnknownCounselor
 from agents.counselor.session_memory import parse_memory_fields
 from agents.llm.base import Sampling

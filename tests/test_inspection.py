@@ -18,7 +18,12 @@ from typer.testing import CliRunner
 from simulation.cli import app
 from simulation.errors import InputError
 from simulation.inspection import graphs
-from simulation.inspection.inspect_run import checkpoint_history, history_table, run_overview, session_transcript
+from simulation.inspection.inspect_run import (
+    checkpoint_history,
+    history_table,
+    run_overview,
+    session_transcript,
+)
 from tests.conftest import REPO, scripted_config
 
 COURSE_NODES = ("plan", "report_before", "session", "report_after", "memorize", "record", "evolve")

@@ -2,8 +2,19 @@
 
 import pytest
 
-from agents.llm import LiteLLMModel, MeteredModel, Sampling, UnknownModel, UsageMeter, check_model_string
-from agents.llm.local_models import EMBEDDED_MODEL, LocalModelNotFound, resolve_local_model
+from agents.llm import (
+    LiteLLMModel,
+    MeteredModel,
+    Sampling,
+    UnknownModel,
+    UsageMeter,
+    check_model_string,
+)
+from agents.llm.local_models import (
+    EMBEDDED_MODEL,
+    LocalModelNotFound,
+    resolve_local_model,
+)
 
 
 def test_test_double_is_served_through_litellm_and_metered():

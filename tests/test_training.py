@@ -86,14 +86,21 @@ def test_adapter_directory_is_self_contained_and_documented(trained):
 
 
 def test_trained_adapter_is_a_model_string_that_generates(trained):
+    import torch
+
     from agents.llm import LiteLLMModel, Sampling, check_model_string
 
     model_string = "local/" + str(trained[0].out_dir)
     check_model_string(model_string)
-    completion = LiteLLMModel(model_string).complete(
-        [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Work is too much lately."}],
-        Sampling(max_tokens=8, seed=1),
-    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # see `trained`
+    try:
+        completion = LiteLLMModel(model_string).complete(
+            [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Work is too much lately."}],
+            Sampling(max_tokens=8, seed=1),
+        )
+    finally:
+        torch.set_num_threads(threads)
     assert completion.text.strip() and completion.completion_tokens > 0
 
 
@@ -132,20 +139,24 @@ def test_long_context_drops_oldest_turns_and_keeps_the_system_prompt(tmp_path):
     assert report.trimmed == 1 and report.dropped == 0 and report.truncated == 0
     prompt = fitted["prompt"]
     assert prompt[0]["content"] == SYSTEM and prompt[-1]["content"] == "Latest client turn."
+    assert prompt[1]["role"] == "user"  # whole exchanges dropped: the context still opens with the client
     assert "Client turn 0:" not in json.dumps(prompt) and "Client turn 29:" in json.dumps(prompt)
     assert len(tokenizer.apply_chat_template(prompt + fitted["completion"], tokenize=True, return_dict=True)
                ["input_ids"]) <= 256
 
 
-def test_muspsy_records_become_chat_examples(tmp_path):
+def test_muspsy_and_sharegpt_records_become_chat_examples(tmp_path):
     record = {"instruction": "You are a counselor.", "input": "Still anxious.", "output": "What happens first?",
               "history": [["Hello.", "Welcome. What brings you here?"], ["Work stress.", "Tell me more."]]}
-    data = load_training_data(write_jsonl(tmp_path / "muspsy.jsonl", [record, chat_record("Hi.", 1)]))
-    assert data.formats == {"messages": 1, "muspsy": 1}
+    sharegpt = {"conversations": [{"from": "system", "value": SYSTEM}, {"from": "human", "value": "Hi."},
+                                  {"from": "gpt", "value": TARGET}]}
+    data = load_training_data(write_jsonl(tmp_path / "mixed.jsonl", [record, chat_record("Hi.", 1), sharegpt]))
+    assert data.formats == {"messages": 1, "muspsy": 1, "sharegpt": 1}
     example = data.examples[0]
     assert [m["role"] for m in example["prompt"]] == ["system", "user", "assistant", "user", "assistant", "user"]
     assert example["prompt"][0]["content"] == "You are a counselor." and example["prompt"][-1]["content"] == "Still anxious."
     assert example["completion"] == [{"role": "assistant", "content": "What happens first?"}]
+    assert data.examples[2] == data.examples[1]
 
 
 @pytest.mark.parametrize(

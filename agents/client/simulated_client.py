@@ -7,7 +7,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents.client.dynamics import Appraisal, DynamicsParams, after_counselor_turn, appraise, wants_to_leave
+from agents.client.dynamics import (
+    Appraisal,
+    DynamicsParams,
+    after_counselor_turn,
+    appraise,
+    wants_to_leave,
+)
 from agents.client.state import ClientState
 from agents.llm.base import Completion, LanguageModel, Sampling
 from agents.prompting import render

@@ -13,8 +13,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from agents.counselor.base import CounselorTurn, ExtractedMemory, PlannedGoal, SessionContext, Stage
-from agents.counselor.session_memory import MEMORY_LABELS, SessionMemory, parse_memory_fields
+from agents.counselor.base import (
+    CounselorTurn,
+    ExtractedMemory,
+    PlannedGoal,
+    SessionContext,
+    Stage,
+)
+from agents.counselor.session_memory import (
+    MEMORY_LABELS,
+    SessionMemory,
+    parse_memory_fields,
+)
 from agents.llm.base import Completion, LanguageModel, Sampling
 from agents.prompting import render
 from agents.text_cleanup import clean_utterance, first_sentences

@@ -72,7 +72,11 @@ def next_token_logprobs(loaded: LoadedModel, messages: list[dict], top: int,
 
 def logprobs_response(model_response, tokens: list[tuple[str, float]]):
     """Put next-token log-probabilities into a LiteLLM response, OpenAI style."""
-    from litellm.types.utils import ChatCompletionTokenLogprob, ChoiceLogprobs, TopLogprob
+    from litellm.types.utils import (
+        ChatCompletionTokenLogprob,
+        ChoiceLogprobs,
+        TopLogprob,
+    )
 
     best_token, best = tokens[0]
     model_response.choices[0].logprobs = ChoiceLogprobs(

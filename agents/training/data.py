@@ -5,7 +5,10 @@ One JSONL record per counselor turn to learn, in either format:
 * OpenAI chat: ``{"messages": [{"role": "system"|"user"|"assistant", "content": ...}, ...]}``;
   the LAST message is the target (an assistant turn), earlier messages are context.
 * MusPsy: ``{"instruction", "input", "output", "history": [[client, counselor], ...]}``;
-  instruction -> system, history pairs -> user/assistant, input -> user, output -> target.
+  instruction -> system (or user, when it stands alone as in tasks 1 and 2), history pairs ->
+  user/assistant, input -> user, output -> target.
+* ShareGPT: ``{"conversations": [{"from": "system"|"human"|"gpt", "value": ...}, ...]}``,
+  as ``run_sim.py export --format sharegpt`` writes it; the last turn is the target.
 
 Every example becomes ``{"prompt": [...context...], "completion": [target]}``, the
 conversational prompt/completion format for which TRL computes the loss on the
@@ -22,6 +25,7 @@ from pathlib import Path
 from simulation.errors import InputError
 
 ROLES = ("system", "user", "assistant")
+SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
 
 
 @dataclass
@@ -47,7 +51,7 @@ def load_training_data(path: Path) -> TrainingData:
     except UnicodeDecodeError as error:
         raise InputError(path, "", f"not UTF-8 text ({error.reason} at byte {error.start})") from None
     examples: list[dict] = []
-    formats = {"messages": 0, "muspsy": 0}
+    formats = {"messages": 0, "muspsy": 0, "sharegpt": 0}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -61,11 +65,15 @@ def load_training_data(path: Path) -> TrainingData:
         if "messages" in record:
             messages = _checked_messages(record["messages"], path, where)
             formats["messages"] += 1
+        elif "conversations" in record:
+            messages = _sharegpt_messages(record["conversations"], path, where)
+            formats["sharegpt"] += 1
         elif "instruction" in record or "output" in record:
             messages = _muspsy_messages(record, path, where)
             formats["muspsy"] += 1
         else:
-            raise InputError(path, where, "needs 'messages' (chat format) or 'instruction'/'output' (MusPsy format)")
+            raise InputError(path, where, "needs 'messages' (chat format), 'instruction'/'output' (MusPsy format) "
+                                          "or 'conversations' (ShareGPT format)")
         examples.append(_split(messages, path, where))
     if not examples:
         raise InputError(path, "", "no training records (the file is empty)")
@@ -89,6 +97,18 @@ def _checked_messages(messages, path: Path, where: str) -> list[dict]:
     return checked
 
 
+def _sharegpt_messages(conversations, path: Path, where: str) -> list[dict]:
+    if not isinstance(conversations, list) or not conversations:
+        raise InputError(path, where, "'conversations' must be a non-empty list")
+    messages = []
+    for index, turn in enumerate(conversations):
+        if not isinstance(turn, dict) or turn.get("from") not in SHAREGPT_ROLES or not isinstance(turn.get("value"), str):
+            raise InputError(path, f"{where}: conversations[{index}]",
+                             "expected {'from': 'system'|'human'|'gpt', 'value': text}")
+        messages.append({"role": SHAREGPT_ROLES[turn["from"]], "content": turn["value"]})
+    return messages
+
+
 def _muspsy_messages(record: dict, path: Path, where: str) -> list[dict]:
     def text(name: str) -> str:
         value = record.get(name) or ""
@@ -97,9 +117,12 @@ def _muspsy_messages(record: dict, path: Path, where: str) -> list[dict]:
         return value
 
     messages = []
-    if text("instruction").strip():
-        messages.append({"role": "system", "content": text("instruction")})
     history = record.get("history") or []
+    if text("instruction").strip():
+        # A lone instruction (tasks 1 and 2) is the user's request at inference; with a
+        # dialogue (task 3) it is the system prompt.
+        alone = not history and not text("input").strip()
+        messages.append({"role": "user" if alone else "system", "content": text("instruction")})
     if not isinstance(history, list):
         raise InputError(path, f"{where}: history", "must be a list of [client, counselor] pairs")
     for index, pair in enumerate(history):
@@ -145,7 +168,7 @@ class FitReport:
 
 
 def fit_to_length(examples: list[dict], tokenizer, max_length: int) -> tuple[list[dict], FitReport]:
-    """Drop the oldest context messages (never the leading system prompt) until each example fits.
+    """Drop the oldest context messages (never the system prompt) until each example fits ``max_length``.
 
     TRL truncates from the end, which would cut the target; keeping the most
     recent context instead matches what a counselor sees at inference.
@@ -157,8 +180,12 @@ def fit_to_length(examples: list[dict], tokenizer, max_length: int) -> tuple[lis
         while head < len(prompt) and prompt[head]["role"] == "system":
             head += 1
         trimmed = False
-        while chat_length(tokenizer, prompt + completion) > max_length and len(prompt) > max(head, 1):
+        # Keep the system prompt and at least the latest context message; drop whole
+        # exchanges so that the context still opens with a client (user) message.
+        while chat_length(tokenizer, prompt + completion) > max_length and len(prompt) > head + 1:
             del prompt[head]
+            while len(prompt) > head + 1 and prompt[head]["role"] == "assistant":
+                del prompt[head]
             trimmed = True
         report.trimmed += trimmed
         if chat_length(tokenizer, prompt + completion) > max_length:

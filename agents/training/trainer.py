@@ -15,14 +15,26 @@ import platform
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from agents.llm.environment import configure_offline_environment
-from agents.llm.local_models import EMBEDDED_MODEL, LocalModelNotFound, LocalModelSpec, resolve_local_model
-from agents.training.data import FitReport, TrainingData, fit_to_length, load_training_data
+from agents.llm.local_models import (
+    EMBEDDED_MODEL,
+    LocalModelNotFound,
+    LocalModelSpec,
+    resolve_local_model,
+)
+from agents.training.data import (
+    FitReport,
+    TrainingData,
+    fit_to_length,
+    load_training_data,
+)
 from simulation.errors import InputError
 
 LORA_ALPHA_PER_R = 2  # lora_alpha = 2 * r, the usual scaling
@@ -78,6 +90,31 @@ def resolve_base_model(base: str) -> BaseModel:
     return BaseModel(base, reference, spec)
 
 
+@contextmanager
+def _quiet():
+    """Hide the library's own bars (model loading, dataset mapping) and one deprecation warning.
+
+    PEFT 0.21 and TRL 1.16 read ``model.is_gradient_checkpointing``, which
+    transformers 5 deprecates; the rename is theirs to make.
+    """
+    import datasets
+    from transformers.utils import logging as transformers_logging
+
+    datasets_bars = datasets.is_progress_bar_enabled()
+    transformers_bars = transformers_logging.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    transformers_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            yield
+    finally:
+        if datasets_bars:
+            datasets.enable_progress_bars()
+        if transformers_bars:
+            transformers_logging.enable_progress_bar()
+
+
 def _device() -> str:
     import torch
 
@@ -110,6 +147,14 @@ def build_trainer(data: Path, base: str, work_dir: Path, *, steps: int = 30, lea
     Returns ``(trainer, context)`` where context holds the parsed data and the base model.
     Nothing is trained; ``trainer.train_dataset`` holds the tokenized examples with their labels.
     """
+    with _quiet():
+        return _build_trainer(data, base, work_dir, steps=steps, learning_rate=learning_rate, lora_r=lora_r,
+                              batch_size=batch_size, max_length=max_length, seed=seed, validation=validation,
+                              callbacks=callbacks)
+
+
+def _build_trainer(data, base, work_dir, *, steps, learning_rate, lora_r, batch_size, max_length, seed,
+                   validation, callbacks):
     configure_offline_environment()
     _check_arguments(steps, learning_rate, lora_r, batch_size, max_length)
     train_data = load_training_data(Path(data))
@@ -218,7 +263,13 @@ def _loss_recorder(losses: list[tuple[int, float]], on_step: StepCallback | None
 
 class _RichBar:
     def __init__(self, total: int):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), transient=False)
@@ -312,64 +363,9 @@ def train_counselor(data: Path, base: str, out: Path, *, steps: int = 30, learni
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        losses: list[tuple[int, float]] = []
-        bar = _RichBar(steps) if progress else None
-        trainer, context = build_trainer(
-            data, base, staging / "trainer", steps=steps, learning_rate=learning_rate, lora_r=lora_r,
-            batch_size=batch_size, max_length=max_length, seed=seed, validation=validation,
-            callbacks=[_loss_recorder(losses, on_step, bar)],
-        )
-        validation_loss_before = validation_loss = None
-        if trainer.eval_dataset is not None:
-            with trainer.model.disable_adapter():
-                validation_loss_before = float(trainer.evaluate()["eval_loss"])
-        if bar is not None:
-            with bar:
-                trainer.train()
-        else:
-            trainer.train()
-        if trainer.eval_dataset is not None:
-            validation_loss = float(trainer.evaluate()["eval_loss"])
-
-        base_model: BaseModel = context["base_model"]
-        trainer.model.save_pretrained(staging)
-        trainer.processing_class.save_pretrained(staging)
-        shutil.rmtree(staging / "trainer", ignore_errors=True)
-        (staging / "README.md").unlink(missing_ok=True)  # PEFT's empty model-card template
-        adapter_config_path = staging / "adapter_config.json"
-        adapter_config = json.loads(adapter_config_path.read_text())
-        adapter_config["base_model_name_or_path"] = base_model.reference
-        adapter_config_path.write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
-
-        seconds = time.perf_counter() - started
-        train_data: TrainingData = context["train_data"]
-        validation_data: TrainingData | None = context["validation_data"]
-        config = {
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "arguments": arguments,
-            "base_model": {"model": base, "base_model_name_or_path": base_model.reference,
-                           "weights": str(context["weights"])},
-            "lora": {"r": lora_r, "alpha": LORA_ALPHA_PER_R * lora_r, "dropout": LORA_DROPOUT,
-                     "target_modules": sorted(adapter_config.get("target_modules") or [])},
-            "optimizer": {"name": "adamw_torch", "lr_scheduler": "linear", "warmup_steps": 0,
-                          "gradient_accumulation_steps": 1},
-            "loss": "mean token cross-entropy over the target counselor turn (prompt labels -100)",
-            "dataset": {**train_data.describe(), **context["train_report"].describe(),
-                        **_token_counts(trainer.train_dataset)},
-            "validation": ({**validation_data.describe(), **context["validation_report"].describe(),
-                            **_token_counts(trainer.eval_dataset)} if validation_data else None),
-            "device": context["device"],
-            "precision": context["precision"],
-            "versions": _versions(),
-            "results": {"final_loss": losses[-1][1] if losses else None,
-                        "validation_loss_before": validation_loss_before,
-                        "validation_loss": validation_loss, "seconds": round(seconds, 2)},
-        }
-        (staging / "training_config.json").write_text(json.dumps(config, indent=2) + "\n")
-        (staging / "loss_curve.json").write_text(
-            json.dumps([{"step": step, "loss": loss} for step, loss in losses], indent=1) + "\n")
-        plot_loss_curve(losses, staging / "loss_curve.png", validation_loss, validation_loss_before)
-
+        with _quiet():
+            result = _train_into(staging, arguments, started, on_step=on_step, progress=progress)
+        _make_readable(staging)
         if out.exists():
             shutil.rmtree(out)
         os.replace(staging, out)
@@ -377,6 +373,82 @@ def train_counselor(data: Path, base: str, out: Path, *, steps: int = 30, learni
         torch.set_num_threads(threads_before)
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return TrainingResult(out, losses, validation_loss, context["device"], seconds,
+    result.out_dir = out
+    return result
+
+
+def _make_readable(directory: Path) -> None:
+    """mkdtemp and some writers create owner-only modes; give the usual umask-derived ones."""
+    umask = os.umask(0)
+    os.umask(umask)
+    directory.chmod(0o777 & ~umask)
+    for path in directory.iterdir():
+        if path.is_file():
+            path.chmod(0o666 & ~umask)
+
+
+def _train_into(staging: Path, arguments: dict, started: float, *, on_step: StepCallback | None,
+                progress: bool) -> TrainingResult:
+    losses: list[tuple[int, float]] = []
+    steps = arguments["steps"]
+    bar = _RichBar(steps) if progress else None
+    trainer, context = _build_trainer(
+        arguments["data"], arguments["base"], staging / "trainer", steps=steps,
+        learning_rate=arguments["learning_rate"], lora_r=arguments["lora_r"], batch_size=arguments["batch_size"],
+        max_length=arguments["max_length"], seed=arguments["seed"], validation=arguments["validation"],
+        callbacks=[_loss_recorder(losses, on_step, bar)],
+    )
+    validation_loss_before = validation_loss = None
+    if trainer.eval_dataset is not None:
+        with trainer.model.disable_adapter():
+            validation_loss_before = float(trainer.evaluate()["eval_loss"])
+    if bar is not None:
+        with bar:
+            trainer.train()
+    else:
+        trainer.train()
+    if trainer.eval_dataset is not None:
+        validation_loss = float(trainer.evaluate()["eval_loss"])
+
+    base_model: BaseModel = context["base_model"]
+    trainer.model.save_pretrained(staging)
+    trainer.processing_class.save_pretrained(staging)
+    shutil.rmtree(staging / "trainer", ignore_errors=True)
+    (staging / "README.md").unlink(missing_ok=True)  # PEFT's empty model-card template
+    adapter_config_path = staging / "adapter_config.json"
+    adapter_config = json.loads(adapter_config_path.read_text())
+    adapter_config["base_model_name_or_path"] = base_model.reference
+    adapter_config_path.write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
+
+    seconds = time.perf_counter() - started
+    train_data: TrainingData = context["train_data"]
+    validation_data: TrainingData | None = context["validation_data"]
+    lora_r = arguments["lora_r"]
+    config = {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "arguments": arguments,
+        "base_model": {"model": arguments["base"], "base_model_name_or_path": base_model.reference,
+                       "weights": str(context["weights"])},
+        "lora": {"r": lora_r, "alpha": LORA_ALPHA_PER_R * lora_r, "dropout": LORA_DROPOUT,
+                 "target_modules": sorted(adapter_config.get("target_modules") or [])},
+        "optimizer": {"name": "adamw_torch", "lr_scheduler": "linear", "warmup_steps": 0,
+                      "gradient_accumulation_steps": 1},
+        "loss": "mean token cross-entropy over the target counselor turn (prompt labels -100)",
+        "dataset": {**train_data.describe(), **context["train_report"].describe(),
+                    **_token_counts(trainer.train_dataset)},
+        "validation": ({**validation_data.describe(), **context["validation_report"].describe(),
+                        **_token_counts(trainer.eval_dataset)} if validation_data else None),
+        "device": context["device"],
+        "precision": context["precision"],
+        "versions": _versions(),
+        "results": {"final_loss": losses[-1][1] if losses else None,
+                    "validation_loss_before": validation_loss_before,
+                    "validation_loss": validation_loss, "seconds": round(seconds, 2)},
+    }
+    (staging / "training_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (staging / "loss_curve.json").write_text(
+        json.dumps([{"step": step, "loss": loss} for step, loss in losses], indent=1) + "\n")
+    plot_loss_curve(losses, staging / "loss_curve.png", validation_loss, validation_loss_before)
+    return TrainingResult(staging, losses, validation_loss, context["device"], seconds,
                           validation_loss_before=validation_loss_before, records=len(train_data.examples),
                           dataset_report=config["dataset"])

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scenarios.muspsy_import import dialogues, mapping, memories
 from scenarios.muspsy_import.textutil import Log, decode
+from simulation.atomic_files import write_text_atomic
 
 MAX_FILE_BYTES = 20_000_000
 _NAME = re.compile(r"^(memories|memory|dialogues|dialogue)_0*(\d{1,40})\.txt$", re.IGNORECASE)
@@ -139,7 +137,7 @@ def _import_client(number: str, files: dict[str, Path], source: Path, out: Path,
         try:
             source_name = dialogue_path.relative_to(source).as_posix()
             payload = dialogues.to_json(sessions, profile_id, source_name)
-            _write_atomic(out / f"{profile_id}.dialogues.json", json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+            write_text_atomic(out / f"{profile_id}.dialogues.json", json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         except Exception as error:  # noqa: BLE001
             dialogue_log.notes.append(f"not written: {type(error).__name__}: {error}")
             sessions = None
@@ -211,19 +209,7 @@ def _write_profile(path: Path, data: dict) -> str | None:
     except ValidationError as error:
         problem = from_validation_error(path, error)
         return f"not written: the profile does not validate ({problem.field}: {problem.message})"
-    _write_atomic(path, text)
+    write_text_atomic(path, text)
     return None
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise

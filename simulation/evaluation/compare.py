@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from simulation.atomic_files import write_text_atomic
 from simulation.errors import InputError
 from simulation.evaluation.statistics import bootstrap_ci, paired_bootstrap_ci, slope
 
@@ -243,26 +242,13 @@ def comparison_markdown(result: dict) -> str:
 
 # --- files -------------------------------------------------------------------
 
-def _write_atomic(path: Path, text: str) -> None:
-    handle, staging = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(staging, path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
-
-
 def write_comparison(result: dict, out_dir: Path) -> list[Path]:
     """Write compare.json and compare.md into ``out_dir`` (created if needed); returns their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / COMPARE_JSON, out_dir / COMPARE_MD
-    _write_atomic(json_path, json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-    _write_atomic(md_path, comparison_markdown(result))
+    write_text_atomic(json_path, json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    write_text_atomic(md_path, comparison_markdown(result))
     return [json_path, md_path]
 
 

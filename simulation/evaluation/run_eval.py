@@ -12,24 +12,12 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from simulation.atomic_files import write_json_atomic, write_jsonl_atomic
 from simulation.errors import InputError
-from simulation.run_directory import MANIFEST, read_sessions, write_json_atomic
+from simulation.run_directory import MANIFEST, read_sessions
 
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
-
-
-def _write_rows(path: Path, rows: list[dict]) -> None:
-    import os
-    import tempfile
-
-    handle, staging = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(staging, path)
 
 
 def read_metric_rows(run_dir: Path) -> list[dict]:
@@ -114,11 +102,11 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
                 metrics.update(row.pop("judge_metrics"))
             rows.append(row)
             # Written after every session, so an interrupted eval keeps what it scored.
-            _write_rows(run_dir / METRICS, rows + [r for k, r in previous_rows.items()
+            write_jsonl_atomic(run_dir / METRICS, rows + [r for k, r in previous_rows.items()
                                                    if k not in {(x["client_id"], x["session_index"]) for x in rows}])
             if on_session:
                 on_session(client_id, index)
-    _write_rows(run_dir / METRICS, rows)
+    write_jsonl_atomic(run_dir / METRICS, rows)
     summary = summarize(rows, config.sessions, judge.describe() if judge else None)
     write_json_atomic(run_dir / SUMMARY, summary)
     return summary

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simulation.atomic_files import write_jsonl_atomic
 from simulation.errors import InputError
 from simulation.export.examples import FORMATS, TASKS, session_examples
 from simulation.export.sources import load_sessions
@@ -24,15 +23,6 @@ class ExportReport:
     sessions_filtered: int = 0
     duplicates_dropped: int = 0
     clients: dict[str, list[str]] = field(default_factory=dict)
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(staging, path)
 
 
 def _passes(metrics: dict, minimums: dict[str, float]) -> bool:
@@ -89,6 +79,6 @@ def export_dataset(source: Path, fmt: str, out: Path, *, tasks: tuple[str, ...] 
     for part, clients in parts.items():
         path = out if part == "train" else out.with_name(f"{out.stem}.validation{out.suffix}")
         rows = [row for client in sorted(clients) for row in rows_by_client[client]]
-        _write_jsonl(path, rows)
+        write_jsonl_atomic(path, rows)
         report.files[part], report.counts[part], report.clients[part] = path, len(rows), sorted(clients)
     return report

@@ -18,13 +18,12 @@ memory or week-before fields are shown with what they have.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from simulation.atomic_files import write_text_atomic
 from simulation.errors import InputError
 from simulation.run_directory import MANIFEST, SESSIONS, read_sessions
 
@@ -566,21 +565,6 @@ def render_report(run_dirs: list[Path]) -> str:
     )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(staging, 0o644)
-        os.replace(staging, path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
-
-
 def build_report(run_dirs: list[Path], out: Path) -> Path:
     """Write the HTML report of ``run_dirs`` to ``out`` atomically; returns ``out``.
 
@@ -589,5 +573,5 @@ def build_report(run_dirs: list[Path], out: Path) -> Path:
     """
     out = Path(out)
     html = render_report([Path(d) for d in run_dirs])
-    _write_atomic(out, html)
+    write_text_atomic(out, html)
     return out
