@@ -19,7 +19,7 @@ from scenarios.selection import select_profiles
 from simulation.config import ROLES, CampaignConfig
 from simulation.errors import InputError
 from simulation.run_context import NoProgress, ProgressEvents, RunContext
-from simulation.run_directory import RunDirectory
+from simulation.run_directory import RunDirectory, RunDirectoryBusy
 
 # Settings that may change when a run is resumed; everything else must match.
 _RESUMABLE_DIFFERENCES = {"workers"}
@@ -120,12 +120,24 @@ def _new_manifest(plan: CampaignPlan) -> dict:
 
 
 def run_campaign(plan: CampaignPlan, progress: ProgressEvents | None = None) -> CampaignResult:
+    run_dir = plan.run_dir
+    resuming = run_dir.exists()
+    try:
+        run_dir.lock()
+    except RunDirectoryBusy as error:
+        raise InputError(run_dir.path, "", str(error).removeprefix(f"{run_dir.path} ")) from None
+    try:
+        return _run_locked(plan, run_dir, resuming, progress)
+    finally:
+        run_dir.unlock()
+
+
+def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progress) -> CampaignResult:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     from simulation.components import build_components
 
-    config, run_dir = plan.config, plan.run_dir
-    resuming = run_dir.exists()
+    config = plan.config
     run_dir.open(None if resuming else _new_manifest(plan))
     components = build_components(config, run_dir)
     run_dir.update_manifest(status="running", components=components.describe())

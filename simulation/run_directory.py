@@ -35,11 +35,34 @@ def read_sessions(path: Path) -> list[dict]:
     return records
 
 
+class RunDirectoryBusy(RuntimeError):
+    pass
+
+
 class RunDirectory:
     def __init__(self, path: Path):
         self.path = path
         self._lock = threading.Lock()
         self._recorded: set[tuple[str, int]] = set()
+        self._process_lock = None
+
+    def lock(self) -> None:
+        """Claim the directory for this process: two processes writing one run would duplicate records."""
+        import fcntl
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path / ".lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise RunDirectoryBusy(f"{self.path} is being written by another muspsy-sim process") from None
+        self._process_lock = handle
+
+    def unlock(self) -> None:
+        if self._process_lock is not None:
+            self._process_lock.close()
+            self._process_lock = None
 
     @property
     def manifest_path(self) -> Path:

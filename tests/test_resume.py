@@ -85,3 +85,18 @@ def test_rerunning_a_finished_campaign_changes_nothing(tmp_path, make_config):
     before = (run_dir / "sessions.jsonl").read_bytes()
     assert runner.invoke(app, ["run", "--config", str(config), "--no-progress"]).exit_code == 0
     assert (run_dir / "sessions.jsonl").read_bytes() == before
+
+
+def test_a_second_process_cannot_write_the_same_run(tmp_path, make_config):
+    from simulation.run_directory import RunDirectory
+
+    config = make_config(scenarios=["gad-priya-38"], sessions=1)
+    holder = RunDirectory(tmp_path / "runs" / "scripted")
+    holder.lock()  # as if another campaign process were running it
+    try:
+        result = runner.invoke(app, ["run", "--config", str(config), "--no-progress"])
+        assert result.exit_code == 2 and "another muspsy-sim process" in result.output
+        assert not (tmp_path / "runs" / "scripted" / "sessions.jsonl").exists()
+    finally:
+        holder.unlock()
+    assert runner.invoke(app, ["run", "--config", str(config), "--no-progress"]).exit_code == 0
