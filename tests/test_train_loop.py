@@ -22,7 +22,7 @@ def test_a_tiny_export_trains_and_the_adapter_counsels(tmp_path, make_config):
                                    "--task", "counseling", "--out", str(data)])
     assert exported.exit_code == 0, exported.output
 
-    result = train_counselor(data, "local/smollm2-135m-instruct", tmp_path / "adapter", steps=6,
+    result = train_counselor(data, "local/smollm2-135m-instruct", tmp_path / "adapter", steps=4,
                              learning_rate=1e-3, batch_size=2, max_length=512, seed=0, threads=1)
     losses = [loss for _, loss in result.losses]
     assert sum(losses[-2:]) / 2 < sum(losses[:2]) / 2, losses
