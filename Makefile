@@ -39,7 +39,7 @@ DEMO := runs/train-demo
 train-demo: $(STAMP)
 	$(PY) run_sim.py run --config configs/train_demo.yaml
 	$(PY) run_sim.py export $(DEMO) --format openai --task counseling --out $(DEMO)/train.jsonl
-	$(PY) run_sim.py train --data $(DEMO)/train.jsonl --out $(DEMO)/adapter --steps 12 --lr 5e-4 --overwrite
+	$(PY) run_sim.py train --data $(DEMO)/train.jsonl --out $(DEMO)/adapter --steps 8 --batch-size 2 --max-length 512 --lr 5e-4 --overwrite
 	$(PY) run_sim.py run --config configs/train_demo.yaml --name train-demo-trained --sessions 1 \
 		--scenario panic-lucia-33 --counselor-model local/$(DEMO)/adapter
 
