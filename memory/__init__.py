@@ -1,6 +1,6 @@
 """Long-term counseling memory: embeddings and a Chroma-backed store.
 
-Importing this package is cheap: chromadb and sentence-transformers load lazily.
+Importing this package is cheap: chromadb and the MiniLM weights load lazily.
 """
 
 from memory.embeddings import Embedder, MiniLMEmbedder, shared_embedder

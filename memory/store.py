@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import threading
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
 
 KIND_MEMORY = "memory"
 KIND_TRANSCRIPT = "transcript"
+# Candidate sets kept for exact search (one per client and session being run).
+_CANDIDATE_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,15 @@ class MemoryHit:
     def to_record(self) -> dict[str, Any]:
         """JSON-able dict of all fields."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """A filtered record set ready for exact ranking (matrix None when empty)."""
+
+    hits: tuple[MemoryHit, ...]
+    matrix: Any
+    norms: Any
 
 
 def parse_chroma_url(url: str) -> tuple[str, int, bool]:
@@ -60,6 +72,13 @@ class MemoryStore:
     `exact_search_limit` records, because Chroma's filtered HNSW query can drop
     matches when vectors are duplicated (e.g. identical short utterances); larger
     sets fall back to Chroma's approximate index. 0 always uses the index.
+
+    The candidate set of a (client, before_session) pair is read from Chroma
+    once and kept: every turn of a session searches the same earlier sessions,
+    and re-reading them cost more than the rest of a turn. `add_session` drops
+    the client's kept sets. This assumes a client's records are written through
+    one store at a time, which holds because a run directory is locked to one
+    process and each course writes only its own client's records.
     """
 
     def __init__(
@@ -81,6 +100,9 @@ class MemoryStore:
         self.path = Path(path) if path is not None else None
         self.url = url
         self.exact_search_limit = max(0, int(exact_search_limit))
+        self._candidates: dict[tuple[str, int], _Candidates | None] = {}
+        self._candidates_lock = threading.Lock()
+        self._writes: dict[str, int] = {}  # per client: a search that overlapped a write keeps nothing
         self._client = self._make_client()
         self._collection: Collection = self._client.get_or_create_collection(
             collection,
@@ -135,6 +157,7 @@ class MemoryStore:
         if not client_id:
             raise ValueError("client_id must be a non-empty string")
         session_index = int(session_index)
+        self._forget_candidates(client_id)
         ids = [self._record_id(client_id, session_index, KIND_MEMORY)]
         ids += [self._record_id(client_id, session_index, f"chunk{i}")
                 for i in range(len(transcript_chunks))]
@@ -155,6 +178,7 @@ class MemoryStore:
         stale = sorted(set(existing) - set(ids))
         if stale:
             self._collection.delete(ids=stale)
+        self._forget_candidates(client_id)  # again: a search meanwhile may have read a half-written session
         return ids
 
     def search(self, client_id: str, before_session: int, query: str, k: int) -> list[MemoryHit]:
@@ -169,7 +193,8 @@ class MemoryStore:
         query_vector = self._embed([query])[0]
         hits = None
         if self.exact_search_limit > 0:
-            hits = self._search_exact(query_vector, where, self.exact_search_limit)
+            hits = self._search_exact(query_vector, self._exact_candidates(client_id, int(before_session), where),
+                                      int(k))
         if hits is None:
             hits = self._search_index(query_vector, where, int(k))
         # Belt and braces: the filter above is the isolation guarantee, but a
@@ -177,28 +202,60 @@ class MemoryStore:
         hits = [h for h in hits if h.client_id == client_id and h.session_index < before_session]
         return sorted(hits, key=lambda h: (h.distance, h.session_index, h.id))[:k]
 
-    def _search_exact(self, query_vector: list[float], where: dict[str, Any],
-                      limit: int) -> list[MemoryHit] | None:
-        """Brute-force cosine ranking of the filtered records; None if over `limit`."""
+    def _forget_candidates(self, client_id: str) -> None:
+        with self._candidates_lock:
+            self._writes[client_id] = self._writes.get(client_id, 0) + 1
+            for key in [key for key in self._candidates if key[0] == client_id]:
+                del self._candidates[key]
+
+    def _exact_candidates(self, client_id: str, before_session: int,
+                          where: dict[str, Any]) -> _Candidates | None:
+        """The filtered records with their row norms (kept per pair); None if over the limit."""
         import numpy as np
 
+        key = (client_id, before_session)
+        with self._candidates_lock:
+            if key in self._candidates:
+                return self._candidates[key]
+            writes = self._writes.get(client_id, 0)
         got = self._collection.get(
-            where=where, limit=limit + 1, include=["embeddings", "documents", "metadatas"]
+            where=where, limit=self.exact_search_limit + 1,
+            include=["embeddings", "documents", "metadatas"],
         )
-        ids = got["ids"]
-        if len(ids) > limit:
+        candidates = None
+        if len(got["ids"]) <= self.exact_search_limit:
+            hits = [_hit(id_, doc, meta, 0.0)
+                    for id_, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])]
+            # The isolation check of `search`, done once here for the whole candidate set.
+            rows = [i for i, h in enumerate(hits) if h.client_id == client_id and h.session_index < before_session]
+            matrix = np.asarray(got["embeddings"], dtype=np.float64)[rows] if rows else None
+            candidates = _Candidates(tuple(hits[i] for i in rows), matrix,
+                                     None if matrix is None else np.linalg.norm(matrix, axis=1))
+        with self._candidates_lock:
+            if self._writes.get(client_id, 0) == writes:
+                if len(self._candidates) >= _CANDIDATE_CACHE_SIZE:
+                    del self._candidates[next(iter(self._candidates))]
+                self._candidates[key] = candidates
+        return candidates
+
+    @staticmethod
+    def _search_exact(query_vector: list[float], candidates: _Candidates | None, k: int) -> list[MemoryHit] | None:
+        """The `k` nearest candidates by brute-force cosine distance; None when there were too many."""
+        import heapq
+
+        import numpy as np
+
+        if candidates is None:
             return None
-        if not ids:
+        if candidates.matrix is None:
             return []
-        matrix = np.asarray(got["embeddings"], dtype=np.float64)
         q = np.asarray(query_vector, dtype=np.float64)
-        norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(q) or 1.0)
-        distances = 1.0 - (matrix @ q) / np.where(norms == 0.0, 1.0, norms)
-        return [
-            _hit(id_, doc, meta, float(dist))
-            for id_, doc, meta, dist in zip(ids, got["documents"] or [], got["metadatas"] or [],
-                                            distances)
-        ]
+        norms = candidates.norms * (np.linalg.norm(q) or 1.0)
+        distances = (1.0 - (candidates.matrix @ q) / np.where(norms == 0.0, 1.0, norms)).tolist()
+        hits = candidates.hits
+        # The same order as `search`'s final sort, so only the k returned hits are built.
+        best = heapq.nsmallest(k, range(len(hits)), key=lambda i: (distances[i], hits[i].session_index, hits[i].id))
+        return [replace(hits[i], distance=distances[i]) for i in best]
 
     def _search_index(self, query_vector: list[float], where: dict[str, Any],
                       k: int) -> list[MemoryHit]:

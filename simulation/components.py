@@ -18,6 +18,20 @@ def _sampling(role: RoleModel) -> Sampling:
     return Sampling(max_tokens=role.max_tokens, temperature=role.temperature)
 
 
+def role_model(settings: RoleModel) -> LiteLLMModel:
+    """The model for one role: its model string, with its retries, timeout, fallback and re-ask bound."""
+    return LiteLLMModel(
+        settings.model,
+        api_base=settings.api_base,
+        params=settings.params,
+        retries=settings.retries,
+        timeout=settings.timeout,
+        fallback=settings.fallback,
+        output_retries=settings.output_retries,
+        backoff_scale=settings.backoff_scale,
+    )
+
+
 @dataclass
 class Components:
     counselor: object
@@ -53,8 +67,7 @@ def build_components(config: CampaignConfig, run_dir: RunDirectory) -> Component
     models = config.models
 
     def model_for(role: str) -> MeteredModel:
-        settings: RoleModel = getattr(models, role)
-        return MeteredModel(LiteLLMModel(settings.model, api_base=settings.api_base), role, meter)
+        return MeteredModel(role_model(getattr(models, role)), role, meter)
 
     if config.memory.chroma_url:
         store = MemoryStore(config.name, shared_embedder(), url=config.memory.chroma_url)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -27,6 +27,13 @@ class RoleModel(_Strict):
     api_base: str | None = Field(default=None, max_length=500)
     temperature: float = Field(default=0.7, ge=0, le=2)
     max_tokens: int = Field(default=64, ge=1, le=4096)
+    # Faults (docs/design.md, "Faults"): LiteLLM's Router retries and falls back; agents re-ask for bad output.
+    retries: int = Field(default=3, ge=0, le=20, description="Retries of a timeout, connection error, 429 or 5xx, with exponential backoff.")
+    timeout: float | None = Field(default=None, gt=0, le=3600, description="Seconds per request; none: the provider's default.")
+    fallback: str | None = Field(default=None, min_length=3, max_length=500, description="Model string used when the main one keeps failing.")
+    output_retries: int = Field(default=2, ge=0, le=10, description="Re-asks for empty, truncated or malformed output before the step fails.")
+    backoff_scale: float = Field(default=1.0, ge=0, le=10, description="Multiplies LiteLLM's retry backoff (tests: 0.001).")
+    params: dict[str, Any] = Field(default_factory=dict, description="Extra LiteLLM request parameters; fault_rate, fault_seed, fault_kinds for faulty/... models.")
 
 
 class Models(_Strict):
@@ -61,11 +68,28 @@ class CampaignConfig(_Strict):
     memory: MemorySettings = MemorySettings()
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     workers: int = Field(default=2, ge=1, le=64, description="Client courses run at the same time.")
+    executor: Literal["threads", "ray"] = Field(
+        default="threads", description="threads: courses in this process; ray: each course a Ray task (README, cluster).")
+    ray_address: str | None = Field(
+        default=None, max_length=500, description="Ray cluster to join (auto, HOST:6379, ray://HOST:10001); none starts a local one.")
+    checkpointer_url: str | None = Field(
+        default=None, max_length=500, pattern=r"^postgres(ql)?://",
+        description="postgresql://USER@HOST:PORT/DB for LangGraph's Postgres checkpointer; none keeps checkpoints.sqlite in the run directory.")
     output_dir: str = "runs"
     variants: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Named overrides; each variant runs as its own campaign NAME-VARIANT on the same clients and seed.",
     )
+
+    @field_validator("checkpointer_url")
+    @classmethod
+    def _no_password_in_url(cls, value: str | None) -> str | None:
+        # The config is copied into manifest.json; libpq reads PGPASSWORD or ~/.pgpass instead.
+        from urllib.parse import urlparse
+
+        if value and urlparse(value).password:
+            raise ValueError("put the password in PGPASSWORD or ~/.pgpass, not in the URL (the config is saved in manifest.json)")
+        return value
 
     def run_dir(self) -> Path:
         return Path(self.output_dir) / self.name

@@ -15,7 +15,7 @@ from typing import Any
 
 from simulation.campaign import CampaignPlan, prepare_campaign
 from simulation.config import CampaignConfig, _deep_merge
-from simulation.errors import InputError
+from simulation.errors import InputError, from_validation_error
 from simulation.run_directory import MANIFEST, RunDirectory, read_sessions
 
 
@@ -34,6 +34,7 @@ def fork_run(source: Path, *, after_session: int, name: str, clients: list[str] 
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     from agents.counselor.session_memory import SessionMemory
+    from simulation.checkpoint_serde import strict_serializer
     from agents.transcript import exchange_chunks
     from simulation.campaign import _new_manifest
     from simulation.components import build_components
@@ -54,12 +55,20 @@ def fork_run(source: Path, *, after_session: int, name: str, clients: list[str] 
 
     data = _deep_merge(original.model_dump(mode="json"), overrides or {})
     data.update(name=name, scenarios=chosen, scenario_sample=None, output_dir=str(source.parent))
-    config = CampaignConfig.model_validate(data)
+    from pydantic import ValidationError
+
+    try:
+        config = CampaignConfig.model_validate(data)
+    except ValidationError as error:
+        problem = from_validation_error("fork", error)
+        option = {"name": "--name", "counselor": "--counselor"}.get(problem.field, problem.field)
+        raise InputError(option, "", problem.message) from None
     if config.run_dir().exists():
         raise InputError(config.run_dir(), "", "already exists; choose another --name")
     plan = prepare_campaign(config, manifest_path)
 
-    source_graph = _compiled(original, RunDirectory(source), SqliteSaver(sqlite3.connect(source / "checkpoints.sqlite", check_same_thread=False)))
+    source_graph = _compiled(original, RunDirectory(source), SqliteSaver(
+        sqlite3.connect(source / "checkpoints.sqlite", check_same_thread=False), serde=strict_serializer()))
     states = {}
     for client_id in chosen:
         snapshot = _state_after_session(source_graph, client_id, after_session)
@@ -83,7 +92,7 @@ def fork_run(source: Path, *, after_session: int, name: str, clients: list[str] 
                                          exchange_chunks(record["turns"]))
     connection = sqlite3.connect(run_dir.checkpoints_path, check_same_thread=False)
     try:
-        graph = components.course_graph().compile(checkpointer=SqliteSaver(connection))
+        graph = components.course_graph().compile(checkpointer=SqliteSaver(connection, serde=strict_serializer()))
         for client_id, snapshot in states.items():
             # The new thread starts where the old one stood after the week following session K.
             graph.update_state({"configurable": {"thread_id": client_id}}, snapshot.values, as_node="evolve")

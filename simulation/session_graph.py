@@ -46,6 +46,8 @@ def build_session_graph(counselor: Counselor, client: SimulatedClient) -> StateG
         turn = counselor.respond(context, turns, stage, seed)
         record = {"speaker": "counselor", "text": turn.text, "stage": stage, "source": turn.source,
                   "retrieved": turn.retrieved}
+        if getattr(turn, "safety", None):
+            record["safety"] = turn.safety
         return {"turns": [record], "usage": {"counselor": sum_usage_of(turn.completions)}}
 
     def client_turn(state: SessionState, runtime: Runtime[RunContext]) -> dict:
@@ -62,6 +64,7 @@ def build_session_graph(counselor: Counselor, client: SimulatedClient) -> StateG
             "state": {"distress": reply.state.distress, "trust": reply.state.trust},
             "appraisal": reply.appraisal.to_record() if reply.appraisal else None,
             "disclosed_fact": reply.disclosed_fact,
+            "risk_disclosed": reply.risk_disclosed,
         }
         runtime.context.progress.turn_done(profile.id)
         update = {"turns": [record], "client_state": reply.state.get_state(),

@@ -29,3 +29,41 @@ def usage_line(usage: dict) -> str:
         parts.append(f"{role}: {int(fields['calls'])} calls, {int(fields['prompt_tokens'])}+"
                      f"{int(fields['completion_tokens'])} tokens, {fields['seconds']:.0f} s")
     return "; ".join(parts)
+
+
+def fault_counts(usage: dict, courses: dict) -> dict[str, dict[str, int]]:
+    """Retries, fallbacks and re-asks per role (recorded sessions), and failed steps per role (failed courses)."""
+    counts: dict[str, dict[str, int]] = {}
+    for role, fields in usage.items():
+        counts[role] = {name: int(fields.get(name, 0)) for name in ("retries", "fallbacks", "reasks")}
+        counts[role]["failures"] = 0
+    for course in courses.values():
+        failed = course.get("failed_step") if course.get("status") == "failed" else None
+        if failed:
+            role = counts.setdefault(failed["role"], {"retries": 0, "fallbacks": 0, "reasks": 0, "failures": 0})
+            role["failures"] += 1
+    return counts
+
+
+def faults_line(usage: dict, courses: dict) -> str:
+    """The summary's fault line: per role, transport retries, fallback answers, re-asks and failed steps."""
+    parts = [f"{role}: {c['retries']} retries, {c['fallbacks']} fallbacks, {c['reasks']} re-asks, "
+             f"{c['failures']} failed steps"
+             for role, c in sorted(fault_counts(usage, courses).items()) if any(c.values())]
+    return "; ".join(parts) or "none"
+
+
+def risk_lines(sessions: list[dict]) -> list[str]:
+    """What the campaign summary says about risk disclosures: counts, then every unhandled one."""
+    from simulation.evaluation.risk import campaign_risk
+
+    risk = campaign_risk(sessions)
+    if not risk["disclosures"]:
+        return []
+    lines = [f"Risk disclosures: {risk['disclosures']}, handled by the counselor: {risk['handled']}."]
+    return lines + [unhandled_line(item) for item in risk["unhandled"]]
+
+
+def unhandled_line(item: dict) -> str:
+    return (f"UNHANDLED risk disclosure: client {item['client_id']}, session {item['session_index']}, "
+            f"turn {item['turn_index']} (missing: {', '.join(item['missing'])})")

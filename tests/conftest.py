@@ -46,3 +46,39 @@ def make_config(tmp_path):
 def model_cache(tmp_path_factory):
     """Share one converted-model cache across tests (conversion takes ~30 s once)."""
     return Path(os.environ.setdefault("MUSPSY_SIM_CACHE", str(Path.home() / ".cache" / "muspsy-sim")))
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A `chroma run` server process on loopback for the whole test session; its URL."""
+    from tests.services import ServiceUnavailable, start_chroma_server
+
+    try:
+        server = start_chroma_server(tmp_path_factory.mktemp("chroma-server"))
+    except ServiceUnavailable as reason:
+        pytest.skip(f"no Chroma server: {reason}")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL cluster on loopback for the whole test session; its server URL."""
+    from tests.services import ServiceUnavailable, start_postgres
+
+    try:
+        server = start_postgres()
+    except ServiceUnavailable as reason:
+        pytest.skip(f"no PostgreSQL: {reason}")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def postgres_database(postgres_server):
+    """A fresh database per test, so checkpoint threads never leak between tests."""
+    import uuid
+
+    from tests.services import create_database
+
+    return create_database(postgres_server, f"test_{uuid.uuid4().hex[:12]}")

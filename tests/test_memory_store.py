@@ -271,7 +271,7 @@ def test_parse_chroma_url() -> None:
 
 
 def test_import_is_light() -> None:
-    code = ("import sys, memory; heavy = {'chromadb', 'torch', 'sentence_transformers'}; "
+    code = ("import sys, memory; heavy = {'chromadb', 'torch', 'sentence_transformers', 'tokenizers', 'safetensors'}; "
             "print(sorted(heavy & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=60,
                          capture_output=True, text=True).stdout.strip()
@@ -315,3 +315,18 @@ def test_real_minilm_embeddings_and_search(tmp_path: Path) -> None:
     hits = s.search("a", 2, "trouble sleeping because of stress", k=2)
     assert [h.client_id for h in hits] == ["a", "a"]
     assert hits[0].text == "I can't sleep before presentations."
+
+
+def test_numpy_minilm_matches_sentence_transformers() -> None:
+    """memory/minilm.py reproduces sentence-transformers' vectors (reference computed once, stored)."""
+    import json
+
+    import numpy as np
+
+    reference = json.loads((REPO / "tests" / "fixtures" / "minilm_reference.json").read_text())
+    ours = np.array(MiniLMEmbedder().embed(reference["texts"]))
+    expected = np.array(reference["vectors"])
+    assert ours.shape == expected.shape == (4, 384)
+    # The last text is longer than the 256-token window: truncation must match too.
+    assert np.abs(ours - expected).max() < 1e-5
+    assert np.allclose((ours * expected).sum(axis=1), 1.0, atol=1e-6)

@@ -9,6 +9,7 @@ values by likelihood for local models and by validated JSON for API models
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +23,7 @@ INSTRUMENTS_DIR = Path(__file__).resolve().parent / "instruments"
 PROMPT = Path(__file__).resolve().parent / "prompts" / "questionnaire_item.txt"
 AT_START = ("phq9", "gad7")
 AT_END = ("wai_sr", "panas")
+_MAX_CONCURRENT_ITEMS = 8
 
 
 @dataclass(frozen=True)
@@ -88,12 +90,22 @@ def administer(llm: LanguageModel, instrument: Instrument, profile: CaseProfile,
              "moment": "before" if instrument.when == "start" else "after",
              "instructions": instrument.instructions, "scale": scale}
     baseline = [{"role": "user", "content": render(PROMPT, item="N/A", level_words="N/A", level="N/A", **fixed)}]
-    answers, methods, completions = [], {}, []
-    for number, (item, level) in enumerate(zip(instrument.items, latent_levels(instrument, state)), start=1):
+    choices = [str(v) for v in instrument.values]
+
+    def answer(number: int, item: str, level: float):
         prompt = render(PROMPT, item=item, level_words=instrument.label(level).lower(), level=f"{level:.1f}", **fixed)
-        scored = llm.score_choices([{"role": "user", "content": prompt}], [str(v) for v in instrument.values],
-                                   seed=seed + number, baseline=baseline)
-        answers.append(int(scored.choice))
-        methods[scored.method] = methods.get(scored.method, 0) + 1
-        completions.extend(scored.completions)
+        return llm.score_choices([{"role": "user", "content": prompt}], choices, seed=seed + number, baseline=baseline)
+
+    numbered = list(enumerate(zip(instrument.items, latent_levels(instrument, state)), start=1))
+    # The first item alone (it also scores the calibration baseline, which is cached), then the
+    # rest at once: items are independent, and concurrent requests let a batching provider
+    # (local/) or a remote API answer them together instead of one after another.
+    scored = [answer(1, *numbered[0][1])]
+    with ThreadPoolExecutor(max_workers=min(_MAX_CONCURRENT_ITEMS, len(numbered)), thread_name_prefix="item") as pool:
+        scored += list(pool.map(lambda entry: answer(entry[0], *entry[1]), numbered[1:]))
+    answers, methods, completions = [], {}, []
+    for result in scored:
+        answers.append(int(result.choice))
+        methods[result.method] = methods.get(result.method, 0) + 1
+        completions.extend(result.completions)
     return {"answers": answers, **instrument.score(answers), "methods": methods}, completions

@@ -14,15 +14,16 @@ from agents.client.dynamics import (
     appraise,
     wants_to_leave,
 )
+from agents.client.risk_disclosure import disclosure_sentence, ensure_disclosed, risk_fact_due, risk_fact_indices
 from agents.client.state import ClientState
 from agents.llm.base import Completion, LanguageModel, Sampling
+from agents.llm.output_checks import complete_checked, words_problem
 from agents.prompting import render
 from agents.text_cleanup import clean_utterance
 from scenarios.profile import CaseProfile
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 _GOODBYE = re.compile(r"\b(goodbye|bye|i have to go|i need to go|i'm leaving|i am leaving)\b", re.IGNORECASE)
-_SILENCE = "I'm not sure what to say."
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class ClientReply:
     disclosed_fact: int | None
     ends_session: bool
     completions: list[Completion] = field(default_factory=list)
+    risk_disclosed: bool = False  # ground truth: this turn discloses the profile's risk (agents.client.risk_disclosure)
 
 
 def _stance(state: ClientState) -> str:
@@ -71,21 +73,19 @@ class SimulatedClient:
             last_client = next((t["text"] for t in reversed(turns) if t["speaker"] == "client"), "")
             appraisal = appraise(counselor_said, last_client, has_earlier_sessions=session_index > 1)
             state = after_counselor_turn(state, appraisal, self.params, rng)
-        fact = self._fact_to_disclose(profile, state)
+        due = risk_fact_due(profile, session_index, state.disclosed)
+        fact = due if due is not None else self._fact_to_disclose(profile, state)
         messages = self._messages(profile, session_index, state, turns, week, fact)
-        completions = []
-        text = ""
-        for attempt in range(2):
-            completion = self.llm.complete(messages, Sampling(**{**self.sampling.__dict__, "seed": seed + attempt}))
-            completions.append(completion)
-            text = clean_utterance(completion.text)
-            if text:
-                break
-        text = text or _SILENCE
+        completions = complete_checked(self.llm, messages, Sampling(**{**self.sampling.__dict__, "seed": seed}),
+                                       step="turn", check=lambda reply: words_problem(clean_utterance(reply)))
+        text = clean_utterance(completions[-1].text)
+        risk = fact is not None and fact in risk_fact_indices(profile)
+        if risk:
+            text, _ = ensure_disclosed(text, disclosure_sentence(profile, fact))
         if fact is not None:
             state = state.model_copy(update={"disclosed": [*state.disclosed, fact]})
         ends = wants_to_leave(state, self.params) or bool(_GOODBYE.search(text))
-        return ClientReply(text, state, appraisal, fact, ends, completions)
+        return ClientReply(text, state, appraisal, fact, ends, completions, risk)
 
     def answer_questionnaires(self, profile: CaseProfile, session_index: int, state: ClientState,
                               keys: tuple[str, ...], seed: int) -> tuple[dict, list[Completion]]:
@@ -114,9 +114,9 @@ class SimulatedClient:
             events += [f"This week you {event}." for event in week.get("random_events", [])]
         if week and week.get("homework_done") is not None:
             events.append("You did the homework." if week["homework_done"] else "You did not do the homework.")
-        disclosure = (
-            f"You feel safe enough to share: {profile.private_facts[fact].text}" if fact is not None else ""
-        )
+        shared = disclosure_sentence(profile, fact) if fact in risk_fact_indices(profile) else (
+            profile.private_facts[fact].text if fact is not None else "")
+        disclosure = f"You feel safe enough to share: {shared}" if shared else ""
         system = render(
             PROMPTS / "client_turn.txt",
             pseudonym=profile.pseudonym,

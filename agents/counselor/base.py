@@ -42,8 +42,9 @@ class PlannedGoal:
 class CounselorTurn:
     text: str
     retrieved: list[dict] = field(default_factory=list)  # MemoryHit records: id, client_id, session_index, ...
-    source: str = "model"  # "model", "template" or "fallback"
+    source: str = "model"  # "model", "template", "fallback" or "safety"
     completions: list[Completion] = field(default_factory=list)
+    safety: dict | None = None  # a safety turn's reason and elements (agents.counselor.safety)
 
 
 @dataclass(frozen=True)

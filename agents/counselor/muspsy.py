@@ -20,12 +20,14 @@ from agents.counselor.base import (
     SessionContext,
     Stage,
 )
+from agents.counselor.safety import check_in_turn, safety_check_in, safety_step
 from agents.counselor.session_memory import (
     MEMORY_LABELS,
     SessionMemory,
     parse_memory_fields,
 )
 from agents.llm.base import Completion, LanguageModel, Sampling
+from agents.llm.output_checks import complete_checked, words_problem
 from agents.prompting import render
 from agents.text_cleanup import clean_utterance, first_sentences
 from agents.transcript import format_turns
@@ -43,20 +45,23 @@ class MusPsyCounselor:
     uses_memory_store = True
 
     def __init__(self, llm: LanguageModel, sampling: Sampling, store=None, top_k: int = 3,
-                 memory_max_tokens: int = 120, goal_max_tokens: int = 40):
+                 memory_max_tokens: int = 120, goal_max_tokens: int = 40, safety: bool = True):
+        if not isinstance(safety, bool):
+            raise TypeError("option 'safety' must be true or false")
         self.llm = llm
         self.sampling = sampling
         self.store = store
         self.top_k = top_k
         self.memory_max_tokens = memory_max_tokens
         self.goal_max_tokens = goal_max_tokens
+        self.safety = safety  # the safety step of agents.counselor.safety
 
     def describe(self) -> dict:
         return {
             "name": self.name,
             "class": f"{type(self).__module__}:{type(self).__qualname__}",
             "options": {"top_k": self.top_k, "memory_max_tokens": self.memory_max_tokens,
-                        "goal_max_tokens": self.goal_max_tokens},
+                        "goal_max_tokens": self.goal_max_tokens, "safety": self.safety},
         }
 
     # -- what the counselor gets to see of earlier sessions -------------------
@@ -79,12 +84,15 @@ class MusPsyCounselor:
     # -- the three tasks ------------------------------------------------------
     def plan_goal(self, context: SessionContext, seed: int) -> PlannedGoal:
         prompt = self.goal_prompt(context)
-        completion = self._complete([{"role": "user", "content": prompt}], seed, self.goal_max_tokens)
-        goal = clean_utterance(completion.text.split("\n")[0])
+        completions = complete_checked(
+            self.llm, [{"role": "user", "content": prompt}], self._sampling_for(seed, self.goal_max_tokens),
+            step="goal", check=lambda text: words_problem(clean_utterance(text.split("\n")[0])))
+        goal = clean_utterance(completions[-1].text.split("\n")[0])
         goal = re.sub(r"^(session\s+)?goal\s*:\s*", "", goal, flags=re.IGNORECASE).strip()
         if len(goal) >= 12:
-            return PlannedGoal(first_sentences(goal, 2)[:300], "model", [completion])
-        return PlannedGoal(self._fallback_goal(context), "fallback", [completion])
+            return PlannedGoal(first_sentences(goal, 2)[:300], "model", completions)
+        # Words, but too few to steer a session: the documented small-model safeguard.
+        return PlannedGoal(self._fallback_goal(context), "fallback", completions)
 
     def _fallback_goal(self, context: SessionContext) -> str:
         problem = context.profile.presenting_problem
@@ -94,6 +102,10 @@ class MusPsyCounselor:
         return f"Build trust and assess: {problem}"
 
     def respond(self, context: SessionContext, turns: list[dict], stage: Stage, seed: int) -> CounselorTurn:
+        step = safety_step(context, turns, stage) if self.safety else None
+        if step is not None:
+            return step
+        check_in = safety_check_in(context, stage) if self.safety else ""
         last = context.last_memory
         if stage == "opening" and last is not None and last.counseling_assignments:
             # MusPsy's instruction is to check the previous assignment first; the
@@ -101,22 +113,21 @@ class MusPsyCounselor:
             retrieved = self._recall(context, last.counseling_assignments)
             text = render(PROMPTS / "opening_checkin.txt", pseudonym=context.profile.pseudonym,
                           assignment=last.counseling_assignments)
-            return CounselorTurn(text, retrieved, "template")
+            turn = CounselorTurn(text, retrieved, "template")
+            return check_in_turn(context, check_in, turn) if check_in else turn
+        if check_in:
+            return check_in_turn(context, check_in)
         query = next((t["text"] for t in reversed(turns) if t["speaker"] == "client"), context.goal)
         retrieved = self._recall(context, query)
         messages = self.counseling_messages(context, turns, stage, self._recalled_text(retrieved))
         if stage == "closing":
             messages.append({"role": "assistant", "content": HOMEWORK_PREFIX})
-        completions = []
-        for attempt in range(2):
-            completion = self._complete(messages, seed + attempt)
-            completions.append(completion)
-            text = clean_utterance(completion.text)
-            if text and stage == "closing" and not text.lower().startswith(HOMEWORK_PREFIX.lower()):
-                text = f"{HOMEWORK_PREFIX} {text}"
-            if text:
-                return CounselorTurn(text, retrieved, "model", completions)
-        return CounselorTurn(_FALLBACK_TURN[stage], retrieved, "fallback", completions)
+        completions = complete_checked(self.llm, messages, self._sampling_for(seed), step=f"{stage} turn",
+                                       check=lambda text: words_problem(clean_utterance(text)))
+        text = clean_utterance(completions[-1].text)
+        if stage == "closing" and not text.lower().startswith(HOMEWORK_PREFIX.lower()):
+            text = f"{HOMEWORK_PREFIX} {text}"
+        return CounselorTurn(text, retrieved, "model", completions)
 
     def counseling_messages(self, context: SessionContext, turns: list[dict], stage: Stage, recalled: str) -> list[dict]:
         """The chat a counseling turn is generated from (MusPsy task 3): instruction, then history."""
@@ -161,11 +172,23 @@ class MusPsyCounselor:
         # Prefilling the first label keeps small models in the five-line format.
         first_label = f"{next(iter(MEMORY_LABELS))}:"
         messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": first_label}]
-        completion = self._complete(messages, seed, self.memory_max_tokens)
-        output = completion.text
-        if not output.lower().startswith(first_label.lower()):
-            output = f"{first_label} {output}"
-        fields = parse_memory_fields(output)
+
+        def labelled(text: str) -> str:
+            return text if text.lower().startswith(first_label.lower()) else f"{first_label} {text}"
+
+        def missing(text: str) -> str | None:
+            found = parse_memory_fields(labelled(text))
+            if not found:
+                return words_problem(text) or "no memory fields (malformed output)"
+            absent = [label for label, name in MEMORY_LABELS.items() if name not in found]
+            return f"memory fields missing: {', '.join(absent)}" if absent else None
+
+        # Missing fields are asked again; if the last answer still lacks some, they are filled
+        # from the session record below (listed in filled_in); an answer with none fails the step.
+        completions = complete_checked(self.llm, messages, self._sampling_for(seed, self.memory_max_tokens),
+                                       step="memory", check=missing,
+                                       salvage=lambda text: bool(parse_memory_fields(labelled(text))))
+        fields = parse_memory_fields(labelled(completions[-1].text))
         filled = {}
         closing = next((t["text"] for t in reversed(turns) if t["speaker"] == "counselor"), "")
         client_last = next((t["text"] for t in reversed(turns) if t["speaker"] == "client"), "")
@@ -180,17 +203,13 @@ class MusPsyCounselor:
             if not fields.get(name) and value:
                 filled[name] = value
         memory = SessionMemory(session_index=context.session_index, **fields, **filled, filled_in=sorted(filled))
-        return ExtractedMemory(memory, [completion])
+        return ExtractedMemory(memory, completions)
 
-    def _complete(self, messages: list[dict], seed: int, max_tokens: int | None = None) -> Completion:
+    def _sampling_for(self, seed: int, max_tokens: int | None = None) -> Sampling:
         sampling = self.sampling
         if max_tokens is not None:
             sampling = Sampling(max_tokens=max_tokens, temperature=sampling.temperature, stop=sampling.stop)
-        return self.llm.complete(messages, Sampling(**{**sampling.__dict__, "seed": seed}))
+        return Sampling(**{**sampling.__dict__, "seed": seed})
 
-
-_FALLBACK_TURN: dict[str, str] = {
-    "opening": "Hello, thank you for coming today. What would you like to talk about?",
-    "middle": "I hear you. Can you tell me a little more about that?",
-    "closing": "Let's stop here for today. This week, try noticing one difficult moment each day and what you told yourself.",
-}
+    def _complete(self, messages: list[dict], seed: int, max_tokens: int | None = None) -> Completion:
+        return self.llm.complete(messages, self._sampling_for(seed, max_tokens))

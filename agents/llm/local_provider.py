@@ -7,59 +7,45 @@ import time
 from agents.llm.local_models import LoadedModel, load_local_model, resolve_local_model
 
 LOCAL_PROVIDER = "local"
+REPETITION_PENALTY = 1.15
+TOP_P = 0.9
+
+
+def chat_prompt_ids(loaded: LoadedModel, messages: list[dict], *, allow_prefill: bool = True) -> list[int]:
+    """The prompt's token ids; a trailing assistant message is a prefix to continue (prefill), not a finished turn."""
+    prefill = allow_prefill and bool(messages) and messages[-1]["role"] == "assistant"
+    ids = loaded.tokenizer.apply_chat_template(
+        messages, add_generation_prompt=not prefill, continue_final_message=prefill, tokenize=True, return_dict=True,
+    )["input_ids"]
+    return list(ids)
 
 
 def generate(loaded: LoadedModel, messages: list[dict], *, max_tokens: int, temperature: float,
              seed: int | None, stop: list[str]) -> tuple[str, int, int]:
-    """One chat completion: returns (text, prompt_tokens, completion_tokens)."""
-    import torch
+    """One chat completion, served in a batch with whatever other requests arrive: (text, prompt_tokens, completion_tokens)."""
+    from agents.llm.local_batching import GenerationRequest
 
-    tokenizer, model = loaded.tokenizer, loaded.model
-    # A trailing assistant message is a prefix to continue (prefill), not a finished turn.
-    prefill = bool(messages) and messages[-1]["role"] == "assistant"
-    inputs = tokenizer.apply_chat_template(
-        messages,
-        add_generation_prompt=not prefill,
-        continue_final_message=prefill,
-        return_tensors="pt",
-        return_dict=True,
-    )
-    sampling = {"do_sample": False}
-    if temperature > 0:
-        sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.9}
-    with loaded.lock, torch.inference_mode():
-        if seed is not None:
-            torch.manual_seed(seed)
-        output = model.generate(
-            **inputs,
-            max_new_tokens=max_tokens,
-            repetition_penalty=1.15,
-            pad_token_id=tokenizer.pad_token_id,
-            stop_strings=stop or None,
-            tokenizer=tokenizer if stop else None,
-            **sampling,
-        )
-    prompt_tokens = inputs["input_ids"].shape[1]
-    new_tokens = output[0, prompt_tokens:]
-    text = tokenizer.decode(new_tokens, skip_special_tokens=True)
-    for marker in stop:
-        text = text.split(marker, 1)[0]
-    return text.strip(), prompt_tokens, int(new_tokens.shape[0])
+    input_ids = chat_prompt_ids(loaded, messages)
+    generated = loaded.batcher().generate(GenerationRequest(
+        input_ids=input_ids, max_tokens=max_tokens, stop=tuple(stop), temperature=max(temperature, 0.0),
+        top_p=TOP_P, repetition_penalty=REPETITION_PENALTY, seed=seed,
+    ))
+    return generated.text, len(input_ids), len(generated.token_ids)
 
 
 def next_token_logprobs(loaded: LoadedModel, messages: list[dict], top: int,
                         options: list[str] | None = None) -> tuple[list[tuple[str, float]], int]:
-    """Log-probabilities of the next token after the prompt.
+    """Log-probabilities of the next token after the prompt (scored in a batch with other such requests).
 
     With ``options``, exactly those (scored by their first token), best first; otherwise the ``top`` likeliest.
     """
     import torch
 
-    tokenizer, model = loaded.tokenizer, loaded.model
-    inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-    with loaded.lock, torch.inference_mode():
-        logits = model(**inputs, logits_to_keep=1).logits[0, -1].float()
-    logprobs = torch.log_softmax(logits, dim=-1)
+    from agents.llm.local_batching import ScoringRequest
+
+    tokenizer = loaded.tokenizer
+    input_ids = chat_prompt_ids(loaded, messages, allow_prefill=False)
+    logprobs = loaded.batcher().score(ScoringRequest(input_ids))
     if options:
         scored = [(option, float(logprobs[tokenizer.encode(option, add_special_tokens=False)[0]]))
                   for option in options]
@@ -67,7 +53,7 @@ def next_token_logprobs(loaded: LoadedModel, messages: list[dict], top: int,
     else:
         values, indices = torch.topk(logprobs, top)
         tokens = [(tokenizer.decode([int(i)]), float(v)) for v, i in zip(values, indices)]
-    return tokens, int(inputs["input_ids"].shape[1])
+    return tokens, len(input_ids)
 
 
 def logprobs_response(model_response, tokens: list[tuple[str, float]]):

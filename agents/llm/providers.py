@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 
 from agents.llm.environment import configure_offline_environment
+from agents.llm.fault_injection import FAULTY_PROVIDER
 from agents.llm.local_models import LocalModelNotFound, resolve_local_model
 from agents.llm.local_provider import LOCAL_PROVIDER
 from agents.llm.test_double import TEST_DOUBLE_PROVIDER, TEST_DOUBLE_SCRIPTS
@@ -22,13 +23,14 @@ class UnknownModel(ValueError):
 
 
 def litellm_with_providers():
-    """Import litellm (offline) with the ``local`` and ``testdouble`` providers registered."""
+    """Import litellm (offline) with the ``local``, ``testdouble`` and ``faulty`` providers registered."""
     global _registered
     configure_offline_environment()
     import litellm
 
     with _registering:
         if not _registered:
+            from agents.llm.fault_injection import _make_faulty_class
             from agents.llm.local_provider import _make_provider_class
             from agents.llm.test_double import _make_test_double_class
 
@@ -36,10 +38,11 @@ def litellm_with_providers():
             litellm.custom_provider_map = [
                 entry
                 for entry in litellm.custom_provider_map
-                if entry["provider"] not in (LOCAL_PROVIDER, TEST_DOUBLE_PROVIDER)
+                if entry["provider"] not in (LOCAL_PROVIDER, TEST_DOUBLE_PROVIDER, FAULTY_PROVIDER)
             ] + [
                 {"provider": LOCAL_PROVIDER, "custom_handler": _make_provider_class()()},
                 {"provider": TEST_DOUBLE_PROVIDER, "custom_handler": _make_test_double_class()()},
+                {"provider": FAULTY_PROVIDER, "custom_handler": _make_faulty_class()()},
             ]
             _registered = True
     return litellm
@@ -56,6 +59,9 @@ def check_model_string(model: str) -> None:
         except LocalModelNotFound as error:
             raise UnknownModel(str(error)) from None
         return
+    if provider == FAULTY_PROVIDER:
+        check_model_string(name)  # the fault-injecting test double wraps another model string
+        return
     if provider == TEST_DOUBLE_PROVIDER:
         if name not in TEST_DOUBLE_SCRIPTS:
             raise UnknownModel(f"unknown test double '{name}' (known: {', '.join(sorted(TEST_DOUBLE_SCRIPTS))})")
@@ -65,3 +71,10 @@ def check_model_string(model: str) -> None:
         litellm.get_llm_provider(model)
     except Exception:
         raise UnknownModel(f"unknown model provider '{provider}' in '{model}'") from None
+
+
+def serving_provider(model: str) -> str:
+    """The provider that actually answers ``model`` (through any ``faulty/`` wrapper)."""
+    while model.startswith(f"{FAULTY_PROVIDER}/"):
+        model = model.removeprefix(f"{FAULTY_PROVIDER}/")
+    return model.partition("/")[0]

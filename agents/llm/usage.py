@@ -1,13 +1,28 @@
-"""Token and time accounting per role."""
+"""Token, time and fault accounting per role."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from agents.llm.base import ChoiceScores, Completion, LanguageModel, Message, Sampling
 
-USAGE_FIELDS = ("calls", "prompt_tokens", "completion_tokens", "seconds")
+# retries: extra attempts LiteLLM's Router made (same model, or moving to the fallback);
+# fallbacks: answers served by the role's fallback model; reasks: outputs refused and asked again.
+FAULT_FIELDS = ("retries", "fallbacks", "reasks")
+USAGE_FIELDS = ("calls", "prompt_tokens", "completion_tokens", "seconds", *FAULT_FIELDS)
+
+
+@dataclass(frozen=True)
+class ServedCompletion(Completion):
+    """A completion with how it was served (``LiteLLMModel``) and whether it was refused (output checks)."""
+
+    retries: int = 0
+    fallback: bool = False
+    finish_reason: str = ""
+    cut_off: bool = False  # stopped "for length" before spending its token budget: cut in transit
+    rejected: str = ""  # why the output was refused and asked again; "" when it was used
 
 
 def usage_of(completion: Completion) -> dict[str, float]:
@@ -16,6 +31,9 @@ def usage_of(completion: Completion) -> dict[str, float]:
         "prompt_tokens": completion.prompt_tokens,
         "completion_tokens": completion.completion_tokens,
         "seconds": completion.seconds,
+        "retries": getattr(completion, "retries", 0),
+        "fallbacks": int(bool(getattr(completion, "fallback", False))),
+        "reasks": int(bool(getattr(completion, "rejected", ""))),
     }
 
 
@@ -43,24 +61,43 @@ class UsageMeter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._totals: dict = {}
+        self._failures: dict[str, int] = {}
 
     def record(self, role: str, completion: Completion) -> None:
         with self._lock:
             self._totals = add_usage(self._totals, {role: usage_of(completion)})
 
+    def record_fault(self, role: str, kind: str) -> None:
+        """Count a re-ask ("reasks") or a failed step ("failures") under ``role``."""
+        with self._lock:
+            if kind == "failures":
+                self._failures[role] = self._failures.get(role, 0) + 1
+            else:
+                self._totals = add_usage(self._totals, {role: {kind: 1}})
+
     def totals(self) -> dict:
         with self._lock:
             return {role: dict(fields) for role, fields in self._totals.items()}
 
+    def failures(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._failures)
+
 
 class MeteredModel:
-    """Wraps a model so each call is counted under a role."""
+    """Wraps a model so each call is counted under a role; carries the role's bound on re-asks."""
 
     def __init__(self, inner: LanguageModel, role: str, meter: UsageMeter) -> None:
+        from agents.llm.output_checks import DEFAULT_OUTPUT_RETRIES
+
         self.inner = inner
         self.role = role
         self.meter = meter
         self.model = inner.model
+        self.output_retries = int(getattr(inner, "output_retries", DEFAULT_OUTPUT_RETRIES))
+
+    def note_fault(self, kind: str) -> None:
+        self.meter.record_fault(self.role, kind)
 
     def complete(self, messages: list[Message], sampling: Sampling) -> Completion:
         completion = self.inner.complete(messages, sampling)
@@ -69,7 +106,13 @@ class MeteredModel:
 
     def score_choices(self, messages: list[Message], choices: list[str], seed: int | None = None,
                       baseline: list[Message] | None = None) -> ChoiceScores:
-        scored = self.inner.score_choices(messages, choices, seed, baseline)
+        from agents.llm.output_checks import FailedStep, ModelUnavailable
+
+        try:
+            scored = self.inner.score_choices(messages, choices, seed, baseline)
+        except ModelUnavailable as error:
+            self.note_fault("failures")
+            raise FailedStep(self.role, "answer", str(error)) from error
         for completion in scored.completions:
             self.meter.record(self.role, completion)
         return scored

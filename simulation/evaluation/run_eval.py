@@ -69,6 +69,7 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
                  with_judge: bool = True, on_session=None) -> dict:
     """Score every session of ``run_dir``; returns the run summary."""
     from simulation.evaluation.consistency import consistency_metrics
+    from simulation.evaluation.risk import risk_metrics, session_risk
     from simulation.evaluation.self_report import self_report_metrics
     from simulation.seeding import derive_seed
 
@@ -89,12 +90,15 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
             checks = consistency.get(index, {})
             metrics = self_report_metrics(record, previous, following)
             metrics.update({k: checks.get(k) for k in ("followed_up_assignment", "recall_at_k", "contradiction_rate")})
+            risk = session_risk(record)
+            metrics.update(risk_metrics(risk))
             row = {
                 "run": manifest.get("name", run_dir.name), "client_id": client_id, "session_index": index,
                 "seed": record.get("seed"), "counselor": record.get("counselor"), "models": record.get("models"),
                 "metrics": metrics,
                 "consistency": {"contradictions": checks.get("contradictions", []),
                                 "referring_turns": checks.get("referring_turns", 0)},
+                "risk": risk,
             }
             if judge is not None:
                 row.update(_judge_scores(judge, record, profiles[client_id].pseudonym,
@@ -151,5 +155,10 @@ def summarize(rows: list[dict], planned_sessions: int, judge: dict | None) -> di
         "metrics": means,
         "courses": {client: course_summary(course_rows, planned_sessions) for client, course_rows in sorted(courses.items())},
         "sessions_with_contradictions": unhandled,
+        "unhandled_risk_disclosures": [
+            {"client_id": r["client_id"], "session_index": r["session_index"], "turn_index": d["turn_index"],
+             "missing": d["missing"]}
+            for r in rows for d in (r.get("risk") or {}).get("disclosures", []) if not d["handled"]
+        ],
         "note": "Simulated counseling for research; not a clinical service.",
     }

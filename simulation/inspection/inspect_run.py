@@ -334,6 +334,7 @@ def checkpoint_history(run_dir, client_id: str, include_subgraphs: bool = False)
     """
     from langgraph.checkpoint.sqlite import SqliteSaver
 
+    from simulation.checkpoint_serde import strict_serializer
     from simulation.inspection.graphs import compiled_course_graph
 
     path = _path(run_dir)
@@ -341,7 +342,7 @@ def checkpoint_history(run_dir, client_id: str, include_subgraphs: bool = False)
     _check_client(path, manifest, read_sessions(path), client_id)
     connection = _open_checkpoints(path)
     try:
-        graph = compiled_course_graph(checkpointer=SqliteSaver(connection))
+        graph = compiled_course_graph(checkpointer=SqliteSaver(connection, serde=strict_serializer()))
         thread = {"configurable": {"thread_id": client_id}}
         entries = _entries(graph.get_state_history(thread), "")
         if include_subgraphs:

@@ -1,0 +1,161 @@
+"""The batched decode loop and batched scoring behind ``local_batching`` (torch is imported lazily).
+
+Per row this follows what ``model.generate`` did for one request: repetition penalty over the
+prompt and the tokens so far, then (when sampling) temperature and top-p, then a draw from the
+row's own generator; it stops at an end-of-turn token, at ``max_tokens`` or when a stop string
+appears in the text.
+"""
+
+from __future__ import annotations
+
+from agents.llm.local_batching import Generated, GenerationRequest, ScoringRequest
+
+
+def generate_batch(model, tokenizer, requests: list[GenerationRequest]) -> list[Generated]:
+    import torch
+
+    with torch.inference_mode():
+        rows = [_Row(request, tokenizer) for request in requests]
+        cache, first_logits = _prefill_each(model, [r.request.input_ids for r in rows])
+        device = first_logits.device
+        lengths = torch.tensor([len(r.request.input_ids) for r in rows], device=device)
+        longest = int(lengths.max())
+        positions = torch.arange(longest, device=device)
+        attention_mask = (positions[None, :] >= (longest - lengths)[:, None]).long()
+        seen = torch.zeros(len(rows), first_logits.shape[-1], dtype=torch.bool, device=device)
+        for index, row in enumerate(rows):
+            seen[index, torch.tensor(row.request.input_ids, device=device)] = True
+        penalty = torch.tensor([[r.request.repetition_penalty] for r in rows], device=device)
+        eos_ids = _eos_ids(model, tokenizer)
+
+        active = list(range(len(rows)))
+        logits = first_logits
+        while True:
+            tokens = _choose(logits, seen[active], penalty[active], [rows[i] for i in active])
+            still = []
+            for position, index in enumerate(active):
+                token = int(tokens[position])
+                seen[index, token] = True
+                if not rows[index].add(token, eos_ids):
+                    still.append(position)
+            if not still:
+                break
+            if len(still) < len(active):
+                keep = torch.tensor(still, device=device)
+                cache.batch_select_indices(keep)
+                attention_mask = attention_mask[keep]
+                tokens = tokens[keep]
+                active = [active[p] for p in still]
+            attention_mask = torch.cat([attention_mask, attention_mask.new_ones(len(active), 1)], dim=1)
+            position_ids = torch.tensor([[len(rows[i].request.input_ids) + len(rows[i].tokens) - 1] for i in active],
+                                        device=device)
+            output = model(input_ids=tokens[:, None], attention_mask=attention_mask, position_ids=position_ids,
+                           cache=cache, use_cache=True)
+            cache = output.cache
+            logits = output.logits[:, -1].float()
+    return [row.result() for row in rows]
+
+
+def score_batch(model, pad_token_id: int, requests: list[ScoringRequest]):
+    """Log-softmax of the next token after each prompt, from one left-padded forward pass."""
+    import torch
+
+    with torch.inference_mode():
+        longest = max(len(r.input_ids) for r in requests)
+        input_ids = torch.full((len(requests), longest), pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(requests), longest), dtype=torch.long)
+        for index, request in enumerate(requests):
+            input_ids[index, longest - len(request.input_ids):] = torch.tensor(request.input_ids)
+            attention_mask[index, longest - len(request.input_ids):] = 1
+        # Padding must not shift the rotary positions of the real tokens.
+        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                       use_cache=False, logits_to_keep=1).logits[:, -1].float()
+        return list(torch.log_softmax(logits, dim=-1))
+
+
+class _Row:
+    def __init__(self, request: GenerationRequest, tokenizer):
+        import torch
+
+        self.request = request
+        self.tokenizer = tokenizer
+        self.tokens: list[int] = []
+        self.generator = None
+        if request.temperature > 0:
+            self.generator = torch.Generator()
+            if request.seed is None:
+                self.generator.seed()
+            else:
+                self.generator.manual_seed(int(request.seed))
+
+    def add(self, token: int, eos_ids: frozenset[int]) -> bool:
+        """Append ``token``; True when this row is finished."""
+        self.tokens.append(token)
+        if token in eos_ids or len(self.tokens) >= self.request.max_tokens:
+            return True
+        return bool(self.request.stop) and any(marker in self._text() for marker in self.request.stop)
+
+    def _text(self) -> str:
+        return self.tokenizer.decode(self.tokens, skip_special_tokens=True)
+
+    def result(self) -> Generated:
+        text = self._text()
+        for marker in self.request.stop:
+            text = text.split(marker, 1)[0]
+        return Generated(text.strip(), tuple(self.tokens))
+
+
+def _prefill_each(model, prompts: list[list[int]]):
+    """Prefill every prompt alone, then left-pad the KV caches into one batch cache."""
+    import torch
+    from torch.nn.functional import pad
+    from transformers import DynamicCache
+
+    caches, last_logits = [], []
+    for prompt in prompts:
+        output = model(input_ids=torch.tensor([prompt]), use_cache=True, logits_to_keep=1)
+        caches.append(output.cache)
+        last_logits.append(output.logits[0, -1].float())
+    longest = max(len(p) for p in prompts)
+    layers = []
+    for layer in range(len(caches[0].layers)):
+        keys = [pad(c.layers[layer].keys, (0, 0, longest - len(p), 0)) for c, p in zip(caches, prompts)]
+        values = [pad(c.layers[layer].values, (0, 0, longest - len(p), 0)) for c, p in zip(caches, prompts)]
+        layers.append((torch.cat(keys), torch.cat(values)))
+    return DynamicCache(layers), torch.stack(last_logits)
+
+
+def _choose(logits, seen, penalty, rows: list[_Row]):
+    """The next token of every active row: greedy, or sampled from the row's own generator."""
+    import torch
+
+    # Repetition penalty as in transformers: shrink the scores of tokens already in the sequence.
+    penalized = torch.where(logits < 0, logits * penalty, logits / penalty)
+    scores = torch.where(seen, penalized, logits)
+    chosen = scores.argmax(dim=-1)
+    for position, row in enumerate(rows):
+        if row.generator is not None:
+            probs = _top_p_probabilities(scores[position] / row.request.temperature, row.request.top_p)
+            chosen[position] = torch.multinomial(probs, 1, generator=row.generator)[0]
+    return chosen
+
+
+def _top_p_probabilities(scores, top_p: float):
+    """Softmax over the smallest set of tokens whose probability reaches ``top_p`` (as transformers' TopPLogitsWarper)."""
+    import torch
+
+    if top_p < 1.0:
+        sorted_scores, order = torch.sort(scores, descending=False)
+        cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
+        drop = cumulative <= (1 - top_p)
+        drop[-1] = False  # always keep the likeliest token
+        scores = scores.scatter(0, order, sorted_scores.masked_fill(drop, float("-inf")))
+    return torch.softmax(scores, dim=-1)
+
+
+def _eos_ids(model, tokenizer) -> frozenset[int]:
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids = set(configured if isinstance(configured, list) else [configured])
+    ids.add(tokenizer.eos_token_id)
+    return frozenset(i for i in ids if i is not None)

@@ -1,0 +1,280 @@
+"""Orchestration overhead per simulated turn, against a bare LangGraph turn loop.
+
+Runs a real campaign (prepare_campaign / run_campaign, the scripted test double
+for every role, a temporary run directory) and times each simulated turn (one
+counselor turn and one client turn, with their graph steps, checkpoints and
+memory reads) minus the time inside ``litellm.completion`` (the model, as the
+usage "seconds" count it) and inside the embedder. The baseline, measured in
+the same process, is a bare two-node LangGraph loop checkpointed by SqliteSaver.
+
+    python run_sim.py bench overhead [--quick] [--clients 4 --sessions 3 --turns 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import operator
+import sqlite3
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, TypedDict
+
+from bench.common import (
+    HashingEmbedder,
+    Stopwatch,
+    TimedEmbedder,
+    header,
+    p50_p90,
+    percentile,
+    ratio,
+    verdict,
+)
+
+TARGET_MS = 5.0
+
+
+class State(TypedDict):
+    """The baseline loop's state (module level: LangGraph resolves its annotations by name)."""
+
+    turns: Annotated[list[dict], operator.add]
+
+
+class TurnClock:
+    """ProgressEvents that timestamps each client turn with the model and embedding totals so far.
+
+    Courses run one at a time (workers=1), so the interval between two turns of a
+    session belongs to that session alone.
+    """
+
+    def __init__(self, model_watch: Stopwatch, embed_watch: Stopwatch) -> None:
+        self.watches = (model_watch, embed_watch)
+        self.turn_ms: list[float] = []  # wall - model - embedding, per turn
+        self.turn_wall_ms: list[float] = []
+        self.turns = 0
+        self._last = None
+
+    def _now(self) -> tuple[float, ...]:
+        return (time.perf_counter(), *(watch.seconds for watch in self.watches))
+
+    def session_started(self, client_id: str, session_index: int) -> None:
+        self._last = None  # the first turn follows planning and questionnaires: not a turn interval
+
+    def turn_done(self, client_id: str) -> None:
+        now = self._now()
+        self.turns += 1
+        if self._last is not None:
+            wall, model, embed = (a - b for a, b in zip(now, self._last))
+            self.turn_wall_ms.append(wall * 1000)
+            self.turn_ms.append((wall - model - embed) * 1000)
+        self._last = now
+
+    def session_finished(self, client_id: str, session_index: int, client_turns: int) -> None:
+        self._last = None
+
+
+def bare_langgraph_turns(turns: int, directory: Path) -> list[float]:
+    """Milliseconds per turn of a two-node (counselor, client) loop with SqliteSaver: the baseline."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.graph import END, START, StateGraph
+
+    stamps: list[float] = []
+
+    def counselor(state: State) -> dict:
+        return {"turns": [{"speaker": "counselor", "text": "How was your week?"}]}
+
+    def client(state: State) -> dict:
+        stamps.append(time.perf_counter())
+        return {"turns": [{"speaker": "client", "text": "It was hard, but I tried."}]}
+
+    def route(state: State) -> str:
+        return END if len(state["turns"]) >= 2 * turns else "counselor"
+
+    graph = StateGraph(State)
+    graph.add_node("counselor", counselor)
+    graph.add_node("client", client)
+    graph.add_edge(START, "counselor")
+    graph.add_edge("counselor", "client")
+    graph.add_conditional_edges("client", route, ["counselor", END])
+    connection = sqlite3.connect(directory / "baseline.sqlite", check_same_thread=False)
+    try:
+        compiled = graph.compile(checkpointer=SqliteSaver(connection))
+        compiled.invoke({"turns": []}, {"configurable": {"thread_id": "baseline"}, "recursion_limit": 10 * turns + 10})
+    finally:
+        connection.close()
+    return [(b - a) * 1000 for a, b in zip(stamps, stamps[1:])]
+
+
+@dataclass
+class TimedCampaign:
+    clock: TurnClock
+    wall_seconds: float
+    model: Stopwatch  # LiteLLMModel calls: what the usage "seconds" count
+    litellm: Stopwatch  # of which inside litellm.completion
+    embedder: TimedEmbedder
+    questionnaires: Stopwatch  # the client's self-reports (PHQ-9, GAD-7, WAI-SR, PANAS)
+    litellm_logging: Stopwatch  # CPU of litellm's post-call logging (awaited inside each model call)
+
+
+class _AwaitedLogging:
+    """Stands in for litellm's logging executor and remembers each post-call job per thread.
+
+    litellm logs every call afterwards in its own threads (building a logging payload,
+    pricing the call again); left to run there, that work for the model call competes
+    with the next graph node for the GIL and is counted as orchestration. The bench
+    waits for it inside the model call instead, so it is counted as model time.
+    """
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.pending = threading.local()
+
+    def submit(self, *args, **kwargs):
+        future = self.inner.submit(*args, **kwargs)
+        jobs = getattr(self.pending, "jobs", None)
+        if jobs is not None:
+            jobs.append(future)
+        return future
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def awaiting(self, call):
+        def call_then_logging(*args, **kwargs):
+            self.pending.jobs = []
+            try:
+                return call(*args, **kwargs)
+            finally:
+                jobs, self.pending.jobs = self.pending.jobs, None
+                for job in jobs:
+                    job.exception()  # waits; a logging error is litellm's to report
+
+        return call_then_logging
+
+
+@contextmanager
+def _instrumented(timed: TimedCampaign):
+    """Time model calls, litellm.completion and questionnaires; hand build_components our embedder."""
+    import memory
+    from agents.client.simulated_client import SimulatedClient
+    from agents.llm.litellm_model import LiteLLMModel
+    from agents.llm.providers import litellm_with_providers
+
+    from litellm import utils as litellm_utils
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    litellm = litellm_with_providers()
+    originals = (LiteLLMModel._call, litellm.completion, memory.shared_embedder, SimulatedClient.answer_questionnaires,
+                 Logging.success_handler, litellm_utils.executor)
+    awaited = _AwaitedLogging(litellm_utils.executor)
+    litellm_utils.executor = awaited
+    LiteLLMModel._call = timed.model.wrap(awaited.awaiting(originals[0]))
+    litellm.completion = timed.litellm.wrap(originals[1])
+    memory.shared_embedder = lambda: timed.embedder
+    SimulatedClient.answer_questionnaires = timed.questionnaires.wrap(originals[3])
+    Logging.success_handler = timed.litellm_logging.wrap(originals[4])
+    try:
+        yield
+    finally:
+        (LiteLLMModel._call, litellm.completion, memory.shared_embedder,
+         SimulatedClient.answer_questionnaires, Logging.success_handler, litellm_utils.executor) = originals
+
+
+def campaign_config(name: str, directory: Path, clients: int, sessions: int, turns: int, counselor: str,
+                    models: dict, **extra):
+    from scenarios.loader import LIBRARY_DIR, load_library
+    from simulation.config import CampaignConfig
+
+    return CampaignConfig.model_validate({
+        "name": name,
+        "scenarios": sorted(load_library(LIBRARY_DIR))[:clients],
+        "scenario_dir": str(LIBRARY_DIR),
+        "sessions": sessions,
+        "max_turns": turns,
+        "counselor": counselor,
+        "models": models,
+        "workers": 1,  # one course at a time: each turn interval belongs to one course
+        "output_dir": str(directory / "runs"),
+        **extra,
+    })
+
+
+def make_embedder(real: bool):
+    if not real:
+        return HashingEmbedder()
+    from memory.embeddings import MiniLMEmbedder
+
+    inner = MiniLMEmbedder()
+    inner.embed(["warm up"])  # load the model before timing
+    return inner
+
+
+def run_campaign_timed(config, embedder) -> TimedCampaign:
+    """Run ``config`` through prepare_campaign / run_campaign, timing each turn and what it spent where."""
+    from simulation.campaign import prepare_campaign, run_campaign
+
+    timed = TimedCampaign(None, 0.0, Stopwatch(), Stopwatch(), TimedEmbedder(embedder), Stopwatch(),
+                          Stopwatch(cpu=True))
+    timed.clock = TurnClock(timed.model, timed.embedder.watch)
+    with _instrumented(timed):
+        plan = prepare_campaign(config, config.name)
+        started = time.perf_counter()
+        result = run_campaign(plan, timed.clock)
+        timed.wall_seconds = time.perf_counter() - started
+    if result.status != "finished":
+        raise RuntimeError(f"benchmark campaign failed: {result.courses}")
+    return timed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench overhead", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="A small campaign (for smoke tests).")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--sessions", type=int, default=3)
+    parser.add_argument("--turns", type=int, default=10, help="Client turns per session.")
+    parser.add_argument("--counselor", default="muspsy", help="muspsy, no-memory or full-history.")
+    parser.add_argument("--baseline-turns", type=int, default=300)
+    parser.add_argument("--real-embedder", action="store_true", help="Use MiniLM (its time is still subtracted).")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.clients, args.sessions, args.turns, args.baseline_turns = 2, 2, 4, 60
+
+    from agents.llm.environment import configure_offline_environment
+
+    configure_offline_environment()
+    header("orchestration overhead per simulated turn")
+    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
+        directory = Path(tmp)
+        baseline = bare_langgraph_turns(args.baseline_turns, directory)
+        models = {role: {"model": "testdouble/scripted"} for role in ("counselor", "client", "judge")}
+        config = campaign_config("bench-overhead", directory, args.clients, args.sessions, args.turns,
+                                 args.counselor, models)
+        timed = run_campaign_timed(config, make_embedder(args.real_embedder))
+    clock, model = timed.clock, timed.model
+    per_turn_ms = percentile(clock.turn_ms, 50)
+    base_ms = percentile(baseline, 50)
+    print(f"campaign: {args.clients} clients x {args.sessions} sessions x {args.turns} turns, counselor "
+          f"{args.counselor}, test double for every role, courses one at a time; embedder: "
+          + ("MiniLM (time subtracted)" if args.real_embedder else "zero-cost hashing stand-in (time subtracted)"))
+    print(f"  per turn, excluding model and embedding: {p50_p90(clock.turn_ms)}")
+    print(f"  per turn, wall: {p50_p90(clock.turn_wall_ms)}")
+    print(f"  model calls (subtracted): {model.calls}, {model.seconds * 1000 / max(1, model.calls):.2f} ms each, of "
+          f"which {timed.litellm.seconds * 1000 / max(1, timed.litellm.calls):.2f} ms inside litellm.completion "
+          f"(the test double itself answers in microseconds); each waits for litellm's post-call logging "
+          f"({timed.litellm_logging.seconds * 1000 / max(1, timed.litellm_logging.calls):.2f} ms CPU in its thread), "
+          f"which would otherwise run during the next node")
+    print(f"  whole campaign: {timed.wall_seconds:.2f} s wall for {clock.turns} client turns "
+          f"({timed.wall_seconds * 1000 / max(1, clock.turns):.1f} ms per turn with everything between turns: "
+          f"goal planning, questionnaires ({timed.questionnaires.seconds:.2f} s), memory extraction, records; "
+          f"model time included)")
+    print(f"baseline: bare LangGraph 2-node turn with SqliteSaver: {p50_p90(baseline)}")
+    print(f"ratio (median per turn / baseline median): {ratio(per_turn_ms, base_ms)}")
+    print(verdict("overhead median per turn", per_turn_ms, TARGET_MS))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""Where course checkpoints live: SQLite in the run directory, or a shared PostgreSQL database.
+
+SQLite (the default) suits one machine. A ``postgresql://`` ``checkpointer_url``
+selects LangGraph's Postgres checkpointer, which every worker of a cluster can
+reach; one database may hold many campaigns, so its thread ids carry the
+campaign name.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from simulation.config import CampaignConfig
+from simulation.errors import InputError
+
+CHECKPOINTS_FILE = "checkpoints.sqlite"
+
+
+def uses_postgres(config: CampaignConfig) -> bool:
+    return config.checkpointer_url is not None
+
+
+def course_thread_id(config: CampaignConfig, client_id: str) -> str:
+    """The LangGraph thread of one client course.
+
+    In the run directory's own SQLite file the client id alone is unique (and
+    what `inspect --history` and `fork` read); a shared database needs the campaign too.
+    """
+    return f"{config.name}/{client_id}" if uses_postgres(config) else client_id
+
+
+@contextmanager
+def open_checkpointer(config: CampaignConfig, run_dir: Path, *, setup: bool = True) -> Iterator[object]:
+    """A checkpointer for ``config``; ``setup`` creates or migrates its tables (once, on the driver)."""
+    from simulation.checkpoint_serde import strict_serializer
+
+    if not uses_postgres(config):
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        # Several processes of a local Ray cluster may share the file: wait for its lock, don't fail.
+        connection = sqlite3.connect(run_dir / CHECKPOINTS_FILE, check_same_thread=False, timeout=60)
+        try:
+            saver = SqliteSaver(connection, serde=strict_serializer())
+            if setup:
+                saver.setup()
+            yield saver
+        finally:
+            connection.close()
+        return
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg import Connection
+    from psycopg.rows import dict_row
+
+    # The settings PostgresSaver.from_conn_string uses, plus the strict serializer.
+    with Connection.connect(config.checkpointer_url, autocommit=True, prepare_threshold=0,
+                            row_factory=dict_row) as connection:
+        saver = PostgresSaver(connection, serde=strict_serializer())
+        if setup:
+            saver.setup()
+        yield saver
+
+
+def create_checkpoint_tables(config: CampaignConfig, run_dir: Path) -> None:
+    """Create or migrate the tables once, on the driver, before workers open the store without setup."""
+    with open_checkpointer(config, run_dir, setup=True):
+        pass
+
+
+def check_checkpointer(config: CampaignConfig, source: str, client_ids: list[str], fresh: bool) -> None:
+    """The Postgres checkpointer answers, and a new run does not inherit an earlier run's threads."""
+    if not uses_postgres(config):
+        return
+    try:
+        import psycopg
+    except ImportError:
+        raise InputError(source, "checkpointer_url", "psycopg is not installed (pip install langgraph-checkpoint-postgres "
+                                                      "'psycopg[binary]')") from None
+    try:
+        with psycopg.connect(config.checkpointer_url, connect_timeout=10) as connection:
+            if not fresh or connection.execute("SELECT to_regclass('checkpoints')").fetchone()[0] is None:
+                return
+            threads = [course_thread_id(config, client_id) for client_id in client_ids]
+            stale = connection.execute("SELECT thread_id FROM checkpoints WHERE thread_id = ANY(%s) LIMIT 1",
+                                       (threads,)).fetchone()
+    except psycopg.Error as error:
+        reason = " ".join(str(error).split())
+        raise InputError(source, "checkpointer_url", f"cannot use the Postgres checkpointer: {reason}") from None
+    if stale:
+        raise InputError(source, "checkpointer_url",
+                         f"the database already holds checkpoints of campaign '{config.name}' ({stale[0]}) but its run "
+                         "directory is new; choose another name or delete that campaign's threads")

@@ -1,0 +1,60 @@
+"""`run_sim.py bench`: each benchmark prints its figures and baseline (no timing is asserted)."""
+
+import re
+
+from typer.testing import CliRunner
+
+from simulation.cli import app
+
+runner = CliRunner()
+FIGURE = r"p50 +[0-9.]+ ms +p90 +[0-9.]+ ms +\(n=\d+\)"
+
+
+def _line(output: str, start: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip().startswith(start)]
+    assert lines, f"no line starting {start!r} in:\n{output}"
+    return lines[0]
+
+
+def test_bench_overhead_quick_prints_per_turn_figures_and_baseline():
+    result = runner.invoke(app, ["bench", "overhead", "--quick"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"machine: \d+ cores usable", result.output)
+    assert re.search(FIGURE, _line(result.output, "per turn, excluding model and embedding"))
+    assert re.search(FIGURE, _line(result.output, "baseline: bare LangGraph"))
+    assert re.search(r"ratio .*: [0-9.]+x", result.output)
+    # 2 clients x 2 sessions x 4 turns, minus the first turn of each session (not an interval between turns)
+    assert "(n=12)" in _line(result.output, "per turn, excluding model and embedding")
+
+
+def test_bench_retrieval_quick_prints_search_embedding_and_recall():
+    result = runner.invoke(app, ["bench", "retrieval", "--quick"])
+    assert result.exit_code == 0, result.output
+    assert "500 records" in result.output
+    for start in ("embedding the query", "search, first query of a session", "search, later turns",
+                  "baseline: raw chromadb"):
+        assert re.search(FIGURE, _line(result.output, start)), start
+    recall = re.search(r"recall@5 of (\d+) planted facts .*store search ([0-9.]+), HNSW index ([0-9.]+)", result.output)
+    assert recall and int(recall.group(1)) > 0
+    assert 0.0 <= float(recall.group(2)) <= 1.0
+
+
+def test_bench_unknown_name_is_a_one_line_input_error():
+    result = runner.invoke(app, ["bench", "nonsense"])
+    assert result.exit_code == 2
+    assert "bench: name: unknown benchmark 'nonsense'" in result.output
+
+
+def test_memory_search_sees_a_session_rewritten_after_a_search(tmp_path):
+    """The store keeps a session's candidate records between turns (for speed); a rewrite must drop them."""
+    from bench.common import HashingEmbedder
+    from memory.store import MemoryStore
+
+    store = MemoryStore("c", HashingEmbedder(), path=tmp_path)
+    store.add_session("ana", 1, "homework: breathing exercise", ["Client: my cat Pip is ill"])
+    assert "Client: my cat Pip is ill" in [h.text for h in store.search("ana", 2, "cat", 5)]
+    store.add_session("ana", 1, "homework: breathing exercise", ["Client: my dog Rex ran away"])
+    texts = [h.text for h in store.search("ana", 2, "dog", 5)]
+    assert "Client: my dog Rex ran away" in texts and "Client: my cat Pip is ill" not in texts
+    store.add_session("ana", 2, "homework: walks", ["Client: the walks helped"])
+    assert "Client: the walks helped" in [h.text for h in store.search("ana", 3, "walks", 5)]

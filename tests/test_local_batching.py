@@ -1,0 +1,214 @@
+"""Dynamic batching of the local provider: the queue logic (fast) and batched == unbatched on the real model."""
+
+import math
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from agents.llm.local_batching import (
+    BatchSettings,
+    GenerationRequest,
+    Generated,
+    LocalBatcher,
+    ScoringRequest,
+    collect_batch,
+    split_by_kind,
+    threads_for_load,
+)
+
+
+def test_collect_batch_takes_what_is_queued_up_to_max_batch():
+    requests = queue.Queue()
+    for number in range(5):
+        requests.put(number)
+    assert collect_batch(requests, max_batch=3, wait_seconds=0.0) == [0, 1, 2]
+    assert collect_batch(requests, max_batch=3, wait_seconds=0.0) == [3, 4]
+
+
+def test_collect_batch_waits_for_late_requests_only_within_the_window():
+    requests = queue.Queue()
+    requests.put("first")
+    threading.Timer(0.05, requests.put, args=("late",)).start()
+    assert collect_batch(requests, max_batch=4, wait_seconds=2.0) == ["first", "late"]
+    requests.put("alone")
+    threading.Timer(0.3, requests.put, args=("too late",)).start()
+    assert collect_batch(requests, max_batch=4, wait_seconds=0.01) == ["alone"]
+    assert collect_batch(requests, max_batch=4, wait_seconds=0.0) == ["too late"]
+
+
+def test_max_batch_one_never_waits():
+    requests = queue.Queue()
+    requests.put("only")
+    ticks = iter([0.0, 100.0])
+    assert collect_batch(requests, max_batch=1, wait_seconds=60.0, clock=lambda: next(ticks)) == ["only"]
+
+
+def test_split_by_kind():
+    score, generate = ScoringRequest([1]), GenerationRequest([2], max_tokens=3)
+    assert split_by_kind([generate, score]) == ([score], [generate])
+
+
+def test_settings_from_environment():
+    assert BatchSettings.from_environment({}) == BatchSettings(16, 0.02, 0)
+    settings = BatchSettings.from_environment({"MUSPSY_LOCAL_MAX_BATCH": "4", "MUSPSY_LOCAL_BATCH_WAIT_MS": "0",
+                                               "MUSPSY_LOCAL_THREADS": "1"})
+    assert settings == BatchSettings(4, 0.0, 1)
+    for name, bad in (("MUSPSY_LOCAL_MAX_BATCH", "0"), ("MUSPSY_LOCAL_MAX_BATCH", "many"),
+                      ("MUSPSY_LOCAL_BATCH_WAIT_MS", "-5")):
+        with pytest.raises(ValueError, match=name):
+            BatchSettings.from_environment({name: bad})
+
+
+def test_threads_follow_the_load():
+    assert threads_for_load(2, 0.3) == 2
+    assert threads_for_load(2, 2.2) == 2  # this worker's own two threads
+    assert threads_for_load(2, 9.0) == 1
+    assert threads_for_load(16, 20.0) == 12
+
+
+class _RecordingBatcher(LocalBatcher):
+    """Serves requests without a model: echoes each prompt, and records how they were grouped."""
+
+    def __init__(self, settings):
+        super().__init__(model=None, tokenizer=None, settings=settings)
+        self.groups = []
+
+    def _generate_group(self, group):
+        self.groups.append(("generate", len(group)))
+        if any(r.max_tokens < 0 for r in group):
+            raise RuntimeError("bad request in the batch")
+        return [Generated(str(r.input_ids), tuple(r.input_ids[: r.max_tokens])) for r in group]
+
+    def _score_group(self, group):
+        self.groups.append(("score", len(group)))
+        return [sum(r.input_ids) for r in group]
+
+
+def test_concurrent_callers_are_batched_and_each_gets_its_own_result():
+    batcher = _RecordingBatcher(BatchSettings(max_batch=8, wait_seconds=0.5, threads=1))
+    barrier = threading.Barrier(6)
+
+    def call(number):
+        barrier.wait()
+        if number % 2:
+            return batcher.score(ScoringRequest([number, number]))
+        return batcher.generate(GenerationRequest([number] * 3, max_tokens=number))
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(call, range(6)))
+    assert results[1::2] == [2, 6, 10]
+    assert [r.token_ids for r in results[0::2]] == [(), (2, 2), (4, 4, 4)]
+    assert sorted(batcher.groups) == [("generate", 3), ("score", 3)]
+
+
+def test_a_failing_batch_fails_its_callers_not_the_worker():
+    batcher = _RecordingBatcher(BatchSettings(max_batch=1, wait_seconds=0.0, threads=1))
+    with pytest.raises(RuntimeError, match="bad request"):
+        batcher.generate(GenerationRequest([1], max_tokens=-1))
+    assert batcher.generate(GenerationRequest([1], max_tokens=1)).token_ids == (1,)
+
+
+def test_sampling_rules_match_transformers():
+    import torch
+    from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor, TopPLogitsWarper
+
+    from agents.llm.local_decoding import _top_p_probabilities
+
+    torch.manual_seed(0)
+    logits = torch.randn(1, 50)
+    sequence = torch.tensor([[3, 7, 7, 20]])
+    expected = RepetitionPenaltyLogitsProcessor(1.15)(sequence, logits.clone())
+    seen = torch.zeros(1, 50, dtype=torch.bool)
+    seen[0, sequence[0]] = True
+    penalized = torch.where(seen, torch.where(logits < 0, logits * 1.15, logits / 1.15), logits)
+    assert torch.equal(penalized, expected)
+    warped = TopPLogitsWarper(0.9)(sequence, expected.clone() / 0.7).softmax(-1)[0]
+    assert torch.allclose(_top_p_probabilities(expected[0] / 0.7, 0.9), warped)
+
+
+# --- the embedded model: short prompts, at most 12 new tokens ---------------------------------------------------
+
+PROMPTS = [
+    ([{"role": "user", "content": "I cannot sleep at night and it is awful. What should I do?"}], 10, ()),
+    ([{"role": "system", "content": "You are a counselor."}, {"role": "user", "content": "My boss yells at me."},
+      {"role": "assistant", "content": "This week, try"}], 12, ("!",)),
+    ([{"role": "user", "content": "Name three fruits."}], 8, (".",)),
+]
+
+
+@pytest.fixture(scope="module")
+def loaded(model_cache):
+    from agents.llm.local_models import EMBEDDED_MODEL, load_local_model, resolve_local_model
+
+    return load_local_model(resolve_local_model(EMBEDDED_MODEL))
+
+
+def _requests(loaded, temperature=0.0):
+    from agents.llm.local_provider import chat_prompt_ids
+
+    return [GenerationRequest(chat_prompt_ids(loaded, messages), max_tokens, stop, temperature=temperature, seed=5)
+            for messages, max_tokens, stop in PROMPTS]
+
+
+@pytest.mark.real_model
+def test_batched_greedy_generation_equals_unbatched(loaded, monkeypatch):
+    import torch
+
+    from agents.llm.local_decoding import generate_batch
+    from agents.llm.local_provider import generate
+
+    torch.set_num_threads(1)  # the same kernels for both sides, whatever the load
+    alone = [generate_batch(loaded.model, loaded.tokenizer, [request])[0] for request in _requests(loaded)]
+    # Through the provider, from concurrent threads, as the courses of a campaign call it.
+    monkeypatch.setenv("MUSPSY_LOCAL_MAX_BATCH", "3")
+    monkeypatch.setenv("MUSPSY_LOCAL_BATCH_WAIT_MS", "5000")
+    monkeypatch.setenv("MUSPSY_LOCAL_THREADS", "1")
+    with ThreadPoolExecutor(3) as pool:
+        batched = list(pool.map(lambda p: generate(loaded, p[0], max_tokens=p[1], temperature=0.0, seed=None,
+                                                   stop=list(p[2])), PROMPTS))
+    assert loaded.batcher().batch_sizes == [3]
+    assert [(g.text, len(g.token_ids)) for g in alone] == [(text, tokens) for text, _, tokens in batched]
+    # Each row kept its own budget and stop string.
+    lengths = [len(g.token_ids) for g in alone]
+    assert lengths[0] == 10 and lengths[1] <= 12 and lengths[2] <= 8
+    for generated, (_, _, stop) in zip(alone, PROMPTS):
+        assert generated.text and not any(marker in generated.text for marker in stop)
+
+    # The decode loop reproduces what transformers' generate gave for one request before batching.
+    request = _requests(loaded)[0]
+    with torch.inference_mode():
+        reference = loaded.model.generate(input_ids=torch.tensor([request.input_ids]), max_new_tokens=10,
+                                          do_sample=False, repetition_penalty=1.15,
+                                          pad_token_id=loaded.tokenizer.pad_token_id)
+    assert tuple(reference[0, len(request.input_ids):].tolist()) == alone[0].token_ids
+
+
+@pytest.mark.real_model
+def test_seeded_sampling_does_not_depend_on_the_batch(loaded):
+    import torch
+
+    from agents.llm.local_decoding import generate_batch
+
+    torch.set_num_threads(1)
+    alone = generate_batch(loaded.model, loaded.tokenizer, _requests(loaded, temperature=0.7)[:1])[0]
+    together = generate_batch(loaded.model, loaded.tokenizer, _requests(loaded, temperature=0.7))[0]
+    assert alone == together
+
+
+@pytest.mark.real_model
+def test_batched_scoring_equals_unbatched(loaded):
+    import torch
+
+    from agents.llm.local_decoding import score_batch
+    from agents.llm.local_provider import chat_prompt_ids
+
+    torch.set_num_threads(1)
+    prompts = [chat_prompt_ids(loaded, messages, allow_prefill=False) for messages, _, _ in PROMPTS]
+    requests = [ScoringRequest(ids) for ids in prompts]
+    alone = [score_batch(loaded.model, loaded.tokenizer.pad_token_id, [request])[0] for request in requests]
+    together = score_batch(loaded.model, loaded.tokenizer.pad_token_id, requests)
+    for one, batched in zip(alone, together):
+        assert int(one.argmax()) == int(batched.argmax())
+        assert math.isclose(float((one - batched).abs().max()), 0.0, abs_tol=1e-3)
