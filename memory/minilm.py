@@ -11,6 +11,7 @@ tests/test_memory_store.py checks it against sentence-transformers.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ def _erf(x: np.ndarray) -> np.ndarray:
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-    return 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0)))
+    return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
 
 
 class MiniLMEncoder:
@@ -49,6 +50,7 @@ class MiniLMEncoder:
         self.heads = int(config["num_attention_heads"])
         self.layers = int(config["num_hidden_layers"])
         self.weights = load_file(str(model_dir / "model.safetensors"))
+        self._transposed: dict[str, np.ndarray] = {}
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length)
         self.tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
@@ -56,8 +58,15 @@ class MiniLMEncoder:
     def _w(self, name: str) -> np.ndarray:
         return self.weights[name]
 
+    # Scalars below are Python floats: a NumPy float64 scalar would promote every activation to float64.
     def _dense(self, x: np.ndarray, name: str) -> np.ndarray:
-        return x @ self._w(f"{name}.weight").T + self._w(f"{name}.bias")
+        # A 2-D product with a contiguous (in, out) matrix runs as one BLAS gemm; a batched 3-D
+        # product with a transposed view does not (measured ~1 ms vs ~0.05 ms per call).
+        weight = self._transposed.get(name)
+        if weight is None:
+            weight = self._transposed[name] = np.ascontiguousarray(self._w(f"{name}.weight").T)
+        flat = x.reshape(-1, x.shape[-1]) @ weight + self._w(f"{name}.bias")
+        return flat.reshape(*x.shape[:-1], weight.shape[1])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One L2-normalized vector per text, float32, shape (len(texts), hidden)."""
@@ -88,7 +97,7 @@ class MiniLMEncoder:
         query = split_heads(self._dense(x, f"{prefix}.attention.self.query"))
         key = split_heads(self._dense(x, f"{prefix}.attention.self.key"))
         value = split_heads(self._dense(x, f"{prefix}.attention.self.value"))
-        scores = query @ key.transpose(0, 1, 3, 2) / np.sqrt(head_dim) + additive_mask
+        scores = query @ key.transpose(0, 1, 3, 2) / math.sqrt(head_dim) + additive_mask
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
         attention = scores / scores.sum(axis=-1, keepdims=True)
         context = (attention @ value).transpose(0, 2, 1, 3).reshape(batch, length, hidden)
