@@ -139,7 +139,9 @@ def _run_plan(plan, show_progress: bool) -> bool:
     for client_id, course in sorted(result.courses.items()):
         if course.get("status") != "finished":
             console.print(f"[red]course {client_id}: {course.get('status')} — {course.get('error', '')}")
-    console.print(f"Results: {result.run_dir}/ (manifest.json, sessions.jsonl, checkpoints.sqlite, chroma/)")
+    stores = [] if plan.config.checkpointer_url else ["checkpoints.sqlite"]
+    stores += [] if plan.config.memory.chroma_url else ["chroma/"]
+    console.print(f"Results: {result.run_dir}/ ({', '.join(['manifest.json', 'sessions.jsonl', *stores])})")
     return result.status == "finished"
 
 

@@ -44,6 +44,9 @@ def fork_run(source: Path, *, after_session: int, name: str, clients: list[str] 
         original = CampaignConfig.model_validate(json.loads(manifest_path.read_text(encoding="utf-8"))["config"])
     except (OSError, ValueError, KeyError):
         raise InputError(manifest_path, "config", "not a readable run manifest") from None
+    if original.checkpointer_url:
+        raise InputError(manifest_path, "config.checkpointer_url",
+                         "this run keeps its checkpoints in PostgreSQL; fork reads checkpoints.sqlite only")
     if not 1 <= after_session < original.sessions:
         raise InputError("--after-session", "", f"must be between 1 and {original.sessions - 1}")
     records = [r for r in read_sessions(source) if r["session_index"] <= after_session]

@@ -50,6 +50,11 @@ def test_crashed_course_resumes_from_postgres_at_the_same_turn(tmp_path, make_co
     assert all(session == 2 for _, session, _ in after)
     assert _keys(run_dir) == [("gad-priya-38", 1), ("gad-priya-38", 2)]
     assert json.loads((run_dir / "manifest.json").read_text())["courses"]["gad-priya-38"]["status"] == "finished"
+    # inspect --history and fork read checkpoints.sqlite: on a Postgres run they say so, in one line.
+    history = runner.invoke(app, ["inspect", str(run_dir), "--client", "gad-priya-38", "--history"])
+    fork = runner.invoke(app, ["fork", str(run_dir), "--after-session", "1", "--name", "pg-fork", "--no-progress"])
+    for refused in (history, fork):
+        assert refused.exit_code == 2 and refused.output.count("\n") == 1 and "PostgreSQL" in refused.output
 
     # A new run directory must not silently continue the old run's threads.
     shutil.rmtree(run_dir)

@@ -279,6 +279,9 @@ def _open_checkpoints(path: Path):
 
     file = path / CHECKPOINTS
     if not file.is_file():
+        if (_manifest(path).get("config") or {}).get("checkpointer_url"):
+            raise InputError(path, "checkpointer_url", "this run keeps its checkpoints in PostgreSQL; "
+                             "--history reads checkpoints.sqlite only")
         raise InputError(path, CHECKPOINTS, "missing: this run has no checkpoints yet")
     return sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
 
