@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 _LAYER_NORM_EPS = 1e-12
+_CHUNK = 32
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -70,7 +71,19 @@ class MiniLMEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One L2-normalized vector per text, float32, shape (len(texts), hidden)."""
-        encodings = self.tokenizer.encode_batch(list(texts))
+        if len(texts) <= _CHUNK:
+            return self._encode_padded(list(texts))
+        # Texts of similar length together, in small chunks: padding a long batch to its
+        # longest text wastes most of the work when lengths vary.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.empty((len(texts), self.weights["embeddings.word_embeddings.weight"].shape[1]), np.float32)
+        for start in range(0, len(order), _CHUNK):
+            chosen = order[start:start + _CHUNK]
+            vectors[chosen] = self._encode_padded([texts[i] for i in chosen])
+        return vectors
+
+    def _encode_padded(self, texts: list[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
         batch, length = ids.shape

@@ -330,3 +330,14 @@ def test_numpy_minilm_matches_sentence_transformers() -> None:
     # The last text is longer than the 256-token window: truncation must match too.
     assert np.abs(ours - expected).max() < 1e-5
     assert np.allclose((ours * expected).sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_numpy_minilm_long_lists_equal_one_by_one() -> None:
+    """Past one chunk, texts are grouped by length: each vector must still be its own text's."""
+    import numpy as np
+
+    embedder = MiniLMEmbedder()
+    texts = [f"memory {i}: " + "she worried about work and sleep " * (i % 7) for i in range(40)]
+    together = np.array(embedder.embed(texts))
+    alone = np.array([embedder.embed([text])[0] for text in texts])
+    assert np.abs(together - alone).max() < 1e-5
