@@ -130,5 +130,10 @@ class RunDirectory:
     def set_course(self, client_id: str, **fields: Any) -> None:
         with self._lock:
             manifest = self.read_manifest()
-            manifest.setdefault("courses", {}).setdefault(client_id, {}).update(fields)
+            course = manifest.setdefault("courses", {}).setdefault(client_id, {})
+            if fields.get("status") == "finished":
+                # A course resumed after a failure: its old failure no longer describes it.
+                course.pop("error", None)
+                course.pop("failed_step", None)
+            course.update(fields)
             write_json_atomic(self.manifest_path, manifest)

@@ -96,7 +96,8 @@ def test_crash_mid_session_resumes_at_the_same_turn(tmp_path, make_config):
     # The first call after the crash asks for the turn that crashed, not the session's start.
     assert calls[len(calls_before)] == ["gad-priya-38", 2, 4]
     assert _keys(run_dir) == [("gad-priya-38", s) for s in (1, 2, 3)]
-    assert json.loads((run_dir / "manifest.json").read_text())["courses"]["gad-priya-38"]["status"] == "finished"
+    course = json.loads((run_dir / "manifest.json").read_text())["courses"]["gad-priya-38"]
+    assert course["status"] == "finished" and "error" not in course
 
 
 def test_rerunning_a_finished_campaign_changes_nothing(tmp_path, make_config):
