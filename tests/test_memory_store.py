@@ -341,3 +341,18 @@ def test_numpy_minilm_long_lists_equal_one_by_one() -> None:
     together = np.array(embedder.embed(texts))
     alone = np.array([embedder.embed([text])[0] for text in texts])
     assert np.abs(together - alone).max() < 1e-5
+
+
+def test_memory_search_sees_a_session_rewritten_after_a_search(tmp_path):
+    """The store keeps a session's candidate records between turns (for speed); a rewrite must drop them."""
+    from bench.common import HashingEmbedder
+    from memory.store import MemoryStore
+
+    store = MemoryStore("c", HashingEmbedder(), path=tmp_path)
+    store.add_session("ana", 1, "homework: breathing exercise", ["Client: my cat Pip is ill"])
+    assert "Client: my cat Pip is ill" in [h.text for h in store.search("ana", 2, "cat", 5)]
+    store.add_session("ana", 1, "homework: breathing exercise", ["Client: my dog Rex ran away"])
+    texts = [h.text for h in store.search("ana", 2, "dog", 5)]
+    assert "Client: my dog Rex ran away" in texts and "Client: my cat Pip is ill" not in texts
+    store.add_session("ana", 2, "homework: walks", ["Client: the walks helped"])
+    assert "Client: the walks helped" in [h.text for h in store.search("ana", 3, "walks", 5)]
