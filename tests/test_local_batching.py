@@ -212,3 +212,47 @@ def test_batched_scoring_equals_unbatched(loaded):
     for one, batched in zip(alone, together):
         assert int(one.argmax()) == int(batched.argmax())
         assert math.isclose(float((one - batched).abs().max()), 0.0, abs_tol=1e-3)
+
+
+def test_shared_prefix_groups():
+    from agents.llm.local_decoding import SHARED_PREFIX_MIN, _shared_prefix_groups
+
+    head = list(range(100, 100 + SHARED_PREFIX_MIN + 5))
+    prompts = [head + [1, 2], [7] * 50, head + [3], head[:10] + [9] * 40, head + [1, 5, 6]]
+    groups = _shared_prefix_groups(prompts)
+    together = [sorted(members) for members, shared in groups if len(members) > 1]
+    assert together == [[0, 2, 4]]
+    assert dict((tuple(sorted(m)), s) for m, s in groups)[(0, 2, 4)] == len(head)
+    # A prompt that is entirely the shared prefix still leaves itself one token to score.
+    members, shared = _shared_prefix_groups([head, head + [4]])[0]
+    assert sorted(members) == [0, 1] and shared == len(head) - 1
+
+
+@pytest.mark.real_model
+def test_questionnaire_items_share_their_prefix_and_score_as_alone(loaded):
+    """Items of one questionnaire differ only near the end: scored together off one prefill, exactly as alone."""
+    import torch
+
+    from agents.client.questionnaires import PROMPT
+    from agents.llm.local_decoding import SHARED_PREFIX_MIN, _shared_prefix_groups, score_batch
+    from agents.llm.local_provider import chat_prompt_ids
+    from agents.prompting import render
+
+    torch.set_num_threads(1)
+    fixed = {"pseudonym": "Priya", "title": "PHQ-9", "session_index": 2, "moment": "before",
+             "instructions": "Over the last two weeks, how often have you been bothered by the following?",
+             "scale": "0 = not at all, 1 = several days, 2 = more than half the days, 3 = nearly every day"}
+    items = [("Little interest or pleasure in doing things", "somewhat", "1.4"),
+             ("Feeling down, depressed, or hopeless", "quite a lot", "2.2"),
+             ("Trouble falling or staying asleep", "a lot", "2.8")]
+    prompts = [chat_prompt_ids(loaded, [{"role": "user", "content": render(
+        PROMPT, item=item, level_words=words, level=level, **fixed)}], allow_prefill=False) for item, words, level in items]
+    [(members, shared)] = _shared_prefix_groups(prompts)
+    assert len(members) == 3 and shared >= SHARED_PREFIX_MIN
+    requests = [ScoringRequest(ids) for ids in prompts]
+    alone = [score_batch(loaded.model, loaded.tokenizer.pad_token_id, [request])[0] for request in requests]
+    together = score_batch(loaded.model, loaded.tokenizer.pad_token_id, requests)
+    digits = [loaded.tokenizer.encode(str(d), add_special_tokens=False)[0] for d in range(4)]
+    for one, batched in zip(alone, together):
+        assert int(one[digits].argmax()) == int(batched[digits].argmax())
+        assert math.isclose(float((one[digits] - batched[digits]).abs().max()), 0.0, abs_tol=1e-3)

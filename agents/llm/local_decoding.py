@@ -56,22 +56,93 @@ def generate_batch(model, tokenizer, requests: list[GenerationRequest]) -> list[
     return [row.result() for row in rows]
 
 
+# Scoring prompts that share at least this many leading tokens share one prefill of them.
+SHARED_PREFIX_MIN = 32
+
+
 def score_batch(model, pad_token_id: int, requests: list[ScoringRequest]):
-    """Log-softmax of the next token after each prompt, from one left-padded forward pass."""
+    """Log-softmax of the next token after each prompt.
+
+    Prompts sharing a long prefix (a questionnaire's items for one client share all but the item
+    and the level) are scored together: the prefix is prefilled once, then only the differing
+    ends, right-padded (causal attention never looks at padding after a token, so each row is
+    exact). The rest go through one left-padded forward pass.
+    """
     import torch
 
+    results: list = [None] * len(requests)
     with torch.inference_mode():
-        longest = max(len(r.input_ids) for r in requests)
-        input_ids = torch.full((len(requests), longest), pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(requests), longest), dtype=torch.long)
-        for index, request in enumerate(requests):
-            input_ids[index, longest - len(request.input_ids):] = torch.tensor(request.input_ids)
-            attention_mask[index, longest - len(request.input_ids):] = 1
-        # Padding must not shift the rotary positions of the real tokens.
-        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-        logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                       use_cache=False, logits_to_keep=1).logits[:, -1].float()
-        return list(torch.log_softmax(logits, dim=-1))
+        alone = []
+        for group, shared in _shared_prefix_groups([r.input_ids for r in requests]):
+            if len(group) < 2 or shared < SHARED_PREFIX_MIN:
+                alone += group
+                continue
+            for index, row in zip(group, _score_with_prefix(model, pad_token_id, [requests[i].input_ids for i in group], shared)):
+                results[index] = row
+        if alone:
+            for index, row in zip(alone, _score_left_padded(model, pad_token_id, [requests[i].input_ids for i in alone])):
+                results[index] = row
+    return results
+
+
+def _shared_prefix_groups(prompts: list[list[int]]) -> list[tuple[list[int], int]]:
+    """Indices grouped by a common prefix (sorted, then greedily), with its usable length."""
+    order = sorted(range(len(prompts)), key=lambda i: prompts[i])
+    groups: list[tuple[list[int], int]] = []
+    for index in order:
+        if groups:
+            members, shared = groups[-1]
+            first = prompts[members[0]]
+            common = 0
+            limit = min(shared, len(prompts[index]) - 1)
+            while common < limit and first[common] == prompts[index][common]:
+                common += 1
+            if common >= SHARED_PREFIX_MIN:
+                groups[-1] = (members + [index], common)
+                continue
+        groups.append(([index], len(prompts[index]) - 1))
+    return groups
+
+
+def _score_with_prefix(model, pad_token_id: int, prompts: list[list[int]], shared: int):
+    import torch
+
+    prefix = model(input_ids=torch.tensor([prompts[0][:shared]]), use_cache=True)
+    cache = prefix.cache
+    cache.batch_repeat_interleave(len(prompts))
+    tails = [p[shared:] for p in prompts]
+    longest = max(len(t) for t in tails)
+    input_ids = torch.full((len(tails), longest), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(tails), shared + longest), dtype=torch.long)
+    attention_mask[:, :shared] = 1
+    for row, tail in enumerate(tails):
+        input_ids[row, :len(tail)] = torch.tensor(tail)
+        attention_mask[row, shared:shared + len(tail)] = 1
+    position_ids = torch.arange(shared, shared + longest)[None].expand(len(tails), -1)
+    last = torch.tensor([len(t) - 1 for t in tails])
+    # Project only the rows' last real positions through the vocabulary head.
+    keep = torch.unique(last)
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                   cache=cache, use_cache=True, logits_to_keep=keep).logits
+    column = {int(position): column for column, position in enumerate(keep)}
+    rows = torch.stack([logits[row, column[int(last[row])]] for row in range(len(tails))]).float()
+    return list(torch.log_softmax(rows, dim=-1))
+
+
+def _score_left_padded(model, pad_token_id: int, prompts: list[list[int]]):
+    import torch
+
+    longest = max(len(p) for p in prompts)
+    input_ids = torch.full((len(prompts), longest), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(prompts), longest), dtype=torch.long)
+    for index, prompt in enumerate(prompts):
+        input_ids[index, longest - len(prompt):] = torch.tensor(prompt)
+        attention_mask[index, longest - len(prompt):] = 1
+    # Padding must not shift the rotary positions of the real tokens.
+    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                   use_cache=False, logits_to_keep=1).logits[:, -1].float()
+    return list(torch.log_softmax(logits, dim=-1))
 
 
 class _Row:
