@@ -102,3 +102,19 @@ def test_compare_prints_and_writes_a_paired_table(ablation, tmp_path):
 def test_eval_of_a_directory_without_a_run_is_an_input_error(tmp_path):
     result = runner.invoke(app, ["eval", str(tmp_path)])
     assert result.exit_code == 2 and "manifest.json" in result.output
+
+
+def test_the_eval_judge_keeps_the_runs_fault_settings():
+    from simulation.config import CampaignConfig
+    from simulation.evaluation.run_eval import build_judge
+
+    config = CampaignConfig.model_validate({"scenarios": ["gad-priya-38"], "models": {"judge": {
+        "model": "testdouble/scripted", "api_base": "http://127.0.0.1:9/v1", "retries": 5, "timeout": 7,
+        "fallback": "testdouble/json-only"}}})
+    same = build_judge(config, None, "v1").llm
+    other = build_judge(config, "testdouble/poor-counselor", "v1").llm
+    assert (same.model, same.api_base, same.retries, same.timeout, same.fallback) == \
+        ("testdouble/scripted", "http://127.0.0.1:9/v1", 5, 7, "testdouble/json-only")
+    # Another judge model drops the run's api_base (it belonged to the other model) but keeps the rest.
+    assert (other.model, other.api_base, other.retries, other.timeout, other.fallback) == \
+        ("testdouble/poor-counselor", None, 5, 7, "testdouble/json-only")

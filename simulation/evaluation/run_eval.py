@@ -50,7 +50,8 @@ def _load_inputs(run_dir: Path):
 
 def build_judge(config, judge_model: str | None, prompt_version: str):
     from agents.judge import Judge
-    from agents.llm import LiteLLMModel, check_model_string
+    from agents.llm import check_model_string
+    from simulation.components import role_model
 
     settings = config.models.judge
     model = judge_model or settings.model
@@ -58,9 +59,11 @@ def build_judge(config, judge_model: str | None, prompt_version: str):
         check_model_string(model)
     except ValueError as error:
         raise InputError("--judge-model", "", str(error)) from None
-    api_base = settings.api_base if model == settings.model else None
+    if model != settings.model:
+        # Another judge model: the run's retry, timeout and fallback settings still apply.
+        settings = settings.model_copy(update={"model": model, "api_base": None})
     try:
-        return Judge(LiteLLMModel(model, api_base=api_base), prompt_version)
+        return Judge(role_model(settings), prompt_version)
     except ValueError as error:
         raise InputError("--judge-version", "", str(error)) from None
 
