@@ -1,11 +1,13 @@
 """Throughput of the embedded local model: batched concurrent courses versus one request at a time.
 
-``campaign``: a short campaign of N client courses (default 16) run concurrently with the batched
-``local/`` provider, against the same kind of work with max batch 1 and one worker (the old
-one-at-a-time behaviour), measured in the same process. Generated tokens are the sessions' recorded
-completion tokens (questionnaire scoring calls count one token each). The baseline may run on a
-subset of the clients (``--baseline-clients``): tokens/s is a rate, so it compares; the output says so.
-``micro``: raw generation at batch 1 versus batch 16 on same-length prompts.
+``campaign``: the default campaign (configs/default.yaml: its counselor, turns and model
+settings), one session per course, for N client courses (default 16) run concurrently with the
+batched ``local/`` provider, against the same work with max batch 1 and one worker (one request at
+a time), measured in the same process. Both use the same prefix cache. Generated tokens are the
+sessions' recorded completion tokens (questionnaire scoring calls count one token each). The
+baseline may run on a subset of the clients (``--baseline-clients``): tokens/s is a rate, so it
+compares; the output says so.
+``micro``: the local provider's batcher serving 16 same-length requests one at a time versus together.
 
     python -m bench.throughput [--mode campaign|micro|all] [--quick]
 """
@@ -16,6 +18,7 @@ import argparse
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,12 +34,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16, help="concurrent client courses (batched run)")
     parser.add_argument("--baseline-clients", type=int, default=4, help="courses in the one-at-a-time baseline")
     parser.add_argument("--max-batch", type=int, default=16)
-    parser.add_argument("--max-tokens", type=int, default=32, help="counselor/client turn length")
+    parser.add_argument("--sessions", type=int, default=1, help="sessions per course")
+    parser.add_argument("--max-tokens", type=int, default=None,
+                        help="counselor/client turn length (default: the default campaign's)")
     parser.add_argument("--prompt-tokens", type=int, default=300, help="micro: prompt length")
+    parser.add_argument("--new-tokens", type=int, default=32, help="micro: tokens generated per request")
     args = parser.parse_args(argv)
     if args.quick:
-        args.clients, args.baseline_clients, args.max_tokens, args.prompt_tokens = 4, 1, 8, 120
-    if min(args.clients, args.baseline_clients, args.max_batch, args.max_tokens, args.prompt_tokens) < 1:
+        args.clients, args.baseline_clients, args.max_tokens, args.prompt_tokens, args.new_tokens = 4, 1, 8, 120, 8
+        args.max_turns = 1
+    else:
+        args.max_turns = None
+    if min(args.clients, args.baseline_clients, args.max_batch, args.max_tokens or 1, args.prompt_tokens,
+           args.new_tokens, args.sessions) < 1:
         parser.error("sizes must be positive")
 
     from agents.llm.environment import configure_offline_environment
@@ -72,45 +82,47 @@ def _loaded_model():
 def _micro(args) -> None:
     import torch
 
-    from agents.llm.local_batching import GenerationRequest, threads_for_load
-    from agents.llm.local_decoding import generate_batch
+    from agents.llm.local_batching import BatchSettings, GenerationRequest
 
     loaded = _loaded_model()
-    torch.set_num_threads(threads_for_load(core_count(), os.getloadavg()[0]))
     vocabulary = loaded.tokenizer.vocab_size
     generator = torch.Generator().manual_seed(0)
 
     def requests(count):
         # Random prompt tokens and no stop: every row runs its full budget, so the work is known.
+        # Distinct prompts, so the prefix cache has nothing to reuse.
         return [GenerationRequest(torch.randint(100, vocabulary, (args.prompt_tokens,), generator=generator).tolist(),
-                                  max_tokens=args.max_tokens, repetition_penalty=1.15) for _ in range(count)]
+                                  max_tokens=args.new_tokens, repetition_penalty=1.15) for _ in range(count)]
 
-    def rate(batch, rounds):
-        generated, started = 0, time.perf_counter()
-        for _ in range(rounds):
-            generated += sum(len(g.token_ids) for g in generate_batch(loaded.model, loaded.tokenizer, requests(batch)))
+    def rate(max_batch, count):
+        batcher = loaded.batcher(BatchSettings(max_batch=max_batch, wait_seconds=0.05))
+        batch = requests(count)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(count) as pool:
+            generated = sum(len(g.token_ids) for g in pool.map(batcher.generate, batch))
         return generated / (time.perf_counter() - started)
 
     rate(1, 1)  # warm-up
-    single = rate(1, 2)
-    batched = rate(args.max_batch, 1)
-    print(f"micro ({args.prompt_tokens}-token prompts, {args.max_tokens} new tokens each, "
-          f"{torch.get_num_threads()} torch threads, load {load_average()}):")
-    print(f"  batch 1:  {single:7.1f} generated tokens/s")
-    print(f"  batch {args.max_batch}: {batched:7.1f} generated tokens/s   ratio {ratio(batched, single)}")
+    single = rate(1, 4)
+    batched = rate(args.max_batch, args.max_batch)
+    print(f"micro ({args.prompt_tokens}-token prompts, {args.new_tokens} new tokens each, "
+          f"load {load_average()}):")
+    print(f"  max batch 1:  {single:7.1f} generated tokens/s")
+    print(f"  max batch {args.max_batch}: {batched:7.1f} generated tokens/s   ratio {ratio(batched, single)}")
 
 
 def _campaign_config(profile_ids: list[str], args, workers: int, output_dir: Path, name: str):
-    from simulation.config import CampaignConfig
+    from simulation.config import load_config
 
-    turn = {"model": MODEL, "max_tokens": args.max_tokens}
-    return CampaignConfig(
-        name=name, scenarios=profile_ids, scenario_dir=str(repository_root() / "scenarios" / "library"),
-        sessions=1, max_turns=1, workers=workers, seed=3, output_dir=str(output_dir),
-        models={"counselor": {**turn, "temperature": 0.5}, "client": turn,
-                "judge": {"model": MODEL, "max_tokens": 8, "temperature": 0.0}},
-        counselor_options={"memory_max_tokens": args.max_tokens, "goal_max_tokens": max(8, args.max_tokens // 2)},
-    )
+    root = repository_root()
+    overrides = {"name": name, "scenarios": profile_ids, "scenario_dir": str(root / "scenarios" / "library"),
+                 "sessions": args.sessions, "workers": workers, "output_dir": str(output_dir),
+                 "max_turns": args.max_turns}
+    for role in ("counselor", "client", "judge"):
+        overrides[f"models.{role}.model"] = MODEL
+    if args.max_tokens:
+        overrides["models.counselor.max_tokens"] = overrides["models.client.max_tokens"] = args.max_tokens
+    return load_config(root / "configs" / "default.yaml", overrides)
 
 
 def _run(config) -> dict:
@@ -134,25 +146,42 @@ def _campaign(args) -> None:
     ids = sorted(load_library(repository_root() / "scenarios" / "library"))
     clients = ids[: args.clients]
     baseline_clients = clients[: args.baseline_clients]
+    runs = []
     with tempfile.TemporaryDirectory(prefix="bench-throughput-") as output:
-        with _batching(1):
-            baseline = _run(_campaign_config(baseline_clients, args, 1, Path(output), "baseline"))
-        with _batching(args.max_batch):
-            batched = _run(_campaign_config(clients, args, len(clients), Path(output), "batched"))
-            sizes = loaded.batcher().batch_sizes
-    print(f"campaign ({MODEL}, 1 session x 1 client turn per course, turn max_tokens {args.max_tokens}, "
-          f"load at end {load_average()}):")
-    for label, figures, courses in ((f"one at a time (max batch 1, 1 worker), {len(baseline_clients)} of "
-                                     f"{len(clients)} clients", baseline, len(baseline_clients)),
-                                    (f"batched (max batch {args.max_batch}, {len(clients)} workers)", batched,
-                                     len(clients))):
+        for label, max_batch, courses in (
+                (f"one at a time (max batch 1, 1 worker), {len(baseline_clients)} of {len(clients)} clients",
+                 1, baseline_clients),
+                (f"batched (max batch {args.max_batch}, {len(clients)} workers)", args.max_batch, clients)):
+            with _batching(max_batch):
+                config = _campaign_config(courses, args, 1 if max_batch == 1 else len(courses), Path(output),
+                                          f"batch{max_batch}")
+                figures = _run(config)
+                runs.append((label, figures, len(courses), _serving_figures(loaded.batcher())))
+    turns = config.models.counselor.max_tokens, config.models.client.max_tokens
+    print(f"campaign ({MODEL}; the default campaign: {config.sessions} session(s) x {config.max_turns} client turns "
+          f"per course, counselor/client max_tokens {turns[0]}/{turns[1]}; load at end {load_average()}):")
+    for label, figures, courses, serving in runs:
         print(f"  {label}: {figures['rate']:6.1f} generated tokens/s  ({figures['completion_tokens']} tokens, "
               f"{figures['calls']} calls, {figures['prompt_tokens']} prompt tokens, {figures['seconds']:.1f} s, "
               f"{courses} courses)")
-    if sizes:
-        print(f"  generation batches: {len(sizes)}, mean size {sum(sizes) / len(sizes):.1f}, max {max(sizes)}")
-    print(f"  ratio batched / one at a time on {core_count()} cores: {ratio(batched['rate'], baseline['rate'])}"
+        if serving:
+            print(f"    {serving}")
+    print(f"  ratio batched / one at a time on {core_count()} cores: {ratio(runs[1][1]['rate'], runs[0][1]['rate'])}"
           f" (target >= 8x)")
+
+
+def _serving_figures(batcher) -> str:
+    sizes = batcher.batch_sizes
+    if not sizes:
+        return ""
+    line = f"forward passes: {len(sizes)}, rows per pass mean {sum(sizes) / len(sizes):.1f}, max {max(sizes)}"
+    if hasattr(batcher, "busy_seconds"):
+        line += f", model busy {batcher.busy_seconds:.1f} s"
+    cache = getattr(batcher, "prefix_cache", None)
+    if cache is not None:
+        line += (f"; prompt tokens computed {batcher.prompt_tokens_fed}, reused from the prefix cache "
+                 f"{cache.reused_tokens}")
+    return line
 
 
 if __name__ == "__main__":

@@ -137,6 +137,24 @@ def test_memory_missing_fields_is_asked_again_then_filled_in_from_the_record():
     assert "counseling_assignments" in extracted.memory.filled_in
 
 
+def test_memory_keeps_an_earlier_usable_answer_when_the_last_re_ask_comes_back_blank():
+    from agents.counselor.base import SessionContext
+    from scenarios.loader import load_library
+    from tests.conftest import LIBRARY
+    from tests.fakes import RecordingModel
+
+    answers = iter(["sad.\nSummary: short.", "sad.\nSummary: short.", ""])
+    model = RecordingModel(reply=lambda messages: next(answers))
+    counselor = MusPsyCounselor(model, Sampling(seed=1))
+    profile = load_library(LIBRARY)["gad-priya-38"]
+    turns = [{"speaker": "counselor", "text": "Hello."}, {"speaker": "client", "text": "I worry."}]
+    extracted = counselor.extract_memory(SessionContext(profile, 1, goal="Calm the worry."), turns, seed=3)
+    assert len(model.prompts) == 3 and len(extracted.completions) == 3
+    assert extracted.completions[-1].text.startswith("sad.")  # the accepted one comes last
+    assert [bool(getattr(c, "rejected", None)) for c in extracted.completions] == [True, True, False]
+    assert extracted.memory.summary == "short." and "counseling_assignments" in extracted.memory.filled_in
+
+
 def test_fault_settings_are_validated():
     assert FaultInjector.from_params({}).kinds == FAULT_KINDS
     for bad in ({"fault_rate": 2}, {"fault_seed": "x"}, {"fault_kinds": ["meteor"]}):

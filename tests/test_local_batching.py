@@ -114,7 +114,7 @@ def test_sampling_rules_match_transformers():
     import torch
     from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor, TopPLogitsWarper
 
-    from agents.llm.local_decoding import _top_p_probabilities
+    from agents.llm.local_decoding import nucleus
 
     torch.manual_seed(0)
     logits = torch.randn(1, 50)
@@ -124,8 +124,29 @@ def test_sampling_rules_match_transformers():
     seen[0, sequence[0]] = True
     penalized = torch.where(seen, torch.where(logits < 0, logits * 1.15, logits / 1.15), logits)
     assert torch.equal(penalized, expected)
-    warped = TopPLogitsWarper(0.9)(sequence, expected.clone() / 0.7).softmax(-1)[0]
-    assert torch.allclose(_top_p_probabilities(expected[0] / 0.7, 0.9), warped)
+    # A small vocabulary, a peaked large one (the nucleus is within the first candidates) and a flat
+    # large one (it is not, and the whole vocabulary is sorted).
+    for scores in (expected / 0.7, torch.randn(1, 5000) * 8, torch.randn(1, 5000) * 0.1):
+        warped = TopPLogitsWarper(0.9)(sequence, scores.clone()).softmax(-1)[0]
+        ids, kept = nucleus(scores, torch.tensor([0.9]))
+        ours = torch.zeros_like(warped)
+        ours[ids[0]] = kept[0]
+        assert torch.allclose(ours / ours.sum(), warped, atol=1e-6)
+
+
+def test_sampled_tokens_follow_the_nucleus_probabilities():
+    import torch
+
+    from agents.llm.local_decoding import DecodingRow, choose_tokens
+
+    scores = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    row = DecodingRow(GenerationRequest([0], max_tokens=1, temperature=1.0, top_p=0.9, seed=3), tokenizer=None)
+    counts = torch.zeros(4)
+    for _ in range(4000):
+        counts[choose_tokens(scores, torch.zeros(1, 4, dtype=torch.bool), torch.ones(1, 1), [row])[0]] += 1
+    # top_p 0.9 keeps 0.5, 0.3 and 0.15 (0.95 of the mass), renormalized; the 0.05 token never comes.
+    assert counts[3] == 0
+    assert torch.allclose(counts[:3] / 4000, torch.tensor([0.5, 0.3, 0.15]) / 0.95, atol=0.03)
 
 
 # --- the embedded model: short prompts, at most 12 new tokens ---------------------------------------------------
@@ -168,7 +189,7 @@ def test_batched_greedy_generation_equals_unbatched(loaded, monkeypatch):
     with ThreadPoolExecutor(3) as pool:
         batched = list(pool.map(lambda p: generate(loaded, p[0], max_tokens=p[1], temperature=0.0, seed=None,
                                                    stop=list(p[2])), PROMPTS))
-    assert loaded.batcher().batch_sizes == [3]
+    assert max(loaded.batcher().batch_sizes) == 3  # the three rows shared forward passes
     assert [(g.text, len(g.token_ids)) for g in alone] == [(text, tokens) for text, _, tokens in batched]
     # Each row kept its own budget and stop string.
     lengths = [len(g.token_ids) for g in alone]

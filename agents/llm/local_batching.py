@@ -1,19 +1,20 @@
 """Dynamic batching for the in-process ``local/`` provider.
 
 Courses run in threads, and every call they make to a local model becomes a request on that
-model's queue. One worker thread per model (and batch settings) takes up to ``max_batch`` requests,
-waiting at most ``wait_seconds`` after the first for others to join, and serves them together:
+model's queue, served by one worker thread per model (and batch settings). Two servers:
 
-- generation: each prompt is prefilled on its own, then the KV caches are left-padded into one
-  batch and the decode steps run batched. Prefill is compute-bound on the CPU (a 300-token prompt
-  runs at ~430 tokens/s alone and ~460 in a batch of 16), so batching it gains little, and alone
-  its numbers equal an unbatched call's; a decode step reads all the weights for one token, so a
-  batch of 16 costs ~2.3x one row (83 vs 12 tokens/s, fp32, measured here). Every row keeps its own
-  max_tokens, stop strings, repetition penalty, temperature/top_p and seeded generator, and leaves
-  the batch when it is done, so its result does not depend on which requests share its batch.
-- scoring: next-token log-probabilities of the last position, one padded forward for the group.
+- ``ContinuousBatcher`` (``continuous_batching.py``) for Llama-family models, the embedded one
+  included: requests join and leave the batch at every decode step, and prompts start from a
+  cached prefix.
+- ``LocalBatcher`` here, for any other causal LM: static batches. It takes up to ``max_batch``
+  requests, waiting at most ``wait_seconds`` after the first, and serves them together:
+  generation prefills each prompt alone, left-pads the KV caches into one batch and decodes it
+  batched; scoring runs one padded forward (prompts sharing a long prefix prefill it once).
+  Every row keeps its own max_tokens, stop strings, repetition penalty, temperature/top_p and
+  seeded generator, and leaves the batch when it is done.
 
-``max_batch`` 1 serves one request at a time, as the provider did before batching.
+Either way a row's result does not depend on which requests share its batch. ``max_batch`` 1
+serves one request at a time.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 MAX_BATCH_ENV = "MUSPSY_LOCAL_MAX_BATCH"
 WAIT_MS_ENV = "MUSPSY_LOCAL_BATCH_WAIT_MS"
 THREADS_ENV = "MUSPSY_LOCAL_THREADS"
+PREFIX_CACHE_TOKENS_ENV = "MUSPSY_LOCAL_PREFIX_CACHE_TOKENS"
 
 
 def available_cores() -> int:
@@ -45,6 +47,7 @@ class BatchSettings:
     max_batch: int = 16
     wait_seconds: float = 0.02
     threads: int = 0  # torch threads of the worker; 0 = chosen per batch by threads_for_load
+    prefix_cache_tokens: int = 32768  # prompt positions kept for reuse (continuous batching only)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> "BatchSettings":
@@ -52,7 +55,8 @@ class BatchSettings:
         max_batch = _positive_int(environ, MAX_BATCH_ENV, cls.max_batch)
         wait_ms = _positive_int(environ, WAIT_MS_ENV, int(cls.wait_seconds * 1000), allow_zero=True)
         threads = _positive_int(environ, THREADS_ENV, 0, allow_zero=True)
-        return cls(max_batch, wait_ms / 1000, threads)
+        prefix_tokens = _positive_int(environ, PREFIX_CACHE_TOKENS_ENV, cls.prefix_cache_tokens, allow_zero=True)
+        return cls(max_batch, wait_ms / 1000, threads, prefix_tokens)
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int, allow_zero: bool = False) -> int:
@@ -127,17 +131,14 @@ def split_by_kind(batch: list) -> tuple[list[ScoringRequest], list[GenerationReq
             [r for r in batch if isinstance(r, GenerationRequest)])
 
 
-class LocalBatcher:
-    """One worker thread serving a model's requests in batches; callers block on their own result."""
+class QueueWorker:
+    """A request queue served by one worker thread, started on first use; callers block on their own result."""
 
-    def __init__(self, model, tokenizer, settings: BatchSettings):
-        self.model = model
-        self.tokenizer = tokenizer
+    def __init__(self, settings: BatchSettings):
         self.settings = settings
         self._requests: queue.Queue = queue.Queue()
         self._start = threading.Lock()
         self._worker: threading.Thread | None = None
-        self.batch_sizes: list[int] = []  # generation batch sizes served, for benchmarks
 
     def generate(self, request: GenerationRequest) -> Generated:
         return self._submit(request)
@@ -154,6 +155,30 @@ class LocalBatcher:
                 self._worker.start()
         self._requests.put(request)
         return request.result.result()
+
+    def _serve(self) -> None:
+        raise NotImplementedError
+
+
+def batcher_for(model, tokenizer, settings: BatchSettings) -> QueueWorker:
+    """Continuous batching where the model has the Llama layout it needs, static batches otherwise."""
+    from agents.llm.packed_llama import supports
+
+    if supports(model):
+        from agents.llm.continuous_batching import ContinuousBatcher
+
+        return ContinuousBatcher(model, tokenizer, settings)
+    return LocalBatcher(model, tokenizer, settings)
+
+
+class LocalBatcher(QueueWorker):
+    """Static batches: requests that arrive together are served together, each batch to its end."""
+
+    def __init__(self, model, tokenizer, settings: BatchSettings):
+        super().__init__(settings)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_sizes: list[int] = []  # generation batch sizes served, for benchmarks
 
     def _serve(self) -> None:
         import torch

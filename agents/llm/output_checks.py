@@ -91,14 +91,16 @@ def complete_checked(
 
     The bound and the role come from the role's model (``MeteredModel``: its
     ``output_retries`` and ``role``); a plain ``LanguageModel`` gets
-    ``DEFAULT_OUTPUT_RETRIES``. When the bound is spent, a last output that
+    ``DEFAULT_OUTPUT_RETRIES``. When the bound is spent, the latest output that
     ``salvage`` accepts is used as is (a step with a documented repair, such as
-    memory fields filled in from the record); otherwise ``FailedStep`` is raised.
+    memory fields filled in from the record): a re-ask that came back blank does
+    not throw away an earlier answer that was usable. Otherwise ``FailedStep`` is raised.
     """
     role = getattr(llm, "role", "model")
     bound = int(getattr(llm, "output_retries", DEFAULT_OUTPUT_RETRIES))
     note = getattr(llm, "note_fault", None) or (lambda kind: None)
     completions: list[Completion] = []
+    refused: list[tuple[Completion, str]] = []
     problem = ""
     for attempt in range(bound + 1):
         try:
@@ -109,11 +111,15 @@ def complete_checked(
         problem = cut_off_problem(completion) or check(completion.text)
         if problem is None:
             return [*completions, completion]
-        if attempt == bound and salvage is not None and salvage(completion.text):
-            return [*completions, completion]
+        refused.append((completion, problem))
         completions.append(rejected(completion, problem))
         if attempt < bound:
             note("reasks")
+    if salvage is not None:
+        for index in reversed(range(len(refused))):
+            completion, _ = refused[index]
+            if not cut_off_problem(completion) and salvage(completion.text):
+                return [*completions[:index], *completions[index + 1:], completion]
     note("failures")
     raise FailedStep(role, step, f"{problem} after {bound + 1} attempts", tuple(completions))
 
