@@ -82,12 +82,18 @@ def test_kv_slots_reuse_freed_slots_and_grow_keeping_their_contents():
     assert (first, second) == (0, 1)
     keys = torch.arange(2 * 3 * 4, dtype=torch.float32).view(2, 1, 3, 4)
     slots.load(second, keys, -keys)
-    slots.reserve(second, 1000)
-    assert slots.keys.shape[3] >= 1000
+    slots.reserve(second, 2000)
+    assert slots.keys.shape[3] >= 2000
     snapshot_keys, snapshot_values = slots.snapshot(second, 3)
     assert torch.equal(snapshot_keys, keys) and torch.equal(snapshot_values, -keys)
     slots.release(first)
     assert slots.acquire() == 0 and slots.lengths == [0, 3]
+    # Once the long sequences are gone, the buffer shrinks back (keeping what the others hold).
+    slots.release(0)
+    assert slots.keys.shape[3] == 256 and slots.lengths == [None, 3]
+    assert torch.equal(slots.snapshot(1, 3)[0], keys)
+    slots.release(1)
+    assert slots.lengths == [] and slots.keys.shape[3] == 256
 
 
 def test_prefix_cache_finds_the_longest_shared_start_and_evicts_least_recently_used():

@@ -33,7 +33,11 @@ def supports(model) -> bool:
 
 
 class KVSlots:
-    """Keys and values of up to ``slots`` sequences, [layer, slot, kv_head, position, head_dim], grown on demand."""
+    """Keys and values of the sequences in flight, [layer, slot, kv_head, position, head_dim].
+
+    Grown on demand (doubling) and shrunk when slots are freed, so it holds about the rows in
+    flight times the longest of them (46 KB a position for SmolLM2 in fp32).
+    """
 
     def __init__(self, layers: int, kv_heads: int, head_dim: int, dtype):
         import torch
@@ -53,22 +57,31 @@ class KVSlots:
 
     def release(self, slot: int) -> None:
         self.lengths[slot] = None
+        while self.lengths and self.lengths[-1] is None:
+            self.lengths.pop()
+        # One long prompt (a full-history counselor) must not keep every slot that long for good.
+        held = max((n for n in self.lengths if n is not None), default=0)
+        slots, capacity = self.keys.shape[1], self.keys.shape[3]
+        if slots > 2 * max(len(self.lengths), 1) or capacity > 4 * max(held, 256):
+            self._resize(max(len(self.lengths), 1), min(capacity, max(2 * held, 256)))
+
+    def _resize(self, slots: int, capacity: int) -> None:
+        import torch
+
+        layers, _, kv_heads, _, head_dim = self.keys.shape
+        keys = torch.zeros(layers, slots, kv_heads, capacity, head_dim, dtype=self.keys.dtype)
+        values = torch.zeros_like(keys)
+        kept_slots, kept = min(slots, self.keys.shape[1]), min(capacity, self.keys.shape[3])
+        keys[:, :kept_slots, :, :kept] = self.keys[:, :kept_slots, :, :kept]
+        values[:, :kept_slots, :, :kept] = self.values[:, :kept_slots, :, :kept]
+        self.keys, self.values = keys, values
 
     def reserve(self, slot: int, length: int) -> None:
         """Room for ``length`` tokens in ``slot``: grows the buffer (doubling) when needed."""
         slots, capacity = self.keys.shape[1], self.keys.shape[3]
         if slot < slots and length <= capacity:
             return
-        import torch
-
-        new_slots = max(slots, slot + 1)
-        new_capacity = capacity if length <= capacity else max(length, 2 * capacity, 256)
-        layers, _, kv_heads, _, head_dim = self.keys.shape
-        keys = torch.zeros(layers, new_slots, kv_heads, new_capacity, head_dim, dtype=self.keys.dtype)
-        values = torch.zeros_like(keys)
-        keys[:, :slots, :, :capacity] = self.keys
-        values[:, :slots, :, :capacity] = self.values
-        self.keys, self.values = keys, values
+        self._resize(max(slots, slot + 1), capacity if length <= capacity else max(length, 2 * capacity, 256))
 
     def load(self, slot: int, keys, values) -> None:
         """Start ``slot`` from a cached prefix ([layer, kv_head, position, head_dim] each)."""
