@@ -3,7 +3,7 @@
 ``campaign``: the default campaign (configs/default.yaml: its counselor, turns and model
 settings), one session per course, for N client courses (default 16) run concurrently with the
 batched ``local/`` provider, against the same work with max batch 1 and one worker (one request at
-a time), measured in the same process. Both use the same prefix cache. Generated tokens are the
+a time), measured in the same process, each with its own prefix cache. Generated tokens are the
 sessions' recorded completion tokens (questionnaire scoring calls count one token each). The
 baseline may run on a subset of the clients (``--baseline-clients``): tokens/s is a rate, so it
 compares; the output says so.
