@@ -121,8 +121,10 @@ def test_prefix_cache_finds_the_longest_shared_start_and_evicts_least_recently_u
 
 def test_rows_join_a_running_batch_and_get_what_they_would_alone(tiny_llama):
     prompts = _prompts(5)
-    requests = lambda: [GenerationRequest(p, max_tokens=6 + 3 * i, stop=(" 13",) if i == 2 else ())  # noqa: E731
-                        for i, p in enumerate(prompts)]
+    def requests():
+        return [GenerationRequest(p, max_tokens=6 + 3 * i, stop=(" 13",) if i == 2 else ())
+                for i, p in enumerate(prompts)]
+
     alone = [_batcher(tiny_llama, max_batch=1).generate(r) for r in requests()]
     batcher = _batcher(tiny_llama)
     late = requests()
@@ -182,7 +184,11 @@ def test_embedded_model_uses_continuous_batching_and_matches_transformers(model_
     import torch
 
     from agents.llm.continuous_batching import ContinuousBatcher
-    from agents.llm.local_models import EMBEDDED_MODEL, load_local_model, resolve_local_model
+    from agents.llm.local_models import (
+        EMBEDDED_MODEL,
+        load_local_model,
+        resolve_local_model,
+    )
     from agents.llm.local_provider import chat_prompt_ids
 
     loaded = load_local_model(resolve_local_model(EMBEDDED_MODEL))

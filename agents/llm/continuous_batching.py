@@ -33,13 +33,11 @@ from agents.llm.local_batching import (
     collect_batch,
     threads_for_load,
 )
-from agents.llm.prefix_cache import PrefixCache, common_prefix_length
+from agents.llm.prefix_cache import SHARED_PREFIX_MIN, PrefixCache, common_prefix_length
 
 # Prompt tokens fed per step across the rows being prefilled: big enough that the matrix products
 # run near full speed, small enough that decoding rows are not held up for long.
 PREFILL_CHUNK = 384
-# A request waits for an in-flight row when waiting saves at least this many prompt tokens.
-SHARED_PREFIX_MIN = 32
 
 
 @dataclass
@@ -137,6 +135,8 @@ class ContinuousBatcher(QueueWorker):
         row.seen[torch.tensor(row.request.input_ids)] = True
 
     def _step(self, rows: list[_Row]) -> None:
+        import torch
+
         from agents.llm.packed_llama import Segment
 
         decoding = [r for r in rows if not r.prefilling]
@@ -163,8 +163,6 @@ class ContinuousBatcher(QueueWorker):
         ready = decoding + prefilled
         scoring = [(i, r) for i, r in enumerate(ready) if r.decoding is None]
         for index, row in scoring:
-            import torch
-
             self._finish(row, result=torch.log_softmax(logits[index], dim=-1))
         generating = [(i, r) for i, r in enumerate(ready) if r.decoding is not None]
         if generating:

@@ -9,6 +9,7 @@ appears in the text.
 from __future__ import annotations
 
 from agents.llm.local_batching import Generated, GenerationRequest, ScoringRequest
+from agents.llm.prefix_cache import SHARED_PREFIX_MIN
 
 
 def generate_batch(model, tokenizer, requests: list[GenerationRequest]) -> list[Generated]:
@@ -56,8 +57,6 @@ def generate_batch(model, tokenizer, requests: list[GenerationRequest]) -> list[
     return [row.result() for row in rows]
 
 
-# Scoring prompts that share at least this many leading tokens share one prefill of them.
-SHARED_PREFIX_MIN = 32
 
 
 def score_batch(model, pad_token_id: int, requests: list[ScoringRequest]):

@@ -171,7 +171,7 @@ class PackedLlama:
         # Only the positions whose next token is needed go through the vocabulary head.
         return self.model.lm_head(model.norm(hidden[wanted])).float()
 
-    def _attend_decoding(self, layer: int, batch: "_DecodeBatch", queries, keys, values):
+    def _attend_decoding(self, layer: int, batch: _DecodeBatch, queries, keys, values):
         """One new token per slot, written in place; then attention, in one masked call over slots 0..span
         when the slots are dense, else per slot (reading masked keys costs as much as reading real ones)."""
         import torch

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 # Shorter matches (a chat template's first line) are not worth a copy.
 MIN_REUSE = 16
+# Prompts that share at least this many leading tokens are worth prefilling once for all of them
+# (one client's questionnaire items): the static batcher groups them, the continuous one makes
+# the later ones wait for the first.
+SHARED_PREFIX_MIN = 32
 
 
 @dataclass
