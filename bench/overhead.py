@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, TypedDict
 
-from bench.common import (
+from muspsy_sim.bench.common import (
     HashingEmbedder,
     Stopwatch,
     TimedEmbedder,
@@ -158,10 +158,10 @@ class _AwaitedLogging:
 @contextmanager
 def _instrumented(timed: TimedCampaign):
     """Time model calls, litellm.completion and questionnaires; hand build_components our embedder."""
-    import memory
-    from agents.client.simulated_client import SimulatedClient
-    from agents.llm.litellm_model import LiteLLMModel
-    from agents.llm.providers import litellm_with_providers
+    from muspsy_sim import memory
+    from muspsy_sim.agents.client.simulated_client import SimulatedClient
+    from muspsy_sim.agents.llm.litellm_model import LiteLLMModel
+    from muspsy_sim.agents.llm.providers import litellm_with_providers
 
     from litellm import utils as litellm_utils
     from litellm.litellm_core_utils.litellm_logging import Logging
@@ -185,8 +185,8 @@ def _instrumented(timed: TimedCampaign):
 
 def campaign_config(name: str, directory: Path, clients: int, sessions: int, turns: int, counselor: str,
                     models: dict, **extra):
-    from scenarios.loader import LIBRARY_DIR, load_library
-    from simulation.config import CampaignConfig
+    from muspsy_sim.scenarios.loader import LIBRARY_DIR, load_library
+    from muspsy_sim.simulation.config import CampaignConfig
 
     return CampaignConfig.model_validate({
         "name": name,
@@ -205,7 +205,7 @@ def campaign_config(name: str, directory: Path, clients: int, sessions: int, tur
 def make_embedder(real: bool):
     if not real:
         return HashingEmbedder()
-    from memory.embeddings import MiniLMEmbedder
+    from muspsy_sim.memory.embeddings import MiniLMEmbedder
 
     inner = MiniLMEmbedder()
     inner.embed(["warm up"])  # load the model before timing
@@ -214,7 +214,7 @@ def make_embedder(real: bool):
 
 def run_campaign_timed(config, embedder) -> TimedCampaign:
     """Run ``config`` through prepare_campaign / run_campaign, timing each turn and what it spent where."""
-    from simulation.campaign import prepare_campaign, run_campaign
+    from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
 
     timed = TimedCampaign(None, 0.0, Stopwatch(), Stopwatch(), TimedEmbedder(embedder), Stopwatch(),
                           Stopwatch(cpu=True))
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.clients, args.sessions, args.turns, args.baseline_turns = 2, 2, 4, 60
 
-    from agents.llm.environment import configure_offline_environment
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
 
     configure_offline_environment()
     header("orchestration overhead per simulated turn")

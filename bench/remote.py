@@ -27,7 +27,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.common import header, p50_p90, percentile, ratio, repository_root
+from muspsy_sim.bench.common import header, p50_p90, percentile, ratio, repository_root
 
 DUMMY_KEY = "sk-bench-dummy-not-a-key"
 PEER_MS = 13.4  # the peer framework's figure from the issue, for reference only
@@ -98,7 +98,7 @@ def _models(url: str) -> dict:
 
 def peer_turns(url: str, turns: int) -> list[float]:
     """The baseline: milliseconds per turn of two bare litellm.completion requests."""
-    from agents.llm.providers import litellm_with_providers
+    from muspsy_sim.agents.llm.providers import litellm_with_providers
 
     litellm = litellm_with_providers()
     messages = [{"role": "system", "content": "You are a counselor."}, {"role": "user", "content": "I feel tense."}]
@@ -113,7 +113,7 @@ def peer_turns(url: str, turns: int) -> list[float]:
 
 
 def _campaign(url: str, directory: Path, args, top_k: int, real_embedder: bool):
-    from bench.overhead import campaign_config, make_embedder, run_campaign_timed
+    from muspsy_sim.bench.overhead import campaign_config, make_embedder, run_campaign_timed
 
     config = campaign_config(f"bench-remote-k{top_k}", directory, args.clients, args.sessions, args.turns, "muspsy",
                              _models(url), memory={"top_k": top_k})
@@ -129,7 +129,7 @@ def _startup(url: str, directory: Path, args) -> dict:
     spec = json.dumps({"url": url, "directory": str(directory), "embedder": args.embedder})
     environment = {**os.environ, "OPENAI_API_KEY": DUMMY_KEY}
     started = time.time()
-    done = subprocess.run([sys.executable, "-m", "bench.remote", "--startup-child", spec, str(started)],
+    done = subprocess.run([sys.executable, "-m", "muspsy_sim.bench.remote", "--startup-child", spec, str(started)],
                           capture_output=True, text=True, env=environment, cwd=str(repository_root()), timeout=600)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
@@ -140,22 +140,22 @@ def _startup(url: str, directory: Path, args) -> dict:
 def _startup_child(spec: str, started: float) -> int:
     """Runs in the fresh process: one session, printing when each stage was reached."""
     marks = {"interpreter": time.time() - started}
-    from agents.llm.environment import configure_offline_environment
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
 
     configure_offline_environment()
-    from simulation.campaign import prepare_campaign, run_campaign
-    from simulation.run_context import NoProgress
+    from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
+    from muspsy_sim.simulation.run_context import NoProgress
 
     marks["imports"] = time.time() - started
     options = json.loads(spec)
-    from bench.overhead import campaign_config
+    from muspsy_sim.bench.overhead import campaign_config
 
     config = campaign_config("bench-remote-startup", Path(options["directory"]), 1, 1, 1, "muspsy",
                              _models(options["url"]))
     if options["embedder"] == "hash":
-        import memory
+        from muspsy_sim import memory
 
-        from bench.common import HashingEmbedder
+        from muspsy_sim.bench.common import HashingEmbedder
 
         embedder = HashingEmbedder()
         memory.shared_embedder = lambda: embedder
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no --url given and no mock server at {args.server_script}", file=sys.stderr)
         return 2
 
-    from agents.llm.environment import configure_offline_environment
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
 
     configure_offline_environment()
     header("remote model: ms per simulated turn against an instant OpenAI-compatible server")

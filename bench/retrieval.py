@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import HashingEmbedder, TimedEmbedder, header, p50_p90, percentile, ratio, verdict
+from muspsy_sim.bench.common import HashingEmbedder, TimedEmbedder, header, p50_p90, percentile, ratio, verdict
 
 TARGET_SEARCH_MS = 10.0
 RECORDS_PER_SESSION = 10  # one session memory and nine transcript chunks
@@ -84,7 +84,7 @@ class _Precomputed:
 def _make_embedder(kind: str):
     if kind == "hash":
         return HashingEmbedder(), "hashing stand-in (not a model)"
-    from memory.embeddings import MiniLMEmbedder
+    from muspsy_sim.memory.embeddings import MiniLMEmbedder
 
     embedder = MiniLMEmbedder()
     started = time.perf_counter()
@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.memories, args.queries, args.embedder = 500, 40, "hash"
 
-    from agents.llm.environment import configure_offline_environment
-    from memory.store import MemoryStore
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
+    from muspsy_sim.memory.store import MemoryStore
 
     configure_offline_environment()
     header(f"retrieval at {args.memories:,} stored records")
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure(args, inner, path: Path, plan, planted, sessions_per_client: int) -> None:
-    from memory.store import MemoryStore, _where
+    from muspsy_sim.memory.store import MemoryStore, _where
 
     embedder = TimedEmbedder(inner)
     store = MemoryStore("bench", embedder, path=path)

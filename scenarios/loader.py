@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scenarios.profile import CaseProfile
-from simulation.errors import InputError, from_validation_error
-from simulation.yaml_io import read_yaml_mapping
+from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
+from muspsy_sim.scenarios.base.safe_yaml import read_yaml_mapping
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import fnmatch
 import random
 
-from scenarios.profile import CaseProfile
-from simulation.errors import InputError
+from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.scenarios.base.errors import InputError
 
 TAG_PREFIX = "tag:"
 

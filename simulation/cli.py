@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from simulation.errors import InputError
+from muspsy_sim.scenarios.base.errors import InputError
 
 app = typer.Typer(
     help="muspsy-sim: simulate multi-session counseling (MusPsy design). A research tool, not a clinical service.",
@@ -49,7 +49,7 @@ def run(
     progress: Annotated[bool, typer.Option(help="Show live progress bars.")] = True,
 ) -> None:
     """Run (or resume) a campaign."""
-    from simulation.config import load_config
+    from muspsy_sim.simulation.config import load_config
 
     overrides = {
         "name": name, "scenarios": scenario or None, "sessions": sessions, "max_turns": max_turns,
@@ -75,8 +75,8 @@ def resume(
 
     from pydantic import ValidationError
 
-    from simulation.config import CampaignConfig
-    from simulation.errors import from_validation_error
+    from muspsy_sim.simulation.config import CampaignConfig
+    from muspsy_sim.scenarios.base.errors import from_validation_error
 
     manifest_path = run_dir / "manifest.json"
     try:
@@ -98,8 +98,8 @@ def resume(
 
 
 def _run_and_report(campaign, source: Path, show_progress: bool) -> None:
-    from agents.llm.environment import configure_offline_environment
-    from simulation.campaign import prepare_campaign
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
+    from muspsy_sim.simulation.campaign import prepare_campaign
 
     configure_offline_environment()
     # Every variant is checked before the first session of any of them starts.
@@ -114,9 +114,9 @@ def _run_plan(plan, show_progress: bool) -> bool:
 
     from rich.console import Console
 
-    from simulation.campaign import run_campaign
-    from simulation.progress import CampaignProgress
-    from simulation.summary import faults_line, risk_lines, sessions_table, usage_line
+    from muspsy_sim.simulation.campaign import run_campaign
+    from muspsy_sim.simulation.progress import CampaignProgress
+    from muspsy_sim.simulation.summary import faults_line, risk_lines, sessions_table, usage_line
 
     campaign = plan.config
     console = Console()
@@ -152,7 +152,7 @@ def graph(
     xray: Annotated[bool, typer.Option(help="Expand the session subgraph inside the course graph.")] = True,
 ) -> None:
     """Print the course and session graphs as Mermaid (offline)."""
-    from simulation.inspection.graphs import mermaid, session_mermaid, write_png
+    from muspsy_sim.simulation.inspection.graphs import mermaid, session_mermaid, write_png
 
     typer.echo(session_mermaid() if session_only else mermaid(xray=xray))
     if png is not None:
@@ -171,7 +171,7 @@ def inspect(
     """Clients and sessions of a run; a session's transcript; a course's checkpoints."""
     from rich.console import Console
 
-    from simulation.inspection.inspect_run import (
+    from muspsy_sim.simulation.inspection.inspect_run import (
         checkpoint_history,
         history_table,
         run_overview,
@@ -198,7 +198,7 @@ def report(
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
 ) -> None:
     """One self-contained HTML report (plots, transcripts, questionnaires, metrics); opens offline."""
-    from simulation.inspection.report import build_report
+    from muspsy_sim.simulation.inspection.report import build_report
 
     try:
         path = build_report(run_dirs, out)
@@ -219,8 +219,8 @@ def fork(
     progress: Annotated[bool, typer.Option(help="Show live progress bars.")] = True,
 ) -> None:
     """Re-run the rest of a course from the checkpoint after session K, e.g. with another counselor."""
-    from agents.llm.environment import configure_offline_environment
-    from simulation.fork import fork_run
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
+    from muspsy_sim.simulation.fork import fork_run
 
     configure_offline_environment()
     overrides: dict = {}
@@ -250,7 +250,7 @@ def export(
     seed: Annotated[int, typer.Option(help="Seed of the client split.")] = 0,
 ) -> None:
     """Export sessions as training data (the three MusPsy tasks), split by client."""
-    from simulation.export import TASKS, export_dataset
+    from muspsy_sim.simulation.export import TASKS, export_dataset
 
     minimums: dict[str, float] = {}
     try:
@@ -288,8 +288,8 @@ def train(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing OUT.")] = False,
 ) -> None:
     """LoRA fine-tuning of a counselor on its turns only (CPU, or GPU when there is one)."""
-    from agents.llm.environment import configure_offline_environment
-    from agents.training import train_counselor
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
+    from muspsy_sim.agents.training import train_counselor
 
     configure_offline_environment()
     try:
@@ -315,10 +315,10 @@ def eval_command(
     """Score a run: writes metrics.jsonl and summary.json into RUN_DIR (re-runs skip what is scored)."""
     from rich.console import Console
 
-    from agents.llm.environment import configure_offline_environment
-    from simulation.evaluation.report_tables import summary_table
-    from simulation.evaluation.run_eval import evaluate_run
-    from simulation.summary import unhandled_line
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
+    from muspsy_sim.simulation.evaluation.report_tables import summary_table
+    from muspsy_sim.simulation.evaluation.run_eval import evaluate_run
+    from muspsy_sim.simulation.summary import unhandled_line
 
     configure_offline_environment()
     console = Console()
@@ -343,7 +343,7 @@ def compare(
     """Compare runs: mean of each metric with a 95% bootstrap CI, paired where runs share clients and seeds."""
     from rich.console import Console
 
-    from simulation.evaluation.compare import (
+    from muspsy_sim.simulation.evaluation.compare import (
         compare_runs,
         render_comparison,
         write_comparison,
@@ -370,7 +370,7 @@ def bench(
     quick: Annotated[bool, typer.Option("--quick", help="Small sizes (a smoke run, not a measurement).")] = False,
 ) -> None:
     """Benchmarks: print figures with their baselines and the machine's cores. Further options go to the
-    benchmark (e.g. `bench remote --url URL`; `python -m bench.NAME --help` lists them)."""
+    benchmark (e.g. `bench remote --url URL`; `python -m muspsy_sim.bench.NAME --help` lists them)."""
     import importlib
 
     if name != "all" and name not in BENCHMARKS:
@@ -380,9 +380,9 @@ def bench(
     failed = 0
     for benchmark in BENCHMARKS if name == "all" else (name,):
         try:
-            module = importlib.import_module(f"bench.{benchmark}")
+            module = importlib.import_module(f"muspsy_sim.bench.{benchmark}")
         except ModuleNotFoundError as error:
-            if error.name != f"bench.{benchmark}":
+            if error.name != f"muspsy_sim.bench.{benchmark}":
                 raise
             typer.echo(f"== {benchmark}: not available in this installation ==", err=True)
             failed += 1
@@ -403,7 +403,7 @@ def scenarios_list(
     from rich.console import Console
     from rich.table import Table
 
-    from scenarios.loader import load_library
+    from muspsy_sim.scenarios.loader import load_library
 
     try:
         profiles = load_library(directory)
@@ -426,7 +426,7 @@ def scenarios_show(
     """Print one profile as YAML."""
     import yaml
 
-    from scenarios.loader import find_profiles
+    from muspsy_sim.scenarios.loader import find_profiles
 
     try:
         (profile,) = find_profiles([profile_id], directory, str(directory), field="id")
@@ -438,7 +438,7 @@ def scenarios_show(
 @scenarios_app.command("validate")
 def scenarios_validate(paths: Annotated[list[Path], typer.Argument(help="Profile files or directories.")]) -> None:
     """Check profiles: one line per problem (file and field); exit 2 if any."""
-    from scenarios.loader import validate_paths
+    from muspsy_sim.scenarios.loader import validate_paths
 
     problems = validate_paths(paths)
     for problem in problems:
@@ -454,7 +454,7 @@ def scenarios_import_muspsy(
     out: Annotated[Path, typer.Option(help="Where to write the profiles and reference dialogues.")],
 ) -> None:
     """Convert MusPsy memories (and dialogues) into case profiles; reports per file what was skipped."""
-    from scenarios.muspsy_import import format_report, import_muspsy
+    from muspsy_sim.scenarios.muspsy_import import format_report, import_muspsy
 
     if not source.is_dir():
         _fail(InputError(source, "", "not a directory"))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.client.dynamics import DynamicsParams
-from agents.client.simulated_client import SimulatedClient
-from agents.counselor.registry import build_counselor
-from agents.llm.base import Sampling
-from agents.llm.litellm_model import LiteLLMModel
-from agents.llm.usage import MeteredModel, UsageMeter
-from simulation.config import CampaignConfig, RoleModel
-from simulation.run_directory import RunDirectory
+from muspsy_sim.agents.client.dynamics import DynamicsParams
+from muspsy_sim.agents.client.simulated_client import SimulatedClient
+from muspsy_sim.agents.counselor.registry import build_counselor
+from muspsy_sim.agents.llm.base import Sampling
+from muspsy_sim.agents.llm.litellm_model import LiteLLMModel
+from muspsy_sim.agents.llm.usage import MeteredModel, UsageMeter
+from muspsy_sim.simulation.config import CampaignConfig, RoleModel
+from muspsy_sim.simulation.run_directory import RunDirectory
 
 
 def _sampling(role: RoleModel) -> Sampling:
@@ -41,7 +41,7 @@ class Components:
     meter: UsageMeter
 
     def course_graph(self):
-        from simulation.course_graph import build_course_graph
+        from muspsy_sim.simulation.course_graph import build_course_graph
 
         return build_course_graph(self.counselor, self.client, self.store, self.run_dir)
 
@@ -61,7 +61,7 @@ class Components:
 
 
 def build_components(config: CampaignConfig, run_dir: RunDirectory) -> Components:
-    from memory import MemoryStore, shared_embedder
+    from muspsy_sim.memory import MemoryStore, shared_embedder
 
     meter = UsageMeter()
     models = config.models

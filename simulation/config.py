@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from simulation.errors import InputError, from_validation_error
-from simulation.yaml_io import read_yaml_mapping
+from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
+from muspsy_sim.scenarios.base.safe_yaml import read_yaml_mapping
 
 DEFAULT_MODEL = "local/smollm2-135m-instruct"
 ROLES = ("counselor", "client", "judge")

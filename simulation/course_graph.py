@@ -11,18 +11,18 @@ from typing import Protocol
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from agents.client.dynamics import between_sessions
-from agents.client.questionnaires import AT_END, AT_START
-from agents.client.simulated_client import SimulatedClient
-from agents.client.state import ClientState
-from agents.counselor.base import Counselor
-from agents.llm.usage import add_usage
-from agents.transcript import exchange_chunks
-from scenarios.profile import CaseProfile
-from simulation.run_context import RunContext
-from simulation.seeding import derive_rng, derive_seed
-from simulation.session_graph import build_session_graph, session_context, sum_usage_of
-from simulation.states import CourseState
+from muspsy_sim.agents.client.dynamics import between_sessions
+from muspsy_sim.agents.client.questionnaires import AT_END, AT_START
+from muspsy_sim.agents.client.simulated_client import SimulatedClient
+from muspsy_sim.agents.client.state import ClientState
+from muspsy_sim.agents.counselor.base import Counselor
+from muspsy_sim.agents.llm.usage import add_usage
+from muspsy_sim.agents.transcript import exchange_chunks
+from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.simulation.run_context import RunContext
+from muspsy_sim.simulation.seeding import derive_rng, derive_seed
+from muspsy_sim.simulation.session_graph import build_session_graph, session_context, sum_usage_of
+from muspsy_sim.simulation.states import CourseState
 
 
 class SessionRecorder(Protocol):
@@ -98,7 +98,7 @@ def build_course_graph(counselor: Counselor, client: SimulatedClient, store, rec
         index = state["session_index"]
         memory = state["memory"]
         if store is not None:
-            from agents.counselor.session_memory import SessionMemory
+            from muspsy_sim.agents.counselor.session_memory import SessionMemory
 
             store.add_session(profile["id"], index, SessionMemory.model_validate(memory).as_text(),
                               exchange_chunks(state["turns"]))

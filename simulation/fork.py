@@ -13,10 +13,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from simulation.campaign import CampaignPlan, prepare_campaign
-from simulation.config import CampaignConfig, _deep_merge
-from simulation.errors import InputError, from_validation_error
-from simulation.run_directory import MANIFEST, RunDirectory, read_sessions
+from muspsy_sim.simulation.campaign import CampaignPlan, prepare_campaign
+from muspsy_sim.simulation.config import CampaignConfig, _deep_merge
+from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
+from muspsy_sim.simulation.run_directory import MANIFEST, RunDirectory, read_sessions
 
 
 def _state_after_session(graph, client_id: str, after_session: int):
@@ -33,11 +33,11 @@ def fork_run(source: Path, *, after_session: int, name: str, clients: list[str] 
     """Prepare the forked run directory; run it with ``simulation.campaign.run_campaign``."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    from agents.counselor.session_memory import SessionMemory
-    from simulation.checkpoint_serde import strict_serializer
-    from agents.transcript import exchange_chunks
-    from simulation.campaign import _new_manifest
-    from simulation.components import build_components
+    from muspsy_sim.agents.counselor.session_memory import SessionMemory
+    from muspsy_sim.simulation.checkpoint_serde import strict_serializer
+    from muspsy_sim.agents.transcript import exchange_chunks
+    from muspsy_sim.simulation.campaign import _new_manifest
+    from muspsy_sim.simulation.components import build_components
 
     manifest_path = source / MANIFEST
     try:
@@ -105,10 +105,10 @@ def fork_run(source: Path, *, after_session: int, name: str, clients: list[str] 
 
 
 def _compiled(config: CampaignConfig, run_dir: RunDirectory, checkpointer):
-    from agents.client.simulated_client import SimulatedClient
-    from agents.counselor.registry import build_counselor
-    from agents.llm.base import Sampling
-    from simulation.course_graph import build_course_graph
+    from muspsy_sim.agents.client.simulated_client import SimulatedClient
+    from muspsy_sim.agents.counselor.registry import build_counselor
+    from muspsy_sim.agents.llm.base import Sampling
+    from muspsy_sim.simulation.course_graph import build_course_graph
 
     # Reading history needs the graph's shape only, not working agents.
     counselor = build_counselor("muspsy", llm=None, sampling=Sampling())

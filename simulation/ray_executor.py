@@ -18,12 +18,12 @@ import socket
 from dataclasses import replace
 from pathlib import Path
 
-from agents.llm.environment import OFFLINE_ENVIRONMENT
-from scenarios.profile import CaseProfile
-from simulation.config import CampaignConfig
-from simulation.errors import InputError
-from simulation.run_context import NoProgress, ProgressEvents, RunContext
-from simulation.run_directory import RunDirectory
+from muspsy_sim.agents.llm.environment import OFFLINE_ENVIRONMENT
+from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.simulation.config import CampaignConfig
+from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.run_context import NoProgress, ProgressEvents, RunContext
+from muspsy_sim.simulation.run_directory import RunDirectory
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Environment the workers need besides the offline settings (model cache, API keys stay per node).
@@ -103,11 +103,11 @@ class RemoteProgress:
 def run_course_task(config_data: dict, run_dir: str, profile_data: dict, context: RunContext, actor,
                     thread_id: str) -> dict:
     """One client course inside a Ray worker; returns its manifest entry."""
-    from agents.llm.environment import configure_offline_environment
-    from simulation.campaign import run_course
-    from simulation.checkpointers import open_checkpointer
-    from simulation.components import build_components
-    from simulation.course_graph import build_course_graph
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
+    from muspsy_sim.simulation.campaign import run_course
+    from muspsy_sim.simulation.checkpointers import open_checkpointer
+    from muspsy_sim.simulation.components import build_components
+    from muspsy_sim.simulation.course_graph import build_course_graph
 
     configure_offline_environment()
     config = CampaignConfig.model_validate(config_data)
@@ -127,7 +127,7 @@ def run_courses_on_ray(config: CampaignConfig, profiles: list[CaseProfile], run_
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    from simulation.checkpointers import create_checkpoint_tables
+    from muspsy_sim.simulation.checkpointers import create_checkpoint_tables
 
     create_checkpoint_tables(config, run_dir.path)
     owns_connection = not ray.is_initialized()

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from simulation.atomic_files import write_json_atomic
+from muspsy_sim.scenarios.base.atomic_files import write_json_atomic
 
 MANIFEST = "manifest.json"
 SESSIONS = "sessions.jsonl"

@@ -5,15 +5,15 @@ from __future__ import annotations
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from agents.client.simulated_client import SimulatedClient
-from agents.client.state import ClientState
-from agents.counselor.base import Counselor, SessionContext
-from agents.counselor.session_memory import SessionMemory
-from agents.llm.usage import sum_usage, usage_of
-from scenarios.profile import CaseProfile
-from simulation.run_context import RunContext
-from simulation.seeding import derive_rng, derive_seed
-from simulation.states import SessionInput, SessionOutput, SessionState
+from muspsy_sim.agents.client.simulated_client import SimulatedClient
+from muspsy_sim.agents.client.state import ClientState
+from muspsy_sim.agents.counselor.base import Counselor, SessionContext
+from muspsy_sim.agents.counselor.session_memory import SessionMemory
+from muspsy_sim.agents.llm.usage import sum_usage, usage_of
+from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.simulation.run_context import RunContext
+from muspsy_sim.simulation.seeding import derive_rng, derive_seed
+from muspsy_sim.simulation.states import SessionInput, SessionOutput, SessionState
 
 
 def session_context(state: dict) -> SessionContext:

@@ -30,7 +30,7 @@ def _config_path(config_path=None) -> Path:
 
 def load_studio_config(config_path=None, overrides: dict | None = None):
     """The campaign config Studio runs with; a relative ``scenario_dir`` is taken from the repository root."""
-    from simulation.config import load_config
+    from muspsy_sim.simulation.config import load_config
 
     path = _config_path(config_path)
     config = load_config(path, overrides)
@@ -47,9 +47,9 @@ def build_studio_graph(config_path=None, overrides: dict | None = None, work_dir
     """
     import tempfile
 
-    from agents.llm.environment import configure_offline_environment
-    from simulation.components import build_components
-    from simulation.run_directory import RunDirectory
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
+    from muspsy_sim.simulation.components import build_components
+    from muspsy_sim.simulation.run_directory import RunDirectory
 
     configure_offline_environment()
     config = load_studio_config(config_path, overrides)
@@ -68,7 +68,7 @@ def make_graph(config: dict | None = None):
 
 def example_context(config_path=None) -> dict:
     """A run context for Studio, from the campaign config."""
-    from simulation.config import ROLES
+    from muspsy_sim.simulation.config import ROLES
 
     config = load_studio_config(config_path)
     return {"campaign": config.name, "seed": config.seed, "sessions": config.sessions,
@@ -77,9 +77,9 @@ def example_context(config_path=None) -> dict:
 
 def example_input(profile_id: str | None = None, config_path=None) -> dict:
     """An initial course state for Studio: ``profile_id`` or the config's first scenario."""
-    from scenarios.loader import load_library
-    from scenarios.selection import select_profiles
-    from simulation.course_graph import initial_course_state
+    from muspsy_sim.scenarios.loader import load_library
+    from muspsy_sim.scenarios.selection import select_profiles
+    from muspsy_sim.simulation.course_graph import initial_course_state
 
     config = load_studio_config(config_path)
     path = _config_path(config_path)

@@ -55,7 +55,7 @@ def faults_line(usage: dict, courses: dict) -> str:
 
 def risk_lines(sessions: list[dict]) -> list[str]:
     """What the campaign summary says about risk disclosures: counts, then every unhandled one."""
-    from simulation.evaluation.risk import campaign_risk
+    from muspsy_sim.simulation.evaluation.risk import campaign_risk
 
     risk = campaign_risk(sessions)
     if not risk["disclosures"]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agents.llm.environment import configure_offline_environment
+from muspsy_sim.agents.llm.environment import configure_offline_environment
 
 REPO = Path(__file__).resolve().parent.parent
 LIBRARY = REPO / "scenarios" / "library"

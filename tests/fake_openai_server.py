@@ -12,7 +12,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from agents.llm.test_double import _json_answer, _last, scripted_reply
+from muspsy_sim.agents.llm.test_double import _json_answer, _last, scripted_reply
 
 
 class FakeOpenAIServer:

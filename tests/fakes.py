@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agents.llm.base import Completion, Sampling
-from agents.llm.test_double import scripted_reply
+from muspsy_sim.agents.llm.base import Completion, Sampling
+from muspsy_sim.agents.llm.test_double import scripted_reply
 
 
 class RecordingModel:

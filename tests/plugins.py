@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agents.counselor.muspsy import MusPsyCounselor
+from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
 
 
 class CrashOnceCounselor(MusPsyCounselor):

@@ -4,7 +4,7 @@ import re
 
 from typer.testing import CliRunner
 
-from simulation.cli import app
+from muspsy_sim.simulation.cli import app
 
 runner = CliRunner()
 FIGURE = r"p50 +[0-9.]+ ms +p90 +[0-9.]+ ms +\(n=\d+\)"

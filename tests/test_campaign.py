@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from simulation.cli import app
+from muspsy_sim.simulation.cli import app
 
 runner = CliRunner()
 
@@ -86,7 +86,7 @@ def test_retrieved_memories_come_from_the_same_clients_earlier_sessions(finished
 
 
 def test_chroma_holds_one_memory_per_session(finished_run):
-    from memory import MemoryStore
+    from muspsy_sim.memory import MemoryStore
     from tests.test_memory_store import HashEmbedder
 
     run_dir, _ = finished_run

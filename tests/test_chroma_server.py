@@ -5,7 +5,7 @@ from collections import Counter
 
 from typer.testing import CliRunner
 
-from simulation.cli import app
+from muspsy_sim.simulation.cli import app
 
 runner = CliRunner()
 CLIENTS = ("gad-priya-38", "insomnia-david-47")
@@ -13,7 +13,7 @@ EXPECTED = [(c, s) for c in CLIENTS for s in (1, 2)]
 
 
 def test_campaign_keeps_its_memories_in_the_chroma_server(tmp_path, make_config, chroma_server):
-    from memory import MemoryStore
+    from muspsy_sim.memory import MemoryStore
     from tests.test_memory_store import HashEmbedder
 
     config = make_config(name="on-server", sessions=2, max_turns=2, memory={"chroma_url": chroma_server})

@@ -4,7 +4,7 @@ import time
 
 from typer.testing import CliRunner
 
-from simulation.cli import app
+from muspsy_sim.simulation.cli import app
 from tests.conftest import LIBRARY, REPO
 
 runner = CliRunner()

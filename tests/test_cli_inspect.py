@@ -3,7 +3,7 @@
 import pytest
 from typer.testing import CliRunner
 
-from simulation.cli import app
+from muspsy_sim.simulation.cli import app
 
 runner = CliRunner(env={"COLUMNS": "200"})
 

@@ -2,16 +2,16 @@
 
 import random
 
-from agents.client import (
+from muspsy_sim.agents.client import (
     ClientState,
     DynamicsParams,
     SimulatedClient,
     appraise,
     between_sessions,
 )
-from agents.client.dynamics import after_counselor_turn
-from agents.llm.base import Sampling
-from scenarios.loader import load_profile
+from muspsy_sim.agents.client.dynamics import after_counselor_turn
+from muspsy_sim.agents.llm.base import Sampling
+from muspsy_sim.scenarios.loader import load_profile
 from tests.conftest import LIBRARY
 from tests.fakes import RecordingModel
 

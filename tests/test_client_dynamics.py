@@ -6,7 +6,7 @@ import statistics
 import pytest
 from typer.testing import CliRunner
 
-from simulation.cli import app
+from muspsy_sim.simulation.cli import app
 
 runner = CliRunner()
 CLIENTS = ["gad-priya-38", "insomnia-david-47", "panic-lucia-33", "social-anxiety-kenji-20", "academic-stress-noor-16"]
@@ -78,7 +78,7 @@ def test_good_counselor_gets_higher_alliance_and_lower_symptoms_than_poor(good_a
 
 def test_resistant_client_does_not_agree_with_a_challenging_turn_at_first(good_and_poor):
     _, poor = good_and_poor
-    from scenarios.loader import load_profile
+    from muspsy_sim.scenarios.loader import load_profile
     from tests.conftest import LIBRARY
 
     resistant = [c for c in CLIENTS if load_profile(LIBRARY / f"{c}.yaml").initial_state.resistance > 0.5]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from simulation.errors import InputError
-from simulation.evaluation.compare import (
+from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.evaluation.compare import (
     compare_runs,
     comparison_markdown,
     load_metrics,

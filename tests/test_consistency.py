@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from scenarios.profile import CaseProfile
-from simulation.evaluation.consistency import (
+from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.simulation.evaluation.consistency import (
     consistency_metrics,
     content_words,
     overlap,
@@ -214,8 +214,8 @@ def test_records_of_two_clients_are_refused(profile):
 def test_scripted_run_is_consistent(tmp_path):
     from typer.testing import CliRunner
 
-    from scenarios.loader import load_profile
-    from simulation.cli import app
+    from muspsy_sim.scenarios.loader import load_profile
+    from muspsy_sim.simulation.cli import app
     from tests.conftest import LIBRARY, scripted_config
 
     path = scripted_config(tmp_path)

@@ -4,16 +4,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from agents.counselor import (
+from muspsy_sim.agents.counselor import (
     SessionContext,
     SessionMemory,
     build_counselor,
     resolve_counselor_class,
 )
-from agents.counselor.registry import UnknownCounselor
-from agents.counselor.session_memory import parse_memory_fields
-from agents.llm.base import Sampling
-from scenarios.loader import load_profile
+from muspsy_sim.agents.counselor.registry import UnknownCounselor
+from muspsy_sim.agents.counselor.session_memory import parse_memory_fields
+from muspsy_sim.agents.llm.base import Sampling
+from muspsy_sim.scenarios.loader import load_profile
 from tests.conftest import LIBRARY
 from tests.fakes import RecordingModel
 

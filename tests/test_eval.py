@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from simulation.cli import app
+from muspsy_sim.simulation.cli import app
 
 runner = CliRunner()
 CLIENTS = ["gad-priya-38", "insomnia-david-47", "panic-lucia-33"]
@@ -62,7 +62,7 @@ def test_eval_writes_metrics_and_summary_with_valid_judge_scores(ablation):
 
 
 def test_eval_rerun_skips_what_is_scored(ablation, monkeypatch):
-    from agents.judge import Judge
+    from muspsy_sim.agents.judge import Judge
 
     before = (ablation["muspsy"] / "metrics.jsonl").read_text()
 
@@ -105,8 +105,8 @@ def test_eval_of_a_directory_without_a_run_is_an_input_error(tmp_path):
 
 
 def test_the_eval_judge_keeps_the_runs_fault_settings():
-    from simulation.config import CampaignConfig
-    from simulation.evaluation.run_eval import build_judge
+    from muspsy_sim.simulation.config import CampaignConfig
+    from muspsy_sim.simulation.evaluation.run_eval import build_judge
 
     config = CampaignConfig.model_validate({"scenarios": ["gad-priya-38"], "models": {"judge": {
         "model": "testdouble/scripted", "api_base": "http://127.0.0.1:9/v1", "retries": 5, "timeout": 7,

@@ -5,9 +5,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-import agents.llm.test_double as test_double
-from agents.counselor.muspsy import SESSION_START
-from simulation.cli import app
+import muspsy_sim.agents.llm.test_double as test_double
+from muspsy_sim.agents.counselor.muspsy import SESSION_START
+from muspsy_sim.simulation.cli import app
 from tests.conftest import FIXTURES
 
 runner = CliRunner()

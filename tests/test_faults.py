@@ -13,13 +13,13 @@ from dataclasses import replace
 import pytest
 from typer.testing import CliRunner
 
-from agents.counselor.muspsy import MusPsyCounselor
-from agents.llm.base import Completion, Sampling
-from agents.llm.fault_injection import FAULT_KINDS, OUTPUT_FAULTS, TRANSPORT_FAULTS, FaultInjector
-from agents.llm.litellm_model import LiteLLMModel
-from agents.llm.output_checks import FailedStep, complete_checked, words_problem
-from agents.llm.usage import MeteredModel, UsageMeter
-from simulation.cli import app
+from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
+from muspsy_sim.agents.llm.base import Completion, Sampling
+from muspsy_sim.agents.llm.fault_injection import FAULT_KINDS, OUTPUT_FAULTS, TRANSPORT_FAULTS, FaultInjector
+from muspsy_sim.agents.llm.litellm_model import LiteLLMModel
+from muspsy_sim.agents.llm.output_checks import FailedStep, complete_checked, words_problem
+from muspsy_sim.agents.llm.usage import MeteredModel, UsageMeter
+from muspsy_sim.simulation.cli import app
 
 runner = CliRunner()
 FAST = 0.001  # backoff_scale: LiteLLM's waits (0.5 s doubling, plus jitter) become milliseconds
@@ -120,8 +120,8 @@ def test_unusable_output_is_asked_again_a_bounded_number_of_times_then_the_step_
 
 
 def test_memory_missing_fields_is_asked_again_then_filled_in_from_the_record():
-    from agents.counselor.base import SessionContext
-    from scenarios.loader import load_library
+    from muspsy_sim.agents.counselor.base import SessionContext
+    from muspsy_sim.scenarios.loader import load_library
     from tests.conftest import LIBRARY
     from tests.fakes import RecordingModel
 
@@ -138,8 +138,8 @@ def test_memory_missing_fields_is_asked_again_then_filled_in_from_the_record():
 
 
 def test_memory_keeps_an_earlier_usable_answer_when_the_last_re_ask_comes_back_blank():
-    from agents.counselor.base import SessionContext
-    from scenarios.loader import load_library
+    from muspsy_sim.agents.counselor.base import SessionContext
+    from muspsy_sim.scenarios.loader import load_library
     from tests.conftest import LIBRARY
     from tests.fakes import RecordingModel
 

@@ -4,7 +4,7 @@ import json
 
 from typer.testing import CliRunner
 
-from simulation.cli import app
+from muspsy_sim.simulation.cli import app
 
 runner = CliRunner()
 

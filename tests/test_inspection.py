@@ -15,10 +15,10 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from simulation.cli import app
-from simulation.errors import InputError
-from simulation.inspection import graphs
-from simulation.inspection.inspect_run import (
+from muspsy_sim.simulation.cli import app
+from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.inspection import graphs
+from muspsy_sim.simulation.inspection.inspect_run import (
     checkpoint_history,
     history_table,
     run_overview,
@@ -110,9 +110,9 @@ def test_stand_in_model_refuses_to_run():
 
 def test_studio_module_imports_without_side_effects(tmp_path):
     heavy = ("chromadb", "torch", "transformers", "litellm", "langgraph", "sentence_transformers")
-    code = ("import sys, simulation.studio as s; "
+    code = ("import sys, muspsy_sim.simulation.studio as s; "
             f"print([m for m in sys.modules if m.split('.')[0] in {heavy!r}]); print(hasattr(s, 'graph'))")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = dict(os.environ)
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
@@ -125,7 +125,7 @@ def test_langgraph_json_names_the_factory():
     assert spec["dependencies"] == ["."]
     file, _, attribute = spec["graphs"]["course"].partition(":")
     assert (REPO / file).resolve() == (REPO / "simulation" / "studio.py").resolve()
-    import simulation.studio as studio
+    import muspsy_sim.simulation.studio as studio
 
     assert callable(getattr(studio, attribute))
 
@@ -133,7 +133,7 @@ def test_langgraph_json_names_the_factory():
 def test_studio_factory_returns_the_compiled_course_graph(tmp_path):
     from langgraph.graph.state import CompiledStateGraph
 
-    from simulation.studio import build_studio_graph
+    from muspsy_sim.simulation.studio import build_studio_graph
 
     graph = build_studio_graph(overrides=TEST_DOUBLE, work_dir=tmp_path)
     assert isinstance(graph, CompiledStateGraph)
@@ -145,7 +145,7 @@ def test_studio_factory_returns_the_compiled_course_graph(tmp_path):
 def test_make_graph_reads_the_config_named_in_the_run_config(tmp_path, monkeypatch):
     import tempfile
 
-    from simulation.studio import example_context, example_input, make_graph
+    from muspsy_sim.simulation.studio import example_context, example_input, make_graph
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the factory's work directory lands here
     config = scripted_config(tmp_path)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents.llm import (
+from muspsy_sim.agents.llm import (
     LiteLLMModel,
     MeteredModel,
     Sampling,
@@ -10,7 +10,7 @@ from agents.llm import (
     UsageMeter,
     check_model_string,
 )
-from agents.llm.local_models import (
+from muspsy_sim.agents.llm.local_models import (
     EMBEDDED_MODEL,
     LocalModelNotFound,
     resolve_local_model,

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from agents.llm.local_batching import (
+from muspsy_sim.agents.llm.local_batching import (
     BatchSettings,
     GenerationRequest,
     Generated,
@@ -114,7 +114,7 @@ def test_sampling_rules_match_transformers():
     import torch
     from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor, TopPLogitsWarper
 
-    from agents.llm.local_decoding import nucleus
+    from muspsy_sim.agents.llm.local_decoding import nucleus
 
     torch.manual_seed(0)
     logits = torch.randn(1, 50)
@@ -137,7 +137,7 @@ def test_sampling_rules_match_transformers():
 def test_sampled_tokens_follow_the_nucleus_probabilities():
     import torch
 
-    from agents.llm.local_decoding import DecodingRow, choose_tokens
+    from muspsy_sim.agents.llm.local_decoding import DecodingRow, choose_tokens
 
     scores = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
     row = DecodingRow(GenerationRequest([0], max_tokens=1, temperature=1.0, top_p=0.9, seed=3), tokenizer=None)
@@ -161,13 +161,13 @@ PROMPTS = [
 
 @pytest.fixture(scope="module")
 def loaded(model_cache):
-    from agents.llm.local_models import EMBEDDED_MODEL, load_local_model, resolve_local_model
+    from muspsy_sim.agents.llm.local_models import EMBEDDED_MODEL, load_local_model, resolve_local_model
 
     return load_local_model(resolve_local_model(EMBEDDED_MODEL))
 
 
 def _requests(loaded, temperature=0.0):
-    from agents.llm.local_provider import chat_prompt_ids
+    from muspsy_sim.agents.llm.local_provider import chat_prompt_ids
 
     return [GenerationRequest(chat_prompt_ids(loaded, messages), max_tokens, stop, temperature=temperature, seed=5)
             for messages, max_tokens, stop in PROMPTS]
@@ -177,8 +177,8 @@ def _requests(loaded, temperature=0.0):
 def test_batched_greedy_generation_equals_unbatched(loaded, monkeypatch):
     import torch
 
-    from agents.llm.local_decoding import generate_batch
-    from agents.llm.local_provider import generate
+    from muspsy_sim.agents.llm.local_decoding import generate_batch
+    from muspsy_sim.agents.llm.local_provider import generate
 
     torch.set_num_threads(1)  # the same kernels for both sides, whatever the load
     alone = [generate_batch(loaded.model, loaded.tokenizer, [request])[0] for request in _requests(loaded)]
@@ -210,7 +210,7 @@ def test_batched_greedy_generation_equals_unbatched(loaded, monkeypatch):
 def test_seeded_sampling_does_not_depend_on_the_batch(loaded):
     import torch
 
-    from agents.llm.local_decoding import generate_batch
+    from muspsy_sim.agents.llm.local_decoding import generate_batch
 
     torch.set_num_threads(1)
     alone = generate_batch(loaded.model, loaded.tokenizer, _requests(loaded, temperature=0.7)[:1])[0]
@@ -222,8 +222,8 @@ def test_seeded_sampling_does_not_depend_on_the_batch(loaded):
 def test_batched_scoring_equals_unbatched(loaded):
     import torch
 
-    from agents.llm.local_decoding import score_batch
-    from agents.llm.local_provider import chat_prompt_ids
+    from muspsy_sim.agents.llm.local_decoding import score_batch
+    from muspsy_sim.agents.llm.local_provider import chat_prompt_ids
 
     torch.set_num_threads(1)
     prompts = [chat_prompt_ids(loaded, messages, allow_prefill=False) for messages, _, _ in PROMPTS]
@@ -236,7 +236,7 @@ def test_batched_scoring_equals_unbatched(loaded):
 
 
 def test_shared_prefix_groups():
-    from agents.llm.local_decoding import SHARED_PREFIX_MIN, _shared_prefix_groups
+    from muspsy_sim.agents.llm.local_decoding import SHARED_PREFIX_MIN, _shared_prefix_groups
 
     head = list(range(100, 100 + SHARED_PREFIX_MIN + 5))
     prompts = [head + [1, 2], [7] * 50, head + [3], head[:10] + [9] * 40, head + [1, 5, 6]]
@@ -254,10 +254,10 @@ def test_questionnaire_items_share_their_prefix_and_score_as_alone(loaded):
     """Items of one questionnaire differ only near the end: scored together off one prefill, exactly as alone."""
     import torch
 
-    from agents.client.questionnaires import PROMPT
-    from agents.llm.local_decoding import SHARED_PREFIX_MIN, _shared_prefix_groups, score_batch
-    from agents.llm.local_provider import chat_prompt_ids
-    from agents.prompting import render
+    from muspsy_sim.agents.client.questionnaires import PROMPT
+    from muspsy_sim.agents.llm.local_decoding import SHARED_PREFIX_MIN, _shared_prefix_groups, score_batch
+    from muspsy_sim.agents.llm.local_provider import chat_prompt_ids
+    from muspsy_sim.agents.prompting import render
 
     torch.set_num_threads(1)
     fixed = {"pseudonym": "Priya", "title": "PHQ-9", "session_index": 2, "moment": "before",

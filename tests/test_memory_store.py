@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from memory import MemoryHit, MemoryStore, MiniLMEmbedder, shared_embedder
-from memory.store import parse_chroma_url
+from muspsy_sim.memory import MemoryHit, MemoryStore, MiniLMEmbedder, shared_embedder
+from muspsy_sim.memory.store import parse_chroma_url
 
 REPO = Path(__file__).resolve().parents[1]
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
@@ -217,7 +217,7 @@ def test_persists_across_processes(tmp_path: Path) -> None:
     path = tmp_path / "chroma"
     script = textwrap.dedent(f"""
         from pathlib import Path
-        from memory import MemoryStore
+        from muspsy_sim.memory import MemoryStore
         class Unit:
             def embed(self, texts):
                 return [[1.0, 0.0, 0.0] for _ in texts]
@@ -345,8 +345,8 @@ def test_numpy_minilm_long_lists_equal_one_by_one() -> None:
 
 def test_memory_search_sees_a_session_rewritten_after_a_search(tmp_path):
     """The store keeps a session's candidate records between turns (for speed); a rewrite must drop them."""
-    from bench.common import HashingEmbedder
-    from memory.store import MemoryStore
+    from muspsy_sim.bench.common import HashingEmbedder
+    from muspsy_sim.memory.store import MemoryStore
 
     store = MemoryStore("c", HashingEmbedder(), path=tmp_path)
     store.add_session("ana", 1, "homework: breathing exercise", ["Client: my cat Pip is ill"])

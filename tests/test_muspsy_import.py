@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.loader import load_profile
-from scenarios.muspsy_import import estimate_distress, format_report, import_muspsy
-from simulation.errors import InputError
+from muspsy_sim.scenarios.loader import load_profile
+from muspsy_sim.scenarios.muspsy_import import estimate_distress, format_report, import_muspsy
+from muspsy_sim.scenarios.base.errors import InputError
 
 SAMPLE = Path(__file__).resolve().parent / "fixtures" / "muspsy"
 SAMPLE_CLIENTS = ("323", "538", "1079", "1402")
@@ -362,7 +362,7 @@ def test_garbage_file_does_not_stop_the_good_ones(tmp_path):
 
 
 def test_unexpected_exception_in_one_file_is_reported(tmp_path, monkeypatch):
-    from scenarios.muspsy_import import mapping
+    from muspsy_sim.scenarios.muspsy_import import mapping
 
     real_build = mapping.build
 
@@ -383,7 +383,7 @@ def test_unexpected_exception_in_one_file_is_reported(tmp_path, monkeypatch):
 
 
 def test_invalid_profile_is_not_written(tmp_path, monkeypatch):
-    from scenarios.muspsy_import import mapping
+    from muspsy_sim.scenarios.muspsy_import import mapping
 
     real_build = mapping.build
     monkeypatch.setattr(mapping, "build", lambda *a, **k: {**real_build(*a, **k), "age": 5})

@@ -5,7 +5,7 @@ import shutil
 
 from typer.testing import CliRunner
 
-from simulation.cli import app
+from muspsy_sim.simulation.cli import app
 from tests.services import free_port
 
 runner = CliRunner()

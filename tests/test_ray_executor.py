@@ -16,9 +16,9 @@ from collections import Counter
 import pytest
 from typer.testing import CliRunner
 
-from simulation.campaign import prepare_campaign, run_campaign
-from simulation.cli import app
-from simulation.config import load_config
+from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
+from muspsy_sim.simulation.cli import app
+from muspsy_sim.simulation.config import load_config
 from tests.conftest import REPO
 
 runner = CliRunner()
@@ -77,7 +77,7 @@ def _keys(lines):
 
 def test_ray_courses_record_on_the_driver_and_a_failed_course_resumes(tmp_path, make_config, ray_cluster,
                                                                       chroma_server):
-    from memory import MemoryStore
+    from muspsy_sim.memory import MemoryStore
     from tests.test_memory_store import HashEmbedder
 
     workdir = tmp_path / "work"

@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from simulation.cli import app
+from muspsy_sim.simulation.cli import app
 
 pytestmark = pytest.mark.real_model
 

@@ -13,10 +13,10 @@ import pytest
 from markupsafe import escape
 from typer.testing import CliRunner
 
-from simulation.cli import app
-from simulation.errors import InputError
-from simulation.evaluation.compare import cell_lines, compare_runs
-from simulation.inspection.report import NOTE, build_report
+from muspsy_sim.simulation.cli import app
+from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.evaluation.compare import cell_lines, compare_runs
+from muspsy_sim.simulation.inspection.report import NOTE, build_report
 from tests.conftest import scripted_config
 
 CHARTS = ("distress", "phq9", "gad7", "alliance")

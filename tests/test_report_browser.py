@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from simulation.inspection.report import build_report
+from muspsy_sim.simulation.inspection.report import build_report
 from tests.test_report import copy_run, make_runs, read_records, write_records
 
 CHROMIUM = Path("/usr/bin/chromium")

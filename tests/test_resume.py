@@ -11,7 +11,7 @@ from collections import Counter
 
 from typer.testing import CliRunner
 
-from simulation.cli import app
+from muspsy_sim.simulation.cli import app
 from tests.conftest import REPO
 
 runner = CliRunner()
@@ -24,7 +24,7 @@ def _keys(run_dir):
 
 
 def _chroma_memories(run_dir, campaign):
-    from memory import MemoryStore
+    from muspsy_sim.memory import MemoryStore
     from tests.test_memory_store import HashEmbedder
 
     store = MemoryStore(campaign, HashEmbedder(), path=run_dir / "chroma")
@@ -110,7 +110,7 @@ def test_rerunning_a_finished_campaign_changes_nothing(tmp_path, make_config):
 
 
 def test_a_second_process_cannot_write_the_same_run(tmp_path, make_config):
-    from simulation.run_directory import RunDirectory
+    from muspsy_sim.simulation.run_directory import RunDirectory
 
     config = make_config(scenarios=["gad-priya-38"], sessions=1)
     holder = RunDirectory(tmp_path / "runs" / "scripted")

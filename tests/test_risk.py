@@ -6,21 +6,21 @@ import random
 import pytest
 from typer.testing import CliRunner
 
-from agents.client import ClientState, SimulatedClient
-from agents.client.risk_disclosure import (
+from muspsy_sim.agents.client import ClientState, SimulatedClient
+from muspsy_sim.agents.client.risk_disclosure import (
     disclosure_sentence,
     in_first_person,
     risk_fact_indices,
     scheduled_session,
 )
-from agents.counselor.base import SessionContext
-from agents.counselor.muspsy import MusPsyCounselor
-from agents.counselor.safety import crisis_resources, safety_step
-from agents.llm.base import Sampling
-from agents.risk_language import detect_risk
-from scenarios.loader import load_library, load_profile
-from simulation.cli import app
-from simulation.evaluation.risk import ELEMENTS, assess_disclosure, campaign_risk, safety_elements, session_risk
+from muspsy_sim.agents.counselor.base import SessionContext
+from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
+from muspsy_sim.agents.counselor.safety import crisis_resources, safety_step
+from muspsy_sim.agents.llm.base import Sampling
+from muspsy_sim.agents.risk_language import detect_risk
+from muspsy_sim.scenarios.loader import load_library, load_profile
+from muspsy_sim.simulation.cli import app
+from muspsy_sim.simulation.evaluation.risk import ELEMENTS, assess_disclosure, campaign_risk, safety_elements, session_risk
 from tests.conftest import LIBRARY
 from tests.fakes import RecordingModel
 
@@ -147,7 +147,7 @@ def test_later_sessions_open_with_a_safety_check_in():
 
 @pytest.mark.parametrize("name, checks_in", [("no-memory", False), ("full-history", True)])
 def test_baselines_take_the_safety_step_and_only_a_counselor_that_remembers_checks_in(name, checks_in):
-    from agents.counselor import build_counselor
+    from muspsy_sim.agents.counselor import build_counselor
 
     counselor = build_counselor(name, llm=RecordingModel(), sampling=Sampling())
     context = SessionContext(profile=AISHA, session_index=2, goal="g")

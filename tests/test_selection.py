@@ -1,8 +1,8 @@
 import pytest
 
-from scenarios.loader import load_library
-from scenarios.selection import select_profiles
-from simulation.errors import InputError
+from muspsy_sim.scenarios.loader import load_library
+from muspsy_sim.scenarios.selection import select_profiles
+from muspsy_sim.scenarios.base.errors import InputError
 from tests.conftest import LIBRARY
 
 LIB = load_library(LIBRARY)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from simulation.evaluation.statistics import bootstrap_ci, paired_bootstrap_ci, slope
+from muspsy_sim.simulation.evaluation.statistics import bootstrap_ci, paired_bootstrap_ci, slope
 
 
 def test_bootstrap_ci_covers_the_true_mean_of_a_normal_distribution():

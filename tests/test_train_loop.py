@@ -3,11 +3,11 @@
 import pytest
 from typer.testing import CliRunner
 
-from agents.counselor import SessionContext, build_counselor
-from agents.llm import LiteLLMModel, Sampling
-from agents.training import train_counselor
-from scenarios.loader import load_profile
-from simulation.cli import app
+from muspsy_sim.agents.counselor import SessionContext, build_counselor
+from muspsy_sim.agents.llm import LiteLLMModel, Sampling
+from muspsy_sim.agents.training import train_counselor
+from muspsy_sim.scenarios.loader import load_profile
+from muspsy_sim.simulation.cli import app
 from tests.conftest import LIBRARY
 
 pytestmark = pytest.mark.real_model

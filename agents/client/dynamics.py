@@ -13,7 +13,7 @@ import random
 import re
 from dataclasses import asdict, dataclass, fields
 
-from agents.client.state import ClientState
+from muspsy_sim.agents.client.state import ClientState
 
 _EMPATHY = re.compile(
     r"\b(sounds like|i hear|understand|makes sense|must be|that is hard|that's hard|i'm sorry|"

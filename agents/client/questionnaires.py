@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from agents.client.state import ClientState
-from agents.llm.base import Completion, LanguageModel
-from agents.prompting import render
-from scenarios.profile import CaseProfile
+from muspsy_sim.agents.client.state import ClientState
+from muspsy_sim.agents.llm.base import Completion, LanguageModel
+from muspsy_sim.agents.prompting import render
+from muspsy_sim.scenarios.profile import CaseProfile
 
 INSTRUMENTS_DIR = Path(__file__).resolve().parent / "instruments"
 PROMPT = Path(__file__).resolve().parent / "prompts" / "questionnaire_item.txt"

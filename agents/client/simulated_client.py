@@ -7,20 +7,20 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents.client.dynamics import (
+from muspsy_sim.agents.client.dynamics import (
     Appraisal,
     DynamicsParams,
     after_counselor_turn,
     appraise,
     wants_to_leave,
 )
-from agents.client.risk_disclosure import disclosure_sentence, ensure_disclosed, risk_fact_due, risk_fact_indices
-from agents.client.state import ClientState
-from agents.llm.base import Completion, LanguageModel, Sampling
-from agents.llm.output_checks import complete_checked, words_problem
-from agents.prompting import render
-from agents.text_cleanup import clean_utterance
-from scenarios.profile import CaseProfile
+from muspsy_sim.agents.client.risk_disclosure import disclosure_sentence, ensure_disclosed, risk_fact_due, risk_fact_indices
+from muspsy_sim.agents.client.state import ClientState
+from muspsy_sim.agents.llm.base import Completion, LanguageModel, Sampling
+from muspsy_sim.agents.llm.output_checks import complete_checked, words_problem
+from muspsy_sim.agents.prompting import render
+from muspsy_sim.agents.text_cleanup import clean_utterance
+from muspsy_sim.scenarios.profile import CaseProfile
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 _GOODBYE = re.compile(r"\b(goodbye|bye|i have to go|i need to go|i'm leaving|i am leaving)\b", re.IGNORECASE)
@@ -90,7 +90,7 @@ class SimulatedClient:
     def answer_questionnaires(self, profile: CaseProfile, session_index: int, state: ClientState,
                               keys: tuple[str, ...], seed: int) -> tuple[dict, list[Completion]]:
         """The client's own answers to the named instruments (see agents.client.questionnaires)."""
-        from agents.client.questionnaires import administer, instruments
+        from muspsy_sim.agents.client.questionnaires import administer, instruments
 
         results, completions = {}, []
         for key in keys:

@@ -12,7 +12,7 @@ import hashlib
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from scenarios.profile import CaseProfile
+from muspsy_sim.scenarios.profile import CaseProfile
 
 STAGES_OF_CHANGE = ("precontemplation", "contemplation", "preparation", "action", "maintenance")
 # Profiles tagged with these carry their distress mostly as low mood / as anxiety.

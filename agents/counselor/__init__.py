@@ -1,19 +1,19 @@
 """Counselors: the MusPsy counselor, its baselines, and the interface for your own."""
 
-from agents.counselor.base import (
+from muspsy_sim.agents.counselor.base import (
     Counselor,
     CounselorTurn,
     ExtractedMemory,
     PlannedGoal,
     SessionContext,
 )
-from agents.counselor.registry import (
+from muspsy_sim.agents.counselor.registry import (
     BUILTIN_COUNSELORS,
     UnknownCounselor,
     build_counselor,
     resolve_counselor_class,
 )
-from agents.counselor.session_memory import SessionMemory
+from muspsy_sim.agents.counselor.session_memory import SessionMemory
 
 __all__ = [
     "BUILTIN_COUNSELORS",

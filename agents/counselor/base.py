@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from agents.counselor.session_memory import SessionMemory
-from agents.llm.base import Completion
-from scenarios.profile import CaseProfile
+from muspsy_sim.agents.counselor.session_memory import SessionMemory
+from muspsy_sim.agents.llm.base import Completion
+from muspsy_sim.scenarios.profile import CaseProfile
 
 Stage = Literal["opening", "middle", "closing"]
 

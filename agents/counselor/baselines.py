@@ -7,9 +7,9 @@ newest kept when they exceed the character budget (a stand-in for the context wi
 
 from __future__ import annotations
 
-from agents.counselor.base import SessionContext
-from agents.counselor.muspsy import MusPsyCounselor
-from agents.transcript import format_turns
+from muspsy_sim.agents.counselor.base import SessionContext
+from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
+from muspsy_sim.agents.transcript import format_turns
 
 NONE = "none"
 

@@ -13,24 +13,24 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from agents.counselor.base import (
+from muspsy_sim.agents.counselor.base import (
     CounselorTurn,
     ExtractedMemory,
     PlannedGoal,
     SessionContext,
     Stage,
 )
-from agents.counselor.safety import check_in_turn, safety_check_in, safety_step
-from agents.counselor.session_memory import (
+from muspsy_sim.agents.counselor.safety import check_in_turn, safety_check_in, safety_step
+from muspsy_sim.agents.counselor.session_memory import (
     MEMORY_LABELS,
     SessionMemory,
     parse_memory_fields,
 )
-from agents.llm.base import Completion, LanguageModel, Sampling
-from agents.llm.output_checks import complete_checked, words_problem
-from agents.prompting import render
-from agents.text_cleanup import clean_utterance, first_sentences
-from agents.transcript import format_turns
+from muspsy_sim.agents.llm.base import Completion, LanguageModel, Sampling
+from muspsy_sim.agents.llm.output_checks import complete_checked, words_problem
+from muspsy_sim.agents.prompting import render
+from muspsy_sim.agents.text_cleanup import clean_utterance, first_sentences
+from muspsy_sim.agents.transcript import format_turns
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 SESSION_START = "(The session begins.)"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-from agents.counselor.baselines import FullHistoryCounselor, NoMemoryCounselor
-from agents.counselor.muspsy import MusPsyCounselor
+from muspsy_sim.agents.counselor.baselines import FullHistoryCounselor, NoMemoryCounselor
+from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
 
 BUILTIN_COUNSELORS = {cls.name: cls for cls in (MusPsyCounselor, NoMemoryCounselor, FullHistoryCounselor)}
 

@@ -31,9 +31,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from agents.counselor.base import CounselorTurn, SessionContext, Stage
-from agents.prompting import render
-from agents.risk_language import detect_risk
+from muspsy_sim.agents.counselor.base import CounselorTurn, SessionContext, Stage
+from muspsy_sim.agents.prompting import render
+from muspsy_sim.agents.risk_language import detect_risk
 
 HERE = Path(__file__).resolve().parent
 PROMPTS = HERE / "prompts"

@@ -11,9 +11,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from agents.llm.base import Completion, LanguageModel
-from agents.prompting import render
-from agents.transcript import format_turns
+from muspsy_sim.agents.llm.base import Completion, LanguageModel
+from muspsy_sim.agents.prompting import render
+from muspsy_sim.agents.transcript import format_turns
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 DEFAULT_VERSION = "v1"

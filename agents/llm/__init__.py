@@ -1,9 +1,9 @@
 """Model layer: every LLM call goes through LiteLLM with a model string per role."""
 
-from agents.llm.base import Completion, LanguageModel, Message, Sampling
-from agents.llm.litellm_model import LiteLLMModel
-from agents.llm.providers import UnknownModel, check_model_string
-from agents.llm.usage import MeteredModel, UsageMeter, add_usage, sum_usage
+from muspsy_sim.agents.llm.base import Completion, LanguageModel, Message, Sampling
+from muspsy_sim.agents.llm.litellm_model import LiteLLMModel
+from muspsy_sim.agents.llm.providers import UnknownModel, check_model_string
+from muspsy_sim.agents.llm.usage import MeteredModel, UsageMeter, add_usage, sum_usage
 
 __all__ = [
     "Completion",

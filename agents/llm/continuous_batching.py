@@ -24,7 +24,7 @@ import queue
 import time
 from dataclasses import dataclass
 
-from agents.llm.local_batching import (
+from muspsy_sim.agents.llm.local_batching import (
     BatchSettings,
     GenerationRequest,
     QueueWorker,
@@ -33,7 +33,7 @@ from agents.llm.local_batching import (
     collect_batch,
     threads_for_load,
 )
-from agents.llm.prefix_cache import SHARED_PREFIX_MIN, PrefixCache, common_prefix_length
+from muspsy_sim.agents.llm.prefix_cache import SHARED_PREFIX_MIN, PrefixCache, common_prefix_length
 
 # Prompt tokens fed per step across the rows being prefilled: big enough that the matrix products
 # run near full speed, small enough that decoding rows are not held up for long.
@@ -55,8 +55,8 @@ class _Row:
 
 class ContinuousBatcher(QueueWorker):
     def __init__(self, model, tokenizer, settings: BatchSettings):
-        from agents.llm.local_decoding import eos_ids
-        from agents.llm.packed_llama import PackedLlama
+        from muspsy_sim.agents.llm.local_decoding import eos_ids
+        from muspsy_sim.agents.llm.packed_llama import PackedLlama
 
         super().__init__(settings)
         self.tokenizer = tokenizer
@@ -128,7 +128,7 @@ class ContinuousBatcher(QueueWorker):
     def _start_decoding(self, row: _Row) -> None:
         import torch
 
-        from agents.llm.local_decoding import DecodingRow
+        from muspsy_sim.agents.llm.local_decoding import DecodingRow
 
         row.decoding = DecodingRow(row.request, self.tokenizer)
         row.seen = torch.zeros(self.vocabulary, dtype=torch.bool)
@@ -137,7 +137,7 @@ class ContinuousBatcher(QueueWorker):
     def _step(self, rows: list[_Row]) -> None:
         import torch
 
-        from agents.llm.packed_llama import Segment
+        from muspsy_sim.agents.llm.packed_llama import Segment
 
         decoding = [r for r in rows if not r.prefilling]
         segments = [Segment(r.slot, r.pending) for r in decoding]
@@ -171,7 +171,7 @@ class ContinuousBatcher(QueueWorker):
     def _choose(self, rows: list[_Row], logits) -> None:
         import torch
 
-        from agents.llm.local_decoding import choose_tokens
+        from muspsy_sim.agents.llm.local_decoding import choose_tokens
 
         seen = torch.stack([r.seen for r in rows])
         penalty = torch.tensor([[r.request.repetition_penalty] for r in rows])

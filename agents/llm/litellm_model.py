@@ -21,10 +21,10 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from agents.llm.base import ChoiceScores, Completion, Message, Sampling
-from agents.llm.output_checks import DEFAULT_OUTPUT_RETRIES, ModelUnavailable, rejected, reask_sampling
-from agents.llm.providers import litellm_with_providers, serving_provider
-from agents.llm.usage import ServedCompletion
+from muspsy_sim.agents.llm.base import ChoiceScores, Completion, Message, Sampling
+from muspsy_sim.agents.llm.output_checks import DEFAULT_OUTPUT_RETRIES, ModelUnavailable, rejected, reask_sampling
+from muspsy_sim.agents.llm.providers import litellm_with_providers, serving_provider
+from muspsy_sim.agents.llm.usage import ServedCompletion
 
 # Providers whose next-token log-probabilities we trust for scoring options.
 LIKELIHOOD_PROVIDERS = frozenset({"local", "testdouble"})
@@ -49,7 +49,7 @@ class LiteLLMModel:
     def __init__(self, model: str, *, api_base: str | None = None, params: dict[str, Any] | None = None,
                  retries: int = DEFAULT_RETRIES, timeout: float | None = None, fallback: str | None = None,
                  output_retries: int = DEFAULT_OUTPUT_RETRIES, backoff_scale: float = 1.0):
-        from agents.llm.fault_injection import FAULT_PARAMS, FaultInjector
+        from muspsy_sim.agents.llm.fault_injection import FAULT_PARAMS, FaultInjector
 
         self.model = model
         self.api_base = api_base

@@ -162,10 +162,10 @@ class QueueWorker:
 
 def batcher_for(model, tokenizer, settings: BatchSettings) -> QueueWorker:
     """Continuous batching where the model has the Llama layout it needs, static batches otherwise."""
-    from agents.llm.packed_llama import supports
+    from muspsy_sim.agents.llm.packed_llama import supports
 
     if supports(model):
-        from agents.llm.continuous_batching import ContinuousBatcher
+        from muspsy_sim.agents.llm.continuous_batching import ContinuousBatcher
 
         return ContinuousBatcher(model, tokenizer, settings)
     return LocalBatcher(model, tokenizer, settings)
@@ -203,12 +203,12 @@ class LocalBatcher(QueueWorker):
                     request.result.set_result(result)
 
     def _generate_group(self, group: list[GenerationRequest]) -> list[Generated]:
-        from agents.llm.local_decoding import generate_batch
+        from muspsy_sim.agents.llm.local_decoding import generate_batch
 
         self.batch_sizes.append(len(group))
         return generate_batch(self.model, self.tokenizer, group)
 
     def _score_group(self, group: list[ScoringRequest]):
-        from agents.llm.local_decoding import score_batch
+        from muspsy_sim.agents.llm.local_decoding import score_batch
 
         return score_batch(self.model, self.tokenizer.pad_token_id, group)

@@ -8,8 +8,8 @@ appears in the text.
 
 from __future__ import annotations
 
-from agents.llm.local_batching import Generated, GenerationRequest, ScoringRequest
-from agents.llm.prefix_cache import SHARED_PREFIX_MIN
+from muspsy_sim.agents.llm.local_batching import Generated, GenerationRequest, ScoringRequest
+from muspsy_sim.agents.llm.prefix_cache import SHARED_PREFIX_MIN
 
 
 def generate_batch(model, tokenizer, requests: list[GenerationRequest]) -> list[Generated]:

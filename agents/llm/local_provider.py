@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from agents.llm.local_models import LoadedModel, load_local_model, resolve_local_model
+from muspsy_sim.agents.llm.local_models import LoadedModel, load_local_model, resolve_local_model
 
 LOCAL_PROVIDER = "local"
 REPETITION_PENALTY = 1.15
@@ -23,7 +23,7 @@ def chat_prompt_ids(loaded: LoadedModel, messages: list[dict], *, allow_prefill:
 def generate(loaded: LoadedModel, messages: list[dict], *, max_tokens: int, temperature: float,
              seed: int | None, stop: list[str]) -> tuple[str, int, int]:
     """One chat completion, served in a batch with whatever other requests arrive: (text, prompt_tokens, completion_tokens)."""
-    from agents.llm.local_batching import GenerationRequest
+    from muspsy_sim.agents.llm.local_batching import GenerationRequest
 
     input_ids = chat_prompt_ids(loaded, messages)
     generated = loaded.batcher().generate(GenerationRequest(
@@ -41,7 +41,7 @@ def next_token_logprobs(loaded: LoadedModel, messages: list[dict], top: int,
     """
     import torch
 
-    from agents.llm.local_batching import ScoringRequest
+    from muspsy_sim.agents.llm.local_batching import ScoringRequest
 
     tokenizer = loaded.tokenizer
     input_ids = chat_prompt_ids(loaded, messages, allow_prefill=False)

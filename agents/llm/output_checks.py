@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
-from agents.llm.base import Completion, LanguageModel, Message, Sampling
+from muspsy_sim.agents.llm.base import Completion, LanguageModel, Message, Sampling
 
 DEFAULT_OUTPUT_RETRIES = 2
 _LETTER = re.compile(r"[^\W\d_]")
@@ -66,7 +66,7 @@ def reask_sampling(sampling: Sampling, attempt: int) -> Sampling:
 
 def rejected(completion: Completion, reason: str) -> Completion:
     """``completion`` marked as refused, so usage counts it as a re-ask."""
-    from agents.llm.usage import ServedCompletion
+    from muspsy_sim.agents.llm.usage import ServedCompletion
 
     fields = {name: getattr(completion, name) for name in completion.__dataclass_fields__}
     return ServedCompletion(**{**fields, "rejected": reason})

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import threading
 
-from agents.llm.environment import configure_offline_environment
-from agents.llm.fault_injection import FAULTY_PROVIDER
-from agents.llm.local_models import LocalModelNotFound, resolve_local_model
-from agents.llm.local_provider import LOCAL_PROVIDER
-from agents.llm.test_double import TEST_DOUBLE_PROVIDER, TEST_DOUBLE_SCRIPTS
+from muspsy_sim.agents.llm.environment import configure_offline_environment
+from muspsy_sim.agents.llm.fault_injection import FAULTY_PROVIDER
+from muspsy_sim.agents.llm.local_models import LocalModelNotFound, resolve_local_model
+from muspsy_sim.agents.llm.local_provider import LOCAL_PROVIDER
+from muspsy_sim.agents.llm.test_double import TEST_DOUBLE_PROVIDER, TEST_DOUBLE_SCRIPTS
 
 _registered = False
 _registering = threading.Lock()
@@ -30,9 +30,9 @@ def litellm_with_providers():
 
     with _registering:
         if not _registered:
-            from agents.llm.fault_injection import _make_faulty_class
-            from agents.llm.local_provider import _make_provider_class
-            from agents.llm.test_double import _make_test_double_class
+            from muspsy_sim.agents.llm.fault_injection import _make_faulty_class
+            from muspsy_sim.agents.llm.local_provider import _make_provider_class
+            from muspsy_sim.agents.llm.test_double import _make_test_double_class
 
             litellm.suppress_debug_info = True
             litellm.custom_provider_map = [

@@ -148,7 +148,7 @@ def _make_test_double_class():
             if script not in TEST_DOUBLE_SCRIPTS:
                 raise ValueError(f"unknown test double script '{script}'")
             if optional_params.get("logprobs") and script != "json-only":
-                from agents.llm.local_provider import logprobs_response
+                from muspsy_sim.agents.llm.local_provider import logprobs_response
 
                 logprobs_response(model_response, scripted_logprobs(messages, int(optional_params.get("top_logprobs") or 20)))
                 model_response.usage = Usage(prompt_tokens=1, completion_tokens=1, total_tokens=2)

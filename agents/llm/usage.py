@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from agents.llm.base import ChoiceScores, Completion, LanguageModel, Message, Sampling
+from muspsy_sim.agents.llm.base import ChoiceScores, Completion, LanguageModel, Message, Sampling
 
 # retries: extra attempts LiteLLM's Router made (same model, or moving to the fallback);
 # fallbacks: answers served by the role's fallback model; reasks: outputs refused and asked again.
@@ -88,7 +88,7 @@ class MeteredModel:
     """Wraps a model so each call is counted under a role; carries the role's bound on re-asks."""
 
     def __init__(self, inner: LanguageModel, role: str, meter: UsageMeter) -> None:
-        from agents.llm.output_checks import DEFAULT_OUTPUT_RETRIES
+        from muspsy_sim.agents.llm.output_checks import DEFAULT_OUTPUT_RETRIES
 
         self.inner = inner
         self.role = role
@@ -106,7 +106,7 @@ class MeteredModel:
 
     def score_choices(self, messages: list[Message], choices: list[str], seed: int | None = None,
                       baseline: list[Message] | None = None) -> ChoiceScores:
-        from agents.llm.output_checks import FailedStep, ModelUnavailable
+        from muspsy_sim.agents.llm.output_checks import FailedStep, ModelUnavailable
 
         try:
             scored = self.inner.score_choices(messages, choices, seed, baseline)

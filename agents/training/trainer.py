@@ -22,20 +22,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agents.llm.environment import configure_offline_environment
-from agents.llm.local_models import (
+from muspsy_sim.agents.llm.environment import configure_offline_environment
+from muspsy_sim.agents.llm.local_models import (
     EMBEDDED_MODEL,
     LocalModelNotFound,
     LocalModelSpec,
     resolve_local_model,
 )
-from agents.training.data import (
+from muspsy_sim.agents.training.data import (
     FitReport,
     TrainingData,
     fit_to_length,
     load_training_data,
 )
-from simulation.errors import InputError
+from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.scenarios.base.package_versions import package_versions
 
 LORA_ALPHA_PER_R = 2  # lora_alpha = 2 * r, the usual scaling
 LORA_DROPOUT = 0.05
@@ -65,7 +66,7 @@ class BaseModel:
     spec: LocalModelSpec
 
     def weights_directory(self) -> Path:
-        from agents.llm.local_models import _dense_copy_of_gguf
+        from muspsy_sim.agents.llm.local_models import _dense_copy_of_gguf
 
         return _dense_copy_of_gguf(self.spec) if self.spec.gguf_file else self.spec.directory
 
@@ -294,18 +295,6 @@ def _token_counts(dataset) -> dict:
     return {"examples": len(dataset), "tokens": total, "target_tokens": target}
 
 
-def _versions() -> dict:
-    import datasets
-    import peft
-    import torch
-    import transformers
-    import trl
-
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "peft": peft.__version__, "trl": trl.__version__,
-            "datasets": datasets.__version__}
-
-
 def plot_loss_curve(losses: list[tuple[int, float]], path: Path, validation_loss: float | None = None,
                     validation_loss_before: float | None = None) -> None:
     import matplotlib
@@ -440,7 +429,8 @@ def _train_into(staging: Path, arguments: dict, started: float, *, on_step: Step
                         **_token_counts(trainer.eval_dataset)} if validation_data else None),
         "device": context["device"],
         "precision": context["precision"],
-        "versions": _versions(),
+        "versions": {"python": platform.python_version(),
+                     **package_versions(("torch", "transformers", "peft", "trl", "datasets"))},
         "results": {"final_loss": losses[-1][1] if losses else None,
                     "validation_loss_before": validation_loss_before,
                     "validation_loss": validation_loss, "seconds": round(seconds, 2)},

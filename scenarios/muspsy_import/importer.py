@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scenarios.muspsy_import import dialogues, mapping, memories
-from scenarios.muspsy_import.textutil import Log, decode
-from simulation.atomic_files import write_text_atomic
+from muspsy_sim.scenarios.muspsy_import import dialogues, mapping, memories
+from muspsy_sim.scenarios.muspsy_import.textutil import Log, decode
+from muspsy_sim.scenarios.base.atomic_files import write_text_atomic
 
 MAX_FILE_BYTES = 20_000_000
 _NAME = re.compile(r"^(memories|memory|dialogues|dialogue)_0*(\d{1,40})\.txt$", re.IGNORECASE)
@@ -39,10 +39,10 @@ def format_report(report: ImportReport) -> list[str]:
 def import_muspsy(source_dir: Path, out_dir: Path) -> ImportReport:
     """Import every MusPsy client under ``source_dir`` into ``out_dir`` (see the package docs).
 
-    Raises ``simulation.errors.InputError`` only when ``source_dir`` is not a folder or
+    Raises ``scenarios.base.errors.InputError`` only when ``source_dir`` is not a folder or
     ``out_dir`` cannot be created; every per-file problem goes into the report instead.
     """
-    from simulation.errors import InputError
+    from muspsy_sim.scenarios.base.errors import InputError
 
     source_dir, out_dir = Path(source_dir), Path(out_dir)
     if not source_dir.is_dir():
@@ -200,8 +200,8 @@ def _write_profile(path: Path, data: dict) -> str | None:
     import yaml
     from pydantic import ValidationError
 
-    from scenarios.profile import CaseProfile
-    from simulation.errors import from_validation_error
+    from muspsy_sim.scenarios.profile import CaseProfile
+    from muspsy_sim.scenarios.base.errors import from_validation_error
 
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     try:

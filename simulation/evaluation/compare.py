@@ -14,9 +14,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from simulation.atomic_files import write_text_atomic
-from simulation.errors import InputError
-from simulation.evaluation.statistics import bootstrap_ci, paired_bootstrap_ci, slope
+from muspsy_sim.scenarios.base.atomic_files import write_text_atomic
+from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.evaluation.statistics import bootstrap_ci, paired_bootstrap_ci, slope
 
 METRICS_FILE = "metrics.jsonl"
 COMPARE_JSON = "compare.json"

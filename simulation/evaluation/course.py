@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulation.evaluation.statistics import slope
+from muspsy_sim.simulation.evaluation.statistics import slope
 
 TRAJECTORIES = ("distress_start", "phq9", "gad7", "wai_total", "trust_end")
 

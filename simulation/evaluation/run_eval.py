@@ -12,9 +12,9 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-from simulation.atomic_files import write_json_atomic, write_jsonl_atomic
-from simulation.errors import InputError
-from simulation.run_directory import MANIFEST, read_sessions
+from muspsy_sim.scenarios.base.atomic_files import write_json_atomic, write_jsonl_atomic
+from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.run_directory import MANIFEST, read_sessions
 
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
@@ -28,8 +28,8 @@ def read_metric_rows(run_dir: Path) -> list[dict]:
 
 
 def _load_inputs(run_dir: Path):
-    from scenarios.loader import load_profile
-    from simulation.config import CampaignConfig
+    from muspsy_sim.scenarios.loader import load_profile
+    from muspsy_sim.simulation.config import CampaignConfig
 
     try:
         manifest = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
@@ -49,9 +49,9 @@ def _load_inputs(run_dir: Path):
 
 
 def build_judge(config, judge_model: str | None, prompt_version: str):
-    from agents.judge import Judge
-    from agents.llm import check_model_string
-    from simulation.components import role_model
+    from muspsy_sim.agents.judge import Judge
+    from muspsy_sim.agents.llm import check_model_string
+    from muspsy_sim.simulation.components import role_model
 
     settings = config.models.judge
     model = judge_model or settings.model
@@ -71,10 +71,10 @@ def build_judge(config, judge_model: str | None, prompt_version: str):
 def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_version: str = "v1",
                  with_judge: bool = True, on_session=None) -> dict:
     """Score every session of ``run_dir``; returns the run summary."""
-    from simulation.evaluation.consistency import consistency_metrics
-    from simulation.evaluation.risk import risk_metrics, session_risk
-    from simulation.evaluation.self_report import self_report_metrics
-    from simulation.seeding import derive_seed
+    from muspsy_sim.simulation.evaluation.consistency import consistency_metrics
+    from muspsy_sim.simulation.evaluation.risk import risk_metrics, session_risk
+    from muspsy_sim.simulation.evaluation.self_report import self_report_metrics
+    from muspsy_sim.simulation.seeding import derive_seed
 
     manifest, config, records, profiles = _load_inputs(run_dir)
     judge = build_judge(config, judge_model, prompt_version) if with_judge else None
@@ -135,7 +135,7 @@ def _judge_scores(judge, record: dict, pseudonym: str, previous_row: dict | None
 
 
 def summarize(rows: list[dict], planned_sessions: int, judge: dict | None) -> dict:
-    from simulation.evaluation.course import course_summary
+    from muspsy_sim.simulation.evaluation.course import course_summary
 
     names = sorted({name for row in rows for name in row["metrics"]})
     means = {}

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agents.counselor.base import SessionContext
-from agents.counselor.muspsy import SESSION_START, MusPsyCounselor
-from agents.counselor.session_memory import SessionMemory
-from agents.llm.base import Sampling
-from scenarios.profile import CaseProfile
+from muspsy_sim.agents.counselor.base import SessionContext
+from muspsy_sim.agents.counselor.muspsy import SESSION_START, MusPsyCounselor
+from muspsy_sim.agents.counselor.session_memory import SessionMemory
+from muspsy_sim.agents.llm.base import Sampling
+from muspsy_sim.scenarios.profile import CaseProfile
 
 TASKS = ("memory", "goal", "counseling")
 

@@ -6,16 +6,16 @@ import json
 import tempfile
 from pathlib import Path
 
-from agents.counselor.session_memory import SessionMemory
-from scenarios.loader import load_profile
-from simulation.errors import InputError
-from simulation.export.examples import Session
+from muspsy_sim.agents.counselor.session_memory import SessionMemory
+from muspsy_sim.scenarios.loader import load_profile
+from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.export.examples import Session
 
 
 def sessions_from_run(run_dir: Path) -> list[Session]:
-    from simulation.config import CampaignConfig
-    from simulation.evaluation.run_eval import read_metric_rows
-    from simulation.run_directory import read_sessions
+    from muspsy_sim.simulation.config import CampaignConfig
+    from muspsy_sim.simulation.evaluation.run_eval import read_metric_rows
+    from muspsy_sim.simulation.run_directory import read_sessions
 
     try:
         config = CampaignConfig.model_validate(json.loads((run_dir / "manifest.json").read_text())["config"])
@@ -78,7 +78,7 @@ def load_sessions(source: Path) -> list[Session]:
     if any(source.glob("*.dialogues.json")):
         return sessions_from_imported(source)
     if (source / "memories").is_dir() or any(source.glob("memories_*.txt")):
-        from scenarios.muspsy_import import import_muspsy
+        from muspsy_sim.scenarios.muspsy_import import import_muspsy
 
         imported = Path(tempfile.mkdtemp(prefix="muspsy-import-"))
         import_muspsy(source, imported)

@@ -9,10 +9,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simulation.atomic_files import write_jsonl_atomic
-from simulation.errors import InputError
-from simulation.export.examples import FORMATS, TASKS, session_examples
-from simulation.export.sources import load_sessions
+from muspsy_sim.scenarios.base.atomic_files import write_jsonl_atomic
+from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.export.examples import FORMATS, TASKS, session_examples
+from muspsy_sim.simulation.export.sources import load_sessions
 
 
 @dataclass

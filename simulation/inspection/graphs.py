@@ -36,9 +36,9 @@ class StandInRecorder:
 
 def stand_in_agents(counselor: str = "muspsy"):
     """(counselor, client) built on ``StandInModel``; the course graph's shape does not depend on them."""
-    from agents.client.simulated_client import SimulatedClient
-    from agents.counselor.registry import build_counselor
-    from agents.llm.base import Sampling
+    from muspsy_sim.agents.client.simulated_client import SimulatedClient
+    from muspsy_sim.agents.counselor.registry import build_counselor
+    from muspsy_sim.agents.llm.base import Sampling
 
     model = StandInModel()
     return (build_counselor(counselor, llm=model, sampling=Sampling(), store=None),
@@ -47,7 +47,7 @@ def stand_in_agents(counselor: str = "muspsy"):
 
 def course_graph_for_drawing():
     """The course graph (an uncompiled ``StateGraph``) over stand-in agents."""
-    from simulation.course_graph import build_course_graph
+    from muspsy_sim.simulation.course_graph import build_course_graph
 
     counselor, client = stand_in_agents()
     return build_course_graph(counselor, client, None, StandInRecorder())
@@ -55,7 +55,7 @@ def course_graph_for_drawing():
 
 def session_graph_for_drawing():
     """The session graph (an uncompiled ``StateGraph``) over stand-in agents."""
-    from simulation.session_graph import build_session_graph
+    from muspsy_sim.simulation.session_graph import build_session_graph
 
     return build_session_graph(*stand_in_agents())
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simulation.errors import InputError
-from simulation.run_directory import CHECKPOINTS, MANIFEST, RunDirectory, read_sessions
+from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.run_directory import CHECKPOINTS, MANIFEST, RunDirectory, read_sessions
 
 _SNIPPET = 160
 
@@ -337,8 +337,8 @@ def checkpoint_history(run_dir, client_id: str, include_subgraphs: bool = False)
     """
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    from simulation.checkpoint_serde import strict_serializer
-    from simulation.inspection.graphs import compiled_course_graph
+    from muspsy_sim.simulation.checkpoint_serde import strict_serializer
+    from muspsy_sim.simulation.inspection.graphs import compiled_course_graph
 
     path = _path(run_dir)
     manifest = _manifest(path)

@@ -22,9 +22,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from simulation.atomic_files import write_text_atomic
-from simulation.errors import InputError
-from simulation.run_directory import MANIFEST, SESSIONS, read_sessions
+from muspsy_sim.scenarios.base.atomic_files import write_text_atomic
+from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.run_directory import MANIFEST, SESSIONS, read_sessions
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"
@@ -33,7 +33,7 @@ NOTE = "Simulated counseling for research; not a clinical service."
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 
-from simulation.inspection.report_sessions import (
+from muspsy_sim.simulation.inspection.report_sessions import (
     _ROLES,
     _dict,
     _list,
@@ -64,7 +64,7 @@ def _load_run(run_dir: Path) -> dict:
     ]
     metrics: list[dict] | None = None
     if (run_dir / METRICS_FILE).is_file():
-        from simulation.evaluation.compare import load_metrics
+        from muspsy_sim.simulation.evaluation.compare import load_metrics
 
         metrics = load_metrics(run_dir)
     summary = _dict(_read_json(run_dir / SUMMARY_FILE)) if (run_dir / SUMMARY_FILE).is_file() else {}
@@ -176,7 +176,7 @@ def _overview(index: int, run: dict) -> dict:
 
 
 def _clients(run_index: int, run: dict, clients: list[str]) -> list[dict]:
-    from simulation.inspection.report_charts import client_charts
+    from muspsy_sim.simulation.inspection.report_charts import client_charts
 
     overview_name = _text(run["manifest"].get("name")) or run["path"].name
     metrics_by_key: dict[tuple[str, int], dict] = {}
@@ -213,7 +213,7 @@ def _comparison(runs: list[dict]) -> dict | None:
     unscored = [str(run["path"]) for run in runs if run["metrics"] is None]
     if unscored:
         return {"missing": unscored, "runs": [], "rows": []}
-    from simulation.evaluation.compare import cell_lines, compare_runs
+    from muspsy_sim.simulation.evaluation.compare import cell_lines, compare_runs
 
     result = compare_runs([run["path"] for run in runs])
     rows = [{"metric": metric, "cells": [cell_lines(result, metric, name) for name in result["runs"]]}

@@ -101,7 +101,7 @@ def _quote_segments(text: str, versions: list[str]) -> tuple[list[dict], bool]:
 
 
 def _mentions(versions: list[str], text: str) -> bool:
-    from simulation.evaluation.consistency import overlap
+    from muspsy_sim.simulation.evaluation.consistency import overlap
 
     best = max((overlap(v, text) for v in versions), default=0.0)
     return best >= 0.5 or (best >= 0.3 and bool(_REFERS_BACK.search(text)))

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from simulation.errors import InputError
+from muspsy_sim.scenarios.base.errors import InputError
 
 MAX_INPUT_BYTES = 1_000_000
 # Aliases share nodes when loaded, but everything downstream (validation, JSON
