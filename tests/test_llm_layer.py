@@ -10,7 +10,7 @@ from muspsy_sim.agents.llm import (
     UsageMeter,
     check_model_string,
 )
-from muspsy_sim.agents.llm.local_models import (
+from muspsy_sim.agents.llm.local.resolution import (
     EMBEDDED_MODEL,
     LocalModelNotFound,
     resolve_local_model,

@@ -10,7 +10,7 @@ import threading
 
 from muspsy_sim.agents.llm.environment import configure_offline_environment
 from muspsy_sim.agents.llm.fault_injection import FAULTY_PROVIDER
-from muspsy_sim.agents.llm.local_models import LocalModelNotFound, resolve_local_model
+from muspsy_sim.agents.llm.local.resolution import LocalModelNotFound, resolve_local_model
 from muspsy_sim.agents.llm.local_provider import LOCAL_PROVIDER
 from muspsy_sim.agents.llm.test_double import TEST_DOUBLE_PROVIDER, TEST_DOUBLE_SCRIPTS
 

@@ -19,21 +19,15 @@ prefilled waits for that row, then starts from its cached prefix (a questionnair
 
 from __future__ import annotations
 
-import os
 import queue
 import time
 from dataclasses import dataclass
 
-from muspsy_sim.agents.llm.local_batching import (
-    BatchSettings,
-    GenerationRequest,
-    QueueWorker,
-    ScoringRequest,
-    available_cores,
-    collect_batch,
-    threads_for_load,
-)
-from muspsy_sim.agents.llm.prefix_cache import SHARED_PREFIX_MIN, PrefixCache, common_prefix_length
+from muspsy_sim.agents.llm.local.decoding import DecodingRow, choose_tokens, eos_ids
+from muspsy_sim.agents.llm.local.packed_llama import PackedLlama, Segment
+from muspsy_sim.agents.llm.local.prefix_cache import SHARED_PREFIX_MIN, PrefixCache, common_prefix_length
+from muspsy_sim.agents.llm.local.requests import GenerationRequest, QueueWorker, ScoringRequest, collect_batch
+from muspsy_sim.agents.llm.local.settings import BatchSettings
 
 # Prompt tokens fed per step across the rows being prefilled: big enough that the matrix products
 # run near full speed, small enough that decoding rows are not held up for long.
@@ -45,7 +39,7 @@ class _Row:
     request: GenerationRequest | ScoringRequest
     slot: int
     pending: list[int]  # tokens still to feed: the rest of the prompt, then each chosen token
-    decoding: object = None  # local_decoding.DecodingRow, for generation requests
+    decoding: DecodingRow | None = None  # for generation requests
     seen: object = None  # tokens in the sequence so far (repetition penalty), a bool tensor over the vocabulary
 
     @property
@@ -55,9 +49,6 @@ class _Row:
 
 class ContinuousBatcher(QueueWorker):
     def __init__(self, model, tokenizer, settings: BatchSettings):
-        from muspsy_sim.agents.llm.local_decoding import eos_ids
-        from muspsy_sim.agents.llm.packed_llama import PackedLlama
-
         super().__init__(settings)
         self.tokenizer = tokenizer
         self.engine = PackedLlama(model)
@@ -85,8 +76,7 @@ class ContinuousBatcher(QueueWorker):
                 self._waiting = collect_batch(self._requests, self.settings.max_batch, self.settings.wait_seconds)
             self._take_queued()
             self._admit()
-            threads = self.settings.threads or threads_for_load(available_cores(), os.getloadavg()[0])
-            _set_threads(threads)
+            _set_threads(self.settings.worker_threads())
             started = time.perf_counter()
             try:
                 self._step(list(self._rows))
@@ -128,16 +118,12 @@ class ContinuousBatcher(QueueWorker):
     def _start_decoding(self, row: _Row) -> None:
         import torch
 
-        from muspsy_sim.agents.llm.local_decoding import DecodingRow
-
         row.decoding = DecodingRow(row.request, self.tokenizer)
         row.seen = torch.zeros(self.vocabulary, dtype=torch.bool)
         row.seen[torch.tensor(row.request.input_ids)] = True
 
     def _step(self, rows: list[_Row]) -> None:
         import torch
-
-        from muspsy_sim.agents.llm.packed_llama import Segment
 
         decoding = [r for r in rows if not r.prefilling]
         segments = [Segment(r.slot, r.pending) for r in decoding]
@@ -170,8 +156,6 @@ class ContinuousBatcher(QueueWorker):
 
     def _choose(self, rows: list[_Row], logits) -> None:
         import torch
-
-        from muspsy_sim.agents.llm.local_decoding import choose_tokens
 
         seen = torch.stack([r.seen for r in rows])
         penalty = torch.tensor([[r.request.repetition_penalty] for r in rows])
