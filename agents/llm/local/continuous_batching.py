@@ -64,7 +64,7 @@ class ContinuousBatcher(QueueWorker):
         self.busy_seconds = 0.0  # time spent in steps (the rest the worker waited for requests)
 
     def _serve(self) -> None:
-        import torch
+        import torch  # lazy: torch takes seconds to import
 
         # The key/value buffer and cached prefixes are inference tensors: every write to them happens in here.
         with torch.inference_mode():
@@ -116,14 +116,14 @@ class ContinuousBatcher(QueueWorker):
             self._rows.append(row)
 
     def _start_decoding(self, row: _Row) -> None:
-        import torch
+        import torch  # lazy: torch takes seconds to import
 
         row.decoding = DecodingRow(row.request, self.tokenizer)
         row.seen = torch.zeros(self.vocabulary, dtype=torch.bool)
         row.seen[torch.tensor(row.request.input_ids)] = True
 
     def _step(self, rows: list[_Row]) -> None:
-        import torch
+        import torch  # lazy: torch takes seconds to import
 
         decoding = [r for r in rows if not r.prefilling]
         segments = [Segment(r.slot, r.pending) for r in decoding]
@@ -155,7 +155,7 @@ class ContinuousBatcher(QueueWorker):
             self._choose([r for _, r in generating], logits[[i for i, _ in generating]])
 
     def _choose(self, rows: list[_Row], logits) -> None:
-        import torch
+        import torch  # lazy: torch takes seconds to import
 
         seen = torch.stack([r.seen for r in rows])
         penalty = torch.tensor([[r.request.repetition_penalty] for r in rows])
@@ -180,7 +180,7 @@ class ContinuousBatcher(QueueWorker):
 
 
 def _set_threads(threads: int) -> None:
-    import torch
+    import torch  # lazy: torch takes seconds to import
 
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)

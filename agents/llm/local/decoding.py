@@ -13,7 +13,7 @@ from muspsy_sim.agents.llm.local.requests import Generated, GenerationRequest
 
 class DecodingRow:
     def __init__(self, request: GenerationRequest, tokenizer):
-        import torch
+        import torch  # lazy: torch takes seconds to import
 
         self.request = request
         self.tokenizer = tokenizer
@@ -45,7 +45,7 @@ class DecodingRow:
 
 def choose_tokens(logits, seen, penalty, rows: list[DecodingRow]):
     """The next token of every row: greedy, or sampled with the row's own temperature, top-p and generator."""
-    import torch
+    import torch  # lazy: torch takes seconds to import
 
     # Repetition penalty as in transformers: shrink the scores of tokens already in the sequence.
     penalized = torch.where(logits < 0, logits * penalty, logits / penalty)
@@ -76,7 +76,7 @@ def nucleus(scores, top_p):
     Sorting 49k scores costs ~2 ms a row here (24 ms for 12 rows, a sixth of a decode pass), so the
     top ``NUCLEUS_CANDIDATES`` are tried first (1.2 and 3.5 ms for 12 rows), then the whole vocabulary.
     """
-    import torch
+    import torch  # lazy: torch takes seconds to import
 
     probabilities = scores.softmax(dim=-1)
     for candidates in (*NUCLEUS_CANDIDATES, None):

@@ -55,6 +55,7 @@ def load_local_model(spec: LocalModelSpec) -> LoadedModel:
 
 
 def _load(spec: LocalModelSpec) -> LoadedModel:
+    # lazy: torch and transformers take seconds to import
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -68,7 +69,7 @@ def _load(spec: LocalModelSpec) -> LoadedModel:
     # loses at every batch size and prompt length tried here.
     model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32)
     if spec.adapter_of is not None:
-        from peft import PeftModel
+        from peft import PeftModel  # lazy: peft is slow to import and only adapters need it
 
         # Merged for inference: plain linear layers, as fast as the base model and served by
         # the same continuous batcher.
@@ -96,6 +97,7 @@ def dense_copy_of_gguf(spec: LocalModelSpec) -> Path:
     if (target / "config.json").is_file():
         return target
 
+    # lazy: torch and transformers take seconds to import
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 

@@ -33,7 +33,7 @@ class StaticBatcher(QueueWorker):
         self.batch_sizes: list[int] = []  # generation batch sizes served, for benchmarks
 
     def _serve(self) -> None:
-        import torch
+        import torch  # lazy: torch takes seconds to import
 
         while True:
             batch = collect_batch(self._requests, self.settings.max_batch, self.settings.wait_seconds)
@@ -63,7 +63,7 @@ class StaticBatcher(QueueWorker):
 
 
 def generate_batch(model, tokenizer, requests: list[GenerationRequest]) -> list[Generated]:
-    import torch
+    import torch  # lazy: torch takes seconds to import
 
     with torch.inference_mode():
         rows = [DecodingRow(request, tokenizer) for request in requests]
@@ -115,7 +115,7 @@ def score_batch(model, pad_token_id: int, requests: list[ScoringRequest]):
     ends, right-padded (causal attention never looks at padding after a token, so each row is
     exact). The rest go through one left-padded forward pass.
     """
-    import torch
+    import torch  # lazy: torch takes seconds to import
 
     results: list = [None] * len(requests)
     with torch.inference_mode():
@@ -152,7 +152,7 @@ def shared_prefix_groups(prompts: list[list[int]]) -> list[tuple[list[int], int]
 
 
 def _score_with_prefix(model, pad_token_id: int, prompts: list[list[int]], shared: int):
-    import torch
+    import torch  # lazy: torch takes seconds to import
 
     prefix = model(input_ids=torch.tensor([prompts[0][:shared]]), use_cache=True)
     cache = prefix.cache
@@ -177,7 +177,7 @@ def _score_with_prefix(model, pad_token_id: int, prompts: list[list[int]], share
 
 
 def _score_left_padded(model, pad_token_id: int, prompts: list[list[int]]):
-    import torch
+    import torch  # lazy: torch takes seconds to import
 
     longest = max(len(p) for p in prompts)
     input_ids = torch.full((len(prompts), longest), pad_token_id, dtype=torch.long)
@@ -194,6 +194,7 @@ def _score_left_padded(model, pad_token_id: int, prompts: list[list[int]]):
 
 def _prefill_each(model, prompts: list[list[int]]):
     """Prefill every prompt alone, then left-pad the KV caches into one batch cache."""
+    # lazy: torch and transformers take seconds to import
     import torch
     from torch.nn.functional import pad
     from transformers import DynamicCache

@@ -1,38 +1,21 @@
-"""LiteLLM provider serving ``local/...`` model strings in-process with transformers."""
+"""LiteLLM provider serving ``local/...`` model strings in-process (the engine in ``agents/llm/local/``)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from muspsy_sim.agents.llm.local.loading import load_local_model
 from muspsy_sim.agents.llm.local.resolution import resolve_local_model
 from muspsy_sim.agents.llm.local.serving import generate, next_token_logprobs
+from muspsy_sim.agents.llm.providers.responses import logprobs_response
 
 LOCAL_PROVIDER = "local"
 
 
-def logprobs_response(model_response, tokens: list[tuple[str, float]]):
-    """Put next-token log-probabilities into a LiteLLM response, OpenAI style."""
-    from litellm.types.utils import (
-        ChatCompletionTokenLogprob,
-        ChoiceLogprobs,
-        TopLogprob,
-    )
-
-    best_token, best = tokens[0]
-    model_response.choices[0].logprobs = ChoiceLogprobs(
-        content=[
-            ChatCompletionTokenLogprob(
-                token=best_token, logprob=best,
-                top_logprobs=[TopLogprob(token=t, logprob=v) for t, v in tokens],
-            )
-        ]
-    )
-    model_response.choices[0].message.content = best_token
-    return model_response
-
-
-def _make_provider_class():
+def make_handler():
+    """LiteLLM's handler for ``local/<alias-or-path>``: one shared model per process."""
+    # lazy: litellm takes seconds to import; the handler subclasses its CustomLLM
     from litellm import CustomLLM
     from litellm.types.utils import Usage
 
@@ -41,7 +24,7 @@ def _make_provider_class():
 
         def completion(self, model, messages, model_response, optional_params, *args, **kwargs):
             started = time.perf_counter()
-            loaded = load_local_model(resolve_local_model(model.removeprefix(f"{LOCAL_PROVIDER}/")))
+            loaded = load_local_model(resolve_local_model(model))
             if optional_params.get("logprobs"):
                 # Scoring options: one forward pass, no sampling.
                 tokens, prompt_tokens = next_token_logprobs(
@@ -72,8 +55,6 @@ def _make_provider_class():
             return model_response
 
         async def acompletion(self, *args, **kwargs):
-            import asyncio
-
             return await asyncio.to_thread(self.completion, *args, **kwargs)
 
-    return LocalTransformersLLM
+    return LocalTransformersLLM()
