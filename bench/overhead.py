@@ -160,18 +160,18 @@ def _instrumented(timed: TimedCampaign):
     """Time model calls, litellm.completion and questionnaires; hand build_components our embedder."""
     from muspsy_sim import memory
     from muspsy_sim.agents.client.simulated_client import SimulatedClient
-    from muspsy_sim.agents.llm.litellm_model import LiteLLMModel
-    from muspsy_sim.agents.llm.providers import litellm_with_providers
+    from muspsy_sim.agents.llm import LiteLLMModel
+    from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
 
     from litellm import utils as litellm_utils
     from litellm.litellm_core_utils.litellm_logging import Logging
 
     litellm = litellm_with_providers()
-    originals = (LiteLLMModel._call, litellm.completion, memory.shared_embedder, SimulatedClient.answer_questionnaires,
+    originals = (LiteLLMModel.send, litellm.completion, memory.shared_embedder, SimulatedClient.answer_questionnaires,
                  Logging.success_handler, litellm_utils.executor)
     awaited = _AwaitedLogging(litellm_utils.executor)
     litellm_utils.executor = awaited
-    LiteLLMModel._call = timed.model.wrap(awaited.awaiting(originals[0]))
+    LiteLLMModel.send = timed.model.wrap(awaited.awaiting(originals[0]))
     litellm.completion = timed.litellm.wrap(originals[1])
     memory.shared_embedder = lambda: timed.embedder
     SimulatedClient.answer_questionnaires = timed.questionnaires.wrap(originals[3])
@@ -179,7 +179,7 @@ def _instrumented(timed: TimedCampaign):
     try:
         yield
     finally:
-        (LiteLLMModel._call, litellm.completion, memory.shared_embedder,
+        (LiteLLMModel.send, litellm.completion, memory.shared_embedder,
          SimulatedClient.answer_questionnaires, Logging.success_handler, litellm_utils.executor) = originals
 
 

@@ -98,7 +98,7 @@ def _models(url: str) -> dict:
 
 def peer_turns(url: str, turns: int) -> list[float]:
     """The baseline: milliseconds per turn of two bare litellm.completion requests."""
-    from muspsy_sim.agents.llm.providers import litellm_with_providers
+    from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
 
     litellm = litellm_with_providers()
     messages = [{"role": "system", "content": "You are a counselor."}, {"role": "user", "content": "I feel tense."}]

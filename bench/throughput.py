@@ -74,15 +74,18 @@ def _batching(max_batch: int):
 
 
 def _loaded_model():
-    from muspsy_sim.agents.llm.local_models import load_local_model, resolve_local_model
+    from muspsy_sim.agents.llm import ModelSpec
+    from muspsy_sim.agents.llm.local.loading import load_local_model
+    from muspsy_sim.agents.llm.local.resolution import resolve_local_model
 
-    return load_local_model(resolve_local_model(MODEL.removeprefix("local/")))
+    return load_local_model(resolve_local_model(ModelSpec.parse(MODEL).name))
 
 
 def _micro(args) -> None:
     import torch
 
-    from muspsy_sim.agents.llm.local_batching import BatchSettings, GenerationRequest
+    from muspsy_sim.agents.llm.local.requests import GenerationRequest
+    from muspsy_sim.agents.llm.local.settings import BatchSettings
 
     loaded = _loaded_model()
     vocabulary = loaded.tokenizer.vocab_size

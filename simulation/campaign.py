@@ -46,7 +46,7 @@ class CampaignResult:
 def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan:
     """Validate everything a campaign needs before anything is written."""
     from muspsy_sim.agents.counselor.registry import UnknownCounselor, resolve_counselor_class
-    from muspsy_sim.agents.llm.providers import UnknownModel, check_model_string
+    from muspsy_sim.agents.llm import ModelSpec, UnknownModel, fault_injector_for
 
     source = str(source)
     scenario_dir = Path(config.scenario_dir)
@@ -57,14 +57,15 @@ def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan
     )
     for role in ROLES:
         settings = getattr(config.models, role)
+        specs = []
         for key in ("model", "fallback"):
             try:
                 if getattr(settings, key) is not None:
-                    check_model_string(getattr(settings, key))
+                    specs.append(ModelSpec.parse(getattr(settings, key)).check())
             except UnknownModel as error:
                 raise InputError(source, f"models.{role}.{key}", str(error)) from None
         try:
-            _check_fault_params(settings)
+            fault_injector_for(specs, settings.params)
         except ValueError as error:
             raise InputError(source, f"models.{role}.params", str(error)) from None
     from muspsy_sim.agents.client.dynamics import DynamicsParams
@@ -86,13 +87,6 @@ def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan
         _check_resumable(run_dir, config)
     check_checkpointer(config, source, [p.id for p in profiles], fresh=not run_dir.exists())
     return CampaignPlan(config, source, profiles, run_dir)
-
-
-def _check_fault_params(settings) -> None:
-    from muspsy_sim.agents.llm.fault_injection import FAULTY_PROVIDER, FaultInjector
-
-    if any((m or "").startswith(f"{FAULTY_PROVIDER}/") for m in (settings.model, settings.fallback)):
-        FaultInjector.from_params(settings.params)
 
 
 def _check_resumable(run_dir: RunDirectory, config: CampaignConfig) -> None:
@@ -194,7 +188,7 @@ def run_course(graph, profile: CaseProfile, context: RunContext, thread_id: str)
         graph.invoke(None if started else initial_course_state(profile), thread, context=context)
     except Exception as error:  # one failed course must not stop the others
         done = len(graph.get_state(thread).values.get("memories", []))
-        from muspsy_sim.agents.llm.output_checks import failure_entry
+        from muspsy_sim.agents.llm import failure_entry
 
         # A FailedStep's reason reads "<role> <step>: <reason>"; other errors keep their type.
         return {"status": "failed", "sessions_done": done, **failure_entry(error)}
@@ -203,7 +197,7 @@ def run_course(graph, profile: CaseProfile, context: RunContext, thread_id: str)
 
 
 def _finish(run_dir: RunDirectory, seconds: float) -> CampaignResult:
-    from muspsy_sim.agents.llm.usage import sum_usage
+    from muspsy_sim.agents.llm import sum_usage
     from muspsy_sim.simulation.evaluation.risk import campaign_risk
     from muspsy_sim.simulation.summary import fault_counts
 

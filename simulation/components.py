@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from muspsy_sim.agents.client.dynamics import DynamicsParams
 from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.counselor.registry import build_counselor
-from muspsy_sim.agents.llm.base import Sampling
-from muspsy_sim.agents.llm.litellm_model import LiteLLMModel
-from muspsy_sim.agents.llm.usage import MeteredModel, UsageMeter
+from muspsy_sim.agents.llm import LiteLLMModel, MeteredModel, ModelSpec, Sampling, UsageMeter
 from muspsy_sim.simulation.config import CampaignConfig, RoleModel
 from muspsy_sim.simulation.run_directory import RunDirectory
 
@@ -19,14 +17,14 @@ def _sampling(role: RoleModel) -> Sampling:
 
 
 def role_model(settings: RoleModel) -> LiteLLMModel:
-    """The model for one role: its model string, with its retries, timeout, fallback and re-ask bound."""
+    """The model for one role: its model spec, with its retries, timeout, fallback and re-ask bound."""
     return LiteLLMModel(
-        settings.model,
+        ModelSpec.parse(settings.model),
         api_base=settings.api_base,
         params=settings.params,
         retries=settings.retries,
         timeout=settings.timeout,
-        fallback=settings.fallback,
+        fallback=ModelSpec.parse(settings.fallback) if settings.fallback else None,
         output_retries=settings.output_retries,
         backoff_scale=settings.backoff_scale,
     )

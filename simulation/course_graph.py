@@ -16,7 +16,7 @@ from muspsy_sim.agents.client.questionnaires import AT_END, AT_START
 from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.counselor.base import Counselor
-from muspsy_sim.agents.llm.usage import add_usage
+from muspsy_sim.agents.llm import add_usage
 from muspsy_sim.agents.transcript import exchange_chunks
 from muspsy_sim.scenarios.profile import CaseProfile
 from muspsy_sim.simulation.run_context import RunContext

@@ -107,7 +107,7 @@ def fork_run(source: Path, *, after_session: int, name: str, clients: list[str] 
 def _compiled(config: CampaignConfig, run_dir: RunDirectory, checkpointer):
     from muspsy_sim.agents.client.simulated_client import SimulatedClient
     from muspsy_sim.agents.counselor.registry import build_counselor
-    from muspsy_sim.agents.llm.base import Sampling
+    from muspsy_sim.agents.llm import Sampling
     from muspsy_sim.simulation.course_graph import build_course_graph
 
     # Reading history needs the graph's shape only, not working agents.

@@ -9,7 +9,7 @@ from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.counselor.base import Counselor, SessionContext
 from muspsy_sim.agents.counselor.session_memory import SessionMemory
-from muspsy_sim.agents.llm.usage import sum_usage, usage_of
+from muspsy_sim.agents.llm import sum_usage, usage_of
 from muspsy_sim.scenarios.profile import CaseProfile
 from muspsy_sim.simulation.run_context import RunContext
 from muspsy_sim.simulation.seeding import derive_rng, derive_seed

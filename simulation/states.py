@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, TypedDict
 
-from muspsy_sim.agents.llm.usage import add_usage
+from muspsy_sim.agents.llm import add_usage
 
 
 class SessionInput(TypedDict):

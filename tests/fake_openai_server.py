@@ -1,6 +1,6 @@
 """TEST DOUBLE: an OpenAI-compatible chat-completions server on loopback.
 
-It answers with the scripted test double's replies (agents/llm/test_double.py),
+It answers with the scripted test double's replies (agents/llm/providers/scripted.py),
 so a campaign can run against ``openai/...`` through LiteLLM's real HTTP path,
 and it records the Authorization headers it received.
 """
@@ -12,7 +12,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from muspsy_sim.agents.llm.test_double import _json_answer, _last, scripted_reply
+from muspsy_sim.agents.llm.providers.scripted import last_content, scripted_json_answer, scripted_reply
 
 
 class FakeOpenAIServer:
@@ -25,8 +25,8 @@ class FakeOpenAIServer:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 server.authorizations.append(self.headers.get("Authorization", ""))
                 messages = body["messages"]
-                asks_json = "Reply with JSON only" in _last(messages, "user")
-                text = _json_answer(messages) if asks_json else scripted_reply(messages)
+                asks_json = "Reply with JSON only" in last_content(messages, "user")
+                text = scripted_json_answer(messages) if asks_json else scripted_reply(messages)
                 reply = json.dumps({
                     "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
                     "model": body.get("model", "fake"),

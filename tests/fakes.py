@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from muspsy_sim.agents.llm.base import Completion, Sampling
-from muspsy_sim.agents.llm.test_double import scripted_reply
+from muspsy_sim.agents.llm import Completion, LanguageModel, Sampling
+from muspsy_sim.agents.llm.providers.scripted import scripted_reply
 
 
-class RecordingModel:
+class RecordingModel(LanguageModel):
     """Answers with the scripted test double's logic and keeps every prompt it was sent."""
 
     model = "fake/recording"

@@ -10,7 +10,7 @@ from muspsy_sim.agents.client import (
     between_sessions,
 )
 from muspsy_sim.agents.client.dynamics import after_counselor_turn
-from muspsy_sim.agents.llm.base import Sampling
+from muspsy_sim.agents.llm import Sampling
 from muspsy_sim.scenarios.loader import load_profile
 from tests.conftest import LIBRARY
 from tests.fakes import RecordingModel

@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from muspsy_sim.agents.llm.local_batching import BatchSettings, GenerationRequest, ScoringRequest
-from muspsy_sim.agents.llm.prefix_cache import MIN_REUSE, PrefixCache, common_prefix_length
+from muspsy_sim.agents.llm.local.prefix_cache import MIN_REUSE, PrefixCache, common_prefix_length
+from muspsy_sim.agents.llm.local.requests import GenerationRequest, ScoringRequest
+from muspsy_sim.agents.llm.local.settings import BatchSettings
 
 VOCABULARY = 97
 
@@ -43,7 +44,7 @@ def _prompts(count, length=20, seed=1):
 
 
 def _batcher(model, max_batch=8, wait=0.0, prefix_tokens=4096):
-    from muspsy_sim.agents.llm.continuous_batching import ContinuousBatcher
+    from muspsy_sim.agents.llm.local.continuous_batching import ContinuousBatcher
 
     return ContinuousBatcher(model, _DigitTokenizer(), BatchSettings(max_batch, wait, 1, prefix_tokens))
 
@@ -51,7 +52,7 @@ def _batcher(model, max_batch=8, wait=0.0, prefix_tokens=4096):
 def test_packed_forward_equals_the_transformers_forward(tiny_llama):
     import torch
 
-    from muspsy_sim.agents.llm.packed_llama import PackedLlama, Segment, supports
+    from muspsy_sim.agents.llm.local.packed_llama import PackedLlama, Segment, supports
 
     assert supports(tiny_llama)
     engine = PackedLlama(tiny_llama)
@@ -75,7 +76,7 @@ def test_packed_forward_equals_the_transformers_forward(tiny_llama):
 def test_kv_slots_reuse_freed_slots_and_grow_keeping_their_contents():
     import torch
 
-    from muspsy_sim.agents.llm.packed_llama import KVSlots
+    from muspsy_sim.agents.llm.local.packed_llama import KVSlots
 
     slots = KVSlots(layers=2, kv_heads=1, head_dim=4, dtype=torch.float32)
     first, second = slots.acquire(), slots.acquire()
@@ -183,13 +184,10 @@ def test_a_failing_step_fails_its_callers_not_the_worker(tiny_llama, monkeypatch
 def test_embedded_model_uses_continuous_batching_and_matches_transformers(model_cache):
     import torch
 
-    from muspsy_sim.agents.llm.continuous_batching import ContinuousBatcher
-    from muspsy_sim.agents.llm.local_models import (
-        EMBEDDED_MODEL,
-        load_local_model,
-        resolve_local_model,
-    )
-    from muspsy_sim.agents.llm.local_provider import chat_prompt_ids
+    from muspsy_sim.agents.llm.local.continuous_batching import ContinuousBatcher
+    from muspsy_sim.agents.llm.local.loading import load_local_model
+    from muspsy_sim.agents.llm.local.resolution import EMBEDDED_MODEL, resolve_local_model
+    from muspsy_sim.agents.llm.local.serving import chat_prompt_ids
 
     loaded = load_local_model(resolve_local_model(EMBEDDED_MODEL))
     assert isinstance(loaded.batcher(BatchSettings(4, 0.0, 1)), ContinuousBatcher)

@@ -12,7 +12,7 @@ from muspsy_sim.agents.counselor import (
 )
 from muspsy_sim.agents.counselor.registry import UnknownCounselor
 from muspsy_sim.agents.counselor.session_memory import parse_memory_fields
-from muspsy_sim.agents.llm.base import Sampling
+from muspsy_sim.agents.llm import Sampling
 from muspsy_sim.scenarios.loader import load_profile
 from tests.conftest import LIBRARY
 from tests.fakes import RecordingModel

@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-import muspsy_sim.agents.llm.test_double as test_double
+import muspsy_sim.agents.llm.providers.scripted as test_double
 from muspsy_sim.agents.counselor.muspsy import SESSION_START
 from muspsy_sim.simulation.cli import app
 from tests.conftest import FIXTURES

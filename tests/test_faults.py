@@ -1,6 +1,6 @@
 """Model faults: LiteLLM retries and fallbacks, re-asks for unusable output, failed steps, fault injection.
 
-The faults come from the ``faulty/...`` TEST DOUBLE provider (agents/llm/fault_injection.py),
+The faults come from the ``faulty/...`` TEST DOUBLE provider (agents/llm/providers/faulty.py),
 which raises LiteLLM's own exceptions or spoils the inner model's answer. Backoff waits are
 scaled down (``backoff_scale``) so the file stays fast; timings are never asserted.
 """
@@ -14,11 +14,19 @@ import pytest
 from typer.testing import CliRunner
 
 from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
-from muspsy_sim.agents.llm.base import Completion, Sampling
-from muspsy_sim.agents.llm.fault_injection import FAULT_KINDS, OUTPUT_FAULTS, TRANSPORT_FAULTS, FaultInjector
-from muspsy_sim.agents.llm.litellm_model import LiteLLMModel
-from muspsy_sim.agents.llm.output_checks import FailedStep, complete_checked, words_problem
-from muspsy_sim.agents.llm.usage import MeteredModel, UsageMeter
+from muspsy_sim.agents.llm import (
+    Completion,
+    FailedStep,
+    LanguageModel,
+    LiteLLMModel,
+    MeteredModel,
+    ModelSpec,
+    Sampling,
+    UsageMeter,
+    complete_checked,
+    words_problem,
+)
+from muspsy_sim.agents.llm.providers.faulty import FAULT_KINDS, OUTPUT_FAULTS, TRANSPORT_FAULTS, FaultInjector
 from muspsy_sim.simulation.cli import app
 
 runner = CliRunner()
@@ -30,9 +38,12 @@ PROMPTS = [
 ]
 
 
-def _metered(model: str, role: str = "counselor", **settings) -> tuple[MeteredModel, UsageMeter]:
+def _metered(model: str, role: str = "counselor", fallback: str | None = None,
+             **settings) -> tuple[MeteredModel, UsageMeter]:
     meter = UsageMeter()
-    return MeteredModel(LiteLLMModel(model, backoff_scale=FAST, **settings), role, meter), meter
+    llm = LiteLLMModel(ModelSpec.parse(model), fallback=ModelSpec.parse(fallback) if fallback else None,
+                       backoff_scale=FAST, **settings)
+    return MeteredModel(llm, role, meter), meter
 
 
 def _answers(llm, prompts=PROMPTS) -> list[str]:
@@ -65,7 +76,7 @@ def test_each_output_fault_is_detected_and_asked_again(kind, fault_free_answers)
 
 def test_option_scores_survive_injected_faults():
     prompt = [{"role": "user", "content": "How anxious are you? Your level: 2\nAnswer with one digit."}]
-    clean = LiteLLMModel("testdouble/scripted").score_choices(prompt, ["0", "1", "2", "3"], seed=5)
+    clean = LiteLLMModel(ModelSpec.parse("testdouble/scripted")).score_choices(prompt, ["0", "1", "2", "3"], seed=5)
     llm, meter = _metered("faulty/testdouble/scripted", role="client", retries=8, output_retries=8,
                           params={"fault_rate": 0.6, "fault_seed": 1})
     faulty = [llm.score_choices(prompt, ["0", "1", "2", "3"], seed=5) for _ in range(6)]
@@ -93,7 +104,7 @@ def test_a_model_that_stays_unreachable_fails_the_step_with_the_reason():
     assert meter.failures() == {"client": 1}
 
 
-class _Blank:
+class _Blank(LanguageModel):
     """TEST DOUBLE model: always blank; keeps the sampling of every request."""
 
     model = "fake/blank"
@@ -226,12 +237,15 @@ class BlankForDavid(MusPsyCounselor):
         super().__init__(_BlankWhen(llm, "in session 2 with David"), **options)
 
 
-class _BlankWhen:
-    def __init__(self, inner, marker: str):
-        self.inner, self.marker = inner, marker
+class _BlankWhen(LanguageModel):
+    """Wraps the role model: its model string, role, re-ask bound and fault counting are the inner one's."""
 
-    def __getattr__(self, name):  # role, output_retries, note_fault: the role model's own
-        return getattr(self.inner, name)
+    def __init__(self, inner: LanguageModel, marker: str):
+        self.inner, self.marker = inner, marker
+        self.model, self.role, self.output_retries = inner.model, inner.role, inner.output_retries
+
+    def note_fault(self, kind: str) -> None:
+        self.inner.note_fault(kind)
 
     def complete(self, messages, sampling):
         completion = self.inner.complete(messages, sampling)

@@ -5,12 +5,12 @@ import pytest
 from muspsy_sim.agents.llm import (
     LiteLLMModel,
     MeteredModel,
+    ModelSpec,
     Sampling,
     UnknownModel,
     UsageMeter,
-    check_model_string,
 )
-from muspsy_sim.agents.llm.local_models import (
+from muspsy_sim.agents.llm.local.resolution import (
     EMBEDDED_MODEL,
     LocalModelNotFound,
     resolve_local_model,
@@ -19,7 +19,7 @@ from muspsy_sim.agents.llm.local_models import (
 
 def test_test_double_is_served_through_litellm_and_metered():
     meter = UsageMeter()
-    model = MeteredModel(LiteLLMModel("testdouble/scripted"), "counselor", meter)
+    model = MeteredModel(LiteLLMModel(ModelSpec.parse("testdouble/scripted")), "counselor", meter)
     messages = [{"role": "system", "content": "You are a warm, skilled psychological counselor in session 1 with Ann."},
                 {"role": "user", "content": "I cannot sleep. It is awful."}]
     completion = model.complete(messages, Sampling(max_tokens=40, seed=3))
@@ -30,13 +30,13 @@ def test_test_double_is_served_through_litellm_and_metered():
 
 
 def test_model_strings_are_checked():
-    check_model_string("testdouble/scripted")
-    check_model_string(f"local/{EMBEDDED_MODEL}")
-    check_model_string("openai/gpt-4o-mini")  # known to LiteLLM; needs no key to be checked
-    check_model_string("hosted_vllm/my-model")
+    ModelSpec.parse("testdouble/scripted").check()
+    ModelSpec.parse(f"local/{EMBEDDED_MODEL}").check()
+    ModelSpec.parse("openai/gpt-4o-mini").check()  # known to LiteLLM; needs no key to be checked
+    ModelSpec.parse("hosted_vllm/my-model").check()
     for bad in ("gpt-4o-mini-without-provider-prefix-xyz", "nosuch/x", "local/nowhere", "testdouble/unknown"):
         with pytest.raises(UnknownModel):
-            check_model_string(bad)
+            ModelSpec.parse(bad).check()
 
 
 def test_local_model_strings_resolve_alias_gguf_file_and_hf_directory(tmp_path):

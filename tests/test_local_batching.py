@@ -7,16 +7,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from muspsy_sim.agents.llm.local_batching import (
-    BatchSettings,
+from muspsy_sim.agents.llm.local.requests import (
     GenerationRequest,
     Generated,
-    LocalBatcher,
     ScoringRequest,
     collect_batch,
     split_by_kind,
-    threads_for_load,
 )
+from muspsy_sim.agents.llm.local.settings import BatchSettings, threads_for_load
+from muspsy_sim.agents.llm.local.static_batching import StaticBatcher
 
 
 def test_collect_batch_takes_what_is_queued_up_to_max_batch():
@@ -68,7 +67,7 @@ def test_threads_follow_the_load():
     assert threads_for_load(16, 20.0) == 12
 
 
-class _RecordingBatcher(LocalBatcher):
+class _RecordingBatcher(StaticBatcher):
     """Serves requests without a model: echoes each prompt, and records how they were grouped."""
 
     def __init__(self, settings):
@@ -114,7 +113,7 @@ def test_sampling_rules_match_transformers():
     import torch
     from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor, TopPLogitsWarper
 
-    from muspsy_sim.agents.llm.local_decoding import nucleus
+    from muspsy_sim.agents.llm.local.decoding import nucleus
 
     torch.manual_seed(0)
     logits = torch.randn(1, 50)
@@ -137,7 +136,7 @@ def test_sampling_rules_match_transformers():
 def test_sampled_tokens_follow_the_nucleus_probabilities():
     import torch
 
-    from muspsy_sim.agents.llm.local_decoding import DecodingRow, choose_tokens
+    from muspsy_sim.agents.llm.local.decoding import DecodingRow, choose_tokens
 
     scores = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
     row = DecodingRow(GenerationRequest([0], max_tokens=1, temperature=1.0, top_p=0.9, seed=3), tokenizer=None)
@@ -161,13 +160,14 @@ PROMPTS = [
 
 @pytest.fixture(scope="module")
 def loaded(model_cache):
-    from muspsy_sim.agents.llm.local_models import EMBEDDED_MODEL, load_local_model, resolve_local_model
+    from muspsy_sim.agents.llm.local.loading import load_local_model
+    from muspsy_sim.agents.llm.local.resolution import EMBEDDED_MODEL, resolve_local_model
 
     return load_local_model(resolve_local_model(EMBEDDED_MODEL))
 
 
 def _requests(loaded, temperature=0.0):
-    from muspsy_sim.agents.llm.local_provider import chat_prompt_ids
+    from muspsy_sim.agents.llm.local.serving import chat_prompt_ids
 
     return [GenerationRequest(chat_prompt_ids(loaded, messages), max_tokens, stop, temperature=temperature, seed=5)
             for messages, max_tokens, stop in PROMPTS]
@@ -177,8 +177,8 @@ def _requests(loaded, temperature=0.0):
 def test_batched_greedy_generation_equals_unbatched(loaded, monkeypatch):
     import torch
 
-    from muspsy_sim.agents.llm.local_decoding import generate_batch
-    from muspsy_sim.agents.llm.local_provider import generate
+    from muspsy_sim.agents.llm.local.serving import generate
+    from muspsy_sim.agents.llm.local.static_batching import generate_batch
 
     torch.set_num_threads(1)  # the same kernels for both sides, whatever the load
     alone = [generate_batch(loaded.model, loaded.tokenizer, [request])[0] for request in _requests(loaded)]
@@ -210,7 +210,7 @@ def test_batched_greedy_generation_equals_unbatched(loaded, monkeypatch):
 def test_seeded_sampling_does_not_depend_on_the_batch(loaded):
     import torch
 
-    from muspsy_sim.agents.llm.local_decoding import generate_batch
+    from muspsy_sim.agents.llm.local.static_batching import generate_batch
 
     torch.set_num_threads(1)
     alone = generate_batch(loaded.model, loaded.tokenizer, _requests(loaded, temperature=0.7)[:1])[0]
@@ -222,8 +222,8 @@ def test_seeded_sampling_does_not_depend_on_the_batch(loaded):
 def test_batched_scoring_equals_unbatched(loaded):
     import torch
 
-    from muspsy_sim.agents.llm.local_decoding import score_batch
-    from muspsy_sim.agents.llm.local_provider import chat_prompt_ids
+    from muspsy_sim.agents.llm.local.serving import chat_prompt_ids
+    from muspsy_sim.agents.llm.local.static_batching import score_batch
 
     torch.set_num_threads(1)
     prompts = [chat_prompt_ids(loaded, messages, allow_prefill=False) for messages, _, _ in PROMPTS]
@@ -235,17 +235,18 @@ def test_batched_scoring_equals_unbatched(loaded):
         assert math.isclose(float((one - batched).abs().max()), 0.0, abs_tol=1e-3)
 
 
-def test_shared_prefix_groups():
-    from muspsy_sim.agents.llm.local_decoding import SHARED_PREFIX_MIN, _shared_prefix_groups
+def testshared_prefix_groups():
+    from muspsy_sim.agents.llm.local.prefix_cache import SHARED_PREFIX_MIN
+    from muspsy_sim.agents.llm.local.static_batching import shared_prefix_groups
 
     head = list(range(100, 100 + SHARED_PREFIX_MIN + 5))
     prompts = [head + [1, 2], [7] * 50, head + [3], head[:10] + [9] * 40, head + [1, 5, 6]]
-    groups = _shared_prefix_groups(prompts)
+    groups = shared_prefix_groups(prompts)
     together = [sorted(members) for members, shared in groups if len(members) > 1]
     assert together == [[0, 2, 4]]
     assert dict((tuple(sorted(m)), s) for m, s in groups)[(0, 2, 4)] == len(head)
     # A prompt that is entirely the shared prefix still leaves itself one token to score.
-    members, shared = _shared_prefix_groups([head, head + [4]])[0]
+    members, shared = shared_prefix_groups([head, head + [4]])[0]
     assert sorted(members) == [0, 1] and shared == len(head) - 1
 
 
@@ -255,8 +256,9 @@ def test_questionnaire_items_share_their_prefix_and_score_as_alone(loaded):
     import torch
 
     from muspsy_sim.agents.client.questionnaires import PROMPT
-    from muspsy_sim.agents.llm.local_decoding import SHARED_PREFIX_MIN, _shared_prefix_groups, score_batch
-    from muspsy_sim.agents.llm.local_provider import chat_prompt_ids
+    from muspsy_sim.agents.llm.local.prefix_cache import SHARED_PREFIX_MIN
+    from muspsy_sim.agents.llm.local.serving import chat_prompt_ids
+    from muspsy_sim.agents.llm.local.static_batching import score_batch, shared_prefix_groups
     from muspsy_sim.agents.prompting import render
 
     torch.set_num_threads(1)
@@ -268,7 +270,7 @@ def test_questionnaire_items_share_their_prefix_and_score_as_alone(loaded):
              ("Trouble falling or staying asleep", "a lot", "2.8")]
     prompts = [chat_prompt_ids(loaded, [{"role": "user", "content": render(
         PROMPT, item=item, level_words=words, level=level, **fixed)}], allow_prefill=False) for item, words, level in items]
-    [(members, shared)] = _shared_prefix_groups(prompts)
+    [(members, shared)] = shared_prefix_groups(prompts)
     assert len(members) == 3 and shared >= SHARED_PREFIX_MIN
     requests = [ScoringRequest(ids) for ids in prompts]
     alone = [score_batch(loaded.model, loaded.tokenizer.pad_token_id, [request])[0] for request in requests]

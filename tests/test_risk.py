@@ -16,7 +16,7 @@ from muspsy_sim.agents.client.risk_disclosure import (
 from muspsy_sim.agents.counselor.base import SessionContext
 from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
 from muspsy_sim.agents.counselor.safety import crisis_resources, safety_step
-from muspsy_sim.agents.llm.base import Sampling
+from muspsy_sim.agents.llm import Sampling
 from muspsy_sim.agents.risk_language import detect_risk
 from muspsy_sim.scenarios.loader import load_library, load_profile
 from muspsy_sim.simulation.cli import app

@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from muspsy_sim.agents.counselor import SessionContext, build_counselor
-from muspsy_sim.agents.llm import LiteLLMModel, Sampling
+from muspsy_sim.agents.llm import LiteLLMModel, ModelSpec, Sampling
 from muspsy_sim.agents.training import train_counselor
 from muspsy_sim.scenarios.loader import load_profile
 from muspsy_sim.simulation.cli import app
@@ -27,7 +27,7 @@ def test_a_tiny_export_trains_and_the_adapter_counsels(tmp_path, make_config):
     losses = [loss for _, loss in result.losses]
     assert sum(losses[-2:]) / 2 < sum(losses[:2]) / 2, losses
 
-    counselor = build_counselor("muspsy", llm=LiteLLMModel(f"local/{result.out_dir}"),
+    counselor = build_counselor("muspsy", llm=LiteLLMModel(ModelSpec.parse(f"local/{result.out_dir}")),
                                 sampling=Sampling(max_tokens=8, temperature=0.0))
     profile = load_profile(LIBRARY / "gad-priya-38.yaml")
     turn = counselor.respond(SessionContext(profile, 1, "Build trust."), [], "opening", seed=1)

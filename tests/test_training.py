@@ -88,14 +88,14 @@ def test_adapter_directory_is_self_contained_and_documented(trained):
 def test_trained_adapter_is_a_model_string_that_generates(trained):
     import torch
 
-    from muspsy_sim.agents.llm import LiteLLMModel, Sampling, check_model_string
+    from muspsy_sim.agents.llm import LiteLLMModel, ModelSpec, Sampling
 
     model_string = "local/" + str(trained[0].out_dir)
-    check_model_string(model_string)
+    spec = ModelSpec.parse(model_string).check()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # see `trained`
     try:
-        completion = LiteLLMModel(model_string).complete(
+        completion = LiteLLMModel(spec).complete(
             [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Work is too much lately."}],
             Sampling(max_tokens=8, seed=1),
         )

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.llm.base import Completion, LanguageModel
+from muspsy_sim.agents.llm import Completion, LanguageModel
 from muspsy_sim.agents.prompting import render
 from muspsy_sim.scenarios.profile import CaseProfile
 

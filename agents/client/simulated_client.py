@@ -16,8 +16,7 @@ from muspsy_sim.agents.client.dynamics import (
 )
 from muspsy_sim.agents.client.risk_disclosure import disclosure_sentence, ensure_disclosed, risk_fact_due, risk_fact_indices
 from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.llm.base import Completion, LanguageModel, Sampling
-from muspsy_sim.agents.llm.output_checks import complete_checked, words_problem
+from muspsy_sim.agents.llm import Completion, LanguageModel, Sampling, complete_checked, words_problem
 from muspsy_sim.agents.prompting import render
 from muspsy_sim.agents.text_cleanup import clean_utterance
 from muspsy_sim.scenarios.profile import CaseProfile

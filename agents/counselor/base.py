@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from muspsy_sim.agents.counselor.session_memory import SessionMemory
-from muspsy_sim.agents.llm.base import Completion
+from muspsy_sim.agents.llm import Completion
 from muspsy_sim.scenarios.profile import CaseProfile
 
 Stage = Literal["opening", "middle", "closing"]

@@ -26,8 +26,7 @@ from muspsy_sim.agents.counselor.session_memory import (
     SessionMemory,
     parse_memory_fields,
 )
-from muspsy_sim.agents.llm.base import Completion, LanguageModel, Sampling
-from muspsy_sim.agents.llm.output_checks import complete_checked, words_problem
+from muspsy_sim.agents.llm import Completion, LanguageModel, Sampling, complete_checked, words_problem
 from muspsy_sim.agents.prompting import render
 from muspsy_sim.agents.text_cleanup import clean_utterance, first_sentences
 from muspsy_sim.agents.transcript import format_turns

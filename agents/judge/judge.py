@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from muspsy_sim.agents.llm.base import Completion, LanguageModel
+from muspsy_sim.agents.llm import Completion, LanguageModel
 from muspsy_sim.agents.prompting import render
 from muspsy_sim.agents.transcript import format_turns
 

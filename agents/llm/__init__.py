@@ -1,20 +1,52 @@
-"""Model layer: every LLM call goes through LiteLLM with a model string per role."""
+"""The model layer: every LLM call goes through LiteLLM, with one model spec per role.
 
-from muspsy_sim.agents.llm.base import Completion, LanguageModel, Message, Sampling
-from muspsy_sim.agents.llm.litellm_model import LiteLLMModel
-from muspsy_sim.agents.llm.providers import UnknownModel, check_model_string
-from muspsy_sim.agents.llm.usage import MeteredModel, UsageMeter, add_usage, sum_usage
+Floors, top to bottom (each imports only those below it):
+
+- ``metering`` (``MeteredModel``: a role's model, counted) and ``output_checks``
+  (``complete_checked``: re-ask, then fail the step) wrap any ``LanguageModel``;
+- ``routing`` (``LiteLLMModel``: a model spec through a LiteLLM Router, with retries and a
+  fallback) and ``choice_scoring`` (how it picks one of fixed options);
+- ``spec`` (``ModelSpec``: the model string, parsed once and checked);
+- ``providers/`` (this project's LiteLLM providers: ``local``, ``testdouble``, ``faulty``);
+- ``local/`` (the in-process inference engine behind ``local/...``);
+- ``interface`` (``LanguageModel``, ``Completion``, ``Sampling``, ...) and ``environment``
+  (offline process settings), below everything.
+
+Agents and the simulation import what they use from here.
+"""
+
+from muspsy_sim.agents.llm.interface import (
+    ChoiceScores,
+    Completion,
+    FailedStep,
+    LanguageModel,
+    Message,
+    ModelUnavailable,
+    Sampling,
+)
+from muspsy_sim.agents.llm.metering import MeteredModel, UsageMeter, add_usage, sum_usage, usage_of
+from muspsy_sim.agents.llm.output_checks import complete_checked, failure_entry, words_problem
+from muspsy_sim.agents.llm.routing import LiteLLMModel, fault_injector_for
+from muspsy_sim.agents.llm.spec import ModelSpec, UnknownModel
 
 __all__ = [
+    "ChoiceScores",
     "Completion",
+    "FailedStep",
     "LanguageModel",
     "LiteLLMModel",
     "Message",
     "MeteredModel",
+    "ModelSpec",
+    "ModelUnavailable",
     "Sampling",
     "UnknownModel",
     "UsageMeter",
     "add_usage",
-    "check_model_string",
+    "complete_checked",
+    "failure_entry",
+    "fault_injector_for",
     "sum_usage",
+    "usage_of",
+    "words_problem",
 ]

@@ -21,25 +21,16 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
-from muspsy_sim.agents.llm.base import Completion, LanguageModel, Message, Sampling
+from muspsy_sim.agents.llm.interface import (
+    Completion,
+    FailedStep,
+    LanguageModel,
+    Message,
+    ModelUnavailable,
+    Sampling,
+)
 
-DEFAULT_OUTPUT_RETRIES = 2
 _LETTER = re.compile(r"[^\W\d_]")
-
-
-class ModelUnavailable(RuntimeError):
-    """LiteLLM gave up on a request: its retries (and the fallback model, if any) all failed."""
-
-
-class FailedStep(RuntimeError):
-    """A step whose model output stayed unusable (or whose model stayed unreachable) within the bound."""
-
-    def __init__(self, role: str, step: str, reason: str, completions: tuple[Completion, ...] = ()):
-        super().__init__(f"{role} {step}: {reason}")
-        self.role = role
-        self.step = step
-        self.reason = reason
-        self.completions = completions
 
 
 def words_problem(text: str) -> str | None:
@@ -66,14 +57,11 @@ def reask_sampling(sampling: Sampling, attempt: int) -> Sampling:
 
 def rejected(completion: Completion, reason: str) -> Completion:
     """``completion`` marked as refused, so usage counts it as a re-ask."""
-    from muspsy_sim.agents.llm.usage import ServedCompletion
-
-    fields = {name: getattr(completion, name) for name in completion.__dataclass_fields__}
-    return ServedCompletion(**{**fields, "rejected": reason})
+    return replace(completion, rejected=reason)
 
 
 def cut_off_problem(completion: Completion) -> str | None:
-    if getattr(completion, "cut_off", False):
+    if completion.cut_off:
         return "truncated output (stopped for length before its token budget)"
     return None
 
@@ -89,16 +77,14 @@ def complete_checked(
 ) -> list[Completion]:
     """Ask ``llm`` until ``check`` finds no problem; returns every completion, the accepted one last.
 
-    The bound and the role come from the role's model (``MeteredModel``: its
-    ``output_retries`` and ``role``); a plain ``LanguageModel`` gets
-    ``DEFAULT_OUTPUT_RETRIES``. When the bound is spent, the latest output that
+    The bound, the role's name and where faults are counted are members of ``llm``
+    (``output_retries``, ``role``, ``note_fault``: a ``MeteredModel``'s own, or the
+    interface's defaults). When the bound is spent, the latest output that
     ``salvage`` accepts is used as is (a step with a documented repair, such as
     memory fields filled in from the record): a re-ask that came back blank does
     not throw away an earlier answer that was usable. Otherwise ``FailedStep`` is raised.
     """
-    role = getattr(llm, "role", "model")
-    bound = int(getattr(llm, "output_retries", DEFAULT_OUTPUT_RETRIES))
-    note = getattr(llm, "note_fault", None) or (lambda kind: None)
+    role, bound, note = llm.role, llm.output_retries, llm.note_fault
     completions: list[Completion] = []
     refused: list[tuple[Completion, str]] = []
     problem = ""

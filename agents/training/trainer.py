@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from muspsy_sim.agents.llm.environment import configure_offline_environment
-from muspsy_sim.agents.llm.local_models import (
+from muspsy_sim.agents.llm.local.resolution import (
     EMBEDDED_MODEL,
     LocalModelNotFound,
     LocalModelSpec,
@@ -66,9 +66,9 @@ class BaseModel:
     spec: LocalModelSpec
 
     def weights_directory(self) -> Path:
-        from muspsy_sim.agents.llm.local_models import _dense_copy_of_gguf
+        from muspsy_sim.agents.llm.local.loading import dense_copy_of_gguf
 
-        return _dense_copy_of_gguf(self.spec) if self.spec.gguf_file else self.spec.directory
+        return dense_copy_of_gguf(self.spec) if self.spec.gguf_file else self.spec.directory
 
 
 def resolve_base_model(base: str) -> BaseModel:

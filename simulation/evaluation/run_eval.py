@@ -50,13 +50,13 @@ def _load_inputs(run_dir: Path):
 
 def build_judge(config, judge_model: str | None, prompt_version: str):
     from muspsy_sim.agents.judge import Judge
-    from muspsy_sim.agents.llm import check_model_string
+    from muspsy_sim.agents.llm import ModelSpec
     from muspsy_sim.simulation.components import role_model
 
     settings = config.models.judge
     model = judge_model or settings.model
     try:
-        check_model_string(model)
+        ModelSpec.parse(model).check()
     except ValueError as error:
         raise InputError("--judge-model", "", str(error)) from None
     if model != settings.model:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from muspsy_sim.agents.counselor.base import SessionContext
 from muspsy_sim.agents.counselor.muspsy import SESSION_START, MusPsyCounselor
 from muspsy_sim.agents.counselor.session_memory import SessionMemory
-from muspsy_sim.agents.llm.base import Sampling
+from muspsy_sim.agents.llm import Sampling
 from muspsy_sim.scenarios.profile import CaseProfile
 
 TASKS = ("memory", "goal", "counseling")

@@ -38,7 +38,7 @@ def stand_in_agents(counselor: str = "muspsy"):
     """(counselor, client) built on ``StandInModel``; the course graph's shape does not depend on them."""
     from muspsy_sim.agents.client.simulated_client import SimulatedClient
     from muspsy_sim.agents.counselor.registry import build_counselor
-    from muspsy_sim.agents.llm.base import Sampling
+    from muspsy_sim.agents.llm import Sampling
 
     model = StandInModel()
     return (build_counselor(counselor, llm=model, sampling=Sampling(), store=None),

@@ -40,7 +40,7 @@ class KVSlots:
     """
 
     def __init__(self, layers: int, kv_heads: int, head_dim: int, dtype):
-        import torch
+        import torch  # lazy: torch takes seconds to import
 
         self.keys = torch.zeros(layers, 0, kv_heads, 0, head_dim, dtype=dtype)
         self.values = torch.zeros_like(self.keys)
@@ -66,7 +66,7 @@ class KVSlots:
             self._resize(max(len(self.lengths), 1), min(capacity, max(2 * held, 256)))
 
     def _resize(self, slots: int, capacity: int) -> None:
-        import torch
+        import torch  # lazy: torch takes seconds to import
 
         layers, _, kv_heads, _, head_dim = self.keys.shape
         keys = torch.zeros(layers, slots, kv_heads, capacity, head_dim, dtype=self.keys.dtype)
@@ -118,13 +118,13 @@ class PackedLlama:
     def forward(self, segments: list[Segment]):
         """Feed every segment's tokens; float32 logits after the last token of each segment that wants them,
         in the order of ``segments`` (None when none wants them)."""
-        import torch
+        import torch  # lazy: torch takes seconds to import
 
         with torch.inference_mode():
             return self._forward(segments)
 
     def _forward(self, segments: list[Segment]):
-        import torch
+        import torch  # lazy: torch takes seconds to import
 
         model, lengths = self.model.model, self.slots.lengths
         # One token onto a non-empty slot attends in the batched call; packed first, so they are one block.
@@ -174,7 +174,7 @@ class PackedLlama:
     def _attend_decoding(self, layer: int, batch: _DecodeBatch, queries, keys, values):
         """One new token per slot, written in place; then attention, in one masked call over slots 0..span
         when the slots are dense, else per slot (reading masked keys costs as much as reading real ones)."""
-        import torch
+        import torch  # lazy: torch takes seconds to import
 
         count = len(batch.slots)
         layer_keys, layer_values = self.slots.keys[layer], self.slots.values[layer]
@@ -195,7 +195,7 @@ class PackedLlama:
         return attended[batch.slot_index, :, 0].reshape(count, self.heads * self.head_dim)
 
     def _attend_prefilling(self, layer: int, segment: Segment, queries, keys, values):
-        import torch
+        import torch  # lazy: torch takes seconds to import
 
         past, new = self.slots.lengths[segment.slot], len(segment.tokens)
         slot_keys = self.slots.keys[layer, segment.slot]
@@ -215,7 +215,7 @@ class _DecodeBatch:
     DENSE_ENOUGH = 1.3
 
     def __init__(self, decoding: list[Segment], lengths: list[int | None]):
-        import torch
+        import torch  # lazy: torch takes seconds to import
 
         self.slots = [s.slot for s in decoding]
         self.lengths = [lengths[s] for s in self.slots]
@@ -233,7 +233,7 @@ class _DecodeBatch:
 
 
 def _rotate(states, cos, sin):
-    import torch
+    import torch  # lazy: torch takes seconds to import
 
     half = states.shape[-1] // 2
     rotated = torch.cat((-states[..., half:], states[..., :half]), dim=-1)
@@ -244,6 +244,6 @@ def _causal_mask(past: int, new: int):
     """Boolean mask for ``new`` queries after ``past`` cached tokens; None when every key is visible."""
     if new == 1:
         return None
-    import torch
+    import torch  # lazy: torch takes seconds to import
 
     return torch.ones(new, past + new, dtype=torch.bool).tril(diagonal=past)

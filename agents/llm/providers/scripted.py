@@ -1,4 +1,4 @@
-"""TEST DOUBLE: a scripted, deterministic LiteLLM provider for fast tests.
+"""TEST DOUBLE: a scripted, deterministic LiteLLM provider for fast tests (``testdouble/<script>``).
 
 ``testdouble/<script>`` answers instantly. It recognises which prompt template
 it was given (counselor turn, client turn, goal planning, memory extraction)
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import time
+
+from muspsy_sim.agents.llm.providers.responses import logprobs_response
 
 TEST_DOUBLE_PROVIDER = "testdouble"
 # "slow" answers like "scripted" after a short pause, so tests can interrupt a run mid-session.
@@ -24,7 +26,8 @@ def _line_value(text: str, label: str) -> str:
     return match.group(1).strip() if match else ""
 
 
-def _last(messages: list[dict], role: str) -> str:
+def last_content(messages: list[dict], role: str) -> str:
+    """The content of the last message from ``role``; "" when there is none."""
     for message in reversed(messages):
         if message["role"] == role:
             return message["content"]
@@ -44,7 +47,7 @@ def _counselor_turn(system: str, messages: list[dict]) -> str:
         homework = "writing down one worrying thought each evening and one kinder answer to it."
         # Continue a prefilled "This week, try" like a local model does.
         return homework if messages[-1]["role"] == "assistant" else f"This week, try {homework}"
-    said = _last(messages, "user")
+    said = last_content(messages, "user")
     if not said or said.startswith("(The session begins"):
         return f"Hello {name}, thank you for coming. What is on your mind today?"
     echo = said.split(".")[0][:80].strip()
@@ -84,7 +87,7 @@ def _memory(system: str) -> str:
 
 def scripted_reply(messages: list[dict], script: str = "scripted") -> str:
     system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
-    prompt = system or _last(messages, "user")
+    prompt = system or last_content(messages, "user")
     if "Write the counseling memory" in prompt:
         memory = _memory(prompt)
         prefill = messages[-1]["content"] if messages[-1]["role"] == "assistant" else ""
@@ -116,7 +119,8 @@ def _target(text: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def _json_answer(messages: list[dict]) -> str:
+def scripted_json_answer(messages: list[dict]) -> str:
+    """A JSON answer (``{"answer": ...}``) to a prompt that lists its options."""
     text = "\n".join(m["content"] for m in messages)
     options = re.search(r"answer is one of: ([^.]+)\.", text)
     choices = [c.strip() for c in options.group(1).split(",")] if options else ["1"]
@@ -135,7 +139,9 @@ def scripted_logprobs(messages: list[dict], top: int) -> list[tuple[str, float]]
     return scored[:top]
 
 
-def _make_test_double_class():
+def make_handler():
+    """LiteLLM's handler for ``testdouble/<script>``."""
+    # lazy: litellm takes seconds to import; the handler subclasses its CustomLLM
     from litellm import CustomLLM
     from litellm.types.utils import Usage
 
@@ -144,17 +150,15 @@ def _make_test_double_class():
 
         def completion(self, model, messages, model_response, optional_params, *args, **kwargs):
             started = time.perf_counter()
-            script = model.removeprefix(f"{TEST_DOUBLE_PROVIDER}/")
+            script = model  # LiteLLM strips the "testdouble/" prefix
             if script not in TEST_DOUBLE_SCRIPTS:
                 raise ValueError(f"unknown test double script '{script}'")
             if optional_params.get("logprobs") and script != "json-only":
-                from muspsy_sim.agents.llm.local_provider import logprobs_response
-
                 logprobs_response(model_response, scripted_logprobs(messages, int(optional_params.get("top_logprobs") or 20)))
                 model_response.usage = Usage(prompt_tokens=1, completion_tokens=1, total_tokens=2)
                 return model_response
-            asks_json = "Reply with JSON only" in _last(messages, "user")
-            text = _json_answer(messages) if asks_json else scripted_reply(messages, script)
+            asks_json = "Reply with JSON only" in last_content(messages, "user")
+            text = scripted_json_answer(messages) if asks_json else scripted_reply(messages, script)
             if script == "slow":
                 time.sleep(_SLOW_SECONDS)
             max_tokens = optional_params.get("max_tokens")
@@ -175,4 +179,4 @@ def _make_test_double_class():
         async def acompletion(self, *args, **kwargs):
             return self.completion(*args, **kwargs)
 
-    return ScriptedTestDouble
+    return ScriptedTestDouble()

@@ -1,28 +1,24 @@
-"""Token, time and fault accounting per role."""
+"""Token, time and fault accounting per role: usage tables, a running meter, and the metering wrapper."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
-from muspsy_sim.agents.llm.base import ChoiceScores, Completion, LanguageModel, Message, Sampling
+from muspsy_sim.agents.llm.interface import (
+    ChoiceScores,
+    Completion,
+    FailedStep,
+    LanguageModel,
+    Message,
+    ModelUnavailable,
+    Sampling,
+)
 
 # retries: extra attempts LiteLLM's Router made (same model, or moving to the fallback);
 # fallbacks: answers served by the role's fallback model; reasks: outputs refused and asked again.
 FAULT_FIELDS = ("retries", "fallbacks", "reasks")
 USAGE_FIELDS = ("calls", "prompt_tokens", "completion_tokens", "seconds", *FAULT_FIELDS)
-
-
-@dataclass(frozen=True)
-class ServedCompletion(Completion):
-    """A completion with how it was served (``LiteLLMModel``) and whether it was refused (output checks)."""
-
-    retries: int = 0
-    fallback: bool = False
-    finish_reason: str = ""
-    cut_off: bool = False  # stopped "for length" before spending its token budget: cut in transit
-    rejected: str = ""  # why the output was refused and asked again; "" when it was used
 
 
 def usage_of(completion: Completion) -> dict[str, float]:
@@ -31,9 +27,9 @@ def usage_of(completion: Completion) -> dict[str, float]:
         "prompt_tokens": completion.prompt_tokens,
         "completion_tokens": completion.completion_tokens,
         "seconds": completion.seconds,
-        "retries": getattr(completion, "retries", 0),
-        "fallbacks": int(bool(getattr(completion, "fallback", False))),
-        "reasks": int(bool(getattr(completion, "rejected", ""))),
+        "retries": completion.retries,
+        "fallbacks": int(completion.fallback),
+        "reasks": int(bool(completion.rejected)),
     }
 
 
@@ -84,17 +80,19 @@ class UsageMeter:
             return dict(self._failures)
 
 
-class MeteredModel:
-    """Wraps a model so each call is counted under a role; carries the role's bound on re-asks."""
+class MeteredModel(LanguageModel):
+    """Wraps a model so each call is counted under a role: the role model the agents get.
+
+    It plays ``role``, keeps the inner model's bound on re-asks, and counts re-asks and failed
+    steps (``note_fault``) in ``meter``.
+    """
 
     def __init__(self, inner: LanguageModel, role: str, meter: UsageMeter) -> None:
-        from muspsy_sim.agents.llm.output_checks import DEFAULT_OUTPUT_RETRIES
-
         self.inner = inner
         self.role = role
         self.meter = meter
         self.model = inner.model
-        self.output_retries = int(getattr(inner, "output_retries", DEFAULT_OUTPUT_RETRIES))
+        self.output_retries = inner.output_retries
 
     def note_fault(self, kind: str) -> None:
         self.meter.record_fault(self.role, kind)
@@ -106,8 +104,6 @@ class MeteredModel:
 
     def score_choices(self, messages: list[Message], choices: list[str], seed: int | None = None,
                       baseline: list[Message] | None = None) -> ChoiceScores:
-        from muspsy_sim.agents.llm.output_checks import FailedStep, ModelUnavailable
-
         try:
             scored = self.inner.score_choices(messages, choices, seed, baseline)
         except ModelUnavailable as error:

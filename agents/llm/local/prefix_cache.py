@@ -46,7 +46,7 @@ class PrefixCache:
 
         Only a look: ``use`` marks it used, when the caller takes it.
         """
-        import numpy as np
+        import numpy as np  # lazy: numpy is only needed once the engine serves requests
 
         if not self._entries:
             return None
@@ -69,7 +69,7 @@ class PrefixCache:
         self.reused_tokens += found.length
 
     def add(self, prompt: list[int], keys, values) -> None:
-        import numpy as np
+        import numpy as np  # lazy: numpy is only needed once the engine serves requests
 
         key = tuple(prompt)
         if len(prompt) > self.max_tokens or key in self._entries:
@@ -83,7 +83,7 @@ class PrefixCache:
 
 def common_prefix_length(first, second) -> int:
     """How many leading tokens two sequences (lists or arrays) share."""
-    import numpy as np
+    import numpy as np  # lazy: numpy is only needed once the engine serves requests
 
     first, second = np.asarray(first), np.asarray(second)
     length = min(len(first), len(second))

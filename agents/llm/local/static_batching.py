@@ -1,19 +1,69 @@
-"""The batched decode loop and batched scoring behind ``local_batching`` (torch is imported lazily).
+"""Static batching for local models that are not Llama-family (``continuous_batching`` serves those).
 
-Per row this follows what ``model.generate`` did for one request: repetition penalty over the
-prompt and the tokens so far, then (when sampling) temperature and top-p, then a draw from the
-row's own generator; it stops at an end-of-turn token, at ``max_tokens`` or when a stop string
-appears in the text.
+``StaticBatcher`` takes up to ``max_batch`` requests, waiting at most ``wait_seconds`` after the
+first, and serves them together: generation prefills each prompt alone, left-pads the KV caches
+into one batch and decodes it batched; scoring runs one padded forward (prompts sharing a long
+prefix prefill it once). Every row keeps its own max_tokens, stop strings, repetition penalty,
+temperature/top_p and seeded generator, and leaves the batch when it is done, so a row's result
+does not depend on which requests share its batch. ``max_batch`` 1 serves one request at a time.
 """
 
 from __future__ import annotations
 
-from muspsy_sim.agents.llm.local_batching import Generated, GenerationRequest, ScoringRequest
-from muspsy_sim.agents.llm.prefix_cache import SHARED_PREFIX_MIN
+from muspsy_sim.agents.llm.local.decoding import DecodingRow, choose_tokens, eos_ids
+from muspsy_sim.agents.llm.local.prefix_cache import SHARED_PREFIX_MIN
+from muspsy_sim.agents.llm.local.requests import (
+    Generated,
+    GenerationRequest,
+    QueueWorker,
+    ScoringRequest,
+    collect_batch,
+    split_by_kind,
+)
+from muspsy_sim.agents.llm.local.settings import BatchSettings
+
+
+class StaticBatcher(QueueWorker):
+    """Static batches: requests that arrive together are served together, each batch to its end."""
+
+    def __init__(self, model, tokenizer, settings: BatchSettings):
+        super().__init__(settings)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_sizes: list[int] = []  # generation batch sizes served, for benchmarks
+
+    def _serve(self) -> None:
+        import torch  # lazy: torch takes seconds to import
+
+        while True:
+            batch = collect_batch(self._requests, self.settings.max_batch, self.settings.wait_seconds)
+            threads = self.settings.worker_threads()
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
+            scoring, generation = split_by_kind(batch)
+            # Scoring first: one short forward, and those courses get on with their next call sooner.
+            for group, serve in ((scoring, self._score_group), (generation, self._generate_group)):
+                if not group:
+                    continue
+                try:
+                    results = serve(group)
+                except BaseException as error:  # the callers, not this thread, must see the failure
+                    for request in group:
+                        request.result.set_exception(error)
+                    continue
+                for request, result in zip(group, results):
+                    request.result.set_result(result)
+
+    def _generate_group(self, group: list[GenerationRequest]) -> list[Generated]:
+        self.batch_sizes.append(len(group))
+        return generate_batch(self.model, self.tokenizer, group)
+
+    def _score_group(self, group: list[ScoringRequest]):
+        return score_batch(self.model, self.tokenizer.pad_token_id, group)
 
 
 def generate_batch(model, tokenizer, requests: list[GenerationRequest]) -> list[Generated]:
-    import torch
+    import torch  # lazy: torch takes seconds to import
 
     with torch.inference_mode():
         rows = [DecodingRow(request, tokenizer) for request in requests]
@@ -57,8 +107,6 @@ def generate_batch(model, tokenizer, requests: list[GenerationRequest]) -> list[
     return [row.result() for row in rows]
 
 
-
-
 def score_batch(model, pad_token_id: int, requests: list[ScoringRequest]):
     """Log-softmax of the next token after each prompt.
 
@@ -67,12 +115,12 @@ def score_batch(model, pad_token_id: int, requests: list[ScoringRequest]):
     ends, right-padded (causal attention never looks at padding after a token, so each row is
     exact). The rest go through one left-padded forward pass.
     """
-    import torch
+    import torch  # lazy: torch takes seconds to import
 
     results: list = [None] * len(requests)
     with torch.inference_mode():
         alone = []
-        for group, shared in _shared_prefix_groups([r.input_ids for r in requests]):
+        for group, shared in shared_prefix_groups([r.input_ids for r in requests]):
             if len(group) < 2 or shared < SHARED_PREFIX_MIN:
                 alone += group
                 continue
@@ -84,7 +132,7 @@ def score_batch(model, pad_token_id: int, requests: list[ScoringRequest]):
     return results
 
 
-def _shared_prefix_groups(prompts: list[list[int]]) -> list[tuple[list[int], int]]:
+def shared_prefix_groups(prompts: list[list[int]]) -> list[tuple[list[int], int]]:
     """Indices grouped by a common prefix (sorted, then greedily), with its usable length."""
     order = sorted(range(len(prompts)), key=lambda i: prompts[i])
     groups: list[tuple[list[int], int]] = []
@@ -104,7 +152,7 @@ def _shared_prefix_groups(prompts: list[list[int]]) -> list[tuple[list[int], int
 
 
 def _score_with_prefix(model, pad_token_id: int, prompts: list[list[int]], shared: int):
-    import torch
+    import torch  # lazy: torch takes seconds to import
 
     prefix = model(input_ids=torch.tensor([prompts[0][:shared]]), use_cache=True)
     cache = prefix.cache
@@ -129,7 +177,7 @@ def _score_with_prefix(model, pad_token_id: int, prompts: list[list[int]], share
 
 
 def _score_left_padded(model, pad_token_id: int, prompts: list[list[int]]):
-    import torch
+    import torch  # lazy: torch takes seconds to import
 
     longest = max(len(p) for p in prompts)
     input_ids = torch.full((len(prompts), longest), pad_token_id, dtype=torch.long)
@@ -144,40 +192,9 @@ def _score_left_padded(model, pad_token_id: int, prompts: list[list[int]]):
     return list(torch.log_softmax(logits, dim=-1))
 
 
-class DecodingRow:
-    def __init__(self, request: GenerationRequest, tokenizer):
-        import torch
-
-        self.request = request
-        self.tokenizer = tokenizer
-        self.tokens: list[int] = []
-        self.generator = None
-        if request.temperature > 0:
-            self.generator = torch.Generator()
-            if request.seed is None:
-                self.generator.seed()
-            else:
-                self.generator.manual_seed(int(request.seed))
-
-    def add(self, token: int, eos_ids: frozenset[int]) -> bool:
-        """Append ``token``; True when this row is finished."""
-        self.tokens.append(token)
-        if token in eos_ids or len(self.tokens) >= self.request.max_tokens:
-            return True
-        return bool(self.request.stop) and any(marker in self._text() for marker in self.request.stop)
-
-    def _text(self) -> str:
-        return self.tokenizer.decode(self.tokens, skip_special_tokens=True)
-
-    def result(self) -> Generated:
-        text = self._text()
-        for marker in self.request.stop:
-            text = text.split(marker, 1)[0]
-        return Generated(text.strip(), tuple(self.tokens))
-
-
 def _prefill_each(model, prompts: list[list[int]]):
     """Prefill every prompt alone, then left-pad the KV caches into one batch cache."""
+    # lazy: torch and transformers take seconds to import
     import torch
     from torch.nn.functional import pad
     from transformers import DynamicCache
@@ -194,59 +211,3 @@ def _prefill_each(model, prompts: list[list[int]]):
         values = [pad(c.layers[layer].values, (0, 0, longest - len(p), 0)) for c, p in zip(caches, prompts)]
         layers.append((torch.cat(keys), torch.cat(values)))
     return DynamicCache(layers), torch.stack(last_logits)
-
-
-def choose_tokens(logits, seen, penalty, rows: list[DecodingRow]):
-    """The next token of every row: greedy, or sampled with the row's own temperature, top-p and generator."""
-    import torch
-
-    # Repetition penalty as in transformers: shrink the scores of tokens already in the sequence.
-    penalized = torch.where(logits < 0, logits * penalty, logits / penalty)
-    scores = torch.where(seen, penalized, logits)
-    chosen = scores.argmax(dim=-1)
-    sampling = [i for i, row in enumerate(rows) if row.generator is not None]
-    if sampling:
-        index = torch.tensor(sampling)
-        temperature = torch.tensor([[rows[i].request.temperature] for i in sampling])
-        top_p = torch.tensor([rows[i].request.top_p for i in sampling])
-        ids, probabilities = nucleus(scores[index] / temperature, top_p)
-        # Inverse CDF of one uniform draw from each row's own generator.
-        draws = torch.cat([torch.rand(1, generator=rows[i].generator) for i in sampling])
-        cumulative = probabilities.cumsum(dim=-1)
-        position = torch.searchsorted(cumulative, (draws * cumulative[:, -1])[:, None]).clamp(max=ids.shape[1] - 1)
-        chosen[index] = ids.gather(1, position)[:, 0]
-    return chosen
-
-
-# Candidates searched for the nucleus, in turn, before sorting the whole vocabulary.
-NUCLEUS_CANDIDATES = (256, 2048)
-
-
-def nucleus(scores, top_p):
-    """Per row, the smallest set of likeliest tokens whose probability reaches ``top_p`` (as transformers'
-    TopPLogitsWarper): their ids, likeliest first, and their probabilities (zero past the set, not renormalized).
-
-    Sorting 49k scores costs ~2 ms a row here (24 ms for 12 rows, a sixth of a decode pass), so the
-    top ``NUCLEUS_CANDIDATES`` are tried first (1.2 and 3.5 ms for 12 rows), then the whole vocabulary.
-    """
-    import torch
-
-    probabilities = scores.softmax(dim=-1)
-    for candidates in (*NUCLEUS_CANDIDATES, None):
-        if candidates is None or candidates >= probabilities.shape[-1]:
-            top, ids = probabilities.sort(dim=-1, descending=True)
-            break
-        top, ids = probabilities.topk(candidates, dim=-1)
-        if not bool((top.sum(dim=-1) < top_p).any()):
-            break
-    before = top.cumsum(dim=-1) - top
-    kept = torch.where(before < top_p[:, None], top, torch.zeros_like(top))
-    kept[:, 0] = top[:, 0]  # always the likeliest token
-    return ids, kept
-
-
-def eos_ids(model, tokenizer) -> frozenset[int]:
-    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    ids = set(configured if isinstance(configured, list) else [configured])
-    ids.add(tokenizer.eos_token_id)
-    return frozenset(i for i in ids if i is not None)

@@ -19,21 +19,15 @@ prefilled waits for that row, then starts from its cached prefix (a questionnair
 
 from __future__ import annotations
 
-import os
 import queue
 import time
 from dataclasses import dataclass
 
-from muspsy_sim.agents.llm.local_batching import (
-    BatchSettings,
-    GenerationRequest,
-    QueueWorker,
-    ScoringRequest,
-    available_cores,
-    collect_batch,
-    threads_for_load,
-)
-from muspsy_sim.agents.llm.prefix_cache import SHARED_PREFIX_MIN, PrefixCache, common_prefix_length
+from muspsy_sim.agents.llm.local.decoding import DecodingRow, choose_tokens, eos_ids
+from muspsy_sim.agents.llm.local.packed_llama import PackedLlama, Segment
+from muspsy_sim.agents.llm.local.prefix_cache import SHARED_PREFIX_MIN, PrefixCache, common_prefix_length
+from muspsy_sim.agents.llm.local.requests import GenerationRequest, QueueWorker, ScoringRequest, collect_batch
+from muspsy_sim.agents.llm.local.settings import BatchSettings
 
 # Prompt tokens fed per step across the rows being prefilled: big enough that the matrix products
 # run near full speed, small enough that decoding rows are not held up for long.
@@ -45,7 +39,7 @@ class _Row:
     request: GenerationRequest | ScoringRequest
     slot: int
     pending: list[int]  # tokens still to feed: the rest of the prompt, then each chosen token
-    decoding: object = None  # local_decoding.DecodingRow, for generation requests
+    decoding: DecodingRow | None = None  # for generation requests
     seen: object = None  # tokens in the sequence so far (repetition penalty), a bool tensor over the vocabulary
 
     @property
@@ -55,9 +49,6 @@ class _Row:
 
 class ContinuousBatcher(QueueWorker):
     def __init__(self, model, tokenizer, settings: BatchSettings):
-        from muspsy_sim.agents.llm.local_decoding import eos_ids
-        from muspsy_sim.agents.llm.packed_llama import PackedLlama
-
         super().__init__(settings)
         self.tokenizer = tokenizer
         self.engine = PackedLlama(model)
@@ -73,7 +64,7 @@ class ContinuousBatcher(QueueWorker):
         self.busy_seconds = 0.0  # time spent in steps (the rest the worker waited for requests)
 
     def _serve(self) -> None:
-        import torch
+        import torch  # lazy: torch takes seconds to import
 
         # The key/value buffer and cached prefixes are inference tensors: every write to them happens in here.
         with torch.inference_mode():
@@ -85,8 +76,7 @@ class ContinuousBatcher(QueueWorker):
                 self._waiting = collect_batch(self._requests, self.settings.max_batch, self.settings.wait_seconds)
             self._take_queued()
             self._admit()
-            threads = self.settings.threads or threads_for_load(available_cores(), os.getloadavg()[0])
-            _set_threads(threads)
+            _set_threads(self.settings.worker_threads())
             started = time.perf_counter()
             try:
                 self._step(list(self._rows))
@@ -126,18 +116,14 @@ class ContinuousBatcher(QueueWorker):
             self._rows.append(row)
 
     def _start_decoding(self, row: _Row) -> None:
-        import torch
-
-        from muspsy_sim.agents.llm.local_decoding import DecodingRow
+        import torch  # lazy: torch takes seconds to import
 
         row.decoding = DecodingRow(row.request, self.tokenizer)
         row.seen = torch.zeros(self.vocabulary, dtype=torch.bool)
         row.seen[torch.tensor(row.request.input_ids)] = True
 
     def _step(self, rows: list[_Row]) -> None:
-        import torch
-
-        from muspsy_sim.agents.llm.packed_llama import Segment
+        import torch  # lazy: torch takes seconds to import
 
         decoding = [r for r in rows if not r.prefilling]
         segments = [Segment(r.slot, r.pending) for r in decoding]
@@ -169,9 +155,7 @@ class ContinuousBatcher(QueueWorker):
             self._choose([r for _, r in generating], logits[[i for i, _ in generating]])
 
     def _choose(self, rows: list[_Row], logits) -> None:
-        import torch
-
-        from muspsy_sim.agents.llm.local_decoding import choose_tokens
+        import torch  # lazy: torch takes seconds to import
 
         seen = torch.stack([r.seen for r in rows])
         penalty = torch.tensor([[r.request.repetition_penalty] for r in rows])
@@ -196,7 +180,7 @@ class ContinuousBatcher(QueueWorker):
 
 
 def _set_threads(threads: int) -> None:
-    import torch
+    import torch  # lazy: torch takes seconds to import
 
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)

@@ -1,0 +1,93 @@
+"""The language-model interface every agent talks to, and what it returns or raises.
+
+Agents never call a provider directly: they get a ``LanguageModel`` and ask it for text
+(``complete``) or for one of fixed options (``score_choices``). Wrappers stack on the interface
+(``metering.MeteredModel`` over ``routing.LiteLLMModel``); output checks
+(``output_checks.complete_checked``) work on any ``LanguageModel`` through its declared members.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Protocol, runtime_checkable
+
+Message = dict[str, str]
+DEFAULT_OUTPUT_RETRIES = 2
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One answer of a model, and how it was served."""
+
+    text: str
+    model: str  # the model string that answered (the fallback's, when the fallback did)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    retries: int = 0  # extra attempts LiteLLM's Router made (same model, or moving to the fallback)
+    fallback: bool = False  # served by the role's fallback model
+    finish_reason: str = ""
+    cut_off: bool = False  # stopped "for length" before spending its token budget: cut in transit
+    rejected: str = ""  # why the output was refused and asked again (output checks); "" when it was used
+
+    def to_record(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How to sample one completion; per call, so roles can differ."""
+
+    max_tokens: int = 64
+    temperature: float = 0.7
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChoiceScores:
+    """A choice among fixed options, and how it was made."""
+
+    choice: str
+    scores: dict[str, float]  # log-probability per option ("likelihood"), or 0/-inf ("structured")
+    method: str  # "likelihood", "likelihood-calibrated", "structured" or "fallback" (no valid answer after retries)
+    completions: tuple[Completion, ...] = ()
+
+
+class ModelUnavailable(RuntimeError):
+    """LiteLLM gave up on a request: its retries (and the fallback model, if any) all failed."""
+
+
+class FailedStep(RuntimeError):
+    """A step whose model output stayed unusable (or whose model stayed unreachable) within the bound."""
+
+    def __init__(self, role: str, step: str, reason: str, completions: tuple[Completion, ...] = ()):
+        super().__init__(f"{role} {step}: {reason}")
+        self.role = role
+        self.step = step
+        self.reason = reason
+        self.completions = completions
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """What every agent talks to.
+
+    ``model`` is the model string, as recorded. ``role``, ``output_retries`` and ``note_fault``
+    are what output checks need from the role's model: the role's name (in a failed step's
+    reason), its bound on re-asks, and where re-asks and failed steps are counted. A class that
+    subclasses ``LanguageModel`` inherits their defaults: no role ("model"), the default bound,
+    faults counted nowhere. ``metering.MeteredModel`` gives a role model all three.
+    """
+
+    model: str
+    role: str = "model"
+    output_retries: int = DEFAULT_OUTPUT_RETRIES
+
+    def note_fault(self, kind: str) -> None:
+        """Count a re-ask ("reasks") or a failed step ("failures"); by default nowhere."""
+
+    def complete(self, messages: list[Message], sampling: Sampling) -> Completion: ...
+
+    def score_choices(self, messages: list[Message], choices: list[str], seed: int | None = None,
+                      baseline: list[Message] | None = None) -> ChoiceScores: ...
