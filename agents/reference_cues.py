@@ -20,25 +20,20 @@ Phrase groups (case-insensitive, whole words; ``assignments?`` is "assignment" o
 
 Named patterns, one per question asked of a turn:
 
-* ``APPRAISAL_REFERS_BACK``: does a counselor turn refer back (the client's appraisal)?
-  "last time", "last session", "last week", "we agreed", "homework", "assignment"
-  (the singular only).
-* ``FOLLOW_UP_CUE``: does an early counselor turn name the previous assignment
-  (``followed_up_assignment``)? "homework", "assignment(s)", "last time",
-  "last session", "we agreed".
+* ``COUNSELOR_REFERS_BACK``: does a counselor turn refer back to an earlier session?
+  ``EARLIER_SESSION``, ``ASSIGNMENT`` and "we agreed". The client's appraisal uses it
+  (+1 from session 2 on, -1 in session 1), and so does ``followed_up_assignment``
+  (an early counselor turn that names the previous assignment).
 * ``CLIENT_REFERS_BACK``: does a client turn point at an earlier session (``recall_at_k``)?
-  ``EARLIER_SESSION``, ``ASSIGNMENT``, "we agreed" and ``CLIENT_RECALL``.
+  The phrases of ``COUNSELOR_REFERS_BACK`` and ``CLIENT_RECALL``.
 * ``HOMEWORK_CLAIM``: does a counselor clause claim an agreed assignment
   (``invented_homework``)? ``ASSIGNMENT`` and ``AGREEMENT``.
 * ``SETS_HOMEWORK``: does the clause set new homework instead ("for homework",
   "as an assignment", "homework for this week", "a new assignment")?
 * ``EVENT_CLAIM``: does a counselor turn claim something the client said
   (``wrong_event``)? ``COUNSELOR_RECALL``.
-* ``ANY_REFERENCE``: does a turn point back at all (the report's mark)? Every phrase
-  of ``CLIENT_REFERS_BACK`` and "you agreed", "you mentioned", "you told me".
-
-The first two differ from each other by "last week" and by the plural "assignments";
-they are kept apart so that recorded figures stay as they were.
+* ``ANY_REFERENCE``: does a turn point back at all (the report's "refers back" mark)?
+  Every phrase above.
 """
 
 from __future__ import annotations
@@ -57,9 +52,11 @@ def phrase_pattern(*phrases: str) -> re.Pattern[str]:
     return re.compile(r"\b(" + "|".join(dict.fromkeys(phrases)) + r")\b", re.IGNORECASE)
 
 
-APPRAISAL_REFERS_BACK = phrase_pattern(*EARLIER_SESSION, "we agreed", "homework", "assignment")
-FOLLOW_UP_CUE = phrase_pattern(*ASSIGNMENT, "last time", "last session", "we agreed")
-CLIENT_REFERS_BACK = phrase_pattern(*EARLIER_SESSION, *ASSIGNMENT, "we agreed", *CLIENT_RECALL)
+# What points back at an earlier session whoever says it.
+REFERS_BACK = (*EARLIER_SESSION, *ASSIGNMENT, "we agreed")
+
+COUNSELOR_REFERS_BACK = phrase_pattern(*REFERS_BACK)
+CLIENT_REFERS_BACK = phrase_pattern(*REFERS_BACK, *CLIENT_RECALL)
 HOMEWORK_CLAIM = phrase_pattern(*ASSIGNMENT, *AGREEMENT)
 SETS_HOMEWORK = re.compile(
     r"\b(?:for|as)\s+(?:your\s+|a\s+|an\s+|some\s+|a\s+little\s+|a\s+small\s+)?(?:homework|assignment)\b"
@@ -68,5 +65,4 @@ SETS_HOMEWORK = re.compile(
     re.IGNORECASE,
 )
 EVENT_CLAIM = phrase_pattern(*COUNSELOR_RECALL)
-ANY_REFERENCE = phrase_pattern(*EARLIER_SESSION, *ASSIGNMENT, "we agreed", "you agreed", *CLIENT_RECALL,
-                               "you mentioned", "you told me")
+ANY_REFERENCE = phrase_pattern(*EARLIER_SESSION, *ASSIGNMENT, *AGREEMENT, *CLIENT_RECALL, *COUNSELOR_RECALL)

@@ -14,7 +14,7 @@ import re
 from dataclasses import asdict, dataclass, fields
 
 from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.reference_cues import APPRAISAL_REFERS_BACK
+from muspsy_sim.agents.reference_cues import COUNSELOR_REFERS_BACK
 
 _EMPATHY = re.compile(
     r"\b(sounds like|i hear|understand|makes sense|must be|that is hard|that's hard|i'm sorry|"
@@ -99,7 +99,7 @@ def appraise(counselor_text: str, last_client_text: str, has_earlier_sessions: b
     said = _content_words(last_client_text)
     relevance = len(said & _content_words(counselor_text)) / len(said) if said else 0.5
     reference = 0.0
-    if APPRAISAL_REFERS_BACK.search(counselor_text):
+    if COUNSELOR_REFERS_BACK.search(counselor_text):
         reference = 1.0 if has_earlier_sessions else -1.0
     return Appraisal(
         empathy=empathy,

@@ -28,7 +28,7 @@ Text comparison
     missing or agreed no assignment)
     1.0 when one of the first two counselor turns covers >= 0.5 of the previous
     assignment's content words, or names the assignment (homework, assignment,
-    "last time", "last session", "we agreed") and covers >= 0.3 of them; else 0.0.
+    "last time", "last session", "last week", "we agreed") and covers >= 0.3 of them; else 0.0.
     The built-in check-in "Welcome back, {pseudonym}. Last time we agreed on this
     assignment: {assignment} How did it go this week?" quotes the assignment, so 1.0.
 
@@ -80,8 +80,8 @@ from collections.abc import Iterable
 
 from muspsy_sim.agents.reference_cues import (
     CLIENT_REFERS_BACK,
+    COUNSELOR_REFERS_BACK,
     EVENT_CLAIM,
-    FOLLOW_UP_CUE,
     HOMEWORK_CLAIM,
     SETS_HOMEWORK,
 )
@@ -202,7 +202,7 @@ def _followed_up(turns: list[dict], assignment: list[str]) -> float:
     for index in _counselor_indices(turns)[:2]:
         text = turns[index].get("text") or ""
         score = _best_overlap(assignment, text)
-        if score >= 0.5 or (FOLLOW_UP_CUE.search(text) and score >= 0.3):
+        if score >= 0.5 or (COUNSELOR_REFERS_BACK.search(text) and score >= 0.3):
             return 1.0
     return 0.0
 
