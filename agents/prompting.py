@@ -16,7 +16,3 @@ def _template(path: Path):
 def render(path: Path, **values: object) -> str:
     """Fill the template file at ``path`` (``{name}`` placeholders) with ``values``."""
     return _template(path).format(**{k: str(v) for k, v in values.items()}).strip()
-
-
-def template_variables(path: Path) -> list[str]:
-    return sorted(_template(path).input_variables)

@@ -16,7 +16,6 @@ NONE = "none"
 
 class NoMemoryCounselor(MusPsyCounselor):
     name = "no-memory"
-    uses_memory_store = False
 
     def _for_this_session_only(self, context: SessionContext) -> SessionContext:
         return SessionContext(profile=context.profile, session_index=context.session_index, goal=context.goal)
@@ -36,7 +35,6 @@ class NoMemoryCounselor(MusPsyCounselor):
 
 class FullHistoryCounselor(MusPsyCounselor):
     name = "full-history"
-    uses_memory_store = False
 
     def __init__(self, *args, history_chars: int = 3000, **kwargs):
         super().__init__(*args, **kwargs)

@@ -26,7 +26,7 @@ from muspsy_sim.agents.counselor.session_memory import (
     SessionMemory,
     parse_memory_fields,
 )
-from muspsy_sim.agents.llm.base import Completion, LanguageModel, Sampling
+from muspsy_sim.agents.llm.base import LanguageModel, Sampling
 from muspsy_sim.agents.llm.output_checks import complete_checked, words_problem
 from muspsy_sim.agents.prompting import render
 from muspsy_sim.agents.text_cleanup import clean_utterance, first_sentences
@@ -42,7 +42,6 @@ _HOMEWORK = re.compile(r"(this week,?\s.*|homework.*|try\s.*)", re.IGNORECASE | 
 
 class MusPsyCounselor:
     name = "muspsy"
-    uses_memory_store = True
 
     def __init__(self, llm: LanguageModel, sampling: Sampling, store=None, top_k: int = 3,
                  memory_max_tokens: int = 120, goal_max_tokens: int = 40, safety: bool = True):
@@ -210,6 +209,3 @@ class MusPsyCounselor:
         if max_tokens is not None:
             sampling = Sampling(max_tokens=max_tokens, temperature=sampling.temperature, stop=sampling.stop)
         return Sampling(**{**sampling.__dict__, "seed": seed})
-
-    def _complete(self, messages: list[dict], seed: int, max_tokens: int | None = None) -> Completion:
-        return self.llm.complete(messages, self._sampling_for(seed, max_tokens))
