@@ -23,6 +23,9 @@ class NoMemoryCounselor(MusPsyCounselor):
     def plan_goal(self, context, seed):
         return super().plan_goal(self._for_this_session_only(context), seed)
 
+    def goal_prompt(self, context):
+        return super().goal_prompt(self._for_this_session_only(context))
+
     def respond(self, context, turns, stage, seed):
         return super().respond(self._for_this_session_only(context), turns, stage, seed)
 

@@ -41,6 +41,8 @@ _HOMEWORK = re.compile(r"(this week,?\s.*|homework.*|try\s.*)", re.IGNORECASE | 
 
 
 class MusPsyCounselor:
+    """The MusPsy counselor; a ``Counselor`` and a ``PromptRenderer`` (agents/counselor/base.py)."""
+
     name = "muspsy"
 
     def __init__(self, llm: LanguageModel, sampling: Sampling, store=None, top_k: int = 3,
@@ -77,7 +79,8 @@ class MusPsyCounselor:
         return [hit.to_record() for hit in hits]
 
     @staticmethod
-    def _recalled_text(retrieved: list[dict]) -> str:
+    def recalled_text(retrieved: list[dict]) -> str:
+        """The retrieved memory records as the counseling prompt shows them ("none" when there are none)."""
         return " | ".join(f"[session {r['session_index']}] {r['text'][:160]}" for r in retrieved) or "none"
 
     # -- the three tasks ------------------------------------------------------
@@ -118,7 +121,7 @@ class MusPsyCounselor:
             return check_in_turn(context, check_in)
         query = next((t["text"] for t in reversed(turns) if t["speaker"] == "client"), context.goal)
         retrieved = self._recall(context, query)
-        messages = self.counseling_messages(context, turns, stage, self._recalled_text(retrieved))
+        messages = self.counseling_messages(context, turns, stage, self.recalled_text(retrieved))
         if stage == "closing":
             messages.append({"role": "assistant", "content": HOMEWORK_PREFIX})
         completions = complete_checked(self.llm, messages, self._sampling_for(seed), step=f"{stage} turn",
