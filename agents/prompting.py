@@ -8,7 +8,7 @@ from pathlib import Path
 
 @lru_cache(maxsize=None)
 def _template(path: Path):
-    from langchain_core.prompts import PromptTemplate
+    from langchain_core.prompts import PromptTemplate  # lazy: langchain_core takes ~0.6 s to import
 
     return PromptTemplate.from_file(path, encoding="utf-8")
 
