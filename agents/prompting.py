@@ -8,7 +8,7 @@ from pathlib import Path
 
 @lru_cache(maxsize=None)
 def _template(path: Path):
-    from langchain_core.prompts import PromptTemplate
+    from langchain_core.prompts import PromptTemplate  # lazy: langchain_core takes ~0.6 s to import
 
     return PromptTemplate.from_file(path, encoding="utf-8")
 
@@ -16,7 +16,3 @@ def _template(path: Path):
 def render(path: Path, **values: object) -> str:
     """Fill the template file at ``path`` (``{name}`` placeholders) with ``values``."""
     return _template(path).format(**{k: str(v) for k, v in values.items()}).strip()
-
-
-def template_variables(path: Path) -> list[str]:
-    return sorted(_template(path).input_variables)

@@ -23,6 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, TypedDict
 
+from muspsy_sim import memory
+from muspsy_sim.agents.client.simulated_client import SimulatedClient
+from muspsy_sim.agents.llm.environment import configure_offline_environment
+from muspsy_sim.agents.llm import LiteLLMModel
+from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
 from muspsy_sim.bench.common import (
     HashingEmbedder,
     Stopwatch,
@@ -33,6 +38,10 @@ from muspsy_sim.bench.common import (
     ratio,
     verdict,
 )
+from muspsy_sim.memory.embeddings import MiniLMEmbedder
+from muspsy_sim.scenarios.loader import LIBRARY_DIR, load_library
+from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
+from muspsy_sim.simulation.config import CampaignConfig
 
 TARGET_MS = 5.0
 
@@ -78,6 +87,7 @@ class TurnClock:
 
 def bare_langgraph_turns(turns: int, directory: Path) -> list[float]:
     """Milliseconds per turn of a two-node (counselor, client) loop with SqliteSaver: the baseline."""
+    # lazy: langgraph and its sqlite checkpointer; only the baseline loop uses them directly
     from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.graph import END, START, StateGraph
 
@@ -158,11 +168,7 @@ class _AwaitedLogging:
 @contextmanager
 def _instrumented(timed: TimedCampaign):
     """Time model calls, litellm.completion and questionnaires; hand build_components our embedder."""
-    from muspsy_sim import memory
-    from muspsy_sim.agents.client.simulated_client import SimulatedClient
-    from muspsy_sim.agents.llm import LiteLLMModel
-    from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
-
+    # lazy: litellm takes seconds to import
     from litellm import utils as litellm_utils
     from litellm.litellm_core_utils.litellm_logging import Logging
 
@@ -185,9 +191,6 @@ def _instrumented(timed: TimedCampaign):
 
 def campaign_config(name: str, directory: Path, clients: int, sessions: int, turns: int, counselor: str,
                     models: dict, **extra):
-    from muspsy_sim.scenarios.loader import LIBRARY_DIR, load_library
-    from muspsy_sim.simulation.config import CampaignConfig
-
     return CampaignConfig.model_validate({
         "name": name,
         "scenarios": sorted(load_library(LIBRARY_DIR))[:clients],
@@ -205,8 +208,6 @@ def campaign_config(name: str, directory: Path, clients: int, sessions: int, tur
 def make_embedder(real: bool):
     if not real:
         return HashingEmbedder()
-    from muspsy_sim.memory.embeddings import MiniLMEmbedder
-
     inner = MiniLMEmbedder()
     inner.embed(["warm up"])  # load the model before timing
     return inner
@@ -214,8 +215,6 @@ def make_embedder(real: bool):
 
 def run_campaign_timed(config, embedder) -> TimedCampaign:
     """Run ``config`` through prepare_campaign / run_campaign, timing each turn and what it spent where."""
-    from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
-
     timed = TimedCampaign(None, 0.0, Stopwatch(), Stopwatch(), TimedEmbedder(embedder), Stopwatch(),
                           Stopwatch(cpu=True))
     timed.clock = TurnClock(timed.model, timed.embedder.watch)
@@ -241,8 +240,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.clients, args.sessions, args.turns, args.baseline_turns = 2, 2, 4, 60
-
-    from muspsy_sim.agents.llm.environment import configure_offline_environment
 
     configure_offline_environment()
     header("orchestration overhead per simulated turn")

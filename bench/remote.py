@@ -27,7 +27,13 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from muspsy_sim.bench.common import header, p50_p90, percentile, ratio, repository_root
+from muspsy_sim import memory
+from muspsy_sim.agents.llm.environment import configure_offline_environment
+from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
+from muspsy_sim.bench.common import HashingEmbedder, header, p50_p90, percentile, ratio, repository_root
+from muspsy_sim.bench.overhead import campaign_config, make_embedder, run_campaign_timed
+from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
+from muspsy_sim.simulation.run_context import NoProgress
 
 DUMMY_KEY = "sk-bench-dummy-not-a-key"
 PEER_MS = 13.4  # the peer framework's figure from the issue, for reference only
@@ -98,8 +104,6 @@ def _models(url: str) -> dict:
 
 def peer_turns(url: str, turns: int) -> list[float]:
     """The baseline: milliseconds per turn of two bare litellm.completion requests."""
-    from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
-
     litellm = litellm_with_providers()
     messages = [{"role": "system", "content": "You are a counselor."}, {"role": "user", "content": "I feel tense."}]
     times = []
@@ -113,8 +117,6 @@ def peer_turns(url: str, turns: int) -> list[float]:
 
 
 def _campaign(url: str, directory: Path, args, top_k: int, real_embedder: bool):
-    from muspsy_sim.bench.overhead import campaign_config, make_embedder, run_campaign_timed
-
     config = campaign_config(f"bench-remote-k{top_k}", directory, args.clients, args.sessions, args.turns, "muspsy",
                              _models(url), memory={"top_k": top_k})
     before = _stats(url).get("by_kind", {})
@@ -139,24 +141,14 @@ def _startup(url: str, directory: Path, args) -> dict:
 
 def _startup_child(spec: str, started: float) -> int:
     """Runs in the fresh process: one session, printing when each stage was reached."""
+    # The project's modules are imported at this module's top, so they count in "imports".
     marks = {"interpreter": time.time() - started}
-    from muspsy_sim.agents.llm.environment import configure_offline_environment
-
     configure_offline_environment()
-    from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
-    from muspsy_sim.simulation.run_context import NoProgress
-
     marks["imports"] = time.time() - started
     options = json.loads(spec)
-    from muspsy_sim.bench.overhead import campaign_config
-
     config = campaign_config("bench-remote-startup", Path(options["directory"]), 1, 1, 1, "muspsy",
                              _models(options["url"]))
     if options["embedder"] == "hash":
-        from muspsy_sim import memory
-
-        from muspsy_sim.bench.common import HashingEmbedder
-
         embedder = HashingEmbedder()
         memory.shared_embedder = lambda: embedder
 
@@ -206,8 +198,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.url and not args.server_script.is_file():
         print(f"error: no --url given and no mock server at {args.server_script}", file=sys.stderr)
         return 2
-
-    from muspsy_sim.agents.llm.environment import configure_offline_environment
 
     configure_offline_environment()
     header("remote model: ms per simulated turn against an instant OpenAI-compatible server")

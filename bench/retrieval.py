@@ -18,7 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from muspsy_sim.agents.llm.environment import configure_offline_environment
 from muspsy_sim.bench.common import HashingEmbedder, TimedEmbedder, header, p50_p90, percentile, ratio, verdict
+from muspsy_sim.memory.embeddings import MiniLMEmbedder
+from muspsy_sim.memory.store import MemoryStore, chroma_where
 
 TARGET_SEARCH_MS = 10.0
 RECORDS_PER_SESSION = 10  # one session memory and nine transcript chunks
@@ -84,8 +87,6 @@ class _Precomputed:
 def _make_embedder(kind: str):
     if kind == "hash":
         return HashingEmbedder(), "hashing stand-in (not a model)"
-    from muspsy_sim.memory.embeddings import MiniLMEmbedder
-
     embedder = MiniLMEmbedder()
     started = time.perf_counter()
     embedder.embed(["warm up"])
@@ -125,9 +126,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.memories, args.queries, args.embedder = 500, 40, "hash"
 
-    from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.memory.store import MemoryStore
-
     configure_offline_environment()
     header(f"retrieval at {args.memories:,} stored records")
     inner, described = _make_embedder(args.embedder)
@@ -155,8 +153,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure(args, inner, path: Path, plan, planted, sessions_per_client: int) -> None:
-    from muspsy_sim.memory.store import MemoryStore, _where
-
     embedder = TimedEmbedder(inner)
     store = MemoryStore("bench", embedder, path=path)
     index_only = MemoryStore("bench", embedder, path=path, exact_search_limit=0)
@@ -184,7 +180,7 @@ def _measure(args, inner, path: Path, plan, planted, sessions_per_client: int) -
         warm_ms.append(timed_search(store, client, before, query)[2])
         index_ms.append(timed_search(index_only, client, before, query)[2])
         vector = inner.embed([query])[0]
-        where = _where({"campaign": {"$eq": "bench"}}, {"client_id": {"$eq": client}},
+        where = chroma_where({"campaign": {"$eq": "bench"}}, {"client_id": {"$eq": client}},
                        {"session_index": {"$lt": before}})
         started = time.perf_counter()
         store._collection.query(query_embeddings=[vector], n_results=K, where=where,

@@ -22,7 +22,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+from muspsy_sim.agents.llm.environment import configure_offline_environment
+from muspsy_sim.agents.llm import ModelSpec
+from muspsy_sim.agents.llm.local.loading import load_local_model
+from muspsy_sim.agents.llm.local.requests import GenerationRequest
+from muspsy_sim.agents.llm.local.resolution import resolve_local_model
+from muspsy_sim.agents.llm.local.settings import BatchSettings
 from muspsy_sim.bench.common import core_count, header, load_average, ratio, repository_root
+from muspsy_sim.scenarios.loader import load_library
+from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
+from muspsy_sim.simulation.config import load_config
 
 MODEL = "local/smollm2-135m-instruct"
 
@@ -49,8 +58,6 @@ def main(argv: list[str] | None = None) -> int:
            args.new_tokens, args.sessions) < 1:
         parser.error("sizes must be positive")
 
-    from muspsy_sim.agents.llm.environment import configure_offline_environment
-
     configure_offline_environment()
     header("throughput: batched local model vs one request at a time")
     if args.mode in ("micro", "all"):
@@ -74,18 +81,11 @@ def _batching(max_batch: int):
 
 
 def _loaded_model():
-    from muspsy_sim.agents.llm import ModelSpec
-    from muspsy_sim.agents.llm.local.loading import load_local_model
-    from muspsy_sim.agents.llm.local.resolution import resolve_local_model
-
     return load_local_model(resolve_local_model(ModelSpec.parse(MODEL).name))
 
 
 def _micro(args) -> None:
-    import torch
-
-    from muspsy_sim.agents.llm.local.requests import GenerationRequest
-    from muspsy_sim.agents.llm.local.settings import BatchSettings
+    import torch  # lazy: torch takes seconds to import; only this measurement uses it directly
 
     loaded = _loaded_model()
     vocabulary = loaded.tokenizer.vocab_size
@@ -115,8 +115,6 @@ def _micro(args) -> None:
 
 
 def _campaign_config(profile_ids: list[str], args, workers: int, output_dir: Path, name: str):
-    from muspsy_sim.simulation.config import load_config
-
     root = repository_root()
     overrides = {"name": name, "scenarios": profile_ids, "scenario_dir": str(root / "scenarios" / "library"),
                  "sessions": args.sessions, "workers": workers, "output_dir": str(output_dir),
@@ -129,8 +127,6 @@ def _campaign_config(profile_ids: list[str], args, workers: int, output_dir: Pat
 
 
 def _run(config) -> dict:
-    from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
-
     result = run_campaign(prepare_campaign(config, "bench"))
     if result.status != "finished":
         raise RuntimeError(f"benchmark campaign {config.name} did not finish: {result.courses}")
@@ -143,8 +139,6 @@ def _run(config) -> dict:
 
 
 def _campaign(args) -> None:
-    from muspsy_sim.scenarios.loader import load_library
-
     loaded = _loaded_model()  # loaded before the clocks start
     ids = sorted(load_library(repository_root() / "scenarios" / "library"))
     clients = ids[: args.clients]

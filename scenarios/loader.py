@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from muspsy_sim.scenarios.profile import CaseProfile
 from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
 from muspsy_sim.scenarios.base.safe_yaml import read_yaml_mapping
@@ -12,8 +14,6 @@ LIBRARY_DIR = Path(__file__).resolve().parent / "library"
 
 
 def load_profile(path: Path) -> CaseProfile:
-    from pydantic import ValidationError
-
     data = read_yaml_mapping(path)
     try:
         profile = CaseProfile.model_validate(data)

@@ -63,7 +63,7 @@ def build_course_graph(counselor: Counselor, client: SimulatedClient, store, rec
         index = state["session_index"]
         seed = derive_seed(runtime.context.seed, profile.id, index, f"questionnaires-{moment}")
         answers, completions = client.answer_questionnaires(
-            profile, index, ClientState.set_state(state["client_state"]), keys, seed)
+            profile, index, ClientState.from_state(state["client_state"]), keys, seed)
         return {
             "questionnaires": {**(state.get("questionnaires") or {}), **answers},
             "usage": add_usage(state["usage"], {"client": sum_usage_of(completions)}),
@@ -132,7 +132,7 @@ def build_course_graph(counselor: Counselor, client: SimulatedClient, store, rec
         rng = derive_rng(runtime.context.seed, profile.id, next_index, "week")
         had_assignment = bool(state["memory"].get("counseling_assignments"))
         after, week = between_sessions(
-            ClientState.set_state(state["client_state"]),
+            ClientState.from_state(state["client_state"]),
             list(profile.plan_for(next_index).life_events),
             had_assignment,
             client.params,

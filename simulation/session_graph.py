@@ -56,7 +56,7 @@ def build_session_graph(counselor: Counselor, client: SimulatedClient) -> StateG
         index = state["session_index"]
         seed = derive_seed(runtime.context.seed, profile.id, index, len(turns), "client")
         rng = derive_rng(runtime.context.seed, profile.id, index, len(turns), "dynamics")
-        reply = client.reply(profile, index, ClientState.set_state(state["client_state"]), turns,
+        reply = client.reply(profile, index, ClientState.from_state(state["client_state"]), turns,
                              state.get("week"), rng, seed)
         record = {
             "speaker": "client",

@@ -28,3 +28,24 @@ class CrashOnceCounselor(MusPsyCounselor):
         with open(self.workdir / "calls.jsonl", "a") as log:
             log.write(json.dumps([context.client_id, context.session_index, len(turns)]) + "\n")
         return super().respond(context, turns, stage, seed)
+
+
+class ModelOnlyCounselor:
+    """A counselor that speaks but does not render its prompts without a model (no PromptRenderer methods)."""
+
+    name = "model-only"
+
+    def __init__(self, llm, sampling, store=None, top_k: int = 3):
+        self.llm = llm
+
+    def plan_goal(self, context, seed):
+        raise NotImplementedError
+
+    def respond(self, context, turns, stage, seed):
+        raise NotImplementedError
+
+    def extract_memory(self, context, turns, seed):
+        raise NotImplementedError
+
+    def describe(self):
+        return {"name": self.name, "class": f"{type(self).__module__}:{type(self).__qualname__}", "options": {}}

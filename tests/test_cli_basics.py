@@ -51,3 +51,15 @@ def test_scenarios_validate_library_and_bad_file(tmp_path):
     result = runner.invoke(app, ["scenarios", "validate", str(bad)])
     assert result.exit_code == 2
     assert f"{bad}: age:" in result.output
+
+
+def test_input_errors_are_one_line_on_stderr_and_exit_2_for_every_area(tmp_path):
+    """One handler (the root group) turns an InputError from any command into `error: ...` and exit 2."""
+    for args in (["scenarios", "show", "nobody", "--dir", str(LIBRARY)],  # scenarios (a nested group)
+                 ["resume", str(tmp_path)],  # runs
+                 ["compare", str(tmp_path)],  # analysis
+                 ["export", str(tmp_path), "--out", str(tmp_path / "x.jsonl")],  # data
+                 ["bench", "nonsense"]):  # bench
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stdout == "" and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, args

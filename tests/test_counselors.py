@@ -10,7 +10,8 @@ from muspsy_sim.agents.counselor import (
     build_counselor,
     resolve_counselor_class,
 )
-from muspsy_sim.agents.counselor.registry import UnknownCounselor
+from muspsy_sim.agents.counselor.base import PromptRenderer
+from muspsy_sim.agents.counselor.registry import UnknownCounselor, build_prompt_renderer
 from muspsy_sim.agents.counselor.session_memory import parse_memory_fields
 from muspsy_sim.agents.llm import Sampling
 from muspsy_sim.scenarios.loader import load_profile
@@ -118,3 +119,14 @@ def test_plugged_in_counselor_by_import_path_and_bad_paths():
     for name in ("nope", "tests.plugins:Missing", "json:dumps", "no.such.module:X"):
         with pytest.raises(UnknownCounselor):
             resolve_counselor_class(name)
+
+
+def test_prompt_renderer_is_the_named_counselor_built_without_a_model():
+    for name in ("muspsy", "no-memory", "full-history", "tests.plugins:CrashOnceCounselor"):
+        options = {"workdir": ".", "crash_at_call": 1} if name.startswith("tests.") else None
+        renderer = build_prompt_renderer(name, options=options)
+        assert isinstance(renderer, PromptRenderer) and renderer.llm is None
+        assert renderer.name == resolve_counselor_class(name).name
+    assert build_prompt_renderer("full-history", options={"history_chars": 50}).history_chars == 50
+    with pytest.raises(UnknownCounselor, match="does not render its prompts"):
+        build_prompt_renderer("tests.plugins:ModelOnlyCounselor")

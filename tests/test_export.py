@@ -131,3 +131,35 @@ def test_unknown_format_or_source_is_an_input_error(tmp_path, run_and_prompts):
     assert bad.exit_code == 2 and "unknown format" in bad.output
     nowhere = runner.invoke(app, ["export", str(tmp_path), "--out", str(tmp_path / "x.jsonl")])
     assert nowhere.exit_code == 2
+
+
+@pytest.mark.parametrize("counselor", ["no-memory", "full-history"])
+def test_exports_of_other_counselors_are_what_that_counselor_saw(tmp_path, counselor):
+    """The exporter renders through the counselor the run names, not the MusPsy counselor."""
+    from tests.conftest import scripted_config
+
+    seen = []
+    original = test_double.scripted_reply
+
+    def recording(messages, script="scripted"):
+        seen.append(json.loads(json.dumps(messages)))
+        return original(messages, script)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(test_double, "scripted_reply", recording)
+        config = scripted_config(tmp_path, sessions=2, max_turns=2, scenarios=["insomnia-david-47"], counselor=counselor)
+        assert runner.invoke(app, ["run", "--config", str(config), "--no-progress"]).exit_code == 0
+    run_dir = tmp_path / "runs" / "scripted"
+    model_turns = {t["text"] for r in map(json.loads, (run_dir / "sessions.jsonl").read_text().splitlines())
+                   for t in r["turns"] if t["speaker"] == "counselor" and t["source"] == "model"}
+    rows = _export(run_dir, tmp_path / "out.jsonl", "--format", "openai")
+    checked = {"memory": 0, "goal": 0, "counseling": 0}
+    for row in rows:
+        target = row["messages"][-1]["content"]
+        if row["task"] == "counseling" and target not in model_turns:
+            continue  # safety turns come from the program, not from a model call
+        context = row["messages"][:-1]
+        # Each example's chat is what the model was sent (closing and memory steps add a prefill after it).
+        assert any(chat[:len(context)] == context for chat in seen), (row["task"], row["session_index"])
+        checked[row["task"]] += 1
+    assert checked["memory"] == checked["goal"] == 2 and checked["counseling"] >= 4

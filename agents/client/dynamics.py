@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass, fields
 
 from muspsy_sim.agents.client.state import ClientState
+from muspsy_sim.agents.reference_cues import COUNSELOR_REFERS_BACK
 
 _EMPATHY = re.compile(
     r"\b(sounds like|i hear|understand|makes sense|must be|that is hard|that's hard|i'm sorry|"
@@ -21,7 +22,6 @@ _EMPATHY = re.compile(
     re.IGNORECASE,
 )
 _PUSHY = re.compile(r"\b(you should|you must|you need to|just|simply|stop|always|never)\b", re.IGNORECASE)
-_REFERS_BACK = re.compile(r"\b(last time|last session|last week|we agreed|homework|assignment)\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z']{4,}")
 _STOPWORDS = frozenset(
     "that this with have been from they them what when your about would there their will just feel "
@@ -99,7 +99,7 @@ def appraise(counselor_text: str, last_client_text: str, has_earlier_sessions: b
     said = _content_words(last_client_text)
     relevance = len(said & _content_words(counselor_text)) / len(said) if said else 0.5
     reference = 0.0
-    if _REFERS_BACK.search(counselor_text):
+    if COUNSELOR_REFERS_BACK.search(counselor_text):
         reference = 1.0 if has_earlier_sessions else -1.0
     return Appraisal(
         empathy=empathy,

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import yaml
+
 from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.llm import Completion, LanguageModel
 from muspsy_sim.agents.prompting import render
@@ -50,8 +52,6 @@ class Instrument:
 
 @lru_cache(maxsize=None)
 def instruments() -> dict[str, Instrument]:
-    import yaml
-
     loaded = {}
     for path in sorted(INSTRUMENTS_DIR.glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -14,6 +14,7 @@ from muspsy_sim.agents.client.dynamics import (
     appraise,
     wants_to_leave,
 )
+from muspsy_sim.agents.client.questionnaires import administer, instruments
 from muspsy_sim.agents.client.risk_disclosure import disclosure_sentence, ensure_disclosed, risk_fact_due, risk_fact_indices
 from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.llm import Completion, LanguageModel, Sampling, complete_checked, words_problem
@@ -89,8 +90,6 @@ class SimulatedClient:
     def answer_questionnaires(self, profile: CaseProfile, session_index: int, state: ClientState,
                               keys: tuple[str, ...], seed: int) -> tuple[dict, list[Completion]]:
         """The client's own answers to the named instruments (see agents.client.questionnaires)."""
-        from muspsy_sim.agents.client.questionnaires import administer, instruments
-
         results, completions = {}, []
         for key in keys:
             results[key], used = administer(self.llm, instruments()[key], profile, state, session_index, seed)

@@ -72,7 +72,8 @@ class ClientState(BaseModel):
         return self.model_dump(mode="json")
 
     @classmethod
-    def set_state(cls, data: dict) -> "ClientState":
+    def from_state(cls, data: dict) -> "ClientState":
+        """A new ClientState from the dict ``get_state`` made (as the graph state holds it)."""
         return cls.model_validate(data)
 
 

@@ -70,3 +70,32 @@ class Counselor(Protocol):
     def extract_memory(self, context: SessionContext, turns: list[dict], seed: int) -> ExtractedMemory: ...
 
     def describe(self) -> dict: ...
+
+
+@runtime_checkable
+class PromptRenderer(Protocol):
+    """A counselor that renders, without a model, exactly what it sends its model at each step.
+
+    The training export (``simulation/export``) builds the counselor class a run
+    recorded, without a model or a memory store, and renders every example through
+    these methods, so a model trained on the export sees at inference what it was
+    trained on. The built-in counselors implement it; a plugged-in counselor that
+    does not cannot have its runs exported.
+    """
+
+    def goal_prompt(self, context: SessionContext) -> str:
+        """Goal planning's instruction (MusPsy task 2)."""
+        ...
+
+    def memory_prompt(self, context: SessionContext, turns: list[dict]) -> str:
+        """Memory extraction's instruction for a session's turns (MusPsy task 1)."""
+        ...
+
+    def recalled_text(self, retrieved: list[dict]) -> str:
+        """The retrieved memory records (a turn's ``retrieved``) as the counseling prompt shows them."""
+        ...
+
+    def counseling_messages(self, context: SessionContext, turns: list[dict], stage: Stage,
+                            recalled: str) -> list[dict]:
+        """The chat a counseling turn is generated from (MusPsy task 3), ``recalled`` from ``recalled_text``."""
+        ...

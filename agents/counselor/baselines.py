@@ -16,13 +16,15 @@ NONE = "none"
 
 class NoMemoryCounselor(MusPsyCounselor):
     name = "no-memory"
-    uses_memory_store = False
 
     def _for_this_session_only(self, context: SessionContext) -> SessionContext:
         return SessionContext(profile=context.profile, session_index=context.session_index, goal=context.goal)
 
     def plan_goal(self, context, seed):
         return super().plan_goal(self._for_this_session_only(context), seed)
+
+    def goal_prompt(self, context):
+        return super().goal_prompt(self._for_this_session_only(context))
 
     def respond(self, context, turns, stage, seed):
         return super().respond(self._for_this_session_only(context), turns, stage, seed)
@@ -36,7 +38,6 @@ class NoMemoryCounselor(MusPsyCounselor):
 
 class FullHistoryCounselor(MusPsyCounselor):
     name = "full-history"
-    uses_memory_store = False
 
     def __init__(self, *args, history_chars: int = 3000, **kwargs):
         super().__init__(*args, **kwargs)

@@ -26,7 +26,7 @@ from muspsy_sim.agents.counselor.session_memory import (
     SessionMemory,
     parse_memory_fields,
 )
-from muspsy_sim.agents.llm import Completion, LanguageModel, Sampling, complete_checked, words_problem
+from muspsy_sim.agents.llm import LanguageModel, Sampling, complete_checked, words_problem
 from muspsy_sim.agents.prompting import render
 from muspsy_sim.agents.text_cleanup import clean_utterance, first_sentences
 from muspsy_sim.agents.transcript import format_turns
@@ -40,8 +40,9 @@ _HOMEWORK = re.compile(r"(this week,?\s.*|homework.*|try\s.*)", re.IGNORECASE | 
 
 
 class MusPsyCounselor:
+    """The MusPsy counselor; a ``Counselor`` and a ``PromptRenderer`` (agents/counselor/base.py)."""
+
     name = "muspsy"
-    uses_memory_store = True
 
     def __init__(self, llm: LanguageModel, sampling: Sampling, store=None, top_k: int = 3,
                  memory_max_tokens: int = 120, goal_max_tokens: int = 40, safety: bool = True):
@@ -77,7 +78,8 @@ class MusPsyCounselor:
         return [hit.to_record() for hit in hits]
 
     @staticmethod
-    def _recalled_text(retrieved: list[dict]) -> str:
+    def recalled_text(retrieved: list[dict]) -> str:
+        """The retrieved memory records as the counseling prompt shows them ("none" when there are none)."""
         return " | ".join(f"[session {r['session_index']}] {r['text'][:160]}" for r in retrieved) or "none"
 
     # -- the three tasks ------------------------------------------------------
@@ -118,7 +120,7 @@ class MusPsyCounselor:
             return check_in_turn(context, check_in)
         query = next((t["text"] for t in reversed(turns) if t["speaker"] == "client"), context.goal)
         retrieved = self._recall(context, query)
-        messages = self.counseling_messages(context, turns, stage, self._recalled_text(retrieved))
+        messages = self.counseling_messages(context, turns, stage, self.recalled_text(retrieved))
         if stage == "closing":
             messages.append({"role": "assistant", "content": HOMEWORK_PREFIX})
         completions = complete_checked(self.llm, messages, self._sampling_for(seed), step=f"{stage} turn",
@@ -209,6 +211,3 @@ class MusPsyCounselor:
         if max_tokens is not None:
             sampling = Sampling(max_tokens=max_tokens, temperature=sampling.temperature, stop=sampling.stop)
         return Sampling(**{**sampling.__dict__, "seed": seed})
-
-    def _complete(self, messages: list[dict], seed: int, max_tokens: int | None = None) -> Completion:
-        return self.llm.complete(messages, self._sampling_for(seed, max_tokens))

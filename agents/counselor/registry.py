@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 
+from muspsy_sim.agents.counselor.base import PromptRenderer
 from muspsy_sim.agents.counselor.baselines import FullHistoryCounselor, NoMemoryCounselor
 from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
+from muspsy_sim.agents.llm import Sampling
 
 BUILTIN_COUNSELORS = {cls.name: cls for cls in (MusPsyCounselor, NoMemoryCounselor, FullHistoryCounselor)}
 
@@ -39,3 +41,13 @@ def build_counselor(name: str, *, llm, sampling, store=None, top_k: int = 3, opt
         return cls(llm=llm, sampling=sampling, store=store, top_k=top_k, **(options or {}))
     except TypeError as error:
         raise UnknownCounselor(f"counselor '{name}' does not accept these options: {error}") from None
+
+
+def build_prompt_renderer(name: str, *, top_k: int = 3, options: dict | None = None) -> PromptRenderer:
+    """The counselor ``name`` (built in or ``package.module:Class``) built without a model or a memory
+    store, to render the prompts it sends its model (what the training export needs)."""
+    counselor = build_counselor(name, llm=None, sampling=Sampling(), store=None, top_k=top_k, options=options)
+    if not isinstance(counselor, PromptRenderer):
+        raise UnknownCounselor(f"counselor '{name}' does not render its prompts "
+                               "(goal_prompt, memory_prompt, recalled_text, counseling_messages)")
+    return counselor

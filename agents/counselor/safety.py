@@ -31,6 +31,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+import yaml
+
 from muspsy_sim.agents.counselor.base import CounselorTurn, SessionContext, Stage
 from muspsy_sim.agents.prompting import render
 from muspsy_sim.agents.risk_language import detect_risk
@@ -44,8 +46,6 @@ SAFETY_ELEMENTS = ("ask_directly", "check_safety", "crisis_resources", "follow_u
 @lru_cache(maxsize=1)
 def crisis_resources() -> dict:
     """The crisis-resource wording (``text``) and the note saying it is a placeholder (``note``)."""
-    import yaml
-
     data = yaml.safe_load(RESOURCES.read_text(encoding="utf-8"))
     return {"text": " ".join(str(data["text"]).split()), "note": str(data["note"])}
 

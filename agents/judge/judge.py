@@ -11,6 +11,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+import yaml
+
 from muspsy_sim.agents.llm import Completion, LanguageModel
 from muspsy_sim.agents.prompting import render
 from muspsy_sim.agents.transcript import format_turns
@@ -23,8 +25,6 @@ SCALE = ["1", "2", "3", "4", "5"]
 @lru_cache(maxsize=None)
 def dimensions(version: str = DEFAULT_VERSION) -> dict[str, dict[str, str]]:
     """``{"musPsy": {name: definition}, "ctrs": {...}}`` for a prompt version."""
-    import yaml
-
     return yaml.safe_load((PROMPTS / version / "dimensions.yaml").read_text(encoding="utf-8"))
 
 

@@ -16,7 +16,6 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,21 +28,20 @@ from muspsy_sim.agents.llm.local.resolution import (
     LocalModelSpec,
     resolve_local_model,
 )
+from muspsy_sim.agents.llm.local.loading import dense_copy_of_gguf
 from muspsy_sim.agents.training.data import (
     FitReport,
     TrainingData,
     fit_to_length,
     load_training_data,
 )
+from muspsy_sim.agents.training.loss_reporting import LossBar, StepCallback, loss_recorder, plot_loss_curve
 from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.scenarios.base.package_versions import package_versions
 
 LORA_ALPHA_PER_R = 2  # lora_alpha = 2 * r, the usual scaling
 LORA_DROPOUT = 0.05
 LORA_TARGETS = "all-linear"  # every linear layer of the blocks; PEFT leaves the output head out
-
-StepCallback = Callable[[int, float], None]
-
 
 @dataclass
 class TrainingResult:
@@ -66,8 +64,6 @@ class BaseModel:
     spec: LocalModelSpec
 
     def weights_directory(self) -> Path:
-        from muspsy_sim.agents.llm.local.loading import dense_copy_of_gguf
-
         return dense_copy_of_gguf(self.spec) if self.spec.gguf_file else self.spec.directory
 
 
@@ -98,6 +94,7 @@ def _quiet():
     PEFT 0.21 and TRL 1.16 read ``model.is_gradient_checkpointing``, which
     transformers 5 deprecates; the rename is theirs to make.
     """
+    # lazy: datasets and transformers take seconds to import; only training needs them
     import datasets
     from transformers.utils import logging as transformers_logging
 
@@ -117,7 +114,7 @@ def _quiet():
 
 
 def _device() -> str:
-    import torch
+    import torch  # lazy: torch takes seconds to import; only training needs it
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -162,6 +159,7 @@ def _build_trainer(data, base, work_dir, *, steps, learning_rate, lora_r, batch_
     validation_data = load_training_data(Path(validation)) if validation is not None else None
     base_model = resolve_base_model(base)
 
+    # lazy: torch, datasets, peft, transformers and trl take seconds to import; only training needs them
     import torch
     from datasets import Dataset
     from peft import LoraConfig
@@ -227,7 +225,7 @@ def _build_trainer(data, base, work_dir, *, steps, learning_rate, lora_r, batch_
         callbacks=callbacks,
     )
     # Our own callback reports progress; the default printer would dump every log dict.
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback  # lazy: transformers is slow
 
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
@@ -246,75 +244,12 @@ def _build_trainer(data, base, work_dir, *, steps, learning_rate, lora_r, batch_
     return trainer, context
 
 
-def _loss_recorder(losses: list[tuple[int, float]], on_step: StepCallback | None, progress):
-    from transformers import TrainerCallback
-
-    class LossRecorder(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs and "train_runtime" not in logs:
-                step, loss = int(state.global_step), float(logs["loss"])
-                losses.append((step, loss))
-                if progress is not None:
-                    progress(step, loss)
-                if on_step is not None:
-                    on_step(step, loss)
-
-    return LossRecorder()
-
-
-class _RichBar:
-    def __init__(self, total: int):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), transient=False)
-        self.task = self.progress.add_task("train", total=total, loss="-")
-
-    def __call__(self, step: int, loss: float) -> None:
-        self.progress.update(self.task, completed=step, loss=f"{loss:.4f}")
-
-    def __enter__(self):
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.progress.stop()
-
-
 def _token_counts(dataset) -> dict:
     if dataset is None:
         return {}
     total = sum(len(ids) for ids in dataset["input_ids"])
     target = sum(sum(1 for label in labels if label != -100) for labels in dataset["labels"])
     return {"examples": len(dataset), "tokens": total, "target_tokens": target}
-
-
-def plot_loss_curve(losses: list[tuple[int, float]], path: Path, validation_loss: float | None = None,
-                    validation_loss_before: float | None = None) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(6, 3.5), dpi=100)
-    axes.plot([s for s, _ in losses], [v for _, v in losses], marker="o", markersize=3, label="training loss")
-    if validation_loss_before is not None:
-        axes.axhline(validation_loss_before, color="grey", linestyle=":", label="validation loss, base model")
-    if validation_loss is not None:
-        axes.axhline(validation_loss, color="tab:orange", linestyle="--", label="validation loss, after")
-    axes.set_xlabel("step")
-    axes.set_ylabel("loss (target counselor turn)")
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
 
 
 def _staging_directory(out: Path, overwrite: bool) -> Path:
@@ -346,7 +281,7 @@ def train_counselor(data: Path, base: str, out: Path, *, steps: int = 30, learni
                  "validation": str(Path(validation).resolve()) if validation is not None else None}
     _check_arguments(steps, learning_rate, lora_r, batch_size, max_length, threads)
     staging = _staging_directory(out, overwrite)
-    import torch
+    import torch  # lazy: torch takes seconds to import; only training needs it
 
     threads_before = torch.get_num_threads()
     if threads is not None:
@@ -380,12 +315,12 @@ def _train_into(staging: Path, arguments: dict, started: float, *, on_step: Step
                 progress: bool) -> TrainingResult:
     losses: list[tuple[int, float]] = []
     steps = arguments["steps"]
-    bar = _RichBar(steps) if progress else None
+    bar = LossBar(steps) if progress else None
     trainer, context = _build_trainer(
         arguments["data"], arguments["base"], staging / "trainer", steps=steps,
         learning_rate=arguments["learning_rate"], lora_r=arguments["lora_r"], batch_size=arguments["batch_size"],
         max_length=arguments["max_length"], seed=arguments["seed"], validation=arguments["validation"],
-        callbacks=[_loss_recorder(losses, on_step, bar)],
+        callbacks=[loss_recorder(losses, on_step, bar)],
     )
     validation_loss_before = validation_loss = None
     if trainer.eval_dataset is not None:

@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from muspsy_sim.scenarios.base.errors import InputError
 
 MAX_INPUT_BYTES = 1_000_000
@@ -24,8 +26,6 @@ _KEY_LINE = re.compile(r"^( *)(?:- +)?([^\s#:\-\[\]{},&*!|>'\"%@`][^#:]*?):(?:\s
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
-    import yaml
-
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -82,8 +82,6 @@ class _TooDeep(Exception):
 
 def _check_nesting(text: str) -> None:
     """Refuse deep nesting before composing: PyYAML's composer recurses and would overflow the stack."""
-    import yaml
-
     depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
@@ -96,8 +94,6 @@ def _check_nesting(text: str) -> None:
 
 def _safe_loader():
     """PyYAML's SafeLoader (no python tags), refusing duplicate keys instead of keeping the last."""
-    import yaml
-
     class UniqueKeySafeLoader(yaml.SafeLoader):
         def construct_mapping(self, node, deep=False):
             seen = set()

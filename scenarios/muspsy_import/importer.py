@@ -7,9 +7,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+from pydantic import ValidationError
+
+from muspsy_sim.scenarios.base.atomic_files import write_text_atomic
+from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
 from muspsy_sim.scenarios.muspsy_import import dialogues, mapping, memories
 from muspsy_sim.scenarios.muspsy_import.textutil import Log, decode
-from muspsy_sim.scenarios.base.atomic_files import write_text_atomic
+from muspsy_sim.scenarios.profile import CaseProfile
 
 MAX_FILE_BYTES = 20_000_000
 _NAME = re.compile(r"^(memories|memory|dialogues|dialogue)_0*(\d{1,40})\.txt$", re.IGNORECASE)
@@ -42,8 +47,6 @@ def import_muspsy(source_dir: Path, out_dir: Path) -> ImportReport:
     Raises ``scenarios.base.errors.InputError`` only when ``source_dir`` is not a folder or
     ``out_dir`` cannot be created; every per-file problem goes into the report instead.
     """
-    from muspsy_sim.scenarios.base.errors import InputError
-
     source_dir, out_dir = Path(source_dir), Path(out_dir)
     if not source_dir.is_dir():
         raise InputError(source_dir, "", "not a directory")
@@ -197,12 +200,6 @@ def _read_dialogues(path: Path, log: Log) -> list | None:
 
 def _write_profile(path: Path, data: dict) -> str | None:
     """Writes the profile if its YAML text validates as a ``CaseProfile``; else returns why not."""
-    import yaml
-    from pydantic import ValidationError
-
-    from muspsy_sim.scenarios.profile import CaseProfile
-    from muspsy_sim.scenarios.base.errors import from_validation_error
-
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     try:
         CaseProfile.model_validate(yaml.safe_load(text))

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+(?=[\"'“‘(]?[A-Z0-9])")
-_WS = re.compile(r"[ \t\u00a0]+")
 
 
 @dataclass
@@ -49,11 +48,6 @@ def decode(raw: bytes, log: Log) -> str:
 def squash(text: str) -> str:
     """Whitespace runs collapsed, lines joined with single spaces."""
     return " ".join(text.split())
-
-
-def tidy_lines(text: str) -> str:
-    """Each line's spaces collapsed, blank lines dropped."""
-    return "\n".join(_WS.sub(" ", line).strip() for line in text.splitlines() if line.strip())
 
 
 def sentences(text: str) -> list[str]:

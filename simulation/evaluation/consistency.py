@@ -13,7 +13,8 @@ and session ``k`` the ground truth read from the session records is:
 
 ``consistency_metrics(records, profile)`` takes all session records of one client
 and returns, per ``session_index``, a dict with the metrics below. Every check is
-a plain lexical heuristic, deliberately simple so that its errors are easy to see:
+a plain lexical heuristic, deliberately simple so that its errors are easy to see (the cue
+phrases quoted below are the named patterns of ``agents/reference_cues.py``):
 
 Text comparison
     ``content_words(text)``: lowercase alphabetic words of at least four letters,
@@ -27,7 +28,7 @@ Text comparison
     missing or agreed no assignment)
     1.0 when one of the first two counselor turns covers >= 0.5 of the previous
     assignment's content words, or names the assignment (homework, assignment,
-    "last time", "last session", "we agreed") and covers >= 0.3 of them; else 0.0.
+    "last time", "last session", "last week", "we agreed") and covers >= 0.3 of them; else 0.0.
     The built-in check-in "Welcome back, {pseudonym}. Last time we agreed on this
     assignment: {assignment} How did it go this week?" quotes the assignment, so 1.0.
 
@@ -77,6 +78,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from muspsy_sim.agents.reference_cues import (
+    CLIENT_REFERS_BACK,
+    COUNSELOR_REFERS_BACK,
+    EVENT_CLAIM,
+    HOMEWORK_CLAIM,
+    SETS_HOMEWORK,
+)
+
 _WORD = re.compile(r"[a-z]+")
 STOPWORDS = frozenset(
     """
@@ -92,21 +101,6 @@ STOPWORDS = frozenset(
     week weeks yeah year years your yours yourself yourselves feel feels feeling felt shall time times
     """.split()
 )
-
-_FOLLOW_UP_CUE = re.compile(r"\b(homework|assignments?|last time|last session|we agreed)\b", re.IGNORECASE)
-_CLIENT_REFERS_BACK = re.compile(
-    r"\b(last time|last week|last session|homework|assignments?|we agreed|you said|i told you|i mentioned|"
-    r"we talked about)\b",
-    re.IGNORECASE,
-)
-_HOMEWORK_CUE = re.compile(r"\b(homework|assignments?|we agreed|you agreed|we planned|we decided)\b", re.IGNORECASE)
-_SETS_HOMEWORK = re.compile(
-    r"\b(?:for|as)\s+(?:your\s+|a\s+|an\s+|some\s+|a\s+little\s+|a\s+small\s+)?(?:homework|assignment)\b"
-    r"|\b(?:homework|assignment)\s+for\s+(?:this|next|the\s+coming)\s+week\b"
-    r"|\bnew\s+(?:homework|assignment)\b",
-    re.IGNORECASE,
-)
-_EVENT_CUE = re.compile(r"\b(you told me|you mentioned|you said|you shared|last time you)\b", re.IGNORECASE)
 
 _NAME = r"(?:(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)?([A-Z][a-z]+(?:-[A-Za-z]+)?)\b"
 _ADDRESS_PATTERNS = (
@@ -208,7 +202,7 @@ def _followed_up(turns: list[dict], assignment: list[str]) -> float:
     for index in _counselor_indices(turns)[:2]:
         text = turns[index].get("text") or ""
         score = _best_overlap(assignment, text)
-        if score >= 0.5 or (_FOLLOW_UP_CUE.search(text) and score >= 0.3):
+        if score >= 0.5 or (COUNSELOR_REFERS_BACK.search(text) and score >= 0.3):
             return 1.0
     return 0.0
 
@@ -232,7 +226,7 @@ def _recall(turns: list[dict], session: int, planted: dict[int, list[str]], clie
         text = turn.get("text") or ""
         words = content_words(text)
         relevant = {s for s, facts in planted.items() if s < session and any(overlap(f, words) >= 0.3 for f in facts)}
-        if not relevant and _CLIENT_REFERS_BACK.search(text):
+        if not relevant and CLIENT_REFERS_BACK.search(text):
             relevant = {session - 1}
         if not relevant:
             continue
@@ -271,12 +265,12 @@ def _invented_homework(text: str, assignment: list[str], said_this_session: set[
     for position, sentence in enumerate(sentences):
         clauses = re.split(r"(?<=[,;])\s+", sentence)
         for at, clause in enumerate(clauses):
-            if not _HOMEWORK_CUE.search(clause) or _SETS_HOMEWORK.search(clause):
+            if not HOMEWORK_CLAIM.search(clause) or SETS_HOMEWORK.search(clause):
                 continue
             claim = " ".join(clauses[at:])
             if sentence.rstrip().endswith(":") and position + 1 < len(sentences):
                 claim += " " + sentences[position + 1]
-            words = content_words(_HOMEWORK_CUE.sub(" ", claim))
+            words = content_words(HOMEWORK_CLAIM.sub(" ", claim))
             if words and overlap(words, said_this_session) >= 0.3:
                 continue  # an agreement made earlier in this very session
             if assignment:
@@ -290,7 +284,7 @@ def _invented_homework(text: str, assignment: list[str], said_this_session: set[
 def _wrong_events(text: str, known: set[str]) -> list[str]:
     found = []
     for sentence in _sentences(text):
-        for match in _EVENT_CUE.finditer(sentence):
+        for match in EVENT_CLAIM.finditer(sentence):
             claim = sentence[match.end():]
             words = content_words(claim)
             if words and overlap(words, known) < 0.2:

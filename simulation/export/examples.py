@@ -1,19 +1,21 @@
-"""Training examples from sessions, rendered with the MusPsy counselor's own prompt templates.
+"""Training examples from sessions, rendered by the prompts of the counselor that ran.
 
 One session yields the three MusPsy tasks: memory extraction (task 1), goal
 planning (task 2) and one counseling-generation example per counselor turn
 (task 3). Each example is the exact chat the counselor saw at inference, plus
-the output it should produce, so a model trained on them plugs straight back in.
+the output it should produce, so a model trained on them plugs straight back in:
+the chats come from the counselor's public prompt-rendering methods
+(``PromptRenderer`` in agents/counselor/base.py), called on the counselor class
+the run recorded, built without a model.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from muspsy_sim.agents.counselor.base import SessionContext
-from muspsy_sim.agents.counselor.muspsy import SESSION_START, MusPsyCounselor
+from muspsy_sim.agents.counselor.base import PromptRenderer, SessionContext
+from muspsy_sim.agents.counselor.muspsy import SESSION_START
 from muspsy_sim.agents.counselor.session_memory import SessionMemory
-from muspsy_sim.agents.llm import Sampling
 from muspsy_sim.scenarios.profile import CaseProfile
 
 TASKS = ("memory", "goal", "counseling")
@@ -40,11 +42,6 @@ class Example:
     messages: list[dict]  # the inference chat, ending with the target assistant message
 
 
-def _prompts() -> MusPsyCounselor:
-    # Only its prompt rendering is used; it never calls a model here.
-    return MusPsyCounselor(llm=None, sampling=Sampling(), store=None)
-
-
 def alternating(turns: list[dict]) -> list[dict]:
     """Consecutive turns of one speaker merged, so the dialogue strictly alternates."""
     merged: list[dict] = []
@@ -56,12 +53,16 @@ def alternating(turns: list[dict]) -> list[dict]:
     return merged
 
 
-def session_examples(session: Session, earlier: list[Session], tasks=TASKS) -> list[Example]:
-    counselor = _prompts()
+def session_examples(session: Session, earlier: list[Session], counselor: PromptRenderer,
+                     tasks=TASKS) -> list[Example]:
+    """The examples of one session, ``earlier`` being the client's earlier sessions, oldest first,
+    rendered by ``counselor`` (the counselor that ran, built without a model)."""
     session = Session(session.profile, session.session_index, session.goal, alternating(session.turns),
                       session.memory, session.seed, session.metrics)
+    # What the counselor knew of earlier sessions: their memories and (full-history) their transcripts.
     memories = tuple(s.memory for s in earlier if s.memory is not None)
-    context = SessionContext(session.profile, session.session_index, session.goal, memories)
+    transcripts = tuple(tuple(s.turns) for s in earlier)
+    context = SessionContext(session.profile, session.session_index, session.goal, memories, transcripts)
     client_id, index = session.profile.id, session.session_index
     examples = []
     if "memory" in tasks and session.memory is not None:
@@ -78,7 +79,7 @@ def session_examples(session: Session, earlier: list[Session], tasks=TASKS) -> l
         for position, turn in enumerate(session.turns):
             if turn["speaker"] != "counselor" or turn.get("source") == "fallback":
                 continue
-            recalled = counselor._recalled_text(turn.get("retrieved") or [])
+            recalled = counselor.recalled_text(turn.get("retrieved") or [])
             stage = turn.get("stage") or ("opening" if position == 0 else "middle")
             chat = counselor.counseling_messages(context, session.turns[:position], stage, recalled)
             examples.append(Example("counseling", client_id, index,

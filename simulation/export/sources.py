@@ -1,26 +1,50 @@
-"""Where sessions to export come from: a run directory, imported MusPsy profiles, or a MusPsy release."""
+"""Where sessions to export come from: a run directory, imported MusPsy profiles, or a MusPsy release.
+
+Each source also names the counselor whose prompts the examples are rendered with:
+a run's own counselor (its name and options, as recorded), or the MusPsy counselor
+for reference dialogues.
+"""
 
 from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from muspsy_sim.agents.counselor.base import PromptRenderer
+from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
+from muspsy_sim.agents.counselor.registry import UnknownCounselor, build_prompt_renderer
 from muspsy_sim.agents.counselor.session_memory import SessionMemory
-from muspsy_sim.scenarios.loader import load_profile
 from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.scenarios.loader import load_profile
+from muspsy_sim.scenarios.muspsy_import import import_muspsy
+from muspsy_sim.simulation.config import CampaignConfig
+from muspsy_sim.simulation.evaluation.run_eval import read_metric_rows
 from muspsy_sim.simulation.export.examples import Session
+from muspsy_sim.simulation.run_directory import read_sessions
 
 
-def sessions_from_run(run_dir: Path) -> list[Session]:
-    from muspsy_sim.simulation.config import CampaignConfig
-    from muspsy_sim.simulation.evaluation.run_eval import read_metric_rows
-    from muspsy_sim.simulation.run_directory import read_sessions
+@dataclass(frozen=True)
+class SessionsToExport:
+    sessions: list[Session]
+    counselor: PromptRenderer  # the counselor that ran, built without a model: it renders the examples
 
+
+def run_counselor(config: CampaignConfig, manifest: Path) -> PromptRenderer:
+    """The counselor a run used (name, options, top_k as its config records), built without a model."""
+    try:
+        return build_prompt_renderer(config.counselor, top_k=config.memory.top_k, options=config.counselor_options)
+    except UnknownCounselor as error:
+        raise InputError(manifest, "config.counselor", str(error)) from None
+
+
+def sessions_from_run(run_dir: Path) -> SessionsToExport:
     try:
         config = CampaignConfig.model_validate(json.loads((run_dir / "manifest.json").read_text())["config"])
     except (OSError, ValueError, KeyError):
         raise InputError(run_dir / "manifest.json", "config", "not a readable run manifest") from None
+    counselor = run_counselor(config, run_dir / "manifest.json")
     metrics = {(r["client_id"], r["session_index"]): r["metrics"] for r in read_metric_rows(run_dir)}
     profiles: dict = {}
     sessions = []
@@ -37,7 +61,7 @@ def sessions_from_run(run_dir: Path) -> list[Session]:
             turns=record["turns"], memory=SessionMemory.model_validate(record["memory"]), seed=record.get("seed"),
             metrics={"wai_total": wai, **metrics.get((client_id, record["session_index"]), {})},
         ))
-    return sessions
+    return SessionsToExport(sessions, counselor)
 
 
 def _memory_from_plan(profile, index: int) -> SessionMemory:
@@ -72,15 +96,14 @@ def sessions_from_imported(directory: Path) -> list[Session]:
     return sessions
 
 
-def load_sessions(source: Path) -> list[Session]:
+def load_sessions(source: Path) -> SessionsToExport:
     if (source / "manifest.json").is_file():
         return sessions_from_run(source)
+    # Reference dialogues: rendered as the MusPsy counselor (whose prompts follow the paper's) would see them.
     if any(source.glob("*.dialogues.json")):
-        return sessions_from_imported(source)
+        return SessionsToExport(sessions_from_imported(source), build_prompt_renderer(MusPsyCounselor.name))
     if (source / "memories").is_dir() or any(source.glob("memories_*.txt")):
-        from muspsy_sim.scenarios.muspsy_import import import_muspsy
-
         imported = Path(tempfile.mkdtemp(prefix="muspsy-import-"))
         import_muspsy(source, imported)
-        return sessions_from_imported(imported)
+        return SessionsToExport(sessions_from_imported(imported), build_prompt_renderer(MusPsyCounselor.name))
     raise InputError(source, "", "not a run directory, imported MusPsy profiles, or a MusPsy release")

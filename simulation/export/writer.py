@@ -49,10 +49,10 @@ def export_dataset(source: Path, fmt: str, out: Path, *, tasks: tuple[str, ...] 
     unknown = sorted(set(tasks) - set(TASKS))
     if unknown:
         raise InputError("--task", "", f"unknown task '{unknown[0]}' (one of {', '.join(TASKS)})")
-    sessions = load_sessions(source)
+    loaded = load_sessions(source)
     minimums = minimums or {}
     by_client = defaultdict(list)
-    for session in sorted(sessions, key=lambda s: (s.profile.id, s.session_index)):
+    for session in sorted(loaded.sessions, key=lambda s: (s.profile.id, s.session_index)):
         by_client[session.profile.id].append(session)
 
     report = ExportReport()
@@ -64,7 +64,7 @@ def export_dataset(source: Path, fmt: str, out: Path, *, tasks: tuple[str, ...] 
                 report.sessions_filtered += 1
                 continue
             report.sessions_kept += 1
-            for example in session_examples(session, course[:position], tasks):
+            for example in session_examples(session, course[:position], loaded.counselor, tasks):
                 digest = hashlib.sha256(json.dumps(example.messages, sort_keys=True).encode()).hexdigest()
                 if dedupe and digest in seen:
                     report.duplicates_dropped += 1

@@ -157,10 +157,6 @@ def dot_source(xray: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-def dot_available() -> bool:
-    return shutil.which("dot") is not None
-
-
 def write_png(path: str | Path, xray: bool = True) -> Path | None:
     """Render the course graph to a PNG at ``path`` with Graphviz; None when ``dot`` is not on PATH.
 

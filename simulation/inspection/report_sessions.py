@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
+
+from muspsy_sim.agents.reference_cues import ANY_REFERENCE
 
 QUESTIONNAIRE_LABELS = {"phq9": "PHQ-9", "gad7": "GAD-7", "wai_sr": "WAI-SR", "panas": "PANAS"}
 _ROLES = ("counselor", "client", "judge")
-# Counselor or client text that points back at an earlier session (same cues as the consistency checks).
-_REFERS_BACK = re.compile(
-    r"\b(last time|last week|last session|homework|assignments?|we agreed|you agreed|you said|you mentioned|"
-    r"you told me|i told you|i mentioned|we talked about)\b",
-    re.IGNORECASE,
-)
 _MIN_QUOTE = 12  # characters of an assignment that must appear verbatim to be marked as a quote
 
 
@@ -104,7 +99,7 @@ def _mentions(versions: list[str], text: str) -> bool:
     from muspsy_sim.simulation.evaluation.consistency import overlap
 
     best = max((overlap(v, text) for v in versions), default=0.0)
-    return best >= 0.5 or (best >= 0.3 and bool(_REFERS_BACK.search(text)))
+    return best >= 0.5 or (best >= 0.3 and bool(ANY_REFERENCE.search(text)))
 
 
 def _retrieved(turn: dict, client_id: str, session_index: int) -> list[dict]:
@@ -155,7 +150,7 @@ def _turns(record: dict, previous: dict | None, contradictions: list[dict]) -> l
         elif versions and _mentions(versions, text):
             badges.append({"label": "mentions last assignment", "cls": "assignment",
                            "title": "Shares most content words with the previous session's assignment"})
-        elif _REFERS_BACK.search(text):
+        elif ANY_REFERENCE.search(text):
             badges.append({"label": "refers back", "cls": "refers",
                            "title": "Uses a phrase that points at an earlier session"})
         retrieved = _retrieved(turn, client_id, session_index)

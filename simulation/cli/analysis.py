@@ -1,0 +1,110 @@
+"""Commands that read runs: eval, compare, report, inspect, graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.evaluation.compare import compare_runs, render_comparison, write_comparison
+from muspsy_sim.simulation.evaluation.report_tables import summary_table
+from muspsy_sim.simulation.summary import unhandled_line
+
+app = typer.Typer()
+
+
+@app.command("eval")
+def eval_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    judge_model: Annotated[Optional[str], typer.Option(help="Judge model (default: the run's judge).")] = None,
+    judge_version: Annotated[str, typer.Option(help="Judge prompt version (agents/judge/prompts/).")] = "v1",
+    judge: Annotated[bool, typer.Option(help="Rate sessions with the judge model.")] = True,
+) -> None:
+    """Score a run: writes metrics.jsonl and summary.json into RUN_DIR (re-runs skip what is scored)."""
+    # lazy: scoring builds the judge and its model (agents.llm); --help loads none of it
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
+    from muspsy_sim.simulation.evaluation.run_eval import evaluate_run
+
+    configure_offline_environment()
+    console = Console()
+    with console.status("scoring sessions...") as status:
+        summary = evaluate_run(run_dir, judge_model=judge_model, prompt_version=judge_version, with_judge=judge,
+                               on_session=lambda c, s: status.update(f"scored {c} session {s}"))
+    console.print(summary_table(summary))
+    for item in summary.get("unhandled_risk_disclosures", []):
+        console.print(unhandled_line(item), style="bold red", markup=False)
+    console.print(f"Wrote {run_dir / 'metrics.jsonl'} and {run_dir / 'summary.json'}")
+
+
+@app.command()
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories that have been scored with `eval`.")],
+    out: Annotated[Optional[Path], typer.Option(help="Where to write compare.json and compare.md.")] = None,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+) -> None:
+    """Compare runs: mean of each metric with a 95% bootstrap CI, paired where runs share clients and seeds."""
+    result = compare_runs(run_dirs, seed=seed)
+    console = Console()
+    console.print(render_comparison(result))
+    target = out or run_dirs[0].parent
+    written = write_comparison(result, target)
+    console.print("Wrote " + ", ".join(str(p) for p in written))
+
+
+@app.command()
+def report(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories (several: with a comparison table).")],
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+) -> None:
+    """One self-contained HTML report (plots, transcripts, questionnaires, metrics); opens offline."""
+    from muspsy_sim.simulation.inspection.report import build_report  # lazy: jinja2 and matplotlib
+
+    path = build_report(run_dirs, out)
+    typer.echo(f"Wrote {path}")
+
+
+@app.command()
+def inspect(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    client: Annotated[Optional[str], typer.Option(help="Client id.")] = None,
+    session: Annotated[Optional[int], typer.Option(help="Session number: print its transcript.")] = None,
+    history: Annotated[bool, typer.Option("--history", help="List the LangGraph checkpoints of the client's course.")] = False,
+    subgraphs: Annotated[bool, typer.Option(help="With --history, include the session subgraphs' checkpoints.")] = False,
+) -> None:
+    """Clients and sessions of a run; a session's transcript; a course's checkpoints."""
+    # lazy: checkpoint history rebuilds the course graph (langgraph)
+    from muspsy_sim.simulation.inspection.inspect_run import (
+        checkpoint_history,
+        history_table,
+        run_overview,
+        session_transcript,
+    )
+
+    console = Console()
+    if client and history:
+        console.print(history_table(checkpoint_history(run_dir, client, include_subgraphs=subgraphs)))
+    elif client and session is not None:
+        console.print(session_transcript(run_dir, client, session))
+    elif client or session is not None or history:
+        raise InputError("inspect", "--client", "give --client with --session K or with --history")
+    else:
+        console.print(run_overview(run_dir))
+
+
+@app.command()
+def graph(
+    png: Annotated[Optional[Path], typer.Option(help="Also write a PNG here (needs Graphviz's dot).")] = None,
+    session_only: Annotated[bool, typer.Option("--session-only", help="Only the session graph.")] = False,
+    xray: Annotated[bool, typer.Option(help="Expand the session subgraph inside the course graph.")] = True,
+) -> None:
+    """Print the course and session graphs as Mermaid (offline)."""
+    # lazy: drawing the graphs builds them (langgraph)
+    from muspsy_sim.simulation.inspection.graphs import mermaid, session_mermaid, write_png
+
+    typer.echo(session_mermaid() if session_only else mermaid(xray=xray))
+    if png is not None:
+        written = write_png(png, xray=xray)
+        typer.echo(f"wrote {written}" if written else "no PNG: Graphviz's `dot` is not installed", err=True)

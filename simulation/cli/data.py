@@ -1,0 +1,82 @@
+"""Commands on training data: export (sessions as the three MusPsy tasks) and train (LoRA)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from muspsy_sim.scenarios.base.errors import InputError
+
+app = typer.Typer()
+
+
+def parse_minimums(items: list[str], min_wai: float | None) -> dict[str, float]:
+    """``--min-metric NAME=VALUE`` items (and ``--min-wai``) as {metric: minimum}."""
+    minimums: dict[str, float] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            minimums[name.strip()] = float(value)
+        except ValueError:
+            raise InputError("--min-metric", "", f"expected NAME=NUMBER, got '{item}'") from None
+    if min_wai is not None:
+        minimums["wai_total"] = min_wai
+    return minimums
+
+
+@app.command()
+def export(
+    source: Annotated[Path, typer.Argument(help="A run directory, imported MusPsy profiles, or a MusPsy release.")],
+    out: Annotated[Path, typer.Option(help="Output JSONL (validation split goes beside it as NAME.validation.jsonl).")],
+    format: Annotated[str, typer.Option("--format", help="muspsy, openai or sharegpt.")] = "muspsy",
+    task: Annotated[Optional[list[str]], typer.Option(help="memory, goal, counseling (repeatable; default all).")] = None,
+    min_wai: Annotated[Optional[float], typer.Option(help="Keep sessions whose WAI-SR total is at least this.")] = None,
+    min_metric: Annotated[Optional[list[str]], typer.Option(help="NAME=VALUE: keep sessions with metrics.jsonl NAME >= VALUE.")] = None,
+    dedupe: Annotated[bool, typer.Option(help="Drop exact duplicate examples.")] = True,
+    validation: Annotated[float, typer.Option(help="Share of clients held out for validation (0..0.9).", min=0, max=0.9)] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the client split.")] = 0,
+) -> None:
+    """Export sessions as training data (the three MusPsy tasks), split by client."""
+    # lazy: the exporter builds the run's counselor class, and with it the model layer (agents.llm)
+    from muspsy_sim.simulation.export import TASKS, export_dataset
+
+    report = export_dataset(source, format, out, tasks=tuple(task or TASKS),
+                            minimums=parse_minimums(min_metric or [], min_wai),
+                            dedupe=dedupe, validation_share=validation, seed=seed)
+    for part, path in report.files.items():
+        typer.echo(f"{part}: {report.counts[part]} examples from {len(report.clients[part])} clients -> {path}")
+    typer.echo(f"sessions kept {report.sessions_kept}, filtered out {report.sessions_filtered}, "
+               f"duplicates dropped {report.duplicates_dropped}")
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="Training JSONL from `export` (openai, sharegpt or muspsy format).")],
+    out: Annotated[Path, typer.Option(help="Where to write the LoRA adapter (use it as local/OUT).")],
+    base: Annotated[str, typer.Option(help="Base model.")] = "local/smollm2-135m-instruct",
+    steps: Annotated[int, typer.Option(help="Optimizer steps.", min=1)] = 30,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 2e-4,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank.", min=1)] = 8,
+    batch_size: Annotated[int, typer.Option(help="Batch size.", min=1)] = 4,
+    max_length: Annotated[int, typer.Option(help="Max tokens per example.", min=32)] = 768,
+    validation: Annotated[Optional[Path], typer.Option(help="Validation JSONL (e.g. NAME.validation.jsonl).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing OUT.")] = False,
+) -> None:
+    """LoRA fine-tuning of a counselor on its turns only (CPU, or GPU when there is one)."""
+    # lazy: training runs on the local model stack (agents.llm, torch, transformers, peft, trl)
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
+    from muspsy_sim.agents.training import train_counselor
+
+    configure_offline_environment()
+    result = train_counselor(data, base, out, steps=steps, learning_rate=lr, lora_r=lora_r,
+                             batch_size=batch_size, max_length=max_length, seed=seed, validation=validation,
+                             progress=True, overwrite=overwrite, threads=threads)
+    first, last = result.losses[0][1], result.losses[-1][1]
+    typer.echo(f"trained {len(result.losses)} steps on {result.device} in {result.seconds:.0f} s: loss {first:.3f} -> {last:.3f}")
+    if result.validation_loss is not None:
+        typer.echo(f"validation loss {result.validation_loss_before:.3f} -> {result.validation_loss:.3f}")
+    typer.echo(f"adapter, config and loss curve in {result.out_dir}; use it as --counselor-model local/{result.out_dir}")

@@ -1,0 +1,143 @@
+"""Commands that simulate: run, resume, fork."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
+from muspsy_sim.simulation.config import CampaignConfig, load_config
+from muspsy_sim.simulation.progress import CampaignProgress
+from muspsy_sim.simulation.summary import faults_line, risk_lines, sessions_table, usage_line
+
+app = typer.Typer()
+
+DEFAULT_CONFIG = Path("configs/default.yaml")
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option(help="Campaign YAML.")] = DEFAULT_CONFIG,
+    name: Annotated[Optional[str], typer.Option(help="Campaign name (run directory runs/NAME).")] = None,
+    scenario: Annotated[Optional[list[str]], typer.Option(help="Scenario id (repeatable); replaces the config's list.")] = None,
+    sessions: Annotated[Optional[int], typer.Option(help="Sessions per client.")] = None,
+    max_turns: Annotated[Optional[int], typer.Option(help="Client turns per session.")] = None,
+    counselor: Annotated[Optional[str], typer.Option(help="muspsy, no-memory, full-history or package.module:Class.")] = None,
+    counselor_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the counselor.")] = None,
+    client_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the client.")] = None,
+    judge_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the judge.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Campaign seed.")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Courses run at the same time.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output directory (the run directory is OUT/NAME).")] = None,
+    progress: Annotated[bool, typer.Option(help="Show live progress bars.")] = True,
+) -> None:
+    """Run (or resume) a campaign."""
+    overrides = {
+        "name": name, "scenarios": scenario or None, "sessions": sessions, "max_turns": max_turns,
+        "counselor": counselor, "models.counselor.model": counselor_model, "models.client.model": client_model,
+        "models.judge.model": judge_model, "seed": seed, "workers": workers,
+        "output_dir": str(out) if out else None,
+    }
+    campaign = load_config(config, overrides)
+    _run_and_report(campaign, config, progress)
+
+
+@app.command()
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory holding manifest.json.")],
+    workers: Annotated[Optional[int], typer.Option(help="Courses run at the same time.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show live progress bars.")] = True,
+) -> None:
+    """Continue an interrupted campaign from its checkpoints."""
+    manifest_path = run_dir / "manifest.json"
+    try:
+        recorded = json.loads(manifest_path.read_text(encoding="utf-8"))["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(manifest_path, "config", "not a readable run manifest") from None
+    if workers is not None:
+        recorded["workers"] = workers
+    # The run directory is where the manifest is, wherever it was moved to.
+    recorded["output_dir"], recorded["name"] = str(run_dir.parent), run_dir.name
+    try:
+        campaign = CampaignConfig.model_validate(recorded)
+    except ValidationError as error:
+        raise from_validation_error(manifest_path, error) from None
+    _run_and_report(campaign, manifest_path, progress)
+
+
+@app.command()
+def fork(
+    run_dir: Annotated[Path, typer.Argument(help="The run to fork.")],
+    after_session: Annotated[int, typer.Option(help="Keep sessions 1..K as they were; simulate the rest anew.")],
+    name: Annotated[str, typer.Option(help="Name of the new run (created beside the original).")],
+    client: Annotated[Optional[list[str]], typer.Option(help="Client id to fork (repeatable; default all).")] = None,
+    counselor: Annotated[Optional[str], typer.Option(help="Counselor for the new sessions.")] = None,
+    counselor_model: Annotated[Optional[str], typer.Option(help="Counselor model for the new sessions.")] = None,
+    client_model: Annotated[Optional[str], typer.Option(help="Client model for the new sessions.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show live progress bars.")] = True,
+) -> None:
+    """Re-run the rest of a course from the checkpoint after session K, e.g. with another counselor."""
+    # lazy: the engine (langgraph, the model layer, the memory store) comes with these; --help loads none of it
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
+    from muspsy_sim.simulation.fork import fork_run
+
+    configure_offline_environment()
+    overrides: dict = {}
+    if counselor:
+        overrides["counselor"] = counselor
+    for role, model in (("counselor", counselor_model), ("client", client_model)):
+        if model:
+            overrides.setdefault("models", {})[role] = {"model": model}
+    plan = fork_run(run_dir, after_session=after_session, name=name, clients=client, overrides=overrides)
+    if not _run_plan(plan, progress):
+        raise typer.Exit(1)
+
+
+def _run_and_report(campaign: CampaignConfig, source: Path, show_progress: bool) -> None:
+    # lazy: the engine (langgraph, the model layer, the memory store) comes with these; --help loads none of it
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
+    from muspsy_sim.simulation.campaign import prepare_campaign
+
+    configure_offline_environment()
+    # Every variant is checked before the first session of any of them starts.
+    plans = [prepare_campaign(config, source) for config in campaign.expand_variants(source)]
+    failed = [plan.config.name for plan in plans if not _run_plan(plan, show_progress)]
+    if failed:
+        raise typer.Exit(1)
+
+
+def _run_plan(plan, show_progress: bool) -> bool:
+    """Run one prepared campaign with a live view and print its summary; True when it finished."""
+    from muspsy_sim.simulation.campaign import run_campaign  # lazy: the engine (langgraph, models, memory store)
+
+    campaign = plan.config
+    console = Console()
+    console.print(f"[bold]muspsy-sim[/bold] campaign '{campaign.name}': {len(plan.profiles)} clients × "
+                  f"{campaign.sessions} sessions, counselor {campaign.counselor}, models "
+                  f"{campaign.models.counselor.model} / {campaign.models.client.model}. "
+                  "Simulated counseling for research, not a clinical service.")
+    done = Counter(r["client_id"] for r in plan.run_dir.sessions())
+    if show_progress:
+        with CampaignProgress([p.id for p in plan.profiles], campaign.sessions, campaign.max_turns, done,
+                              console=console) as events:
+            result = run_campaign(plan, events)
+    else:
+        result = run_campaign(plan)
+    console.print(sessions_table(result.sessions))
+    console.print(f"Usage: {usage_line(result.usage)}; {result.wall_seconds:.0f} s this run.")
+    console.print(f"Faults: {faults_line(result.usage, result.courses)}.", markup=False)
+    for line in risk_lines(result.sessions):
+        console.print(line, style="bold red" if line.startswith("UNHANDLED") else None, markup=False)
+    for client_id, course in sorted(result.courses.items()):
+        if course.get("status") != "finished":
+            console.print(f"[red]course {client_id}: {course.get('status')} — {course.get('error', '')}")
+    stores = [] if plan.config.checkpointer_url else ["checkpoints.sqlite"]
+    stores += [] if plan.config.memory.chroma_url else ["chroma/"]
+    console.print(f"Results: {result.run_dir}/ ({', '.join(['manifest.json', 'sessions.jsonl', *stores])})")
+    return result.status == "finished"
