@@ -29,6 +29,8 @@ run: $(STAMP)
 	$(PY) run_sim.py run --config $(CONFIG)
 
 test: $(STAMP)
+	# The direction of dependencies (pyproject.toml, [tool.importlinter]).
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)
