@@ -144,7 +144,7 @@ def _startup_child(spec: str, started: float) -> int:
 
     configure_offline_environment()
     from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
-    from muspsy_sim.simulation.run_context import NoProgress
+    from muspsy_sim.simulation.engine.run_context import NoProgress
 
     marks["imports"] = time.time() - started
     options = json.loads(spec)
