@@ -17,7 +17,7 @@ from typing import Any
 from muspsy_sim.scenarios.base.atomic_files import write_json_atomic
 from muspsy_sim.simulation.record.files import CHECKPOINTS, CHROMA, MANIFEST, SESSIONS
 from muspsy_sim.simulation.record.run_log import read_manifest, read_session_records
-from muspsy_sim.simulation.record.schema import CourseEntry, Manifest, SessionRecord
+from muspsy_sim.simulation.record.schema import Manifest, SessionRecord
 
 
 class RunDirectoryBusy(RuntimeError):
@@ -133,6 +133,3 @@ class RunDirectory:
             entry.update(fields)
             courses = {**{c: e.to_dict() for c, e in manifest.courses.items()}, client_id: entry}
             self._write_manifest(manifest.updated(courses=courses))
-
-    def course(self, client_id: str) -> CourseEntry | None:
-        return self.read_manifest().courses.get(client_id)
