@@ -111,6 +111,13 @@ def test_a_v0_run_is_upgraded_on_reading():
     assert run.manifest.components.counselor.class_name == "muspsy_sim.agents.counselor.muspsy:MusPsyCounselor"
     assert run.manifest.components.memory_store.class_name == "muspsy_sim.memory.store:MemoryStore"
     assert run.config.name == "baseline-td" and run.clients() == ["gad-priya-38", "insomnia-david-47"]
+    # Nothing else changes: written back, the manifest is the old one plus its version.
+    original = json.loads((V0_RUN / "manifest.json").read_text(encoding="utf-8"))
+    upgraded = run.manifest.to_dict()
+    assert upgraded.pop("schema_version") == SCHEMA_VERSION and list(upgraded) == list(original)
+    for part in ("counselor", "client", "memory_store"):
+        upgraded["components"][part]["class"] = upgraded["components"][part]["class"].removeprefix("muspsy_sim.")
+    assert upgraded == original
     assert [r.key for r in run.sessions] == [(c, s) for c in run.clients() for s in (1, 2, 3)]
 
 

@@ -283,8 +283,9 @@ class ComponentRecord(RecordModel):
     class_name: str | None = Field(default=None, alias="class", description="module:Class")
 
 
-class CounselorComponent(ComponentRecord):
+class CounselorComponent(RecordModel):
     name: str | None = None
+    class_name: str | None = Field(default=None, alias="class", description="module:Class")
     options: dict[str, Any] = Field(default_factory=dict)
 
 
