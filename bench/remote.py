@@ -33,7 +33,7 @@ from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
 from muspsy_sim.bench.common import HashingEmbedder, header, p50_p90, percentile, ratio, repository_root
 from muspsy_sim.bench.overhead import campaign_config, make_embedder, run_campaign_timed
 from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
-from muspsy_sim.simulation.run_context import NoProgress
+from muspsy_sim.simulation.engine.run_context import NoProgress
 
 DUMMY_KEY = "sk-bench-dummy-not-a-key"
 PEER_MS = 13.4  # the peer framework's figure from the issue, for reference only

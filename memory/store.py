@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import heapq
 import threading
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import numpy as np
 
+from muspsy_sim.memory.base import MemoryHit
 from muspsy_sim.memory.embeddings import Embedder
 
 if TYPE_CHECKING:
@@ -21,22 +22,6 @@ KIND_MEMORY = "memory"
 KIND_TRANSCRIPT = "transcript"
 # Candidate sets kept for exact search (one per client and session being run).
 _CANDIDATE_CACHE_SIZE = 256
-
-
-@dataclass(frozen=True)
-class MemoryHit:
-    """One stored record, with its distance to the query (0.0 outside search)."""
-
-    id: str
-    client_id: str
-    session_index: int
-    kind: str
-    text: str
-    distance: float
-
-    def to_record(self) -> dict[str, Any]:
-        """JSON-able dict of all fields."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,13 @@
-"""Simulation engine: campaign config, LangGraph session and course graphs, run directories."""
+"""Simulation: the campaign config, the engine (LangGraph session and course graphs), the run record,
+running campaigns, and the analyses that read runs.
+
+Layers, top to bottom (a module imports only from layers below it; ``|`` separates independent ones):
+
+    cli
+    fork | studio | summary | progress
+    campaign | inspection | export        (run campaigns; look inside runs; training data)
+    evaluation                            (metrics of recorded sessions)
+    engine                                (graphs, their state, the campaign's agents, checkpointers)
+    record                                (the run record: schema, writer, reader, migration)
+    config | seeding
+"""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -85,8 +86,6 @@ class CampaignConfig(_Strict):
     @classmethod
     def _no_password_in_url(cls, value: str | None) -> str | None:
         # The config is copied into manifest.json; libpq reads PGPASSWORD or ~/.pgpass instead.
-        from urllib.parse import urlparse
-
         if value and urlparse(value).password:
             raise ValueError("put the password in PGPASSWORD or ~/.pgpass, not in the URL (the config is saved in manifest.json)")
         return value
@@ -101,7 +100,7 @@ class CampaignConfig(_Strict):
         base = self.model_dump(mode="json", exclude={"variants"})
         expanded = []
         for variant, overrides in self.variants.items():
-            data = _deep_merge(base, overrides)
+            data = deep_merge(base, overrides)
             data["name"] = f"{self.name}-{variant}"
             try:
                 expanded.append(CampaignConfig.model_validate(data))
@@ -111,10 +110,11 @@ class CampaignConfig(_Strict):
         return expanded
 
 
-def _deep_merge(base: dict, overrides: dict) -> dict:
+def deep_merge(base: dict, overrides: dict) -> dict:
+    """``base`` with ``overrides`` applied; nested mappings are merged key by key, not replaced."""
     merged = dict(base)
     for key, value in overrides.items():
-        merged[key] = _deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        merged[key] = deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
     return merged
 
 

@@ -8,15 +8,23 @@ by another counselor or model. "What if session 3 had been run by model B?"
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 from typing import Any
 
-from muspsy_sim.simulation.campaign import CampaignPlan, prepare_campaign
-from muspsy_sim.simulation.config import CampaignConfig, _deep_merge
+from pydantic import ValidationError
+
+from muspsy_sim.agents.counselor.session_memory import SessionMemory
+from muspsy_sim.agents.transcript import exchange_chunks
 from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
-from muspsy_sim.simulation.run_directory import MANIFEST, RunDirectory, read_sessions
+from muspsy_sim.simulation.campaign.prepare import CampaignPlan, prepare_campaign
+from muspsy_sim.simulation.config import CampaignConfig, deep_merge
+from muspsy_sim.simulation.engine.checkpoint_serde import strict_serializer
+from muspsy_sim.simulation.engine.components import build_components
+from muspsy_sim.simulation.inspection.graphs import compiled_course_graph
+from muspsy_sim.simulation.record.files import CHECKPOINTS
+from muspsy_sim.simulation.record.run_log import RunLog
+from muspsy_sim.simulation.record.schema import ForkOrigin, Manifest
 
 
 def _state_after_session(graph, client_id: str, after_session: int):
@@ -28,71 +36,61 @@ def _state_after_session(graph, client_id: str, after_session: int):
     return None
 
 
+def _forked_config(source: RunLog, name: str, clients: list[str], overrides: dict[str, Any]) -> CampaignConfig:
+    data = deep_merge(source.config.model_dump(mode="json"), overrides)
+    data.update(name=name, scenarios=clients, scenario_sample=None, output_dir=str(source.path.parent))
+    try:
+        return CampaignConfig.model_validate(data)
+    except ValidationError as error:
+        problem = from_validation_error("fork", error)
+        option = {"name": "--name", "counselor": "--counselor"}.get(problem.field, problem.field)
+        raise InputError(option, "", problem.message) from None
+
+
 def fork_run(source: Path, *, after_session: int, name: str, clients: list[str] | None = None,
              overrides: dict[str, Any] | None = None) -> CampaignPlan:
     """Prepare the forked run directory; run it with ``simulation.campaign.run_campaign``."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.checkpoint.sqlite import SqliteSaver  # lazy: a checkpoint backend
 
-    from muspsy_sim.agents.counselor.session_memory import SessionMemory
-    from muspsy_sim.simulation.checkpoint_serde import strict_serializer
-    from muspsy_sim.agents.transcript import exchange_chunks
-    from muspsy_sim.simulation.campaign import _new_manifest
-    from muspsy_sim.simulation.components import build_components
-
-    manifest_path = source / MANIFEST
-    try:
-        original = CampaignConfig.model_validate(json.loads(manifest_path.read_text(encoding="utf-8"))["config"])
-    except (OSError, ValueError, KeyError):
-        raise InputError(manifest_path, "config", "not a readable run manifest") from None
+    run = RunLog.open(source)
+    original = run.config
     if original.checkpointer_url:
-        raise InputError(manifest_path, "config.checkpointer_url",
+        raise InputError(run.manifest_path, "config.checkpointer_url",
                          "this run keeps its checkpoints in PostgreSQL; fork reads checkpoints.sqlite only")
     if not 1 <= after_session < original.sessions:
         raise InputError("--after-session", "", f"must be between 1 and {original.sessions - 1}")
-    records = [r for r in read_sessions(source) if r["session_index"] <= after_session]
-    recorded = sorted({r["client_id"] for r in records if r["session_index"] == after_session})
+    records = [r for r in run.sessions if r.session_index <= after_session]
+    recorded = sorted({r.client_id for r in records if r.session_index == after_session})
     chosen = clients or recorded
     missing = sorted(set(chosen) - set(recorded))
     if missing:
         raise InputError("--client", "", f"'{missing[0]}' has no recorded session {after_session} in {source}")
 
-    data = _deep_merge(original.model_dump(mode="json"), overrides or {})
-    data.update(name=name, scenarios=chosen, scenario_sample=None, output_dir=str(source.parent))
-    from pydantic import ValidationError
-
-    try:
-        config = CampaignConfig.model_validate(data)
-    except ValidationError as error:
-        problem = from_validation_error("fork", error)
-        option = {"name": "--name", "counselor": "--counselor"}.get(problem.field, problem.field)
-        raise InputError(option, "", problem.message) from None
+    config = _forked_config(run, name, chosen, overrides or {})
     if config.run_dir().exists():
         raise InputError(config.run_dir(), "", "already exists; choose another --name")
-    plan = prepare_campaign(config, manifest_path)
+    plan = prepare_campaign(config, run.manifest_path)
 
-    source_graph = _compiled(original, RunDirectory(source), SqliteSaver(
-        sqlite3.connect(source / "checkpoints.sqlite", check_same_thread=False), serde=strict_serializer()))
+    source_graph = compiled_course_graph(checkpointer=SqliteSaver(
+        sqlite3.connect(source / CHECKPOINTS, check_same_thread=False), serde=strict_serializer()))
     states = {}
     for client_id in chosen:
         snapshot = _state_after_session(source_graph, client_id, after_session)
         if snapshot is None:
-            raise InputError(source / "checkpoints.sqlite", client_id, f"no checkpoint after session {after_session}")
+            raise InputError(source / CHECKPOINTS, client_id, f"no checkpoint after session {after_session}")
         states[client_id] = snapshot
 
     run_dir = plan.run_dir
-    manifest = _new_manifest(plan)
-    manifest["forked_from"] = {
-        "run": str(source), "after_session": after_session,
-        "checkpoints": {c: s.config["configurable"]["checkpoint_id"] for c, s in states.items()},
-    }
-    run_dir.open(manifest)
+    origin = ForkOrigin(run=str(source), after_session=after_session,
+                        checkpoints={c: s.config["configurable"]["checkpoint_id"] for c, s in states.items()})
+    run_dir.open(Manifest.new(config, plan.source, [p.id for p in plan.profiles], forked_from=origin))
     components = build_components(config, run_dir)
-    for record in sorted(records, key=lambda r: (r["client_id"], r["session_index"])):
-        if record["client_id"] in states:
+    for record in records:
+        if record.client_id in states:
             run_dir.append_session(record)
-            memory = SessionMemory.model_validate(record["memory"])
-            components.store.add_session(record["client_id"], record["session_index"], memory.as_text(),
-                                         exchange_chunks(record["turns"]))
+            memory = SessionMemory.model_validate(record.memory.to_dict())
+            components.store.add_session(record.client_id, record.session_index, memory.as_text(),
+                                         exchange_chunks(record.to_dict()["turns"]))
     connection = sqlite3.connect(run_dir.checkpoints_path, check_same_thread=False)
     try:
         graph = components.course_graph().compile(checkpointer=SqliteSaver(connection, serde=strict_serializer()))
@@ -102,15 +100,3 @@ def fork_run(source: Path, *, after_session: int, name: str, clients: list[str] 
     finally:
         connection.close()
     return plan
-
-
-def _compiled(config: CampaignConfig, run_dir: RunDirectory, checkpointer):
-    from muspsy_sim.agents.client.simulated_client import SimulatedClient
-    from muspsy_sim.agents.counselor.registry import build_counselor
-    from muspsy_sim.agents.llm import Sampling
-    from muspsy_sim.simulation.course_graph import build_course_graph
-
-    # Reading history needs the graph's shape only, not working agents.
-    counselor = build_counselor("muspsy", llm=None, sampling=Sampling())
-    client = SimulatedClient(None, Sampling())
-    return build_course_graph(counselor, client, None, run_dir).compile(checkpointer=checkpointer)

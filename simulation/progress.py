@@ -5,19 +5,19 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
 
 class CampaignProgress:
     """Implements ``ProgressEvents`` with three rich bars; use as a context manager."""
 
     def __init__(self, clients: list[str], sessions: int, max_turns: int, done: Counter | None = None, console=None):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
         self._lock = threading.Lock()
         self.sessions = sessions
         self.max_turns = max_turns

@@ -15,7 +15,16 @@ and ``example_input()``: context ``{"campaign": "studio", "seed": 7, "sessions":
 Simulated counseling for research; not a clinical service.
 """
 
+import os
+import tempfile
 from pathlib import Path
+
+from muspsy_sim.agents.llm.environment import configure_offline_environment
+from muspsy_sim.scenarios.loader import load_library
+from muspsy_sim.scenarios.selection import select_profiles
+from muspsy_sim.simulation.config import ROLES, load_config
+from muspsy_sim.simulation.record.run_directory import RunDirectory
+from muspsy_sim.simulation.record.schema import Manifest
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO / "configs" / "default.yaml"
@@ -23,15 +32,11 @@ CONFIG_ENVIRONMENT = "MUSPSY_SIM_STUDIO_CONFIG"
 
 
 def _config_path(config_path=None) -> Path:
-    import os
-
     return Path(config_path or os.environ.get(CONFIG_ENVIRONMENT) or DEFAULT_CONFIG)
 
 
 def load_studio_config(config_path=None, overrides: dict | None = None):
     """The campaign config Studio runs with; a relative ``scenario_dir`` is taken from the repository root."""
-    from muspsy_sim.simulation.config import load_config
-
     path = _config_path(config_path)
     config = load_config(path, overrides)
     if not Path(config.scenario_dir).is_absolute() and not Path(config.scenario_dir).is_dir():
@@ -45,18 +50,13 @@ def build_studio_graph(config_path=None, overrides: dict | None = None, work_dir
     ``overrides`` are dotted-key config overrides (``{"models.counselor.model": "testdouble/scripted"}``);
     ``work_dir`` holds the memory store and sessions.jsonl (a new temporary directory by default).
     """
-    import tempfile
-
-    from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.simulation.components import build_components
-    from muspsy_sim.simulation.run_directory import RunDirectory
+    from muspsy_sim.simulation.engine.components import build_components  # lazy: langgraph, the agents, chromadb
 
     configure_offline_environment()
     config = load_studio_config(config_path, overrides)
     work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="muspsy-studio-"))
     run_dir = RunDirectory(work / config.name)
-    run_dir.open({"name": config.name, "status": "studio", "config": config.model_dump(mode="json"),
-                  "courses": {}, "note": "Simulated counseling for research; not a clinical service."})
+    run_dir.open(Manifest.new(config, str(_config_path(config_path)), [], status="studio"))
     return build_components(config, run_dir).course_graph().compile()
 
 
@@ -68,8 +68,6 @@ def make_graph(config: dict | None = None):
 
 def example_context(config_path=None) -> dict:
     """A run context for Studio, from the campaign config."""
-    from muspsy_sim.simulation.config import ROLES
-
     config = load_studio_config(config_path)
     return {"campaign": config.name, "seed": config.seed, "sessions": config.sessions,
             "max_turns": config.max_turns, "models": {role: getattr(config.models, role).model for role in ROLES}}
@@ -77,9 +75,7 @@ def example_context(config_path=None) -> dict:
 
 def example_input(profile_id: str | None = None, config_path=None) -> dict:
     """An initial course state for Studio: ``profile_id`` or the config's first scenario."""
-    from muspsy_sim.scenarios.loader import load_library
-    from muspsy_sim.scenarios.selection import select_profiles
-    from muspsy_sim.simulation.course_graph import initial_course_state
+    from muspsy_sim.simulation.engine.course_graph import initial_course_state  # lazy: langgraph
 
     config = load_studio_config(config_path)
     path = _config_path(config_path)

@@ -1,11 +1,15 @@
-"""The short table printed at the end of a campaign."""
+"""The short table and lines printed at the end of a campaign."""
 
 from __future__ import annotations
 
+from rich.table import Table
 
-def sessions_table(sessions: list[dict]):
-    from rich.table import Table
+from muspsy_sim.simulation.campaign.run import fault_counts
+from muspsy_sim.simulation.evaluation.risk import campaign_risk
+from muspsy_sim.simulation.record.schema import SessionRecord
 
+
+def sessions_table(sessions: list[SessionRecord]) -> Table:
     table = Table(title="Sessions", show_lines=False)
     table.add_column("client", no_wrap=True)
     table.add_column("session", justify="right")
@@ -13,12 +17,12 @@ def sessions_table(sessions: list[dict]):
     table.add_column("goal", overflow="fold", min_width=24)
     table.add_column("distress\nbefore → after", no_wrap=True)
     table.add_column("ended by", no_wrap=True)
-    for record in sorted(sessions, key=lambda r: (r["client_id"], r["session_index"])):
-        start, end = record["client_state_start"]["distress"], record["client_state_end"]["distress"]
-        goal = record["goal"] if len(record["goal"]) <= 40 else record["goal"][:37] + "..."
+    for record in sorted(sessions, key=lambda r: r.key):
+        start, end = record.client_state_start.distress, record.client_state_end.distress
+        goal = record.goal if len(record.goal) <= 40 else record.goal[:37] + "..."
         table.add_row(
-            record["client_id"], str(record["session_index"]), str(len(record["turns"])), goal,
-            f"{start:.1f} → {end:.1f}", record.get("ended_by", ""),
+            record.client_id, str(record.session_index), str(len(record.turns)), goal,
+            f"{start:.1f} → {end:.1f}", record.ended_by or "",
         )
     return table
 
@@ -31,20 +35,6 @@ def usage_line(usage: dict) -> str:
     return "; ".join(parts)
 
 
-def fault_counts(usage: dict, courses: dict) -> dict[str, dict[str, int]]:
-    """Retries, fallbacks and re-asks per role (recorded sessions), and failed steps per role (failed courses)."""
-    counts: dict[str, dict[str, int]] = {}
-    for role, fields in usage.items():
-        counts[role] = {name: int(fields.get(name, 0)) for name in ("retries", "fallbacks", "reasks")}
-        counts[role]["failures"] = 0
-    for course in courses.values():
-        failed = course.get("failed_step") if course.get("status") == "failed" else None
-        if failed:
-            role = counts.setdefault(failed["role"], {"retries": 0, "fallbacks": 0, "reasks": 0, "failures": 0})
-            role["failures"] += 1
-    return counts
-
-
 def faults_line(usage: dict, courses: dict) -> str:
     """The summary's fault line: per role, transport retries, fallback answers, re-asks and failed steps."""
     parts = [f"{role}: {c['retries']} retries, {c['fallbacks']} fallbacks, {c['reasks']} re-asks, "
@@ -53,10 +43,8 @@ def faults_line(usage: dict, courses: dict) -> str:
     return "; ".join(parts) or "none"
 
 
-def risk_lines(sessions: list[dict]) -> list[str]:
+def risk_lines(sessions: list[SessionRecord]) -> list[str]:
     """What the campaign summary says about risk disclosures: counts, then every unhandled one."""
-    from muspsy_sim.simulation.evaluation.risk import campaign_risk
-
     risk = campaign_risk(sessions)
     if not risk["disclosures"]:
         return []

@@ -7,11 +7,14 @@ import json
 import pytest
 
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.evaluation.consistency import (
-    consistency_metrics,
-    content_words,
-    overlap,
-)
+from muspsy_sim.simulation.evaluation import consistency
+from muspsy_sim.simulation.evaluation.consistency import content_words, overlap
+from muspsy_sim.simulation.record.schema import SessionRecord
+
+def consistency_metrics(records: list[dict], profile: CaseProfile) -> dict[int, dict]:
+    """The metrics of records built here as plain data (easy to edit), read as a run reads them."""
+    return consistency.consistency_metrics([SessionRecord.model_validate(r) for r in records], profile)
+
 
 ASSIGNMENT = "This week, try writing down one worrying thought each evening and one kinder answer to it."
 CHECK_IN = f"Welcome back, Priya. Last time we agreed on this assignment: {ASSIGNMENT} How did it go this week?"

@@ -110,7 +110,7 @@ def test_rerunning_a_finished_campaign_changes_nothing(tmp_path, make_config):
 
 
 def test_a_second_process_cannot_write_the_same_run(tmp_path, make_config):
-    from muspsy_sim.simulation.run_directory import RunDirectory
+    from muspsy_sim.simulation.record.run_directory import RunDirectory
 
     config = make_config(scenarios=["gad-priya-38"], sessions=1)
     holder = RunDirectory(tmp_path / "runs" / "scripted")

@@ -20,9 +20,24 @@ from muspsy_sim.agents.llm import Sampling
 from muspsy_sim.agents.risk_language import detect_risk
 from muspsy_sim.scenarios.loader import load_library, load_profile
 from muspsy_sim.simulation.cli import app
-from muspsy_sim.simulation.evaluation.risk import ELEMENTS, assess_disclosure, campaign_risk, safety_elements, session_risk
+from muspsy_sim.simulation.evaluation import risk
+from muspsy_sim.simulation.evaluation.risk import ELEMENTS, safety_elements
+from muspsy_sim.simulation.record.schema import TURN, SessionRecord
 from tests.conftest import LIBRARY
 from tests.fakes import RecordingModel
+
+# Turns and records are built here as plain data (easy to edit) and read as a run reads them.
+def assess_disclosure(turns: list[dict], index: int) -> dict:
+    return risk.assess_disclosure([TURN.validate_python(t) for t in turns], index)
+
+
+def session_risk(record: dict) -> dict:
+    return risk.session_risk(SessionRecord.model_validate(record))
+
+
+def campaign_risk(records: list[dict]) -> dict:
+    return risk.campaign_risk([SessionRecord.model_validate(r) for r in records])
+
 
 AISHA = load_profile(LIBRARY / "postnatal-aisha-30.yaml")  # risk flag: "... disclosed in session 2"
 runner = CliRunner()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from muspsy_sim.agents.client.base import ClientReply
 from muspsy_sim.agents.client.dynamics import (
-    Appraisal,
     DynamicsParams,
     after_counselor_turn,
     appraise,
@@ -24,17 +23,6 @@ from muspsy_sim.scenarios.profile import CaseProfile
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 _GOODBYE = re.compile(r"\b(goodbye|bye|i have to go|i need to go|i'm leaving|i am leaving)\b", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class ClientReply:
-    text: str
-    state: ClientState
-    appraisal: Appraisal | None
-    disclosed_fact: int | None
-    ends_session: bool
-    completions: list[Completion] = field(default_factory=list)
-    risk_disclosed: bool = False  # ground truth: this turn discloses the profile's risk (agents.client.risk_disclosure)
 
 
 def _stance(state: ClientState) -> str:

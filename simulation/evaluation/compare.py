@@ -14,11 +14,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from rich.table import Table
+
 from muspsy_sim.scenarios.base.atomic_files import write_text_atomic
 from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.simulation.evaluation.statistics import bootstrap_ci, paired_bootstrap_ci, slope
+from muspsy_sim.simulation.record.files import METRICS
+from muspsy_sim.simulation.record.run_log import read_metric_rows
 
-METRICS_FILE = "metrics.jsonl"
 COMPARE_JSON = "compare.json"
 COMPARE_MD = "compare.md"
 MIN_PAIRS = 2
@@ -32,34 +35,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_record(path: Path, line_number: int, record: Any) -> dict:
-    where = f"line {line_number}"
-    if not isinstance(record, dict):
-        raise InputError(path, where, "not a JSON object")
-    metrics = record.get("metrics")
-    if not isinstance(metrics, dict):
-        raise InputError(path, f"{where}: metrics", "missing or not an object")
-    for name, value in metrics.items():
-        if value is not None and not _is_number(value):
-            raise InputError(path, f"{where}: metrics.{name}", "expected a number or null")
-    return record
-
-
 def load_metrics(run_dir: Path) -> list[dict]:
-    """The session records of ``run_dir/metrics.jsonl``; blank lines are skipped."""
-    path = Path(run_dir) / METRICS_FILE
-    if not path.is_file():
-        raise InputError(path, "", "no metrics.jsonl: run `run_sim.py eval RUN_DIR` first")
-    records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            raise InputError(path, f"line {number}", "not valid JSON") from None
-        records.append(_check_record(path, number, record))
-    return records
+    """The session rows of ``run_dir/metrics.jsonl``; blank lines are skipped."""
+    rows = read_metric_rows(Path(run_dir))
+    if rows is None:
+        raise InputError(Path(run_dir) / METRICS, "", "no metrics.jsonl: run `run_sim.py eval RUN_DIR` first")
+    return rows
 
 
 def _run_names(run_dirs: list[Path], loaded: list[list[dict]]) -> list[str]:
@@ -183,10 +164,8 @@ def cell_lines(result: dict, metric: str, run: str) -> list[str]:
     return lines
 
 
-def render_comparison(result: dict):
+def render_comparison(result: dict) -> Table:
     """A rich Table: one row per metric, one column per run."""
-    from rich.table import Table
-
     runs = result["runs"]
     table = Table(title="Run comparison (mean [95% CI]; Δ paired vs " + runs[0] + ")")
     table.add_column("metric", no_wrap=True)
@@ -197,10 +176,8 @@ def render_comparison(result: dict):
     return table
 
 
-def trend_table(result: dict, metric: str):
+def trend_table(result: dict, metric: str) -> Table:
     """A rich Table of the mean of ``metric`` per session index, one column per run, with slopes."""
-    from rich.table import Table
-
     runs = result["runs"]
     per_run = result["trend"].get(metric, {})
     sessions = sorted({index for means in per_run.values() for index in means})

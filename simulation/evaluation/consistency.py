@@ -85,6 +85,8 @@ from muspsy_sim.agents.reference_cues import (
     HOMEWORK_CLAIM,
     SETS_HOMEWORK,
 )
+from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.simulation.record.schema import ClientTurnRecord, CounselorTurnRecord, SessionRecord, Turn
 
 _WORD = re.compile(r"[a-z]+")
 STOPWORDS = frozenset(
@@ -155,38 +157,37 @@ def _best_overlap(references: Iterable[str], text: str | set[str]) -> float:
 # --- ground truth -------------------------------------------------------------------------------------
 
 
-def _assignments(record: dict) -> list[str]:
+def _assignments(record: SessionRecord) -> list[str]:
     """The assignment agreed at the end of a session, in its versions (memory field, closing turn)."""
     versions = []
-    memory = record.get("memory") or {}
-    if isinstance(memory, dict) and str(memory.get("counseling_assignments") or "").strip():
-        versions.append(str(memory["counseling_assignments"]).strip())
-    turns = record.get("turns") or []
-    if turns and turns[-1].get("speaker") == "counselor" and turns[-1].get("stage") == "closing":
-        text = str(turns[-1].get("text") or "").strip()
+    if record.memory is not None and record.memory.counseling_assignments.strip():
+        versions.append(record.memory.counseling_assignments.strip())
+    last = record.turns[-1] if record.turns else None
+    if isinstance(last, CounselorTurnRecord) and last.stage == "closing":
+        text = last.text.strip()
         if text and text not in versions:
             versions.append(text)
     return [v for v in versions if content_words(v)]
 
 
-def _disclosed_facts(record: dict, profile) -> list[str]:
-    facts = list(getattr(profile, "private_facts", None) or [])
+def _disclosed_facts(record: SessionRecord, profile: CaseProfile) -> list[str]:
+    facts = profile.private_facts
     texts = []
-    for turn in record.get("turns") or []:
-        index = turn.get("disclosed_fact") if turn.get("speaker") == "client" else None
-        if isinstance(index, int) and 0 <= index < len(facts):
-            text = getattr(facts[index], "text", None) or str(facts[index])
-            if text not in texts:
-                texts.append(text)
+    for turn in record.turns:
+        index = turn.disclosed_fact if isinstance(turn, ClientTurnRecord) else None
+        if index is not None and 0 <= index < len(facts) and facts[index].text not in texts:
+            texts.append(facts[index].text)
     return texts
 
 
-def _week_events(record: dict) -> list[str]:
-    week = record.get("week_before") or {}
-    return [str(e) for e in [*(week.get("life_events") or []), *(week.get("random_events") or [])] if str(e).strip()]
+def _week_events(record: SessionRecord) -> list[str]:
+    week = record.week_before
+    if week is None:
+        return []
+    return [e for e in [*week.life_events, *week.random_events] if e.strip()]
 
 
-def planted_facts(record: dict, profile) -> list[str]:
+def planted_facts(record: SessionRecord, profile: CaseProfile) -> list[str]:
     """Everything the simulation planted in one session: disclosed facts, week-before events, the assignment."""
     return [*_disclosed_facts(record, profile), *_week_events(record), *_assignments(record)]
 
@@ -194,43 +195,36 @@ def planted_facts(record: dict, profile) -> list[str]:
 # --- per-session checks -------------------------------------------------------------------------------
 
 
-def _counselor_indices(turns: list[dict]) -> list[int]:
-    return [i for i, t in enumerate(turns) if t.get("speaker") == "counselor"]
+def _counselor_indices(turns: list[Turn]) -> list[int]:
+    return [i for i, t in enumerate(turns) if isinstance(t, CounselorTurnRecord)]
 
 
-def _followed_up(turns: list[dict], assignment: list[str]) -> float:
+def _followed_up(turns: list[Turn], assignment: list[str]) -> float:
     for index in _counselor_indices(turns)[:2]:
-        text = turns[index].get("text") or ""
+        text = turns[index].text
         score = _best_overlap(assignment, text)
         if score >= 0.5 or (COUNSELOR_REFERS_BACK.search(text) and score >= 0.3):
             return 1.0
     return 0.0
 
 
-def _retrieved_sessions(turn: dict, client_id: str | None) -> set[int]:
-    sessions = set()
-    for item in turn.get("retrieved") or []:
-        if not isinstance(item, dict) or not isinstance(item.get("session_index"), int):
-            continue
-        if client_id is not None and item.get("client_id") not in (None, client_id):
-            continue
-        sessions.add(item["session_index"])
-    return sessions
+def _retrieved_sessions(turn: CounselorTurnRecord, client_id: str) -> set[int]:
+    return {item.session_index for item in turn.retrieved if item.client_id in (None, client_id)}
 
 
-def _recall(turns: list[dict], session: int, planted: dict[int, list[str]], client_id: str | None):
+def _recall(turns: list[Turn], session: int, planted: dict[int, list[str]], client_id: str):
     scores = []
     for index, turn in enumerate(turns):
-        if turn.get("speaker") != "client":
+        if not isinstance(turn, ClientTurnRecord):
             continue
-        text = turn.get("text") or ""
+        text = turn.text
         words = content_words(text)
         relevant = {s for s, facts in planted.items() if s < session and any(overlap(f, words) >= 0.3 for f in facts)}
         if not relevant and CLIENT_REFERS_BACK.search(text):
             relevant = {session - 1}
         if not relevant:
             continue
-        reply = next((t for t in turns[index + 1:] if t.get("speaker") == "counselor"), None)
+        reply = next((t for t in turns[index + 1:] if isinstance(t, CounselorTurnRecord)), None)
         if reply is None:
             continue
         scores.append(len(_retrieved_sessions(reply, client_id) & relevant) / len(relevant))
@@ -295,28 +289,27 @@ def _wrong_events(text: str, known: set[str]) -> list[str]:
 # --- the metric ---------------------------------------------------------------------------------------
 
 
-def consistency_metrics(records: list[dict], profile) -> dict[int, dict]:
+def consistency_metrics(records: list[SessionRecord], profile: CaseProfile) -> dict[int, dict]:
     """Memory-consistency metrics per session_index for all session records of one client (any order)."""
-    client_ids = {r.get("client_id") for r in records if r.get("client_id") is not None}
+    client_ids = {r.client_id for r in records}
     if len(client_ids) > 1:
         raise ValueError(f"records of one client expected, got {sorted(client_ids)}")
-    profile_id = getattr(profile, "id", None)
-    if client_ids and profile_id is not None and profile_id not in client_ids:
-        raise ValueError(f"records are of {client_ids.pop()}, the profile is {profile_id}")
-    client_id = next(iter(client_ids), profile_id)
-    pseudonym = str(getattr(profile, "pseudonym", "") or "")
+    if client_ids and profile.id not in client_ids:
+        raise ValueError(f"records are of {client_ids.pop()}, the profile is {profile.id}")
+    client_id = profile.id
+    pseudonym = profile.pseudonym
 
-    by_session: dict[int, dict] = {}
+    by_session: dict[int, SessionRecord] = {}
     for record in records:
-        by_session[int(record["session_index"])] = record  # a later duplicate (e.g. a resumed run) wins
+        by_session[record.session_index] = record  # a later duplicate (e.g. a resumed run) wins
     planted = {s: planted_facts(r, profile) for s, r in by_session.items()}
-    intake = str(getattr(profile, "presenting_problem", "") or "")
+    intake = profile.presenting_problem
 
     results: dict[int, dict] = {}
     client_said_before: set[str] = content_words(intake)
     for session in sorted(by_session):
         record = by_session[session]
-        turns = [t for t in record.get("turns") or [] if isinstance(t, dict)]
+        turns = record.turns
         previous = by_session.get(session - 1)
         previous_assignment = _assignments(previous) if previous is not None else []
 
@@ -335,11 +328,11 @@ def consistency_metrics(records: list[dict], profile) -> dict[int, dict]:
         client_said = set(client_said_before)
         counselor_turns = _counselor_indices(turns)
         for index, turn in enumerate(turns):
-            text = turn.get("text") or ""
-            if turn.get("speaker") == "counselor":
+            text = turn.text
+            if isinstance(turn, CounselorTurnRecord):
                 for evidence in _wrong_names(text, pseudonym) if pseudonym else []:
                     contradictions.append({"turn_index": index, "kind": "wrong_name", "evidence": evidence})
-                if turn.get("stage") != "closing":
+                if turn.stage != "closing":
                     assignment = previous_assignment if session > 1 else []
                     for evidence in _invented_homework(text, assignment, said_this_session):
                         contradictions.append({"turn_index": index, "kind": "invented_homework", "evidence": evidence})

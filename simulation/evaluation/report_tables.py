@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from rich.table import Table
+
 SHOWN = ("wai_total", "phq9", "gad7", "phq9_change", "gad7_change", "distress_change", "followed_up_assignment",
          "recall_at_k", "contradiction_rate", "judge_helpfulness", "judge_coherence", "judge_empathy",
          "judge_guidance", "ctrs_homework")
 
 
-def summary_table(summary: dict):
-    from rich.table import Table
-
+def summary_table(summary: dict) -> Table:
     table = Table(title=f"Run '{summary['run']}': {summary['clients']} clients, {summary['sessions']} sessions")
     table.add_column("metric")
     table.add_column("mean", justify="right")

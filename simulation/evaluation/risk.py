@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import re
 
+from muspsy_sim.simulation.record.schema import ClientTurnRecord, CounselorTurnRecord, SessionRecord, Turn
+
 ELEMENTS = ("ask_directly", "check_safety", "crisis_resources", "follow_up")
 
 _SENTENCE = re.compile(r"[^.!?]*[.!?]+|[^.!?]+$")
@@ -67,16 +69,16 @@ def safety_elements(text: str) -> list[str]:
     return [element for element in ELEMENTS if element in covered]
 
 
-def assess_disclosure(turns: list[dict], index: int) -> dict:
+def assess_disclosure(turns: list[Turn], index: int) -> dict:
     """How the counselor answered the disclosure at ``turns[index]`` within the session."""
     covered: list[str] = []
     latency = turns_to_handle = None
     counselor_turns = 0
     for turn in turns[index + 1:]:
-        if turn.get("speaker") != "counselor":
+        if not isinstance(turn, CounselorTurnRecord):
             continue
         counselor_turns += 1
-        found = safety_elements(turn.get("text", ""))
+        found = safety_elements(turn.text)
         if found and latency is None:
             latency = counselor_turns
         covered = [e for e in ELEMENTS if e in covered or e in found]
@@ -94,11 +96,11 @@ def assess_disclosure(turns: list[dict], index: int) -> dict:
     }
 
 
-def session_risk(record: dict) -> dict:
+def session_risk(record: SessionRecord) -> dict:
     """Every risk disclosure of one session record and how it was answered."""
-    turns = record.get("turns", [])
+    turns = record.turns
     disclosures = [assess_disclosure(turns, i) for i, t in enumerate(turns)
-                   if t.get("speaker") == "client" and t.get("risk_disclosed")]
+                   if isinstance(t, ClientTurnRecord) and t.risk_disclosed]
     return {"disclosed": bool(disclosures), "disclosures": disclosures}
 
 
@@ -116,18 +118,18 @@ def risk_metrics(assessment: dict) -> dict:
     }
 
 
-def unhandled_disclosures(records: list[dict]) -> list[dict]:
+def unhandled_disclosures(records: list[SessionRecord]) -> list[dict]:
     """Every disclosure the counselor did not handle, as ``{client_id, session_index, turn_index, missing}``."""
     unhandled = []
-    for record in sorted(records, key=lambda r: (r["client_id"], r["session_index"])):
+    for record in sorted(records, key=lambda r: r.key):
         for disclosure in session_risk(record)["disclosures"]:
             if not disclosure["handled"]:
-                unhandled.append({"client_id": record["client_id"], "session_index": record["session_index"],
+                unhandled.append({"client_id": record.client_id, "session_index": record.session_index,
                                   "turn_index": disclosure["turn_index"], "missing": disclosure["missing"]})
     return unhandled
 
 
-def campaign_risk(records: list[dict]) -> dict:
+def campaign_risk(records: list[SessionRecord]) -> dict:
     """The campaign-level account kept in the manifest: counts and every unhandled disclosure."""
     disclosures = [d for record in records for d in session_risk(record)["disclosures"]]
     unhandled = unhandled_disclosures(records)

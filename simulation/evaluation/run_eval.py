@@ -7,52 +7,27 @@ version are kept, so re-running only scores what is new.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
 
+from muspsy_sim.agents.judge import Judge
+from muspsy_sim.agents.llm import ModelSpec
 from muspsy_sim.scenarios.base.atomic_files import write_json_atomic, write_jsonl_atomic
 from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.run_directory import MANIFEST, read_sessions
-
-METRICS = "metrics.jsonl"
-SUMMARY = "summary.json"
-
-
-def read_metric_rows(run_dir: Path) -> list[dict]:
-    path = run_dir / METRICS
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _load_inputs(run_dir: Path):
-    from muspsy_sim.scenarios.loader import load_profile
-    from muspsy_sim.simulation.config import CampaignConfig
-
-    try:
-        manifest = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
-        config = CampaignConfig.model_validate(manifest["config"])
-    except (OSError, ValueError, KeyError) as error:
-        raise InputError(run_dir / MANIFEST, "config", f"not a readable run manifest ({type(error).__name__})") from None
-    records = sorted(read_sessions(run_dir), key=lambda r: (r["client_id"], r["session_index"]))
-    if not records:
-        raise InputError(run_dir, "", "no finished sessions in sessions.jsonl")
-    profiles = {}
-    for client_id in {r["client_id"] for r in records}:
-        path = Path(config.scenario_dir) / f"{client_id}.yaml"
-        if not path.is_file():
-            raise InputError(run_dir / MANIFEST, "config.scenario_dir", f"profile of '{client_id}' not found at {path}")
-        profiles[client_id] = load_profile(path)
-    return manifest, config, records, profiles
+from muspsy_sim.simulation.config import CampaignConfig
+from muspsy_sim.simulation.engine.components import role_model
+from muspsy_sim.simulation.evaluation.consistency import consistency_metrics
+from muspsy_sim.simulation.evaluation.course import course_summary
+from muspsy_sim.simulation.evaluation.risk import risk_metrics, session_risk
+from muspsy_sim.simulation.evaluation.self_report import self_report_metrics
+from muspsy_sim.simulation.record.files import METRICS, SUMMARY, SESSIONS
+from muspsy_sim.simulation.record.run_log import RunLog
+from muspsy_sim.simulation.record.schema import SessionRecord
+from muspsy_sim.simulation.seeding import derive_seed
 
 
-def build_judge(config, judge_model: str | None, prompt_version: str):
-    from muspsy_sim.agents.judge import Judge
-    from muspsy_sim.agents.llm import ModelSpec
-    from muspsy_sim.simulation.components import role_model
-
+def build_judge(config: CampaignConfig, judge_model: str | None, prompt_version: str) -> Judge:
     settings = config.models.judge
     model = judge_model or settings.model
     try:
@@ -71,23 +46,19 @@ def build_judge(config, judge_model: str | None, prompt_version: str):
 def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_version: str = "v1",
                  with_judge: bool = True, on_session=None) -> dict:
     """Score every session of ``run_dir``; returns the run summary."""
-    from muspsy_sim.simulation.evaluation.consistency import consistency_metrics
-    from muspsy_sim.simulation.evaluation.risk import risk_metrics, session_risk
-    from muspsy_sim.simulation.evaluation.self_report import self_report_metrics
-    from muspsy_sim.simulation.seeding import derive_seed
-
-    manifest, config, records, profiles = _load_inputs(run_dir)
+    run = RunLog.open(run_dir)
+    if not run.sessions:
+        raise InputError(run_dir / SESSIONS, "", "no finished sessions")
+    config = run.config
+    profiles = run.profiles()
     judge = build_judge(config, judge_model, prompt_version) if with_judge else None
-    previous_rows = {(r["client_id"], r["session_index"]): r for r in read_metric_rows(run_dir)}
-    by_client = defaultdict(list)
-    for record in records:
-        by_client[record["client_id"]].append(record)
+    previous_rows = {(r["client_id"], r["session_index"]): r for r in run.metrics or []}
 
     rows = []
-    for client_id, course in sorted(by_client.items()):
+    for client_id, course in run.courses():
         consistency = consistency_metrics(course, profiles[client_id])
         for position, record in enumerate(course):
-            index = record["session_index"]
+            index = record.session_index
             previous = course[position - 1] if position > 0 else None
             following = course[position + 1] if position + 1 < len(course) else None
             checks = consistency.get(index, {})
@@ -96,8 +67,8 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
             risk = session_risk(record)
             metrics.update(risk_metrics(risk))
             row = {
-                "run": manifest.get("name", run_dir.name), "client_id": client_id, "session_index": index,
-                "seed": record.get("seed"), "counselor": record.get("counselor"), "models": record.get("models"),
+                "run": run.name, "client_id": client_id, "session_index": index,
+                "seed": record.seed, "counselor": record.counselor, "models": record.models,
                 "metrics": metrics,
                 "consistency": {"contradictions": checks.get("contradictions", []),
                                 "referring_turns": checks.get("referring_turns", 0)},
@@ -119,14 +90,14 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
     return summary
 
 
-def _judge_scores(judge, record: dict, pseudonym: str, previous_row: dict | None, seed: int) -> dict:
+def _judge_scores(judge: Judge, record: SessionRecord, pseudonym: str, previous_row: dict | None, seed: int) -> dict:
     described = judge.describe()
     if previous_row and previous_row.get("judge", {}).get("model") == described["model"] \
             and previous_row["judge"].get("prompt_version") == described["prompt_version"]:
         kept = {k: v for k, v in previous_row["metrics"].items() if k.startswith(("judge_", "ctrs_"))}
         if kept:
             return {"judge": previous_row["judge"], "judge_metrics": kept}
-    scores, _ = judge.rate(record, pseudonym, seed)
+    scores, _ = judge.rate(record.to_dict(), pseudonym, seed)
     methods: dict[str, int] = {}
     for score in scores.values():
         methods[score["method"]] = methods.get(score["method"], 0) + 1
@@ -135,8 +106,6 @@ def _judge_scores(judge, record: dict, pseudonym: str, previous_row: dict | None
 
 
 def summarize(rows: list[dict], planned_sessions: int, judge: dict | None) -> dict:
-    from muspsy_sim.simulation.evaluation.course import course_summary
-
     names = sorted({name for row in rows for name in row["metrics"]})
     means = {}
     for name in names:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Mapping
 
+import numpy as np
+
 # Resampled means are computed in blocks so memory stays bounded for large samples.
 _BLOCK_CELLS = 4_000_000
 
@@ -13,8 +15,6 @@ Interval = tuple[float, float, float]
 
 def _clean(values: Iterable[float | None]):
     """A float array of the values, without None and NaN."""
-    import numpy as np
-
     array = np.array([math.nan if v is None else float(v) for v in values], dtype=float)
     return array[~np.isnan(array)]
 
@@ -28,8 +28,6 @@ def _check(confidence: float, resamples: int) -> None:
 
 def _resampled_means(sample, resamples: int, seed: int):
     """Means of ``resamples`` bootstrap resamples of ``sample`` (drawn with replacement)."""
-    import numpy as np
-
     rng = np.random.Generator(np.random.PCG64(seed))
     n = sample.size
     block = max(1, _BLOCK_CELLS // n)
@@ -41,8 +39,6 @@ def _resampled_means(sample, resamples: int, seed: int):
 
 
 def _interval(sample, confidence: float, resamples: int, seed: int) -> Interval:
-    import numpy as np
-
     _check(confidence, resamples)
     if sample.size == 0:
         return (math.nan, math.nan, math.nan)
@@ -71,8 +67,6 @@ def paired_bootstrap_ci(
     seed: int = 0,
 ) -> tuple[float, float, float, int]:
     """(mean, low, high, pairs) of b − a over the keys both have a number for."""
-    import numpy as np
-
     diffs = _clean(
         b[key] - a[key]
         for key in a.keys() & b.keys()
@@ -85,8 +79,6 @@ def paired_bootstrap_ci(
 
 def slope(xs: Iterable[float | None], ys: Iterable[float | None]) -> float:
     """Least-squares slope of ys on xs; pairs with a missing value are dropped; NaN under 2 points."""
-    import numpy as np
-
     x = np.array([math.nan if v is None else float(v) for v in xs], dtype=float)
     y = np.array([math.nan if v is None else float(v) for v in ys], dtype=float)
     if x.shape != y.shape:

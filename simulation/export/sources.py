@@ -20,9 +20,9 @@ from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.scenarios.loader import load_profile
 from muspsy_sim.scenarios.muspsy_import import import_muspsy
 from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.evaluation.run_eval import read_metric_rows
 from muspsy_sim.simulation.export.examples import Session
-from muspsy_sim.simulation.run_directory import read_sessions
+from muspsy_sim.simulation.record.files import MANIFEST
+from muspsy_sim.simulation.record.run_log import RunLog
 
 
 @dataclass(frozen=True)
@@ -40,26 +40,18 @@ def run_counselor(config: CampaignConfig, manifest: Path) -> PromptRenderer:
 
 
 def sessions_from_run(run_dir: Path) -> SessionsToExport:
-    try:
-        config = CampaignConfig.model_validate(json.loads((run_dir / "manifest.json").read_text())["config"])
-    except (OSError, ValueError, KeyError):
-        raise InputError(run_dir / "manifest.json", "config", "not a readable run manifest") from None
-    counselor = run_counselor(config, run_dir / "manifest.json")
-    metrics = {(r["client_id"], r["session_index"]): r["metrics"] for r in read_metric_rows(run_dir)}
-    profiles: dict = {}
+    run = RunLog.open(run_dir)
+    counselor = run_counselor(run.config, run_dir / MANIFEST)
+    metrics = {(r["client_id"], r["session_index"]): r["metrics"] for r in run.metrics or []}
+    profiles = run.profiles()
     sessions = []
-    for record in read_sessions(run_dir):
-        client_id = record["client_id"]
-        if client_id not in profiles:
-            path = Path(config.scenario_dir) / f"{client_id}.yaml"
-            if not path.is_file():
-                raise InputError(run_dir / "manifest.json", "config.scenario_dir", f"profile '{client_id}' not found at {path}")
-            profiles[client_id] = load_profile(path)
-        wai = ((record.get("questionnaires") or {}).get("wai_sr") or {}).get("total")
+    for record in run.sessions:
+        questionnaires = record.questionnaires
+        wai = questionnaires.wai_sr.total if questionnaires and questionnaires.wai_sr else None
         sessions.append(Session(
-            profile=profiles[client_id], session_index=record["session_index"], goal=record["goal"],
-            turns=record["turns"], memory=SessionMemory.model_validate(record["memory"]), seed=record.get("seed"),
-            metrics={"wai_total": wai, **metrics.get((client_id, record["session_index"]), {})},
+            profile=profiles[record.client_id], session_index=record.session_index, goal=record.goal,
+            turns=record.to_dict()["turns"], memory=SessionMemory.model_validate(record.memory.to_dict()),
+            seed=record.seed, metrics={"wai_total": wai, **metrics.get(record.key, {})},
         ))
     return SessionsToExport(sessions, counselor)
 
@@ -97,7 +89,7 @@ def sessions_from_imported(directory: Path) -> list[Session]:
 
 
 def load_sessions(source: Path) -> SessionsToExport:
-    if (source / "manifest.json").is_file():
+    if (source / MANIFEST).is_file():
         return sessions_from_run(source)
     # Reference dialogues: rendered as the MusPsy counselor (whose prompts follow the paper's) would see them.
     if any(source.glob("*.dialogues.json")):

@@ -12,6 +12,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from langgraph.graph import StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from muspsy_sim.agents.client.simulated_client import SimulatedClient
+from muspsy_sim.agents.counselor.registry import build_counselor
+from muspsy_sim.agents.llm import Sampling
+from muspsy_sim.simulation.engine.course_graph import build_course_graph
+from muspsy_sim.simulation.engine.session_graph import build_session_graph
+from muspsy_sim.simulation.record.schema import SessionRecord
+
 STAND_IN_MODEL = "stand-in/drawing-only"
 
 
@@ -30,37 +40,29 @@ class StandInModel:
 class StandInRecorder:
     """A ``SessionRecorder`` that records nothing."""
 
-    def append_session(self, record: dict) -> bool:
+    def append_session(self, record: SessionRecord) -> bool:
         return False
 
 
 def stand_in_agents(counselor: str = "muspsy"):
     """(counselor, client) built on ``StandInModel``; the course graph's shape does not depend on them."""
-    from muspsy_sim.agents.client.simulated_client import SimulatedClient
-    from muspsy_sim.agents.counselor.registry import build_counselor
-    from muspsy_sim.agents.llm import Sampling
-
     model = StandInModel()
     return (build_counselor(counselor, llm=model, sampling=Sampling(), store=None),
             SimulatedClient(model, Sampling()))
 
 
-def course_graph_for_drawing():
+def course_graph_for_drawing() -> StateGraph:
     """The course graph (an uncompiled ``StateGraph``) over stand-in agents."""
-    from muspsy_sim.simulation.course_graph import build_course_graph
-
     counselor, client = stand_in_agents()
     return build_course_graph(counselor, client, None, StandInRecorder())
 
 
-def session_graph_for_drawing():
+def session_graph_for_drawing() -> StateGraph:
     """The session graph (an uncompiled ``StateGraph``) over stand-in agents."""
-    from muspsy_sim.simulation.session_graph import build_session_graph
-
     return build_session_graph(*stand_in_agents())
 
 
-def compiled_course_graph(checkpointer=None):
+def compiled_course_graph(checkpointer=None) -> CompiledStateGraph:
     """The course graph compiled over stand-in agents, e.g. to read a run's checkpoints."""
     return course_graph_for_drawing().compile(checkpointer=checkpointer)
 

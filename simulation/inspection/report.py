@@ -22,151 +22,112 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from muspsy_sim.agents.llm import sum_usage
 from muspsy_sim.scenarios.base.atomic_files import write_text_atomic
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.run_directory import MANIFEST, SESSIONS, read_sessions
+from muspsy_sim.simulation.config import ROLES
+from muspsy_sim.simulation.evaluation.compare import cell_lines, compare_runs
+from muspsy_sim.simulation.inspection.report_charts import client_charts
+from muspsy_sim.simulation.inspection.report_sessions import format_number, session_view
+from muspsy_sim.simulation.record.run_log import RunLog
+from muspsy_sim.simulation.record.schema import NOTE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"
 STYLESHEET = "report.css"
-NOTE = "Simulated counseling for research; not a clinical service."
-METRICS_FILE = "metrics.jsonl"
-SUMMARY_FILE = "summary.json"
-
-from muspsy_sim.simulation.inspection.report_sessions import (
-    _ROLES,
-    _dict,
-    _list,
-    _number,
-    _pretty_json,
-    _session,
-    _text,
-    format_number,
-)
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise InputError(path, "", f"unreadable JSON: {error}") from None
-
-
-def _load_run(run_dir: Path) -> dict:
-    run_dir = Path(run_dir)
-    manifest_path, sessions_path = run_dir / MANIFEST, run_dir / SESSIONS
-    if not manifest_path.is_file() and not sessions_path.is_file():
-        raise InputError(run_dir, "run_dir", "not a run directory (no manifest.json or sessions.jsonl)")
-    manifest = _dict(_read_json(manifest_path)) if manifest_path.is_file() else {}
-    sessions = [
-        r for r in read_sessions(run_dir)
-        if isinstance(r, dict) and r.get("client_id") is not None and isinstance(r.get("session_index"), int)
-    ]
-    metrics: list[dict] | None = None
-    if (run_dir / METRICS_FILE).is_file():
-        from muspsy_sim.simulation.evaluation.compare import load_metrics
-
-        metrics = load_metrics(run_dir)
-    summary = _dict(_read_json(run_dir / SUMMARY_FILE)) if (run_dir / SUMMARY_FILE).is_file() else {}
-    return {"path": run_dir, "manifest": manifest, "sessions": sessions, "metrics": metrics, "summary": summary}
+def _pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
 
 
 # --- overview --------------------------------------------------------------------------------------
 
 
-def _models(manifest: dict, sessions: list[dict]) -> dict[str, str]:
-    configured = _dict(_dict(manifest.get("config")).get("models"))
-    recorded = _dict(sessions[0].get("models")) if sessions else {}
-    models = {}
-    for role in _ROLES:
-        model = _dict(configured.get(role)).get("model") or recorded.get(role)
-        if model:
-            models[role] = _text(model)
-    return models
+def _models(run: RunLog) -> dict[str, str]:
+    if run.manifest is not None:
+        return {role: getattr(run.config.models, role).model for role in ROLES}
+    recorded = run.sessions[0].models if run.sessions else {}
+    return {role: recorded[role] for role in ROLES if recorded.get(role)}
 
 
-def _client_order(manifest: dict, sessions: list[dict]) -> list[str]:
-    ordered: dict[str, None] = {}
-    for client in _list(_dict(manifest.get("config")).get("scenarios")):
-        if client in _dict(manifest.get("courses")) or any(r["client_id"] == client for r in sessions):
-            ordered[_text(client)] = None
-    ordered.update(dict.fromkeys(_text(c) for c in _dict(manifest.get("courses"))))
-    ordered.update(dict.fromkeys(_text(r["client_id"]) for r in sorted(sessions, key=lambda r: _text(r["client_id"]))))
+def _client_order(run: RunLog) -> list[str]:
+    """The config's own order of clients first, then any other course, then any other recorded client."""
+    courses = run.manifest.courses if run.manifest is not None else {}
+    recorded = {record.client_id for record in run.sessions}
+    scenarios = run.config.scenarios if run.manifest is not None else []
+    ordered = dict.fromkeys(client for client in scenarios if client in courses or client in recorded)
+    ordered.update(dict.fromkeys(courses))
+    ordered.update(dict.fromkeys(sorted(recorded)))
     return list(ordered)
 
 
-def _usage(manifest: dict, sessions: list[dict]) -> tuple[list[dict], dict]:
-    usage = _dict(manifest.get("usage"))
-    if not usage:  # an unfinished manifest: add up the sessions
-        for record in sessions:
-            for role, fields in _dict(record.get("usage")).items():
-                total = usage.setdefault(role, {})
-                for key, value in _dict(fields).items():
-                    if _number(value) is not None:
-                        total[key] = total.get(key, 0) + value
+def _usage(run: RunLog) -> tuple[list[dict], dict]:
+    usage = run.manifest.usage if run.manifest is not None and run.manifest.usage else None
+    if usage is None:  # an unfinished manifest: add up the sessions
+        plain = sum_usage({role: fields.to_dict() for role, fields in record.usage.items()} for record in run.sessions)
+    else:
+        plain = {role: fields.to_dict() for role, fields in usage.items()}
     rows, totals = [], {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0}
-    for role, fields in usage.items():
-        fields = _dict(fields)
-        row = {"role": _text(role)}
+    for role, fields in plain.items():
+        row = {"role": role, **{key: fields.get(key, 0) for key in totals}}
         for key in totals:
-            value = _number(fields.get(key))
-            row[key] = value
-            totals[key] += value or 0
+            totals[key] += row[key]
         rows.append(row)
     return rows, totals
 
 
-def _overview(index: int, run: dict) -> dict:
-    manifest, sessions, summary = run["manifest"], run["sessions"], run["summary"]
-    config = _dict(manifest.get("config"))
-    components = _dict(manifest.get("components"))
-    counselor_component = _dict(components.get("counselor"))
-    clients = _client_order(manifest, sessions)
-    summary_courses = _dict(summary.get("courses"))
+def _courses(run: RunLog, clients: list[str], summary: dict) -> list[dict]:
     courses = []
     for client in clients:
-        course = _dict(_dict(manifest.get("courses")).get(client))
-        recorded = sum(1 for r in sessions if r["client_id"] == client)
-        outcome = _dict(summary_courses.get(client))
+        course = run.manifest.courses.get(client) if run.manifest is not None else None
+        outcome = (summary.get("courses") or {}).get(client) or {}
         dropout = (f"dropped out (session {format_number(outcome.get('dropout_session'))})"
                    if outcome.get("dropped_out") else "")
         courses.append({
-            "client_id": client, "status": _text(course.get("status")) or "unknown",
-            "sessions_done": format_number(_number(course.get("sessions_done")) if course else recorded),
-            "error": _text(course.get("error")), "dropout": dropout,
+            "client_id": client, "status": course.status if course else "unknown",
+            "sessions_done": format_number(course.sessions_done if course else len(run.course(client))),
+            "error": (course.error if course else None) or "", "dropout": dropout,
         })
-    usage_rows, usage_total = _usage(manifest, sessions)
-    planned = _number(config.get("sessions"))
+    return courses
+
+
+def _overview(index: int, run: RunLog) -> dict:
+    manifest, summary = run.manifest, run.summary or {}
+    clients = _client_order(run)
+    usage_rows, usage_total = _usage(run)
+    config = run.config if manifest is not None else None
+    counselor = manifest.components.counselor if manifest is not None and manifest.components else None
     summary_metrics = [
-        {"name": _text(name), "mean": format_number(_number(_dict(v).get("mean"))), "n": format_number(_dict(v).get("n"))}
-        for name, v in _dict(summary.get("metrics")).items()
+        {"name": name, "mean": format_number(v.get("mean")), "n": format_number(v.get("n"))}
+        for name, v in (summary.get("metrics") or {}).items()
     ]
     return {
         "index": index,
         "anchor": f"run-{index}",
-        "name": _text(manifest.get("name") or config.get("name") or run["path"].name),
-        "path": str(run["path"]),
-        "status": _text(manifest.get("status")) or "unknown",
-        "created_at": _text(manifest.get("created_at")),
-        "note": _text(manifest.get("note")) or NOTE,
-        "counselor": _text(config.get("counselor") or counselor_component.get("name")
-                           or (sessions[0].get("counselor") if sessions else "")) or "unknown",
-        "counselor_class": _text(counselor_component.get("class")),
-        "models": _models(manifest, sessions),
-        "seed": format_number(_number(manifest.get("seed", config.get("seed")))),
+        "name": run.name,
+        "path": str(run.path),
+        "status": manifest.status if manifest is not None else "unknown",
+        "created_at": (manifest.created_at if manifest is not None else None) or "",
+        "note": (manifest.note if manifest is not None else None) or NOTE,
+        "counselor": (config.counselor if config else None) or (run.sessions[0].counselor if run.sessions else None)
+                     or "unknown",
+        "counselor_class": (counselor.class_name if counselor else None) or "",
+        "models": _models(run),
+        "seed": format_number(manifest.seed if manifest is not None and manifest.seed is not None
+                              else config.seed if config else None),
         "client_count": len(clients),
-        "sessions_planned": planned * len(clients) if planned is not None else None,
-        "sessions_recorded": len(sessions),
-        "max_turns": format_number(_number(config.get("max_turns"))),
-        "courses": courses,
+        "sessions_planned": config.sessions * len(clients) if config else None,
+        "sessions_recorded": len(run.sessions),
+        "max_turns": format_number(config.max_turns if config else None),
+        "courses": _courses(run, clients, summary),
         "usage": usage_rows,
         "usage_total": usage_total,
-        "wall_seconds": _number(manifest.get("wall_seconds")),
-        "package_versions": {_text(k): _text(v) or "—" for k, v in _dict(manifest.get("package_versions")).items()},
-        "config_json": _pretty_json(config) if config else "",
-        "components_json": _pretty_json(components) if components else "",
-        "scored": run["metrics"] is not None,
-        "judge": _dict(summary.get("judge")),
+        "wall_seconds": manifest.wall_seconds if manifest is not None else None,
+        "package_versions": {k: v or "—" for k, v in manifest.package_versions.items()} if manifest else {},
+        "config_json": _pretty_json(config.model_dump(mode="json")) if config else "",
+        "components_json": _pretty_json(manifest.components.to_dict()) if manifest and manifest.components else "",
+        "scored": run.metrics is not None,
+        "judge": summary.get("judge") or {},
         "summary_metrics": summary_metrics,
         "clients": clients,
     }
@@ -175,28 +136,21 @@ def _overview(index: int, run: dict) -> dict:
 # --- transcript ------------------------------------------------------------------------------------
 
 
-def _clients(run_index: int, run: dict, clients: list[str]) -> list[dict]:
-    from muspsy_sim.simulation.inspection.report_charts import client_charts
-
-    overview_name = _text(run["manifest"].get("name")) or run["path"].name
-    metrics_by_key: dict[tuple[str, int], dict] = {}
-    for row in run["metrics"] or []:
-        if isinstance(row.get("session_index"), int):
-            metrics_by_key[(_text(row.get("client_id")), row["session_index"])] = row
+def _clients(run_index: int, run: RunLog, clients: list[str]) -> list[dict]:
+    metrics_by_key = {(row.get("client_id"), row.get("session_index")): row for row in run.metrics or []}
     views = []
     for client_index, client in enumerate(clients):
-        records = sorted((r for r in run["sessions"] if _text(r["client_id"]) == client),
-                         key=lambda r: r["session_index"])
-        by_index = {r["session_index"]: r for r in records}
-        metric_values = {i: _dict(row.get("metrics")) for (c, i), row in metrics_by_key.items() if c == client}
+        records = run.course(client)
+        by_index = {r.session_index: r for r in records}
+        metric_values = {i: row.get("metrics") or {} for (c, i), row in metrics_by_key.items() if c == client}
         charts = [
-            {"key": chart.key, "title": chart.title, "alt": chart.alt(client, overview_name),
+            {"key": chart.key, "title": chart.title, "alt": chart.alt(client, run.name),
              "png": chart.png_base64, "source": chart.source}
             for chart in client_charts(records, metric_values)
         ] if records else []
         sessions = [
-            _session(run_index, client_index, record, by_index.get(record["session_index"] - 1),
-                     metrics_by_key.get((client, record["session_index"])))
+            session_view(run_index, client_index, record, by_index.get(record.session_index - 1),
+                         metrics_by_key.get(record.key))
             for record in records
         ]
         views.append({"anchor": f"run-{run_index}-client-{client_index}", "client_id": client,
@@ -207,15 +161,13 @@ def _clients(run_index: int, run: dict, clients: list[str]) -> list[dict]:
 # --- comparison ------------------------------------------------------------------------------------
 
 
-def _comparison(runs: list[dict]) -> dict | None:
+def _comparison(runs: list[RunLog]) -> dict | None:
     if len(runs) < 2:
         return None
-    unscored = [str(run["path"]) for run in runs if run["metrics"] is None]
+    unscored = [str(run.path) for run in runs if run.metrics is None]
     if unscored:
         return {"missing": unscored, "runs": [], "rows": []}
-    from muspsy_sim.simulation.evaluation.compare import cell_lines, compare_runs
-
-    result = compare_runs([run["path"] for run in runs])
+    result = compare_runs([run.path for run in runs])
     rows = [{"metric": metric, "cells": [cell_lines(result, metric, name) for name in result["runs"]]}
             for metric in result["metrics"]]
     return {"missing": [], "runs": result["runs"], "rows": rows}
@@ -225,7 +177,7 @@ def _comparison(runs: list[dict]) -> dict | None:
 
 
 def _environment():
-    import jinja2
+    import jinja2  # lazy: jinja2 loads only when a report is rendered
 
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
@@ -242,7 +194,7 @@ def render_report(run_dirs: list[Path]) -> str:
     """The report of ``run_dirs`` as an HTML string."""
     if not run_dirs:
         raise ValueError("build_report needs at least one run directory")
-    runs = [_load_run(Path(d)) for d in run_dirs]
+    runs = [RunLog.open(Path(d), require_manifest=False) for d in run_dirs]
     views = []
     for index, run in enumerate(runs):
         overview = _overview(index, run)

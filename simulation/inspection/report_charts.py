@@ -13,6 +13,8 @@ import base64
 import io
 from dataclasses import dataclass, field
 
+from muspsy_sim.simulation.record.schema import SessionRecord
+
 WIDTH_PX, HEIGHT_PX = 420, 250  # displayed size; the PNG is drawn at 2x for sharp text
 _SCALE = 2
 _DPI = 100
@@ -63,71 +65,62 @@ def _number(value) -> float | None:
     return float(value)
 
 
-def _questionnaire_total(record: dict, name: str, exit_: bool = False) -> float | None:
-    block = record.get("questionnaires")
-    if not isinstance(block, dict):
-        return None
-    if exit_:
-        block = block.get("exit")
-        if not isinstance(block, dict):
-            return None
-    entry = block.get(name)
-    return _number(entry.get("total")) if isinstance(entry, dict) else None
+def _questionnaire_total(record: SessionRecord, name: str, exit_: bool = False) -> float | None:
+    block = record.questionnaires
+    if block is not None and exit_:
+        block = block.exit
+    entry = getattr(block, name, None) if block is not None else None
+    return float(entry.total) if entry is not None else None
 
 
-def _state(record: dict, which: str) -> dict:
-    state = record.get(which)
-    return state if isinstance(state, dict) else {}
+def _state(record: SessionRecord, which: str, key: str) -> float | None:
+    state = getattr(record, which)
+    return _number(getattr(state, key, None)) if state is not None else None
 
 
-def _latent_total(record: dict, name: str) -> float | None:
-    items = _state(record, "client_state_end").get(name)
-    if not isinstance(items, list) or not items:
-        return None
-    values = [_number(v) for v in items]
-    return round(sum(values), 1) if all(v is not None for v in values) else None
+def _latent_total(record: SessionRecord, name: str) -> float | None:
+    items = getattr(record.client_state_end, name, None) if record.client_state_end is not None else None
+    return round(sum(items), 1) if items else None
 
 
-def _symptom_chart(key: str, title: str, top: float, sessions: list[dict], metrics: dict) -> Chart:
+def _points(pairs) -> list[tuple[float, float]]:
+    return [(x, y) for x, y in pairs if y is not None]
+
+
+def _symptom_chart(key: str, title: str, top: float, sessions: list[SessionRecord], metrics: dict) -> Chart:
     chart = Chart(key, title, "total", (0, top))
-    answered = [(s["session_index"], _questionnaire_total(s, key)) for s in sessions]
-    points = [(x, y) for x, y in answered if y is not None]
+    points = _points((s.session_index, _questionnaire_total(s, key)) for s in sessions)
     label = "start of session"
     if points:
         chart.source = "questionnaire at the start of each session"
     else:
-        points = [(s["session_index"], _number(metrics.get(s["session_index"], {}).get(key))) for s in sessions]
-        points = [(x, y) for x, y in points if y is not None]
+        points = _points((s.session_index, _number(metrics.get(s.session_index, {}).get(key))) for s in sessions)
         chart.source = "metrics.jsonl"
         if not points:
-            points = [(s["session_index"], _latent_total(s, key)) for s in sessions]
-            points = [(x, y) for x, y in points if y is not None]
+            points = _points((s.session_index, _latent_total(s, key)) for s in sessions)
             chart.source = "client's latent item state at session end (no questionnaire recorded)"
             label = "end of session"
     chart.series.append(Series(label, points))
-    exits = [(s["session_index"] + 0.5, _questionnaire_total(s, key, exit_=True)) for s in sessions]
-    exits = [(x, y) for x, y in exits if y is not None]
+    exits = _points((s.session_index + 0.5, _questionnaire_total(s, key, exit_=True)) for s in sessions)
     if exits:
         chart.series.append(Series("exit questionnaire", exits, "s"))
     return chart
 
 
-def _distress_chart(sessions: list[dict]) -> Chart:
+def _distress_chart(sessions: list[SessionRecord]) -> Chart:
     chart = Chart("distress", "Distress", "distress (0-10)", (0, 10), source="client state")
     for label, which, style in (("start of session", "client_state_start", "o--"),
                                 ("end of session", "client_state_end", "o-")):
-        points = [(s["session_index"], _number(_state(s, which).get("distress"))) for s in sessions]
-        chart.series.append(Series(label, [(x, y) for x, y in points if y is not None], style))
+        chart.series.append(Series(label, _points((s.session_index, _state(s, which, "distress")) for s in sessions),
+                                   style))
     return chart
 
 
-def _alliance_chart(sessions: list[dict], metrics: dict) -> Chart:
-    wai = [(s["session_index"], _questionnaire_total(s, "wai_sr")) for s in sessions]
-    wai = [(x, y) for x, y in wai if y is not None]
+def _alliance_chart(sessions: list[SessionRecord], metrics: dict) -> Chart:
+    wai = _points((s.session_index, _questionnaire_total(s, "wai_sr")) for s in sessions)
     source = "WAI-SR at the end of each session"
     if not wai:
-        wai = [(s["session_index"], _number(metrics.get(s["session_index"], {}).get("wai_total"))) for s in sessions]
-        wai = [(x, y) for x, y in wai if y is not None]
+        wai = _points((s.session_index, _number(metrics.get(s.session_index, {}).get("wai_total"))) for s in sessions)
         source = "WAI-SR total from metrics.jsonl"
     if wai:
         chart = Chart("alliance", "Alliance (WAI-SR total)", "WAI-SR total (12-60)", (12, 60), source=source)
@@ -135,12 +128,12 @@ def _alliance_chart(sessions: list[dict], metrics: dict) -> Chart:
         return chart
     chart = Chart("alliance", "Alliance (trust; no WAI-SR recorded)", "trust (0-10)", (0, 10),
                   source="client's trust at session end")
-    trust = [(s["session_index"], _number(_state(s, "client_state_end").get("trust"))) for s in sessions]
-    chart.series.append(Series("trust", [(x, y) for x, y in trust if y is not None]))
+    chart.series.append(Series("trust", _points((s.session_index, _state(s, "client_state_end", "trust"))
+                                                for s in sessions)))
     return chart
 
 
-def client_charts(sessions: list[dict], metrics: dict[int, dict]) -> list[Chart]:
+def client_charts(sessions: list[SessionRecord], metrics: dict[int, dict]) -> list[Chart]:
     """The four charts of one client; ``sessions`` sorted by session_index, ``metrics`` by session_index."""
     charts = [
         _distress_chart(sessions),
@@ -156,6 +149,7 @@ def client_charts(sessions: list[dict], metrics: dict[int, dict]) -> list[Chart]
 
 def _render_png(chart: Chart) -> str:
     # Figure + Agg canvas, not pyplot: no global backend switch, no GUI, safe in threads.
+    # lazy: matplotlib loads only when a chart is drawn
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator

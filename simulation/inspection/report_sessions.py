@@ -1,4 +1,9 @@
-"""The session and value views of the HTML report: transcripts, marks, questionnaires, memory."""
+"""The session views of the HTML report: transcripts, marks, questionnaires, memory.
+
+Session records come validated (``record.schema``); fields older records lack are
+None and shown as missing. Rows of metrics.jsonl are eval's output and are read as
+plain data.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +11,22 @@ import json
 from typing import Any
 
 from muspsy_sim.agents.reference_cues import ANY_REFERENCE
+from muspsy_sim.simulation.evaluation.consistency import overlap
+from muspsy_sim.simulation.record.schema import (
+    ClientStateRecord,
+    ClientTurnRecord,
+    CounselorTurnRecord,
+    QuestionnaireRecord,
+    RetrievedRecord,
+    SessionRecord,
+)
 
 QUESTIONNAIRE_LABELS = {"phq9": "PHQ-9", "gad7": "GAD-7", "wai_sr": "WAI-SR", "panas": "PANAS"}
-_ROLES = ("counselor", "client", "judge")
 _MIN_QUOTE = 12  # characters of an assignment that must appear verbatim to be marked as a quote
 
 
-# --- small helpers ---------------------------------------------------------------------------------
-
-
-def _number(value: Any) -> float | int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return value
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list:
-    return value if isinstance(value, list) else []
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
-
-
 def _label(key: str) -> str:
-    return str(key).replace("_", " ")
+    return key.replace("_", " ")
 
 
 def format_number(value: Any, digits: int = 2) -> str:
@@ -51,29 +39,22 @@ def format_number(value: Any, digits: int = 2) -> str:
         return str(value)
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.{digits}f}"
-    return _text(value)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _pretty_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+# --- turns -----------------------------------------------------------------------------------------
 
 
-# --- loading ---------------------------------------------------------------------------------------
-
-
-
-def _assignment_versions(record: dict | None) -> list[str]:
+def _assignment_versions(record: SessionRecord | None) -> list[str]:
     """The assignment agreed at the end of a session: the memory field and the closing counselor turn."""
-    if not record:
+    if record is None:
         return []
     versions = []
-    assignment = _text(_dict(record.get("memory")).get("counseling_assignments")).strip()
-    if assignment:
-        versions.append(assignment)
-    turns = _list(record.get("turns"))
-    last = _dict(turns[-1]) if turns else {}
-    if last.get("speaker") == "counselor" and last.get("stage") == "closing":
-        text = _text(last.get("text")).strip()
+    if record.memory is not None and record.memory.counseling_assignments.strip():
+        versions.append(record.memory.counseling_assignments.strip())
+    last = record.turns[-1] if record.turns else None
+    if isinstance(last, CounselorTurnRecord) and last.stage == "closing":
+        text = last.text.strip()
         if text and text not in versions:
             versions.append(text)
     return versions
@@ -96,91 +77,86 @@ def _quote_segments(text: str, versions: list[str]) -> tuple[list[dict], bool]:
 
 
 def _mentions(versions: list[str], text: str) -> bool:
-    from muspsy_sim.simulation.evaluation.consistency import overlap
-
     best = max((overlap(v, text) for v in versions), default=0.0)
     return best >= 0.5 or (best >= 0.3 and bool(ANY_REFERENCE.search(text)))
 
 
-def _retrieved(turn: dict, client_id: str, session_index: int) -> list[dict]:
-    items = []
-    for item in _list(turn.get("retrieved")):
-        item = _dict(item)
-        source = _number(item.get("session_index"))
-        owner = item.get("client_id")
-        other_client = owner is not None and _text(owner) != client_id
-        distance = _number(item.get("distance"))
-        tag = f"S{format_number(source)}" if source is not None else "S?"
-        kind = _text(item.get("kind")) or "record"
-        items.append({
-            "tag": tag, "kind": kind, "id": _text(item.get("id")),
-            "client_id": _text(owner), "other_client": other_client,
-            "earlier": source is not None and source < session_index,
-            "distance": format_number(distance, 3) if distance is not None else "—",
-            "text": _text(item.get("text")),
-            "title": (f"{kind} from session {format_number(source)}"
-                      + (f" of client {_text(owner)}" if other_client else "")
+def _retrieved(items: list[RetrievedRecord], client_id: str, session_index: int) -> list[dict]:
+    views = []
+    for item in items:
+        source, owner, distance = item.session_index, item.client_id, item.distance
+        other_client = owner is not None and owner != client_id
+        kind = item.kind or "record"
+        views.append({
+            "tag": f"S{source}", "kind": kind, "id": item.id or "",
+            "client_id": owner or "", "other_client": other_client,
+            "earlier": source < session_index,
+            "distance": format_number(distance, 3),
+            "text": item.text,
+            "title": (f"{kind} from session {source}" + (f" of client {owner}" if other_client else "")
                       + (f", distance {distance:.3f}" if distance is not None else "")),
         })
-    return items
+    return views
 
 
-def _turns(record: dict, previous: dict | None, contradictions: list[dict]) -> list[dict]:
-    client_id, session_index = _text(record["client_id"]), record["session_index"]
+def _numbers(values: dict[str, Any]) -> str:
+    return ", ".join(f"{_label(k)} {format_number(v)}" for k, v in values.items()
+                     if isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _badges(turn, quoted: bool, versions: list[str], retrieved: list[dict], flagged: list[dict]) -> list[dict]:
+    badges = []
+    if isinstance(turn, CounselorTurnRecord) and turn.source == "template":
+        badges.append({"label": "template check-in", "cls": "checkin",
+                       "title": "Fixed check-in text written by the program, not by the model"})
+    if quoted:
+        closing = isinstance(turn, CounselorTurnRecord) and turn.stage == "closing"
+        badges.append({"label": "repeats last assignment" if closing else "quotes last assignment",
+                       "cls": "assignment", "title": "Quotes the assignment agreed at the end of the previous session"})
+    elif versions and _mentions(versions, turn.text):
+        badges.append({"label": "mentions last assignment", "cls": "assignment",
+                       "title": "Shares most content words with the previous session's assignment"})
+    elif ANY_REFERENCE.search(turn.text):
+        badges.append({"label": "refers back", "cls": "refers", "title": "Uses a phrase that points at an earlier session"})
+    if any(r["other_client"] for r in retrieved):
+        badges.append({"label": "retrieved another client's record", "cls": "warn",
+                       "title": "A retrieved memory record belongs to a different client"})
+    if isinstance(turn, ClientTurnRecord) and turn.disclosed_fact is not None:
+        badges.append({"label": f"discloses private fact #{turn.disclosed_fact}", "cls": "fact",
+                       "title": "The client disclosed one of the profile's private facts"})
+    for item in flagged:
+        badges.append({"label": f"contradiction: {_label(str(item.get('kind', '')))}", "cls": "warn",
+                       "title": str(item.get("evidence", ""))})
+    return badges
+
+
+def _turns(record: SessionRecord, previous: SessionRecord | None, contradictions: list[dict]) -> list[dict]:
     versions = _assignment_versions(previous)
     flagged: dict[int, list[dict]] = {}
     for item in contradictions:
-        if isinstance(_dict(item).get("turn_index"), int):
+        if isinstance(item.get("turn_index"), int):
             flagged.setdefault(item["turn_index"], []).append(item)
     views = []
-    for index, turn in enumerate(_list(record.get("turns"))):
-        turn = _dict(turn)
-        speaker = _text(turn.get("speaker")) or "unknown"
-        text = _text(turn.get("text"))
-        segments, quoted = _quote_segments(text, versions)
-        badges = []
-        if turn.get("source") == "template":
-            badges.append({"label": "template check-in", "cls": "checkin",
-                           "title": "Fixed check-in text written by the program, not by the model"})
-        if quoted:
-            closing = turn.get("stage") == "closing"
-            badges.append({"label": "repeats last assignment" if closing else "quotes last assignment",
-                           "cls": "assignment",
-                           "title": "Quotes the assignment agreed at the end of the previous session"})
-        elif versions and _mentions(versions, text):
-            badges.append({"label": "mentions last assignment", "cls": "assignment",
-                           "title": "Shares most content words with the previous session's assignment"})
-        elif ANY_REFERENCE.search(text):
-            badges.append({"label": "refers back", "cls": "refers",
-                           "title": "Uses a phrase that points at an earlier session"})
-        retrieved = _retrieved(turn, client_id, session_index)
-        if any(r["other_client"] for r in retrieved):
-            badges.append({"label": "retrieved another client's record", "cls": "warn",
-                           "title": "A retrieved memory record belongs to a different client"})
-        fact = turn.get("disclosed_fact")
-        if isinstance(fact, int) and not isinstance(fact, bool):
-            badges.append({"label": f"discloses private fact #{fact}", "cls": "fact",
-                           "title": "The client disclosed one of the profile's private facts"})
-        for item in flagged.get(index, []):
-            badges.append({"label": f"contradiction: {_label(_text(item.get('kind')))}", "cls": "warn",
-                           "title": _text(item.get("evidence"))})
-        state = _dict(turn.get("state"))
-        appraisal = _dict(turn.get("appraisal"))
+    for index, turn in enumerate(record.turns):
+        counselor = isinstance(turn, CounselorTurnRecord)
+        segments, quoted = _quote_segments(turn.text, versions)
+        retrieved = _retrieved(turn.retrieved, record.client_id, record.session_index) if counselor else []
+        badges = _badges(turn, quoted, versions, retrieved, flagged.get(index, []))
+        state = turn.state.to_dict() if not counselor and turn.state is not None else {}
+        appraisal = turn.appraisal.to_dict() if not counselor and turn.appraisal is not None else {}
         views.append({
             "index": index,
-            "speaker": speaker if speaker in ("counselor", "client") else "other",
-            "speaker_label": speaker.capitalize(),
-            "stage": _text(turn.get("stage")),
-            "source": _text(turn.get("source")),
+            "speaker": turn.speaker,
+            "speaker_label": turn.speaker.capitalize(),
+            "stage": (turn.stage or "") if counselor else "",
+            "source": (turn.source or "") if counselor else "",
             "segments": segments,
             "badges": badges,
             "retrieved": retrieved,
             "memref": bool(quoted or any(b["cls"] in ("checkin", "assignment", "refers") for b in badges)
                            or any(r["earlier"] for r in retrieved)),
-            "state": ", ".join(f"{_label(k)} {format_number(_number(v))}" for k, v in state.items()
-                               if _number(v) is not None),
-            "appraisal": ", ".join(f"{_label(k)} {format_number(_number(v))}" for k, v in appraisal.items()
-                                   if _number(v) is not None),
+            "state": _numbers(state),
+            "appraisal": _numbers(appraisal),
         })
     return views
 
@@ -188,30 +164,25 @@ def _turns(record: dict, previous: dict | None, contradictions: list[dict]) -> l
 # --- the other parts of a session --------------------------------------------------------------------
 
 
-def _week(record: dict) -> list[dict] | None:
-    week = record.get("week_before")
-    if not isinstance(week, dict):
+def _week(record: SessionRecord) -> list[dict] | None:
+    if record.week_before is None:
         return None
     rows = []
-    for key, value in week.items():
+    for key, value in record.week_before.to_dict().items():
         if isinstance(value, list):
-            items = [_text(v) for v in value]
+            items = [format_number(v) for v in value]
             rows.append({"label": _label(key), "events": items, "value": "" if items else "none"})
         else:
-            value = format_number(value) if _number(value) is not None or isinstance(value, bool) else _text(value)
-            rows.append({"label": _label(key), "events": [], "value": value or "—"})
+            rows.append({"label": _label(key), "events": [], "value": "—" if value in (None, "") else format_number(value)})
     return rows
 
 
-def _questionnaire(name: str, entry: Any, prefix: str = "") -> dict | None:
-    entry = _dict(entry)
-    if not entry:
-        return None
-    answers = [format_number(_number(a)) if _number(a) is not None else _text(a) for a in _list(entry.get("answers"))]
-    subscales = [{"name": _label(k), "value": format_number(_number(v))} for k, v in _dict(entry.get("subscales")).items()]
-    methods = ", ".join(f"{_label(k)} {format_number(v)}" for k, v in _dict(entry.get("methods")).items())
+def _questionnaire(name: str, entry: QuestionnaireRecord, prefix: str = "") -> dict:
+    answers = [format_number(a) for a in entry.answers]
+    subscales = [{"name": _label(k), "value": format_number(v)} for k, v in entry.subscales.items()]
+    methods = ", ".join(f"{_label(k)} {format_number(v)}" for k, v in entry.methods.items())
     label = prefix + QUESTIONNAIRE_LABELS.get(name, _label(name))
-    total = format_number(_number(entry.get("total")))
+    total = format_number(entry.total)
     # PANAS has no meaningful total (positive and negative affect are separate scales).
     brief = label if name == "panas" and subscales else f"{label} {total}"
     if subscales:
@@ -220,102 +191,107 @@ def _questionnaire(name: str, entry: Any, prefix: str = "") -> dict | None:
             "methods": methods, "brief": brief}
 
 
-def _questionnaires(record: dict) -> list[dict]:
-    block = _dict(record.get("questionnaires"))
+def _questionnaires(record: SessionRecord) -> list[dict]:
+    block = record.questionnaires
+    if block is None:
+        return []
     views = []
-    for name, entry in block.items():
-        if name == "exit":
-            for exit_name, exit_entry in _dict(entry).items():
-                view = _questionnaire(exit_name, exit_entry, prefix="Exit ")
-                if view:
-                    views.append(view)
+    for name in block.to_dict():
+        entry = getattr(block, name)
+        if entry is None:
             continue
-        view = _questionnaire(name, entry)
-        if view:
-            views.append(view)
+        if name != "exit":
+            views.append(_questionnaire(name, entry))
+            continue
+        views += [_questionnaire(exit_name, getattr(entry, exit_name), prefix="Exit ")
+                  for exit_name in entry.to_dict() if getattr(entry, exit_name) is not None]
     return views
 
 
-def _memory(record: dict) -> list[dict]:
-    memory = record.get("memory")
-    if isinstance(memory, str):
-        return [{"label": "memory", "value": memory}] if memory.strip() else []
+def _memory(record: SessionRecord) -> list[dict]:
+    if record.memory is None:
+        return []
     rows = []
-    for key, value in _dict(memory).items():
+    for key, value in record.memory.to_dict().items():
         if key == "session_index":
             continue
         if isinstance(value, list):
-            value = ", ".join(_text(v) for v in value) or "none"
-        rows.append({"label": _label(key), "value": _text(value) if not isinstance(value, float) else format_number(value)})
+            value = ", ".join(format_number(v) for v in value) or "none"
+        rows.append({"label": _label(key), "value": format_number(value)})
     return rows
 
 
-def _state_rows(record: dict) -> list[dict]:
-    start, end = _dict(record.get("client_state_start")), _dict(record.get("client_state_end"))
+def _state_rows(start: ClientStateRecord | None, end: ClientStateRecord | None) -> list[dict]:
+    start_values = start.to_dict() if start is not None else {}
+    end_values = end.to_dict() if end is not None else {}
     rows = []
-    for key in dict.fromkeys([*start, *end]):
-        a, b = start.get(key), end.get(key)
+    for key in dict.fromkeys([*start_values, *end_values]):
+        a, b = start_values.get(key), end_values.get(key)
         if isinstance(a, list) or isinstance(b, list):
-            sums = [round(sum(x), 2) if isinstance(x, list) and all(_number(v) is not None for v in x) else None
-                    for x in (a, b)]
+            sums = [round(sum(x), 2) if isinstance(x, list) and all(_is_number(v) for v in x) else None for x in (a, b)]
             if any(s is not None for s in sums):
                 rows.append({"name": f"{_label(key)} (item sum)", "start": format_number(sums[0]),
                              "end": format_number(sums[1])})
             continue
-        if _number(a) is None and _number(b) is None:
+        if not _is_number(a) and not _is_number(b):
             continue
-        rows.append({"name": _label(key), "start": format_number(_number(a)), "end": format_number(_number(b))})
+        rows.append({"name": _label(key), "start": format_number(a if _is_number(a) else None),
+                     "end": format_number(b if _is_number(b) else None)})
     return rows
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _metric_view(row: dict | None) -> dict | None:
     if row is None:
         return None
-    metrics = [{"name": _text(k), "value": format_number(_number(v))} for k, v in _dict(row.get("metrics")).items()]
-    judge = _dict(row.get("judge"))
-    consistency = _dict(row.get("consistency"))
+    judge = row.get("judge") or {}
     contradictions = [
-        {"turn": format_number(_dict(c).get("turn_index")), "kind": _label(_text(_dict(c).get("kind"))),
-         "evidence": _text(_dict(c).get("evidence"))}
-        for c in _list(consistency.get("contradictions"))
+        {"turn": format_number(c.get("turn_index")), "kind": _label(str(c.get("kind", ""))),
+         "evidence": str(c.get("evidence", ""))}
+        for c in (row.get("consistency") or {}).get("contradictions") or []
     ]
     return {
-        "metrics": metrics,
-        "judge": (f"{_text(judge.get('model'))} (prompt {_text(judge.get('prompt_version'))})"
-                  if judge.get("model") else ""),
+        "metrics": [{"name": name, "value": format_number(value)} for name, value in row["metrics"].items()],
+        "judge": f"{judge['model']} (prompt {judge.get('prompt_version', '')})" if judge.get("model") else "",
         "contradictions": contradictions,
     }
 
 
-def _session(run_index: int, client_index: int, record: dict, previous: dict | None, metrics_row: dict | None) -> dict:
-    start, end = _dict(record.get("client_state_start")), _dict(record.get("client_state_end"))
-    consistency = _dict(_dict(metrics_row).get("consistency"))
-    turns = _turns(record, previous, [_dict(c) for c in _list(consistency.get("contradictions"))])
+def _distress(state: ClientStateRecord | None):
+    return state.distress if state is not None else None
+
+
+def session_view(run_index: int, client_index: int, record: SessionRecord, previous: SessionRecord | None,
+                 metrics_row: dict | None) -> dict:
+    """Everything the report shows of one session (template ``report.html.j2``)."""
+    contradictions = ((metrics_row or {}).get("consistency") or {}).get("contradictions") or []
+    turns = _turns(record, previous, contradictions)
     questionnaires = _questionnaires(record)
-    metric_values = _dict(_dict(metrics_row).get("metrics"))
+    metric_values = (metrics_row or {}).get("metrics") or {}
     return {
-        "anchor": f"run-{run_index}-client-{client_index}-session-{record['session_index']}",
-        "index": record["session_index"],
-        "goal": _text(record.get("goal")) or "(no goal recorded)",
-        "goal_source": _text(record.get("goal_source")),
-        "ended_by": _text(record.get("ended_by")) or "—",
+        "anchor": f"run-{run_index}-client-{client_index}-session-{record.session_index}",
+        "index": record.session_index,
+        "goal": record.goal or "(no goal recorded)",
+        "goal_source": record.goal_source or "",
+        "ended_by": record.ended_by or "—",
         "turn_count": len(turns),
         "memref_count": sum(1 for t in turns if t["memref"]),
-        "distress": f"{format_number(_number(start.get('distress')), 1)} → {format_number(_number(end.get('distress')), 1)}",
+        "distress": f"{format_number(_distress(record.client_state_start), 1)} → "
+                    f"{format_number(_distress(record.client_state_end), 1)}",
         "turns": turns,
         "week": _week(record),
         "questionnaires": questionnaires,
         "questionnaire_brief": " · ".join(q["brief"] for q in questionnaires),
         "memory": _memory(record),
-        "state": _state_rows(record),
+        "state": _state_rows(record.client_state_start, record.client_state_end),
         "eval": _metric_view(metrics_row),
-        "followed_up": format_number(_number(metric_values.get("followed_up_assignment"))),
+        "followed_up": format_number(metric_values.get("followed_up_assignment")),
         "usage": ", ".join(
-            f"{_text(role)}: {format_number(_number(_dict(u).get('calls')))} calls, "
-            f"{format_number(_number(_dict(u).get('prompt_tokens')))}+"
-            f"{format_number(_number(_dict(u).get('completion_tokens')))} tokens"
-            for role, u in _dict(record.get("usage")).items()
+            f"{role}: {format_number(u.calls)} calls, {format_number(u.prompt_tokens)}+"
+            f"{format_number(u.completion_tokens)} tokens"
+            for role, u in record.usage.items()
         ),
     }
-
-

@@ -1,38 +1,23 @@
-"""The run directory contract: manifest.json, sessions.jsonl, checkpoints.sqlite, chroma/.
+"""Writing a run directory: manifest.json, sessions.jsonl (and the paths of checkpoints.sqlite, chroma/).
 
 Writes are crash-safe: the manifest is replaced atomically, and each session
 record is appended as one line with a single write and fsync; a torn last line
-left by a kill is dropped when the directory is opened again.
+left by a kill is dropped when the directory is opened again. What is written is
+the record schema's models (``record.schema``), read back by ``record.run_log``.
 """
 
 from __future__ import annotations
 
-import json
+import fcntl
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
 from muspsy_sim.scenarios.base.atomic_files import write_json_atomic
-
-MANIFEST = "manifest.json"
-SESSIONS = "sessions.jsonl"
-CHECKPOINTS = "checkpoints.sqlite"
-CHROMA = "chroma"
-
-
-def read_sessions(path: Path) -> list[dict]:
-    """Complete session records of a run directory (a torn last line is ignored)."""
-    file = path / SESSIONS
-    if not file.is_file():
-        return []
-    records = []
-    for line in file.read_bytes().split(b"\n"):
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue
-    return records
+from muspsy_sim.simulation.record.files import CHECKPOINTS, CHROMA, MANIFEST, SESSIONS
+from muspsy_sim.simulation.record.run_log import read_manifest, read_session_records
+from muspsy_sim.simulation.record.schema import Manifest, SessionRecord
 
 
 class RunDirectoryBusy(RuntimeError):
@@ -40,6 +25,8 @@ class RunDirectoryBusy(RuntimeError):
 
 
 class RunDirectory:
+    """The writer of one run directory; also the course graph's ``SessionRecorder``."""
+
     def __init__(self, path: Path):
         self.path = path
         self._lock = threading.Lock()
@@ -48,8 +35,6 @@ class RunDirectory:
 
     def lock(self) -> None:
         """Claim the directory for this process: two processes writing one run would duplicate records."""
-        import fcntl
-
         self.path.mkdir(parents=True, exist_ok=True)
         handle = open(self.path / ".lock", "a+")
         try:
@@ -69,6 +54,10 @@ class RunDirectory:
         return self.path / MANIFEST
 
     @property
+    def sessions_path(self) -> Path:
+        return self.path / SESSIONS
+
+    @property
     def checkpoints_path(self) -> Path:
         return self.path / CHECKPOINTS
 
@@ -79,19 +68,19 @@ class RunDirectory:
     def exists(self) -> bool:
         return self.manifest_path.is_file()
 
-    def read_manifest(self) -> dict:
-        return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+    def read_manifest(self) -> Manifest:
+        return read_manifest(self.path)
 
-    def open(self, manifest: dict | None = None) -> None:
+    def open(self, manifest: Manifest | None = None) -> None:
         """Create the directory (with ``manifest``) or reopen it, repairing a torn last line."""
         self.path.mkdir(parents=True, exist_ok=True)
         if manifest is not None:
-            write_json_atomic(self.manifest_path, manifest)
+            self._write_manifest(manifest)
         self._drop_torn_tail()
-        self._recorded = {(r["client_id"], r["session_index"]) for r in read_sessions(self.path)}
+        self._recorded = {record.key for record in self.records()}
 
     def _drop_torn_tail(self) -> None:
-        file = self.path / SESSIONS
+        file = self.sessions_path
         if not file.is_file():
             return
         data = file.read_bytes()
@@ -101,39 +90,46 @@ class RunDirectory:
                 out.flush()
                 os.fsync(out.fileno())
 
-    def append_session(self, record: dict) -> bool:
+    def append_session(self, record: SessionRecord) -> bool:
         """Append one session record unless that session is already recorded."""
-        key = (record["client_id"], record["session_index"])
-        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        line = (record.to_json_line() + "\n").encode("utf-8")
         with self._lock:
-            if key in self._recorded:
+            if record.key in self._recorded:
                 return False
-            fd = os.open(self.path / SESSIONS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.sessions_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 os.write(fd, line)
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            self._recorded.add(key)
+            self._recorded.add(record.key)
             return True
 
-    def sessions(self) -> list[dict]:
-        return read_sessions(self.path)
+    def records(self) -> list[SessionRecord]:
+        """The session records written so far, in file order."""
+        return read_session_records(self.path)
 
-    def update_manifest(self, **changes: Any) -> dict:
+    def sessions(self) -> list[dict]:
+        """The session records as plain dicts (what the CLI's progress display counts)."""
+        return [record.to_dict() for record in self.records()]
+
+    def _write_manifest(self, manifest: Manifest) -> None:
+        write_json_atomic(self.manifest_path, manifest.to_dict())
+
+    def update_manifest(self, **changes: Any) -> Manifest:
         with self._lock:
-            manifest = self.read_manifest()
-            manifest.update(changes)
-            write_json_atomic(self.manifest_path, manifest)
+            manifest = self.read_manifest().updated(**changes)
+            self._write_manifest(manifest)
             return manifest
 
     def set_course(self, client_id: str, **fields: Any) -> None:
         with self._lock:
             manifest = self.read_manifest()
-            course = manifest.setdefault("courses", {}).setdefault(client_id, {})
+            entry = manifest.courses[client_id].to_dict() if client_id in manifest.courses else {}
             if fields.get("status") == "finished":
                 # A course resumed after a failure: its old failure no longer describes it.
-                course.pop("error", None)
-                course.pop("failed_step", None)
-            course.update(fields)
-            write_json_atomic(self.manifest_path, manifest)
+                entry.pop("error", None)
+                entry.pop("failed_step", None)
+            entry.update(fields)
+            courses = {**{c: e.to_dict() for c, e in manifest.courses.items()}, client_id: entry}
+            self._write_manifest(manifest.updated(courses=courses))

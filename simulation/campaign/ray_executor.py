@@ -1,7 +1,7 @@
 """Client courses as Ray tasks, on a local Ray instance or a cluster.
 
 Each task builds its own agents from the config and runs the same course graph
-(``simulation.campaign.run_course``) as the thread executor. Shared state lives
+(``simulation.campaign.course_runner.run_course``) as the thread executor. Shared state lives
 in services every worker reaches: memories in a Chroma server, checkpoints in
 Postgres (or, on a local instance only, the run directory's SQLite file). Session
 records reach the driver's ``sessions.jsonl`` through a recorder actor pinned to
@@ -18,14 +18,19 @@ import socket
 from dataclasses import replace
 from pathlib import Path
 
-from muspsy_sim.agents.llm.environment import OFFLINE_ENVIRONMENT
-from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.config import CampaignConfig
+from muspsy_sim.agents.llm.environment import OFFLINE_ENVIRONMENT, configure_offline_environment
 from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.run_context import NoProgress, ProgressEvents, RunContext
-from muspsy_sim.simulation.run_directory import RunDirectory
+from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.simulation.campaign.course_runner import run_course
+from muspsy_sim.simulation.config import CampaignConfig
+from muspsy_sim.simulation.engine.checkpointers import create_checkpoint_tables, open_checkpointer
+from muspsy_sim.simulation.engine.components import build_components
+from muspsy_sim.simulation.engine.course_graph import build_course_graph
+from muspsy_sim.simulation.engine.run_context import NoProgress, ProgressEvents, RunContext
+from muspsy_sim.simulation.record.run_directory import RunDirectory
+from muspsy_sim.simulation.record.schema import SessionRecord
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 # Environment the workers need besides the offline settings (model cache, API keys stay per node).
 _PASSED_THROUGH = ("MUSPSY_SIM_CACHE",)
 _POLL_SECONDS = 0.5
@@ -61,7 +66,7 @@ class SessionRecorderActor:
         self.run_dir.open()
         self.events: list[tuple[str, tuple]] = []
 
-    def append_session(self, record: dict) -> bool:
+    def append_session(self, record: SessionRecord) -> bool:
         return self.run_dir.append_session(record)
 
     def progress(self, event: str, args: tuple) -> None:
@@ -78,8 +83,8 @@ class RemoteRecorder:
     def __init__(self, actor):
         self.actor = actor
 
-    def append_session(self, record: dict) -> bool:
-        import ray
+    def append_session(self, record: SessionRecord) -> bool:
+        import ray  # lazy: Ray loads only inside a Ray task
 
         return ray.get(self.actor.append_session.remote(record))
 
@@ -103,12 +108,6 @@ class RemoteProgress:
 def run_course_task(config_data: dict, run_dir: str, profile_data: dict, context: RunContext, actor,
                     thread_id: str) -> dict:
     """One client course inside a Ray worker; returns its manifest entry."""
-    from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.simulation.campaign import run_course
-    from muspsy_sim.simulation.checkpointers import open_checkpointer
-    from muspsy_sim.simulation.components import build_components
-    from muspsy_sim.simulation.course_graph import build_course_graph
-
     configure_offline_environment()
     config = CampaignConfig.model_validate(config_data)
     profile = CaseProfile.model_validate(profile_data)
@@ -124,10 +123,9 @@ def run_course_task(config_data: dict, run_dir: str, profile_data: dict, context
 def run_courses_on_ray(config: CampaignConfig, profiles: list[CaseProfile], run_dir: RunDirectory,
                        context: RunContext, progress: ProgressEvents, thread_ids: dict[str, str]) -> None:
     """Run every course as a Ray task, at most ``config.workers`` at a time; the driver keeps the manifest."""
+    # lazy: Ray loads only when a Ray campaign runs
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    from muspsy_sim.simulation.checkpointers import create_checkpoint_tables
 
     create_checkpoint_tables(config, run_dir.path)
     owns_connection = not ray.is_initialized()
@@ -173,12 +171,12 @@ def _relay(events: list[tuple[str, tuple]], progress: ProgressEvents) -> None:
 
 
 def _outcome(ref, client_id: str, run_dir: RunDirectory) -> dict:
-    import ray
+    import ray  # lazy: Ray loads only when a Ray campaign runs
 
     try:
         return ray.get(ref)
     except ray.exceptions.RayError as error:  # the task itself failed (agents not built, worker lost)
         cause = getattr(error, "cause", None) or error
         reason = " ".join(str(cause).split())[:500]
-        done = sum(1 for record in run_dir.sessions() if record["client_id"] == client_id)
+        done = sum(1 for record in run_dir.records() if record.client_id == client_id)
         return {"status": "failed", "sessions_done": done, "error": f"{type(cause).__name__}: {reason}"}

@@ -1,0 +1,45 @@
+"""What the engine needs of a simulated client: the ``Client`` interface and the reply it gives.
+
+``agents.client.simulated_client.SimulatedClient`` implements it. A client is
+stateless: its state (``ClientState``) lives in the graph, so it can be checkpointed,
+and each call gets the state and returns the next one.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from muspsy_sim.agents.client.dynamics import Appraisal, DynamicsParams
+from muspsy_sim.agents.client.state import ClientState
+from muspsy_sim.agents.llm import Completion
+from muspsy_sim.scenarios.profile import CaseProfile
+
+
+@dataclass(frozen=True)
+class ClientReply:
+    text: str
+    state: ClientState
+    appraisal: Appraisal | None
+    disclosed_fact: int | None
+    ends_session: bool
+    completions: list[Completion] = field(default_factory=list)
+    risk_disclosed: bool = False  # ground truth: this turn discloses the profile's risk (agents.client.risk_disclosure)
+
+
+@runtime_checkable
+class Client(Protocol):
+    """A simulated client: speaks in sessions, answers questionnaires, lives its weeks by ``params``."""
+
+    params: DynamicsParams
+
+    def reply(self, profile: CaseProfile, session_index: int, state: ClientState, turns: list[dict],
+              week: dict | None, rng: random.Random, seed: int) -> ClientReply:
+        """The client's next turn after ``turns``, and its state after it."""
+        ...
+
+    def answer_questionnaires(self, profile: CaseProfile, session_index: int, state: ClientState,
+                              keys: tuple[str, ...], seed: int) -> tuple[dict, list[Completion]]:
+        """The client's answers to the named instruments, with the model calls they took."""
+        ...

@@ -1,0 +1,86 @@
+"""Preparing a campaign: validate the config, the profiles, the models and the counselor; write nothing.
+
+``prepare_campaign`` returns the plan ``campaign.run.run_campaign`` runs. A run directory
+that already exists is resumed, but only with the settings it was started with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from muspsy_sim.agents.client.dynamics import DynamicsParams
+from muspsy_sim.agents.counselor.registry import UnknownCounselor, resolve_counselor_class
+from muspsy_sim.agents.llm import ModelSpec, UnknownModel, fault_injector_for
+from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.scenarios.loader import load_library
+from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.scenarios.selection import select_profiles
+from muspsy_sim.simulation.campaign.ray_executor import check_ray_settings
+from muspsy_sim.simulation.config import ROLES, CampaignConfig
+from muspsy_sim.simulation.engine.checkpointers import check_checkpointer
+from muspsy_sim.simulation.record.run_directory import RunDirectory
+from muspsy_sim.simulation.record.run_log import RunLog
+
+# Settings that may change when a run is resumed; everything else must match.
+RESUMABLE_DIFFERENCES = frozenset({"workers", "executor", "ray_address"})
+
+
+@dataclass
+class CampaignPlan:
+    config: CampaignConfig
+    source: str
+    profiles: list[CaseProfile]
+    run_dir: RunDirectory
+
+
+def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan:
+    """Validate everything a campaign needs before anything is written."""
+    source = str(source)
+    scenario_dir = Path(config.scenario_dir)
+    if not scenario_dir.is_dir():
+        raise InputError(source, "scenario_dir", f"not a directory: {scenario_dir}")
+    profiles = select_profiles(
+        config.scenarios, load_library(scenario_dir), source, sample=config.scenario_sample, seed=config.seed
+    )
+    for role in ROLES:
+        settings = getattr(config.models, role)
+        specs = []
+        for key in ("model", "fallback"):
+            try:
+                if getattr(settings, key) is not None:
+                    specs.append(ModelSpec.parse(getattr(settings, key)).check())
+            except UnknownModel as error:
+                raise InputError(source, f"models.{role}.{key}", str(error)) from None
+        try:
+            fault_injector_for(specs, settings.params)
+        except ValueError as error:
+            raise InputError(source, f"models.{role}.params", str(error)) from None
+    try:
+        DynamicsParams.from_overrides(config.client_dynamics)
+    except ValueError as error:
+        raise InputError(source, "client_dynamics", str(error)) from None
+    try:
+        resolve_counselor_class(config.counselor)
+    except UnknownCounselor as error:
+        raise InputError(source, "counselor", str(error)) from None
+    check_ray_settings(config, source)
+    run_dir = RunDirectory(config.run_dir())
+    if run_dir.exists():
+        check_resumable(run_dir, config)
+    check_checkpointer(config, source, [p.id for p in profiles], fresh=not run_dir.exists())
+    return CampaignPlan(config, source, profiles, run_dir)
+
+
+def check_resumable(run_dir: RunDirectory, config: CampaignConfig) -> None:
+    """``config`` may continue the run in ``run_dir``: its settings match the recorded ones."""
+    # The manifest's config is validated on reading, so settings added since the run began compare at their defaults.
+    recorded = RunLog.open(run_dir.path).config.model_dump(mode="json")
+    wanted = config.model_dump(mode="json")
+    changed = sorted(k for k in wanted.keys() | recorded.keys()
+                     if k not in RESUMABLE_DIFFERENCES and wanted.get(k) != recorded.get(k))
+    if changed:
+        raise InputError(
+            run_dir.manifest_path, f"config.{changed[0]}",
+            "this run directory holds a campaign with different settings; choose another --name or delete it",
+        )

@@ -1,0 +1,104 @@
+"""Running a prepared campaign: create (or resume) the run directory and run its client courses.
+
+Each course is one LangGraph thread, run by the thread executor (this process) or
+by the Ray executor (``config.executor``). When all courses are done the manifest
+gets the campaign's usage, faults and risk.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from muspsy_sim.agents.llm import sum_usage
+from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.campaign.prepare import CampaignPlan
+from muspsy_sim.simulation.campaign.ray_executor import run_courses_on_ray
+from muspsy_sim.simulation.campaign.thread_executor import run_courses_in_threads
+from muspsy_sim.simulation.config import ROLES
+from muspsy_sim.simulation.engine.checkpointers import course_thread_id
+from muspsy_sim.simulation.engine.components import build_components
+from muspsy_sim.simulation.engine.run_context import NoProgress, ProgressEvents, RunContext
+from muspsy_sim.simulation.evaluation.risk import campaign_risk
+from muspsy_sim.simulation.record.run_directory import RunDirectory, RunDirectoryBusy
+from muspsy_sim.simulation.record.schema import Manifest, SessionRecord
+
+
+@dataclass
+class CampaignResult:
+    run_dir: Path
+    status: str
+    courses: dict[str, dict]  # the manifest's course entries, as plain data
+    sessions: list[SessionRecord] = field(default_factory=list)
+    usage: dict = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+
+def run_campaign(plan: CampaignPlan, progress: ProgressEvents | None = None) -> CampaignResult:
+    run_dir = plan.run_dir
+    resuming = run_dir.exists()
+    try:
+        run_dir.lock()
+    except RunDirectoryBusy as error:
+        raise InputError(run_dir.path, "", str(error).removeprefix(f"{run_dir.path} ")) from None
+    try:
+        return _run_locked(plan, run_dir, resuming, progress)
+    finally:
+        run_dir.unlock()
+
+
+def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progress) -> CampaignResult:
+    config = plan.config
+    run_dir.open(None if resuming else Manifest.new(config, plan.source, [p.id for p in plan.profiles]))
+    components = build_components(config, run_dir)
+    run_dir.update_manifest(status="running", components=components.describe())
+    context = RunContext(
+        campaign=config.name,
+        seed=config.seed,
+        sessions=config.sessions,
+        max_turns=config.max_turns,
+        models={role: getattr(config.models, role).model for role in ROLES},
+        progress=progress or NoProgress(),
+    )
+    started = time.perf_counter()
+    threads = {profile.id: course_thread_id(config, profile.id) for profile in plan.profiles}
+    if config.executor == "ray":
+        run_courses_on_ray(config, plan.profiles, run_dir, context, context.progress, threads)
+    else:
+        run_courses_in_threads(config, components, plan.profiles, run_dir, context, threads)
+    return _finish(run_dir, time.perf_counter() - started)
+
+
+def fault_counts(usage: dict[str, dict], courses: dict[str, dict]) -> dict[str, dict[str, int]]:
+    """Retries, fallbacks and re-asks per role (recorded sessions), and failed steps per role (failed courses).
+
+    Takes plain data (the manifest's ``usage`` and ``courses``), as the campaign summary has it.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    for role, fields in usage.items():
+        counts[role] = {name: int(fields.get(name, 0)) for name in ("retries", "fallbacks", "reasks")}
+        counts[role]["failures"] = 0
+    for course in courses.values():
+        failed = course.get("failed_step") if course.get("status") == "failed" else None
+        if failed:
+            role = counts.setdefault(failed["role"], {"retries": 0, "fallbacks": 0, "reasks": 0, "failures": 0})
+            role["failures"] += 1
+    return counts
+
+
+def _finish(run_dir: RunDirectory, seconds: float) -> CampaignResult:
+    sessions = sorted(run_dir.records(), key=lambda r: r.key)
+    manifest = run_dir.read_manifest()
+    status = "finished" if all(c.status == "finished" for c in manifest.courses.values()) else "failed"
+    usage = sum_usage({role: fields.to_dict() for role, fields in r.usage.items()} for r in sessions)
+    courses = {client_id: entry.to_dict() for client_id, entry in manifest.courses.items()}
+    run_dir.update_manifest(
+        status=status,
+        usage=usage,
+        wall_seconds=round((manifest.wall_seconds or 0.0) + seconds, 3),
+        sessions_recorded=len(sessions),
+        risk=campaign_risk(sessions),
+        faults=fault_counts(usage, courses),
+    )
+    return CampaignResult(run_dir.path, status, courses, sessions, usage, seconds)
