@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from muspsy_sim.simulation.campaign.run import fault_counts
 from muspsy_sim.simulation.evaluation.risk import campaign_risk
 from muspsy_sim.simulation.record.schema import SessionRecord
+from muspsy_sim.simulation.record.tallies import fault_counts
 
 
 def sessions_table(sessions: list[SessionRecord]) -> Table:

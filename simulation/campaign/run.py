@@ -21,6 +21,7 @@ from muspsy_sim.simulation.engine.checkpointers import course_thread_id
 from muspsy_sim.simulation.engine.components import build_components
 from muspsy_sim.simulation.engine.run_context import NoProgress, ProgressEvents, RunContext
 from muspsy_sim.simulation.evaluation.risk import campaign_risk
+from muspsy_sim.simulation.record.tallies import fault_counts
 from muspsy_sim.simulation.record.run_directory import RunDirectory, RunDirectoryBusy
 from muspsy_sim.simulation.record.schema import Manifest, SessionRecord
 
@@ -68,23 +69,6 @@ def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progr
     else:
         run_courses_in_threads(config, components, plan.profiles, run_dir, context, threads)
     return _finish(run_dir, time.perf_counter() - started)
-
-
-def fault_counts(usage: dict[str, dict], courses: dict[str, dict]) -> dict[str, dict[str, int]]:
-    """Retries, fallbacks and re-asks per role (recorded sessions), and failed steps per role (failed courses).
-
-    Takes plain data (the manifest's ``usage`` and ``courses``), as the campaign summary has it.
-    """
-    counts: dict[str, dict[str, int]] = {}
-    for role, fields in usage.items():
-        counts[role] = {name: int(fields.get(name, 0)) for name in ("retries", "fallbacks", "reasks")}
-        counts[role]["failures"] = 0
-    for course in courses.values():
-        failed = course.get("failed_step") if course.get("status") == "failed" else None
-        if failed:
-            role = counts.setdefault(failed["role"], {"retries": 0, "fallbacks": 0, "reasks": 0, "failures": 0})
-            role["failures"] += 1
-    return counts
 
 
 def _finish(run_dir: RunDirectory, seconds: float) -> CampaignResult:

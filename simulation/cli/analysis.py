@@ -1,7 +1,8 @@
-"""Commands that read runs: eval, compare, report, inspect, graph."""
+"""Commands that read runs: eval, compare, report, inspect, graph, and the record schema."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.simulation.evaluation.compare import compare_runs, render_comparison, write_comparison
 from muspsy_sim.simulation.evaluation.report_tables import summary_table
+from muspsy_sim.simulation.record.schema import KINDS as RECORD_KINDS, json_schema
 from muspsy_sim.simulation.summary import unhandled_line
 
 app = typer.Typer()
@@ -108,3 +110,14 @@ def graph(
     if png is not None:
         written = write_png(png, xray=xray)
         typer.echo(f"wrote {written}" if written else "no PNG: Graphviz's `dot` is not installed", err=True)
+
+
+@app.command()
+def schema(
+    kind: Annotated[str, typer.Argument(help="session (a sessions.jsonl line), manifest (manifest.json) or turn.")]
+    = "session",
+) -> None:
+    """Print the JSON Schema of a run's records, for analysing runs with your own tools."""
+    if kind not in RECORD_KINDS:
+        raise InputError("schema", "kind", f"unknown record kind '{kind}' (one of {', '.join(RECORD_KINDS)})")
+    typer.echo(json.dumps(json_schema(kind), indent=2, ensure_ascii=False))

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
-from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
 from muspsy_sim.simulation.config import CampaignConfig, load_config
 from muspsy_sim.simulation.progress import CampaignProgress
+from muspsy_sim.simulation.record.run_log import RunLog
 from muspsy_sim.simulation.summary import faults_line, risk_lines, sessions_table, usage_line
 
 app = typer.Typer()
@@ -55,20 +53,9 @@ def resume(
     progress: Annotated[bool, typer.Option(help="Show live progress bars.")] = True,
 ) -> None:
     """Continue an interrupted campaign from its checkpoints."""
-    manifest_path = run_dir / "manifest.json"
-    try:
-        recorded = json.loads(manifest_path.read_text(encoding="utf-8"))["config"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise InputError(manifest_path, "config", "not a readable run manifest") from None
-    if workers is not None:
-        recorded["workers"] = workers
-    # The run directory is where the manifest is, wherever it was moved to.
-    recorded["output_dir"], recorded["name"] = str(run_dir.parent), run_dir.name
-    try:
-        campaign = CampaignConfig.model_validate(recorded)
-    except ValidationError as error:
-        raise from_validation_error(manifest_path, error) from None
-    _run_and_report(campaign, manifest_path, progress)
+    run = RunLog.open(run_dir)
+    campaign = run.resume_config(workers)
+    _run_and_report(campaign, run.manifest_path, progress)
 
 
 @app.command()
@@ -122,7 +109,7 @@ def _run_plan(plan, show_progress: bool) -> bool:
                   f"{campaign.sessions} sessions, counselor {campaign.counselor}, models "
                   f"{campaign.models.counselor.model} / {campaign.models.client.model}. "
                   "Simulated counseling for research, not a clinical service.")
-    done = Counter(r["client_id"] for r in plan.run_dir.sessions())
+    done = Counter(record.client_id for record in plan.run_dir.records())
     if show_progress:
         with CampaignProgress([p.id for p in plan.profiles], campaign.sessions, campaign.max_turns, done,
                               console=console) as events:

@@ -109,10 +109,6 @@ class RunDirectory:
         """The session records written so far, in file order."""
         return read_session_records(self.path)
 
-    def sessions(self) -> list[dict]:
-        """The session records as plain dicts (what the CLI's progress display counts)."""
-        return [record.to_dict() for record in self.records()]
-
     def _write_manifest(self, manifest: Manifest) -> None:
         write_json_atomic(self.manifest_path, manifest.to_dict())
 
