@@ -45,6 +45,7 @@ class CounselorTurn:
     source: str = "model"  # "model", "template", "fallback" or "safety"
     completions: list[Completion] = field(default_factory=list)
     safety: dict | None = None  # a safety turn's reason and elements (agents.counselor.safety)
+    ends_session: bool = False  # the counselor closes the session with this turn (no client reply follows)
 
 
 @dataclass(frozen=True)

@@ -23,5 +23,9 @@ def run_course(graph: CompiledStateGraph, profile: CaseProfile, context: RunCont
         done = len(graph.get_state(thread).values.get("memories", []))
         # A FailedStep's reason reads "<role> <step>: <reason>"; other errors keep their type.
         return {"status": "failed", "sessions_done": done, **failure_entry(error)}
-    done = len(graph.get_state(thread).values.get("memories", []))
+    state = graph.get_state(thread)
+    done = len(state.values.get("memories", []))
+    if state.interrupts:  # a counselor that waits for a person (simulation/practice) stopped the course
+        return {"status": "failed", "sessions_done": done,
+                "error": "the course waits for a person's turn: continue it with `run_sim.py practice`"}
     return {"status": "finished", "sessions_done": done}

@@ -68,10 +68,11 @@ def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progr
         run_courses_on_ray(config, plan.profiles, run_dir, context, context.progress, threads)
     else:
         run_courses_in_threads(config, components, plan.profiles, run_dir, context, threads)
-    return _finish(run_dir, time.perf_counter() - started)
+    return finish_run(run_dir, time.perf_counter() - started)
 
 
-def _finish(run_dir: RunDirectory, seconds: float) -> CampaignResult:
+def finish_run(run_dir: RunDirectory, seconds: float) -> CampaignResult:
+    """The account a run's manifest gets when its courses stop: status, usage, time, sessions, risk, faults."""
     sessions = sorted(run_dir.records(), key=lambda r: r.key)
     manifest = run_dir.read_manifest()
     status = "finished" if all(c.status == "finished" for c in manifest.courses.values()) else "failed"

@@ -1,4 +1,4 @@
-"""Commands that simulate: run, resume, fork."""
+"""Commands that simulate: run, resume, fork, and practice as the counselor."""
 
 from __future__ import annotations
 
@@ -128,3 +128,23 @@ def _run_plan(plan, show_progress: bool) -> bool:
     stores += [] if plan.config.memory.chroma_url else ["chroma/"]
     console.print(f"Results: {result.run_dir}/ ({', '.join(['manifest.json', 'sessions.jsonl', *stores])})")
     return result.status == "finished"
+
+
+@app.command()
+def practice(
+    scenario: Annotated[str, typer.Option(help="The client: a profile id (`scenarios list`).")],
+    sessions: Annotated[Optional[int], typer.Option(help="Sessions in the course (default: the config's).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Run name (default practice-SCENARIO); the same name continues the course.")] = None,
+    host: Annotated[str, typer.Option(help="Address to serve on; beyond 127.0.0.1 others can reach the page.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: a free one).", min=0, max=65535)] = 0,
+    config: Annotated[Path, typer.Option(help="Campaign YAML: models, seed, client dynamics.")] = DEFAULT_CONFIG,
+    max_turns: Annotated[Optional[int], typer.Option(help="Client turns before you must close a session (default 12).")] = None,
+    client_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the client.")] = None,
+    counselor_model: Annotated[Optional[str], typer.Option(help="Model that writes your notes (goals, session memories).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output directory (the run directory is OUT/NAME).")] = None,
+) -> None:
+    """Practise as the counselor: a local web page where you take the counselor's turns with a simulated client."""
+    from muspsy_sim.simulation.practice.command import run_practice  # lazy: loads the models and the server
+
+    run_practice(config, scenario, sessions=sessions, name=name, out=out, max_turns=max_turns,
+                 client_model=client_model, counselor_model=counselor_model, host=host, port=port, echo=typer.echo)

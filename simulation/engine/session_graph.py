@@ -1,4 +1,5 @@
-"""The session graph: counselor turn <-> client turn until the client leaves or turns run out."""
+"""The session graph: counselor turn <-> client turn until the client leaves, turns run out,
+or the counselor ends the session."""
 
 from __future__ import annotations
 
@@ -45,10 +46,15 @@ def build_session_graph(counselor: Counselor, client: Client) -> StateGraph:
         turns = state.get("turns", [])
         seed = derive_seed(runtime.context.seed, context.client_id, context.session_index, len(turns), "counselor")
         turn = counselor.respond(context, turns, stage, seed)
+        # Ending early is the counselor's choice in a regular turn; the closing turn ends anyway.
+        ends = stage != "closing" and turn.ends_session
         # Graph state holds plain data (checkpoints); the record model fixes its keys and their order.
-        record = CounselorTurnRecord(speaker="counselor", text=turn.text, stage=stage, source=turn.source,
-                                     retrieved=turn.retrieved, safety=turn.safety or None)
-        return {"turns": [record.to_dict()], "usage": {"counselor": sum_usage_of(turn.completions)}}
+        record = CounselorTurnRecord(speaker="counselor", text=turn.text, stage="closing" if ends else stage,
+                                     source=turn.source, retrieved=turn.retrieved, safety=turn.safety or None)
+        update = {"turns": [record.to_dict()], "usage": {"counselor": sum_usage_of(turn.completions)}}
+        if ends:
+            update["ended_by"] = "counselor"
+        return update
 
     def client_turn(state: SessionState, runtime: Runtime[RunContext]) -> dict:
         profile = CaseProfile.model_validate(state["profile"])
@@ -73,6 +79,9 @@ def build_session_graph(counselor: Counselor, client: Client) -> StateGraph:
             update["ended_by"] = "client"
         return update
 
+    def after_counselor(state: SessionState) -> str:
+        return END if state.get("ended_by") == "counselor" else "client_turn"
+
     def after_client(state: SessionState, runtime: Runtime[RunContext]) -> str:
         if state.get("ended_by") or _client_turns(state.get("turns", [])) >= runtime.context.max_turns:
             return "closing"
@@ -83,7 +92,7 @@ def build_session_graph(counselor: Counselor, client: Client) -> StateGraph:
     graph.add_node("client_turn", client_turn)
     graph.add_node("closing", closing)
     graph.add_edge(START, "counselor_turn")
-    graph.add_edge("counselor_turn", "client_turn")
+    graph.add_conditional_edges("counselor_turn", after_counselor, ["client_turn", END])
     graph.add_conditional_edges("client_turn", after_client, ["counselor_turn", "closing"])
     graph.add_edge("closing", END)
     return graph
