@@ -35,6 +35,9 @@ class RoleModel(_Strict):
     output_retries: int = Field(default=2, ge=0, le=10, description="Re-asks for empty, truncated or malformed output before the step fails.")
     backoff_scale: float = Field(default=1.0, ge=0, le=10, description="Multiplies LiteLLM's retry backoff (tests: 0.001).")
     params: dict[str, Any] = Field(default_factory=dict, description="Extra LiteLLM request parameters; fault_rate, fault_seed, fault_kinds for faulty/... models.")
+    scoring: Literal["auto", "logprobs", "json", "json-per-item"] = Field(
+        default="auto", description="How questionnaire items and ratings are answered: auto (likelihood where the model "
+        "gives log-probabilities, else one JSON request per questionnaire), logprobs, json, json-per-item.")
 
 
 class Models(_Strict):
@@ -53,6 +56,13 @@ class MemorySettings(_Strict):
     chroma_url: str | None = Field(default=None, max_length=500, description="Use a Chroma server instead of the embedded store.")
 
 
+class AnswerFallbacks(_Strict):
+    """Answers filled in (the scale's middle) because the model gave no valid one: when they are too many."""
+
+    threshold: float = Field(default=0.05, ge=0, le=1, description="Share of a session's questionnaire answers above which the summary warns.")
+    strict: bool = Field(default=False, description="Mark a course failed when one of its sessions is above the threshold (run --strict).")
+
+
 class CampaignConfig(_Strict):
     name: str = Field(default="default", pattern=NAME_PATTERN)
     scenarios: list[str] = Field(
@@ -67,6 +77,7 @@ class CampaignConfig(_Strict):
     client_dynamics: dict[str, float] = Field(default_factory=dict, description="Overrides of DynamicsParams (docs/client_state.md).")
     models: Models = Models()
     memory: MemorySettings = MemorySettings()
+    answer_fallbacks: AnswerFallbacks = AnswerFallbacks()
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     workers: int = Field(default=2, ge=1, le=64, description="Client courses run at the same time.")
     executor: Literal["threads", "ray"] = Field(

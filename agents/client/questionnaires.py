@@ -2,14 +2,16 @@
 
 PHQ-9 and GAD-7 at the start of each session, WAI-SR and PANAS at its end.
 Each item is put to the client's own model with the client's current level on
-what the item measures (from its state); the answer is chosen among the scale
-values by likelihood for local models and by validated JSON for API models
-(``LanguageModel.score_choices``), so it is always a valid scale value.
+what the item measures (from its state). An instrument is one ``ItemSet`` (its preamble:
+who answers, the instructions and the scale; its items: a statement and the level), answered
+by ``LanguageModel.score_items``: by likelihood, one short request per item, where the model
+gives log-probabilities, or all items in one validated JSON request (the role's ``scoring``).
+An answer is always a valid scale value; one the model did not give (the scale's middle,
+filled in) is listed in ``filled_in`` and counted under ``methods`` as "fallback".
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,15 +19,16 @@ from pathlib import Path
 import yaml
 
 from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.llm import Completion, LanguageModel
+from muspsy_sim.agents.llm import Completion, ItemSet, LanguageModel
 from muspsy_sim.agents.prompting import render
 from muspsy_sim.scenarios.profile import CaseProfile
 
 INSTRUMENTS_DIR = Path(__file__).resolve().parent / "instruments"
-PROMPT = Path(__file__).resolve().parent / "prompts" / "questionnaire_item.txt"
+PROMPTS = Path(__file__).resolve().parent / "prompts"
+PREAMBLE = PROMPTS / "questionnaire_preamble.txt"
+ITEM = PROMPTS / "questionnaire_item.txt"
 AT_START = ("phq9", "gad7")
 AT_END = ("wai_sr", "panas")
-_MAX_CONCURRENT_ITEMS = 8
 
 
 @dataclass(frozen=True)
@@ -82,30 +85,26 @@ def latent_levels(instrument: Instrument, state: ClientState) -> list[float]:
     raise KeyError(instrument.key)
 
 
+def item_set(instrument: Instrument, profile: CaseProfile, state: ClientState, session_index: int) -> ItemSet:
+    """The instrument as the client is asked it: one preamble, each item with the client's level on it."""
+    scale = ", ".join(f"{value} = {label}" for value, label in instrument.scale.items())
+    preamble = render(PREAMBLE, pseudonym=profile.pseudonym, title=instrument.title, session_index=session_index,
+                      moment="before" if instrument.when == "start" else "after",
+                      instructions=instrument.instructions, scale=scale)
+    items = tuple(render(ITEM, item=item, level_words=instrument.label(level).lower(), level=f"{level:.1f}")
+                  for item, level in zip(instrument.items, latent_levels(instrument, state)))
+    return ItemSet(preamble, items, tuple(str(v) for v in instrument.values),
+                   baseline=render(ITEM, item="N/A", level_words="N/A", level="N/A"))
+
+
 def administer(llm: LanguageModel, instrument: Instrument, profile: CaseProfile, state: ClientState,
                session_index: int, seed: int) -> tuple[dict, list[Completion]]:
     """Put every item to the client; returns the answers with their scores, and the model calls."""
-    scale = ", ".join(f"{value} = {label}" for value, label in instrument.scale.items())
-    fixed = {"pseudonym": profile.pseudonym, "title": instrument.title, "session_index": session_index,
-             "moment": "before" if instrument.when == "start" else "after",
-             "instructions": instrument.instructions, "scale": scale}
-    baseline = [{"role": "user", "content": render(PROMPT, item="N/A", level_words="N/A", level="N/A", **fixed)}]
-    choices = [str(v) for v in instrument.values]
-
-    def answer(number: int, item: str, level: float):
-        prompt = render(PROMPT, item=item, level_words=instrument.label(level).lower(), level=f"{level:.1f}", **fixed)
-        return llm.score_choices([{"role": "user", "content": prompt}], choices, seed=seed + number, baseline=baseline)
-
-    numbered = list(enumerate(zip(instrument.items, latent_levels(instrument, state)), start=1))
-    # The first item alone (it also scores the calibration baseline, which is cached), then the
-    # rest at once: items are independent, and concurrent requests let a batching provider
-    # (local/) or a remote API answer them together instead of one after another.
-    scored = [answer(1, *numbered[0][1])]
-    with ThreadPoolExecutor(max_workers=min(_MAX_CONCURRENT_ITEMS, len(numbered)), thread_name_prefix="item") as pool:
-        scored += list(pool.map(lambda entry: answer(entry[0], *entry[1]), numbered[1:]))
-    answers, methods, completions = [], {}, []
-    for result in scored:
-        answers.append(int(result.choice))
-        methods[result.method] = methods.get(result.method, 0) + 1
-        completions.extend(result.completions)
-    return {"answers": answers, **instrument.score(answers), "methods": methods}, completions
+    scored = llm.score_items(item_set(instrument, profile, state, session_index), seed)
+    answers = [int(answer.choice) for answer in scored.answers]
+    methods: dict[str, int] = {}
+    for answer in scored.answers:
+        methods[answer.method] = methods.get(answer.method, 0) + 1
+    filled_in = [number for number, answer in enumerate(scored.answers, start=1) if answer.filled_in]
+    return {"answers": answers, **instrument.score(answers), "methods": methods, "filled_in": filled_in}, \
+        list(scored.completions)

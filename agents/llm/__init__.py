@@ -5,7 +5,7 @@ Floors, top to bottom (each imports only those below it):
 - ``metering`` (``MeteredModel``: a role's model, counted) and ``output_checks``
   (``complete_checked``: re-ask, then fail the step) wrap any ``LanguageModel``;
 - ``routing`` (``LiteLLMModel``: a model spec through a LiteLLM Router, with retries and a
-  fallback) and ``choice_scoring`` (how it picks one of fixed options);
+  fallback) and ``choice_scoring`` (how it picks one of fixed options, alone or for a set of items);
 - ``spec`` (``ModelSpec``: the model string, parsed once and checked);
 - ``providers/`` (this project's LiteLLM providers: ``local``, ``testdouble``, ``faulty``);
 - ``local/`` (the in-process inference engine behind ``local/...``);
@@ -18,7 +18,10 @@ Agents and the simulation import what they use from here.
 from muspsy_sim.agents.llm.interface import (
     ChoiceScores,
     Completion,
+    FALLBACK_METHOD,
     FailedStep,
+    ItemScores,
+    ItemSet,
     LanguageModel,
     Message,
     ModelUnavailable,
@@ -32,7 +35,10 @@ from muspsy_sim.agents.llm.spec import ModelSpec, UnknownModel
 __all__ = [
     "ChoiceScores",
     "Completion",
+    "FALLBACK_METHOD",
     "FailedStep",
+    "ItemScores",
+    "ItemSet",
     "LanguageModel",
     "LiteLLMModel",
     "Message",

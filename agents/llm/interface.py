@@ -1,7 +1,8 @@
 """The language-model interface every agent talks to, and what it returns or raises.
 
 Agents never call a provider directly: they get a ``LanguageModel`` and ask it for text
-(``complete``) or for one of fixed options (``score_choices``). Wrappers stack on the interface
+(``complete``), for one of fixed options (``score_choices``), or for answers to several items on
+one scale (``score_items``: a questionnaire, ratings of a turn). Wrappers stack on the interface
 (``metering.MeteredModel`` over ``routing.LiteLLMModel``); output checks
 (``output_checks.complete_checked``) work on any ``LanguageModel`` through its declared members.
 """
@@ -53,6 +54,49 @@ class ChoiceScores:
     method: str  # "likelihood", "likelihood-calibrated", "structured" or "fallback" (no valid answer after retries)
     completions: tuple[Completion, ...] = ()
 
+    @property
+    def filled_in(self) -> bool:
+        """A fallback answer: the scale's middle, filled in because the model gave no valid one."""
+        return self.method == FALLBACK_METHOD
+
+
+FALLBACK_METHOD = "fallback"
+
+
+@dataclass(frozen=True)
+class ItemSet:
+    """Items answered on one scale under one preamble: a questionnaire, or ratings of one counselor turn.
+
+    Asked one at a time, an item's prompt is the preamble, a newline and the item's text
+    (``item_messages``); asked together, the items are numbered under the preamble
+    (``choice_scoring``). ``baseline`` is an item text with its content replaced by "N/A": the
+    content-free prompt that likelihoods are calibrated against (None: not calibrated).
+    """
+
+    preamble: str
+    items: tuple[str, ...]
+    choices: tuple[str, ...]
+    baseline: str | None = None
+
+    def item_messages(self, index: int) -> list[Message]:
+        return [{"role": "user", "content": f"{self.preamble}\n{self.items[index]}"}]
+
+    def baseline_messages(self) -> list[Message] | None:
+        return None if self.baseline is None else [{"role": "user", "content": f"{self.preamble}\n{self.baseline}"}]
+
+
+@dataclass(frozen=True)
+class ItemScores:
+    """The answers to an ``ItemSet``, one per item in order, and every request they took."""
+
+    answers: tuple[ChoiceScores, ...]
+    completions: tuple[Completion, ...] = ()
+
+
+def item_seed(seed: int | None, index: int) -> int | None:
+    """The seed of item ``index`` (0-based) of a set asked with ``seed``: one apart per item."""
+    return None if seed is None else seed + index + 1
+
 
 class ModelUnavailable(RuntimeError):
     """LiteLLM gave up on a request: its retries (and the fallback model, if any) all failed."""
@@ -91,3 +135,9 @@ class LanguageModel(Protocol):
 
     def score_choices(self, messages: list[Message], choices: list[str], seed: int | None = None,
                       baseline: list[Message] | None = None) -> ChoiceScores: ...
+
+    def score_items(self, items: ItemSet, seed: int | None = None) -> ItemScores:
+        """Answer every item of ``items``; by default one ``score_choices`` per item, in turn."""
+        answers = tuple(self.score_choices(items.item_messages(i), list(items.choices), item_seed(seed, i),
+                                           items.baseline_messages()) for i in range(len(items.items)))
+        return ItemScores(answers, tuple(c for answer in answers for c in answer.completions))

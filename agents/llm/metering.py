@@ -9,6 +9,8 @@ from muspsy_sim.agents.llm.interface import (
     ChoiceScores,
     Completion,
     FailedStep,
+    ItemScores,
+    ItemSet,
     LanguageModel,
     Message,
     ModelUnavailable,
@@ -106,6 +108,16 @@ class MeteredModel(LanguageModel):
                       baseline: list[Message] | None = None) -> ChoiceScores:
         try:
             scored = self.inner.score_choices(messages, choices, seed, baseline)
+        except ModelUnavailable as error:
+            self.note_fault("failures")
+            raise FailedStep(self.role, "answer", str(error)) from error
+        for completion in scored.completions:
+            self.meter.record(self.role, completion)
+        return scored
+
+    def score_items(self, items: ItemSet, seed: int | None = None) -> ItemScores:
+        try:
+            scored = self.inner.score_items(items, seed)
         except ModelUnavailable as error:
             self.note_fault("failures")
             raise FailedStep(self.role, "answer", str(error)) from error

@@ -23,11 +23,13 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from muspsy_sim.agents.llm.choice_scoring import strategies_for
+from muspsy_sim.agents.llm.choice_scoring import ScoringPlan
 from muspsy_sim.agents.llm.interface import (
     DEFAULT_OUTPUT_RETRIES,
     ChoiceScores,
     Completion,
+    ItemScores,
+    ItemSet,
     LanguageModel,
     Message,
     ModelUnavailable,
@@ -57,7 +59,8 @@ class LiteLLMModel(LanguageModel):
     ``retries``: transport retries per deployment; ``timeout``: seconds per request;
     ``fallback``: a model tried when the main one keeps failing;
     ``output_retries``: how often agents re-ask for unusable output (``output_checks``);
-    ``backoff_scale``: multiplies LiteLLM's retry backoff. ``params`` are extra request
+    ``backoff_scale``: multiplies LiteLLM's retry backoff; ``scoring``: how options are chosen
+    (``choice_scoring``: auto, logprobs, json, json-per-item). ``params`` are extra request
     parameters; for ``faulty/...`` models the ``fault_*`` ones configure the injected faults.
     ``model`` and ``fallback`` are the model strings (as recorded); ``spec`` and
     ``fallback_spec`` their parsed specs.
@@ -65,7 +68,7 @@ class LiteLLMModel(LanguageModel):
 
     def __init__(self, spec: ModelSpec, *, api_base: str | None = None, params: dict[str, Any] | None = None,
                  retries: int = DEFAULT_RETRIES, timeout: float | None = None, fallback: ModelSpec | None = None,
-                 output_retries: int = DEFAULT_OUTPUT_RETRIES, backoff_scale: float = 1.0):
+                 output_retries: int = DEFAULT_OUTPUT_RETRIES, backoff_scale: float = 1.0, scoring: str = "auto"):
         self.spec = spec
         self.fallback_spec = fallback
         self.model = spec.text
@@ -78,7 +81,7 @@ class LiteLLMModel(LanguageModel):
         self.timeout = timeout
         self.output_retries = output_retries
         self.backoff_scale = backoff_scale
-        self.choice_strategies = strategies_for(spec)
+        self.scoring = ScoringPlan(spec, scoring)
         self._router = None
         self._router_lock = threading.Lock()
 
@@ -169,13 +172,13 @@ class LiteLLMModel(LanguageModel):
 
     def score_choices(self, messages: list[Message], choices: list[str], seed: int | None = None,
                       baseline: list[Message] | None = None) -> ChoiceScores:
-        """Pick one of ``choices`` with the first of ``choice_strategies`` that can (``choice_scoring``)."""
-        for strategy in self.choice_strategies:
-            scored = strategy.score(self.send, messages, choices, seed=seed, baseline=baseline,
-                                    output_retries=self.output_retries)
-            if scored is not None:
-                return scored
-        raise ModelUnavailable(f"{self.model}: no way to score options")
+        """Pick one of ``choices`` as the role's ``scoring`` says (``choice_scoring``)."""
+        return self.scoring.score_choices(self.send, messages, choices, seed=seed, baseline=baseline,
+                                          output_retries=self.output_retries)
+
+    def score_items(self, items: ItemSet, seed: int | None = None) -> ItemScores:
+        """Answer every item of ``items``: per item by likelihood, or in one JSON request (``choice_scoring``)."""
+        return self.scoring.score_items(self.send, items, seed=seed, output_retries=self.output_retries)
 
 
 @lru_cache(maxsize=None)

@@ -19,10 +19,12 @@ from muspsy_sim.agents.llm.local.resolution import LocalModelNotFound, resolve_l
 from muspsy_sim.agents.llm.providers.faulty import FAULTY_PROVIDER
 from muspsy_sim.agents.llm.providers.local import LOCAL_PROVIDER
 from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
-from muspsy_sim.agents.llm.providers.scripted import TEST_DOUBLE_PROVIDER, TEST_DOUBLE_SCRIPTS
+from muspsy_sim.agents.llm.providers.scripted import JSON_ONLY, TEST_DOUBLE_PROVIDER, TEST_DOUBLE_SCRIPTS
 
-# Providers whose next-token log-probabilities we trust for scoring options (``choice_scoring``).
+# Providers that score exactly the given options (``score_options``; ``choice_scoring``), in process.
 LIKELIHOOD_PROVIDERS = frozenset({LOCAL_PROVIDER, TEST_DOUBLE_PROVIDER})
+# ... except this test double, which stands in for an API model without log-probabilities.
+NO_LIKELIHOOD_MODELS = frozenset({f"{TEST_DOUBLE_PROVIDER}/{JSON_ONLY}"})
 
 
 class UnknownModel(ValueError):
@@ -58,8 +60,13 @@ class ModelSpec:
 
     @property
     def offers_likelihoods(self) -> bool:
-        """Whether the serving provider may give next-token log-probabilities for options (tried first)."""
-        return self.serving.provider in LIKELIHOOD_PROVIDERS
+        """Whether the serving provider scores exactly the given options in process (``score_options``).
+
+        Any other model is served over the wire (or stands in for one): whether it gives log-probabilities
+        is asked of the server (``choice_scoring``).
+        """
+        serving = self.serving
+        return serving.provider in LIKELIHOOD_PROVIDERS and serving.text not in NO_LIKELIHOOD_MODELS
 
     def check(self) -> ModelSpec:
         """This spec, when it can be served; ``UnknownModel`` with the reason otherwise."""

@@ -16,7 +16,7 @@ from muspsy_sim.memory import MemoryStore, SessionStore, shared_embedder
 from muspsy_sim.simulation.config import CampaignConfig, RoleModel
 from muspsy_sim.simulation.engine.course_graph import build_course_graph
 from muspsy_sim.simulation.record.run_directory import RunDirectory
-from muspsy_sim.simulation.record.schema import ComponentsRecord
+from muspsy_sim.simulation.record.manifest_schema import ComponentsRecord
 
 
 def _sampling(role: RoleModel) -> Sampling:
@@ -34,6 +34,7 @@ def role_model(settings: RoleModel) -> LiteLLMModel:
         fallback=ModelSpec.parse(settings.fallback) if settings.fallback else None,
         output_retries=settings.output_retries,
         backoff_scale=settings.backoff_scale,
+        scoring=settings.scoring,
     )
 
 

@@ -8,6 +8,7 @@ information reached the model. It is not a model of anything.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -17,7 +18,8 @@ TEST_DOUBLE_PROVIDER = "testdouble"
 # "slow" answers like "scripted" after a short pause, so tests can interrupt a run mid-session.
 # "poor-counselor" speaks as a counselor who ignores the client and hands out generic advice.
 # "json-only" stands in for an API model: no log-probabilities, so options are chosen by JSON answers.
-TEST_DOUBLE_SCRIPTS = frozenset({"scripted", "slow", "poor-counselor", "json-only"})
+JSON_ONLY = "json-only"
+TEST_DOUBLE_SCRIPTS = frozenset({"scripted", "slow", "poor-counselor", JSON_ONLY})
 _SLOW_SECONDS = 0.05
 
 
@@ -119,15 +121,35 @@ def _target(text: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
+ITEMS_INSTRUCTION = "Reply with JSON only: an object that gives each numbered item its answer, one of: "
+
+
+def _closest(choices: list[str], target: float) -> str:
+    return min(choices, key=lambda c: abs(float(c) - target) if c.replace(".", "").isdigit() else 99)
+
+
+def scripted_items_answer(text: str) -> str:
+    """A JSON object answering each numbered item of a prompt (``choice_scoring.JsonItems``) by its level."""
+    options = text.split(ITEMS_INSTRUCTION, 1)[1].split(". Like this", 1)[0]
+    choices = [c.strip() for c in options.split(",")]
+    blocks = re.findall(r"^(\d+)\. (.*(?:\n   .*)*)", text, flags=re.MULTILINE)
+    answers = {}
+    for number, block in blocks:
+        level = re.search(r"Your level: ([0-9.]+)", block)
+        best = _closest(choices, float(level.group(1)) if level else 2.0)
+        answers[number] = int(best) if best.isdigit() else best
+    return json.dumps(answers)
+
+
 def scripted_json_answer(messages: list[dict]) -> str:
-    """A JSON answer (``{"answer": ...}``) to a prompt that lists its options."""
+    """A JSON answer (``{"answer": ...}``, or one per numbered item) to a prompt that lists its options."""
     text = "\n".join(m["content"] for m in messages)
+    if ITEMS_INSTRUCTION in text:
+        return scripted_items_answer(text)
     options = re.search(r"answer is one of: ([^.]+)\.", text)
     choices = [c.strip() for c in options.group(1).split(",")] if options else ["1"]
     target = _target(text)
-    target = 2.0 if target is None else target
-    best = min(choices, key=lambda c: abs(float(c) - target) if c.replace(".", "").isdigit() else 99)
-    return f'{{"answer": "{best}"}}'
+    return f'{{"answer": "{_closest(choices, 2.0 if target is None else target)}"}}'
 
 
 def scripted_logprobs(messages: list[dict], top: int) -> list[tuple[str, float]]:
@@ -137,6 +159,10 @@ def scripted_logprobs(messages: list[dict], top: int) -> list[tuple[str, float]]
         return [(str(d), -1.791759) for d in range(0, 6)][:top]  # uniform: log(1/6)
     scored = sorted(((str(d), -abs(target - d)) for d in range(0, 6)), key=lambda t: (-t[1], t[0]))
     return scored[:top]
+
+
+def asks_for_json(messages: list[dict]) -> bool:
+    return "Reply with JSON only" in last_content(messages, "user")
 
 
 def make_handler():
@@ -153,11 +179,11 @@ def make_handler():
             script = model  # LiteLLM strips the "testdouble/" prefix
             if script not in TEST_DOUBLE_SCRIPTS:
                 raise ValueError(f"unknown test double script '{script}'")
-            if optional_params.get("logprobs") and script != "json-only":
+            if optional_params.get("logprobs") and script != JSON_ONLY:
                 logprobs_response(model_response, scripted_logprobs(messages, int(optional_params.get("top_logprobs") or 20)))
                 model_response.usage = Usage(prompt_tokens=1, completion_tokens=1, total_tokens=2)
                 return model_response
-            asks_json = "Reply with JSON only" in last_content(messages, "user")
+            asks_json = asks_for_json(messages)
             text = scripted_json_answer(messages) if asks_json else scripted_reply(messages, script)
             if script == "slow":
                 time.sleep(_SLOW_SECONDS)
