@@ -6,7 +6,7 @@ from rich.table import Table
 
 from muspsy_sim.simulation.evaluation.risk import campaign_risk
 from muspsy_sim.simulation.record.schema import SessionRecord
-from muspsy_sim.simulation.record.tallies import fault_counts
+from muspsy_sim.simulation.record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
 
 
 def sessions_table(sessions: list[SessionRecord]) -> Table:
@@ -36,11 +36,41 @@ def usage_line(usage: dict) -> str:
 
 
 def faults_line(usage: dict, courses: dict) -> str:
-    """The summary's fault line: per role, transport retries, fallback answers, re-asks and failed steps."""
-    parts = [f"{role}: {c['retries']} retries, {c['fallbacks']} fallbacks, {c['reasks']} re-asks, "
+    """The summary's fault line: per role, transport retries, answers of the fallback model, re-asks, failed steps."""
+    parts = [f"{role}: {c['retries']} retries, {c['fallbacks']} served by the fallback model, {c['reasks']} re-asks, "
              f"{c['failures']} failed steps"
              for role, c in sorted(fault_counts(usage, courses).items()) if any(c.values())]
     return "; ".join(parts) or "none"
+
+
+def answers_line(sessions: list[SessionRecord]) -> str:
+    """Questionnaire answers filled in (the scale's middle, not the model's), per role and instrument."""
+    parts = []
+    for role, instruments in answer_tallies(sessions).items():
+        counted = ", ".join(f"{key} {t['fallbacks']}/{t['asked']}" for key, t in instruments.items())
+        filled = sum(t["fallbacks"] for t in instruments.values())
+        parts.append(f"{role}: {filled} of {sum(t['asked'] for t in instruments.values())} ({counted})")
+    return "; ".join(parts) or "no questionnaires"
+
+
+def coverage_line(coverage: dict[str, dict[str, dict[str, int]]]) -> str:
+    """eval's coverage: answered of asked, per role and instrument."""
+    parts = [f"{role} " + ", ".join(f"{key} {c['answered']}/{c['asked']}" for key, c in counts.items())
+             for role, counts in coverage.items()]
+    return "; ".join(parts) or "none asked"
+
+
+def fallback_warnings(sessions: list[SessionRecord], threshold: float, strict: bool) -> list[str]:
+    """Plain words for each session whose share of filled-in answers is above ``threshold``."""
+    lines = []
+    for entry in fallback_heavy_sessions(sessions, threshold):
+        lines.append(
+            f"WARNING: client {entry['client_id']}, session {entry['session_index']}: {entry['fallbacks']} of "
+            f"{entry['asked']} questionnaire answers ({entry['fallbacks'] / entry['asked']:.0%}) were not given by "
+            f"the model but filled in with the scale's middle (threshold {threshold:.0%}). eval leaves them out of "
+            f"the scores; these questionnaires say little about this client."
+            + (" The course is marked failed (--strict)." if strict else ""))
+    return lines
 
 
 def risk_lines(sessions: list[SessionRecord]) -> list[str]:

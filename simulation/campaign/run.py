@@ -21,9 +21,10 @@ from muspsy_sim.simulation.engine.checkpointers import course_thread_id
 from muspsy_sim.simulation.engine.components import build_components
 from muspsy_sim.simulation.engine.run_context import NoProgress, ProgressEvents, RunContext
 from muspsy_sim.simulation.evaluation.risk import campaign_risk
-from muspsy_sim.simulation.record.tallies import fault_counts
+from muspsy_sim.simulation.record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
 from muspsy_sim.simulation.record.run_directory import RunDirectory, RunDirectoryBusy
-from muspsy_sim.simulation.record.schema import Manifest, SessionRecord
+from muspsy_sim.simulation.record.manifest_schema import Manifest
+from muspsy_sim.simulation.record.schema import SessionRecord
 
 
 @dataclass
@@ -72,9 +73,20 @@ def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progr
 
 
 def finish_run(run_dir: RunDirectory, seconds: float) -> CampaignResult:
-    """The account a run's manifest gets when its courses stop: status, usage, time, sessions, risk, faults."""
+    """The account a run's manifest gets when its courses stop: status, usage, time, sessions, risk, faults,
+    answers filled in; with ``answer_fallbacks.strict``, a course with a session above the threshold fails."""
     sessions = sorted(run_dir.records(), key=lambda r: r.key)
     manifest = run_dir.read_manifest()
+    policy = manifest.config.answer_fallbacks
+    heavy = fallback_heavy_sessions(sessions, policy.threshold)
+    if policy.strict:
+        for client_id in sorted({entry["client_id"] for entry in heavy}):
+            over = [e for e in heavy if e["client_id"] == client_id]
+            worst = max(over, key=lambda e: e["fallbacks"] / e["asked"])
+            run_dir.set_course(client_id, status="failed", error=(
+                f"strict: {len(over)} session(s) above the fallback threshold ({policy.threshold:.0%}); session "
+                f"{worst['session_index']}: {worst['fallbacks']} of {worst['asked']} questionnaire answers filled in"))
+        manifest = run_dir.read_manifest()
     status = "finished" if all(c.status == "finished" for c in manifest.courses.values()) else "failed"
     usage = sum_usage({role: fields.to_dict() for role, fields in r.usage.items()} for r in sessions)
     courses = {client_id: entry.to_dict() for client_id, entry in manifest.courses.items()}
@@ -85,5 +97,7 @@ def finish_run(run_dir: RunDirectory, seconds: float) -> CampaignResult:
         sessions_recorded=len(sessions),
         risk=campaign_risk(sessions),
         faults=fault_counts(usage, courses),
+        answers=answer_tallies(sessions),
+        fallback_heavy_sessions=heavy,
     )
     return CampaignResult(run_dir.path, status, courses, sessions, usage, seconds)

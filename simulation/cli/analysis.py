@@ -12,8 +12,8 @@ from rich.console import Console
 from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.simulation.evaluation.compare import compare_runs, render_comparison, write_comparison
 from muspsy_sim.simulation.evaluation.report_tables import summary_table
-from muspsy_sim.simulation.record.schema import KINDS as RECORD_KINDS, json_schema
-from muspsy_sim.simulation.summary import unhandled_line
+from muspsy_sim.simulation.record.manifest_schema import KINDS as RECORD_KINDS, json_schema
+from muspsy_sim.simulation.summary import coverage_line, unhandled_line
 
 app = typer.Typer()
 
@@ -38,6 +38,8 @@ def eval_command(
     console.print(summary_table(summary))
     for item in summary.get("unhandled_risk_disclosures", []):
         console.print(unhandled_line(item), style="bold red", markup=False)
+    console.print(f"Answers given by the model (filled-in ones are left out of the scores): "
+                  f"{coverage_line(summary.get('answer_coverage') or {})}.", markup=False)
     console.print(f"Wrote {run_dir / 'metrics.jsonl'} and {run_dir / 'summary.json'}")
 
 

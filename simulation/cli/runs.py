@@ -12,7 +12,14 @@ from rich.console import Console
 from muspsy_sim.simulation.config import CampaignConfig, load_config
 from muspsy_sim.simulation.progress import CampaignProgress
 from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.summary import faults_line, risk_lines, sessions_table, usage_line
+from muspsy_sim.simulation.summary import (
+    answers_line,
+    fallback_warnings,
+    faults_line,
+    risk_lines,
+    sessions_table,
+    usage_line,
+)
 
 app = typer.Typer()
 
@@ -34,13 +41,16 @@ def run(
     workers: Annotated[Optional[int], typer.Option(help="Courses run at the same time.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output directory (the run directory is OUT/NAME).")] = None,
     progress: Annotated[bool, typer.Option(help="Show live progress bars.")] = True,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Mark a course failed when a session's filled-in questionnaire answers are above "
+        "answer_fallbacks.threshold (default 5%).")] = False,
 ) -> None:
     """Run (or resume) a campaign."""
     overrides = {
         "name": name, "scenarios": scenario or None, "sessions": sessions, "max_turns": max_turns,
         "counselor": counselor, "models.counselor.model": counselor_model, "models.client.model": client_model,
         "models.judge.model": judge_model, "seed": seed, "workers": workers,
-        "output_dir": str(out) if out else None,
+        "output_dir": str(out) if out else None, "answer_fallbacks.strict": True if strict else None,
     }
     campaign = load_config(config, overrides)
     _run_and_report(campaign, config, progress)
@@ -119,6 +129,10 @@ def _run_plan(plan, show_progress: bool) -> bool:
     console.print(sessions_table(result.sessions))
     console.print(f"Usage: {usage_line(result.usage)}; {result.wall_seconds:.0f} s this run.")
     console.print(f"Faults: {faults_line(result.usage, result.courses)}.", markup=False)
+    console.print(f"Questionnaire answers filled in (fallback): {answers_line(result.sessions)}.", markup=False)
+    policy = campaign.answer_fallbacks
+    for line in fallback_warnings(result.sessions, policy.threshold, policy.strict):
+        console.print(line, style="bold yellow", markup=False)
     for line in risk_lines(result.sessions):
         console.print(line, style="bold red" if line.startswith("UNHANDLED") else None, markup=False)
     for client_id, course in sorted(result.courses.items()):

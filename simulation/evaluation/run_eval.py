@@ -12,7 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from muspsy_sim.agents.judge import Judge
-from muspsy_sim.agents.llm import ModelSpec
+from muspsy_sim.agents.llm import FALLBACK_METHOD, ModelSpec
 from muspsy_sim.scenarios.base.atomic_files import write_json_atomic, write_jsonl_atomic
 from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.simulation.config import CampaignConfig
@@ -20,7 +20,7 @@ from muspsy_sim.simulation.engine.components import role_model
 from muspsy_sim.simulation.evaluation.consistency import consistency_metrics
 from muspsy_sim.simulation.evaluation.course import course_summary
 from muspsy_sim.simulation.evaluation.risk import risk_metrics, session_risk
-from muspsy_sim.simulation.evaluation.self_report import self_report_metrics
+from muspsy_sim.simulation.evaluation.self_report import answer_coverage, self_report_metrics
 from muspsy_sim.simulation.record.files import METRICS, SUMMARY, SESSIONS
 from muspsy_sim.simulation.record.run_log import RunLog
 from muspsy_sim.simulation.record.schema import SessionRecord
@@ -73,6 +73,7 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
                 "consistency": {"contradictions": checks.get("contradictions", []),
                                 "referring_turns": checks.get("referring_turns", 0)},
                 "risk": risk,
+                "answers": answer_coverage(record),
             }
             if judge is not None:
                 row.update(_judge_scores(judge, record, profiles[client_id].pseudonym,
@@ -101,8 +102,27 @@ def _judge_scores(judge: Judge, record: SessionRecord, pseudonym: str, previous_
     methods: dict[str, int] = {}
     for score in scores.values():
         methods[score["method"]] = methods.get(score["method"], 0) + 1
+    # A rating the judge model did not give (the scale's middle, filled in) is left out of the scores.
     return {"judge": {**described, "methods": methods},
-            "judge_metrics": {name: float(score["score"]) for name, score in scores.items()}}
+            "judge_metrics": {name: None if score["method"] == FALLBACK_METHOD else float(score["score"])
+                              for name, score in scores.items()}}
+
+
+def coverage(rows: list[dict]) -> dict[str, dict[str, dict[str, int]]]:
+    """Answers asked and given by the model (not filled in), per role and instrument; fallbacks are left out of scores."""
+    client: dict[str, dict[str, int]] = {}
+    for row in rows:
+        for key, counts in (row.get("answers") or {}).items():
+            into = client.setdefault(key, {"asked": 0, "answered": 0})
+            into["asked"] += counts["asked"]
+            into["answered"] += counts["answered"]
+    judged = [row["judge"]["methods"] for row in rows if (row.get("judge") or {}).get("methods")]
+    result = {"client": dict(sorted(client.items()))} if client else {}
+    if judged:
+        asked = sum(sum(methods.values()) for methods in judged)
+        result["judge"] = {"ratings": {"asked": asked,
+                                       "answered": asked - sum(m.get(FALLBACK_METHOD, 0) for m in judged)}}
+    return result
 
 
 def summarize(rows: list[dict], planned_sessions: int, judge: dict | None) -> dict:
@@ -126,6 +146,7 @@ def summarize(rows: list[dict], planned_sessions: int, judge: dict | None) -> di
         "judge": judge,
         "metrics": means,
         "courses": {client: course_summary(course_rows, planned_sessions) for client, course_rows in sorted(courses.items())},
+        "answer_coverage": coverage(rows),
         "sessions_with_contradictions": unhandled,
         "unhandled_risk_disclosures": [
             {"client_id": r["client_id"], "session_index": r["session_index"], "turn_index": d["turn_index"],

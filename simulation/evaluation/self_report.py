@@ -1,8 +1,15 @@
-"""Per-session metrics from the client's own questionnaires and state."""
+"""Per-session metrics from the client's own questionnaires and state.
+
+Answers the model did not give (filled in with the scale's middle: ``filled_in``) are left out:
+a total or subscale that would count one is None, and the row's ``answers`` say how many items
+were asked and answered (coverage).
+"""
 
 from __future__ import annotations
 
+from muspsy_sim.agents.client.questionnaires import instruments
 from muspsy_sim.simulation.record.schema import ClientTurnRecord, QuestionnaireRecord, SessionRecord
+from muspsy_sim.simulation.record.tallies import session_answers
 
 
 def _answers(record: SessionRecord | None, instrument: str) -> QuestionnaireRecord | None:
@@ -12,13 +19,31 @@ def _answers(record: SessionRecord | None, instrument: str) -> QuestionnaireReco
 
 
 def _total(record: SessionRecord | None, instrument: str) -> float | None:
-    answers = _answers(record, instrument)
-    return float(answers.total) if answers else None
+    return _entry_total(_answers(record, instrument))
+
+
+def _entry_total(answers: QuestionnaireRecord | None) -> float | None:
+    """The total, unless an answer in it was filled in."""
+    return float(answers.total) if answers and not _filled_in(answers) else None
 
 
 def _subscale(record: SessionRecord | None, instrument: str, name: str) -> float | None:
     answers = _answers(record, instrument)
-    return float(answers.subscales[name]) if answers else None
+    if answers is None or set(instruments()[instrument].subscales[name]) & _filled_in(answers):
+        return None
+    return float(answers.subscales[name])
+
+
+def _filled_in(answers: QuestionnaireRecord) -> set[int]:
+    """Items filled in; a record from before ``filled_in`` that counted fallbacks makes every item suspect."""
+    if answers.filled_in or not answers.methods.get("fallback"):
+        return set(answers.filled_in)
+    return set(range(1, len(answers.answers) + 1))
+
+
+def answer_coverage(record: SessionRecord) -> dict[str, dict[str, int]]:
+    """Per instrument (the exit assessment's included): items asked, and answered by the model."""
+    return {key: {"asked": asked, "answered": asked - filled} for key, (asked, filled) in session_answers(record).items()}
 
 
 def _change(after: float | None, before: float | None) -> float | None:
@@ -51,8 +76,11 @@ def self_report_metrics(record: SessionRecord, previous: SessionRecord | None,
     metrics["panas_negative_change"] = _change(metrics["panas_negative"], _subscale(previous, "panas", "negative"))
     for instrument in ("phq9", "gad7"):
         exit_entry = getattr(exit_answers, instrument) if exit_answers else None
-        later = _total(following, instrument) if following else (float(exit_entry.total) if exit_entry else None)
+        later = _total(following, instrument) if following else _entry_total(exit_entry)
         metrics[f"{instrument}_change"] = _change(later, metrics[instrument])
+    coverage = answer_coverage(record).values()
+    asked = sum(c["asked"] for c in coverage)
+    metrics["answer_coverage"] = round(sum(c["answered"] for c in coverage) / asked, 4) if asked else None
     metrics["client_turns"] = float(sum(1 for t in record.turns if isinstance(t, ClientTurnRecord)))
     metrics["ended_by_client"] = 1.0 if record.ended_by == "client" else 0.0
     return metrics

