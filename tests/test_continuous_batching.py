@@ -189,7 +189,7 @@ def test_embedded_model_uses_continuous_batching_and_matches_transformers(model_
     from muspsy_sim.agents.llm.local.resolution import EMBEDDED_MODEL, resolve_local_model
     from muspsy_sim.agents.llm.local.serving import chat_prompt_ids
 
-    loaded = load_local_model(resolve_local_model(EMBEDDED_MODEL))
+    loaded = load_local_model(resolve_local_model(EMBEDDED_MODEL), dtype="float32")  # exact agreement: fp32
     assert isinstance(loaded.batcher(BatchSettings(4, 0.0, 1)), ContinuousBatcher)
     prompt = chat_prompt_ids(loaded, [{"role": "user", "content": "I worry about my exams every night."}])
     with torch.inference_mode():

@@ -14,7 +14,7 @@ from muspsy_sim.agents.llm.local.requests import (
     collect_batch,
     split_by_kind,
 )
-from muspsy_sim.agents.llm.local.settings import BatchSettings, threads_for_load
+from muspsy_sim.agents.llm.local.settings import BatchSettings, choose_dtype, cpu_flags, threads_for_load
 from muspsy_sim.agents.llm.local.static_batching import StaticBatcher
 
 
@@ -58,6 +58,23 @@ def test_settings_from_environment():
                       ("MUSPSY_LOCAL_BATCH_WAIT_MS", "-5")):
         with pytest.raises(ValueError, match=name):
             BatchSettings.from_environment({name: bad})
+
+
+def test_the_dtype_follows_what_the_cpu_computes_natively():
+    avx2 = frozenset({"sse4_2", "avx", "avx2", "fma"})
+    assert choose_dtype({}, avx2).dtype == "float32"
+    assert "no native bf16" in choose_dtype({}, avx2).reason
+    for native in ("avx512_bf16", "amx_bf16"):
+        chosen = choose_dtype({}, avx2 | {native})
+        assert chosen.dtype == "bfloat16" and native in chosen.reason
+    assert choose_dtype({"MUSPSY_LOCAL_DTYPE": "fp32"}, avx2 | {"amx_bf16"}) == \
+        type(chosen)("float32", "MUSPSY_LOCAL_DTYPE=fp32")
+    assert choose_dtype({"MUSPSY_LOCAL_DTYPE": "bf16"}, avx2).dtype == "bfloat16"
+    assert choose_dtype({"MUSPSY_LOCAL_DTYPE": "auto"}, avx2).dtype == "float32"
+    with pytest.raises(ValueError, match="MUSPSY_LOCAL_DTYPE"):
+        choose_dtype({"MUSPSY_LOCAL_DTYPE": "fp16"}, avx2)
+    assert "avx2" in cpu_flags("processor\t: 0\nflags\t\t: fpu sse avx2\nbugs\t: none\n")
+    assert cpu_flags("no flags line") == frozenset()
 
 
 def test_threads_follow_the_load():
@@ -163,7 +180,8 @@ def loaded(model_cache):
     from muspsy_sim.agents.llm.local.loading import load_local_model
     from muspsy_sim.agents.llm.local.resolution import EMBEDDED_MODEL, resolve_local_model
 
-    return load_local_model(resolve_local_model(EMBEDDED_MODEL))
+    # fp32: batched and alone agree exactly only there (bf16 sums depend on the batch's shape).
+    return load_local_model(resolve_local_model(EMBEDDED_MODEL), dtype="float32")
 
 
 def _requests(loaded, temperature=0.0):
@@ -255,7 +273,7 @@ def test_questionnaire_items_share_their_prefix_and_score_as_alone(loaded):
     """Items of one questionnaire differ only near the end: scored together off one prefill, exactly as alone."""
     import torch
 
-    from muspsy_sim.agents.client.questionnaires import PROMPT
+    from muspsy_sim.agents.client.questionnaires import ITEM, PREAMBLE
     from muspsy_sim.agents.llm.local.prefix_cache import SHARED_PREFIX_MIN
     from muspsy_sim.agents.llm.local.serving import chat_prompt_ids
     from muspsy_sim.agents.llm.local.static_batching import score_batch, shared_prefix_groups
@@ -268,8 +286,8 @@ def test_questionnaire_items_share_their_prefix_and_score_as_alone(loaded):
     items = [("Little interest or pleasure in doing things", "somewhat", "1.4"),
              ("Feeling down, depressed, or hopeless", "quite a lot", "2.2"),
              ("Trouble falling or staying asleep", "a lot", "2.8")]
-    prompts = [chat_prompt_ids(loaded, [{"role": "user", "content": render(
-        PROMPT, item=item, level_words=words, level=level, **fixed)}], allow_prefill=False) for item, words, level in items]
+    prompts = [chat_prompt_ids(loaded, [{"role": "user", "content": render(PREAMBLE, **fixed) + "\n" + render(
+        ITEM, item=item, level_words=words, level=level)}], allow_prefill=False) for item, words, level in items]
     [(members, shared)] = shared_prefix_groups(prompts)
     assert len(members) == 3 and shared >= SHARED_PREFIX_MIN
     requests = [ScoringRequest(ids) for ids in prompts]

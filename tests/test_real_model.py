@@ -40,3 +40,6 @@ def test_embedded_model_runs_a_short_course(tmp_path, make_config):
             assert (hit["client_id"], hit["session_index"]) == ("panic-lucia-33", 1)
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["usage"]["counselor"]["completion_tokens"] > 0 and manifest["status"] == "finished"
+    from muspsy_sim.agents.llm.local.settings import choose_dtype
+
+    assert manifest["local_engine"] == {"dtype": choose_dtype().dtype, "reason": choose_dtype().reason}

@@ -11,7 +11,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from muspsy_sim.agents.llm import sum_usage
+from muspsy_sim.agents.llm import ModelSpec, sum_usage
+from muspsy_sim.agents.llm.local.settings import choose_dtype
+from muspsy_sim.agents.llm.providers.local import LOCAL_PROVIDER
 from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.simulation.campaign.prepare import CampaignPlan
 from muspsy_sim.simulation.campaign.ray_executor import run_courses_on_ray
@@ -54,7 +56,7 @@ def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progr
     config = plan.config
     run_dir.open(None if resuming else Manifest.new(config, plan.source, [p.id for p in plan.profiles]))
     components = build_components(config, run_dir)
-    run_dir.update_manifest(status="running", components=components.describe())
+    run_dir.update_manifest(status="running", components=components.describe(), **_engine_fields(config))
     context = RunContext(
         campaign=config.name,
         seed=config.seed,
@@ -70,6 +72,15 @@ def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progr
     else:
         run_courses_in_threads(config, components, plan.profiles, run_dir, context, threads)
     return finish_run(run_dir, time.perf_counter() - started)
+
+
+def _engine_fields(config) -> dict:
+    """The in-process engine's settings for the manifest, when a role runs a ``local/`` model."""
+    if not any(ModelSpec.parse(getattr(config.models, role).model).serving.provider == LOCAL_PROVIDER
+               for role in ROLES):
+        return {}
+    choice = choose_dtype()
+    return {"local_engine": {"dtype": choice.dtype, "reason": choice.reason}}
 
 
 def finish_run(run_dir: RunDirectory, seconds: float) -> CampaignResult:

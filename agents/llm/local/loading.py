@@ -19,7 +19,7 @@ from muspsy_sim.agents.llm.local.continuous_batching import ContinuousBatcher
 from muspsy_sim.agents.llm.local.packed_llama import supports
 from muspsy_sim.agents.llm.local.requests import QueueWorker
 from muspsy_sim.agents.llm.local.resolution import LocalModelSpec
-from muspsy_sim.agents.llm.local.settings import BatchSettings
+from muspsy_sim.agents.llm.local.settings import BatchSettings, choose_dtype
 from muspsy_sim.agents.llm.local.static_batching import StaticBatcher
 
 
@@ -42,19 +42,23 @@ class LoadedModel:
             return self.batchers[settings]
 
 
-_loaded: dict[LocalModelSpec, LoadedModel] = {}
+_loaded: dict[tuple[LocalModelSpec, str], LoadedModel] = {}
 _loading = threading.Lock()
 
 
-def load_local_model(spec: LocalModelSpec) -> LoadedModel:
-    """Load (once per process) and return the tokenizer and model for ``spec``."""
+def load_local_model(spec: LocalModelSpec, dtype: str | None = None) -> LoadedModel:
+    """Load (once per process and dtype) and return the tokenizer and model for ``spec``.
+
+    ``dtype`` ("float32" or "bfloat16"): by default what the CPU computes natively (``choose_dtype``).
+    """
+    key = (spec, dtype or choose_dtype().dtype)
     with _loading:
-        if spec not in _loaded:
-            _loaded[spec] = _load(spec)
-        return _loaded[spec]
+        if key not in _loaded:
+            _loaded[key] = _load(*key)
+        return _loaded[key]
 
 
-def _load(spec: LocalModelSpec) -> LoadedModel:
+def _load(spec: LocalModelSpec, dtype: str) -> LoadedModel:
     # lazy: torch and transformers take seconds to import
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -62,12 +66,8 @@ def _load(spec: LocalModelSpec) -> LoadedModel:
     base = spec.adapter_of or spec
     directory = dense_copy_of_gguf(base) if base.gguf_file else base.directory
     tokenizer = AutoTokenizer.from_pretrained(directory)
-    # float32, measured on the 2-core AVX2 machines (no native bf16): a 571-token prompt plus
-    # 60 new tokens takes 6.3 s in fp32 and 11.8 s in bf16. Re-measured for batching (300-token
-    # prompts, load ~8): fp32 prefill 0.70 s at batch 1, 10.4 s at batch 16; decode step 83 ms
-    # at batch 1, 191 ms at batch 16. bf16: prefill 22 s / 295 s, decode 632 ms / 4.5 s. bf16
-    # loses at every batch size and prompt length tried here.
-    model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32)
+    # bf16 where the CPU computes it natively, fp32 where it would be emulated (settings.choose_dtype).
+    model = AutoModelForCausalLM.from_pretrained(directory, dtype=getattr(torch, dtype))
     if spec.adapter_of is not None:
         from peft import PeftModel  # lazy: peft is slow to import and only adapters need it
 

@@ -1,4 +1,4 @@
-"""How the local engine batches and how many torch threads it uses: read from the environment."""
+"""How the local engine batches, how many torch threads it uses, and in which dtype: read from the environment."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ MAX_BATCH_ENV = "MUSPSY_LOCAL_MAX_BATCH"
 WAIT_MS_ENV = "MUSPSY_LOCAL_BATCH_WAIT_MS"
 THREADS_ENV = "MUSPSY_LOCAL_THREADS"
 PREFIX_CACHE_TOKENS_ENV = "MUSPSY_LOCAL_PREFIX_CACHE_TOKENS"
+DTYPE_ENV = "MUSPSY_LOCAL_DTYPE"
+# CPU features (/proc/cpuinfo flags) with native bf16 matrix arithmetic; without them torch emulates bf16.
+NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+_DTYPE_NAMES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp32": "float32", "float32": "float32"}
 
 
 def available_cores() -> int:
@@ -66,3 +70,45 @@ def threads_for_load(cores: int, load_average: float) -> int:
     if load_average < cores + 0.5:
         return cores
     return max(1, cores - int(load_average - cores + 0.5))
+
+
+@dataclass(frozen=True)
+class DtypeChoice:
+    """The dtype local models run in, and why (recorded in manifest.json)."""
+
+    dtype: str  # "float32" or "bfloat16" (torch's names)
+    reason: str
+
+
+def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
+    """The CPU's feature flags (the first "flags" line of /proc/cpuinfo); empty where there is none."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as file:
+                cpuinfo = file.read()
+        except OSError:
+            return frozenset()
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "flags":
+            return frozenset(value.split())
+    return frozenset()
+
+
+def choose_dtype(environ: Mapping[str, str] | None = None, flags: frozenset[str] | None = None) -> DtypeChoice:
+    """bf16 where the CPU computes it natively (AMX or AVX512-BF16), fp32 elsewhere; ``MUSPSY_LOCAL_DTYPE`` overrides.
+
+    Measured (README, "Local inference"): where bf16 is emulated (AVX2 only) it ran 2-10x slower than
+    fp32; with AVX512-BF16 or AMX it ran faster.
+    """
+    environ = os.environ if environ is None else environ
+    raw = environ.get(DTYPE_ENV, "").strip().lower()
+    if raw in _DTYPE_NAMES:
+        return DtypeChoice(_DTYPE_NAMES[raw], f"{DTYPE_ENV}={raw}")
+    if raw not in ("", "auto"):
+        raise ValueError(f"environment variable {DTYPE_ENV}: expected auto, bf16 or fp32, got {raw!r}")
+    flags = cpu_flags() if flags is None else flags
+    native = [flag for flag in NATIVE_BF16_FLAGS if flag in flags]
+    if native:
+        return DtypeChoice("bfloat16", f"the CPU computes bf16 natively ({', '.join(native)})")
+    return DtypeChoice("float32", "the CPU has no native bf16 (no AMX or AVX512-BF16): bf16 would be emulated")
