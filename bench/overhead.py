@@ -3,9 +3,12 @@
 Runs a real campaign (prepare_campaign / run_campaign, the scripted test double
 for every role, a temporary run directory) and times each simulated turn (one
 counselor turn and one client turn, with their graph steps, checkpoints and
-memory reads) minus the time inside ``litellm.completion`` (the model, as the
-usage "seconds" count it) and inside the embedder. The baseline, measured in
-the same process, is a bare two-node LangGraph loop checkpointed by SqliteSaver.
+memory reads) minus the time of the model calls (as the usage "seconds" count
+them) and inside the embedder. The test double answers in microseconds, so a model
+call's time is LiteLLM's cost per request (Router, completion, post-call logging):
+reported on its own line. The baseline, measured in the same process, is a bare
+two-node LangGraph loop checkpointed by SqliteSaver with the campaign's own SQLite
+settings (``open_checkpointer``: WAL, synchronous=NORMAL, the strict serializer).
 
     python run_sim.py bench overhead [--quick] [--clients 4 --sessions 3 --turns 8]
 """
@@ -14,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import operator
-import sqlite3
 import tempfile
 import threading
 import time
@@ -42,6 +44,7 @@ from muspsy_sim.memory.embeddings import MiniLMEmbedder
 from muspsy_sim.scenarios.loader import LIBRARY_DIR, load_library
 from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
 from muspsy_sim.simulation.config import CampaignConfig
+from muspsy_sim.simulation.engine.checkpointers import open_checkpointer
 
 TARGET_MS = 5.0
 
@@ -59,36 +62,53 @@ class TurnClock:
     session belongs to that session alone.
     """
 
-    def __init__(self, model_watch: Stopwatch, embed_watch: Stopwatch) -> None:
+    def __init__(self, model_watch: Stopwatch, embed_watch: Stopwatch, provider_watch: Stopwatch | None = None) -> None:
+        self.model_watch, self.provider_watch = model_watch, provider_watch or Stopwatch()
         self.watches = (model_watch, embed_watch)
         self.turn_ms: list[float] = []  # wall - model - embedding, per turn
         self.turn_wall_ms: list[float] = []
+        # Model time less the provider's own, and calls, inside turn intervals (one request at a time):
+        # LiteLLM's cost per request, free of the questionnaires' concurrent requests waiting for each other.
+        self.litellm_seconds = 0.0
+        self.litellm_calls = 0
         self.turns = 0
         self._last = None
+        self._calls = None
 
     def _now(self) -> tuple[float, ...]:
         return (time.perf_counter(), *(watch.seconds for watch in self.watches))
+
+    def _mark(self) -> tuple[float, float, int]:
+        return self.model_watch.seconds, self.provider_watch.seconds, self.model_watch.calls
+
+    def litellm_ms_per_request(self) -> float:
+        return self.litellm_seconds * 1000 / max(1, self.litellm_calls)
 
     def session_started(self, client_id: str, session_index: int) -> None:
         self._last = None  # the first turn follows planning and questionnaires: not a turn interval
 
     def turn_done(self, client_id: str) -> None:
-        now = self._now()
+        now, mark = self._now(), self._mark()
         self.turns += 1
         if self._last is not None:
             wall, model, embed = (a - b for a, b in zip(now, self._last))
             self.turn_wall_ms.append(wall * 1000)
             self.turn_ms.append((wall - model - embed) * 1000)
-        self._last = now
+            model_s, provider_s, calls = (a - b for a, b in zip(mark, self._calls))
+            self.litellm_seconds += model_s - provider_s
+            self.litellm_calls += calls
+        self._last, self._calls = now, mark
 
     def session_finished(self, client_id: str, session_index: int, client_turns: int) -> None:
         self._last = None
 
 
 def bare_langgraph_turns(turns: int, directory: Path) -> list[float]:
-    """Milliseconds per turn of a two-node (counselor, client) loop with SqliteSaver: the baseline."""
-    # lazy: langgraph and its sqlite checkpointer; only the baseline loop uses them directly
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    """Milliseconds per turn of a two-node (counselor, client) loop with SqliteSaver: the baseline.
+
+    Its checkpointer is the campaign's (``open_checkpointer``): the same SQLite settings and serializer.
+    """
+    # lazy: langgraph; only the baseline loop uses it directly
     from langgraph.graph import END, START, StateGraph
 
     stamps: list[float] = []
@@ -109,12 +129,12 @@ def bare_langgraph_turns(turns: int, directory: Path) -> list[float]:
     graph.add_edge(START, "counselor")
     graph.add_edge("counselor", "client")
     graph.add_conditional_edges("client", route, ["counselor", END])
-    connection = sqlite3.connect(directory / "baseline.sqlite", check_same_thread=False)
-    try:
-        compiled = graph.compile(checkpointer=SqliteSaver(connection))
+    config = CampaignConfig.model_validate({"name": "baseline", "scenarios": ["baseline"]})
+    baseline_dir = directory / "baseline"
+    baseline_dir.mkdir(parents=True, exist_ok=True)
+    with open_checkpointer(config, baseline_dir) as checkpointer:
+        compiled = graph.compile(checkpointer=checkpointer)
         compiled.invoke({"turns": []}, {"configurable": {"thread_id": "baseline"}, "recursion_limit": 10 * turns + 10})
-    finally:
-        connection.close()
     return [(b - a) * 1000 for a, b in zip(stamps, stamps[1:])]
 
 
@@ -127,6 +147,8 @@ class TimedCampaign:
     embedder: TimedEmbedder
     questionnaires: Stopwatch  # the client's self-reports (PHQ-9, GAD-7, WAI-SR, PANAS)
     litellm_logging: Stopwatch  # CPU of litellm's post-call logging (awaited inside each model call)
+    provider: Stopwatch  # inside this project's provider handlers (the test double's own time)
+    sessions: int = 0  # finished sessions
 
 
 class _AwaitedLogging:
@@ -173,6 +195,9 @@ def _instrumented(timed: TimedCampaign):
     from litellm.litellm_core_utils.litellm_logging import Logging
 
     litellm = litellm_with_providers()
+    handlers = [entry["custom_handler"] for entry in litellm.custom_provider_map]
+    for handler in handlers:  # on the instance: the provider's own time, inside LiteLLM's call
+        handler.completion = timed.provider.wrap(handler.completion)
     originals = (LiteLLMModel.send, litellm.completion, memory.shared_embedder, SimulatedClient.answer_questionnaires,
                  Logging.success_handler, litellm_utils.executor)
     awaited = _AwaitedLogging(litellm_utils.executor)
@@ -187,6 +212,8 @@ def _instrumented(timed: TimedCampaign):
     finally:
         (LiteLLMModel.send, litellm.completion, memory.shared_embedder,
          SimulatedClient.answer_questionnaires, Logging.success_handler, litellm_utils.executor) = originals
+        for handler in handlers:
+            del handler.completion
 
 
 def campaign_config(name: str, directory: Path, clients: int, sessions: int, turns: int, counselor: str,
@@ -216,13 +243,14 @@ def make_embedder(real: bool):
 def run_campaign_timed(config, embedder) -> TimedCampaign:
     """Run ``config`` through prepare_campaign / run_campaign, timing each turn and what it spent where."""
     timed = TimedCampaign(None, 0.0, Stopwatch(), Stopwatch(), TimedEmbedder(embedder), Stopwatch(),
-                          Stopwatch(cpu=True))
-    timed.clock = TurnClock(timed.model, timed.embedder.watch)
+                          Stopwatch(cpu=True), Stopwatch())
+    timed.clock = TurnClock(timed.model, timed.embedder.watch, timed.provider)
     with _instrumented(timed):
         plan = prepare_campaign(config, config.name)
         started = time.perf_counter()
         result = run_campaign(plan, timed.clock)
         timed.wall_seconds = time.perf_counter() - started
+    timed.sessions = len(result.sessions)
     if result.status != "finished":
         raise RuntimeError(f"benchmark campaign failed: {result.courses}")
     return timed
@@ -258,16 +286,19 @@ def main(argv: list[str] | None = None) -> int:
           + ("MiniLM (time subtracted)" if args.real_embedder else "zero-cost hashing stand-in (time subtracted)"))
     print(f"  per turn, excluding model and embedding: {p50_p90(clock.turn_ms)}")
     print(f"  per turn, wall: {p50_p90(clock.turn_wall_ms)}")
-    print(f"  model calls (subtracted): {model.calls}, {model.seconds * 1000 / max(1, model.calls):.2f} ms each, of "
-          f"which {timed.litellm.seconds * 1000 / max(1, timed.litellm.calls):.2f} ms inside litellm.completion "
-          f"(the test double itself answers in microseconds); each waits for litellm's post-call logging "
-          f"({timed.litellm_logging.seconds * 1000 / max(1, timed.litellm_logging.calls):.2f} ms CPU in its thread), "
-          f"which would otherwise run during the next node")
+    print(f"  LiteLLM per request, subtracted above: {clock.litellm_ms_per_request():.2f} ms (turn requests, one at a "
+          f"time: Router, litellm.completion and its post-call logging, less the test double's own "
+          f"{timed.provider.seconds * 1000 / max(1, timed.provider.calls):.3f} ms); so a turn's 2 requests add "
+          f"{2 * clock.litellm_ms_per_request():.2f} ms. All {model.calls} calls: "
+          f"{model.seconds * 1000 / max(1, model.calls):.2f} ms each (questionnaire items run 8 at a time), "
+          f"{timed.litellm.seconds * 1000 / max(1, timed.litellm.calls):.2f} ms inside litellm.completion; "
+          f"post-call logging {timed.litellm_logging.seconds * 1000 / max(1, timed.litellm_logging.calls):.2f} ms "
+          f"CPU, awaited in each call (it would otherwise run during the next node)")
     print(f"  whole campaign: {timed.wall_seconds:.2f} s wall for {clock.turns} client turns "
           f"({timed.wall_seconds * 1000 / max(1, clock.turns):.1f} ms per turn with everything between turns: "
           f"goal planning, questionnaires ({timed.questionnaires.seconds:.2f} s), memory extraction, records; "
           f"model time included)")
-    print(f"baseline: bare LangGraph 2-node turn with SqliteSaver: {p50_p90(baseline)}")
+    print(f"baseline: bare LangGraph 2-node turn with SqliteSaver (the campaign's SQLite settings): {p50_p90(baseline)}")
     print(f"ratio (median per turn / baseline median): {ratio(per_turn_ms, base_ms)}")
     print(verdict("overhead median per turn", per_turn_ms, TARGET_MS))
     return 0

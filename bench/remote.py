@@ -6,9 +6,10 @@ dummy key comes from the environment). Measured with retrieval off (MusPsy with
 start-up time of a fresh process up to its first simulated turn. Baseline, same
 run and server: two bare ``litellm.completion`` requests per turn (the shape of a
 peer framework driven the same way). Questionnaire requests (the client's
-PHQ-9, GAD-7, WAI-SR and PANAS answers, one JSON request per item and
-re-asks when the answer is not an option) fall between turns and are reported
-on their own.
+PHQ-9, GAD-7, WAI-SR and PANAS answers: by likelihood, one one-token request per
+item, since the mock server returns log-probabilities) fall between turns and are
+reported on their own, per finished session. ``bench cost`` counts what the
+scoring methods cost.
 
     python run_sim.py bench remote [--url http://127.0.0.1:PORT/v1] [--quick]
 """
@@ -18,84 +19,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 from muspsy_sim import memory
 from muspsy_sim.agents.llm.environment import configure_offline_environment
 from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
 from muspsy_sim.bench.common import HashingEmbedder, header, p50_p90, percentile, ratio, repository_root
+from muspsy_sim.bench.servers import DUMMY_KEY, MOCK_SERVER, dummy_api_key, server_stats, serving
 from muspsy_sim.bench.overhead import campaign_config, make_embedder, run_campaign_timed
 from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
 from muspsy_sim.simulation.engine.run_context import NoProgress
 
-DUMMY_KEY = "sk-bench-dummy-not-a-key"
 PEER_MS = 13.4  # the peer framework's figure from the issue, for reference only
-MOCK_SERVER = repository_root().parent / "shared" / "tools" / "mock_openai_server.py"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url.rstrip("/") + "/models", timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def _stats(url: str) -> dict:
-    try:
-        with urllib.request.urlopen(url.rstrip("/") + "/stats", timeout=2) as response:
-            return json.loads(response.read())
-    except (OSError, ValueError):
-        return {}
-
-
-@contextmanager
-def _server(url: str | None, script: Path):
-    """The given server, or the mock server started on a free loopback port for this run."""
-    if url:
-        yield url
-        return
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, str(script), "--port", str(port), "--max-seconds", "1800"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    started = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 20
-        while not _answers(started):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the mock server {script} did not start")
-            time.sleep(0.05)
-        yield started
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@contextmanager
-def _dummy_key():
-    """Requests carry a dummy key: a real OPENAI_API_KEY must never go to a benchmark server."""
-    saved = os.environ.get("OPENAI_API_KEY")
-    os.environ["OPENAI_API_KEY"] = DUMMY_KEY
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("OPENAI_API_KEY", None)
-        else:
-            os.environ["OPENAI_API_KEY"] = saved
 
 
 def _models(url: str) -> dict:
@@ -119,9 +58,9 @@ def peer_turns(url: str, turns: int) -> list[float]:
 def _campaign(url: str, directory: Path, args, top_k: int, real_embedder: bool):
     config = campaign_config(f"bench-remote-k{top_k}", directory, args.clients, args.sessions, args.turns, "muspsy",
                              _models(url), memory={"top_k": top_k})
-    before = _stats(url).get("by_kind", {})
+    before = server_stats(url).get("by_kind", {})
     timed = run_campaign_timed(config, make_embedder(real_embedder))
-    after = _stats(url).get("by_kind", {})
+    after = server_stats(url).get("by_kind", {})
     requests = {kind: after.get(kind, 0) - before.get(kind, 0) for kind in after}
     return timed, requests
 
@@ -172,7 +111,7 @@ def _print_campaign(label: str, timed, requests: dict, peer_ms: float) -> None:
           f"{timed.model.seconds * 1000 / max(1, timed.model.calls):.2f} ms each ({timed.model.calls} calls, "
           f"{timed.litellm.seconds * 1000 / max(1, timed.litellm.calls):.2f} ms inside litellm.completion); "
           f"embedding {timed.embedder.seconds * 1000 / max(1, timed.embedder.watch.calls):.2f} ms per call")
-    sessions = max(1, timed.questionnaires.calls // 2)  # before and after each session
+    sessions = max(1, timed.sessions)  # finished sessions (the last one's exit assessment is a third report)
     print(f"    questionnaires, between turns: {timed.questionnaires.seconds / sessions:.2f} s per session; server "
           f"requests by kind over the whole campaign: {json.dumps(requests, sort_keys=True)}")
 
@@ -201,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_offline_environment()
     header("remote model: ms per simulated turn against an instant OpenAI-compatible server")
-    with _dummy_key(), _server(args.url, args.server_script) as url, \
+    with dummy_api_key(), serving(args.url, args.server_script) as url, \
             tempfile.TemporaryDirectory(prefix="bench-remote-") as tmp:
         print(f"server: {url}; campaign: {args.clients} clients x {args.sessions} sessions x {args.turns} turns, "
               f"MusPsy counselor, embedder {args.embedder}, courses one at a time")

@@ -27,6 +27,32 @@ def test_bench_overhead_quick_prints_per_turn_figures_and_baseline():
     assert "(n=12)" in _line(result.output, "per turn, excluding model and embedding")
 
 
+def test_bench_overhead_reports_litellms_cost_per_request_on_its_own_line():
+    result = runner.invoke(app, ["bench", "overhead", "--quick"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"LiteLLM per request, subtracted above: [0-9.]+ ms", result.output)
+    assert "(the campaign's SQLite settings)" in _line(result.output, "baseline: bare LangGraph")
+
+
+def test_bench_cost_quick_prints_requests_tokens_and_fallbacks_per_method():
+    result = runner.invoke(app, ["bench", "cost", "--quick"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split() for line in result.output.splitlines()
+            if line.split() and line.split()[0] in ("json-per-item", "json", "logprobs")}
+    assert set(rows) == {"json-per-item", "json", "logprobs"}
+    # The mock answers a plain JSON object with "{}": every per-item answer falls back; the schema'd and
+    # likelihood answers all count.
+    assert rows["json-per-item"][5:7] == ["100%", "(64/64)"]
+    assert rows["json"][5:7] == ["0%", "(0/64)"] and rows["logprobs"][5:7] == ["0%", "(0/64)"]
+    assert float(rows["json"][1]) < float(rows["logprobs"][1]) < float(rows["json-per-item"][1])
+    assert "targets on the best method (json" in result.output
+
+
+def test_bench_cost_rejects_an_unknown_method():
+    result = runner.invoke(app, ["bench", "cost", "--methods", "guess"])
+    assert result.exit_code == 2
+
+
 def test_bench_retrieval_quick_prints_search_embedding_and_recall():
     result = runner.invoke(app, ["bench", "retrieval", "--quick"])
     assert result.exit_code == 0, result.output
