@@ -78,10 +78,10 @@ class JsonItems:
 def items_prompt(items: ItemSet, numbers: list[int]) -> str:
     """The preamble, the asked items numbered (their own numbers: a re-ask keeps them), and the JSON instruction."""
     listed = "\n".join(f"{n}. " + items.items[n - 1].replace("\n", "\n   ") for n in numbers)
-    example = ", ".join(f'"{n}": {_json_value(items.choices[0])}' for n in numbers[:2])
+    # The example shows the shape, not a value: a small model copies an example's values into every answer.
     return (f"{items.preamble}\n{listed}\n"
             f"Reply with JSON only: an object that gives each numbered item its answer, one of: "
-            f"{', '.join(items.choices)}. Like this: {{{example}}}")
+            f"{', '.join(items.choices)}. Like this: {{\"{numbers[0]}\": <answer>, ...}}")
 
 
 def answers_schema(numbers: list[int], choices: tuple[str, ...]) -> dict:
