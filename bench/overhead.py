@@ -5,7 +5,7 @@ for every role, a temporary run directory) and times each simulated turn (one
 counselor turn and one client turn, with their graph steps, checkpoints and
 memory reads) minus the time of the model calls (as the usage "seconds" count
 them) and inside the embedder. The test double answers in microseconds, so a model
-call's time is LiteLLM's cost per request (Router, completion, post-call logging):
+call's time is LiteLLM's cost per request (``litellm.completion`` and its post-call logging):
 reported on its own line. The baseline, measured in the same process, is a bare
 two-node LangGraph loop checkpointed by SqliteSaver with the campaign's own SQLite
 settings (``open_checkpointer``: WAL, synchronous=NORMAL, the strict serializer).
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  per turn, excluding model and embedding: {p50_p90(clock.turn_ms)}")
     print(f"  per turn, wall: {p50_p90(clock.turn_wall_ms)}")
     print(f"  LiteLLM per request, subtracted above: {clock.litellm_ms_per_request():.2f} ms (turn requests, one at a "
-          f"time: Router, litellm.completion and its post-call logging, less the test double's own "
+          f"time: litellm.completion and its post-call logging, less the test double's own "
           f"{timed.provider.seconds * 1000 / max(1, timed.provider.calls):.3f} ms); so a turn's 2 requests add "
           f"{2 * clock.litellm_ms_per_request():.2f} ms. All {model.calls} calls: "
           f"{model.seconds * 1000 / max(1, model.calls):.2f} ms each (questionnaire items run 8 at a time), "

@@ -28,7 +28,7 @@ class RoleModel(_Strict):
     api_base: str | None = Field(default=None, max_length=500)
     temperature: float = Field(default=0.7, ge=0, le=2)
     max_tokens: int = Field(default=64, ge=1, le=4096)
-    # Faults (docs/design.md, "Faults"): LiteLLM's Router retries and falls back; agents re-ask for bad output.
+    # Faults (docs/design.md, "Faults"): each request is retried, then falls back; agents re-ask for bad output.
     retries: int = Field(default=3, ge=0, le=20, description="Retries of a timeout, connection error, 429 or 5xx, with exponential backoff.")
     timeout: float | None = Field(default=None, gt=0, le=3600, description="Seconds per request; none: the provider's default.")
     fallback: str | None = Field(default=None, min_length=3, max_length=500, description="Model string used when the main one keeps failing.")

@@ -21,6 +21,7 @@ from muspsy_sim.agents.llm import (
     LiteLLMModel,
     MeteredModel,
     ModelSpec,
+    ModelUnavailable,
     Sampling,
     UsageMeter,
     complete_checked,
@@ -267,3 +268,18 @@ def test_a_course_that_cannot_continue_fails_with_its_reason_while_the_others_fi
     assert manifest["faults"]["counselor"]["failures"] == 1 and manifest["status"] == "failed"
     assert ("course insomnia-david-47: failed — counselor closing turn: empty output after 6 attempts"
             in " ".join(result.output.split()))
+
+
+def test_a_refused_request_fails_at_once_without_the_fallback():
+    """A 400 is the request's fault, not the server's: not retried, and not handed to the fallback model."""
+    from tests.fake_openai_server import FakeOpenAIServer
+
+    with FakeOpenAIServer(max_top_logprobs=20) as server, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OPENAI_API_KEY", "sk-test-dummy")
+        llm = LiteLLMModel(ModelSpec.parse("openai/fake"), api_base=server.url, retries=3, backoff_scale=FAST,
+                           fallback=ModelSpec.parse("testdouble/scripted"))
+        with pytest.raises(ModelUnavailable, match="BadRequestError"):
+            llm.send(PROMPTS[0], Sampling(max_tokens=1), logprobs=True, top_logprobs=100)
+        assert len(server.bodies) == 1
+        completion, _ = llm.send(PROMPTS[0], Sampling(max_tokens=8))
+        assert not completion.fallback and completion.model == "openai/fake"

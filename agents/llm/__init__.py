@@ -4,7 +4,7 @@ Floors, top to bottom (each imports only those below it):
 
 - ``metering`` (``MeteredModel``: a role's model, counted) and ``output_checks``
   (``complete_checked``: re-ask, then fail the step) wrap any ``LanguageModel``;
-- ``routing`` (``LiteLLMModel``: a model spec through a LiteLLM Router, with retries and a
+- ``routing`` (``LiteLLMModel``: a model spec through ``litellm.completion``, with retries and a
   fallback) and ``choice_scoring`` (how it picks one of fixed options, alone or for a set of items);
 - ``spec`` (``ModelSpec``: the model string, parsed once and checked);
 - ``providers/`` (this project's LiteLLM providers: ``local``, ``testdouble``, ``faulty``);

@@ -25,7 +25,7 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
-    retries: int = 0  # extra attempts LiteLLM's Router made (same model, or moving to the fallback)
+    retries: int = 0  # extra attempts made (same model, or moving to the fallback)
     fallback: bool = False  # served by the role's fallback model
     finish_reason: str = ""
     cut_off: bool = False  # stopped "for length" before spending its token budget: cut in transit

@@ -17,7 +17,7 @@ from muspsy_sim.agents.llm.interface import (
     Sampling,
 )
 
-# retries: extra attempts LiteLLM's Router made (same model, or moving to the fallback);
+# retries: extra attempts made (same model, or moving to the fallback);
 # fallbacks: answers served by the role's fallback model; reasks: outputs refused and asked again.
 FAULT_FIELDS = ("retries", "fallbacks", "reasks")
 USAGE_FIELDS = ("calls", "prompt_tokens", "completion_tokens", "seconds", *FAULT_FIELDS)

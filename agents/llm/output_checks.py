@@ -1,7 +1,7 @@
 """Checking what a model wrote: re-ask a bounded number of times, then fail the step.
 
 Transport faults (timeouts, connection errors, 429, 5xx) are LiteLLM's to retry
-(``LiteLLMModel`` routes every call through a ``litellm.Router``). What reaches
+(``LiteLLMModel`` retries every call, then moves to the fallback). What reaches
 the agents is a completion that may still be unusable: empty, cut off in
 transit, or malformed. ``complete_checked`` re-asks for it; when the bound is
 spent it raises ``FailedStep``, which ends the client's course (marked failed

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from muspsy_sim.agents.llm.interface import FALLBACK_METHOD, ChoiceScores, Completion, Message
 
-# One request through the role's Router: (messages, sampling, **request extras) -> (completion, raw response).
+# One request of the role's model (with its retries and fallback): (messages, sampling, **request extras) -> (completion, raw response).
 Send = Callable[..., tuple[Completion, Any]]
 # The method of a strategy's answer when it could not answer (the next strategy is tried).
 DECLINED = "declined"

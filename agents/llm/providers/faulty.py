@@ -3,7 +3,7 @@
 ``faulty/<model string>`` (e.g. ``faulty/testdouble/scripted``) answers through
 the inner model, except that a share of calls fails the way a real API fails:
 
-- transport faults, raised as LiteLLM's own exceptions so its Router retries them
+- transport faults, raised as LiteLLM's own exceptions so ``LiteLLMModel`` retries them
   as it would a real API's: ``timeout``, ``connection``, ``rate_limit`` (429),
   ``server_error`` (500), ``unavailable`` (503);
 - output faults, the inner answer spoiled: ``empty`` (no text, no log-probabilities),
@@ -157,7 +157,7 @@ def make_handler():
             fault = injector.decide(inner, messages, params)
             if fault in TRANSPORT_FAULTS:
                 _raise_transport_fault(fault, inner)
-            # The inner call must not retry on its own: retrying is the outer Router's job.
+            # The inner call must not retry on its own: retrying is the outer LiteLLMModel's job.
             response = litellm.completion(model=inner, messages=messages, drop_params=True, num_retries=0,
                                           api_base=kwargs.get("api_base"), **params)
             return _spoil(response, fault) if fault else response
