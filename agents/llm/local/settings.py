@@ -98,8 +98,9 @@ def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
 def choose_dtype(environ: Mapping[str, str] | None = None, flags: frozenset[str] | None = None) -> DtypeChoice:
     """bf16 where the CPU computes it natively (AMX or AVX512-BF16), fp32 elsewhere; ``MUSPSY_LOCAL_DTYPE`` overrides.
 
-    Measured (README, "Local inference"): where bf16 is emulated (AVX2 only) it ran 2-10x slower than
-    fp32; with AVX512-BF16 or AMX it ran faster.
+    Measured (docs/design.md, "Local inference"): where bf16 is emulated (AVX2 only) it was 1.9x
+    slower on a whole request; with AVX512-BF16 the engine ran 1.3-1.9x faster in bf16. In bf16 a
+    row's sums depend on the batch it rides in; fp32 keeps batched and alone output identical.
     """
     environ = os.environ if environ is None else environ
     raw = environ.get(DTYPE_ENV, "").strip().lower()
