@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -97,6 +99,14 @@ def llama_server_binary(build: bool = False) -> Path:
     return Path(done.stdout.strip().splitlines()[-1])
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, ask for SIGTERM when the parent dies (a killed benchmark or test)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @contextmanager
 def llama_server(binary: Path, gguf: Path, *, threads: int | None = None, slots: int = 4,
                  context: int = 16384, log: Path | None = None) -> Iterator[str]:
@@ -113,7 +123,7 @@ def llama_server(binary: Path, gguf: Path, *, threads: int | None = None, slots:
                "-t", str(threads), "-c", str(context), "-np", str(slots),
                "--no-webui"]
     out = open(log, "wb") if log else subprocess.DEVNULL
-    process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 120
