@@ -93,8 +93,8 @@ def item_set(instrument: Instrument, profile: CaseProfile, state: ClientState, s
                       instructions=instrument.instructions, scale=scale)
     items = tuple(render(ITEM, item=item, level_words=instrument.label(level).lower(), level=f"{level:.1f}")
                   for item, level in zip(instrument.items, latent_levels(instrument, state)))
-    return ItemSet(preamble, items, tuple(str(v) for v in instrument.values),
-                   baseline=render(ITEM, item="N/A", level_words="N/A", level="N/A"))
+    baseline = f"{preamble}\n{render(ITEM, item='N/A', level_words='N/A', level='N/A')}"
+    return ItemSet(preamble, items, tuple(str(v) for v in instrument.values), baseline=baseline)
 
 
 def administer(llm: LanguageModel, instrument: Instrument, profile: CaseProfile, state: ClientState,

@@ -69,8 +69,9 @@ class ItemSet:
 
     Asked one at a time, an item's prompt is the preamble, a newline and the item's text
     (``item_messages``); asked together, the items are numbered under the preamble
-    (``choice_scoring``). ``baseline`` is an item text with its content replaced by "N/A": the
-    content-free prompt that likelihoods are calibrated against (None: not calibrated).
+    (``choice_scoring``). ``baseline`` is a whole prompt with its content replaced by "N/A" (the
+    item's, and whatever of the preamble describes the case): the content-free prompt that
+    likelihoods are calibrated against (None: not calibrated).
     """
 
     preamble: str
@@ -82,7 +83,7 @@ class ItemSet:
         return [{"role": "user", "content": f"{self.preamble}\n{self.items[index]}"}]
 
     def baseline_messages(self) -> list[Message] | None:
-        return None if self.baseline is None else [{"role": "user", "content": f"{self.preamble}\n{self.baseline}"}]
+        return None if self.baseline is None else [{"role": "user", "content": self.baseline}]
 
 
 @dataclass(frozen=True)
