@@ -11,7 +11,7 @@ from rich.console import Console
 
 from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.simulation.evaluation.compare import compare_runs, render_comparison, write_comparison
-from muspsy_sim.simulation.evaluation.report_tables import summary_table
+from muspsy_sim.simulation.evaluation.report_tables import agreement_table, summary_table
 from muspsy_sim.simulation.record.schema import KINDS as RECORD_KINDS, json_schema
 from muspsy_sim.simulation.summary import unhandled_line
 
@@ -24,6 +24,9 @@ def eval_command(
     judge_model: Annotated[Optional[str], typer.Option(help="Judge model (default: the run's judge).")] = None,
     judge_version: Annotated[str, typer.Option(help="Judge prompt version (agents/judge/prompts/).")] = "v1",
     judge: Annotated[bool, typer.Option(help="Rate sessions with the judge model.")] = True,
+    min_agreement: Annotated[Optional[float], typer.Option(
+        help="Warn when self-reports follow the client's state less than this (Spearman; default: the run's "
+             "client.min_agreement).", min=-1, max=1)] = None,
 ) -> None:
     """Score a run: writes metrics.jsonl and summary.json into RUN_DIR (re-runs skip what is scored)."""
     # lazy: scoring builds the judge and its model (agents.llm); --help loads none of it
@@ -34,8 +37,14 @@ def eval_command(
     console = Console()
     with console.status("scoring sessions...") as status:
         summary = evaluate_run(run_dir, judge_model=judge_model, prompt_version=judge_version, with_judge=judge,
-                               on_session=lambda c, s: status.update(f"scored {c} session {s}"))
+                               on_session=lambda c, s: status.update(f"scored {c} session {s}"),
+                               min_agreement=min_agreement)
     console.print(summary_table(summary))
+    agreement = summary["self_report_agreement"]
+    if agreement["instruments"]:
+        console.print(agreement_table(agreement))
+    for line in agreement["warnings"]:
+        console.print(line, style="bold yellow", markup=False, soft_wrap=True)
     for item in summary.get("unhandled_risk_disclosures", []):
         console.print(unhandled_line(item), style="bold red", markup=False)
     console.print(f"Wrote {run_dir / 'metrics.jsonl'} and {run_dir / 'summary.json'}")

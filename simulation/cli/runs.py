@@ -12,7 +12,7 @@ from rich.console import Console
 from muspsy_sim.simulation.config import CampaignConfig, load_config
 from muspsy_sim.simulation.progress import CampaignProgress
 from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.summary import faults_line, risk_lines, sessions_table, usage_line
+from muspsy_sim.simulation.summary import faults_line, risk_lines, self_report_lines, sessions_table, usage_line
 
 app = typer.Typer()
 
@@ -121,6 +121,9 @@ def _run_plan(plan, show_progress: bool) -> bool:
     console.print(f"Faults: {faults_line(result.usage, result.courses)}.", markup=False)
     for line in risk_lines(result.sessions):
         console.print(line, style="bold red" if line.startswith("UNHANDLED") else None, markup=False)
+    for line in self_report_lines(result.sessions, campaign.client.min_agreement):
+        console.print(line, style="bold yellow" if line.startswith("Self-report warning") else None, markup=False,
+                      soft_wrap=True)
     for client_id, course in sorted(result.courses.items()):
         if course.get("status") != "finished":
             console.print(f"[red]course {client_id}: {course.get('status')} — {course.get('error', '')}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from muspsy_sim.simulation.evaluation.self_report import INSTRUMENT_NAMES
+
 SHOWN = ("wai_total", "phq9", "gad7", "phq9_change", "gad7_change", "distress_change", "followed_up_assignment",
          "recall_at_k", "contradiction_rate", "judge_helpfulness", "judge_coherence", "judge_empathy",
          "judge_guidance", "ctrs_homework")
@@ -21,4 +23,17 @@ def summary_table(summary: dict) -> Table:
             table.add_row(name, mean, str(entry["n"]))
     dropped = [c for c, course in summary["courses"].items() if course["dropped_out"]]
     table.caption = f"dropped out: {', '.join(dropped) or 'none'}; all metrics in metrics.jsonl"
+    return table
+
+
+def agreement_table(agreement: dict) -> Table:
+    """Per instrument: how far the client's answers follow its latent levels (``self_report_agreement``)."""
+    table = Table(title="Self-reports vs the client's state")
+    for column in ("instrument", "Spearman", "items", "answered by"):
+        table.add_column(column, justify="left" if column in ("instrument", "answered by") else "right")
+    for key, entry in agreement["instruments"].items():
+        rho = "-" if entry["rho"] is None else f"{entry['rho']:.2f}"
+        how = "latent readout" if entry["modes"] == ["latent"] else "the client's model"
+        table.add_row(INSTRUMENT_NAMES.get(key, key), rho, str(entry["n"]), how)
+    table.caption = f"warned below {agreement['threshold']:.2f}; latent readouts agree by construction"
     return table

@@ -20,7 +20,7 @@ from muspsy_sim.simulation.engine.components import role_model
 from muspsy_sim.simulation.evaluation.consistency import consistency_metrics
 from muspsy_sim.simulation.evaluation.course import course_summary
 from muspsy_sim.simulation.evaluation.risk import risk_metrics, session_risk
-from muspsy_sim.simulation.evaluation.self_report import self_report_metrics
+from muspsy_sim.simulation.evaluation.self_report import agreement_warnings, self_report_agreement, self_report_metrics
 from muspsy_sim.simulation.record.files import METRICS, SUMMARY, SESSIONS
 from muspsy_sim.simulation.record.run_log import RunLog
 from muspsy_sim.simulation.record.schema import SessionRecord
@@ -44,8 +44,12 @@ def build_judge(config: CampaignConfig, judge_model: str | None, prompt_version:
 
 
 def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_version: str = "v1",
-                 with_judge: bool = True, on_session=None) -> dict:
-    """Score every session of ``run_dir``; returns the run summary."""
+                 with_judge: bool = True, on_session=None, min_agreement: float | None = None) -> dict:
+    """Score every session of ``run_dir``; returns the run summary.
+
+    ``min_agreement`` (default: the run's ``client.min_agreement``) is the Spearman of self-reports
+    with the client's latent levels below which the summary warns.
+    """
     run = RunLog.open(run_dir)
     if not run.sessions:
         raise InputError(run_dir / SESSIONS, "", "no finished sessions")
@@ -86,6 +90,10 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
                 on_session(client_id, index)
     write_jsonl_atomic(run_dir / METRICS, rows)
     summary = summarize(rows, config.sessions, judge.describe() if judge else None)
+    threshold = config.client.min_agreement if min_agreement is None else min_agreement
+    agreement = self_report_agreement(run.sessions)
+    summary["self_report_agreement"] = {"threshold": threshold, "instruments": agreement,
+                                        "warnings": agreement_warnings(agreement, threshold)}
     write_json_atomic(run_dir / SUMMARY, summary)
     return summary
 

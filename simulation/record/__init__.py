@@ -1,7 +1,8 @@
 """The run record: its schema (``schema``), the writer (``run_directory``), the reader (``run_log``)
 and the upgrade of runs written by earlier versions (``migrate``).
 
-Layering inside: ``run_directory`` -> ``run_log`` -> ``migrate`` -> ``schema`` -> ``files``.
+Layering inside: ``run_directory`` -> ``run_log`` -> ``migrate`` -> ``schema`` -> ``turns`` -> ``record_model``
+-> ``files``.
 """
 
 from muspsy_sim.simulation.record.run_directory import RunDirectory, RunDirectoryBusy

