@@ -40,6 +40,9 @@ def export(
     dedupe: Annotated[bool, typer.Option(help="Drop exact duplicate examples.")] = True,
     validation: Annotated[float, typer.Option(help="Share of clients held out for validation (0..0.9).", min=0, max=0.9)] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the client split.")] = 0,
+    include_filled_in: Annotated[bool, typer.Option(
+        "--include-filled-in", help="Also export targets the program filled in: template check-ins, safety steps, "
+        "fallback turns and goals, memories with filled-in fields (left out by default).")] = False,
 ) -> None:
     """Export sessions as training data (the three MusPsy tasks), split by client."""
     # lazy: the exporter builds the run's counselor class, and with it the model layer (agents.llm)
@@ -47,11 +50,14 @@ def export(
 
     report = export_dataset(source, format, out, tasks=tuple(task or TASKS),
                             minimums=parse_minimums(min_metric or [], min_wai),
-                            dedupe=dedupe, validation_share=validation, seed=seed)
+                            dedupe=dedupe, validation_share=validation, seed=seed, include_filled_in=include_filled_in)
     for part, path in report.files.items():
         typer.echo(f"{part}: {report.counts[part]} examples from {len(report.clients[part])} clients -> {path}")
     typer.echo(f"sessions kept {report.sessions_kept}, filtered out {report.sessions_filtered}, "
                f"duplicates dropped {report.duplicates_dropped}")
+    if report.left_out:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in report.left_out.items())
+        typer.echo(f"left out (filled in by the program, not a model; --include-filled-in exports them): {kinds}")
 
 
 @app.command()
