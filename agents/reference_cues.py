@@ -1,7 +1,8 @@
 """Cues that a turn refers back to earlier sessions: one small, documented lexicon.
 
-Used by the simulated client (``agents/client/dynamics.py``: a counselor turn that
-refers back earns trust from session 2 on and costs it in session 1), by the
+Used by the simulated client (``agents/client/past_references.py``: a counselor turn's claim
+about earlier sessions earns trust when it matches what the client heard, and costs it when
+not), by the
 memory-consistency metrics (``simulation/evaluation/consistency.py``) and by the
 HTML report's "refers back" marks (``simulation/inspection/report_sessions.py``).
 Like ``risk_language``, it is a plain phrase list on purpose: its misses and false
@@ -21,9 +22,9 @@ Phrase groups (case-insensitive, whole words; ``assignments?`` is "assignment" o
 Named patterns, one per question asked of a turn:
 
 * ``COUNSELOR_REFERS_BACK``: does a counselor turn refer back to an earlier session?
-  ``EARLIER_SESSION``, ``ASSIGNMENT`` and "we agreed". The client's appraisal uses it
-  (+1 from session 2 on, -1 in session 1), and so does ``followed_up_assignment``
-  (an early counselor turn that names the previous assignment).
+  ``EARLIER_SESSION``, ``ASSIGNMENT`` and "we agreed". ``followed_up_assignment`` uses it
+  (an early counselor turn that names the previous assignment); the client's appraisal checks
+  the claims themselves (``agents/client/past_references.py``).
 * ``CLIENT_REFERS_BACK``: does a client turn point at an earlier session (``recall_at_k``)?
   The phrases of ``COUNSELOR_REFERS_BACK`` and ``CLIENT_RECALL``.
 * ``HOMEWORK_CLAIM``: does a counselor clause claim an agreed assignment

@@ -1,8 +1,9 @@
 """Requests, tokens and filled-in answers per session against an OpenAI-compatible server, per scoring method.
 
 Runs the default campaign (configs/default.yaml: its clients, sessions, turns, counselor and model
-settings) with every role ``openai/<model>`` and ``api_base`` = the server, once per scoring method
-of the client (the role ``scoring`` setting, ``agents/llm/choice_scoring``):
+settings; the client's questionnaires answered by its model, ``client.self_report: model``) with
+every role ``openai/<model>`` and ``api_base`` = the server, once per scoring method of the client
+(the role ``scoring`` setting, ``agents/llm/choice_scoring``):
 
 - ``json-per-item``: one JSON request per questionnaire item, re-asked up to twice when the answer is
   not an option (how every answer over the wire was asked before);
@@ -88,6 +89,8 @@ def campaign_config(url: str, method: str, directory: Path, args) -> CampaignCon
         data["max_turns"] = args.turns
     for role in ROLES:
         data["models"][role].update(model=f"openai/{args.model}", api_base=url, scoring=method)
+    # The client's model answers its questionnaires (the default campaign reads them off its state instead).
+    data["client"]["self_report"] = "model"
     return CampaignConfig.model_validate(data)
 
 

@@ -43,6 +43,15 @@ def parse_chroma_url(url: str) -> tuple[str, int, bool]:
     return parsed.hostname, port, ssl
 
 
+def record_id(campaign: str, client_id: str, session_index: int, suffix: str) -> str:
+    """The id of a stored record: ``CAMPAIGN:CLIENT:sN:memory`` or ``CAMPAIGN:CLIENT:sN:chunkI``.
+
+    Evaluation rebuilds these ids from the session records (``simulation/evaluation/retrieval.py``)
+    to check that what a counselor says it retrieved is in the store.
+    """
+    return f"{campaign}:{client_id}:s{int(session_index)}:{suffix}"
+
+
 def chroma_where(*conditions: dict[str, Any]) -> dict[str, Any]:
     """A Chroma ``where`` filter that holds when every condition holds."""
     # Chroma rejects "$and" with fewer than two operands.
@@ -113,7 +122,7 @@ class MemoryStore:
         return chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=settings)
 
     def _record_id(self, client_id: str, session_index: int, suffix: str) -> str:
-        return f"{self.campaign}:{client_id}:s{session_index}:{suffix}"
+        return record_id(self.campaign, client_id, session_index, suffix)
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
         vectors = self.embedder.embed(texts)

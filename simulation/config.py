@@ -63,6 +63,18 @@ class AnswerFallbacks(_Strict):
     strict: bool = Field(default=False, description="Mark a course failed when one of its sessions is above the threshold (run --strict).")
 
 
+class ClientSettings(_Strict):
+    """How the simulated client takes turns and answers questionnaires (docs/client_state.md)."""
+
+    appraisal: Literal["rules", "model"] = Field(
+        default="rules", description="rules: lexical cues; model: the client's own model rates each counselor turn.")
+    self_report: Literal["model", "latent"] = Field(
+        default="model", description="model: the client's model answers each item; latent: the nearest scale value to its state, no model call.")
+    min_agreement: float = Field(
+        default=0.3, ge=-1, le=1,
+        description="Spearman of self-reports with the latent levels below which the run summary and eval warn.")
+
+
 class CampaignConfig(_Strict):
     name: str = Field(default="default", pattern=NAME_PATTERN)
     scenarios: list[str] = Field(
@@ -75,6 +87,7 @@ class CampaignConfig(_Strict):
     counselor: str = Field(default="muspsy", min_length=1, max_length=200)
     counselor_options: dict[str, Any] = Field(default_factory=dict)
     client_dynamics: dict[str, float] = Field(default_factory=dict, description="Overrides of DynamicsParams (docs/client_state.md).")
+    client: ClientSettings = ClientSettings()
     models: Models = Models()
     memory: MemorySettings = MemorySettings()
     answer_fallbacks: AnswerFallbacks = AnswerFallbacks()

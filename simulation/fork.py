@@ -24,7 +24,7 @@ from muspsy_sim.simulation.engine.components import build_components
 from muspsy_sim.simulation.inspection.graphs import compiled_course_graph
 from muspsy_sim.simulation.record.files import CHECKPOINTS
 from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.record.manifest_schema import ForkOrigin, Manifest
+from muspsy_sim.simulation.record.schema import ForkOrigin, Manifest
 
 
 def _state_after_session(graph, client_id: str, after_session: int):

@@ -24,7 +24,7 @@ from muspsy_sim.scenarios.loader import load_library
 from muspsy_sim.scenarios.selection import select_profiles
 from muspsy_sim.simulation.config import ROLES, load_config
 from muspsy_sim.simulation.record.run_directory import RunDirectory
-from muspsy_sim.simulation.record.manifest_schema import Manifest
+from muspsy_sim.simulation.record.schema import Manifest
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO / "configs" / "default.yaml"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.table import Table
 
 from muspsy_sim.simulation.evaluation.risk import campaign_risk
-from muspsy_sim.simulation.record.schema import SessionRecord
+from muspsy_sim.simulation.evaluation.self_report import agreement_line, agreement_warnings, self_report_agreement
+from muspsy_sim.simulation.record.schema import ClientTurnRecord, SessionRecord
 from muspsy_sim.simulation.record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
 
 
@@ -85,3 +86,17 @@ def risk_lines(sessions: list[SessionRecord]) -> list[str]:
 def unhandled_line(item: dict) -> str:
     return (f"UNHANDLED risk disclosure: client {item['client_id']}, session {item['session_index']}, "
             f"turn {item['turn_index']} (missing: {', '.join(item['missing'])})")
+
+
+def self_report_lines(sessions: list[SessionRecord], threshold: float) -> list[str]:
+    """How far the client's self-reports follow its state, a warning per instrument below ``threshold``,
+    and how many appraisal items were filled in (fallback) instead of given by the client's model
+    (filled-in questionnaire answers: ``answers_line``)."""
+    agreement = self_report_agreement(sessions)
+    lines = [agreement_line(agreement), *agreement_warnings(agreement, threshold)] if agreement else []
+    appraisal = sum(turn.appraisal.methods.get("fallback", 0) for record in sessions for turn in record.turns
+                    if isinstance(turn, ClientTurnRecord) and turn.appraisal is not None)
+    if appraisal:
+        lines.append(f"Filled in, not the client model's answer (fallback to the scale's middle): {appraisal} "
+                     f"appraisal items.")
+    return lines

@@ -63,4 +63,8 @@ def test_between_sessions_is_seeded():
     first = between_sessions(state, ["a bad week"], True, DynamicsParams(), random.Random(5))
     again = between_sessions(state, ["a bad week"], True, DynamicsParams(), random.Random(5))
     assert first == again
-    assert first[1]["life_events"] == ["a bad week"] and first[1]["homework_done"] in (True, False)
+    assert first[1]["life_events"] == ["a bad week"] and isinstance(first[1]["homework_done"], bool)
+    # The seed matters: other seeds give other weeks (a function that ignored its rng would pass the lines above).
+    others = {between_sessions(state, ["a bad week"], True, DynamicsParams(), random.Random(seed))[0].distress
+              for seed in range(6, 12)}
+    assert len(others | {first[0].distress}) >= 5

@@ -9,6 +9,7 @@ import pytest
 
 from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.simulation.evaluation.compare import (
+    cell_lines,
     compare_runs,
     comparison_markdown,
     load_metrics,
@@ -78,8 +79,8 @@ def test_means_and_counts(two_runs):
 def test_nulls_are_ignored(two_runs):
     result = compare_runs(list(two_runs), resamples=200)
     follow_up = result["metrics"]["followed_up_assignment"]
-    assert follow_up["base"] == {"mean": 0.0, "low": 0.0, "high": 0.0, "n": 8}
-    assert follow_up["muspsy"] == {"mean": 1.0, "low": 1.0, "high": 1.0, "n": 8}
+    assert follow_up["base"] == {"mean": 0.0, "low": 0.0, "high": 0.0, "n": 8, "clients": 2}
+    assert follow_up["muspsy"] == {"mean": 1.0, "low": 1.0, "high": 1.0, "n": 8, "clients": 2}
     assert result["paired"]["followed_up_assignment"]["muspsy"]["pairs"] == 8
     assert result["paired"]["followed_up_assignment"]["muspsy"]["diff"] == pytest.approx(1.0)
     assert set(result["trend"]["followed_up_assignment"]["muspsy"]) == {2, 3}
@@ -195,3 +196,47 @@ def test_malformed_metrics_are_input_errors(tmp_path):
     (tmp_path / "metrics.jsonl").write_text('{"metrics": {"phq9": "high"}}\n', encoding="utf-8")
     with pytest.raises(InputError, match="metrics.phq9"):
         load_metrics(tmp_path)
+
+
+# --- intervals by client (issue 16, point 5) --------------------------------------------------------------------
+
+
+def test_intervals_resample_clients_and_say_so(tmp_path):
+    """Eight sessions per client that move together: a session-level bootstrap would be far too narrow."""
+    clients = {f"client-{i}": 10.0 + 4.0 * i for i in range(5)}
+    base_rows, other_rows = [], []
+    for c, (client, level) in enumerate(clients.items()):
+        for session in range(1, 9):
+            base_rows.append(record("base", client, 1, session, "baseline", phq9=level + 0.01 * session))
+            # The effect differs by client (from -2 to +6): the paired interval must reflect five clients, not 40 pairs.
+            other_rows.append(record("other", client, 1, session, "muspsy", phq9=level + 0.01 * session + 2.0 * c - 2.0))
+    result = compare_runs([write_run(tmp_path / "a", base_rows), write_run(tmp_path / "b", other_rows)], resamples=2000)
+    summary = result["metrics"]["phq9"]["base"]
+    assert summary["n"] == 40 and summary["clients"] == 5
+    from muspsy_sim.simulation.evaluation.statistics import bootstrap_ci
+
+    _, low, high = bootstrap_ci(list(clients.values()), seed=0)
+    assert summary["high"] - summary["low"] == pytest.approx(high - low, rel=0.2)
+    paired = result["paired"]["phq9"]["other"]
+    assert paired["pairs"] == 40 and paired["clients"] == 5
+    assert paired["high"] - paired["low"] > 3.0  # five client effects -2..6, not forty near-copies
+    assert "clients" in result["method"] and "paired by client, seed and session" in result["method"]
+    markdown = comparison_markdown(result)
+    assert "cluster bootstrap" in markdown and "resampling clients" in markdown
+    assert "resampling clients" in (render_comparison(result).caption or "")
+
+
+def test_one_client_gives_no_interval(tmp_path):
+    rows = [record("r", "c", 1, k, "muspsy", phq9=float(k)) for k in SESSIONS]
+    result = compare_runs([write_run(tmp_path / "r", rows)], resamples=100)
+    assert result["metrics"]["phq9"]["r"]["low"] is None and result["metrics"]["phq9"]["r"]["clients"] == 1
+    assert cell_lines(result, "phq9", "r") == ["2.00 (one client: no interval)"]
+
+
+def test_a_metric_a_run_marks_not_applicable_is_shown_so(tmp_path):
+    rows = [dict(record("nm", c, 1, k, "no-memory", recall_at_k=None, phq9=1.0), not_applicable=["recall_at_k"])
+            for c in CLIENTS for k in SESSIONS]
+    other = [record("m", c, 1, k, "muspsy", recall_at_k=0.5, phq9=1.0) for c in CLIENTS for k in SESSIONS]
+    result = compare_runs([write_run(tmp_path / "m", other), write_run(tmp_path / "nm", rows)], resamples=100)
+    assert result["not_applicable"] == {"recall_at_k": ["nm"]}
+    assert cell_lines(result, "recall_at_k", "nm") == ["not applicable"]

@@ -11,9 +11,12 @@ from muspsy_sim.simulation.evaluation import consistency
 from muspsy_sim.simulation.evaluation.consistency import content_words, overlap
 from muspsy_sim.simulation.record.schema import SessionRecord
 
-def consistency_metrics(records: list[dict], profile: CaseProfile) -> dict[int, dict]:
+CAMPAIGN = "test"
+
+
+def consistency_metrics(records: list[dict], profile: CaseProfile, **options) -> dict[int, dict]:
     """The metrics of records built here as plain data (easy to edit), read as a run reads them."""
-    return consistency.consistency_metrics([SessionRecord.model_validate(r) for r in records], profile)
+    return consistency.consistency_metrics([SessionRecord.model_validate(r) for r in records], profile, **options)
 
 
 ASSIGNMENT = "This week, try writing down one worrying thought each evening and one kinder answer to it."
@@ -40,15 +43,15 @@ def profile() -> CaseProfile:
     })
 
 
-def counselor(text: str, stage: str = "middle", retrieved: list[int] = ()) -> dict:
-    return {
-        "speaker": "counselor", "text": text, "stage": stage, "source": "model",
-        "retrieved": [
-            {"id": f"m{s}", "client_id": "gad-priya-38", "session_index": s, "kind": "memory", "text": "...",
-             "distance": 0.1}
-            for s in retrieved
-        ],
-    }
+def counselor(text: str, stage: str = "middle", retrieved: list[int | str] = ()) -> dict:
+    """A counselor turn; ``retrieved`` names store records: 1 (session 1's memory) or "s1:chunk1"."""
+    items = []
+    for item in retrieved:
+        suffix = f"s{item}:memory" if isinstance(item, int) else item
+        items.append({"id": f"{CAMPAIGN}:gad-priya-38:{suffix}", "client_id": "gad-priya-38",
+                      "session_index": int(suffix.split(":")[0][1:]), "kind": "memory", "text": "...",
+                      "distance": 0.1})
+    return {"speaker": "counselor", "text": text, "stage": stage, "source": "model", "retrieved": items}
 
 
 def client(text: str, fact: int | None = None) -> dict:
@@ -57,7 +60,8 @@ def client(text: str, fact: int | None = None) -> dict:
 
 def record(index: int, turns: list[dict], assignment: str = ASSIGNMENT, week: dict | None = None) -> dict:
     return {
-        "client_id": "gad-priya-38", "session_index": index, "goal": "work on worry", "turns": turns,
+        "campaign": CAMPAIGN, "client_id": "gad-priya-38", "session_index": index, "goal": "work on worry",
+        "turns": turns,
         "memory": {"counseling_assignments": assignment, "summary": "a session."},
         "week_before": week if index > 1 else None,
     }
@@ -175,15 +179,15 @@ def _referring_session(retrieved: list[int], index: int = 3) -> dict:
     ])
 
 
-def test_recall_when_the_relevant_session_is_retrieved(profile):
-    records = [session_one(), session_two(CHECK_IN), _referring_session([1, 2])]
+def test_recall_when_the_record_holding_the_fact_is_retrieved(profile):
+    records = [session_one(), session_two(CHECK_IN), _referring_session(["s1:chunk1", 2])]
     metrics = consistency_metrics(records, profile)
     assert metrics[3]["recall_at_k"] == 1.0
     assert metrics[3]["referring_turns"] == 1
 
 
-def test_recall_when_only_other_sessions_are_retrieved(profile):
-    records = [session_one(), session_two(CHECK_IN), _referring_session([2])]
+def test_recall_when_only_other_records_are_retrieved(profile):
+    records = [session_one(), session_two(CHECK_IN), _referring_session([1, 2])]  # memories, without the fact
     metrics = consistency_metrics(records, profile)
     assert metrics[3]["recall_at_k"] == 0.0
     assert metrics[3]["referring_turns"] == 1
@@ -205,6 +209,118 @@ def test_recall_none_without_referring_turns(profile):
     metrics = consistency_metrics([session_one(), session_two(CHECK_IN)], profile)
     assert metrics[2]["recall_at_k"] is None
     assert metrics[2]["referring_turns"] == 0
+
+
+# --- ground truth is what the client heard (issue 16, point 1) ----------------------------------------------
+
+
+def test_follow_up_is_measured_against_the_closing_turn_not_the_counselors_memory(profile):
+    """A counselor whose memory invents an assignment and quotes it back does not score a follow-up."""
+    first = session_one()
+    first["memory"]["counseling_assignments"] = "Keep a sleep diary every morning and count the cups of coffee."
+    quoting_own_memory = ("Welcome back, Priya. Last time we agreed on this assignment: Keep a sleep diary every "
+                          "morning and count the cups of coffee. How did it go this week?")
+    metrics = consistency_metrics([first, session_two(quoting_own_memory)], profile)
+    assert metrics[2]["followed_up_assignment"] == 0.0
+    assert [c["kind"] for c in metrics[2]["contradictions"]] == ["invented_homework"]
+    # Quoting what was said at the close of session 1 still counts, whatever the memory says.
+    assert consistency_metrics([first, session_two(CHECK_IN)], profile)[2]["followed_up_assignment"] == 1.0
+
+
+def test_only_a_closing_turn_agrees_an_assignment(profile):
+    first = session_one()
+    first["turns"] = first["turns"][:-1]  # the client left before the close: nothing was agreed
+    metrics = consistency_metrics([first, session_two(CHECK_IN)], profile)
+    assert metrics[2]["followed_up_assignment"] is None
+
+
+def test_the_heard_assignment_is_the_assignment_part_of_the_closing_turn():
+    closing = SessionRecord.model_validate(record(1, [
+        counselor("Hello Priya.", "opening"), client("Hi."),
+        counselor("Thank you for today, Priya, you worked hard. This week, try a short walk after lunch.", "closing"),
+    ]))
+    assert consistency.heard_assignment(closing) == "This week, try a short walk after lunch."
+
+
+# --- retrieval recall per fact, against the store's own records (point 2) -----------------------------------
+
+
+def _session_three(reply_retrieved: list, client_text: str) -> dict:
+    return record(3, [
+        counselor("Welcome back, Priya. What is on your mind?", "opening"),
+        client(client_text),
+        counselor("That sounds frightening, Priya.", retrieved=reply_retrieved),
+        client("Yes."),
+        counselor(ASSIGNMENT, "closing"),
+    ])
+
+
+def test_recall_ignores_records_the_store_does_not_hold(profile):
+    fabricated = counselor("That sounds frightening, Priya.")
+    fabricated["retrieved"] = [{"id": "invented-1", "client_id": "gad-priya-38", "session_index": 1,
+                                "kind": "memory", "text": FACT_0, "distance": 0.0}]
+    third = _session_three([], "I still check my children's breathing at night, like I told you.")
+    third["turns"][2] = fabricated
+    metrics = consistency_metrics([session_one(), session_two(CHECK_IN), third], profile)
+    assert metrics[3]["recall_at_k"] == 0.0 and metrics[3]["referred_items"] == 1
+
+
+def test_recall_is_per_fact_not_per_session(profile):
+    first = session_one()
+    first["turns"][1] = client("I am tense. " + FACT_1, fact=1)  # both facts in session 1, in different exchanges
+    text = "I still check my children's breathing at night, and my brothers still leave the care of our parents to me."
+    one_of_two = consistency_metrics([first, session_two(CHECK_IN), _session_three(["s1:chunk1"], text)], profile)
+    assert one_of_two[3]["referred_items"] == 2
+    assert one_of_two[3]["recall_at_k"] == 0.5
+    both = consistency_metrics([first, session_two(CHECK_IN), _session_three(["s1:chunk0", "s1:chunk1"], text)],
+                               profile)
+    assert both[3]["recall_at_k"] == 1.0
+
+
+def test_recall_is_not_applicable_for_a_counselor_that_does_not_retrieve(profile):
+    records = [session_one(), session_two(CHECK_IN), _referring_session([])]
+    metrics = consistency_metrics(records, profile, retrieves=False)
+    assert metrics[3]["recall_at_k"] is None and metrics[3]["recall_applicable"] is False
+    assert consistency_metrics(records, profile)[3]["recall_at_k"] == 0.0
+
+
+def test_stored_records_rebuild_the_ids_the_store_wrote(tmp_path):
+    """The ids eval checks against are the ids the memory store of a real run holds."""
+    from typer.testing import CliRunner
+
+    from muspsy_sim.memory import MemoryStore
+    from muspsy_sim.simulation.cli import app
+    from muspsy_sim.simulation.evaluation.retrieval import stored_records
+    from muspsy_sim.simulation.record.run_log import RunLog
+    from tests.conftest import scripted_config
+
+    path = scripted_config(tmp_path, scenarios=["gad-priya-38"], sessions=2, max_turns=2)
+    assert CliRunner().invoke(app, ["run", "--config", str(path), "--no-progress"]).exit_code == 0
+    run = RunLog.open(tmp_path / "runs" / "scripted")
+    store = MemoryStore("scripted", _NoEmbedding(), path=run.path / "chroma")
+    held = {hit.id: hit.text for hit in store.records()}
+    rebuilt = {}
+    for session in run.sessions:
+        rebuilt.update(stored_records(session, "scripted"))
+    assert rebuilt == held
+
+
+class _NoEmbedding:
+    def embed(self, texts):
+        raise AssertionError("reading records needs no embedding")
+
+
+# --- references back next to the contradiction rate (point 3) -----------------------------------------------
+
+
+def test_references_back_are_counted_beside_the_contradiction_rate(profile):
+    silent = consistency_metrics([session_one(), session_two("Hello Priya. What would you like to talk about?")],
+                                 profile)
+    assert silent[2]["contradiction_rate"] == 0.0 and silent[2]["references_back"] == 0
+    second = "You mentioned you check on your children's breathing at night."
+    talking = consistency_metrics([session_one(), session_two(CHECK_IN, second)], profile)
+    assert talking[2]["contradiction_rate"] == 0.0 and talking[2]["references_back"] == 2
+    assert talking[1]["references_back"] == 0  # setting homework at the close is not a reference back
 
 
 def test_records_of_two_clients_are_refused(profile):

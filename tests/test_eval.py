@@ -77,7 +77,7 @@ def test_eval_rerun_skips_what_is_scored(ablation, monkeypatch):
 
 def test_no_memory_never_follows_up_and_poor_counselor_scores_lower(ablation):
     no_memory = [r for r in _rows(ablation["no-memory"]) if r["session_index"] > 1]
-    assert all(r["metrics"]["followed_up_assignment"] == 0.0 for r in no_memory)
+    assert len(no_memory) == 6 and all(r["metrics"]["followed_up_assignment"] == 0.0 for r in no_memory)
 
     def mean(run, metric):
         values = [r["metrics"][metric] for r in _rows(ablation[run])]
@@ -96,6 +96,11 @@ def test_compare_prints_and_writes_a_paired_table(ablation, tmp_path):
     assert compared["runs"] == ["abl-muspsy", "abl-no-memory", "abl-poor"]
     assert compared["paired"]["wai_total"]["abl-poor"]["pairs"] == 9
     assert compared["paired"]["wai_total"]["abl-poor"]["diff"] < 0
+    # MusPsy and no-memory separate on follow-up, with intervals computed by client.
+    follow_up = compared["paired"]["followed_up_assignment"]["abl-no-memory"]
+    assert follow_up["clients"] == 3 and follow_up["high"] < 0
+    assert compared["metrics"]["followed_up_assignment"]["abl-muspsy"]["low"] > \
+        compared["metrics"]["followed_up_assignment"]["abl-no-memory"]["high"]
     assert (tmp_path / "compare.md").is_file()
 
 
@@ -118,3 +123,24 @@ def test_the_eval_judge_keeps_the_runs_fault_settings():
     # Another judge model drops the run's api_base (it belonged to the other model) but keeps the rest.
     assert (other.model, other.api_base, other.retries, other.timeout, other.fallback) == \
         ("testdouble/poor-counselor", None, 5, 7, "testdouble/json-only")
+
+
+def test_recall_is_not_applicable_to_a_counselor_that_does_not_retrieve(ablation):
+    rows = [r for r in _rows(ablation["no-memory"]) if r["session_index"] > 1]
+    assert rows and all(r["metrics"]["recall_at_k"] is None and r["not_applicable"] == ["recall_at_k"] for r in rows)
+    summary = json.loads((ablation["no-memory"] / "summary.json").read_text())
+    assert summary["metrics"]["recall_at_k"] == {"mean": None, "n": 0, "not_applicable": True}
+    muspsy = json.loads((ablation["muspsy"] / "summary.json").read_text())
+    assert "not_applicable" not in muspsy["metrics"]["recall_at_k"]
+    result = runner.invoke(app, ["eval", str(ablation["no-memory"])], terminal_width=200)
+    assert "not applicable" in result.output
+
+
+def test_eval_prints_references_back_beside_the_contradiction_rate(ablation):
+    result = runner.invoke(app, ["eval", str(ablation["muspsy"])], terminal_width=200)
+    lines = result.output.splitlines()
+    at = next(i for i, line in enumerate(lines) if "contradiction_rate" in line)
+    assert "references_back" in lines[at + 1]
+    rows = _rows(ablation["muspsy"])
+    later = [r for r in rows if r["session_index"] > 1]
+    assert len(later) == 6 and all(r["metrics"]["references_back"] >= 1 for r in later)

@@ -67,25 +67,36 @@ def test_muspsy_export_has_three_tasks_and_right_speaker_order(run_and_prompts):
         assert len(row["history"]) == 0 or row["history"][0][0] == SESSION_START
 
 
-def test_exported_counseling_chats_are_what_the_counselor_saw(run_and_prompts):
+def _is_inference_chat(row, seen) -> bool:
+    """Whether an example's chat is one the counselor model was sent (closing and memory steps add a prefill)."""
+    context = row["messages"][:-1]
+    return any(chat[:len(context)] == context for chat in seen)
+
+
+def test_exported_examples_are_what_the_counselor_saw(run_and_prompts):
     run_dir, seen, tmp = run_and_prompts
-    rows = _export(run_dir, tmp / "openai.jsonl", "--format", "openai", "--task", "counseling")
-    model_turns = {r["session_index"] for r in rows}
-    assert model_turns == {1, 2, 3}
-    template_openings = 0
+    rows = _export(run_dir, tmp / "openai.jsonl", "--format", "openai")
+    assert {r["task"] for r in rows} == {"memory", "goal", "counseling"}
+    assert {r["session_index"] for r in rows if r["task"] == "counseling"} == {1, 2, 3}
     for row in rows:
         messages = row["messages"]
-        assert messages[0]["role"] == "system" and messages[-1]["role"] == "assistant"
-        roles = [m["role"] for m in messages[1:]]
-        assert roles == ["user", "assistant"] * (len(roles) // 2)
-        context = messages[:-1]
-        if messages[-1]["content"].startswith("This week, try"):
-            context = [*context, {"role": "assistant", "content": "This week, try"}]
-        if context in seen:
-            continue
-        template_openings += 1  # check-ins come from a template, not a model call
-        assert messages[-1]["content"].startswith("Welcome back")
-    assert template_openings == 6  # sessions 2 and 3 of three clients
+        assert messages[-1]["role"] == "assistant"
+        if row["task"] == "counseling":
+            assert messages[0]["role"] == "system"
+            roles = [m["role"] for m in messages[1:]]
+            assert roles == ["user", "assistant"] * (len(roles) // 2)
+        assert _is_inference_chat(row, seen), (row["task"], row["session_index"], messages[-1]["content"][:60])
+        assert not messages[-1]["content"].startswith("Welcome back")  # template check-ins are no target
+
+
+def test_template_turns_are_exported_only_when_asked(run_and_prompts):
+    run_dir, seen, tmp = run_and_prompts
+    default = _export(run_dir, tmp / "default.jsonl", "--format", "openai", "--task", "counseling")
+    asked = _export(run_dir, tmp / "asked.jsonl", "--format", "openai", "--task", "counseling", "--include-filled-in")
+    check_ins = [r for r in asked if r["messages"][-1]["content"].startswith("Welcome back")]
+    assert len(check_ins) == 6  # sessions 2 and 3 of three clients
+    assert len(asked) == len(default) + 6
+    assert not any(_is_inference_chat(r, seen) for r in check_ins)  # no model was asked for them
 
 
 def test_sharegpt_and_round_trip(run_and_prompts):
@@ -109,11 +120,24 @@ def test_split_by_client_and_filters(run_and_prompts):
     assert len(everything) == len(train) + len(validation)
 
 
-def test_duplicates_are_dropped(run_and_prompts):
-    run_dir, _, tmp = run_and_prompts
-    kept = _export(run_dir, tmp / "d1.jsonl", "--format", "openai")
-    with_dupes = _export(run_dir, tmp / "d2.jsonl", "--format", "openai", "--no-dedupe")
-    assert len({json.dumps(r["messages"]) for r in with_dupes}) == len(kept) <= len(with_dupes)
+def test_a_planted_duplicate_is_dropped(tmp_path):
+    """The same reference client imported twice under two ids: every example of the copy is a duplicate."""
+    imported = tmp_path / "imported"
+    result = runner.invoke(app, ["scenarios", "import", "muspsy", str(FIXTURES / "muspsy"), "--out", str(imported)])
+    assert result.exit_code == 0, result.output
+    original = sorted(imported.glob("*.dialogues.json"))[0].name.removesuffix(".dialogues.json")
+    copy = f"{original}-copy"
+    profile = (imported / f"{original}.yaml").read_text(encoding="utf-8")
+    assert f"id: {original}\n" in profile
+    (imported / f"{copy}.yaml").write_text(profile.replace(f"id: {original}\n", f"id: {copy}\n"), encoding="utf-8")
+    (imported / f"{copy}.dialogues.json").write_text(
+        (imported / f"{original}.dialogues.json").read_text(encoding="utf-8"), encoding="utf-8")
+    kept = _export(imported, tmp_path / "kept.jsonl", "--format", "openai")
+    with_dupes = _export(imported, tmp_path / "all.jsonl", "--format", "openai", "--no-dedupe")
+    of_original = [r for r in kept if r["client_id"] == original]
+    assert of_original and not [r for r in kept if r["client_id"] == copy]
+    assert len(with_dupes) == len(kept) + len(of_original)
+    assert len({json.dumps(r["messages"]) for r in with_dupes}) == len(kept)
 
 
 def test_export_from_a_musPsy_release_directory(tmp_path):
@@ -135,7 +159,7 @@ def test_unknown_format_or_source_is_an_input_error(tmp_path, run_and_prompts):
 
 @pytest.mark.parametrize("counselor", ["no-memory", "full-history"])
 def test_exports_of_other_counselors_are_what_that_counselor_saw(tmp_path, counselor):
-    """The exporter renders through the counselor the run names, not the MusPsy counselor."""
+    """The exporter renders through the counselor the run names, not the MusPsy counselor: every example."""
     from tests.conftest import scripted_config
 
     seen = []
@@ -147,19 +171,65 @@ def test_exports_of_other_counselors_are_what_that_counselor_saw(tmp_path, couns
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(test_double, "scripted_reply", recording)
-        config = scripted_config(tmp_path, sessions=2, max_turns=2, scenarios=["insomnia-david-47"], counselor=counselor)
+        # postnatal-aisha-30 discloses risk in session 2: the run holds a safety step.
+        config = scripted_config(tmp_path, sessions=2, max_turns=2, scenarios=["insomnia-david-47", "postnatal-aisha-30"],
+                                 counselor=counselor)
         assert runner.invoke(app, ["run", "--config", str(config), "--no-progress"]).exit_code == 0
     run_dir = tmp_path / "runs" / "scripted"
-    model_turns = {t["text"] for r in map(json.loads, (run_dir / "sessions.jsonl").read_text().splitlines())
-                   for t in r["turns"] if t["speaker"] == "counselor" and t["source"] == "model"}
+    sources = {t.get("source") for r in map(json.loads, (run_dir / "sessions.jsonl").read_text().splitlines())
+               for t in r["turns"] if t["speaker"] == "counselor"}
+    assert "safety" in sources
     rows = _export(run_dir, tmp_path / "out.jsonl", "--format", "openai")
     checked = {"memory": 0, "goal": 0, "counseling": 0}
     for row in rows:
-        target = row["messages"][-1]["content"]
-        if row["task"] == "counseling" and target not in model_turns:
-            continue  # safety turns come from the program, not from a model call
-        context = row["messages"][:-1]
-        # Each example's chat is what the model was sent (closing and memory steps add a prefill after it).
-        assert any(chat[:len(context)] == context for chat in seen), (row["task"], row["session_index"])
+        assert _is_inference_chat(row, seen), (row["task"], row["session_index"])
         checked[row["task"]] += 1
-    assert checked["memory"] == checked["goal"] == 2 and checked["counseling"] >= 4
+    assert checked["memory"] == checked["goal"] == 4 and checked["counseling"] >= 8
+
+
+@pytest.fixture(scope="module")
+def risk_run(tmp_path_factory):
+    """MusPsy on a client who discloses risk in session 2: a safety step, then a safety check-in in session 3."""
+    from tests.conftest import scripted_config
+
+    tmp = tmp_path_factory.mktemp("export-risk")
+    config = scripted_config(tmp, sessions=3, max_turns=2, scenarios=["postnatal-aisha-30"], workers=1)
+    assert runner.invoke(app, ["run", "--config", str(config), "--no-progress"]).exit_code == 0
+    return tmp / "runs" / "scripted"
+
+
+def _program_texts(run_dir) -> set[str]:
+    return {t["text"] for r in map(json.loads, (run_dir / "sessions.jsonl").read_text().splitlines())
+            for t in r["turns"] if t["speaker"] == "counselor" and t.get("source") != "model"}
+
+
+def test_safety_and_template_turns_are_no_training_targets_unless_asked(risk_run, tmp_path):
+    program = _program_texts(risk_run)
+    sources = {t.get("source") for r in map(json.loads, (risk_run / "sessions.jsonl").read_text().splitlines())
+               for t in r["turns"] if t["speaker"] == "counselor"}
+    assert {"safety", "template"} <= sources
+    default = _export(risk_run, tmp_path / "default.jsonl", "--format", "openai", "--task", "counseling")
+    assert default and not [r for r in default if r["messages"][-1]["content"] in program]
+    asked = _export(risk_run, tmp_path / "asked.jsonl", "--format", "openai", "--task", "counseling",
+                    "--include-filled-in")
+    assert {r["messages"][-1]["content"] for r in asked} >= program
+    result = runner.invoke(app, ["export", str(risk_run), "--out", str(tmp_path / "x.jsonl"), "--task", "counseling"])
+    assert "left out" in result.output and "safety" in result.output and "template" in result.output
+
+
+def test_fallback_goals_and_filled_in_memories_are_left_out_unless_asked(risk_run, tmp_path):
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    for name in ("manifest.json",):
+        (edited / name).write_text((risk_run / name).read_text(encoding="utf-8"), encoding="utf-8")
+    records = [json.loads(line) for line in (risk_run / "sessions.jsonl").read_text().splitlines()]
+    records[0]["goal_source"] = "fallback"
+    records[1]["memory"]["filled_in"] = ["summary"]
+    (edited / "sessions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    default = _export(edited, tmp_path / "default.jsonl", "--format", "openai", "--task", "goal", "--task", "memory")
+    kept = {(r["task"], r["session_index"]) for r in default}
+    assert ("goal", 1) not in kept and ("memory", 2) not in kept
+    assert {("goal", 2), ("goal", 3), ("memory", 1), ("memory", 3)} <= kept
+    asked = _export(edited, tmp_path / "asked.jsonl", "--format", "openai", "--task", "goal", "--task", "memory",
+                    "--include-filled-in")
+    assert {("goal", 1), ("memory", 2)} <= {(r["task"], r["session_index"]) for r in asked}

@@ -280,14 +280,16 @@ def test_questionnaire_items_share_their_prefix_and_score_as_alone(loaded):
     from muspsy_sim.agents.prompting import render
 
     torch.set_num_threads(1)
-    fixed = {"pseudonym": "Priya", "title": "PHQ-9", "session_index": 2, "moment": "before",
+    fixed = {"pseudonym": "Priya", "age": 38, "occupation": "project manager", "title": "PHQ-9", "session_index": 2,
+             "presenting_problem": "Constant worry about work and health.", "moment": "before",
              "instructions": "Over the last two weeks, how often have you been bothered by the following?",
-             "scale": "0 = not at all, 1 = several days, 2 = more than half the days, 3 = nearly every day"}
-    items = [("Little interest or pleasure in doing things", "somewhat", "1.4"),
-             ("Feeling down, depressed, or hopeless", "quite a lot", "2.2"),
-             ("Trouble falling or staying asleep", "a lot", "2.8")]
+             "scale": "0 = not at all, 1 = several days, 2 = more than half the days, 3 = nearly every day",
+             "feelings": "your distress is high, your trust in the counselor is moderate, and your mood is low.",
+             "situation": "Since the last session: you slept badly for several nights."}
+    items = ["Little interest or pleasure in doing things", "Feeling down, depressed, or hopeless",
+             "Trouble falling or staying asleep"]
     prompts = [chat_prompt_ids(loaded, [{"role": "user", "content": render(PREAMBLE, **fixed) + "\n" + render(
-        ITEM, item=item, level_words=words, level=level)}], allow_prefill=False) for item, words, level in items]
+        ITEM, item=item)}], allow_prefill=False) for item in items]
     [(members, shared)] = shared_prefix_groups(prompts)
     assert len(members) == 3 and shared >= SHARED_PREFIX_MIN
     requests = [ScoringRequest(ids) for ids in prompts]

@@ -43,3 +43,31 @@ def test_embedded_model_runs_a_short_course(tmp_path, make_config):
     from muspsy_sim.agents.llm.local.settings import choose_dtype
 
     assert manifest["local_engine"] == {"dtype": choose_dtype().dtype, "reason": choose_dtype().reason}
+
+
+def test_embedded_model_appraises_turns_and_answers_as_the_client(tmp_path, make_config):
+    """appraisal: model and self_report: model on the embedded model: 1 session, 2 turns."""
+    local = "local/smollm2-135m-instruct"
+    config = make_config(
+        name="real-model-client", scenarios=["gad-priya-38"], sessions=1, max_turns=2, workers=1,
+        models={"counselor": {"model": local, "max_tokens": 16, "temperature": 0.5},
+                "client": {"model": local, "max_tokens": 12}, "judge": {"model": local, "max_tokens": 8}},
+        counselor_options={"memory_max_tokens": 24, "goal_max_tokens": 12},
+        client={"appraisal": "model", "self_report": "model"},
+    )
+    result = CliRunner().invoke(app, ["run", "--config", str(config), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "Self-reports vs the client's state (Spearman)" in result.output
+    run_dir = tmp_path / "runs" / "real-model-client"
+    [record] = [json.loads(line) for line in (run_dir / "sessions.jsonl").read_text().splitlines()]
+    rated = [t["appraisal"] for t in record["turns"] if t["speaker"] == "client" and t["appraisal"]]
+    assert len(rated) == 2
+    for appraisal in rated:
+        assert appraisal["source"] == "model" and sum(appraisal["methods"].values()) == 4
+        assert set(appraisal["methods"]) <= {"likelihood", "likelihood-calibrated"}
+        assert all(0 <= appraisal[k] <= 1 for k in ("empathy", "relevance", "push", "engagement"))
+    for key in ("phq9", "gad7", "wai_sr", "panas"):
+        answers = record["questionnaires"][key]
+        assert answers["mode"] == "model" and len(answers["latent"]) == len(answers["answers"])
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["components"]["client"]["appraisal"] == "model"

@@ -213,7 +213,7 @@ def test_comparison_table_for_two_runs(runs, two_run_report):
         assert f'<th scope="row">{metric}</th>' in section
         for run in expected["runs"]:
             assert "\n".join(cell_lines(expected, metric, run)) in section
-    assert "Δ" in section
+    assert "Δ" in section and "resampling clients" in section
 
 
 def test_single_run_has_no_comparison(runs, tmp_path):

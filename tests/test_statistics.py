@@ -100,3 +100,32 @@ def test_slope_drops_missing_points_and_needs_two():
     assert math.isnan(slope([1], [1]))
     assert math.isnan(slope([], []))
     assert math.isnan(slope([2, 2], [1, 5]))
+
+
+# --- clusters: sessions of one client are not independent (issue 16, point 5) -----------------------------------
+
+
+def test_cluster_bootstrap_resamples_clients_not_sessions():
+    """Ten sessions per client, all alike within a client: the interval is as wide as four numbers allow."""
+    from muspsy_sim.simulation.evaluation.statistics import cluster_bootstrap_ci
+
+    client_means = {"a": 1.0, "b": 2.0, "c": 6.0, "d": 7.0}
+    by_client = {client: [value] * 10 for client, value in client_means.items()}
+    mean, low, high, clusters = cluster_bootstrap_ci(by_client, seed=1)
+    assert clusters == 4 and mean == pytest.approx(4.0)
+    _, session_low, session_high = bootstrap_ci([v for values in by_client.values() for v in values], seed=1)
+    _, client_low, client_high = bootstrap_ci(list(client_means.values()), resamples=2000, seed=1)
+    assert high - low == pytest.approx(client_high - client_low, rel=0.15)
+    assert high - low > 2 * (session_high - session_low)
+
+
+def test_cluster_bootstrap_weights_clients_by_their_sessions_and_needs_two():
+    from muspsy_sim.simulation.evaluation.statistics import cluster_bootstrap_ci
+
+    mean, low, high, clusters = cluster_bootstrap_ci({"a": [1.0, 1.0, 1.0], "b": [5.0, None]})
+    assert mean == pytest.approx(2.0) and clusters == 2 and low <= mean <= high
+    one = cluster_bootstrap_ci({"a": [1.0, 3.0], "b": [None]})
+    assert one[0] == 2.0 and math.isnan(one[1]) and math.isnan(one[2]) and one[3] == 1
+    assert cluster_bootstrap_ci({"a": [2.0, 2.0], "b": [2.0]})[:3] == (2.0, 2.0, 2.0)
+    assert cluster_bootstrap_ci({"a": [1.0], "b": [2.0], "c": [4.0]}, seed=3) == \
+        cluster_bootstrap_ci({"c": [4.0], "a": [1.0], "b": [2.0]}, seed=3)

@@ -8,6 +8,7 @@ come from the development environment through a path entry, after the fresh envi
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import sysconfig
@@ -23,7 +24,10 @@ CARD_FOLDERS = ("agents", "memory", "scenarios", "simulation", "bench")
 
 
 def _run(*command: str | Path, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(c) for c in command], cwd=cwd, capture_output=True, text=True, timeout=600)
+    # A PYTHONPATH of the caller's would put another copy of the project in front of the installed wheel.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=600)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, command))} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     return result

@@ -1,8 +1,17 @@
 """The simulated client."""
 
+from muspsy_sim.agents.client.appraisal import (
+    AppraisalContext,
+    Appraiser,
+    ModelAppraiser,
+    RulesAppraiser,
+    appraise,
+    build_appraiser,
+)
 from muspsy_sim.agents.client.base import Client, ClientReply
-from muspsy_sim.agents.client.dynamics import Appraisal, DynamicsParams, appraise, between_sessions
+from muspsy_sim.agents.client.dynamics import Appraisal, DynamicsParams, between_sessions
 from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.client.state import ClientState
 
-__all__ = ["Appraisal", "Client", "ClientReply", "ClientState", "DynamicsParams", "SimulatedClient", "appraise", "between_sessions"]
+__all__ = ["Appraisal", "AppraisalContext", "Appraiser", "Client", "ClientReply", "ClientState", "DynamicsParams",
+           "ModelAppraiser", "RulesAppraiser", "SimulatedClient", "appraise", "between_sessions", "build_appraiser"]

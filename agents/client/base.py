@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from muspsy_sim.agents.client.appraisal import Appraiser
 from muspsy_sim.agents.client.dynamics import Appraisal, DynamicsParams
 from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.llm import Completion
@@ -30,16 +31,27 @@ class ClientReply:
 
 @runtime_checkable
 class Client(Protocol):
-    """A simulated client: speaks in sessions, answers questionnaires, lives its weeks by ``params``."""
+    """A simulated client: speaks in sessions, answers questionnaires, lives its weeks by ``params``.
+
+    ``appraiser`` takes each counselor turn (rules or the client's model); ``self_report`` is
+    how it answers questionnaires ("model" or "latent", ``agents.client.questionnaires``).
+    """
 
     params: DynamicsParams
+    appraiser: Appraiser
+    self_report: str
 
     def reply(self, profile: CaseProfile, session_index: int, state: ClientState, turns: list[dict],
-              week: dict | None, rng: random.Random, seed: int) -> ClientReply:
-        """The client's next turn after ``turns``, and its state after it."""
+              week: dict | None, rng: random.Random, seed: int,
+              earlier: list[list[dict]] | tuple = ()) -> ClientReply:
+        """The client's next turn after ``turns`` (``earlier``: the transcripts of earlier sessions)."""
         ...
 
     def answer_questionnaires(self, profile: CaseProfile, session_index: int, state: ClientState,
-                              keys: tuple[str, ...], seed: int) -> tuple[dict, list[Completion]]:
-        """The client's answers to the named instruments, with the model calls they took."""
+                              keys: tuple[str, ...], seed: int, turns: list[dict] | None = None,
+                              week: dict | None = None) -> tuple[dict, list[Completion]]:
+        """The client's answers to the named instruments, with the model calls they took.
+
+        ``turns`` (the session so far) and ``week`` (the week before it) are what happened.
+        """
         ...

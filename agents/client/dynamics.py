@@ -1,7 +1,8 @@
 """How the client's state moves: transparent rules with seeded noise.
 
-Within a session, the client appraises each counselor turn with lexical cues
-and the state moves by fixed weights. Between sessions the client's week is
+Within a session, the client appraises each counselor turn (``agents.client.appraisal``:
+lexical rules or the client's own model, both giving an ``Appraisal``) and the state
+moves by fixed weights. Between sessions the client's week is
 simulated: planned and random life events, homework done or not, symptom
 drift. docs/client_state.md writes every rule out; the weights are
 ``DynamicsParams``, which a campaign config can override (``client_dynamics``).
@@ -10,23 +11,9 @@ drift. docs/client_state.md writes every rule out; the weights are
 from __future__ import annotations
 
 import random
-import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.reference_cues import COUNSELOR_REFERS_BACK
-
-_EMPATHY = re.compile(
-    r"\b(sounds like|i hear|understand|makes sense|must be|that is hard|that's hard|i'm sorry|"
-    r"it seems|you feel|feeling|thank you for sharing|of course|valid)\b",
-    re.IGNORECASE,
-)
-_PUSHY = re.compile(r"\b(you should|you must|you need to|just|simply|stop|always|never)\b", re.IGNORECASE)
-_WORD = re.compile(r"[a-z']{4,}")
-_STOPWORDS = frozenset(
-    "that this with have been from they them what when your about would there their will just feel "
-    "really like very much some more than then also into because were know think".split()
-)
 
 # A week's chance happenings, with their valence (+1 helps, -1 weighs).
 RANDOM_EVENTS = (
@@ -46,6 +33,7 @@ class DynamicsParams:
     trust_per_relevance: float = 0.6
     trust_per_push: float = -0.6
     trust_per_reference: float = 0.3
+    trust_per_engagement: float = 0.4
     distress_relief: float = 0.35
     distress_per_push: float = 0.3
     resistance_per_empathy: float = -0.03
@@ -77,37 +65,41 @@ class DynamicsParams:
 
 @dataclass(frozen=True)
 class Appraisal:
-    """How the client took one counselor turn (each cue in 0..1; reference in -1..1)."""
+    """How the client took one counselor turn (each cue in 0..1; reference in -1..1).
+
+    ``engagement`` (wants to go on) is rated by the model appraiser only; None leaves it out
+    of the dynamics. ``source`` says which appraiser made it; ``methods`` counts how the
+    model's items were answered (a "fallback" item is filled in, not the model's rating).
+    """
 
     empathy: float
     relevance: float
     push: float
-    reference: float = 0.0  # +1 refers back to earlier sessions correctly, -1 to sessions that never happened
+    reference: float = 0.0  # +1 refers back to what really happened, -1 to something that did not
     reflective: float = 0.0  # asks the client to reflect (a question)
+    engagement: float | None = None
+    source: str = "rules"
+    methods: dict[str, int] = field(default_factory=dict)
 
     def to_record(self) -> dict:
         return asdict(self)
 
 
-def _content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
+def trust_change(appraisal: Appraisal, resistance: float, params: DynamicsParams) -> float:
+    """How much one appraised turn moves trust (before clamping): the turn's worth to the client.
 
-
-def appraise(counselor_text: str, last_client_text: str, has_earlier_sessions: bool = False) -> Appraisal:
-    empathy = min(1.0, len(_EMPATHY.findall(counselor_text)) / 2)
-    push = min(1.0, len(_PUSHY.findall(counselor_text)) / 2)
-    said = _content_words(last_client_text)
-    relevance = len(said & _content_words(counselor_text)) / len(said) if said else 0.5
-    reference = 0.0
-    if COUNSELOR_REFERS_BACK.search(counselor_text):
-        reference = 1.0 if has_earlier_sessions else -1.0
-    return Appraisal(
-        empathy=empathy,
-        relevance=min(1.0, 2 * relevance),
-        push=push,
-        reference=reference,
-        reflective=1.0 if "?" in counselor_text else 0.0,
+    The validity harness correlates this with help-seekers' own ratings of a turn.
+    """
+    # A resistant client discounts warmth and bristles more at pushing.
+    receptive = 1.0 - 0.5 * resistance
+    change = (
+        receptive * (params.trust_per_empathy * appraisal.empathy + params.trust_per_relevance * (appraisal.relevance - 0.3))
+        + params.trust_per_push * appraisal.push * (0.5 + resistance)
+        + params.trust_per_reference * appraisal.reference
     )
+    if appraisal.engagement is not None:
+        change += receptive * params.trust_per_engagement * (appraisal.engagement - 0.5)
+    return change
 
 
 def _clamp(value: float, low: float, high: float) -> float:
@@ -122,14 +114,8 @@ def _move_symptoms(state: ClientState, distress_change: float, params: DynamicsP
 
 def after_counselor_turn(state: ClientState, appraisal: Appraisal, params: DynamicsParams, rng: random.Random) -> ClientState:
     """The state after the client hears one counselor turn."""
-    # A resistant client discounts warmth and bristles more at pushing.
     receptive = 1.0 - 0.5 * state.resistance
-    trust = (
-        state.trust
-        + receptive * (params.trust_per_empathy * appraisal.empathy + params.trust_per_relevance * (appraisal.relevance - 0.3))
-        + params.trust_per_push * appraisal.push * (0.5 + state.resistance)
-        + params.trust_per_reference * appraisal.reference
-    )
+    trust = state.trust + trust_change(appraisal, state.resistance, params)
     trust = _clamp(trust, 0, 10)
     relief = params.distress_relief * appraisal.empathy * (trust / 10)
     distress = _clamp(

@@ -1,13 +1,20 @@
 """Self-report questionnaires the simulated client answers itself.
 
 PHQ-9 and GAD-7 at the start of each session, WAI-SR and PANAS at its end.
-Each item is put to the client's own model with the client's current level on
-what the item measures (from its state). An instrument is one ``ItemSet`` (its preamble:
-who answers, the instructions and the scale; its items: a statement and the level), answered
-by ``LanguageModel.score_items``: by likelihood, one short request per item, where the model
-gives log-probabilities, or all items in one validated JSON request (the role's ``scoring``).
-An answer is always a valid scale value; one the model did not give (the scale's middle,
-filled in) is listed in ``filled_in`` and counted under ``methods`` as "fallback".
+Two modes (``SELF_REPORT_MODES``, a campaign's ``client.self_report``):
+
+* ``model``: each item is put to the client's own model with its persona, how it feels in
+  words (``feelings``) and what happened (the session's last turns, or the week before it);
+  never a numeric level. An instrument is one ``ItemSet`` (its preamble: who answers, how it
+  feels, what happened, the instructions and the scale; its items: the statements), answered by
+  ``LanguageModel.score_items``: by likelihood, one short request per item, where the model gives
+  log-probabilities, or all items in one validated JSON request (the role's ``scoring``). An
+  answer is always a valid scale value; one the model did not give (the scale's middle, filled
+  in) is listed in ``filled_in`` and counted under ``methods`` as "fallback".
+* ``latent``: no model call; each answer is the scale value nearest to the client's latent
+  level on the item (method ``latent-readout``), for models too small to answer sensibly.
+
+Either way the record keeps, per item, the latent level (``latent_levels``) beside the answer.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from muspsy_sim.agents.client.feelings import feelings_in_words, situation_in_words
 from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.llm import Completion, ItemSet, LanguageModel
 from muspsy_sim.agents.prompting import render
@@ -29,6 +37,8 @@ PREAMBLE = PROMPTS / "questionnaire_preamble.txt"
 ITEM = PROMPTS / "questionnaire_item.txt"
 AT_START = ("phq9", "gad7")
 AT_END = ("wai_sr", "panas")
+SELF_REPORT_MODES = ("model", "latent")
+LATENT_READOUT = "latent-readout"
 
 
 @dataclass(frozen=True)
@@ -45,8 +55,9 @@ class Instrument:
     def values(self) -> list[int]:
         return sorted(self.scale)
 
-    def label(self, level: float) -> str:
-        return self.scale[min(self.values, key=lambda v: abs(v - level))]
+    def nearest(self, level: float) -> int:
+        """The scale value nearest to ``level`` (the lower one on a tie)."""
+        return min(self.values, key=lambda v: (abs(v - level), v))
 
     def score(self, answers: list[int]) -> dict:
         subscales = {name: sum(answers[i - 1] for i in items) for name, items in self.subscales.items()}
@@ -82,29 +93,50 @@ def latent_levels(instrument: Instrument, state: ClientState) -> list[float]:
     if instrument.key == "panas":
         positive = set(instrument.subscales["positive"])
         return [1 + 4 * (state.positive_affect if i in positive else state.negative_affect) for i in range(1, 21)]
+    if instrument.key == "session_rating":
+        # Empathy and relevance as the client perceived them, and how intense its feelings are now.
+        return [1 + 4 * state.recent_empathy, 1 + 4 * state.recent_relevance, 1 + 4 * state.distress / 10]
     raise KeyError(instrument.key)
 
 
-def item_set(instrument: Instrument, profile: CaseProfile, state: ClientState, session_index: int) -> ItemSet:
-    """The instrument as the client is asked it: one preamble, each item with the client's level on it."""
+def item_set(instrument: Instrument, profile: CaseProfile, state: ClientState, session_index: int,
+             turns: list[dict] | None = None, week: dict | None = None) -> ItemSet:
+    """The instrument as the client is asked it: one preamble (persona, feelings, what happened), its statements."""
     scale = ", ".join(f"{value} = {label}" for value, label in instrument.scale.items())
-    preamble = render(PREAMBLE, pseudonym=profile.pseudonym, title=instrument.title, session_index=session_index,
-                      moment="before" if instrument.when == "start" else "after",
-                      instructions=instrument.instructions, scale=scale)
-    items = tuple(render(ITEM, item=item, level_words=instrument.label(level).lower(), level=f"{level:.1f}")
-                  for item, level in zip(instrument.items, latent_levels(instrument, state)))
-    baseline = f"{preamble}\n{render(ITEM, item='N/A', level_words='N/A', level='N/A')}"
+    fixed = {"pseudonym": profile.pseudonym, "age": profile.age, "occupation": profile.occupation,
+             "presenting_problem": profile.presenting_problem, "title": instrument.title,
+             "session_index": session_index, "moment": "before" if instrument.when == "start" else "after",
+             "instructions": instrument.instructions, "scale": scale}
+    told = {"feelings": feelings_in_words(state), "situation": situation_in_words(turns or [], week, session_index)}
+    preamble = render(PREAMBLE, **told, **fixed)
+    items = tuple(render(ITEM, item=item) for item in instrument.items)
+    baseline = f"{render(PREAMBLE, feelings='N/A', situation='N/A', **fixed)}\n{render(ITEM, item='N/A')}"
     return ItemSet(preamble, items, tuple(str(v) for v in instrument.values), baseline=baseline)
 
 
 def administer(llm: LanguageModel, instrument: Instrument, profile: CaseProfile, state: ClientState,
-               session_index: int, seed: int) -> tuple[dict, list[Completion]]:
-    """Put every item to the client; returns the answers with their scores, and the model calls."""
-    scored = llm.score_items(item_set(instrument, profile, state, session_index), seed)
+               session_index: int, seed: int, *, mode: str = "model", turns: list[dict] | None = None,
+               week: dict | None = None) -> tuple[dict, list[Completion]]:
+    """Put every item to the client; returns the answers with their latent levels, and the model calls.
+
+    ``turns`` (the session so far) and ``week`` (the week before it) are what happened, in words.
+    """
+    levels = latent_levels(instrument, state)
+    if mode == "latent":
+        answers = [instrument.nearest(level) for level in levels]
+        return _result(instrument, answers, {LATENT_READOUT: len(answers)}, levels, mode, []), []
+    if mode != "model":
+        raise ValueError(f"unknown self-report mode '{mode}' (one of {', '.join(SELF_REPORT_MODES)})")
+    scored = llm.score_items(item_set(instrument, profile, state, session_index, turns, week), seed)
     answers = [int(answer.choice) for answer in scored.answers]
     methods: dict[str, int] = {}
     for answer in scored.answers:
         methods[answer.method] = methods.get(answer.method, 0) + 1
     filled_in = [number for number, answer in enumerate(scored.answers, start=1) if answer.filled_in]
-    return {"answers": answers, **instrument.score(answers), "methods": methods, "filled_in": filled_in}, \
-        list(scored.completions)
+    return _result(instrument, answers, methods, levels, mode, filled_in), list(scored.completions)
+
+
+def _result(instrument: Instrument, answers: list[int], methods: dict[str, int], levels: list[float], mode: str,
+            filled_in: list[int]) -> dict:
+    return {"answers": answers, **instrument.score(answers), "methods": methods,
+            "latent": [round(level, 3) for level in levels], "mode": mode, "filled_in": filled_in}

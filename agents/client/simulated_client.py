@@ -6,13 +6,9 @@ import random
 import re
 from pathlib import Path
 
+from muspsy_sim.agents.client.appraisal import AppraisalContext, build_appraiser
 from muspsy_sim.agents.client.base import ClientReply
-from muspsy_sim.agents.client.dynamics import (
-    DynamicsParams,
-    after_counselor_turn,
-    appraise,
-    wants_to_leave,
-)
+from muspsy_sim.agents.client.dynamics import DynamicsParams, after_counselor_turn, wants_to_leave
 from muspsy_sim.agents.client.questionnaires import administer, instruments
 from muspsy_sim.agents.client.risk_disclosure import disclosure_sentence, ensure_disclosed, risk_fact_due, risk_fact_indices
 from muspsy_sim.agents.client.state import ClientState
@@ -40,10 +36,13 @@ def _stance(state: ClientState) -> str:
 class SimulatedClient:
     """Stateless agent: the state lives in the graph, so it can be checkpointed."""
 
-    def __init__(self, llm: LanguageModel, sampling: Sampling, params: DynamicsParams = DynamicsParams()):
+    def __init__(self, llm: LanguageModel, sampling: Sampling, params: DynamicsParams = DynamicsParams(), *,
+                 appraisal: str = "rules", self_report: str = "model"):
         self.llm = llm
         self.sampling = sampling
         self.params = params
+        self.appraiser = build_appraiser(appraisal, llm)
+        self.self_report = self_report
 
     def reply(
         self,
@@ -54,19 +53,20 @@ class SimulatedClient:
         week: dict | None,
         rng: random.Random,
         seed: int,
+        earlier: list[list[dict]] | tuple = (),
     ) -> ClientReply:
-        appraisal = None
-        counselor_said = turns[-1]["text"] if turns and turns[-1]["speaker"] == "counselor" else ""
-        if counselor_said:
-            last_client = next((t["text"] for t in reversed(turns) if t["speaker"] == "client"), "")
-            appraisal = appraise(counselor_said, last_client, has_earlier_sessions=session_index > 1)
+        appraisal, completions = None, []
+        if turns and turns[-1]["speaker"] == "counselor":
+            context = AppraisalContext(profile, session_index, state, turns, earlier, seed)
+            appraisal, completions = self.appraiser.appraise(context)
             state = after_counselor_turn(state, appraisal, self.params, rng)
         due = risk_fact_due(profile, session_index, state.disclosed)
         fact = due if due is not None else self._fact_to_disclose(profile, state)
         messages = self._messages(profile, session_index, state, turns, week, fact)
-        completions = complete_checked(self.llm, messages, Sampling(**{**self.sampling.__dict__, "seed": seed}),
-                                       step="turn", check=lambda reply: words_problem(clean_utterance(reply)))
-        text = clean_utterance(completions[-1].text)
+        spoken = complete_checked(self.llm, messages, Sampling(**{**self.sampling.__dict__, "seed": seed}),
+                                  step="turn", check=lambda reply: words_problem(clean_utterance(reply)))
+        completions = [*completions, *spoken]
+        text = clean_utterance(spoken[-1].text)
         risk = fact is not None and fact in risk_fact_indices(profile)
         if risk:
             text, _ = ensure_disclosed(text, disclosure_sentence(profile, fact))
@@ -76,11 +76,13 @@ class SimulatedClient:
         return ClientReply(text, state, appraisal, fact, ends, completions, risk)
 
     def answer_questionnaires(self, profile: CaseProfile, session_index: int, state: ClientState,
-                              keys: tuple[str, ...], seed: int) -> tuple[dict, list[Completion]]:
+                              keys: tuple[str, ...], seed: int, turns: list[dict] | None = None,
+                              week: dict | None = None) -> tuple[dict, list[Completion]]:
         """The client's own answers to the named instruments (see agents.client.questionnaires)."""
         results, completions = {}, []
         for key in keys:
-            results[key], used = administer(self.llm, instruments()[key], profile, state, session_index, seed)
+            results[key], used = administer(self.llm, instruments()[key], profile, state, session_index, seed,
+                                            mode=self.self_report, turns=turns, week=week)
             completions.extend(used)
         return results, completions
 

@@ -16,6 +16,7 @@ NONE = "none"
 
 class NoMemoryCounselor(MusPsyCounselor):
     name = "no-memory"
+    retrieves = False  # retrieval recall is "not applicable" to it
 
     def _for_this_session_only(self, context: SessionContext) -> SessionContext:
         return SessionContext(profile=context.profile, session_index=context.session_index, goal=context.goal)
@@ -38,6 +39,7 @@ class NoMemoryCounselor(MusPsyCounselor):
 
 class FullHistoryCounselor(MusPsyCounselor):
     name = "full-history"
+    retrieves = False  # retrieval recall is "not applicable" to it
 
     def __init__(self, *args, history_chars: int = 3000, **kwargs):
         super().__init__(*args, **kwargs)

@@ -43,6 +43,7 @@ class MusPsyCounselor:
     """The MusPsy counselor; a ``Counselor`` and a ``PromptRenderer`` (agents/counselor/base.py)."""
 
     name = "muspsy"
+    retrieves = True  # searches the memory store for each turn (evaluation measures its retrieval recall)
 
     def __init__(self, llm: LanguageModel, sampling: Sampling, store=None, top_k: int = 3,
                  memory_max_tokens: int = 120, goal_max_tokens: int = 40, safety: bool = True):

@@ -25,8 +25,7 @@ from muspsy_sim.simulation.engine.run_context import NoProgress, ProgressEvents,
 from muspsy_sim.simulation.evaluation.risk import campaign_risk
 from muspsy_sim.simulation.record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
 from muspsy_sim.simulation.record.run_directory import RunDirectory, RunDirectoryBusy
-from muspsy_sim.simulation.record.manifest_schema import Manifest
-from muspsy_sim.simulation.record.schema import SessionRecord
+from muspsy_sim.simulation.record.schema import Manifest, SessionRecord
 
 
 @dataclass

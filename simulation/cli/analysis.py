@@ -11,8 +11,8 @@ from rich.console import Console
 
 from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.simulation.evaluation.compare import compare_runs, render_comparison, write_comparison
-from muspsy_sim.simulation.evaluation.report_tables import summary_table
-from muspsy_sim.simulation.record.manifest_schema import KINDS as RECORD_KINDS, json_schema
+from muspsy_sim.simulation.evaluation.report_tables import eval_tables
+from muspsy_sim.simulation.record.schema import KINDS as RECORD_KINDS, json_schema
 from muspsy_sim.simulation.summary import coverage_line, unhandled_line
 
 app = typer.Typer()
@@ -22,8 +22,11 @@ app = typer.Typer()
 def eval_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
     judge_model: Annotated[Optional[str], typer.Option(help="Judge model (default: the run's judge).")] = None,
-    judge_version: Annotated[str, typer.Option(help="Judge prompt version (agents/judge/prompts/).")] = "v1",
+    judge_version: Annotated[str, typer.Option(help="Judge prompt version: a folder name in agents/judge/prompts/.")] = "v1",
     judge: Annotated[bool, typer.Option(help="Rate sessions with the judge model.")] = True,
+    min_agreement: Annotated[Optional[float], typer.Option(
+        help="Warn when self-reports follow the client's state less than this (Spearman; default: the run's "
+             "client.min_agreement).", min=-1, max=1)] = None,
 ) -> None:
     """Score a run: writes metrics.jsonl and summary.json into RUN_DIR (re-runs skip what is scored)."""
     # lazy: scoring builds the judge and its model (agents.llm); --help loads none of it
@@ -34,8 +37,12 @@ def eval_command(
     console = Console()
     with console.status("scoring sessions...") as status:
         summary = evaluate_run(run_dir, judge_model=judge_model, prompt_version=judge_version, with_judge=judge,
-                               on_session=lambda c, s: status.update(f"scored {c} session {s}"))
-    console.print(summary_table(summary))
+                               on_session=lambda c, s: status.update(f"scored {c} session {s}"),
+                               min_agreement=min_agreement)
+    for table in eval_tables(summary):
+        console.print(table)
+    for line in summary["self_report_agreement"]["warnings"]:
+        console.print(line, style="bold yellow", markup=False, soft_wrap=True)
     for item in summary.get("unhandled_risk_disclosures", []):
         console.print(unhandled_line(item), style="bold red", markup=False)
     console.print(f"Answers given by the model (filled-in ones are left out of the scores): "
@@ -49,7 +56,7 @@ def compare(
     out: Annotated[Optional[Path], typer.Option(help="Where to write compare.json and compare.md.")] = None,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
 ) -> None:
-    """Compare runs: mean of each metric with a 95% bootstrap CI, paired where runs share clients and seeds."""
+    """Compare runs: mean of each metric with a 95% CI resampling clients, paired where runs share clients and seeds."""
     result = compare_runs(run_dirs, seed=seed)
     console = Console()
     console.print(render_comparison(result))

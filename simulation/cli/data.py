@@ -1,4 +1,5 @@
-"""Commands on training data: export (sessions as the three MusPsy tasks) and train (LoRA)."""
+"""Commands on data: export (sessions as the three MusPsy tasks), train (LoRA), and the validity
+harness against real help-seekers (``validity esconv``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import typer
 from muspsy_sim.scenarios.base.errors import InputError
 
 app = typer.Typer()
+validity = typer.Typer(help="Check the simulated client against real help-seekers' own ratings.", no_args_is_help=True)
+app.add_typer(validity, name="validity")
 
 
 def parse_minimums(items: list[str], min_wai: float | None) -> dict[str, float]:
@@ -37,6 +40,9 @@ def export(
     dedupe: Annotated[bool, typer.Option(help="Drop exact duplicate examples.")] = True,
     validation: Annotated[float, typer.Option(help="Share of clients held out for validation (0..0.9).", min=0, max=0.9)] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the client split.")] = 0,
+    include_filled_in: Annotated[bool, typer.Option(
+        "--include-filled-in", help="Also export targets the program filled in: template check-ins, safety steps, "
+        "fallback turns and goals, memories with filled-in fields (left out by default).")] = False,
 ) -> None:
     """Export sessions as training data (the three MusPsy tasks), split by client."""
     # lazy: the exporter builds the run's counselor class, and with it the model layer (agents.llm)
@@ -44,11 +50,14 @@ def export(
 
     report = export_dataset(source, format, out, tasks=tuple(task or TASKS),
                             minimums=parse_minimums(min_metric or [], min_wai),
-                            dedupe=dedupe, validation_share=validation, seed=seed)
+                            dedupe=dedupe, validation_share=validation, seed=seed, include_filled_in=include_filled_in)
     for part, path in report.files.items():
         typer.echo(f"{part}: {report.counts[part]} examples from {len(report.clients[part])} clients -> {path}")
     typer.echo(f"sessions kept {report.sessions_kept}, filtered out {report.sessions_filtered}, "
                f"duplicates dropped {report.duplicates_dropped}")
+    if report.left_out:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in report.left_out.items())
+        typer.echo(f"left out (filled in by the program, not a model; --include-filled-in exports them): {kinds}")
 
 
 @app.command()
@@ -80,3 +89,32 @@ def train(
     if result.validation_loss is not None:
         typer.echo(f"validation loss {result.validation_loss_before:.3f} -> {result.validation_loss:.3f}")
     typer.echo(f"adapter, config and loss curve in {result.out_dir}; use it as --counselor-model local/{result.out_dir}")
+
+
+@validity.command("esconv")
+def validity_esconv(
+    path: Annotated[Path, typer.Argument(help="Conversations in the ESConv format (a JSON list; not in this repository).")],
+    out: Annotated[Path, typer.Option(help="Directory for validity.json and replays.jsonl.")],
+    client_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the client (default: the embedded model).")] = None,
+    appraisal: Annotated[str, typer.Option(help="rules or model: how the client takes each supporter turn.")] = "rules",
+    self_report: Annotated[str, typer.Option(help="model or latent: how it answers the end-of-session rating.")] = "model",
+    limit: Annotated[Optional[int], typer.Option(help="Replay only the first N usable conversations.", min=1)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the client's dynamics, the bootstrap and the shuffles.")] = 0,
+) -> None:
+    """Replay real support conversations through the simulated client; Spearman rho of its ratings with the seekers'."""
+    # lazy: the replay builds the client's model (agents.llm) and the statistics (scipy)
+    from rich.console import Console
+
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
+    from muspsy_sim.simulation.validity.harness import VALIDITY, run_validity, validity_table
+
+    configure_offline_environment()
+    console = Console()
+    with console.status("replaying conversations...") as status:
+        result = run_validity(path, out, client_model=client_model, appraisal=appraisal, self_report=self_report,
+                              limit=limit, seed=seed,
+                              on_conversation=lambda done, total: status.update(f"replayed {done}/{total} conversations"))
+    console.print(validity_table(result))
+    for skipped in result["conversations"]["skipped"]:
+        console.print(f"skipped conversation #{skipped['index']}: {skipped['reason']}", markup=False)
+    console.print(f"Wrote {out / VALIDITY}")

@@ -17,6 +17,7 @@ from muspsy_sim.simulation.summary import (
     fallback_warnings,
     faults_line,
     risk_lines,
+    self_report_lines,
     sessions_table,
     usage_line,
 )
@@ -135,6 +136,9 @@ def _run_plan(plan, show_progress: bool) -> bool:
         console.print(line, style="bold yellow", markup=False)
     for line in risk_lines(result.sessions):
         console.print(line, style="bold red" if line.startswith("UNHANDLED") else None, markup=False)
+    for line in self_report_lines(result.sessions, campaign.client.min_agreement):
+        console.print(line, style="bold yellow" if line.startswith("Self-report warning") else None, markup=False,
+                      soft_wrap=True)
     for client_id, course in sorted(result.courses.items()):
         if course.get("status") != "finished":
             console.print(f"[red]course {client_id}: {course.get('status')} — {course.get('error', '')}")

@@ -16,7 +16,7 @@ from muspsy_sim.memory import MemoryStore, SessionStore, shared_embedder
 from muspsy_sim.simulation.config import CampaignConfig, RoleModel
 from muspsy_sim.simulation.engine.course_graph import build_course_graph
 from muspsy_sim.simulation.record.run_directory import RunDirectory
-from muspsy_sim.simulation.record.manifest_schema import ComponentsRecord
+from muspsy_sim.simulation.record.schema import ComponentsRecord
 
 
 def _sampling(role: RoleModel) -> Sampling:
@@ -58,6 +58,8 @@ class Components:
             "client": {
                 "class": f"{type(self.client).__module__}:{type(self.client).__qualname__}",
                 "dynamics": self.client.params.to_record(),
+                "appraisal": self.client.appraiser.name,
+                "self_report": self.client.self_report,
             },
             "memory_store": None if self.store is None else {
                 "class": f"{type(self.store).__module__}:{type(self.store).__qualname__}",
@@ -86,5 +88,6 @@ def build_components(config: CampaignConfig, run_dir: RunDirectory) -> Component
         options=config.counselor_options,
     )
     client = SimulatedClient(model_for("client"), _sampling(models.client),
-                             DynamicsParams.from_overrides(config.client_dynamics))
+                             DynamicsParams.from_overrides(config.client_dynamics),
+                             appraisal=config.client.appraisal, self_report=config.client.self_report)
     return Components(counselor, client, store, run_dir, meter)

@@ -68,8 +68,10 @@ def build_course_graph(counselor: Counselor, client: Client, store: SessionStore
         profile = CaseProfile.model_validate(state["profile"])
         index = state["session_index"]
         seed = derive_seed(runtime.context.seed, profile.id, index, f"questionnaires-{moment}")
+        # What happened, in words: this session's turns after it, the week before it at its start.
         answers, completions = client.answer_questionnaires(
-            profile, index, ClientState.from_state(state["client_state"]), keys, seed)
+            profile, index, ClientState.from_state(state["client_state"]), keys, seed,
+            turns=state.get("turns") or [], week=state.get("week"))
         return {
             "questionnaires": {**(state.get("questionnaires") or {}), **answers},
             "usage": add_usage(state["usage"], {"client": sum_usage_of(completions)}),

@@ -63,7 +63,7 @@ def build_session_graph(counselor: Counselor, client: Client) -> StateGraph:
         seed = derive_seed(runtime.context.seed, profile.id, index, len(turns), "client")
         rng = derive_rng(runtime.context.seed, profile.id, index, len(turns), "dynamics")
         reply = client.reply(profile, index, ClientState.from_state(state["client_state"]), turns,
-                             state.get("week"), rng, seed)
+                             state.get("week"), rng, seed, earlier=state.get("transcripts", []))
         record = ClientTurnRecord(
             speaker="client",
             text=reply.text,

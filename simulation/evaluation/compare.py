@@ -1,9 +1,13 @@
-"""Compare evaluated runs: per-metric bootstrap means, paired differences and per-session trends.
+"""Compare evaluated runs: per-metric means with intervals by client, paired differences, per-session trends.
 
 Each run directory holds ``metrics.jsonl`` (one JSON object per session, written by
-``run_sim.py eval``). Differences are paired against the first run on
-(client_id, seed, session_index), so runs of the same clients and seeds compare
-session by session.
+``run_sim.py eval``). Sessions of one client are not independent, so every interval
+is a cluster bootstrap over clients (``statistics.cluster_bootstrap_ci``: whole
+clients resampled, with all their sessions). Differences are paired against the
+first run on (client_id, seed, session_index), so runs of the same clients and seeds
+compare session by session; their interval, too, resamples clients. With one client
+there is no interval. A metric every row of a run marks ``not_applicable`` (recall
+of a counselor that does not retrieve) is shown as "not applicable".
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from rich.table import Table
 
 from muspsy_sim.scenarios.base.atomic_files import write_text_atomic
 from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.evaluation.statistics import bootstrap_ci, paired_bootstrap_ci, slope
+from muspsy_sim.simulation.evaluation.statistics import cluster_bootstrap_ci, slope
 from muspsy_sim.simulation.record.files import METRICS
 from muspsy_sim.simulation.record.run_log import read_metric_rows
 
@@ -27,6 +31,21 @@ COMPARE_MD = "compare.md"
 MIN_PAIRS = 2
 
 PairKey = tuple[Any, Any, Any]
+CONFIDENCE = 0.95
+
+
+FEW_CLIENTS = 10
+
+
+def method_note(baseline: str, resamples: int, clients: int | None = None) -> str:
+    """How the intervals were computed, as every output says it (with a warning when there are few clients)."""
+    note = (f"{CONFIDENCE:.0%} percentile CIs from a cluster bootstrap resampling clients (all sessions of a client "
+            f"together; scipy.stats.bootstrap, {resamples} resamples); Δ is the difference against {baseline}, "
+            "paired by client, seed and session, its CI also resampling clients")
+    if clients is not None and clients < FEW_CLIENTS:
+        note += (f". Only {clients} client{'s' if clients != 1 else ''}: a bootstrap over so few is coarse and "
+                 "tends to be too narrow; read the intervals as descriptive")
+    return note
 
 
 # --- loading -----------------------------------------------------------------
@@ -73,8 +92,13 @@ def _pair_key(record: dict) -> PairKey:
     return (record.get("client_id"), record.get("seed"), record.get("session_index"))
 
 
-def _values(records: list[dict], metric: str) -> list[float]:
-    return [r["metrics"][metric] for r in records if _is_number(r["metrics"].get(metric))]
+def _by_client(records: list[dict], metric: str) -> dict[Any, list[float]]:
+    groups: dict[Any, list[float]] = defaultdict(list)
+    for record in records:
+        value = record["metrics"].get(metric)
+        if _is_number(value):
+            groups[record.get("client_id")].append(value)
+    return groups
 
 
 def _by_key(records: list[dict], metric: str, key) -> dict:
@@ -92,17 +116,26 @@ def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _summary(values: list[float], resamples: int, seed: int) -> dict:
-    mean, low, high = bootstrap_ci(values, resamples=resamples, seed=seed)
-    return {"mean": _finite(mean), "low": _finite(low), "high": _finite(high), "n": len(values)}
+def _summary(groups: dict[Any, list[float]], resamples: int, seed: int) -> dict:
+    mean, low, high, clients = cluster_bootstrap_ci(groups, confidence=CONFIDENCE, resamples=resamples, seed=seed)
+    return {"mean": _finite(mean), "low": _finite(low), "high": _finite(high),
+            "n": sum(len(v) for v in groups.values()), "clients": clients}
 
 
 def _paired(base: list[dict], other: list[dict], metric: str, resamples: int, seed: int) -> dict | None:
     a, b = _by_key(base, metric, _pair_key), _by_key(other, metric, _pair_key)
-    diff, low, high, pairs = paired_bootstrap_ci(a, b, resamples=resamples, seed=seed)
+    differences: dict[Any, list[float]] = defaultdict(list)
+    for key in sorted(a.keys() & b.keys(), key=repr):
+        differences[key[0]].append(b[key] - a[key])
+    pairs = sum(len(v) for v in differences.values())
     if pairs < MIN_PAIRS:
         return None
-    return {"diff": diff, "low": low, "high": high, "pairs": pairs}
+    diff, low, high, clients = cluster_bootstrap_ci(differences, confidence=CONFIDENCE, resamples=resamples, seed=seed)
+    return {"diff": diff, "low": _finite(low), "high": _finite(high), "pairs": pairs, "clients": clients}
+
+
+def _not_applicable(records: list[dict], metric: str) -> bool:
+    return bool(records) and all(metric in (r.get("not_applicable") or ()) for r in records)
 
 
 def _trend(records: list[dict], metric: str) -> dict[int, float]:
@@ -112,7 +145,7 @@ def _trend(records: list[dict], metric: str) -> dict[int, float]:
 
 
 def compare_runs(run_dirs: list[Path], *, resamples: int = 2000, seed: int = 0) -> dict:
-    """Means with bootstrap CIs per metric and run, paired differences against the first run, and trends.
+    """Means with cluster-bootstrap CIs per metric and run, paired differences against the first run, and trends.
 
     A run appears under a metric only if it has at least one number for it (a metric with
     none anywhere is left out); a paired difference is given only when the two runs share
@@ -125,13 +158,16 @@ def compare_runs(run_dirs: list[Path], *, resamples: int = 2000, seed: int = 0) 
     metrics: dict[str, dict] = {}
     paired: dict[str, dict] = {}
     trend: dict[str, dict] = {}
+    not_applicable: dict[str, list[str]] = {}
     for metric in _metric_names(loaded):
         metrics[metric], paired[metric], trend[metric] = {}, {}, {}
         for index, (name, records) in enumerate(zip(names, loaded)):
-            values = _values(records, metric)
-            if not values:
+            groups = _by_client(records, metric)
+            if not groups:
+                if _not_applicable(records, metric):
+                    not_applicable.setdefault(metric, []).append(name)
                 continue
-            metrics[metric][name] = _summary(values, resamples, seed)
+            metrics[metric][name] = _summary(groups, resamples, seed)
             trend[metric][name] = _trend(records, metric)
             if index > 0:
                 difference = _paired(loaded[0], records, metric, resamples, seed)
@@ -139,7 +175,10 @@ def compare_runs(run_dirs: list[Path], *, resamples: int = 2000, seed: int = 0) 
                     paired[metric][name] = difference
         if not metrics[metric]:  # null in every session of every run: nothing to compare
             del metrics[metric], paired[metric], trend[metric]
-    return {"runs": names, "metrics": metrics, "paired": paired, "trend": trend}
+            not_applicable.pop(metric, None)
+    clients = len({record.get("client_id") for records in loaded for record in records})
+    return {"runs": names, "method": method_note(names[0], resamples, clients), "metrics": metrics, "paired": paired,
+            "trend": trend, "not_applicable": not_applicable}
 
 
 # --- rendering ---------------------------------------------------------------
@@ -150,29 +189,35 @@ def _fmt(value: float | None, sign: bool = False) -> str:
     return f"{value:+.2f}" if sign else f"{value:.2f}"
 
 
+def _interval(low: float | None, high: float | None, clients: int | None) -> str:
+    if low is None or high is None:
+        return "(one client: no interval)" if clients == 1 else "(no interval)"
+    return f"[{_fmt(low)}, {_fmt(high)}]"
+
+
 def cell_lines(result: dict, metric: str, run: str) -> list[str]:
     """The text of one table cell: "mean [low, high]" and, for later runs, "Δ +x.xx [l, h]"."""
     summary = result["metrics"].get(metric, {}).get(run)
     if summary is None:
-        return ["—"]
-    lines = [f"{_fmt(summary['mean'])} [{_fmt(summary['low'])}, {_fmt(summary['high'])}]"]
+        return ["not applicable"] if run in result.get("not_applicable", {}).get(metric, ()) else ["—"]
+    lines = [f"{_fmt(summary['mean'])} {_interval(summary['low'], summary['high'], summary.get('clients'))}"]
     difference = result["paired"].get(metric, {}).get(run)
     if difference is not None:
-        lines.append(
-            f"Δ {_fmt(difference['diff'], sign=True)} [{_fmt(difference['low'])}, {_fmt(difference['high'])}]"
-        )
+        lines.append(f"Δ {_fmt(difference['diff'], sign=True)} "
+                     f"{_interval(difference['low'], difference['high'], difference.get('clients'))}")
     return lines
 
 
 def render_comparison(result: dict) -> Table:
     """A rich Table: one row per metric, one column per run."""
     runs = result["runs"]
-    table = Table(title="Run comparison (mean [95% CI]; Δ paired vs " + runs[0] + ")")
+    table = Table(title="Run comparison (mean [95% CI by client]; Δ paired vs " + runs[0] + ")")
     table.add_column("metric", no_wrap=True)
     for run in runs:
         table.add_column(run, no_wrap=True)
     for metric in result["metrics"]:
         table.add_row(metric, *("\n".join(cell_lines(result, metric, run)) for run in runs))
+    table.caption = result.get("method") or method_note(runs[0], 2000)
     return table
 
 
@@ -205,8 +250,7 @@ def comparison_markdown(result: dict) -> str:
     lines = [
         "# Run comparison",
         "",
-        f"Mean [95% bootstrap CI] per session; Δ is the paired difference vs `{runs[0]}` "
-        "on (client, seed, session).",
+        f"Mean per session [95% CI]. {result.get('method') or method_note(runs[0], 2000)}.",
         "",
         "| metric | " + " | ".join(_md_escape(run) for run in runs) + " |",
         "|---|" + "---|" * len(runs),

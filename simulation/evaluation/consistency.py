@@ -1,10 +1,13 @@
 """Memory-consistency metrics, measured against the simulation's own ground truth.
 
 A simulated course plants facts the counselor should remember. For one client
-and session ``k`` the ground truth read from the session records is:
+and session ``k`` the ground truth read from the session records
+(``ground_truth.py``) is what happened, never the counselor's account of it:
 
-* the assignment agreed at the end of session ``k``: ``memory.counseling_assignments``
-  and the text of the closing counselor turn (``turns[-1]`` with stage ``closing``);
+* the assignment the client heard at the end of session ``k``: the assignment part
+  of the closing counselor turn (``turns[-1]`` with stage ``closing``). The counselor's
+  extracted memory (``memory.counseling_assignments``) is its own output, so a
+  counselor that quotes an invented memory back does not score a follow-up;
 * the private facts disclosed in session ``k``: client turns whose ``disclosed_fact``
   is an index into ``profile.private_facts``;
 * the events of the week before session ``k``: ``week_before.life_events`` and
@@ -14,35 +17,30 @@ and session ``k`` the ground truth read from the session records is:
 ``consistency_metrics(records, profile)`` takes all session records of one client
 and returns, per ``session_index``, a dict with the metrics below. Every check is
 a plain lexical heuristic, deliberately simple so that its errors are easy to see (the cue
-phrases quoted below are the named patterns of ``agents/reference_cues.py``):
-
-Text comparison
-    ``content_words(text)``: lowercase alphabetic words of at least four letters,
-    minus a stopword list (function words and conversational filler such as
-    "week", "today", "feel"), with a final plural "s" dropped. ``overlap(ref, text)``
-    is the share of ``ref``'s content words that also occur in ``text`` (0.0 when
-    ``ref`` has none). An "assignment" is matched against both of its versions
-    (memory field and closing turn) and the better overlap counts.
+phrases quoted below are the named patterns of ``agents/reference_cues.py``; the text
+comparison, ``content_words`` and ``overlap``, is described in ``ground_truth.py``).
 
 ``followed_up_assignment`` (None for session 1, or when the previous session is
     missing or agreed no assignment)
     1.0 when one of the first two counselor turns covers >= 0.5 of the previous
-    assignment's content words, or names the assignment (homework, assignment,
+    heard assignment's content words, or names the assignment (homework, assignment,
     "last time", "last session", "last week", "we agreed") and covers >= 0.3 of them; else 0.0.
     The built-in check-in "Welcome back, {pseudonym}. Last time we agreed on this
-    assignment: {assignment} How did it go this week?" quotes the assignment, so 1.0.
+    assignment: {assignment} How did it go this week?" quotes the counselor's memory of
+    the assignment, so it scores 1.0 only when that memory matches what was said.
 
-``recall_at_k`` and ``referring_turns`` (None / 0 for session 1)
-    A client turn refers back when it has a cue ("last time", "last week", "last
-    session", "homework", "assignment", "we agreed", "you said", "I told you",
-    "I mentioned", "we talked about") or covers >= 0.3 of a planted fact of an
-    earlier session (disclosed private fact, agreed assignment, week-before event).
-    Its relevant sessions are the earlier sessions with such a fact; a turn that
-    refers back only by a cue points at the previous session. The counselor's very
-    next turn is scored by ``|sessions retrieved ∩ relevant| / |relevant|`` (only
-    retrieved records of this client count); ``recall_at_k`` averages this over the
-    referring turns that have a next counselor turn (``referring_turns`` counts
-    them), and is None when there are none.
+``recall_at_k``, ``referred_items`` and ``referring_turns`` (None / 0 for session 1)
+    Per planted fact (or previous session) a client turn refers to, whether the
+    counselor's next turn retrieved a record the memory store held that holds it;
+    see ``retrieval.py``. ``recall_applicable`` is False for a counselor that does
+    not retrieve (recall None: "not applicable", not 0).
+
+``references_back``
+    How many of the session's counselor turns refer back to an earlier session or
+    to what the client said (``COUNSELOR_REFERS_BACK``, ``HOMEWORK_CLAIM`` or
+    ``EVENT_CLAIM``, not counting clauses that set new homework): the claims the
+    contradiction checks can test. Read ``contradiction_rate`` beside it: a
+    counselor that never refers back has nothing to contradict.
 
 ``contradiction_rate`` and ``contradictions``
     The share of the session's counselor turns with at least one contradiction
@@ -76,33 +74,26 @@ Text comparison
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from muspsy_sim.agents.reference_cues import (
-    CLIENT_REFERS_BACK,
     COUNSELOR_REFERS_BACK,
     EVENT_CLAIM,
     HOMEWORK_CLAIM,
     SETS_HOMEWORK,
 )
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.record.schema import ClientTurnRecord, CounselorTurnRecord, SessionRecord, Turn
-
-_WORD = re.compile(r"[a-z]+")
-STOPWORDS = frozenset(
-    """
-    about above after again against also although always among another anything anyway around away back
-    because been before being below between both came cannot come could did does doing done down during each
-    either else even ever every from further gets getting give goes going gone good got great have having
-    here hers herself himself into itself just keep know last least less like made make many maybe might
-    more most much must myself need never next none nothing okay once only onto other ought ours ourselves
-    over own perhaps quite rather really said same says should since some something sometimes still such
-    sure take tell than thank thanks that thats their theirs them themselves then there these they thing
-    things think this those though through thus today together told tonight too under until upon very
-    want wants well went were what whatever when where whether which while will with within without would
-    week weeks yeah year years your yours yourself yourselves feel feels feeling felt shall time times
-    """.split()
+from muspsy_sim.simulation.evaluation.ground_truth import (
+    assignments,
+    best_overlap,
+    content_words,
+    heard_assignment,
+    overlap,
+    planted_facts,
 )
+from muspsy_sim.simulation.evaluation.retrieval import session_recall
+from muspsy_sim.simulation.record.schema import CounselorTurnRecord, SessionRecord, Turn
+
+__all__ = ["consistency_metrics", "content_words", "heard_assignment", "overlap", "planted_facts"]
 
 _NAME = r"(?:(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)?([A-Z][a-z]+(?:-[A-Za-z]+)?)\b"
 _ADDRESS_PATTERNS = (
@@ -131,67 +122,6 @@ _NOT_NAMES = frozenset(
 )
 
 
-def content_words(text: str | None) -> set[str]:
-    """Lowercase words of >= 4 letters minus stopwords, with a final plural 's' dropped."""
-    words = set()
-    for word in _WORD.findall((text or "").lower()):
-        if len(word) < 4 or word in STOPWORDS:
-            continue
-        if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        words.add(word)
-    return words
-
-
-def overlap(reference: str | set[str] | None, text: str | set[str] | None) -> float:
-    """Share of ``reference``'s content words that also occur in ``text`` (0.0 if it has none)."""
-    ref = reference if isinstance(reference, set) else content_words(reference)
-    other = text if isinstance(text, set) else content_words(text)
-    return len(ref & other) / len(ref) if ref else 0.0
-
-
-def _best_overlap(references: Iterable[str], text: str | set[str]) -> float:
-    return max((overlap(ref, text) for ref in references), default=0.0)
-
-
-# --- ground truth -------------------------------------------------------------------------------------
-
-
-def _assignments(record: SessionRecord) -> list[str]:
-    """The assignment agreed at the end of a session, in its versions (memory field, closing turn)."""
-    versions = []
-    if record.memory is not None and record.memory.counseling_assignments.strip():
-        versions.append(record.memory.counseling_assignments.strip())
-    last = record.turns[-1] if record.turns else None
-    if isinstance(last, CounselorTurnRecord) and last.stage == "closing":
-        text = last.text.strip()
-        if text and text not in versions:
-            versions.append(text)
-    return [v for v in versions if content_words(v)]
-
-
-def _disclosed_facts(record: SessionRecord, profile: CaseProfile) -> list[str]:
-    facts = profile.private_facts
-    texts = []
-    for turn in record.turns:
-        index = turn.disclosed_fact if isinstance(turn, ClientTurnRecord) else None
-        if index is not None and 0 <= index < len(facts) and facts[index].text not in texts:
-            texts.append(facts[index].text)
-    return texts
-
-
-def _week_events(record: SessionRecord) -> list[str]:
-    week = record.week_before
-    if week is None:
-        return []
-    return [e for e in [*week.life_events, *week.random_events] if e.strip()]
-
-
-def planted_facts(record: SessionRecord, profile: CaseProfile) -> list[str]:
-    """Everything the simulation planted in one session: disclosed facts, week-before events, the assignment."""
-    return [*_disclosed_facts(record, profile), *_week_events(record), *_assignments(record)]
-
-
 # --- per-session checks -------------------------------------------------------------------------------
 
 
@@ -202,33 +132,10 @@ def _counselor_indices(turns: list[Turn]) -> list[int]:
 def _followed_up(turns: list[Turn], assignment: list[str]) -> float:
     for index in _counselor_indices(turns)[:2]:
         text = turns[index].text
-        score = _best_overlap(assignment, text)
+        score = best_overlap(assignment, text)
         if score >= 0.5 or (COUNSELOR_REFERS_BACK.search(text) and score >= 0.3):
             return 1.0
     return 0.0
-
-
-def _retrieved_sessions(turn: CounselorTurnRecord, client_id: str) -> set[int]:
-    return {item.session_index for item in turn.retrieved if item.client_id in (None, client_id)}
-
-
-def _recall(turns: list[Turn], session: int, planted: dict[int, list[str]], client_id: str):
-    scores = []
-    for index, turn in enumerate(turns):
-        if not isinstance(turn, ClientTurnRecord):
-            continue
-        text = turn.text
-        words = content_words(text)
-        relevant = {s for s, facts in planted.items() if s < session and any(overlap(f, words) >= 0.3 for f in facts)}
-        if not relevant and CLIENT_REFERS_BACK.search(text):
-            relevant = {session - 1}
-        if not relevant:
-            continue
-        reply = next((t for t in turns[index + 1:] if isinstance(t, CounselorTurnRecord)), None)
-        if reply is None:
-            continue
-        scores.append(len(_retrieved_sessions(reply, client_id) & relevant) / len(relevant))
-    return (sum(scores) / len(scores) if scores else None), len(scores)
 
 
 def _sentences(text: str) -> list[str]:
@@ -268,7 +175,7 @@ def _invented_homework(text: str, assignment: list[str], said_this_session: set[
             if words and overlap(words, said_this_session) >= 0.3:
                 continue  # an agreement made earlier in this very session
             if assignment:
-                if not words or max(_best_overlap(assignment, words), overlap(words, " ".join(assignment))) >= 0.2:
+                if not words or max(best_overlap(assignment, words), overlap(words, " ".join(assignment))) >= 0.2:
                     continue
             found.append(claim.strip())
             break
@@ -289,14 +196,24 @@ def _wrong_events(text: str, known: set[str]) -> list[str]:
 # --- the metric ---------------------------------------------------------------------------------------
 
 
-def consistency_metrics(records: list[SessionRecord], profile: CaseProfile) -> dict[int, dict]:
-    """Memory-consistency metrics per session_index for all session records of one client (any order)."""
+def _refers_back(text: str) -> bool:
+    """Whether a counselor turn refers back to earlier sessions or to what the client said (setting homework aside)."""
+    rest = SETS_HOMEWORK.sub(" ", text)
+    return bool(COUNSELOR_REFERS_BACK.search(rest) or HOMEWORK_CLAIM.search(rest) or EVENT_CLAIM.search(rest))
+
+
+def consistency_metrics(records: list[SessionRecord], profile: CaseProfile, *, campaign: str | None = None,
+                        retrieves: bool = True) -> dict[int, dict]:
+    """Memory-consistency metrics per session_index for all session records of one client (any order).
+
+    ``campaign``: the run's name, for records that do not carry their own (the store's record ids
+    start with it); ``retrieves``: False for a counselor that never retrieves (recall not applicable).
+    """
     client_ids = {r.client_id for r in records}
     if len(client_ids) > 1:
         raise ValueError(f"records of one client expected, got {sorted(client_ids)}")
     if client_ids and profile.id not in client_ids:
         raise ValueError(f"records are of {client_ids.pop()}, the profile is {profile.id}")
-    client_id = profile.id
     pseudonym = profile.pseudonym
 
     by_session: dict[int, SessionRecord] = {}
@@ -311,16 +228,16 @@ def consistency_metrics(records: list[SessionRecord], profile: CaseProfile) -> d
         record = by_session[session]
         turns = record.turns
         previous = by_session.get(session - 1)
-        previous_assignment = _assignments(previous) if previous is not None else []
+        previous_assignment = assignments(previous)
 
         if session <= 1 or previous is None or not previous_assignment:
             followed = None
         else:
             followed = _followed_up(turns, previous_assignment)
-        if session <= 1:
-            recall, referring = None, 0
+        if session <= 1 or not retrieves:
+            recall = {"recall_at_k": None, "referred_items": 0, "referring_turns": 0}
         else:
-            recall, referring = _recall(turns, session, planted, client_id)
+            recall = session_recall(record, by_session, planted, record.campaign or campaign or "")
 
         earlier_planted = set().union(*(content_words(f) for s, fs in planted.items() if s < session for f in fs))
         contradictions = []
@@ -346,9 +263,10 @@ def consistency_metrics(records: list[SessionRecord], profile: CaseProfile) -> d
         flagged = {c["turn_index"] for c in contradictions}
         results[session] = {
             "followed_up_assignment": followed,
-            "recall_at_k": recall,
-            "referring_turns": referring,
+            **recall,
+            "recall_applicable": retrieves,
             "contradiction_rate": (len(flagged) / len(counselor_turns)) if counselor_turns else None,
+            "references_back": sum(1 for i in counselor_turns if _refers_back(turns[i].text)),
             "contradictions": contradictions,
         }
     return results

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from muspsy_sim.simulation.evaluation.self_report import INSTRUMENT_NAMES
+from muspsy_sim.simulation.evaluation.trajectories import realism_table
+
 SHOWN = ("wai_total", "phq9", "gad7", "phq9_change", "gad7_change", "distress_change", "followed_up_assignment",
-         "recall_at_k", "contradiction_rate", "judge_helpfulness", "judge_coherence", "judge_empathy",
-         "judge_guidance", "ctrs_homework")
+         "recall_at_k", "contradiction_rate", "references_back", "judge_helpfulness", "judge_coherence",
+         "judge_empathy", "judge_guidance", "ctrs_homework")
 
 
 def summary_table(summary: dict) -> Table:
@@ -17,8 +20,33 @@ def summary_table(summary: dict) -> Table:
     for name in SHOWN:
         entry = summary["metrics"].get(name)
         if entry:
-            mean = "-" if entry["mean"] is None else f"{entry['mean']:.2f}"
+            if entry.get("not_applicable"):
+                mean = "not applicable"
+            else:
+                mean = "-" if entry["mean"] is None else f"{entry['mean']:.2f}"
             table.add_row(name, mean, str(entry["n"]))
     dropped = [c for c, course in summary["courses"].items() if course["dropped_out"]]
-    table.caption = f"dropped out: {', '.join(dropped) or 'none'}; all metrics in metrics.jsonl"
+    table.caption = (f"dropped out: {', '.join(dropped) or 'none'}; recall_at_k \"-\": no client turn referred back, "
+                     "\"not applicable\": the counselor does not retrieve; all metrics in metrics.jsonl")
     return table
+
+
+def agreement_table(agreement: dict) -> Table:
+    """Per instrument: how far the client's answers follow its latent levels (``self_report_agreement``)."""
+    table = Table(title="Self-reports vs the client's state")
+    for column in ("instrument", "Spearman", "items", "answered by"):
+        table.add_column(column, justify="left" if column in ("instrument", "answered by") else "right")
+    for key, entry in agreement["instruments"].items():
+        rho = "-" if entry["rho"] is None else f"{entry['rho']:.2f}"
+        how = "latent readout" if entry["modes"] == ["latent"] else "the client's model"
+        table.add_row(INSTRUMENT_NAMES.get(key, key), rho, str(entry["n"]), how)
+    table.caption = f"warned below {agreement['threshold']:.2f}; latent readouts agree by construction"
+    return table
+def eval_tables(summary: dict) -> list[Table]:
+    """What `eval` prints: the summary, self-report agreement, then the trajectory realism table."""
+    tables = [summary_table(summary)]
+    if summary["self_report_agreement"]["instruments"]:
+        tables.append(agreement_table(summary["self_report_agreement"]))
+    if summary.get("trajectory_realism"):
+        tables.append(realism_table(summary["trajectory_realism"]))
+    return tables

@@ -11,6 +11,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from muspsy_sim.agents.counselor import UnknownCounselor, resolve_counselor_class
 from muspsy_sim.agents.judge import Judge
 from muspsy_sim.agents.llm import FALLBACK_METHOD, ModelSpec
 from muspsy_sim.scenarios.base.atomic_files import write_json_atomic, write_jsonl_atomic
@@ -20,7 +21,13 @@ from muspsy_sim.simulation.engine.components import role_model
 from muspsy_sim.simulation.evaluation.consistency import consistency_metrics
 from muspsy_sim.simulation.evaluation.course import course_summary
 from muspsy_sim.simulation.evaluation.risk import risk_metrics, session_risk
-from muspsy_sim.simulation.evaluation.self_report import answer_coverage, self_report_metrics
+from muspsy_sim.simulation.evaluation.self_report import (
+    agreement_warnings,
+    answer_coverage,
+    self_report_agreement,
+    self_report_metrics,
+)
+from muspsy_sim.simulation.evaluation.trajectories import trajectory_realism
 from muspsy_sim.simulation.record.files import METRICS, SUMMARY, SESSIONS
 from muspsy_sim.simulation.record.run_log import RunLog
 from muspsy_sim.simulation.record.schema import SessionRecord
@@ -43,9 +50,30 @@ def build_judge(config: CampaignConfig, judge_model: str | None, prompt_version:
         raise InputError("--judge-version", "", str(error)) from None
 
 
+def counselor_retrieves(config: CampaignConfig) -> bool:
+    """Whether the run's counselor searches the memory store (else retrieval recall is not applicable).
+
+    Declared by the counselor class (``retrieves``); a class that does not say is taken to retrieve,
+    so a plugged-in counselor is measured rather than excused.
+    """
+    if config.memory.top_k <= 0:
+        return False
+    try:
+        return bool(getattr(resolve_counselor_class(config.counselor), "retrieves", True))
+    except UnknownCounselor:
+        return True
+
+
+CONSISTENCY_METRICS = ("followed_up_assignment", "recall_at_k", "contradiction_rate", "references_back")
+
+
 def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_version: str = "v1",
-                 with_judge: bool = True, on_session=None) -> dict:
-    """Score every session of ``run_dir``; returns the run summary."""
+                 with_judge: bool = True, on_session=None, min_agreement: float | None = None) -> dict:
+    """Score every session of ``run_dir``; returns the run summary.
+
+    ``min_agreement`` (default: the run's ``client.min_agreement``) is the Spearman of self-reports
+    with the client's latent levels below which the summary warns.
+    """
     run = RunLog.open(run_dir)
     if not run.sessions:
         raise InputError(run_dir / SESSIONS, "", "no finished sessions")
@@ -53,17 +81,18 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
     profiles = run.profiles()
     judge = build_judge(config, judge_model, prompt_version) if with_judge else None
     previous_rows = {(r["client_id"], r["session_index"]): r for r in run.metrics or []}
+    retrieves = counselor_retrieves(config)
 
     rows = []
     for client_id, course in run.courses():
-        consistency = consistency_metrics(course, profiles[client_id])
+        consistency = consistency_metrics(course, profiles[client_id], campaign=run.name, retrieves=retrieves)
         for position, record in enumerate(course):
             index = record.session_index
             previous = course[position - 1] if position > 0 else None
             following = course[position + 1] if position + 1 < len(course) else None
             checks = consistency.get(index, {})
             metrics = self_report_metrics(record, previous, following)
-            metrics.update({k: checks.get(k) for k in ("followed_up_assignment", "recall_at_k", "contradiction_rate")})
+            metrics.update({k: checks.get(k) for k in CONSISTENCY_METRICS})
             risk = session_risk(record)
             metrics.update(risk_metrics(risk))
             row = {
@@ -71,10 +100,13 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
                 "seed": record.seed, "counselor": record.counselor, "models": record.models,
                 "metrics": metrics,
                 "consistency": {"contradictions": checks.get("contradictions", []),
-                                "referring_turns": checks.get("referring_turns", 0)},
+                                "referring_turns": checks.get("referring_turns", 0),
+                                "referred_items": checks.get("referred_items", 0)},
                 "risk": risk,
                 "answers": answer_coverage(record),
             }
+            if not retrieves:
+                row["not_applicable"] = ["recall_at_k"]
             if judge is not None:
                 row.update(_judge_scores(judge, record, profiles[client_id].pseudonym,
                                          previous_rows.get((client_id, index)), derive_seed(config.seed, client_id, index, "judge")))
@@ -87,14 +119,19 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
                 on_session(client_id, index)
     write_jsonl_atomic(run_dir / METRICS, rows)
     summary = summarize(rows, config.sessions, judge.describe() if judge else None)
+    threshold = config.client.min_agreement if min_agreement is None else min_agreement
+    agreement = self_report_agreement(run.sessions)
+    summary["self_report_agreement"] = {"threshold": threshold, "instruments": agreement,
+                                        "warnings": agreement_warnings(agreement, threshold)}
     write_json_atomic(run_dir / SUMMARY, summary)
     return summary
 
 
 def _judge_scores(judge: Judge, record: SessionRecord, pseudonym: str, previous_row: dict | None, seed: int) -> dict:
     described = judge.describe()
-    if previous_row and previous_row.get("judge", {}).get("model") == described["model"] \
-            and previous_row["judge"].get("prompt_version") == described["prompt_version"]:
+    before = (previous_row or {}).get("judge") or {}
+    # Scores of the same judge (model, prompt version, transcript cut) are kept; any other is scored again.
+    if previous_row and all(before.get(key) == value for key, value in described.items()):
         kept = {k: v for k, v in previous_row["metrics"].items() if k.startswith(("judge_", "ctrs_"))}
         if kept:
             return {"judge": previous_row["judge"], "judge_metrics": kept}
@@ -132,6 +169,8 @@ def summarize(rows: list[dict], planned_sessions: int, judge: dict | None) -> di
         values = [row["metrics"][name] for row in rows if row["metrics"].get(name) is not None]
         values = [v for v in values if not (isinstance(v, float) and math.isnan(v))]
         means[name] = {"mean": round(sum(values) / len(values), 4) if values else None, "n": len(values)}
+        if not values and rows and all(name in row.get("not_applicable", ()) for row in rows):
+            means[name]["not_applicable"] = True
     courses = defaultdict(list)
     for row in rows:
         courses[row["client_id"]].append(row)
@@ -146,6 +185,7 @@ def summarize(rows: list[dict], planned_sessions: int, judge: dict | None) -> di
         "judge": judge,
         "metrics": means,
         "courses": {client: course_summary(course_rows, planned_sessions) for client, course_rows in sorted(courses.items())},
+        "trajectory_realism": trajectory_realism(rows),
         "answer_coverage": coverage(rows),
         "sessions_with_contradictions": unhandled,
         "unhandled_risk_disclosures": [

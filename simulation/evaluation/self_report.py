@@ -84,3 +84,78 @@ def self_report_metrics(record: SessionRecord, previous: SessionRecord | None,
     metrics["client_turns"] = float(sum(1 for t in record.turns if isinstance(t, ClientTurnRecord)))
     metrics["ended_by_client"] = 1.0 if record.ended_by == "client" else 0.0
     return metrics
+
+
+# --- how far the self-reports follow the client's state ----------------------------------------
+
+INSTRUMENT_NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7", "wai_sr": "WAI-SR", "panas": "PANAS"}
+
+
+def answered_questionnaires(record: SessionRecord):
+    """(instrument, questionnaire record) for every instrument the session holds, the exit ones too."""
+    if record.questionnaires is None:
+        return
+    exit_answers = record.questionnaires.exit
+    for key in INSTRUMENT_NAMES:
+        for part in (record.questionnaires, exit_answers):
+            answers = getattr(part, key, None) if part is not None else None
+            if answers is not None:
+                yield key, answers
+
+
+def self_report_agreement(sessions: list[SessionRecord]) -> dict[str, dict]:
+    """Per instrument: Spearman's rho of the reported answers with the latent levels, over every item.
+
+    All items of all sessions (and exit assessments) are pooled. ``modes`` says how the answers
+    were given: "latent" answers are read off the state, so they agree by construction. Items of
+    records written before latent levels were recorded are left out, and so are filled-in answers.
+    """
+    # lazy: scipy loads only when agreement is computed (not for --help or a campaign's start)
+    from scipy.stats import spearmanr
+
+    pooled: dict[str, tuple[list[float], list[float], set[str]]] = {}
+    for record in sessions:
+        for key, answers in answered_questionnaires(record):
+            if len(answers.latent) != len(answers.answers):
+                continue
+            reported, latent, modes = pooled.setdefault(key, ([], [], set()))
+            filled = _filled_in(answers)  # not the model's answers: left out
+            kept = [(a, float(v)) for i, (a, v) in enumerate(zip(answers.answers, answers.latent), 1) if i not in filled]
+            reported.extend(a for a, _ in kept)
+            latent.extend(v for _, v in kept)
+            modes.add(answers.mode or "unknown")
+    agreement = {}
+    for key, (reported, latent, modes) in pooled.items():
+        constant = len(set(reported)) < 2
+        rho = None if constant or len(set(latent)) < 2 else round(float(spearmanr(reported, latent).statistic), 4)
+        agreement[key] = {"rho": rho, "n": len(reported), "modes": sorted(modes), "constant_answers": constant}
+    return agreement
+
+
+def agreement_warnings(agreement: dict[str, dict], threshold: float) -> list[str]:
+    """Plain-words warnings for instruments whose model-given answers do not follow the client's state."""
+    lines = []
+    for key, entry in agreement.items():
+        if entry["modes"] == ["latent"]:
+            continue
+        name = INSTRUMENT_NAMES.get(key, key)
+        if entry["constant_answers"]:
+            why = f"the client gave the same answer to all {entry['n']} {name} items"
+        elif entry["rho"] is None or entry["rho"] < threshold:
+            rho = "undefined" if entry["rho"] is None else f"{entry['rho']:.2f}"
+            why = f"the client's {name} answers barely follow its state (Spearman {rho} over {entry['n']} items, below {threshold:.2f})"
+        else:
+            continue
+        lines.append(f"Self-report warning: {why}, so they say little about the simulated client. With a small client "
+                     "model set client.self_report: latent, or use a stronger client model.")
+    return lines
+
+
+def agreement_line(agreement: dict[str, dict]) -> str:
+    """One line: per instrument, rho and n (and how the answers were given)."""
+    parts = []
+    for key, entry in agreement.items():
+        rho = "n/a" if entry["rho"] is None else f"{entry['rho']:.2f}"
+        how = " latent readout" if entry["modes"] == ["latent"] else ""
+        parts.append(f"{INSTRUMENT_NAMES.get(key, key)} {rho} (n {entry['n']}{how})")
+    return "Self-reports vs the client's state (Spearman): " + ("; ".join(parts) if parts else "no latent levels recorded")

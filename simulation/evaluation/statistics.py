@@ -1,4 +1,11 @@
-"""Small statistics for run evaluation: bootstrap confidence intervals and a trend slope."""
+"""Small statistics for run evaluation: bootstrap confidence intervals and a trend slope.
+
+``cluster_bootstrap_ci`` is what ``compare`` uses: the sessions of one client are not
+independent (one profile, one course), so it resamples whole clients with
+``scipy.stats.bootstrap`` (percentile intervals), each client carrying the sum and the
+count of its values; the statistic is the pooled mean (sum over count) of the resampled
+clients. ``bootstrap_ci`` resamples single values, for samples that are independent.
+"""
 
 from __future__ import annotations
 
@@ -75,6 +82,42 @@ def paired_bootstrap_ci(
     # Set iteration order varies between processes; sort so a seed gives the same CI every time.
     diffs = np.sort(diffs)
     return (*_interval(diffs, confidence, resamples, seed), int(diffs.size))
+
+
+def cluster_bootstrap_ci(
+    values_by_cluster: Mapping[Hashable, Iterable[float | None]],
+    *,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float, float, int]:
+    """(mean, low, high, clusters): the pooled mean of all values with a CI resampling clusters.
+
+    None and NaN are dropped, and clusters left with no value. Under two clusters there is
+    no interval: low and high are NaN. The mean weights each value alike (a client with more
+    sessions weighs more); the result does not depend on the order of the clusters.
+    """
+    from scipy import stats  # lazy: scipy loads only when intervals are computed
+
+    _check(confidence, resamples)
+    cleaned = sorted(((repr(key), _clean(values)) for key, values in values_by_cluster.items()), key=lambda kv: kv[0])
+    sums = np.array([values.sum() for _, values in cleaned if values.size], dtype=float)
+    counts = np.array([values.size for _, values in cleaned if values.size], dtype=float)
+    if sums.size == 0:
+        return (math.nan, math.nan, math.nan, 0)
+    mean = float(sums.sum() / counts.sum())
+    if sums.size < 2:
+        return (mean, math.nan, math.nan, int(sums.size))
+    means = sums / counts
+    if np.all(means == means[0]):
+        return (mean, mean, mean, int(sums.size))  # every resample has this mean
+    result = stats.bootstrap(
+        (sums, counts), lambda s, c, axis=-1: s.sum(axis=axis) / c.sum(axis=axis), paired=True, vectorized=True,
+        n_resamples=resamples, confidence_level=confidence, method="percentile",
+        random_state=np.random.Generator(np.random.PCG64(seed)),
+    )
+    low, high = result.confidence_interval
+    return (mean, float(low), float(high), int(sums.size))
 
 
 def slope(xs: Iterable[float | None], ys: Iterable[float | None]) -> float:

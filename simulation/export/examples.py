@@ -7,6 +7,15 @@ the output it should produce, so a model trained on them plugs straight back in:
 the chats come from the counselor's public prompt-rendering methods
 (``PromptRenderer`` in agents/counselor/base.py), called on the counselor class
 the run recorded, built without a model.
+
+Targets are what a model produced. By default an example is left out when its
+target was filled in by the program: a counselor turn from a template (the
+session-2+ check-in), a safety step or check-in (``source`` safety, or any turn
+with a ``safety`` record), a fallback turn, a fallback goal (``goal_source``
+fallback), or a memory with fields listed in ``filled_in``. No model was asked
+for these, so there is no inference chat to pair them with. ``include_filled_in``
+exports them too (they keep the chat the counselor would have sent). Earlier
+turns, whatever made them, stay in the chat: the counselor saw them.
 """
 
 from __future__ import annotations
@@ -19,6 +28,9 @@ from muspsy_sim.agents.counselor.session_memory import SessionMemory
 from muspsy_sim.scenarios.profile import CaseProfile
 
 TASKS = ("memory", "goal", "counseling")
+# Counselor turn sources the program fills in; every other source (model, reference, human, ...) wrote its turn.
+PROGRAM_SOURCES = {"template": "template turns", "safety": "safety turns", "fallback": "fallback turns"}
+LEFT_OUT = (*PROGRAM_SOURCES.values(), "fallback goals", "filled-in memories")
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,7 @@ class Session:
     memory: SessionMemory | None  # this session's memory (task 1's output), when known
     seed: int | None = None
     metrics: dict = field(default_factory=dict)
+    goal_source: str | None = None  # "model" or "fallback" (None: not recorded)
 
 
 @dataclass(frozen=True)
@@ -53,31 +66,51 @@ def alternating(turns: list[dict]) -> list[dict]:
     return merged
 
 
+def filled_in(turn: dict) -> str | None:
+    """What kind of program text a counselor turn is (one of ``LEFT_OUT``), or None for a model's turn."""
+    if turn.get("safety"):
+        return "safety turns"  # a safety step, or an opening with a safety check-in
+    return PROGRAM_SOURCES.get(turn.get("source") or "")
+
+
 def session_examples(session: Session, earlier: list[Session], counselor: PromptRenderer,
-                     tasks=TASKS) -> list[Example]:
+                     tasks=TASKS, *, include_filled_in: bool = False, left_out: dict | None = None) -> list[Example]:
     """The examples of one session, ``earlier`` being the client's earlier sessions, oldest first,
-    rendered by ``counselor`` (the counselor that ran, built without a model)."""
+    rendered by ``counselor`` (the counselor that ran, built without a model).
+
+    Examples whose target the program filled in are left out unless ``include_filled_in``
+    (see the module notes); ``left_out`` counts them by kind.
+    """
+    left_out = left_out if left_out is not None else {}
+
+    def keep(kind: str | None) -> bool:
+        if kind is None or include_filled_in:
+            return True
+        left_out[kind] = left_out.get(kind, 0) + 1
+        return False
+
     session = Session(session.profile, session.session_index, session.goal, alternating(session.turns),
-                      session.memory, session.seed, session.metrics)
+                      session.memory, session.seed, session.metrics, session.goal_source)
     # What the counselor knew of earlier sessions: their memories and (full-history) their transcripts.
     memories = tuple(s.memory for s in earlier if s.memory is not None)
     transcripts = tuple(tuple(s.turns) for s in earlier)
     context = SessionContext(session.profile, session.session_index, session.goal, memories, transcripts)
     client_id, index = session.profile.id, session.session_index
     examples = []
-    if "memory" in tasks and session.memory is not None:
+    if "memory" in tasks and session.memory is not None \
+            and keep("filled-in memories" if session.memory.filled_in else None):
         examples.append(Example("memory", client_id, index, [
             {"role": "user", "content": counselor.memory_prompt(context, session.turns)},
             {"role": "assistant", "content": session.memory.as_extraction_output()},
         ]))
-    if "goal" in tasks and session.goal:
+    if "goal" in tasks and session.goal and keep("fallback goals" if session.goal_source == "fallback" else None):
         examples.append(Example("goal", client_id, index, [
             {"role": "user", "content": counselor.goal_prompt(context)},
             {"role": "assistant", "content": session.goal},
         ]))
     if "counseling" in tasks:
         for position, turn in enumerate(session.turns):
-            if turn["speaker"] != "counselor" or turn.get("source") == "fallback":
+            if turn["speaker"] != "counselor" or not keep(filled_in(turn)):
                 continue
             recalled = counselor.recalled_text(turn.get("retrieved") or [])
             stage = turn.get("stage") or ("opening" if position == 0 else "middle")
@@ -122,4 +155,4 @@ def as_sharegpt(example: Example) -> dict:
 
 
 FORMATS = {"muspsy": as_muspsy, "openai": as_openai, "sharegpt": as_sharegpt}
-__all__ = ["FORMATS", "SESSION_START", "TASKS", "Example", "Session", "session_examples"]
+__all__ = ["FORMATS", "LEFT_OUT", "SESSION_START", "TASKS", "Example", "Session", "filled_in", "session_examples"]

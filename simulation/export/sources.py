@@ -51,7 +51,7 @@ def sessions_from_run(run_dir: Path) -> SessionsToExport:
         sessions.append(Session(
             profile=profiles[record.client_id], session_index=record.session_index, goal=record.goal,
             turns=record.to_dict()["turns"], memory=SessionMemory.model_validate(record.memory.to_dict()),
-            seed=record.seed, metrics={"wai_total": wai, **metrics.get(record.key, {})},
+            seed=record.seed, metrics={"wai_total": wai, **metrics.get(record.key, {})}, goal_source=record.goal_source,
         ))
     return SessionsToExport(sessions, counselor)
 

@@ -1,4 +1,9 @@
-"""`run_sim.py export`: filter sessions, render examples, drop duplicates, split by client, write JSONL."""
+"""`run_sim.py export`: filter sessions, render examples, drop duplicates, split by client, write JSONL.
+
+Examples whose target the program filled in (template and safety turns, fallback goals,
+memories with filled-in fields) are left out unless ``include_filled_in``; the report
+counts them by kind (``examples.LEFT_OUT``).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ class ExportReport:
     sessions_filtered: int = 0
     duplicates_dropped: int = 0
     clients: dict[str, list[str]] = field(default_factory=dict)
+    left_out: dict[str, int] = field(default_factory=dict)  # filled-in targets by kind (examples.LEFT_OUT)
 
 
 def _passes(metrics: dict, minimums: dict[str, float]) -> bool:
@@ -43,7 +49,7 @@ def split_clients(clients: list[str], validation_share: float, seed: int) -> tup
 
 def export_dataset(source: Path, fmt: str, out: Path, *, tasks: tuple[str, ...] = TASKS,
                    minimums: dict[str, float] | None = None, dedupe: bool = True,
-                   validation_share: float = 0.0, seed: int = 0) -> ExportReport:
+                   validation_share: float = 0.0, seed: int = 0, include_filled_in: bool = False) -> ExportReport:
     if fmt not in FORMATS:
         raise InputError("--format", "", f"unknown format '{fmt}' (one of {', '.join(FORMATS)})")
     unknown = sorted(set(tasks) - set(TASKS))
@@ -64,7 +70,8 @@ def export_dataset(source: Path, fmt: str, out: Path, *, tasks: tuple[str, ...] 
                 report.sessions_filtered += 1
                 continue
             report.sessions_kept += 1
-            for example in session_examples(session, course[:position], loaded.counselor, tasks):
+            for example in session_examples(session, course[:position], loaded.counselor, tasks,
+                                            include_filled_in=include_filled_in, left_out=report.left_out):
                 digest = hashlib.sha256(json.dumps(example.messages, sort_keys=True).encode()).hexdigest()
                 if dedupe and digest in seen:
                     report.duplicates_dropped += 1

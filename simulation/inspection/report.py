@@ -6,6 +6,7 @@ and writes one HTML file: a campaign overview per run, per client charts of
 distress, PHQ-9, GAD-7 and alliance over sessions (matplotlib, inline PNG), and
 per session the goal, the transcript with its memory references marked, the
 week before, the questionnaires, the extracted memory and the eval metrics;
+for a scored run, the trajectory realism plot and table (``report_trajectories``);
 with several scored runs, the comparison table of ``compare_runs``.
 
 The page loads nothing: styles are inline, images are ``data:`` URIs, there is
@@ -28,6 +29,7 @@ from muspsy_sim.simulation.config import ROLES
 from muspsy_sim.simulation.evaluation.compare import cell_lines, compare_runs
 from muspsy_sim.simulation.inspection.report_charts import client_charts
 from muspsy_sim.simulation.inspection.report_sessions import format_number, session_view
+from muspsy_sim.simulation.inspection.report_trajectories import trajectory_view
 from muspsy_sim.simulation.record.run_log import RunLog
 from muspsy_sim.simulation.record.schema import NOTE
 
@@ -129,6 +131,7 @@ def _overview(index: int, run: RunLog) -> dict:
         "scored": run.metrics is not None,
         "judge": summary.get("judge") or {},
         "summary_metrics": summary_metrics,
+        "trajectories": trajectory_view(run.metrics, run.name),
         "clients": clients,
     }
 
@@ -170,7 +173,7 @@ def _comparison(runs: list[RunLog]) -> dict | None:
     result = compare_runs([run.path for run in runs])
     rows = [{"metric": metric, "cells": [cell_lines(result, metric, name) for name in result["runs"]]}
             for metric in result["metrics"]]
-    return {"missing": [], "runs": result["runs"], "rows": rows}
+    return {"missing": [], "runs": result["runs"], "rows": rows, "method": result["method"]}
 
 
 # --- rendering -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from muspsy_sim.agents.reference_cues import ANY_REFERENCE
-from muspsy_sim.simulation.evaluation.consistency import overlap
+from muspsy_sim.simulation.evaluation.ground_truth import assignments, overlap
 from muspsy_sim.simulation.record.schema import (
     ClientStateRecord,
     ClientTurnRecord,
@@ -46,18 +46,11 @@ def format_number(value: Any, digits: int = 2) -> str:
 
 
 def _assignment_versions(record: SessionRecord | None) -> list[str]:
-    """The assignment agreed at the end of a session: the memory field and the closing counselor turn."""
-    if record is None:
-        return []
-    versions = []
-    if record.memory is not None and record.memory.counseling_assignments.strip():
-        versions.append(record.memory.counseling_assignments.strip())
-    last = record.turns[-1] if record.turns else None
-    if isinstance(last, CounselorTurnRecord) and last.stage == "closing":
-        text = last.text.strip()
-        if text and text not in versions:
-            versions.append(text)
-    return versions
+    """The assignment the client heard at the end of a session (evaluation's ground truth), as a list.
+
+    The counselor's memory of it is not used: a check-in quoting an invented memory is not marked as a quote.
+    """
+    return assignments(record)
 
 
 def _quote_segments(text: str, versions: list[str]) -> tuple[list[dict], bool]:

@@ -80,7 +80,9 @@ def _turns(turns: list[dict], pseudonym: str) -> list[dict]:
             entry["state"] = state
             entry["change"] = None if previous is None else {
                 k: round(state.get(k, 0) - previous.get(k, 0), 2) for k in ("distress", "trust")}
-            entry["appraisal"] = turn.get("appraisal") or {}
+            # The cues (numbers); not which appraiser made them, nor how its items were answered.
+            entry["appraisal"] = {k: v for k, v in (turn.get("appraisal") or {}).items()
+                                  if isinstance(v, (int, float)) and not isinstance(v, bool)}
             entry["disclosed_fact"] = turn.get("disclosed_fact")
             entry["risk_disclosed"] = bool(turn.get("risk_disclosed"))
             previous = state

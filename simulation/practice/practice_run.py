@@ -16,7 +16,7 @@ from muspsy_sim.simulation.campaign.run import finish_run
 from muspsy_sim.simulation.config import CampaignConfig, load_config
 from muspsy_sim.simulation.practice.human_counselor import HUMAN_COUNSELOR
 from muspsy_sim.simulation.record.run_directory import RunDirectory
-from muspsy_sim.simulation.record.manifest_schema import Manifest
+from muspsy_sim.simulation.record.schema import Manifest
 
 DEFAULT_MAX_TURNS = 12  # client turns before the person must close; "End session" closes earlier
 NOTE = "Practice with a simulated client: a training simulation, not a clinical service."

@@ -17,8 +17,7 @@ from typing import Any
 from muspsy_sim.scenarios.base.atomic_files import write_json_atomic
 from muspsy_sim.simulation.record.files import CHECKPOINTS, CHROMA, MANIFEST, SESSIONS
 from muspsy_sim.simulation.record.run_log import read_manifest, read_session_records
-from muspsy_sim.simulation.record.manifest_schema import Manifest
-from muspsy_sim.simulation.record.schema import SessionRecord
+from muspsy_sim.simulation.record.schema import Manifest, SessionRecord
 
 
 class RunDirectoryBusy(RuntimeError):

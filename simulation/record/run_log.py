@@ -13,12 +13,17 @@ or line:
   without its newline) is dropped; any other line that is not JSON or not a valid
   record is an error: ``RUN/sessions.jsonl: line 4: turns.2.speaker: ...``;
 * metrics.jsonl (written whole by ``eval``): every line must be a JSON object with
-  ``metrics`` of numbers or nulls; summary.json must be a JSON object.
+  ``metrics`` of numbers or nulls and a ``client_id`` of the profile-id alphabet;
+  summary.json must be a JSON object.
+
+Client ids (session records, manifest courses, metric rows) are checked against the
+profile-id pattern when read, before anything builds a path from them.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -28,12 +33,11 @@ from pydantic import ValidationError
 
 from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
 from muspsy_sim.scenarios.loader import load_profile
-from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.scenarios.profile import PROFILE_ID_PATTERN, CaseProfile
 from muspsy_sim.simulation.config import CampaignConfig
 from muspsy_sim.simulation.record.files import MANIFEST, METRICS, SESSIONS, SUMMARY
 from muspsy_sim.simulation.record.migrate import upgrade_manifest, upgrade_session
-from muspsy_sim.simulation.record.manifest_schema import Manifest
-from muspsy_sim.simulation.record.schema import SCHEMA_VERSION, SessionRecord
+from muspsy_sim.simulation.record.schema import SCHEMA_VERSION, Manifest, SessionRecord
 
 
 def _read_json(file: Path) -> Any:
@@ -128,6 +132,9 @@ def read_metric_rows(run_dir: Path) -> list[dict] | None:
         except ValueError:
             raise InputError(file, f"line {number}", "not valid JSON") from None
         _object(file, row, f"line {number}")
+        client_id = row.get("client_id")
+        if client_id is not None and not (isinstance(client_id, str) and re.fullmatch(PROFILE_ID_PATTERN, client_id)):
+            raise InputError(file, f"line {number}: client_id", f"not a client id: {client_id!r}")
         metrics = row.get("metrics")
         if not isinstance(metrics, dict):
             raise InputError(file, f"line {number}: metrics", "missing or not an object")

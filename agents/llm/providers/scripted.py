@@ -3,7 +3,9 @@
 ``testdouble/<script>`` answers instantly. It recognises which prompt template
 it was given (counselor turn, client turn, goal planning, memory extraction)
 and answers from the prompt's own content, so tests can check that the right
-information reached the model. It is not a model of anything.
+information reached the model. Options (questionnaire and appraisal items, judge ratings) it
+answers from the prompt's words too: a self-report from how the client feels in words, an
+appraisal from its own warm and cold cue words. It is not a model of anything.
 """
 
 from __future__ import annotations
@@ -111,12 +113,62 @@ def _judge_rating(text: str) -> float:
         - ("You should just" in transcript) + ("This week, try writing" in transcript)
 
 
+# The double's own cue words for rating a counselor turn as the client (appraisal items). They differ
+# from the rules appraiser's lexicon on purpose, so a test can tell which appraiser moved the state.
+_WARM = re.compile(r"\b(sounds like|makes sense|together|glad|with you|take your time)\b", re.IGNORECASE)
+_COLD = re.compile(r"\b(you should|you must|whatever|calm down|get over)\b", re.IGNORECASE)
+_BANDS = ("very low", "low", "moderate", "high", "very high")  # agents.client.feelings.BANDS
+_PANAS_POSITIVE = frozenset("interested excited strong enthusiastic proud alert inspired determined attentive active".split())
+
+
+def _statement(text: str) -> str:
+    found = re.findall(r'^Statement: "(.*)"$', text, flags=re.MULTILINE)
+    return found[-1] if found else ""
+
+
+def _appraisal_rating(text: str) -> float | None:
+    """How the double, as the client, rates the counselor's turn on one item (1..5)."""
+    said = re.search(r'^The counselor has just said: "(.*)"$', text, flags=re.MULTILINE)
+    if not said or said.group(1) == "N/A":
+        return None
+    warm, cold = len(_WARM.findall(said.group(1))), len(_COLD.findall(said.group(1)))
+    if "pushed or judged" in _statement(text):
+        return min(5.0, 1.0 + 2 * cold)
+    return min(5.0, max(1.0, 3.0 + warm - cold))
+
+
+def _band(text: str, quantity: str) -> float | None:
+    match = re.search(rf"your {re.escape(quantity)} is ({'|'.join(sorted(_BANDS, key=len, reverse=True))})\b", text)
+    return _BANDS.index(match.group(1)) / (len(_BANDS) - 1) if match else None
+
+
+def _self_report(text: str) -> float | None:
+    """The double's answer to a questionnaire item: the band of what the item is about, on the item's scale."""
+    item = _statement(text).lower()
+    if "WAI-SR" in text or (item.startswith(("the supporter", "my counselor")) and "intense" not in item):
+        share = _band(text, "trust in the counselor")
+    elif "PANAS" in text and item in _PANAS_POSITIVE:
+        share = _band(text, "mood (interest and energy)")
+    else:
+        share = _band(text, "distress")
+    if share is None:
+        return None  # the content-free calibration prompt
+    values = [int(v) for v in re.findall(r"(\d+) = ", text.partition("Answer with one number:")[2].splitlines()[0])]
+    low, high = (min(values), max(values)) if values else (0, 3)
+    return low + share * (high - low)
+
+
 def _target(text: str) -> float | None:
     """The answer the double leans to; None for a content-free prompt ("N/A"), where it has no preference."""
     if "Transcript of counseling session" in text and "\nN/A\n" in text:
         return None
     if "Rate the counselor on" in text:
         return _judge_rating(text)
+    if "The counselor has just said:" in text:
+        return _appraisal_rating(text)
+    if "questionnaire (" in text and "How you feel now:" in text:
+        return _self_report(text)
+    # A bare test prompt that names the answer it wants (no agent's prompt carries a level).
     match = re.search(r"Your level: ([0-9.]+)", text)
     return float(match.group(1)) if match else None
 
@@ -153,7 +205,7 @@ def scripted_json_answer(messages: list[dict]) -> str:
 
 
 def scripted_logprobs(messages: list[dict], top: int) -> list[tuple[str, float]]:
-    """Scores for answer digits: the closer to the prompt's level (or stand-in rating), the likelier."""
+    """Scores for answer digits: the closer to the double's answer (``_target``), the likelier."""
     target = _target("\n".join(m["content"] for m in messages))
     if target is None:
         return [(str(d), -1.791759) for d in range(0, 6)][:top]  # uniform: log(1/6)

@@ -1,0 +1,167 @@
+"""How the client takes a counselor turn: the ``Appraiser`` interface and its two implementations.
+
+Both give an ``Appraisal`` (``agents.client.dynamics``), so the state moves by one set of
+documented rules whichever appraiser a campaign uses (``client.appraisal`` in its config):
+
+* ``RulesAppraiser`` ("rules"): lexical cues, the cheap baseline. Empathy is the count of
+  empathic phrases ("sounds like", "makes sense", ...), push the count of directive ones
+  ("you should", "just", ...), relevance the share of the client's last content words the
+  counselor takes up.
+* ``ModelAppraiser`` ("model"): the client's own model rates the turn on a few short items
+  (``prompts/appraisal_items.yaml``), given its persona, how it feels in words and the dialogue
+  so far; each 1..5 rating maps onto its Appraisal field as (rating - 1) / 4.
+
+``reference`` (does a claim about earlier sessions match what the client heard,
+``past_references``) and ``reflective`` (does the turn ask a question) are facts about the
+turn, not feelings: both appraisers take them from the same checks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import yaml
+
+from muspsy_sim.agents.client.dynamics import Appraisal
+from muspsy_sim.agents.client.feelings import dialogue_in_words, feelings_in_words
+from muspsy_sim.agents.client.item_answers import answer_items
+from muspsy_sim.agents.client.past_references import content_words, reference_truth
+from muspsy_sim.agents.client.state import ClientState
+from muspsy_sim.agents.llm import Completion, LanguageModel
+from muspsy_sim.agents.prompting import render
+from muspsy_sim.scenarios.profile import CaseProfile
+
+PROMPTS = Path(__file__).resolve().parent / "prompts"
+APPRAISERS = ("rules", "model")
+
+_EMPATHY = re.compile(
+    r"\b(sounds like|i hear|understand|makes sense|must be|that is hard|that's hard|i'm sorry|"
+    r"it seems|you feel|feeling|thank you for sharing|of course|valid)\b",
+    re.IGNORECASE,
+)
+_PUSHY = re.compile(r"\b(you should|you must|you need to|just|simply|stop|always|never)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class AppraisalContext:
+    """What the client knows when it takes a counselor turn.
+
+    ``turns`` is this session so far and ends with the counselor's turn; ``earlier`` holds the
+    transcripts of earlier sessions (what the client heard then).
+    """
+
+    profile: CaseProfile
+    session_index: int
+    state: ClientState
+    turns: Sequence[dict]
+    earlier: Sequence[Sequence[dict]] = ()
+    seed: int = 0
+
+    @property
+    def counselor_text(self) -> str:
+        return self.turns[-1]["text"] if self.turns and self.turns[-1]["speaker"] == "counselor" else ""
+
+    @property
+    def last_client_text(self) -> str:
+        return next((t["text"] for t in reversed(self.turns) if t["speaker"] == "client"), "")
+
+
+@runtime_checkable
+class Appraiser(Protocol):
+    """Takes a counselor turn from the client's point of view."""
+
+    name: str
+
+    def appraise(self, context: AppraisalContext) -> tuple[Appraisal, list[Completion]]:
+        """The appraisal of ``context.counselor_text``, and the model calls it took (none for rules)."""
+        ...
+
+
+def appraise(counselor_text: str, last_client_text: str, earlier: Sequence[Sequence[dict]] = ()) -> Appraisal:
+    """The lexical appraisal of one counselor turn (the rules appraiser's cues)."""
+    said = content_words(last_client_text)
+    relevance = len(said & content_words(counselor_text)) / len(said) if said else 0.5
+    return Appraisal(
+        empathy=min(1.0, len(_EMPATHY.findall(counselor_text)) / 2),
+        relevance=min(1.0, 2 * relevance),
+        push=min(1.0, len(_PUSHY.findall(counselor_text)) / 2),
+        reference=reference_truth(counselor_text, earlier),
+        reflective=1.0 if "?" in counselor_text else 0.0,
+    )
+
+
+class RulesAppraiser:
+    name = "rules"
+
+    def appraise(self, context: AppraisalContext) -> tuple[Appraisal, list[Completion]]:
+        return appraise(context.counselor_text, context.last_client_text, context.earlier), []
+
+
+@dataclass(frozen=True)
+class AppraisalItem:
+    field: str
+    text: str
+
+
+@lru_cache(maxsize=None)
+def appraisal_items() -> tuple[dict[int, str], tuple[AppraisalItem, ...]]:
+    """The model appraisal's scale and items (``prompts/appraisal_items.yaml``)."""
+    data = yaml.safe_load((PROMPTS / "appraisal_items.yaml").read_text(encoding="utf-8"))
+    return ({int(k): str(v) for k, v in data["scale"].items()},
+            tuple(AppraisalItem(item["field"], item["text"]) for item in data["items"]))
+
+
+class ModelAppraiser:
+    """The client's own model rates the turn; the ratings map onto the Appraisal's fields."""
+
+    name = "model"
+    prompt = PROMPTS / "appraisal_item.txt"
+
+    def __init__(self, llm: LanguageModel):
+        self.llm = llm
+
+    def prompts(self, context: AppraisalContext) -> tuple[list[list[dict]], list[dict]]:
+        """One prompt per item, and the calibration baseline (the same with its content "N/A")."""
+        scale, items = appraisal_items()
+        profile = context.profile
+        fixed = {"pseudonym": profile.pseudonym, "age": profile.age, "occupation": profile.occupation,
+                 "session_index": context.session_index, "presenting_problem": profile.presenting_problem,
+                 "scale": ", ".join(f"{value} = {label}" for value, label in scale.items())}
+        told = {"feelings": feelings_in_words(context.state),
+                "dialogue": dialogue_in_words(list(context.turns[:-1])) or "(nothing yet)",
+                "counselor_turn": " ".join(context.counselor_text.split())}
+        prompts = [[{"role": "user", "content": render(self.prompt, item=item.text, **told, **fixed)}] for item in items]
+        blank = {key: "N/A" for key in told}
+        baseline = [{"role": "user", "content": render(self.prompt, item="N/A", **blank, **fixed)}]
+        return prompts, baseline
+
+    def appraise(self, context: AppraisalContext) -> tuple[Appraisal, list[Completion]]:
+        scale, items = appraisal_items()
+        prompts, baseline = self.prompts(context)
+        answers = answer_items(self.llm, prompts, [str(v) for v in sorted(scale)], seed=context.seed, baseline=baseline)
+        low, high = min(scale), max(scale)
+        ratings = {item.field: (int(answer.choice) - low) / (high - low) for item, answer in zip(items, answers)}
+        methods: dict[str, int] = {}
+        completions: list[Completion] = []
+        for answer in answers:
+            methods[answer.method] = methods.get(answer.method, 0) + 1
+            completions.extend(answer.completions)
+        facts = appraise(context.counselor_text, context.last_client_text, context.earlier)
+        appraisal = Appraisal(empathy=ratings["empathy"], relevance=ratings["relevance"], push=ratings["push"],
+                              reference=facts.reference, reflective=facts.reflective,
+                              engagement=ratings.get("engagement"), source="model", methods=methods)
+        return appraisal, completions
+
+
+def build_appraiser(kind: str, llm: LanguageModel) -> Appraiser:
+    """The appraiser a campaign's ``client.appraisal`` names."""
+    if kind == "rules":
+        return RulesAppraiser()
+    if kind == "model":
+        return ModelAppraiser(llm)
+    raise ValueError(f"unknown appraisal '{kind}' (one of {', '.join(APPRAISERS)})")

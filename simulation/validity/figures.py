@@ -1,0 +1,80 @@
+"""The validity figures: Spearman's rho with a 95% bootstrap interval, and the shuffled null.
+
+Data come in groups, one per conversation (the rated turns of one conversation, or its one
+end-of-session pair). The bootstrap resamples conversations, not turns, because the turns of one
+conversation are not independent. The null control shuffles the human ratings across
+conversations (for turn ratings: across all rated turns, which lie in different conversations)
+and reports the mean rho over the shuffles and its central 95% band: a figure outside that band
+is unlikely to be chance.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+Pairs = list[tuple[float, float]]
+RESAMPLES = 1000
+SHUFFLES = 200
+
+
+def spearman(pairs: Pairs) -> float | None:
+    """Spearman's rho of the pairs; None when either side is constant or there are fewer than 3."""
+    # lazy: scipy loads only for the validity figures
+    from scipy.stats import spearmanr
+
+    if len(pairs) < 3:
+        return None
+    x, y = zip(*pairs)
+    if len(set(x)) < 2 or len(set(y)) < 2:
+        return None
+    return float(spearmanr(x, y).statistic)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else round(value, 4)
+
+
+def bootstrap_interval(groups: list[Pairs], *, resamples: int = RESAMPLES, seed: int = 0) -> tuple[float | None, float | None]:
+    """The 95% percentile interval of rho over resamples of the groups (conversations), drawn with replacement."""
+    if len(groups) < 2:
+        return None, None
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        chosen = rng.integers(0, len(groups), size=len(groups))
+        rho = spearman([pair for i in chosen for pair in groups[i]])
+        if rho is not None:
+            values.append(rho)
+    if len(values) < resamples / 2:
+        return None, None
+    low, high = np.quantile(values, [0.025, 0.975])
+    return float(low), float(high)
+
+
+def shuffled(groups: list[Pairs], *, shuffles: int = SHUFFLES, seed: int = 0) -> tuple[float | None, float | None, float | None]:
+    """Mean rho, and its 2.5% and 97.5% quantiles, with the human ratings (second of each pair) shuffled."""
+    pairs = [pair for group in groups for pair in group]
+    if len(pairs) < 3:
+        return None, None, None
+    rng = np.random.default_rng(seed)
+    simulated = [x for x, _ in pairs]
+    ratings = np.array([y for _, y in pairs])
+    values = [rho for _ in range(shuffles)
+              if (rho := spearman(list(zip(simulated, rng.permutation(ratings).tolist())))) is not None]
+    if not values:
+        return None, None, None
+    low, high = np.quantile(values, [0.025, 0.975])
+    return float(np.mean(values)), float(low), float(high)
+
+
+def target_figures(groups: list[Pairs], seed: int) -> dict:
+    """n, rho, its 95% bootstrap interval and the shuffled null, for one target."""
+    groups = [group for group in groups if group]
+    pairs = [pair for group in groups for pair in group]
+    low, high = bootstrap_interval(groups, seed=seed)
+    null, null_low, null_high = shuffled(groups, seed=seed + 1)
+    return {"n": len(pairs), "conversations": len(groups), "rho": _rounded(spearman(pairs)),
+            "ci_low": _rounded(low), "ci_high": _rounded(high), "shuffled_rho": _rounded(null),
+            "shuffled_low": _rounded(null_low), "shuffled_high": _rounded(null_high)}

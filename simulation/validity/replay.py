@@ -1,0 +1,106 @@
+"""Replaying a real support conversation through the simulated client (replay, not regenerate).
+
+The help-seeker's own words are the client's turns and the supporter's messages the counselor's;
+nothing is generated. The client is seeded from a profile built from the conversation (its
+situation, problem, emotion and initial intensity). After each supporter turn the client appraises
+it (rules or its model) and its state moves by the usual dynamics; at a seeker turn that carries
+feedback the appraisal's worth (``trust_change``: how much the turn moves trust) is kept beside the
+rating. At the end the client fills in the session rating (empathy, relevance, emotion intensity;
+``agents/client/instruments/session_rating.yaml``) in the campaign's self-report modes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from muspsy_sim.agents.client import AppraisalContext, Appraiser, ClientState, DynamicsParams
+from muspsy_sim.agents.client.dynamics import after_counselor_turn, trust_change
+from muspsy_sim.agents.client.questionnaires import administer, instruments
+from muspsy_sim.agents.llm import Completion, LanguageModel, sum_usage, usage_of
+from muspsy_sim.scenarios.profile import CaseProfile, InitialState, SessionPlan
+from muspsy_sim.simulation.seeding import derive_rng, derive_seed
+from muspsy_sim.simulation.validity.esconv import Conversation
+
+SESSION_RATING = "session_rating"
+_UNKNOWN_INTENSITY = 3
+
+
+def _tag(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "unspecified"
+
+
+def intensity_to_distress(intensity: int) -> float:
+    """ESConv's emotion intensity 1..5 as distress 0..10 (so the latent intensity reads it back exactly)."""
+    return (intensity - 1) * 2.5
+
+
+def profile_for(conversation: Conversation) -> CaseProfile:
+    """The client's profile: who it is is unknown, what it brings is the conversation's."""
+    problem = conversation.problem or "an unspecified problem"
+    emotion = conversation.emotion or "upset"
+    situation = conversation.situation or f"Dealing with {problem}."
+    intensity = conversation.survey["initial_emotion_intensity"] or _UNKNOWN_INTENSITY
+    return CaseProfile(
+        id=f"esconv-{conversation.index}",
+        pseudonym="Alex",
+        age=30,
+        gender="unspecified",
+        occupation="person seeking emotional support in an online chat",
+        presenting_problem=f"{problem} ({emotion}): {situation}"[:1000],
+        background=situation[:3000],
+        personality="not known",
+        speaking_style="writes short chat messages",
+        tags=[_tag(problem), _tag(emotion)],
+        initial_state=InitialState(distress=intensity_to_distress(intensity), trust=5.0, openness=0.6, resistance=0.2),
+        course_plan=[SessionPlan(emotional_state=f"You feel {emotion}.", cognitive_state=situation[:1000],
+                                 goal="emotional support")],
+    )
+
+
+@dataclass
+class Replayed:
+    """What the simulated client made of one conversation."""
+
+    index: int
+    rated: list[tuple[float, int]]  # (the appraisal's trust change, the seeker's feedback) per rated turn
+    session_rating: dict  # the client's session_rating questionnaire record
+    survey: dict[str, int | None]  # the seeker's own
+    appraisal_methods: dict[str, int] = field(default_factory=dict)
+    usage: dict = field(default_factory=dict)
+
+    @property
+    def reported(self) -> dict[str, int]:
+        empathy, relevance, intensity = self.session_rating["answers"]
+        return {"empathy": empathy, "relevance": relevance, "final_intensity": intensity}
+
+
+def replay(conversation: Conversation, appraiser: Appraiser, llm: LanguageModel, self_report: str,
+           params: DynamicsParams, seed: int) -> Replayed:
+    profile = profile_for(conversation)
+    state = ClientState.initial(profile)
+    heard: list[dict] = []
+    rated: list[tuple[float, int]] = []
+    methods: dict[str, int] = {}
+    completions: list[Completion] = []
+    turns = conversation.turns
+    for position, turn in enumerate(turns):
+        heard.append({"speaker": turn["speaker"], "text": turn["text"]})
+        ends_supporter_run = turn["speaker"] == "counselor" and (position + 1 == len(turns)
+                                                                 or turns[position + 1]["speaker"] == "client")
+        if not ends_supporter_run:
+            continue
+        context = AppraisalContext(profile, 1, state, list(heard), (), derive_seed(seed, profile.id, position, "appraisal"))
+        appraisal, used = appraiser.appraise(context)
+        completions.extend(used)
+        for method, count in appraisal.methods.items():
+            methods[method] = methods.get(method, 0) + count
+        feedback = turns[position + 1]["feedback"] if position + 1 < len(turns) else None
+        if feedback is not None:
+            rated.append((trust_change(appraisal, state.resistance, params), feedback))
+        state = after_counselor_turn(state, appraisal, params, derive_rng(seed, profile.id, position, "dynamics"))
+    rating, used = administer(llm, instruments()[SESSION_RATING], profile, state, 1,
+                              derive_seed(seed, profile.id, "session_rating"), mode=self_report, turns=heard)
+    completions.extend(used)
+    usage = sum_usage({"client": usage_of(c)} for c in completions).get("client", {})
+    return Replayed(conversation.index, rated, rating, dict(conversation.survey), methods, usage)
