@@ -243,3 +243,17 @@ def test_a_share_under_the_threshold_passes_strict(tmp_path, make_config):
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "runs" / "clean" / "manifest.json").read_text())
     assert manifest["fallback_heavy_sessions"] == [] and "local_engine" not in manifest
+
+
+def test_answer_items_asks_prompts_sharing_all_but_their_last_line_as_one_item_set():
+    from muspsy_sim.agents.client.item_answers import answer_items, item_set_of
+
+    prompts = [[{"role": "user", "content": f"The counselor said: 'That sounds hard.'\nRate 1-5.\nStatement: {s}"}]
+               for s in ("Empathy. Your level: 4", "Push. Your level: 1")]
+    meter = UsageMeter()
+    llm = MeteredModel(LiteLLMModel(ModelSpec.parse("testdouble/scripted"), scoring="json"), "client", meter)
+    answers = answer_items(llm, prompts, ["1", "2", "3", "4", "5"], seed=3)
+    assert [a.choice for a in answers] == ["4", "1"] and meter.totals()["client"]["calls"] == 1
+    assert len(answers[0].completions) == 1 and answers[1].completions == ()
+    other = [[{"role": "user", "content": "A\nStatement: x"}], [{"role": "user", "content": "B\nStatement: y"}]]
+    assert item_set_of(other, ["1", "2"], None) is None
