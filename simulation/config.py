@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError, WithJsonSchema, field_validator
+
+from muspsy_sim.agents.llm.spec import ModelSpec
 
 from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
 from muspsy_sim.scenarios.base.safe_yaml import read_yaml_mapping
@@ -17,6 +19,19 @@ ROLES = ("counselor", "client", "judge")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
+def _model_spec(value: Any) -> Any:
+    if isinstance(value, str):
+        if not 3 <= len(value) <= 500:
+            raise ValueError("a model string has 3 to 500 characters")
+        return ModelSpec.parse(value)
+    return value
+
+
+# A model string, parsed once when the config is read; written back as the string it was.
+ModelString = Annotated[ModelSpec, BeforeValidator(_model_spec), PlainSerializer(str, return_type=str),
+                        WithJsonSchema({"type": "string", "minLength": 3, "maxLength": 500})]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -24,14 +39,14 @@ class _Strict(BaseModel):
 class RoleModel(_Strict):
     """Which model plays a role, and how it samples."""
 
-    model: str = Field(default=DEFAULT_MODEL, min_length=3, max_length=500)
+    model: ModelString = Field(default=ModelSpec.parse(DEFAULT_MODEL), validate_default=True)
     api_base: str | None = Field(default=None, max_length=500)
     temperature: float = Field(default=0.7, ge=0, le=2)
     max_tokens: int = Field(default=64, ge=1, le=4096)
     # Faults (docs/design.md, "Faults"): each request is retried, then falls back; agents re-ask for bad output.
     retries: int = Field(default=3, ge=0, le=20, description="Retries of a timeout, connection error, 429 or 5xx, with exponential backoff.")
     timeout: float | None = Field(default=None, gt=0, le=3600, description="Seconds per request; none: the provider's default.")
-    fallback: str | None = Field(default=None, min_length=3, max_length=500, description="Model string used when the main one keeps failing.")
+    fallback: ModelString | None = Field(default=None, description="Model string used when the main one keeps failing.")
     output_retries: int = Field(default=2, ge=0, le=10, description="Re-asks for empty, truncated or malformed output before the step fails.")
     backoff_scale: float = Field(default=1.0, ge=0, le=10, description="Multiplies LiteLLM's retry backoff (tests: 0.001).")
     params: dict[str, Any] = Field(default_factory=dict, description="Extra LiteLLM request parameters; fault_rate, fault_seed, fault_kinds for faulty/... models.")

@@ -70,7 +70,7 @@ def example_context(config_path=None) -> dict:
     """A run context for Studio, from the campaign config."""
     config = load_studio_config(config_path)
     return {"campaign": config.name, "seed": config.seed, "sessions": config.sessions,
-            "max_turns": config.max_turns, "models": {role: getattr(config.models, role).model for role in ROLES}}
+            "max_turns": config.max_turns, "models": {role: getattr(config.models, role).model.text for role in ROLES}}
 
 
 def example_input(profile_id: str | None = None, config_path=None) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from muspsy_sim.agents.client.dynamics import DynamicsParams
 from muspsy_sim.agents.counselor.registry import UnknownCounselor, resolve_counselor_class
-from muspsy_sim.agents.llm import ModelSpec, UnknownModel, fault_injector_for
+from muspsy_sim.agents.llm import UnknownModel, fault_injector_for
 from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.scenarios.loader import load_library
 from muspsy_sim.scenarios.profile import CaseProfile
@@ -49,7 +49,7 @@ def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan
         for key in ("model", "fallback"):
             try:
                 if getattr(settings, key) is not None:
-                    specs.append(ModelSpec.parse(getattr(settings, key)).check())
+                    specs.append(getattr(settings, key).check())
             except UnknownModel as error:
                 raise InputError(source, f"models.{role}.{key}", str(error)) from None
         try:

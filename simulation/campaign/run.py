@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from muspsy_sim.agents.llm import ModelSpec, sum_usage
+from muspsy_sim.agents.llm import sum_usage
 from muspsy_sim.agents.llm.local.settings import choose_dtype
 from muspsy_sim.agents.llm.providers.local import LOCAL_PROVIDER
 from muspsy_sim.scenarios.base.errors import InputError
@@ -61,7 +61,7 @@ def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progr
         seed=config.seed,
         sessions=config.sessions,
         max_turns=config.max_turns,
-        models={role: getattr(config.models, role).model for role in ROLES},
+        models={role: getattr(config.models, role).model.text for role in ROLES},
         progress=progress or NoProgress(),
     )
     started = time.perf_counter()
@@ -75,7 +75,7 @@ def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progr
 
 def _engine_fields(config) -> dict:
     """The in-process engine's settings for the manifest, when a role runs a ``local/`` model."""
-    if not any(ModelSpec.parse(getattr(config.models, role).model).serving.provider == LOCAL_PROVIDER
+    if not any(getattr(config.models, role).model.serving.provider == LOCAL_PROVIDER
                for role in ROLES):
         return {}
     choice = choose_dtype()

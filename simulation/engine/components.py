@@ -11,7 +11,7 @@ from muspsy_sim.agents.client.dynamics import DynamicsParams
 from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.counselor.base import Counselor
 from muspsy_sim.agents.counselor.registry import build_counselor
-from muspsy_sim.agents.llm import LiteLLMModel, MeteredModel, ModelSpec, Sampling, UsageMeter
+from muspsy_sim.agents.llm import LiteLLMModel, MeteredModel, Sampling, UsageMeter
 from muspsy_sim.memory import MemoryStore, SessionStore, shared_embedder
 from muspsy_sim.simulation.config import CampaignConfig, RoleModel
 from muspsy_sim.simulation.engine.course_graph import build_course_graph
@@ -26,12 +26,12 @@ def _sampling(role: RoleModel) -> Sampling:
 def role_model(settings: RoleModel) -> LiteLLMModel:
     """The model for one role: its model spec, with its retries, timeout, fallback and re-ask bound."""
     return LiteLLMModel(
-        ModelSpec.parse(settings.model),
+        settings.model,
         api_base=settings.api_base,
         params=settings.params,
         retries=settings.retries,
         timeout=settings.timeout,
-        fallback=ModelSpec.parse(settings.fallback) if settings.fallback else None,
+        fallback=settings.fallback,
         output_retries=settings.output_retries,
         backoff_scale=settings.backoff_scale,
         scoring=settings.scoring,

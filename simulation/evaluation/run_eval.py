@@ -36,9 +36,8 @@ from muspsy_sim.simulation.seeding import derive_seed
 
 def build_judge(config: CampaignConfig, judge_model: str | None, prompt_version: str) -> Judge:
     settings = config.models.judge
-    model = judge_model or settings.model
     try:
-        ModelSpec.parse(model).check()
+        model = (ModelSpec.parse(judge_model) if judge_model else settings.model).check()
     except ValueError as error:
         raise InputError("--judge-model", "", str(error)) from None
     if model != settings.model:

@@ -47,7 +47,7 @@ def _pretty_json(value: Any) -> str:
 
 def _models(run: RunLog) -> dict[str, str]:
     if run.manifest is not None:
-        return {role: getattr(run.config.models, role).model for role in ROLES}
+        return {role: getattr(run.config.models, role).model.text for role in ROLES}
     recorded = run.sessions[0].models if run.sessions else {}
     return {role: recorded[role] for role in ROLES if recorded.get(role)}
 

@@ -105,7 +105,7 @@ class PracticeCourse:
             raise
         self.context = RunContext(campaign=self.config.name, seed=self.config.seed, sessions=self.config.sessions,
                                   max_turns=self.config.max_turns,
-                                  models={role: getattr(self.config.models, role).model for role in ROLES})
+                                  models={role: getattr(self.config.models, role).model.text for role in ROLES})
         self.thread = {"configurable": {"thread_id": course_thread_id(self.config, self.profile.id)},
                        "recursion_limit": 10_000}
         return self
