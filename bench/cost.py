@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from muspsy_sim import memory
+from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while a benchmark runs
 from muspsy_sim.agents.llm.environment import configure_offline_environment
 from muspsy_sim.agents.llm.local.resolution import EMBEDDED_MODEL, resolve_local_model
 from muspsy_sim.bench.common import HashingEmbedder, header, repository_root
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     header("cost per session against an OpenAI-compatible server, per scoring method")
     if args.embedder == "hash":
         embedder = HashingEmbedder()
-        memory.shared_embedder = lambda: embedder
+        components.shared_embedder = lambda: embedder
     costs = []
     if args.llama_server:
         try:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, TypedDict
 
-from muspsy_sim import memory
+from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while a benchmark runs
 from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.llm.environment import configure_offline_environment
 from muspsy_sim.agents.llm import LiteLLMModel
@@ -198,19 +198,19 @@ def _instrumented(timed: TimedCampaign):
     handlers = [entry["custom_handler"] for entry in litellm.custom_provider_map]
     for handler in handlers:  # on the instance: the provider's own time, inside LiteLLM's call
         handler.completion = timed.provider.wrap(handler.completion)
-    originals = (LiteLLMModel.send, litellm.completion, memory.shared_embedder, SimulatedClient.answer_questionnaires,
+    originals = (LiteLLMModel.send, litellm.completion, components.shared_embedder, SimulatedClient.answer_questionnaires,
                  Logging.success_handler, litellm_utils.executor)
     awaited = _AwaitedLogging(litellm_utils.executor)
     litellm_utils.executor = awaited
     LiteLLMModel.send = timed.model.wrap(awaited.awaiting(originals[0]))
     litellm.completion = timed.litellm.wrap(originals[1])
-    memory.shared_embedder = lambda: timed.embedder
+    components.shared_embedder = lambda: timed.embedder
     SimulatedClient.answer_questionnaires = timed.questionnaires.wrap(originals[3])
     Logging.success_handler = timed.litellm_logging.wrap(originals[4])
     try:
         yield
     finally:
-        (LiteLLMModel.send, litellm.completion, memory.shared_embedder,
+        (LiteLLMModel.send, litellm.completion, components.shared_embedder,
          SimulatedClient.answer_questionnaires, Logging.success_handler, litellm_utils.executor) = originals
         for handler in handlers:
             del handler.completion

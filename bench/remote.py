@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from muspsy_sim import memory
+from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while a benchmark runs
 from muspsy_sim.agents.llm.environment import configure_offline_environment
 from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
 from muspsy_sim.bench.common import HashingEmbedder, header, p50_p90, percentile, ratio, repository_root
@@ -89,7 +89,7 @@ def _startup_child(spec: str, started: float) -> int:
                              _models(options["url"]))
     if options["embedder"] == "hash":
         embedder = HashingEmbedder()
-        memory.shared_embedder = lambda: embedder
+        components.shared_embedder = lambda: embedder
 
     class FirstTurn(NoProgress):
         def session_started(self, client_id: str, session_index: int) -> None:
