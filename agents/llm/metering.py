@@ -106,18 +106,15 @@ class MeteredModel(LanguageModel):
 
     def score_choices(self, messages: list[Message], choices: list[str], seed: int | None = None,
                       baseline: list[Message] | None = None) -> ChoiceScores:
-        try:
-            scored = self.inner.score_choices(messages, choices, seed, baseline)
-        except ModelUnavailable as error:
-            self.note_fault("failures")
-            raise FailedStep(self.role, "answer", str(error)) from error
-        for completion in scored.completions:
-            self.meter.record(self.role, completion)
-        return scored
+        return self._answered(lambda: self.inner.score_choices(messages, choices, seed, baseline))
 
     def score_items(self, items: ItemSet, seed: int | None = None) -> ItemScores:
+        return self._answered(lambda: self.inner.score_items(items, seed))
+
+    def _answered(self, ask):
+        """Chosen answers, their calls counted; an unreachable model fails the step as the role's."""
         try:
-            scored = self.inner.score_items(items, seed)
+            scored = ask()
         except ModelUnavailable as error:
             self.note_fault("failures")
             raise FailedStep(self.role, "answer", str(error)) from error
