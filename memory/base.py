@@ -6,8 +6,11 @@ earlier sessions of its client, and the course graph adds each finished session.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,3 +41,17 @@ class SessionStore(Protocol):
     def search(self, client_id: str, before_session: int, query: str, k: int) -> list[MemoryHit]:
         """The ``k`` records of ``client_id`` from sessions before ``before_session`` nearest ``query``."""
         ...
+
+
+class CallGuard(Protocol):
+    """Runs one call to a store's backend: retried through an outage of a server, say
+    (``simulation.engine.service_guard.ServiceGuard``)."""
+
+    def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
+
+
+class DirectCalls:
+    """The guard of a store that needs none: each call runs once, as it is."""
+
+    def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return function(*args, **kwargs)

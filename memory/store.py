@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from muspsy_sim.memory.base import MemoryHit
+from muspsy_sim.memory.base import CallGuard, DirectCalls, MemoryHit
 from muspsy_sim.memory.embeddings import Embedder
 
 if TYPE_CHECKING:
@@ -41,6 +41,23 @@ def parse_chroma_url(url: str) -> tuple[str, int, bool]:
     ssl = parsed.scheme == "https"
     port = parsed.port or (443 if ssl else 8000)
     return parsed.hostname, port, ssl
+
+
+def chroma_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` (or one it came from) says a Chroma server could not be reached: a refused,
+    dropped or timed-out connection, or a gateway's 502-504 while it restarts."""
+    import httpx  # lazy: only asked about an error, which chromadb (that imports httpx) raised
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (httpx.TransportError, ConnectionError)):
+            return True
+        if isinstance(current, httpx.HTTPStatusError) and current.response.status_code in (502, 503, 504):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def record_id(campaign: str, client_id: str, session_index: int, suffix: str) -> str:
@@ -77,6 +94,9 @@ class MemoryStore:
     the client's kept sets. This assumes a client's records are written through
     one store at a time, which holds because a run directory is locked to one
     process and each course writes only its own client's records.
+
+    Every call to Chroma goes through ``guard`` (a server that restarts is waited for:
+    ``simulation.engine.service_guard``); by default each runs once.
     """
 
     def __init__(
@@ -88,6 +108,7 @@ class MemoryStore:
         url: str | None = None,
         collection: str = "muspsy_memory",
         exact_search_limit: int = 2000,
+        guard: CallGuard | None = None,
     ) -> None:
         if not campaign:
             raise ValueError("campaign must be a non-empty string")
@@ -98,11 +119,13 @@ class MemoryStore:
         self.path = Path(path) if path is not None else None
         self.url = url
         self.exact_search_limit = max(0, int(exact_search_limit))
+        self.guard = guard or DirectCalls()
         self._candidates: dict[tuple[str, int], _Candidates | None] = {}
         self._candidates_lock = threading.Lock()
         self._writes: dict[str, int] = {}  # per client: a search that overlapped a write keeps nothing
-        self._client = self._make_client()
-        self._collection: Collection = self._client.get_or_create_collection(
+        self._client = self.guard.call(self._make_client)
+        self._collection: Collection = self.guard.call(
+            self._client.get_or_create_collection,
             collection,
             embedding_function=None,
             configuration={"hnsw": {"space": "cosine"}},
@@ -167,16 +190,16 @@ class MemoryStore:
              "session_index": session_index, "kind": kind}
             for kind in kinds
         ]
-        self._collection.upsert(
-            ids=ids, embeddings=self._embed(texts), documents=texts, metadatas=metadatas
-        )
+        embeddings = self._embed(texts)
+        self.guard.call(self._collection.upsert, ids=ids, embeddings=embeddings, documents=texts,
+                        metadatas=metadatas)
         # Upsert first, then prune, so readers never see the session half-missing.
-        existing = self._collection.get(
-            where=self._scope(client_id, session_index, KIND_TRANSCRIPT), include=[]
+        existing = self.guard.call(
+            self._collection.get, where=self._scope(client_id, session_index, KIND_TRANSCRIPT), include=[]
         )["ids"]
         stale = sorted(set(existing) - set(ids))
         if stale:
-            self._collection.delete(ids=stale)
+            self.guard.call(self._collection.delete, ids=stale)
         self._forget_candidates(client_id)  # again: a search meanwhile may have read a half-written session
         return ids
 
@@ -215,8 +238,8 @@ class MemoryStore:
             if key in self._candidates:
                 return self._candidates[key]
             writes = self._writes.get(client_id, 0)
-        got = self._collection.get(
-            where=where, limit=self.exact_search_limit + 1,
+        got = self.guard.call(
+            self._collection.get, where=where, limit=self.exact_search_limit + 1,
             include=["embeddings", "documents", "metadatas"],
         )
         candidates = None
@@ -253,7 +276,8 @@ class MemoryStore:
     def _search_index(self, query_vector: list[float], where: dict[str, Any],
                       k: int) -> list[MemoryHit]:
         """Approximate search through Chroma's HNSW index."""
-        result = self._collection.query(
+        result = self.guard.call(
+            self._collection.query,
             query_embeddings=[query_vector],
             n_results=k,
             where=where,
@@ -271,13 +295,11 @@ class MemoryStore:
 
     def count(self, client_id: str | None = None, session_index: int | None = None) -> int:
         """Number of records in this campaign, optionally narrowed."""
-        return len(self._collection.get(where=self._scope(client_id, session_index), include=[])["ids"])
+        return len(self.guard.call(self._collection.get, where=self._scope(client_id, session_index), include=[])["ids"])
 
     def records(self, client_id: str | None = None) -> list[MemoryHit]:
         """All records in this campaign (distance 0.0), sorted by client, session, id."""
-        got = self._collection.get(
-            where=self._scope(client_id), include=["documents", "metadatas"]
-        )
+        got = self.guard.call(self._collection.get, where=self._scope(client_id), include=["documents", "metadatas"])
         hits = [
             _hit(id_, doc, meta, 0.0)
             for id_, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])

@@ -6,7 +6,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from muspsy_sim.agents.llm.spec import ModelSpec
 
@@ -90,6 +100,27 @@ class ClientSettings(_Strict):
         description="Spearman of self-reports with the latent levels below which the run summary and eval warn.")
 
 
+class ServiceRetry(_Strict):
+    """How courses ride out a Chroma server or PostgreSQL that stops answering (README, "Reliability").
+
+    Each call is retried with exponential backoff (``initial_backoff`` doubling up to ``max_backoff``,
+    with jitter) until the service answers or has been away ``max_wait`` seconds; then the courses stop
+    as interrupted and ``resume`` finishes them. One line is logged when an outage begins and one when
+    it ends, however many calls wait.
+    """
+
+    max_wait: float = Field(default=120.0, ge=0, le=86_400, description="Seconds a service may stay away before "
+                            "the courses stop as interrupted (0: never wait).")
+    initial_backoff: float = Field(default=0.5, gt=0, le=60, description="Seconds before the first retry.")
+    max_backoff: float = Field(default=10.0, gt=0, le=600, description="Longest pause between two retries.")
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> "ServiceRetry":
+        if self.max_backoff < self.initial_backoff:
+            raise ValueError("max_backoff must be at least initial_backoff")
+        return self
+
+
 class CampaignConfig(_Strict):
     name: str = Field(default="default", pattern=NAME_PATTERN)
     scenarios: list[str] = Field(
@@ -112,6 +143,7 @@ class CampaignConfig(_Strict):
         default="threads", description="threads: courses in this process; ray: each course a Ray task (README, cluster).")
     ray_address: str | None = Field(
         default=None, max_length=500, description="Ray cluster to join (auto, HOST:6379, ray://HOST:10001); none starts a local one.")
+    service_retry: ServiceRetry = ServiceRetry()
     checkpointer_url: str | None = Field(
         default=None, max_length=500, pattern=r"^postgres(ql)?://",
         description="postgresql://USER@HOST:PORT/DB for LangGraph's Postgres checkpointer; none keeps checkpoints.sqlite in the run directory.")

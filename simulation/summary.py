@@ -1,4 +1,4 @@
-"""The short table and lines printed at the end of a campaign."""
+"""The short table and lines printed at the end of a campaign, and the same as JSON (``run --json``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,29 @@ from muspsy_sim.simulation.evaluation.risk import campaign_risk
 from muspsy_sim.simulation.evaluation.self_report import agreement_line, agreement_warnings, self_report_agreement
 from muspsy_sim.simulation.record.schema import ClientTurnRecord, SessionRecord
 from muspsy_sim.simulation.record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
+
+
+def campaign_json(result, config) -> dict:
+    """What ``run --json`` prints for one campaign (``result``: a ``CampaignResult``): plain data only."""
+    sessions = sorted(result.sessions, key=lambda r: r.key)
+    return {
+        "campaign": config.name,
+        "run_dir": str(result.run_dir),
+        "status": result.status,
+        "interruption": result.interruption,
+        "wall_seconds": round(result.wall_seconds, 3),
+        "courses": result.courses,
+        "sessions": [{"client_id": r.client_id, "session_index": r.session_index, "turns": len(r.turns),
+                      "goal": r.goal, "distress_start": r.client_state_start.distress,
+                      "distress_end": r.client_state_end.distress, "ended_by": r.ended_by} for r in sessions],
+        "usage": result.usage,
+        "faults": fault_counts(result.usage, result.courses),
+        "answers": answer_tallies(sessions),
+        "fallback_heavy_sessions": fallback_heavy_sessions(sessions, config.answer_fallbacks.threshold),
+        "risk": campaign_risk(sessions),
+        "self_report_agreement": self_report_agreement(sessions),
+        "note": "Simulated counseling for research; not a clinical service.",
+    }
 
 
 def sessions_table(sessions: list[SessionRecord]) -> Table:

@@ -100,7 +100,17 @@ def item_seed(seed: int | None, index: int) -> int | None:
 
 
 class ModelUnavailable(RuntimeError):
-    """LiteLLM gave up on a request: its retries (and the fallback model, if any) all failed."""
+    """LiteLLM gave up on a request: its retries (and the fallback model, if any) all failed.
+
+    ``model``: the model string(s) tried; ``cause``: the last error in one line (a missing API key,
+    a refused connection); ``role``: the role that asked, where the raiser knows it. Commands that
+    end on it say all three in one line (``simulation/cli/output.py``).
+    """
+
+    def __init__(self, message: str, *, model: str | None = None, cause: str | None = None,
+                 role: str | None = None):
+        super().__init__(message)
+        self.model, self.cause, self.role = model, cause, role
 
 
 class FailedStep(RuntimeError):

@@ -125,8 +125,9 @@ class LiteLLMModel(LanguageModel):
                     error = failure
                     break
         tried = f"{self.model} (fallback {self.fallback})" if self.fallback else self.model
-        raise ModelUnavailable(f"{tried} failed after {self.retries} retries: {type(error).__name__}: "
-                               f"{str(error).splitlines()[0][:200]}") from error
+        cause = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}"
+        raise ModelUnavailable(f"{tried} failed after {self.retries} retries: {cause}", model=tried,
+                               cause=cause) from error
 
     def send(self, messages: list[Message], sampling: Sampling, **extra: Any) -> tuple[Completion, Any]:
         """One request (with its retries and fallback): the completion, and LiteLLM's raw response (log-probabilities).

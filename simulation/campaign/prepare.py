@@ -23,7 +23,7 @@ from muspsy_sim.simulation.record.run_directory import RunDirectory
 from muspsy_sim.simulation.record.run_log import RunLog
 
 # Settings that may change when a run is resumed; everything else must match.
-RESUMABLE_DIFFERENCES = frozenset({"workers", "executor", "ray_address"})
+RESUMABLE_DIFFERENCES = frozenset({"workers", "executor", "ray_address", "service_retry"})
 
 
 @dataclass

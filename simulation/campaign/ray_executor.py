@@ -20,8 +20,9 @@ from pathlib import Path
 
 from muspsy_sim.agents.llm.environment import OFFLINE_ENVIRONMENT, configure_offline_environment
 from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.scenarios.base.interruptions import Interruption
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.campaign.course_runner import run_course
+from muspsy_sim.simulation.campaign.course_runner import INTERRUPTED, CampaignStop, run_course
 from muspsy_sim.simulation.config import CampaignConfig
 from muspsy_sim.simulation.engine.checkpointers import create_checkpoint_tables, open_checkpointer
 from muspsy_sim.simulation.engine.components import build_components
@@ -69,6 +70,9 @@ class SessionRecorderActor:
     def append_session(self, record: SessionRecord) -> bool:
         return self.run_dir.append_session(record)
 
+    def sessions_recorded(self, client_id: str) -> int:
+        return self.run_dir.sessions_recorded(client_id)
+
     def progress(self, event: str, args: tuple) -> None:
         self.events.append((event, args))
 
@@ -86,7 +90,12 @@ class RemoteRecorder:
     def append_session(self, record: SessionRecord) -> bool:
         import ray  # lazy: Ray loads only inside a Ray task
 
-        return ray.get(self.actor.append_session.remote(record))
+        try:
+            return ray.get(self.actor.append_session.remote(record))
+        except ray.exceptions.RayTaskError as error:
+            if isinstance(error.cause, Interruption):  # the driver's disk is full: the course stops as interrupted
+                raise error.cause from None
+            raise
 
 
 class RemoteProgress:
@@ -121,8 +130,11 @@ def run_course_task(config_data: dict, run_dir: str, profile_data: dict, context
 
 
 def run_courses_on_ray(config: CampaignConfig, profiles: list[CaseProfile], run_dir: RunDirectory,
-                       context: RunContext, progress: ProgressEvents, thread_ids: dict[str, str]) -> None:
-    """Run every course as a Ray task, at most ``config.workers`` at a time; the driver keeps the manifest."""
+                       context: RunContext, progress: ProgressEvents, thread_ids: dict[str, str]) -> str | None:
+    """Run every course as a Ray task, at most ``config.workers`` at a time; the driver keeps the manifest.
+
+    Returns why the campaign was interrupted (the first course's reason), or None.
+    """
     # lazy: Ray loads only when a Ray campaign runs
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -145,24 +157,41 @@ def run_courses_on_ray(config: CampaignConfig, profiles: list[CaseProfile], run_
     quiet_context = replace(context, progress=NoProgress())
     waiting = list(profiles)
     running: dict = {}
+    stop = CampaignStop()
     try:
-        while waiting or running:
-            while waiting and len(running) < config.workers:
+        while running or (waiting and not stop.stopping):
+            while waiting and not stop.stopping and len(running) < config.workers:
                 profile = waiting.pop(0)
-                run_dir.set_course(profile.id, status="running")
+                try:
+                    run_dir.set_course(profile.id, status="running")
+                except Interruption as error:
+                    stop.record(str(error))
+                    break
                 ref = task.remote(config_data, str(run_dir.path.resolve()), profile.model_dump(mode="json"),
                                   quiet_context, actor, thread_ids[profile.id])
                 running[ref] = profile.id
+            if not running:
+                break
             finished, _ = ray.wait(list(running), num_returns=1, timeout=_POLL_SECONDS)
             _relay(ray.get(actor.drain.remote()), progress)
             for ref in finished:
                 client_id = running.pop(ref)
-                run_dir.set_course(client_id, **_outcome(ref, client_id, run_dir))
+                outcome = _outcome(ref)
+                if outcome["status"] == INTERRUPTED:
+                    stop.record(outcome["error"])
+                    outcome.setdefault("sessions_done", ray.get(actor.sessions_recorded.remote(client_id)))
+                elif "sessions_done" not in outcome:
+                    outcome["sessions_done"] = ray.get(actor.sessions_recorded.remote(client_id))
+                try:
+                    run_dir.set_course(client_id, **outcome)
+                except Interruption as error:
+                    stop.record(str(error))
         _relay(ray.get(actor.drain.remote()), progress)
     finally:
         ray.kill(actor)
         if owns_connection:
             ray.shutdown()
+    return stop.reason
 
 
 def _relay(events: list[tuple[str, tuple]], progress: ProgressEvents) -> None:
@@ -170,13 +199,14 @@ def _relay(events: list[tuple[str, tuple]], progress: ProgressEvents) -> None:
         getattr(progress, event)(*args)
 
 
-def _outcome(ref, client_id: str, run_dir: RunDirectory) -> dict:
+def _outcome(ref) -> dict:
     import ray  # lazy: Ray loads only when a Ray campaign runs
 
     try:
         return ray.get(ref)
     except ray.exceptions.RayError as error:  # the task itself failed (agents not built, worker lost)
         cause = getattr(error, "cause", None) or error
+        if isinstance(cause, Interruption):  # the store was away or full while the task built its agents
+            return {"status": INTERRUPTED, "error": str(cause)}
         reason = " ".join(str(cause).split())[:500]
-        done = sum(1 for record in run_dir.records() if record.client_id == client_id)
-        return {"status": "failed", "sessions_done": done, "error": f"{type(cause).__name__}: {reason}"}
+        return {"status": "failed", "error": f"{type(cause).__name__}: {reason}"}

@@ -2,7 +2,9 @@
 
 Each course is one LangGraph thread, run by the thread executor (this process) or
 by the Ray executor (``config.executor``). When all courses are done the manifest
-gets the campaign's usage, faults and risk.
+gets the campaign's usage, faults and risk. A campaign its infrastructure stopped
+(a service that stayed away past ``service_retry.max_wait``, a full disk) ends
+``interrupted`` with the reason, its records whole: ``resume`` finishes it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from muspsy_sim.agents.llm import sum_usage
 from muspsy_sim.agents.llm.local.settings import choose_dtype
 from muspsy_sim.agents.llm.providers.local import LOCAL_PROVIDER
 from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.scenarios.base.interruptions import Interruption
+from muspsy_sim.simulation.campaign.course_runner import INTERRUPTED
 from muspsy_sim.simulation.campaign.prepare import CampaignPlan
 from muspsy_sim.simulation.campaign.ray_executor import run_courses_on_ray
 from muspsy_sim.simulation.campaign.thread_executor import run_courses_in_threads
@@ -36,6 +40,7 @@ class CampaignResult:
     sessions: list[SessionRecord] = field(default_factory=list)
     usage: dict = field(default_factory=dict)
     wall_seconds: float = 0.0
+    interruption: str | None = None  # why the campaign stopped before its courses were done (status interrupted)
 
 
 def run_campaign(plan: CampaignPlan, progress: ProgressEvents | None = None) -> CampaignResult:
@@ -51,26 +56,43 @@ def run_campaign(plan: CampaignPlan, progress: ProgressEvents | None = None) -> 
         run_dir.unlock()
 
 
+# While courses run, manifest.json is rewritten at most this often (record.run_directory).
+MANIFEST_WRITE_SECONDS = 1.0
+
+
 def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progress) -> CampaignResult:
     config = plan.config
-    run_dir.open(None if resuming else Manifest.new(config, plan.source, [p.id for p in plan.profiles]))
-    components = build_components(config, run_dir)
-    run_dir.update_manifest(status="running", components=components.describe(), **_engine_fields(config))
-    context = RunContext(
-        campaign=config.name,
-        seed=config.seed,
-        sessions=config.sessions,
-        max_turns=config.max_turns,
-        models={role: getattr(config.models, role).model.text for role in ROLES},
-        progress=progress or NoProgress(),
-    )
     started = time.perf_counter()
-    threads = {profile.id: course_thread_id(config, profile.id) for profile in plan.profiles}
-    if config.executor == "ray":
-        run_courses_on_ray(config, plan.profiles, run_dir, context, context.progress, threads)
-    else:
-        run_courses_in_threads(config, components, plan.profiles, run_dir, context, threads)
-    return finish_run(run_dir, time.perf_counter() - started)
+    try:
+        run_dir.open(None if resuming else Manifest.new(config, plan.source, [p.id for p in plan.profiles]))
+        components = build_components(config, run_dir)
+        run_dir.update_manifest(status="running", components=components.describe(), **_engine_fields(config))
+        context = RunContext(
+            campaign=config.name,
+            seed=config.seed,
+            sessions=config.sessions,
+            max_turns=config.max_turns,
+            models={role: getattr(config.models, role).model.text for role in ROLES},
+            progress=progress or NoProgress(),
+        )
+        started = time.perf_counter()
+        threads = {profile.id: course_thread_id(config, profile.id) for profile in plan.profiles}
+        run_dir.coalesce_manifest_writes(MANIFEST_WRITE_SECONDS)
+        try:
+            if config.executor == "ray":
+                interruption = run_courses_on_ray(config, plan.profiles, run_dir, context, context.progress, threads)
+            else:
+                interruption = run_courses_in_threads(config, components, plan.profiles, run_dir, context, threads)
+        finally:
+            run_dir.coalesce_manifest_writes(0.0)
+        return finish_run(run_dir, time.perf_counter() - started, interruption)
+    except Interruption as error:
+        # Stopped before the courses could be accounted for (a store away at the start, the manifest
+        # unwritable): what is on disk stays as it is, whole, and `resume` goes on from it.
+        courses = {client_id: entry.to_dict() for client_id, entry in run_dir.read_manifest().courses.items()} \
+            if run_dir.exists() else {}
+        return CampaignResult(run_dir.path, INTERRUPTED, courses, run_dir.records(),
+                              wall_seconds=time.perf_counter() - started, interruption=str(error))
 
 
 def _engine_fields(config) -> dict:
@@ -82,9 +104,10 @@ def _engine_fields(config) -> dict:
     return {"local_engine": {"dtype": choice.dtype, "reason": choice.reason}}
 
 
-def finish_run(run_dir: RunDirectory, seconds: float) -> CampaignResult:
+def finish_run(run_dir: RunDirectory, seconds: float, interruption: str | None = None) -> CampaignResult:
     """The account a run's manifest gets when its courses stop: status, usage, time, sessions, risk, faults,
-    answers filled in; with ``answer_fallbacks.strict``, a course with a session above the threshold fails."""
+    answers filled in; with ``answer_fallbacks.strict``, a course with a session above the threshold fails.
+    ``interruption``: why the executor stopped the campaign early (then it is ``interrupted``)."""
     sessions = sorted(run_dir.records(), key=lambda r: r.key)
     manifest = run_dir.read_manifest()
     policy = manifest.config.answer_fallbacks
@@ -97,7 +120,11 @@ def finish_run(run_dir: RunDirectory, seconds: float) -> CampaignResult:
                 f"strict: {len(over)} session(s) above the fallback threshold ({policy.threshold:.0%}); session "
                 f"{worst['session_index']}: {worst['fallbacks']} of {worst['asked']} questionnaire answers filled in"))
         manifest = run_dir.read_manifest()
-    status = "finished" if all(c.status == "finished" for c in manifest.courses.values()) else "failed"
+    if interruption is not None or any(c.status == INTERRUPTED for c in manifest.courses.values()):
+        status = INTERRUPTED
+        interruption = interruption or next(c.error for c in manifest.courses.values() if c.status == INTERRUPTED)
+    else:
+        status = "finished" if all(c.status == "finished" for c in manifest.courses.values()) else "failed"
     usage = sum_usage({role: fields.to_dict() for role, fields in r.usage.items()} for r in sessions)
     courses = {client_id: entry.to_dict() for client_id, entry in manifest.courses.items()}
     run_dir.update_manifest(
@@ -110,4 +137,4 @@ def finish_run(run_dir: RunDirectory, seconds: float) -> CampaignResult:
         answers=answer_tallies(sessions),
         fallback_heavy_sessions=heavy,
     )
-    return CampaignResult(run_dir.path, status, courses, sessions, usage, seconds)
+    return CampaignResult(run_dir.path, status, courses, sessions, usage, seconds, interruption)

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.cli.output import one_line_if_unreachable, print_json, stderr_console, stdout_console
 from muspsy_sim.simulation.evaluation.compare import compare_runs, render_comparison, write_comparison
 from muspsy_sim.simulation.evaluation.report_tables import eval_tables
 from muspsy_sim.simulation.record.schema import KINDS as RECORD_KINDS, json_schema
@@ -27,6 +27,8 @@ def eval_command(
     min_agreement: Annotated[Optional[float], typer.Option(
         help="Warn when self-reports follow the client's state less than this (Spearman; default: the run's "
              "client.min_agreement).", min=-1, max=1)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print summary.json's content on stdout instead of tables.")]
+    = False,
 ) -> None:
     """Score a run: writes metrics.jsonl and summary.json into RUN_DIR (re-runs skip what is scored)."""
     # lazy: scoring builds the judge and its model (agents.llm); --help loads none of it
@@ -34,11 +36,14 @@ def eval_command(
     from muspsy_sim.simulation.evaluation.run_eval import evaluate_run
 
     configure_offline_environment()
-    console = Console()
-    with console.status("scoring sessions...") as status:
+    console = stdout_console()
+    with stderr_console().status("scoring sessions...") as status, one_line_if_unreachable("judge"):
         summary = evaluate_run(run_dir, judge_model=judge_model, prompt_version=judge_version, with_judge=judge,
                                on_session=lambda c, s: status.update(f"scored {c} session {s}"),
                                min_agreement=min_agreement)
+    if as_json:
+        print_json(summary)
+        return
     for table in eval_tables(summary):
         console.print(table)
     for line in summary["self_report_agreement"]["warnings"]:
@@ -55,24 +60,33 @@ def compare(
     run_dirs: Annotated[list[Path], typer.Argument(help="Run directories that have been scored with `eval`.")],
     out: Annotated[Optional[Path], typer.Option(help="Where to write compare.json and compare.md.")] = None,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print compare.json's content on stdout instead of the table.")]
+    = False,
 ) -> None:
     """Compare runs: mean of each metric with a 95% CI resampling clients, paired where runs share clients and seeds."""
     result = compare_runs(run_dirs, seed=seed)
-    console = Console()
-    console.print(render_comparison(result))
     target = out or run_dirs[0].parent
     written = write_comparison(result, target)
+    if as_json:
+        print_json(result)
+        typer.echo("Wrote " + ", ".join(str(p) for p in written), err=True)
+        return
+    console = stdout_console()
+    console.print(render_comparison(result))
     console.print("Wrote " + ", ".join(str(p) for p in written))
 
 
 @app.command()
 def report(
     run_dirs: Annotated[list[Path], typer.Argument(help="Run directories (several: with a comparison table).")],
-    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+    out: Annotated[Optional[Path], typer.Option(
+        help="HTML file to write (default: RUN_DIR/report.html; with several runs, report.html beside them).")] = None,
 ) -> None:
     """One self-contained HTML report (plots, transcripts, questionnaires, metrics); opens offline."""
     from muspsy_sim.simulation.inspection.report import build_report  # lazy: jinja2 and matplotlib
 
+    if out is None:
+        out = (run_dirs[0] if len(run_dirs) == 1 else run_dirs[0].parent) / "report.html"
     path = build_report(run_dirs, out)
     typer.echo(f"Wrote {path}")
 
@@ -84,6 +98,8 @@ def inspect(
     session: Annotated[Optional[int], typer.Option(help="Session number: print its transcript.")] = None,
     history: Annotated[bool, typer.Option("--history", help="List the LangGraph checkpoints of the client's course.")] = False,
     subgraphs: Annotated[bool, typer.Option(help="With --history, include the session subgraphs' checkpoints.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the same as JSON on stdout: the overview, the session's "
+                                                         "record, or the checkpoints.")] = False,
 ) -> None:
     """Clients and sessions of a run; a session's transcript; a course's checkpoints."""
     # lazy: checkpoint history rebuilds the course graph (langgraph)
@@ -91,16 +107,28 @@ def inspect(
         checkpoint_history,
         history_table,
         run_overview,
+        session_record,
         session_transcript,
     )
+    from muspsy_sim.simulation.inspection.run_data import overview_data
+    from muspsy_sim.simulation.record.run_log import RunLog
 
-    console = Console()
+    console = stdout_console()
     if client and history:
-        console.print(history_table(checkpoint_history(run_dir, client, include_subgraphs=subgraphs)))
+        entries = checkpoint_history(run_dir, client, include_subgraphs=subgraphs)
+        if as_json:
+            print_json(entries)
+        else:
+            console.print(history_table(entries))
     elif client and session is not None:
-        console.print(session_transcript(run_dir, client, session))
+        if as_json:
+            print_json(session_record(RunLog.open(run_dir), client, session).to_dict())
+        else:
+            console.print(session_transcript(run_dir, client, session))
     elif client or session is not None or history:
         raise InputError("inspect", "--client", "give --client with --session K or with --history")
+    elif as_json:
+        print_json(overview_data(run_dir))
     else:
         console.print(run_overview(run_dir))
 

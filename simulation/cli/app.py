@@ -8,7 +8,9 @@ Only ``scenarios`` is a named group, as it always was.
 Input errors (``InputError``: a file, a field, a message) are turned into the
 one-line ``error: <file>: <field>: <message>`` on stderr and exit code 2 in one
 place, ``InputErrorGroup.invoke``, for every command and sub-command; commands
-just raise them.
+just raise them. A model that cannot be reached ends any command the same way,
+with one line naming the role, the model and the cause, and exit code 3
+(``output.py``, which also holds the other exit codes).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typer.core import TyperGroup
 
 from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.simulation.cli import analysis, bench, data, runs, scenarios
+from muspsy_sim.simulation.cli.output import configure_logging, one_line_if_unreachable
 
 INPUT_ERROR_EXIT_CODE = 2
 
@@ -29,8 +32,10 @@ class InputErrorGroup(TyperGroup):
     """The root group: an ``InputError`` from any command below it ends the run with one line and exit code 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        configure_logging()
         try:
-            return super().invoke(ctx)
+            with one_line_if_unreachable():
+                return super().invoke(ctx)
         except InputError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(INPUT_ERROR_EXIT_CODE) from None

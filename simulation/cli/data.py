@@ -103,14 +103,13 @@ def validity_esconv(
 ) -> None:
     """Replay real support conversations through the simulated client; Spearman rho of its ratings with the seekers'."""
     # lazy: the replay builds the client's model (agents.llm) and the statistics (scipy)
-    from rich.console import Console
-
     from muspsy_sim.agents.llm.environment import configure_offline_environment
+    from muspsy_sim.simulation.cli.output import one_line_if_unreachable, stderr_console, stdout_console
     from muspsy_sim.simulation.validity.harness import VALIDITY, run_validity, validity_table
 
     configure_offline_environment()
-    console = Console()
-    with console.status("replaying conversations...") as status:
+    console = stdout_console()
+    with stderr_console().status("replaying conversations...") as status, one_line_if_unreachable("client"):
         result = run_validity(path, out, client_model=client_model, appraisal=appraisal, self_report=self_report,
                               limit=limit, seed=seed,
                               on_conversation=lambda done, total: status.update(f"replayed {done}/{total} conversations"))

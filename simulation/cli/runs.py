@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
+from muspsy_sim.simulation.cli.output import INTERRUPTED_EXIT_CODE, print_json, stderr_console, stdout_console
 from muspsy_sim.simulation.config import CampaignConfig, load_config
-from muspsy_sim.simulation.progress import CampaignProgress
+from muspsy_sim.simulation.progress import CampaignProgress, PlainProgress
 from muspsy_sim.simulation.record.run_log import RunLog
 from muspsy_sim.simulation.summary import (
     answers_line,
+    campaign_json,
     fallback_warnings,
     faults_line,
     risk_lines,
@@ -25,6 +26,8 @@ from muspsy_sim.simulation.summary import (
 app = typer.Typer()
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
+PROGRESS_HELP = "Show progress: live bars at a terminal, a plain line on stderr now and then otherwise."
+JSON_HELP = "Print the results as JSON on stdout (one object per campaign, one per line); the rest goes to stderr."
 
 
 @app.command()
@@ -41,10 +44,11 @@ def run(
     seed: Annotated[Optional[int], typer.Option(help="Campaign seed.")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Courses run at the same time.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output directory (the run directory is OUT/NAME).")] = None,
-    progress: Annotated[bool, typer.Option(help="Show live progress bars.")] = True,
+    progress: Annotated[bool, typer.Option(help=PROGRESS_HELP)] = True,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Mark a course failed when a session's filled-in questionnaire answers are above "
         "answer_fallbacks.threshold (default 5%).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Run (or resume) a campaign."""
     overrides = {
@@ -54,19 +58,20 @@ def run(
         "output_dir": str(out) if out else None, "answer_fallbacks.strict": True if strict else None,
     }
     campaign = load_config(config, overrides)
-    _run_and_report(campaign, config, progress)
+    _run_and_report(campaign, config, progress, as_json)
 
 
 @app.command()
 def resume(
     run_dir: Annotated[Path, typer.Argument(help="A run directory holding manifest.json.")],
     workers: Annotated[Optional[int], typer.Option(help="Courses run at the same time.")] = None,
-    progress: Annotated[bool, typer.Option(help="Show live progress bars.")] = True,
+    progress: Annotated[bool, typer.Option(help=PROGRESS_HELP)] = True,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Continue an interrupted campaign from its checkpoints."""
     run = RunLog.open(run_dir)
     campaign = run.resume_config(workers)
-    _run_and_report(campaign, run.manifest_path, progress)
+    _run_and_report(campaign, run.manifest_path, progress, as_json)
 
 
 @app.command()
@@ -78,7 +83,7 @@ def fork(
     counselor: Annotated[Optional[str], typer.Option(help="Counselor for the new sessions.")] = None,
     counselor_model: Annotated[Optional[str], typer.Option(help="Counselor model for the new sessions.")] = None,
     client_model: Annotated[Optional[str], typer.Option(help="Client model for the new sessions.")] = None,
-    progress: Annotated[bool, typer.Option(help="Show live progress bars.")] = True,
+    progress: Annotated[bool, typer.Option(help=PROGRESS_HELP)] = True,
 ) -> None:
     """Re-run the rest of a course from the checkpoint after session K, e.g. with another counselor."""
     # lazy: the engine (langgraph, the model layer, the memory store) comes with these; --help loads none of it
@@ -93,11 +98,17 @@ def fork(
         if model:
             overrides.setdefault("models", {})[role] = {"model": model}
     plan = fork_run(run_dir, after_session=after_session, name=name, clients=client, overrides=overrides)
-    if not _run_plan(plan, progress):
+    _exit_for([_run_plan(plan, progress, as_json=False)])
+
+
+def _exit_for(statuses: list[str]) -> None:
+    if "interrupted" in statuses:
+        raise typer.Exit(INTERRUPTED_EXIT_CODE)
+    if any(status != "finished" for status in statuses):
         raise typer.Exit(1)
 
 
-def _run_and_report(campaign: CampaignConfig, source: Path, show_progress: bool) -> None:
+def _run_and_report(campaign: CampaignConfig, source: Path, show_progress: bool, as_json: bool) -> None:
     # lazy: the engine (langgraph, the model layer, the memory store) comes with these; --help loads none of it
     from muspsy_sim.agents.llm.environment import configure_offline_environment
     from muspsy_sim.simulation.campaign import prepare_campaign
@@ -105,28 +116,48 @@ def _run_and_report(campaign: CampaignConfig, source: Path, show_progress: bool)
     configure_offline_environment()
     # Every variant is checked before the first session of any of them starts.
     plans = [prepare_campaign(config, source) for config in campaign.expand_variants(source)]
-    failed = [plan.config.name for plan in plans if not _run_plan(plan, show_progress)]
-    if failed:
-        raise typer.Exit(1)
+    statuses = []
+    for plan in plans:
+        statuses.append(_run_plan(plan, show_progress, as_json))
+        if statuses[-1] == "interrupted":
+            break  # the next variant would stop on the same service or disk
+    _exit_for(statuses)
 
 
-def _run_plan(plan, show_progress: bool) -> bool:
-    """Run one prepared campaign with a live view and print its summary; True when it finished."""
+def _run_plan(plan, show_progress: bool, as_json: bool) -> str:
+    """Run one prepared campaign with progress and print its summary (or its JSON); returns its status."""
     from muspsy_sim.simulation.campaign import run_campaign  # lazy: the engine (langgraph, models, memory store)
 
     campaign = plan.config
-    console = Console()
-    console.print(f"[bold]muspsy-sim[/bold] campaign '{campaign.name}': {len(plan.profiles)} clients × "
-                  f"{campaign.sessions} sessions, counselor {campaign.counselor}, models "
-                  f"{campaign.models.counselor.model} / {campaign.models.client.model}. "
-                  "Simulated counseling for research, not a clinical service.")
+    console = stdout_console()
+    notes = stderr_console() if as_json else console
+    notes.print(f"[bold]muspsy-sim[/bold] campaign '{campaign.name}': {len(plan.profiles)} clients × "
+                f"{campaign.sessions} sessions, counselor {campaign.counselor}, models "
+                f"{campaign.models.counselor.model} / {campaign.models.client.model}. "
+                "Simulated counseling for research, not a clinical service.")
     done = Counter(record.client_id for record in plan.run_dir.records())
-    if show_progress:
-        with CampaignProgress([p.id for p in plan.profiles], campaign.sessions, campaign.max_turns, done,
-                              console=console) as events:
+    clients = [p.id for p in plan.profiles]
+    if show_progress and console.is_terminal and not as_json:
+        with CampaignProgress(clients, campaign.sessions, campaign.max_turns, done, console=console) as events:
+            result = run_campaign(plan, events)
+    elif show_progress:  # a log: now and then a plain line on stderr
+        with PlainProgress(clients, campaign.sessions, done) as events:
             result = run_campaign(plan, events)
     else:
         result = run_campaign(plan)
+    if as_json:
+        print_json(campaign_json(result, campaign))
+    else:
+        _print_summary(console, plan, result)
+    if result.interruption is not None:
+        finished = sum(1 for course in result.courses.values() if course.get("status") == "finished")
+        typer.echo(f"error: interrupted: {result.interruption}. {finished} of {len(result.courses)} courses "
+                   f"finished; once that is fixed, `resume {result.run_dir}` finishes the others.", err=True)
+    return result.status
+
+
+def _print_summary(console, plan, result) -> None:
+    campaign = plan.config
     console.print(sessions_table(result.sessions))
     console.print(f"Usage: {usage_line(result.usage)}; {result.wall_seconds:.0f} s this run.")
     console.print(f"Faults: {faults_line(result.usage, result.courses)}.", markup=False)
@@ -140,12 +171,13 @@ def _run_plan(plan, show_progress: bool) -> bool:
         console.print(line, style="bold yellow" if line.startswith("Self-report warning") else None, markup=False,
                       soft_wrap=True)
     for client_id, course in sorted(result.courses.items()):
-        if course.get("status") != "finished":
-            console.print(f"[red]course {client_id}: {course.get('status')} — {course.get('error', '')}")
+        # Interrupted courses share one cause, said once below the summary.
+        if course.get("status") not in ("finished", "interrupted"):
+            console.print(f"course {client_id}: {course.get('status')} — {course.get('error', '')}", style="red",
+                          markup=False)
     stores = [] if plan.config.checkpointer_url else ["checkpoints.sqlite"]
     stores += [] if plan.config.memory.chroma_url else ["chroma/"]
     console.print(f"Results: {result.run_dir}/ ({', '.join(['manifest.json', 'sessions.jsonl', *stores])})")
-    return result.status == "finished"
 
 
 @app.command()

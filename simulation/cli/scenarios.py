@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 import yaml
-from rich.console import Console
 from rich.table import Table
 
 from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.scenarios.loader import find_profiles, load_library, validate_paths
+from muspsy_sim.simulation.cli.output import stdout_console
 from muspsy_sim.scenarios.muspsy_import import format_report, import_muspsy
 
 app = typer.Typer(help="List, show and validate case profiles.", no_args_is_help=True)
@@ -33,7 +33,7 @@ def scenarios_list(
     for profile in profiles.values():
         table.add_row(profile.id, profile.presenting_problem, str(profile.session_count),
                       "; ".join(profile.risk_flags) or "-")
-    Console().print(table)
+    stdout_console().print(table)
 
 
 @app.command("show")

@@ -3,7 +3,9 @@
 SQLite (the default) suits one machine. A ``postgresql://`` ``checkpointer_url``
 selects LangGraph's Postgres checkpointer, which every worker of a cluster can
 reach; one database may hold many campaigns, so its thread ids carry the
-campaign name.
+campaign name. Either is wrapped in a ``GuardedSaver``: PostgreSQL is reached
+through a connection pool and waited for when it restarts (``service_retry``),
+and a full disk stops the campaign naming the file or the database.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.simulation.config import CampaignConfig
 from muspsy_sim.simulation.engine.checkpoint_serde import strict_serializer
+from muspsy_sim.simulation.engine.guarded_saver import GuardedSaver
+from muspsy_sim.simulation.engine.service_guard import ServiceGuard
 from muspsy_sim.simulation.record.files import CHECKPOINTS
 
 
@@ -32,6 +36,26 @@ def course_thread_id(config: CampaignConfig, client_id: str) -> str:
     return f"{config.name}/{client_id}" if uses_postgres(config) else client_id
 
 
+def postgres_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says PostgreSQL could not be reached or dropped the connection (a restart, say)."""
+    import psycopg  # lazy: asked only about an error a Postgres checkpointer raised
+
+    if isinstance(error, psycopg.errors.DiskFull):
+        return False
+    # OperationalError: refused, dropped, the server shutting down (and the pool's PoolTimeout);
+    # InterfaceError: a connection that was closed under the call.
+    return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
+def postgres_service(config: CampaignConfig) -> str:
+    """How logs and errors name the database (the URL holds no password: the config refuses one)."""
+    return f"PostgreSQL at {config.checkpointer_url}"
+
+
+# Seconds one attempt waits for a pooled connection; the guard retries until service_retry.max_wait.
+_POOL_TIMEOUT = 5.0
+
+
 @contextmanager
 def open_checkpointer(config: CampaignConfig, run_dir: Path, *, setup: bool = True) -> Iterator[object]:
     """A checkpointer for ``config``; ``setup`` creates or migrates its tables (once, on the driver)."""
@@ -44,25 +68,35 @@ def open_checkpointer(config: CampaignConfig, run_dir: Path, *, setup: bool = Tr
         # nothing when the process is killed (only a power cut can drop the last commits).
         connection.execute("PRAGMA synchronous=NORMAL")
         try:
-            saver = SqliteSaver(connection, serde=strict_serializer())
+            file = run_dir / CHECKPOINTS
+            saver = GuardedSaver(SqliteSaver(connection, serde=strict_serializer()),
+                                 ServiceGuard(f"the checkpoint file {file}", config.service_retry, disk_path=str(file)))
             if setup:
-                saver.setup()
+                saver.guard.call(saver.inner.setup)
             yield saver
         finally:
             connection.close()
         return
     # lazy: the Postgres backend and psycopg load only for a campaign that uses them
     from langgraph.checkpoint.postgres import PostgresSaver
-    from psycopg import Connection
     from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
 
-    # The settings PostgresSaver.from_conn_string uses, plus the strict serializer.
-    with Connection.connect(config.checkpointer_url, autocommit=True, prepare_threshold=0,
-                            row_factory=dict_row) as connection:
-        saver = PostgresSaver(connection, serde=strict_serializer())
+    # The connection settings PostgresSaver.from_conn_string uses, from a pool that replaces a connection
+    # broken by a restart (checked as it is handed out); the pool reconnects in the background.
+    pool = ConnectionPool(config.checkpointer_url, min_size=1, max_size=max(2, config.workers), open=False,
+                          timeout=_POOL_TIMEOUT, check=ConnectionPool.check_connection,
+                          kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+    guard = ServiceGuard(postgres_service(config), config.service_retry, postgres_unreachable,
+                         disk_path=postgres_service(config))
+    pool.open(wait=False)
+    try:
+        saver = GuardedSaver(PostgresSaver(pool, serde=strict_serializer()), guard)
         if setup:
-            saver.setup()
+            guard.call(saver.inner.setup)
         yield saver
+    finally:
+        pool.close()
 
 
 def create_checkpoint_tables(config: CampaignConfig, run_dir: Path) -> None:

@@ -11,10 +11,13 @@ from muspsy_sim.agents.client.dynamics import DynamicsParams
 from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.counselor.base import Counselor
 from muspsy_sim.agents.counselor.registry import build_counselor
-from muspsy_sim.agents.llm import LiteLLMModel, MeteredModel, Sampling, UsageMeter
-from muspsy_sim.memory import MemoryStore, SessionStore, shared_embedder
+from muspsy_sim.agents.llm import LiteLLMModel, MeteredModel, ModelUnavailable, Sampling, UsageMeter
+from muspsy_sim.agents.llm.providers.local import LOCAL_PROVIDER
+from muspsy_sim.agents.llm.providers.scripted import TEST_DOUBLE_PROVIDER
+from muspsy_sim.memory import MemoryStore, SessionStore, chroma_unreachable, shared_embedder
 from muspsy_sim.simulation.config import CampaignConfig, RoleModel
 from muspsy_sim.simulation.engine.course_graph import build_course_graph
+from muspsy_sim.simulation.engine.service_guard import ServiceGuard
 from muspsy_sim.simulation.record.run_directory import RunDirectory
 from muspsy_sim.simulation.record.schema import ComponentsRecord
 
@@ -36,6 +39,23 @@ def role_model(settings: RoleModel) -> LiteLLMModel:
         backoff_scale=settings.backoff_scale,
         scoring=settings.scoring,
     )
+
+
+# Models answered in this process: nothing to reach, so nothing to probe.
+IN_PROCESS_PROVIDERS = frozenset({LOCAL_PROVIDER, TEST_DOUBLE_PROVIDER})
+
+
+def probe_model(role: str, settings: RoleModel) -> None:
+    """Ask a model served over the wire for one token, so a missing API key or a refused connection ends a
+    command at its start, in one line (``ModelUnavailable`` naming the role), rather than midway."""
+    if settings.model.serving.provider in IN_PROCESS_PROVIDERS:
+        return
+    try:
+        role_model(settings).complete([{"role": "user", "content": "Reply with OK."}],
+                                      Sampling(max_tokens=1, temperature=0.0))
+    except ModelUnavailable as error:
+        error.role = role
+        raise
 
 
 @dataclass
@@ -76,9 +96,13 @@ def build_components(config: CampaignConfig, run_dir: RunDirectory) -> Component
         return MeteredModel(role_model(getattr(models, role)), role, meter)
 
     if config.memory.chroma_url:
-        store = MemoryStore(config.name, shared_embedder(), url=config.memory.chroma_url)
+        # Shared by every course of this process: a server that restarts is waited for, and logged, once.
+        guard = ServiceGuard(f"Chroma server {config.memory.chroma_url}", config.service_retry, chroma_unreachable)
+        store = MemoryStore(config.name, shared_embedder(), url=config.memory.chroma_url, guard=guard)
     else:
-        store = MemoryStore(config.name, shared_embedder(), path=run_dir.chroma_path)
+        guard = ServiceGuard(f"the memory store {run_dir.chroma_path}", config.service_retry,
+                             disk_path=str(run_dir.chroma_path))
+        store = MemoryStore(config.name, shared_embedder(), path=run_dir.chroma_path, guard=guard)
     counselor = build_counselor(
         config.counselor,
         llm=model_for("counselor"),

@@ -136,7 +136,8 @@ def _self_report_cell(questionnaires: Questionnaires | None, key: str) -> str:
 
 # --- one session ----------------------------------------------------------------------------------
 
-def _session_record(run: RunLog, client_id: str, session_index: int) -> SessionRecord:
+def session_record(run: RunLog, client_id: str, session_index: int) -> SessionRecord:
+    """The record of one session; ``InputError`` naming ``--client`` or ``--session`` when there is none."""
     _check_client(run, client_id)
     record = run.session(client_id, session_index)
     if record is None:
@@ -203,7 +204,7 @@ def session_transcript(run_dir, client_id: str, session_index: int) -> Group:
     """A rich renderable of one session: goal, the week before, client state before/after,
     every turn (counselor turns with the memories they retrieved and their source session),
     and the memory extracted at the end."""
-    record = _session_record(_open(run_dir), client_id, int(session_index))
+    record = session_record(_open(run_dir), client_id, int(session_index))
     parts: list = [Rule(f"{client_id} · session {record.session_index} · counselor {record.counselor or '?'}"
                         f" · ended by {record.ended_by or '?'}")]
     goal = Text()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from muspsy_sim.agents.llm.environment import configure_offline_environment
 from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.engine.components import probe_model
 from muspsy_sim.simulation.practice.course_driver import PracticeCourse
 from muspsy_sim.simulation.practice.practice_run import practice_config, prepare_practice
 from muspsy_sim.simulation.practice.server import bind, page_url, serve
@@ -22,6 +23,10 @@ def run_practice(config_path: Path, scenario: str, *, sessions: int | None = Non
     config = practice_config(config_path, scenario, sessions=sessions, name=name, out=out, max_turns=max_turns,
                              client_model=client_model, counselor_model=counselor_model)
     plan = prepare_practice(config, config_path)
+    # The client answers and the counselor model writes the notes: an API model that cannot be reached
+    # (no key, a refused connection) ends the command here, in one line, not on the page midway.
+    for role in ("client", "counselor"):
+        probe_model(role, getattr(config.models, role))
     try:
         sock = bind(host, port)
     except OSError as error:

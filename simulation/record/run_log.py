@@ -159,6 +159,10 @@ class RunLog:
         self.manifest = manifest
         # By client, then session; records of one session (a resumed run's duplicates) keep file order.
         self.sessions = sorted(sessions, key=lambda r: r.key)
+        # Indexed once: asking for one client's course must not scan every session (runs of thousands of courses).
+        self._by_client: dict[str, list[SessionRecord]] = {}
+        for record in self.sessions:
+            self._by_client.setdefault(record.client_id, []).append(record)
 
     @classmethod
     def open(cls, path: str | Path, *, require_manifest: bool = True) -> "RunLog":
@@ -190,19 +194,19 @@ class RunLog:
     def clients(self) -> list[str]:
         """Every client of the run: its manifest's courses and the clients with records, sorted."""
         courses = self.manifest.courses if self.manifest is not None else {}
-        return sorted(set(courses) | {record.client_id for record in self.sessions})
+        return sorted(set(courses) | set(self._by_client))
 
     def course(self, client_id: str) -> list[SessionRecord]:
         """One client's session records, by session."""
-        return [record for record in self.sessions if record.client_id == client_id]
+        return list(self._by_client.get(client_id, ()))
 
     def courses(self) -> Iterator[tuple[str, list[SessionRecord]]]:
         """(client id, its session records) for every client with records, by client id."""
-        for client_id in sorted({record.client_id for record in self.sessions}):
+        for client_id in sorted(self._by_client):
             yield client_id, self.course(client_id)
 
     def session(self, client_id: str, session_index: int) -> SessionRecord | None:
-        found = [r for r in self.sessions if r.client_id == client_id and r.session_index == session_index]
+        found = [r for r in self._by_client.get(client_id, ()) if r.session_index == session_index]
         return found[-1] if found else None
 
     @cached_property
@@ -219,7 +223,7 @@ class RunLog:
         """The case profile of every client with records, from the config's scenario_dir."""
         directory = Path(self.config.scenario_dir)
         profiles = {}
-        for client_id in sorted({record.client_id for record in self.sessions}):
+        for client_id in sorted(self._by_client):
             file = directory / f"{client_id}.yaml"
             if not file.is_file():
                 raise InputError(self.manifest_path, "config.scenario_dir", f"profile of '{client_id}' not found at {file}")

