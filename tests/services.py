@@ -55,21 +55,25 @@ def _stop(process: subprocess.Popen, seconds: float = 15) -> None:
 class ChromaServer:
     url: str
     process: subprocess.Popen
+    directory: Path
+    port: int
 
     def stop(self) -> None:
         _stop(self.process)
 
+    def start_again(self) -> None:
+        """Start the server again on the same port and data (after ``stop``): a restart, as an operator would."""
+        self.process = _run_chroma(self.directory, self.port).process
 
-def start_chroma_server(directory: Path) -> ChromaServer:
-    """`chroma run` on a free loopback port, persisting under ``directory``."""
+
+def _run_chroma(directory: Path, port: int) -> ChromaServer:
     chroma = Path(sys.executable).with_name("chroma")
     if not chroma.exists():
         raise ServiceUnavailable("the `chroma` command of the chromadb package is not installed")
-    port = free_port()
     log = directory / "chroma-server.log"
     directory.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-    with open(log, "wb") as out:
+    with open(log, "ab") as out:
         process = subprocess.Popen(
             [str(chroma), "run", "--path", str(directory / "data"), "--host", "127.0.0.1", "--port", str(port)],
             stdout=out, stderr=subprocess.STDOUT, env=env,
@@ -90,7 +94,12 @@ def start_chroma_server(directory: Path) -> ChromaServer:
     except BaseException:
         _stop(process)
         raise
-    return ChromaServer(url, process)
+    return ChromaServer(url, process, directory, port)
+
+
+def start_chroma_server(directory: Path) -> ChromaServer:
+    """`chroma run` on a free loopback port, persisting under ``directory``."""
+    return _run_chroma(directory, free_port())
 
 
 def find_postgres_bin() -> Path | None:
@@ -122,10 +131,23 @@ class PostgresServer:
     data_dir: Path
     bin_dir: Path
     run_as: list[str]
+    options: str = ""
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the server at once (as a crash or a restart would), keeping its data."""
         subprocess.run([*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate",
                         "-w", "stop"], capture_output=True, timeout=60, check=False)
+
+    def start_again(self) -> None:
+        """Start the halted server again, on the same port and data."""
+        started = subprocess.run([*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l",
+                                  str(self.data_dir.parent / "server.log"), "-o", self.options, "-w", "-t", "60",
+                                  "start"], capture_output=True, text=True, timeout=90, check=False)
+        if started.returncode != 0:
+            raise RuntimeError(f"pg_ctl start failed: {started.stderr.strip()}")
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
 
@@ -161,7 +183,7 @@ def start_postgres() -> PostgresServer:
     started = subprocess.run([*run_as, str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-l", str(base / "server.log"),
                               "-o", options, "-w", "-t", "60", "start"], capture_output=True, text=True, timeout=90,
                              check=False)
-    server = PostgresServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", data_dir, bin_dir, run_as)
+    server = PostgresServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", data_dir, bin_dir, run_as, options)
     if started.returncode != 0:
         log = (base / "server.log").read_text(errors="replace") if (base / "server.log").exists() else ""
         server.stop()

@@ -10,6 +10,7 @@ and a full disk stops the campaign naming the file or the database.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,7 +54,9 @@ def postgres_service(config: CampaignConfig) -> str:
 
 
 # Seconds one attempt waits for a pooled connection; the guard retries until service_retry.max_wait.
-_POOL_TIMEOUT = 5.0
+# Short, so an outage is noticed (and logged) rather than absorbed by the pool's wait: connections are
+# never scarce, since PostgresSaver uses one at a time (it holds a lock around each use).
+_POOL_TIMEOUT = 1.0
 
 
 @contextmanager
@@ -89,6 +92,8 @@ def open_checkpointer(config: CampaignConfig, run_dir: Path, *, setup: bool = Tr
                           kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
     guard = ServiceGuard(postgres_service(config), config.service_retry, postgres_unreachable,
                          disk_path=postgres_service(config))
+    # The guard logs an outage once; the pool would log every reconnection attempt of its workers.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     pool.open(wait=False)
     try:
         saver = GuardedSaver(PostgresSaver(pool, serde=strict_serializer()), guard)
