@@ -151,8 +151,10 @@ def test_one_plot_per_client_per_chart(runs, two_run_report):
     for chart in CHARTS:
         assert len(page.find("img", f"plot-{chart}")) == sum(clients)
     for image in images:
-        assert image["src"].startswith("data:image/png;base64,")
-        assert base64.b64decode(image["src"].split(",", 1)[1]).startswith(b"\x89PNG\r\n\x1a\n")
+        assert image["src"].startswith("data:image/svg+xml;base64,")
+        svg = base64.b64decode(image["src"].split(",", 1)[1])
+        assert svg.startswith(b"<?xml") and b"<svg" in svg
+        assert b"<script" not in svg and not re.search(rb"href=.(https?:)?//", svg), "a chart loads nothing"
         assert image["alt"] and "over sessions for client" in image["alt"]
     alts = " ".join(image["alt"] for image in images)
     for run_dir in runs:
@@ -263,7 +265,8 @@ def test_no_network_references(runs, two_run_report, tmp_path):
         for name in ("src", "href", "srcset", "action", "poster", "data", "formaction", "background"):
             value = attributes.get(name)
             if value is not None:
-                assert value.startswith(("#", "data:image/png;base64,")), (tag, name, value[:80])
+                assert value.startswith(("#", "data:image/svg+xml;base64,", "data:image/png;base64,")), \
+                    (tag, name, value[:80])
     assert not re.search(r"""(src|href|action)\s*=\s*["']?\s*(https?:)?//""", two_run_report, re.IGNORECASE)
     assert not re.search(r"url\(|@import", two_run_report.split("</style>", 1)[0], re.IGNORECASE)
     policy = next(a for a in page.find("meta") if a.get("http-equiv") == "Content-Security-Policy")
@@ -312,3 +315,36 @@ def test_written_atomically_and_bad_input(runs, tmp_path):
     with pytest.raises(InputError, match="manifest.json"):
         build_report([broken], tmp_path / "y.html")
     assert not (tmp_path / "y.html").exists()
+
+
+def test_a_run_of_many_clients_is_paginated(runs, tmp_path):
+    """Beyond clients_per_page, clients' charts and transcripts go to linked pages beside the report's page."""
+    run_dir = runs[0]
+    out = build_report([run_dir], tmp_path / "report.html", clients_per_page=1)
+    main = Page(out.read_text(encoding="utf-8"))
+    assert not main.transcripts and not main.find("img", "plot"), "the report's page keeps no client's transcripts"
+    clients = sorted({r["client_id"] for r in read_records(run_dir)})
+    links = [a["href"] for a in main.find("a") if "clients-" in a.get("href", "")]
+    pages = sorted((tmp_path / "report-pages").glob("*.html"))
+    assert [p.name for p in pages] == [f"run-0-clients-{n:03d}.html" for n in range(1, len(clients) + 1)]
+    shown = {}
+    for page_file in pages:
+        html = page_file.read_text(encoding="utf-8")
+        page = Page(html)
+        shown.update(page.transcripts)
+        anchors = {a["id"] for t, a in page.tags if "id" in a}
+        for link in links:  # each courses-table link into this page lands on a client block
+            file, _, anchor = link.partition("#")
+            if file.endswith(page_file.name) and anchor:
+                assert anchor in anchors
+        for tag, attributes in page.tags:
+            href = attributes.get("href")
+            if href is not None and not href.startswith("#"):
+                target = (page_file.parent / href.partition("#")[0]).resolve()
+                assert target.is_file(), f"{page_file.name} links to {href}, which is not written"
+        assert not page.find("script") and "img-src data:" in html
+    records = read_records(run_dir)
+    assert sorted(shown) == sorted((0, r["client_id"], r["session_index"]) for r in records), "every session once"
+    # A shorter report later leaves no page of the longer one behind.
+    build_report([run_dir], out)
+    assert not list((tmp_path / "report-pages").glob("*.html"))

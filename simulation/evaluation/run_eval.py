@@ -8,6 +8,7 @@ version are kept, so re-running only scores what is new.
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -64,6 +65,8 @@ def counselor_retrieves(config: CampaignConfig) -> bool:
 
 
 CONSISTENCY_METRICS = ("followed_up_assignment", "recall_at_k", "contradiction_rate", "references_back")
+# While scoring, metrics.jsonl is rewritten (with what is scored so far) at most this often.
+PROGRESS_WRITE_SECONDS = 5.0
 
 
 def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_version: str = "v1",
@@ -83,6 +86,8 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
     retrieves = counselor_retrieves(config)
 
     rows = []
+    scored_keys: set[tuple[str, int]] = set()
+    written_at = time.monotonic()
     for client_id, course in run.courses():
         consistency = consistency_metrics(course, profiles[client_id], campaign=run.name, retrieves=retrieves)
         for position, record in enumerate(course):
@@ -111,9 +116,13 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
                                          previous_rows.get((client_id, index)), derive_seed(config.seed, client_id, index, "judge")))
                 metrics.update(row.pop("judge_metrics"))
             rows.append(row)
-            # Written after every session, so an interrupted eval keeps what it scored.
-            write_jsonl_atomic(run_dir / METRICS, rows + [r for k, r in previous_rows.items()
-                                                   if k not in {(x["client_id"], x["session_index"]) for x in rows}])
+            scored_keys.add((client_id, index))
+            # Written every few seconds as sessions are scored, so an interrupted eval keeps (nearly) all it
+            # scored without rewriting the whole file after every session (which grows with the run squared).
+            if time.monotonic() - written_at >= PROGRESS_WRITE_SECONDS:
+                write_jsonl_atomic(run_dir / METRICS,
+                                   rows + [r for k, r in previous_rows.items() if k not in scored_keys])
+                written_at = time.monotonic()
             if on_session:
                 on_session(client_id, index)
     write_jsonl_atomic(run_dir / METRICS, rows)

@@ -9,8 +9,14 @@ week before, the questionnaires, the extracted memory and the eval metrics;
 for a scored run, the trajectory realism plot and table (``report_trajectories``);
 with several scored runs, the comparison table of ``compare_runs``.
 
-The page loads nothing: styles are inline, images are ``data:`` URIs, there is
-no script, and a Content-Security-Policy forbids any other source. All text
+A run of more than ``CLIENTS_PER_PAGE`` clients is paginated: the report's page
+keeps the overview, the courses table (each client linked to its page) and the
+run-level figures, and the clients' charts and transcripts go to pages of that
+many clients each, in the folder ``<report>-pages/`` beside it, rendered and
+written one at a time; one giant page of a thousand transcripts would be
+unusable. Each page loads nothing: styles are inline, images are ``data:`` URIs,
+there is no script, and a Content-Security-Policy forbids any other source; the
+pages link to each other by relative paths, so the folder can be moved whole. All text
 from the run is untrusted model output and is HTML-escaped (Jinja2 autoescape,
 the same escaping as ``html.escape``). Older records without questionnaires,
 memory or week-before fields are shown with what they have.
@@ -35,7 +41,9 @@ from muspsy_sim.simulation.record.schema import NOTE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"
+PAGE_TEMPLATE = "page.html.j2"
 STYLESHEET = "report.css"
+CLIENTS_PER_PAGE = 50
 
 
 def _pretty_json(value: Any) -> str:
@@ -78,24 +86,37 @@ def _usage(run: RunLog) -> tuple[list[dict], dict]:
     return rows, totals
 
 
-def _courses(run: RunLog, clients: list[str], summary: dict) -> list[dict]:
+def _courses(run: RunLog, clients: list[str], summary: dict, hrefs: list[str]) -> list[dict]:
     courses = []
-    for client in clients:
+    for client, href in zip(clients, hrefs):
         course = run.manifest.courses.get(client) if run.manifest is not None else None
         outcome = (summary.get("courses") or {}).get(client) or {}
         dropout = (f"dropped out (session {format_number(outcome.get('dropout_session'))})"
                    if outcome.get("dropped_out") else "")
         courses.append({
-            "client_id": client, "status": course.status if course else "unknown",
+            "client_id": client, "href": href, "status": course.status if course else "unknown",
             "sessions_done": format_number(course.sessions_done if course else len(run.course(client))),
             "error": (course.error if course else None) or "", "dropout": dropout,
         })
     return courses
 
 
-def _overview(index: int, run: RunLog) -> dict:
+def _page_name(run_index: int, page: int) -> str:
+    return f"run-{run_index}-clients-{page:03d}.html"
+
+
+def _overview(index: int, run: RunLog, pages_dir: str | None, per_page: int) -> dict:
+    """The run's part of the report's page; with ``pages_dir``, its clients are on pages of ``per_page``."""
     manifest, summary = run.manifest, run.summary or {}
     clients = _client_order(run)
+    paged = pages_dir is not None and len(clients) > per_page
+    anchors = [f"run-{index}-client-{number}" for number in range(len(clients))]
+    hrefs = [f"{pages_dir}/{_page_name(index, number // per_page + 1)}#{anchor}" if paged else f"#{anchor}"
+             for number, anchor in enumerate(anchors)]
+    pages = [{"href": f"{pages_dir}/{_page_name(index, start // per_page + 1)}", "first": clients[start],
+              "last": clients[min(start + per_page, len(clients)) - 1],
+              "count": len(clients[start:start + per_page])}
+             for start in range(0, len(clients), per_page)] if paged else []
     usage_rows, usage_total = _usage(run)
     config = run.config if manifest is not None else None
     counselor = manifest.components.counselor if manifest is not None and manifest.components else None
@@ -121,7 +142,7 @@ def _overview(index: int, run: RunLog) -> dict:
         "sessions_planned": config.sessions * len(clients) if config else None,
         "sessions_recorded": len(run.sessions),
         "max_turns": format_number(config.max_turns if config else None),
-        "courses": _courses(run, clients, summary),
+        "courses": _courses(run, clients, summary, hrefs),
         "usage": usage_rows,
         "usage_total": usage_total,
         "wall_seconds": manifest.wall_seconds if manifest is not None else None,
@@ -133,22 +154,28 @@ def _overview(index: int, run: RunLog) -> dict:
         "summary_metrics": summary_metrics,
         "trajectories": trajectory_view(run.metrics, run.name),
         "clients": clients,
+        "pages": pages,
+        "clients_per_page": per_page,
     }
 
 
 # --- transcript ------------------------------------------------------------------------------------
 
 
-def _clients(run_index: int, run: RunLog, clients: list[str]) -> list[dict]:
+def _clients(run_index: int, run: RunLog, clients: list[str], first: int = 0) -> list[dict]:
+    """The views of ``clients`` (numbered from ``first`` in the run's order): charts, sessions, transcripts."""
     metrics_by_key = {(row.get("client_id"), row.get("session_index")): row for row in run.metrics or []}
+    metrics_by_client: dict[str, dict[int, dict]] = {}
+    for (client, index), row in metrics_by_key.items():
+        metrics_by_client.setdefault(client, {})[index] = row.get("metrics") or {}
     views = []
-    for client_index, client in enumerate(clients):
+    for client_index, client in enumerate(clients, start=first):
         records = run.course(client)
         by_index = {r.session_index: r for r in records}
-        metric_values = {i: row.get("metrics") or {} for (c, i), row in metrics_by_key.items() if c == client}
+        metric_values = metrics_by_client.get(client, {})
         charts = [
             {"key": chart.key, "title": chart.title, "alt": chart.alt(client, run.name),
-             "png": chart.png_base64, "source": chart.source}
+             "image": chart.image, "source": chart.source}
             for chart in client_charts(records, metric_values)
         ] if records else []
         sessions = [
@@ -193,34 +220,64 @@ def _environment():
     return environment
 
 
-def render_report(run_dirs: list[Path]) -> str:
-    """The report of ``run_dirs`` as an HTML string."""
+def _page_context(title: str) -> dict:
+    return {"title": title, "note": NOTE, "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "stylesheet": (TEMPLATES / STYLESHEET).read_text(encoding="utf-8")}
+
+
+def _render(run_dirs: list[Path], pages_dir: str | None, per_page: int, index_name: str = "report.html"):
+    """The report's page, then (file name, HTML) of each client page, rendered one at a time."""
     if not run_dirs:
         raise ValueError("build_report needs at least one run directory")
     runs = [RunLog.open(Path(d), require_manifest=False) for d in run_dirs]
     views = []
     for index, run in enumerate(runs):
-        overview = _overview(index, run)
-        overview["client_views"] = _clients(index, run, overview["clients"])
+        overview = _overview(index, run, pages_dir, per_page)
+        overview["client_views"] = [] if overview["pages"] else _clients(index, run, overview["clients"])
         views.append(overview)
     environment = _environment()
-    return environment.get_template(TEMPLATE).render(
-        title="muspsy-sim report: " + ", ".join(v["name"] for v in views),
-        note=NOTE,
-        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        stylesheet=(TEMPLATES / STYLESHEET).read_text(encoding="utf-8"),
-        runs=views,
-        comparison=_comparison(runs),
-    )
+    title = "muspsy-sim report: " + ", ".join(v["name"] for v in views)
+    yield environment.get_template(TEMPLATE).render(**_page_context(title), runs=views,
+                                                    comparison=_comparison(runs))
+    page_template = environment.get_template(PAGE_TEMPLATE)
+    for index, (run, view) in enumerate(zip(runs, views)):
+        for number, page in enumerate(view["pages"], start=1):
+            start = (number - 1) * per_page
+            clients = view["clients"][start:start + per_page]
+            neighbours = {"previous": view["pages"][number - 2]["href"] if number > 1 else None,
+                          "next": view["pages"][number]["href"] if number < len(view["pages"]) else None}
+            html = page_template.render(
+                **_page_context(f"muspsy-sim report: {view['name']}, clients {page['first']} … {page['last']}"),
+                run=view, page=page, number=number, pages=len(view["pages"]), index_name=index_name,
+                neighbours={k: v and Path(v).name for k, v in neighbours.items()},
+                client_views=_clients(index, run, clients, first=start))
+            yield Path(page["href"]).name, html
 
 
-def build_report(run_dirs: list[Path], out: Path) -> Path:
+def render_report(run_dirs: list[Path]) -> str:
+    """The report of ``run_dirs`` as one HTML string, every client on it (``build_report`` paginates)."""
+    return next(_render([Path(d) for d in run_dirs], None, CLIENTS_PER_PAGE))
+
+
+def build_report(run_dirs: list[Path], out: Path, *, clients_per_page: int = CLIENTS_PER_PAGE) -> Path:
     """Write the HTML report of ``run_dirs`` to ``out`` atomically; returns ``out``.
 
+    A run of more than ``clients_per_page`` clients gets its clients' pages in ``<out stem>-pages/``
+    (written first, each atomically; pages left from an earlier, longer report are removed).
     Raises ``InputError`` for a directory that is not a run directory or holds an
     unreadable manifest.json, summary.json or metrics.jsonl.
     """
     out = Path(out)
-    html = render_report([Path(d) for d in run_dirs])
-    write_text_atomic(out, html)
+    pages_dir = out.parent / f"{out.stem}-pages"
+    rendered = _render([Path(d) for d in run_dirs], pages_dir.name, clients_per_page, out.name)
+    main_page = next(rendered)
+    written = set()
+    for name, html in rendered:
+        write_text_atomic(pages_dir / name, html)
+        written.add(name)
+    if pages_dir.is_dir():
+        for stale in pages_dir.glob("run-*-clients-*.html"):
+            if stale.name not in written:
+                stale.unlink()
+    write_text_atomic(out, main_page)
     return out

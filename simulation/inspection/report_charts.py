@@ -1,4 +1,8 @@
-"""The per-client charts of the HTML report: matplotlib (Agg canvas, imported lazily) to inline PNG.
+"""The per-client charts of the HTML report: matplotlib (its SVG canvas, imported lazily) to inline SVG.
+
+SVG with its text left as text, and a fixed layout rather than ``tight_layout``: a client's four
+charts took ~350 ms as 2x PNGs and ~140 KB of base64; as SVG about half of each, so a report of a
+thousand clients is minutes, not ten (``bench scale``), and sharp at any zoom.
 
 Each chart is one quantity over the sessions of one client: distress at the start
 and end of each session, the PHQ-9 and GAD-7 totals, and the alliance (WAI-SR
@@ -15,8 +19,7 @@ from dataclasses import dataclass, field
 
 from muspsy_sim.simulation.record.schema import SessionRecord
 
-WIDTH_PX, HEIGHT_PX = 420, 250  # displayed size; the PNG is drawn at 2x for sharp text
-_SCALE = 2
+WIDTH_PX, HEIGHT_PX = 420, 250  # displayed size
 _DPI = 100
 
 
@@ -35,7 +38,7 @@ class Chart:
     ylim: tuple[float, float]
     series: list[Series] = field(default_factory=list)
     source: str = ""
-    png_base64: str | None = None
+    image: str | None = None  # a data: URI of the drawn chart (SVG)
 
     @property
     def has_data(self) -> bool:
@@ -143,19 +146,20 @@ def client_charts(sessions: list[SessionRecord], metrics: dict[int, dict]) -> li
     ]
     for chart in charts:
         if chart.has_data:
-            chart.png_base64 = _render_png(chart)
+            chart.image = _render_svg(chart)
     return charts
 
 
-def _render_png(chart: Chart) -> str:
-    # Figure + Agg canvas, not pyplot: no global backend switch, no GUI, safe in threads.
+def _render_svg(chart: Chart) -> str:
+    # Figure + SVG canvas, not pyplot: no global backend switch, no GUI, safe in threads.
     # lazy: matplotlib loads only when a chart is drawn
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    import matplotlib
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    figure = Figure(figsize=(WIDTH_PX / _DPI, HEIGHT_PX / _DPI), dpi=_DPI * _SCALE)
-    FigureCanvasAgg(figure)
+    figure = Figure(figsize=(WIDTH_PX / _DPI, HEIGHT_PX / _DPI), dpi=_DPI)
+    FigureCanvasSVG(figure)
     axes = figure.add_subplot()
     colors = ("#1f5f99", "#c0562b", "#5a8f29")
     all_x, all_y = [], []
@@ -182,7 +186,10 @@ def _render_png(chart: Chart) -> str:
     axes.grid(True, alpha=0.3)
     if len([s for s in chart.series if s.points]) > 1:
         axes.legend(fontsize=7, loc="best", frameon=False)
-    figure.tight_layout(pad=0.4)
+    # Fixed margins that fit these labels (tight_layout measured every text: a quarter of the time).
+    figure.subplots_adjust(left=0.12, right=0.97, top=0.9, bottom=0.17)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    # Text as text (the page's font), and no date or random ids: the same chart gives the same bytes.
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "muspsy-sim"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

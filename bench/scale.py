@@ -1,0 +1,202 @@
+"""Cost per course as a campaign grows: test-double campaigns of 10, 100 and 1,000 courses.
+
+Each campaign is the default campaign's settings (configs/default.yaml: 3 sessions of 3 client
+turns, the MusPsy counselor retrieving from the embedded Chroma store, latent self-reports) with
+the scripted test double for every role, over N clients: the case library's profiles, copied as
+many times as it takes (``ID-rK``: the same profile as another client, so another random course).
+For each size it prints the wall time per course, the process's peak memory (RSS, sampled), the
+run directory's sizes (sessions.jsonl, manifest.json, checkpoints.sqlite, chroma/), and the time
+``eval``, ``report``, ``inspect`` and ``resume`` take on the finished run (in this process, through
+the command line's own code, output discarded). The baseline, measured in the same run, is the
+smallest campaign's cost per course: a cost that stays flat has a ratio near 1 (target: at most
+1.5 at the largest size). A 2-course campaign runs first, unreported, so imports and first uses
+are not counted as the first size's. Embeddings: the zero-cost hashing stand-in unless
+``--embedder minilm`` (MiniLM would add the same ~12 ms per text at every size).
+
+    python run_sim.py bench scale [--sizes 10,100,1000] [--workers 2] [--embedder hash|minilm] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import resource
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from muspsy_sim.agents.llm.environment import configure_offline_environment
+from muspsy_sim.bench.common import HashingEmbedder, header, load_average, ratio, repository_root
+from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while the benchmark runs
+from muspsy_sim.scenarios.loader import LIBRARY_DIR
+from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
+from muspsy_sim.simulation.config import load_config
+
+TARGET_RATIO = 1.5
+TEST_DOUBLE = "testdouble/scripted"
+
+
+class PeakMemory:
+    """The process's resident set size, sampled every 20 ms while a phase runs; its peak in MB."""
+
+    def __init__(self) -> None:
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    @staticmethod
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, self.rss_mb())
+            time.sleep(0.02)
+
+    def __enter__(self) -> "PeakMemory":
+        self.peak_mb = self.rss_mb()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, self.rss_mb())
+
+
+@dataclass
+class SizeResult:
+    courses: int
+    wall_seconds: float
+    sessions: int
+    peak_rss_mb: float
+    sizes_mb: dict[str, float]
+    commands: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ms_per_course(self) -> float:
+        return self.wall_seconds * 1000 / self.courses
+
+
+def write_clients(directory: Path, count: int) -> list[str]:
+    """``count`` client profiles: the library's, then copies of them (``ID-rK``); their ids."""
+    directory.mkdir(parents=True, exist_ok=True)
+    library = sorted(LIBRARY_DIR.glob("*.yaml"))
+    ids: list[str] = []
+    copy = 0
+    while len(ids) < count:
+        for file in library[: count - len(ids)]:
+            profile = yaml.safe_load(file.read_text(encoding="utf-8"))
+            if copy:
+                profile["id"] = f"{profile['id']}-r{copy}"
+            (directory / f"{profile['id']}.yaml").write_text(yaml.safe_dump(profile, sort_keys=False),
+                                                               encoding="utf-8")
+            ids.append(profile["id"])
+        copy += 1
+    return ids
+
+
+def _megabytes(path: Path) -> float:
+    if path.is_file():
+        return path.stat().st_size / 2**20
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20 if path.is_dir() else 0.0
+
+
+def _command(args: list[str]) -> float:
+    """Seconds one command of the command line takes in this process (its output discarded)."""
+    from muspsy_sim.simulation.cli import app  # lazy: the bench layer reaches the CLI only to time its commands
+
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        code = app(args, standalone_mode=False)
+    if code:
+        raise RuntimeError(f"{' '.join(args)} exited with {code}")
+    return time.perf_counter() - started
+
+
+def run_size(directory: Path, courses: int, workers: int, *, commands: bool = True) -> SizeResult:
+    """One campaign of ``courses`` test-double courses in ``directory``, then the commands on its run."""
+    clients = write_clients(directory / "clients", courses)
+    overrides = {"name": f"scale-{courses}", "scenarios": clients, "scenario_dir": str(directory / "clients"),
+                 "output_dir": str(directory / "runs"), "workers": workers,
+                 **{f"models.{role}.model": TEST_DOUBLE for role in ("counselor", "client", "judge")}}
+    config = load_config(repository_root() / "configs" / "default.yaml", overrides)
+    with PeakMemory() as memory:
+        plan = prepare_campaign(config, "bench scale")
+        started = time.perf_counter()
+        result = run_campaign(plan)
+        wall = time.perf_counter() - started
+    if result.status != "finished":
+        raise RuntimeError(f"the {courses}-course campaign ended {result.status}: {result.interruption or ''}")
+    run_dir = result.run_dir
+    sizes = {name: _megabytes(run_dir / name)
+             for name in ("sessions.jsonl", "manifest.json", "checkpoints.sqlite", "chroma")}
+    sizes["run directory"] = _megabytes(run_dir)
+    measured = SizeResult(courses, wall, len(result.sessions), memory.peak_mb, sizes)
+    if commands:
+        first = clients[0]
+        measured.commands = {
+            "eval": _command(["eval", str(run_dir)]),
+            "report": _command(["report", str(run_dir)]),
+            "inspect": _command(["inspect", str(run_dir)]),
+            "inspect --session": _command(["inspect", str(run_dir), "--client", first, "--session", "2"]),
+            "resume": _command(["resume", str(run_dir), "--no-progress"]),
+        }
+        measured.sizes_mb["report"] = _megabytes(run_dir / "report.html") + _megabytes(run_dir / "report")
+    return measured
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench scale", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10,100,1000", help="Campaign sizes in courses, comma-separated.")
+    parser.add_argument("--workers", type=int, default=2, help="Courses at a time (the default campaign's 2).")
+    parser.add_argument("--embedder", choices=("hash", "minilm"), default="hash")
+    parser.add_argument("--quick", action="store_true", help="Sizes 4 and 12 (a smoke run, not a measurement).")
+    args = parser.parse_args(argv)
+    sizes = [4, 12] if args.quick else sorted({int(size) for size in args.sizes.split(",") if size.strip()})
+    if not sizes or min(sizes) < 1 or args.workers < 1:
+        parser.error("sizes and workers must be positive")
+
+    configure_offline_environment()
+    header("scale: cost per course as a test-double campaign grows")
+    if args.embedder == "hash":
+        embedder = HashingEmbedder()
+        components.shared_embedder = lambda: embedder
+    print(f"campaign: configs/default.yaml with {TEST_DOUBLE} for every role (3 sessions x 3 client turns, "
+          f"MusPsy counselor retrieving top 3 from the embedded Chroma store), {args.workers} workers; embedder: "
+          + ("zero-cost hashing stand-in" if args.embedder == "hash" else "MiniLM"))
+    results: list[SizeResult] = []
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        run_size(Path(tmp) / "warm-up", 2, args.workers, commands=False)
+        for size in sizes:
+            results.append(run_size(Path(tmp) / f"size-{size}", size, args.workers))
+            result = results[-1]
+            print(f"{size:>6} courses: {result.wall_seconds:7.1f} s, {result.ms_per_course:6.1f} ms per course "
+                  f"({result.sessions} sessions), peak RSS {result.peak_rss_mb:,.0f} MB, load {load_average()}")
+            print("        sizes (MB): " + ", ".join(f"{name} {mb:,.1f}" for name, mb in result.sizes_mb.items()))
+            print("        commands on the run (s): " + ", ".join(f"{name} {seconds:.1f}"
+                                                             for name, seconds in result.commands.items()))
+    base = results[0]
+    print(f"baseline: the {base.courses}-course campaign, same run: {base.ms_per_course:.1f} ms per course")
+    for result in results[1:]:
+        print(f"  {result.courses} courses: {ratio(result.ms_per_course, base.ms_per_course)} the baseline's cost per "
+              f"course; eval {result.commands['eval'] * 1000 / result.courses:.1f} ms, report "
+              f"{result.commands['report'] * 1000 / result.courses:.1f} ms, resume "
+              f"{result.commands['resume'] * 1000 / result.courses:.1f} ms per course")
+    largest = results[-1]
+    growth = largest.ms_per_course / base.ms_per_course
+    print(f"target: cost per course at {largest.courses} courses within {TARGET_RATIO}x of {base.courses}: "
+          f"{growth:.2f}x, {'met' if growth <= TARGET_RATIO else 'NOT met'}; peak RSS of this process "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
