@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 KIND_MEMORY = "memory"
 KIND_TRANSCRIPT = "transcript"
+# On a memory record: how many transcript chunks its session has (ids chunk0 .. chunkN-1). With it a
+# session's records are found by id, which costs the same in a store of ten sessions or of thousands;
+# a metadata filter scans the collection. Records written before it was kept are found by a filter.
+CHUNKS_KEY = "chunks"
 # Candidate sets kept for exact search (one per client and session being run).
 _CANDIDATE_CACHE_SIZE = 256
 
@@ -174,7 +178,8 @@ class MemoryStore:
         """Upsert a session's memory and transcript chunks; returns their ids.
 
         Idempotent: re-adding a session overwrites its records and drops chunk
-        records the new call no longer has.
+        records the new call no longer has. Its records are addressed by id (the memory
+        record keeps the chunk count), so the cost does not grow with the store.
         """
         if not client_id:
             raise ValueError("client_id must be a non-empty string")
@@ -190,13 +195,19 @@ class MemoryStore:
              "session_index": session_index, "kind": kind}
             for kind in kinds
         ]
+        metadatas[0][CHUNKS_KEY] = len(transcript_chunks)
         embeddings = self._embed(texts)
+        previous = self._chunk_counts([ids[0]])
         self.guard.call(self._collection.upsert, ids=ids, embeddings=embeddings, documents=texts,
                         metadatas=metadatas)
         # Upsert first, then prune, so readers never see the session half-missing.
-        existing = self.guard.call(
-            self._collection.get, where=self._scope(client_id, session_index, KIND_TRANSCRIPT), include=[]
-        )["ids"]
+        if previous is None:  # a record written before chunk counts were kept: find its chunks by filter
+            existing = self.guard.call(
+                self._collection.get, where=self._scope(client_id, session_index, KIND_TRANSCRIPT), include=[]
+            )["ids"]
+        else:
+            existing = [self._record_id(client_id, session_index, f"chunk{i}")
+                        for i in range(previous.get(ids[0], 0))]
         stale = sorted(set(existing) - set(ids))
         if stale:
             self.guard.call(self._collection.delete, ids=stale)
@@ -224,6 +235,18 @@ class MemoryStore:
         hits = [h for h in hits if h.client_id == client_id and h.session_index < before_session]
         return sorted(hits, key=lambda h: (h.distance, h.session_index, h.id))[:k]
 
+    def _chunk_counts(self, memory_ids: list[str]) -> dict[str, int] | None:
+        """The chunk count each stored memory record of ``memory_ids`` keeps (absent ones: none stored);
+        None when one of them was written before the counts were kept."""
+        got = self.guard.call(self._collection.get, ids=memory_ids, include=["metadatas"])
+        counts = {}
+        for id_, metadata in zip(got["ids"], got["metadatas"] or []):
+            count = (metadata or {}).get(CHUNKS_KEY)
+            if not isinstance(count, int) or isinstance(count, bool):
+                return None
+            counts[id_] = count
+        return counts
+
     def _forget_candidates(self, client_id: str) -> None:
         with self._candidates_lock:
             self._writes[client_id] = self._writes.get(client_id, 0) + 1
@@ -238,10 +261,12 @@ class MemoryStore:
             if key in self._candidates:
                 return self._candidates[key]
             writes = self._writes.get(client_id, 0)
-        got = self.guard.call(
-            self._collection.get, where=where, limit=self.exact_search_limit + 1,
-            include=["embeddings", "documents", "metadatas"],
-        )
+        got = self._session_records(client_id, before_session)
+        if got is None:  # records from before chunk counts were kept: a filtered read
+            got = self.guard.call(
+                self._collection.get, where=where, limit=self.exact_search_limit + 1,
+                include=["embeddings", "documents", "metadatas"],
+            )
         candidates = None
         if len(got["ids"]) <= self.exact_search_limit:
             hits = [_hit(id_, doc, meta, 0.0)
@@ -257,6 +282,25 @@ class MemoryStore:
                     del self._candidates[next(iter(self._candidates))]
                 self._candidates[key] = candidates
         return candidates
+
+    def _session_records(self, client_id: str, before_session: int) -> dict[str, list] | None:
+        """Every record of ``client_id``'s sessions before ``before_session``, read by id (memory records,
+        then the chunks they count); at most ``exact_search_limit + 1``. None unless every one of those
+        sessions has a memory record with its chunk count (as ``add_session`` writes them)."""
+        include = ["embeddings", "documents", "metadatas"]
+        memory_ids = [self._record_id(client_id, index, KIND_MEMORY) for index in range(1, before_session)]
+        if not memory_ids:
+            return {key: [] for key in ("ids", *include)}
+        counts = self._chunk_counts(memory_ids)
+        if counts is None or len(counts) < len(memory_ids):
+            return None  # a session without its memory record was not written by add_session: read by filter
+        chunk_ids = [self._record_id(client_id, int(id_.rsplit(":", 2)[1][1:]), f"chunk{i}")
+                     for id_, count in counts.items() for i in range(count)]
+        wanted = [id_ for id_ in memory_ids if id_ in counts] + chunk_ids
+        if not wanted:
+            return {key: [] for key in ("ids", *include)}
+        got = self.guard.call(self._collection.get, ids=wanted[: self.exact_search_limit + 1], include=include)
+        return {key: list(got[key] if got[key] is not None else []) for key in ("ids", *include)}
 
     @staticmethod
     def _search_exact(query_vector: list[float], candidates: _Candidates | None, k: int) -> list[MemoryHit] | None:

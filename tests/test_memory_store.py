@@ -159,7 +159,7 @@ def test_add_session_ids_and_metadata(tmp_path: Path) -> None:
     got = s._collection.get(ids=ids, include=["metadatas"])
     metas = dict(zip(got["ids"], got["metadatas"]))
     assert metas["c:x:s4:memory"] == {"campaign": "c", "client_id": "x",
-                                      "session_index": 4, "kind": "memory"}
+                                      "session_index": 4, "kind": "memory", "chunks": 2}
     assert metas["c:x:s4:chunk1"]["kind"] == "transcript"
     assert isinstance(metas["c:x:s4:chunk1"]["session_index"], int)
 
@@ -356,3 +356,34 @@ def test_memory_search_sees_a_session_rewritten_after_a_search(tmp_path):
     assert "Client: my dog Rex ran away" in texts and "Client: my cat Pip is ill" not in texts
     store.add_session("ana", 2, "homework: walks", ["Client: the walks helped"])
     assert "Client: the walks helped" in [h.text for h in store.search("ana", 3, "walks", 5)]
+
+
+def test_sessions_are_read_by_id_and_records_without_chunk_counts_by_filter(tmp_path: Path) -> None:
+    """A session's records are found by id (a filter scans the whole collection, which grows with the
+    campaign); records written before memory records kept their chunk count still read, by filter."""
+    s = MemoryStore("ids", HashEmbedder(), path=tmp_path)
+    s.add_session("a", 1, "slept badly all week", ["work was tense", "tried the breathing"])
+    s.add_session("b", 1, "other client", ["not a's"])
+    filtered = []
+    real_get = s._collection.get
+
+    def get(*args, **kwargs):
+        if kwargs.get("where") is not None:
+            filtered.append(kwargs["where"])
+        return real_get(*args, **kwargs)
+
+    s._collection.get = get
+    hits = s.search("a", 2, "breathing", k=5)
+    assert {h.id for h in hits} == {"ids:a:s1:memory", "ids:a:s1:chunk0", "ids:a:s1:chunk1"} and not filtered
+    s.add_session("a", 2, "second", ["only one chunk"])
+    s.add_session("a", 2, "second again", [])  # fewer chunks: the stale one is dropped, by id
+    assert not filtered and s.count("a", 2) == 1
+    # An older record (no chunk count): the same answers, through a filtered read.
+    memory = real_get(ids=["ids:a:s1:memory"], include=["embeddings", "documents", "metadatas"])
+    older = {k: v for k, v in memory["metadatas"][0].items() if k != "chunks"}
+    real_get.__self__.delete(ids=["ids:a:s1:memory"])
+    real_get.__self__.add(ids=memory["ids"], embeddings=memory["embeddings"], documents=memory["documents"],
+                          metadatas=[older])
+    s._forget_candidates("a")
+    filtered.clear()
+    assert {h.id for h in s.search("a", 2, "breathing", k=5)} == {h.id for h in hits} and filtered
