@@ -154,7 +154,7 @@ def run_size(directory: Path, courses: int, workers: int, *, commands: bool = Tr
             "inspect --session": _command(["inspect", str(run_dir), "--client", first, "--session", "2"]),
             "resume": _command(["resume", str(run_dir), "--no-progress"]),
         }
-        measured.sizes_mb["report"] = _megabytes(run_dir / "report.html") + _megabytes(run_dir / "report")
+        measured.sizes_mb["report"] = _megabytes(run_dir / "report.html") + _megabytes(run_dir / "report-pages")
     return measured
 
 

@@ -49,3 +49,31 @@ class ModelOnlyCounselor:
 
     def describe(self):
         return {"name": self.name, "class": f"{type(self).__module__}:{type(self).__qualname__}", "options": {}}
+
+
+class KillWorkerOnceCounselor(MusPsyCounselor):
+    """Kills its own process (SIGKILL, as the OOM killer or a lost node would) at one call of one course, once:
+    a Ray worker dying mid-course. Logs every turn it is asked for, like ``CrashOnceCounselor``."""
+
+    name = "kill-worker-once"
+
+    def __init__(self, *args, workdir: str, client_id: str, kill_at_call: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.workdir = Path(workdir)
+        self.client_id = client_id
+        self.kill_at_call = kill_at_call
+        self.calls = 0
+
+    def respond(self, context, turns, stage, seed):
+        import os
+        import signal
+
+        if context.client_id == self.client_id:
+            self.calls += 1
+            flag = self.workdir / "killed"
+            if self.calls == self.kill_at_call and not flag.exists():
+                flag.write_text(str(os.getpid()))
+                os.kill(os.getpid(), signal.SIGKILL)
+        with open(self.workdir / "calls.jsonl", "a") as log:
+            log.write(json.dumps([context.client_id, context.session_index, len(turns)]) + "\n")
+        return super().respond(context, turns, stage, seed)

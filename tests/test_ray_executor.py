@@ -163,3 +163,55 @@ def test_ray_settings_that_would_keep_state_on_one_machine_are_refused(tmp_path,
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and f"{config}: {field}:" in result.output, result.output
     assert not (tmp_path / "runs").exists()
+
+
+def _masked(lines: list[str], campaign: str) -> dict[tuple[str, int], dict]:
+    """Session records keyed by (client, session), with what legitimately differs between two runs masked:
+    the campaign's name (also inside retrieved records' ids) and the seconds each model call took."""
+    records = {}
+    for record in map(json.loads, lines):
+        text = json.dumps(record).replace(f"{campaign}:", "CAMPAIGN:").replace(f'"{campaign}"', '"CAMPAIGN"')
+        record = json.loads(text)
+        for usage in (record.get("usage") or {}).values():
+            usage.pop("seconds", None)
+        records[(record["client_id"], record["session_index"])] = record
+    return records
+
+
+@pytest.mark.slow
+def test_hundred_courses_on_two_ray_workers_match_the_thread_executor_and_survive_a_killed_worker(
+        tmp_path, make_config, ray_cluster, chroma_server, postgres_database):
+    """The bench-scale campaign of 100 courses (3 sessions each) on the local 2-CPU Ray cluster, with the
+    Chroma server and PostgreSQL as shared stores; one worker is SIGKILLed in the middle of a course."""
+    from muspsy_sim.bench.scale import write_clients
+    from muspsy_sim.memory import MemoryStore
+    from tests.test_memory_store import HashEmbedder
+
+    clients = write_clients(tmp_path / "clients", 100)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    settings = dict(
+        scenarios=clients, scenario_dir=str(tmp_path / "clients"), sessions=3, max_turns=3,
+        client={"self_report": "latent"}, memory={"chroma_url": chroma_server}, checkpointer_url=postgres_database,
+        counselor="tests.plugins:KillWorkerOnceCounselor",
+        counselor_options={"workdir": str(workdir), "client_id": clients[37], "kill_at_call": 5},
+    )
+    on_ray = runner.invoke(app, ["run", "--config", str(make_config(name="ray-100", executor="ray", workers=2,
+                                                                    ray_address=ray_cluster, **settings)),
+                                 "--no-progress"])
+    assert on_ray.exit_code == 0, on_ray.output
+    killed = workdir / "killed"  # written by the course that killed its worker; while it is there, no other kills
+    assert killed.exists() and int(killed.read_text()) != os.getpid(), "a Ray worker was killed mid-course"
+    in_threads = runner.invoke(app, ["run", "--config", str(make_config(name="threads-100", executor="threads",
+                                                                        **settings)), "--no-progress"])
+    assert in_threads.exit_code == 0, in_threads.output
+
+    ray_lines, thread_lines = _lines(tmp_path / "runs" / "ray-100"), _lines(tmp_path / "runs" / "threads-100")
+    expected = sorted((client, session) for client in clients for session in (1, 2, 3))
+    assert sorted(_keys(ray_lines)) == expected, "every session exactly once, the killed course's included"
+    assert _masked(ray_lines, "ray-100") == _masked(thread_lines, "threads-100"), "the same records"
+    manifest = json.loads((tmp_path / "runs" / "ray-100" / "manifest.json").read_text())
+    assert manifest["status"] == "finished"
+    assert all(course["status"] == "finished" and course["sessions_done"] == 3 for course in manifest["courses"].values())
+    stored = MemoryStore("ray-100", HashEmbedder(), url=chroma_server).records()
+    assert Counter((h.client_id, h.session_index) for h in stored if h.kind == "memory") == Counter(expected)
