@@ -15,10 +15,14 @@ usage counts tokens as characters / 4 (an estimate: the mock has no tokenizer).
 Minimal JSON: strings "ok", integers/numbers 1, booleans false, arrays of one item,
 enums/const their first value, $ref/anyOf/oneOf/allOf followed.
 
-GET /stats returns {"requests": N, "by_kind": {...}}; the count is also printed on exit.
-Stops by itself after --max-seconds (default 1800).
+GET /stats returns {"requests": N, "by_kind": {...}, "seconds": S} (S: the time requests spent in the
+server, latency included); the count is also printed on exit. --latency SECONDS answers each
+chat-completions request that much later (a remote model's time to answer; requests are served in
+parallel, one thread each); --vary ends each plain-text answer with a number, so that no two are the
+same (as a model's are: caches of texts see what a real campaign gives them). Stops by itself after
+--max-seconds (default 1800).
 
-    python mock_openai_server.py --port 18080 [--max-seconds 600]
+    python mock_openai_server.py --port 18080 [--latency 0.3] [--vary] [--max-seconds 600]
 """
 import argparse
 import json
@@ -33,8 +37,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 SENTENCE = "I hear you, and I would like to understand more about that."
 MAX_TOP_LOGPROBS = 20
 _LEVEL = re.compile(r"Your level: ([0-9.]+)")
-STATS = {"requests": 0, "by_kind": {}}
+STATS = {"requests": 0, "by_kind": {}, "seconds": 0.0}
 LOCK = threading.Lock()
+LATENCY = 0.0  # seconds before each chat-completions answer (--latency)
+VARY = False  # --vary: each plain-text answer ends with the request's number, so no two are the same
 
 
 def minimal(schema, defs, depth=0):
@@ -113,6 +119,10 @@ def answer(req):
         return "json_schema", {"role": "assistant", "content": json.dumps(minimal(schema, with_defs(schema)))}
     if fmt.get("type") == "json_object":
         return "json_object", {"role": "assistant", "content": "{}"}
+    if VARY:
+        with LOCK:
+            number = STATS["requests"] + 1
+        return "text", {"role": "assistant", "content": f"{SENTENCE} That is point {number} for today."}
     return "text", {"role": "assistant", "content": SENTENCE}
 
 
@@ -140,9 +150,19 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(404, {"error": {"message": "not found"}})
 
     def do_POST(self):
+        started = time.perf_counter()
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if not self.path.rstrip("/").endswith("/chat/completions"):
             return self.send_json(404, {"error": {"message": "not found"}})
+        if LATENCY:
+            time.sleep(LATENCY)
+        try:
+            return self._complete(raw)
+        finally:
+            with LOCK:
+                STATS["seconds"] += time.perf_counter() - started
+
+    def _complete(self, raw):
         try:
             req = json.loads(raw or b"{}")
             kind, msg = answer(req)
@@ -199,7 +219,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=18080)
     ap.add_argument("--max-seconds", type=float, default=1800)
+    ap.add_argument("--latency", type=float, default=0.0, help="seconds before each chat-completions answer")
+    ap.add_argument("--vary", action="store_true", help="no two plain-text answers alike (a number in each)")
     args = ap.parse_args()
+    global LATENCY, VARY
+    LATENCY = max(0.0, args.latency)
+    VARY = args.vary
+    # A listen backlog for many clients connecting at once (the default 5 drops SYNs: a 1 s retransmit).
+    ThreadingHTTPServer.request_queue_size = 256
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     timer = threading.Timer(args.max_seconds, server.shutdown)

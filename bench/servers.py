@@ -45,13 +45,15 @@ def server_stats(url: str) -> dict:
 
 
 @contextmanager
-def serving(url: str | None, script: Path = MOCK_SERVER) -> Iterator[str]:
-    """The given server, or the mock server started on a free loopback port for this run."""
+def serving(url: str | None, script: Path = MOCK_SERVER, latency: float = 0.0, vary: bool = False) -> Iterator[str]:
+    """The given server, or the mock server started on a free loopback port for this run (answering each
+    request ``latency`` seconds late; with ``vary``, no two plain-text answers alike)."""
     if url:
         yield url
         return
     port = free_port()
-    process = subprocess.Popen([sys.executable, str(script), "--port", str(port), "--max-seconds", "3600"],
+    process = subprocess.Popen([sys.executable, str(script), "--port", str(port), "--max-seconds", "3600",
+                                *(["--latency", str(latency)] if latency else []), *(["--vary"] if vary else [])],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started = f"http://127.0.0.1:{port}/v1"
     try:
@@ -145,3 +147,37 @@ def llama_server(binary: Path, gguf: Path, *, threads: int | None = None, slots:
                 process.wait()
         if log:
             out.close()
+
+
+@contextmanager
+def chroma_server(directory: Path) -> Iterator[str]:
+    """`chroma run` (the chromadb package's server) on a free loopback port, keeping its data in ``directory``;
+    its URL. Stopped when the block ends."""
+    chroma = Path(sys.executable).with_name("chroma")
+    if not chroma.exists():
+        raise RuntimeError(f"no `chroma` command beside {sys.executable}")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen([str(chroma), "run", "--path", str(directory), "--host", "127.0.0.1", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "ANONYMIZED_TELEMETRY": "False"}, preexec_fn=_die_with_parent)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the Chroma server did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

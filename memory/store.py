@@ -214,6 +214,14 @@ class MemoryStore:
         self._forget_candidates(client_id)  # again: a search meanwhile may have read a half-written session
         return ids
 
+    def prepare(self, texts: list[str]) -> None:
+        """A hint that ``texts`` will be stored soon (a session's transcript chunks, as its turns come): an
+        embedder that can (``prefetch``) starts on them in the background, so the session's end need not
+        wait for them. What ``add_session`` stores is the same either way."""
+        prefetch = getattr(self.embedder, "prefetch", None)
+        if prefetch is not None and texts:
+            prefetch(list(texts))
+
     def search(self, client_id: str, before_session: int, query: str, k: int) -> list[MemoryHit]:
         """Nearest records of `client_id` from sessions < `before_session`, best first."""
         if k <= 0:

@@ -16,13 +16,13 @@ from muspsy_sim.scenarios.base.errors import InputError
 
 app = typer.Typer()
 
-BENCHMARKS = ("cost", "overhead", "remote", "retrieval", "scale", "throughput")
+BENCHMARKS = ("concurrency", "cost", "overhead", "remote", "retrieval", "scale", "throughput")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def bench(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="cost, overhead, remote, retrieval, scale, throughput or all.")] = "all",
+    name: Annotated[str, typer.Argument(help="concurrency, cost, overhead, remote, retrieval, scale, throughput or all.")] = "all",
     quick: Annotated[bool, typer.Option("--quick", help="Small sizes (a smoke run, not a measurement).")] = False,
 ) -> None:
     """Benchmarks: print figures with their baselines and the machine's cores. Further options go to the

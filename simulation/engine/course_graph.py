@@ -150,7 +150,7 @@ def build_course_graph(counselor: Counselor, client: Client, store: SessionStore
     graph = StateGraph(CourseState, context_schema=RunContext)
     graph.add_node("plan", plan)
     graph.add_node("report_before", report_before)
-    graph.add_node("session", build_session_graph(counselor, client).compile())
+    graph.add_node("session", build_session_graph(counselor, client, store).compile())
     graph.add_node("report_after", report_after)
     graph.add_node("memorize", memorize)
     graph.add_node("record", record)

@@ -11,6 +11,8 @@ from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.counselor.base import Counselor, SessionContext
 from muspsy_sim.agents.counselor.session_memory import SessionMemory
 from muspsy_sim.agents.llm import sum_usage, usage_of
+from muspsy_sim.agents.transcript import exchange_chunks
+from muspsy_sim.memory.base import SessionStore
 from muspsy_sim.scenarios.profile import CaseProfile
 from muspsy_sim.simulation.engine.run_context import RunContext
 from muspsy_sim.simulation.engine.states import SessionInput, SessionOutput, SessionState
@@ -32,8 +34,14 @@ def _client_turns(turns: list[dict]) -> int:
     return sum(1 for t in turns if t["speaker"] == "client")
 
 
-def build_session_graph(counselor: Counselor, client: Client) -> StateGraph:
-    """A session between ``counselor`` and ``client``; compile it or nest it in a course graph."""
+def build_session_graph(counselor: Counselor, client: Client, store: SessionStore | None = None) -> StateGraph:
+    """A session between ``counselor`` and ``client``; compile it or nest it in a course graph.
+
+    ``store``: where the course will keep the session; each counselor turn tells it the exchanges so far
+    (``prepare``, where the store has it), so their embeddings are done while the course waits for its
+    models rather than all at the session's end (``bench concurrency``).
+    """
+    prepare = getattr(store, "prepare", None)
 
     def counselor_turn(state: SessionState, runtime: Runtime[RunContext]) -> dict:
         return _counselor_speaks(state, runtime, "opening" if not state.get("turns") else "middle")
@@ -54,6 +62,8 @@ def build_session_graph(counselor: Counselor, client: Client) -> StateGraph:
         update = {"turns": [record.to_dict()], "usage": {"counselor": sum_usage_of(turn.completions)}}
         if ends:
             update["ended_by"] = "counselor"
+        if prepare is not None:
+            prepare(exchange_chunks([*turns, update["turns"][0]]))
         return update
 
     def client_turn(state: SessionState, runtime: Runtime[RunContext]) -> dict:
