@@ -105,7 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     embedder = HashingEmbedder() if args.embedder == "hash" else shared_embedder()
     if args.embedder == "minilm":
         embedder.embed(["warm up"])  # load the model before timing
+    original = components.shared_embedder
     components.shared_embedder = lambda: embedder
+    try:
+        return _measure(args, counts)
+    finally:
+        components.shared_embedder = original
+
+
+def _measure(args, counts: list[int]) -> int:
     # Answers that differ, as a model's do: the same sentence every time would let caches of texts
     # (the embedder's) skip work a real campaign does.
     with dummy_api_key(), serving(args.url, MOCK_SERVER, args.latency, vary=True) as url, \

@@ -172,9 +172,17 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_offline_environment()
     header("scale: cost per course as a test-double campaign grows")
+    original = components.shared_embedder
     if args.embedder == "hash":
         embedder = HashingEmbedder()
         components.shared_embedder = lambda: embedder
+    try:
+        return _measure(args, sizes)
+    finally:
+        components.shared_embedder = original
+
+
+def _measure(args, sizes: list[int]) -> int:
     print(f"campaign: configs/default.yaml with {TEST_DOUBLE} for every role (3 sessions x 3 client turns, "
           f"MusPsy counselor retrieving top 3 from the embedded Chroma store), {args.workers} workers; embedder: "
           + ("zero-cost hashing stand-in" if args.embedder == "hash" else "MiniLM"))

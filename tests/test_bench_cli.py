@@ -71,3 +71,25 @@ def test_bench_unknown_name_is_a_one_line_input_error():
     assert result.exit_code == 2
     assert "bench: name: unknown benchmark 'nonsense'" in result.output
 
+
+
+def test_bench_scale_quick_prints_cost_per_course_at_each_size_against_the_smallest():
+    result = runner.invoke(app, ["bench", "scale", "--quick"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"machine: \d+ cores usable", result.output)
+    for size in (4, 12):
+        line = _line(result.output, f"{size} courses:")
+        assert re.search(r"[0-9.]+ ms per course \(CPU [0-9.]+ ms; \d+ sessions\), peak RSS [0-9,]+ MB", line)
+    assert re.search(r"commands on the run \(s\): eval [0-9.]+, report [0-9.]+, inspect [0-9.]+", result.output)
+    assert re.search(r"checkpoints.sqlite [0-9.]+", result.output)
+    assert _line(result.output, "baseline: the 4-course campaign")
+    assert re.search(r"target: .* within 1.5x .*: [0-9.]+x, (met|NOT met)", result.output)
+
+
+def test_bench_concurrency_quick_prints_speedup_and_request_latency_against_the_server():
+    result = runner.invoke(app, ["bench", "concurrency", "--quick"])
+    assert result.exit_code == 0, result.output
+    assert _line(result.output, "baseline: 1 worker")
+    line = _line(result.output, "4 workers, 8 courses:")
+    assert re.search(r"speed-up [0-9.]+x \(target >= 3.0x: (met|NOT met)\)", line)
+    assert re.search(r"a request \d+ ms vs \d+ ms in the server", line)
