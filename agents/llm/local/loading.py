@@ -8,11 +8,14 @@ continuous batching where the model has the Llama layout it needs, static batche
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from muspsy_sim.agents.llm.local.continuous_batching import ContinuousBatcher
@@ -42,6 +45,7 @@ class LoadedModel:
             return self.batchers[settings]
 
 
+LOG = logging.getLogger("muspsy_sim.models")
 _loaded: dict[tuple[LocalModelSpec, str], LoadedModel] = {}
 _loading = threading.Lock()
 
@@ -101,14 +105,18 @@ def dense_copy_of_gguf(spec: LocalModelSpec) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
-    tokenizer = AutoTokenizer.from_pretrained(spec.directory, gguf_file=spec.gguf_file)
-    model = AutoModelForCausalLM.from_pretrained(
-        spec.directory,
-        gguf_file=spec.gguf_file,
-        dtype=torch.bfloat16,
-        # Dense weights: plain torch kernels, trainable with LoRA, and serializable.
-        quantization_config=GgufConfig(dequantize=True),
-    )
+    # One line for the whole conversion: transformers' bar would write hundreds of updates into a log.
+    LOG.info("converting %s once into %s (about 30 s on 2 cores; later runs load the copy)", gguf_path.name,
+             target.parent)
+    with _quiet_gguf_conversion():
+        tokenizer = AutoTokenizer.from_pretrained(spec.directory, gguf_file=spec.gguf_file)
+        model = AutoModelForCausalLM.from_pretrained(
+            spec.directory,
+            gguf_file=spec.gguf_file,
+            dtype=torch.bfloat16,
+            # Dense weights: plain torch kernels, trainable with LoRA, and serializable.
+            quantization_config=GgufConfig(dequantize=True),
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".converting-"))
     try:
@@ -120,6 +128,20 @@ def dense_copy_of_gguf(spec: LocalModelSpec) -> Path:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+@contextmanager
+def _quiet_gguf_conversion():
+    """transformers' GGUF reader without its per-tensor progress bar (a plain tqdm, not behind its switch)."""
+    # lazy: part of transformers, which takes seconds to import
+    from transformers import modeling_gguf_pytorch_utils as gguf_reader
+
+    bar = gguf_reader.tqdm
+    gguf_reader.tqdm = partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        gguf_reader.tqdm = bar
 
 
 def batcher_for(model, tokenizer, settings: BatchSettings) -> QueueWorker:
