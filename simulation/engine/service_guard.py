@@ -48,6 +48,21 @@ class ServiceGuard:
         self._gave_up = False
 
     def call(self, function: Callable[..., T], *args, **kwargs) -> T:
+        try:
+            result = function(*args, **kwargs)  # the common case: no retry machinery (tenacity costs ~10 us a call)
+        except BaseException as error:
+            if not self._failed_during_outage(error):
+                stopping = self._stopping(error)
+                if stopping is error:
+                    raise
+                raise stopping from error
+            return self._retried(function, args, kwargs)
+        self._answered()
+        return result
+
+    def _retried(self, function: Callable[..., T], args, kwargs) -> T:
+        """``function`` retried through the outage its first call ran into (the first retry comes at once:
+        a connection dropped by a restart is often just replaced)."""
         settings = self.settings
         retrying = Retrying(
             retry=retry_if_exception(self._failed_during_outage),
@@ -59,13 +74,20 @@ class ServiceGuard:
         try:
             result = retrying(function, *args, **kwargs)
         except BaseException as error:
-            if self.disk_path is not None and is_disk_full(error):
-                raise DiskFull(self.disk_path, describe(error)) from error
-            if self.transient(error):
-                raise self._give_up(error) from error
-            raise
+            stopping = self._stopping(error)
+            if stopping is error:
+                raise
+            raise stopping from error
         self._answered()
         return result
+
+    def _stopping(self, error: BaseException) -> BaseException:
+        """What a failed call raises: ``DiskFull``, ``ServiceUnavailable`` past the wait, else the error itself."""
+        if self.disk_path is not None and is_disk_full(error):
+            return DiskFull(self.disk_path, describe(error))
+        if self.transient(error) and not is_disk_full(error):
+            return self._give_up(error)
+        return error
 
     def _failed_during_outage(self, error: BaseException) -> bool:
         if not self.transient(error) or is_disk_full(error):
