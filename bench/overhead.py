@@ -28,7 +28,7 @@ from typing import Annotated, TypedDict
 from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while a benchmark runs
 from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.llm.environment import configure_offline_environment
-from muspsy_sim.agents.llm import LiteLLMModel
+from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
 from muspsy_sim.bench.common import (
     HashingEmbedder,

@@ -32,7 +32,7 @@ from muspsy_sim.bench.common import HashingEmbedder, header, p50_p90, percentile
 from muspsy_sim.bench.servers import DUMMY_KEY, MOCK_SERVER, dummy_api_key, server_stats, serving
 from muspsy_sim.bench.overhead import campaign_config, make_embedder, run_campaign_timed
 from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
-from muspsy_sim.simulation.engine.run_context import NoProgress
+from muspsy_sim.simulation.engine.states import NoProgress
 
 PEER_MS = 13.4  # the peer framework's figure from the issue, for reference only
 

@@ -6,7 +6,7 @@ import fnmatch
 import random
 
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 
 TAG_PREFIX = "tag:"
 

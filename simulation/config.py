@@ -10,8 +10,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 from muspsy_sim.agents.llm.spec import ModelSpec
 
-from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
-from muspsy_sim.scenarios.base.safe_yaml import read_yaml_mapping
+from muspsy_sim.simulation.core.errors import InputError, from_validation_error
+from muspsy_sim.simulation.core.files import read_yaml_mapping
 
 DEFAULT_MODEL = "local/smollm2-135m-instruct"
 ROLES = ("counselor", "client", "judge")

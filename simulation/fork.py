@@ -14,15 +14,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from muspsy_sim.agents.counselor.session_memory import SessionMemory
-from muspsy_sim.agents.transcript import exchange_chunks
-from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
+from muspsy_sim.simulation.core.turns import exchange_chunks
+from muspsy_sim.simulation.core.errors import InputError, from_validation_error
 from muspsy_sim.simulation.campaign.prepare import CampaignPlan, prepare_campaign
 from muspsy_sim.simulation.config import CampaignConfig, deep_merge
-from muspsy_sim.simulation.engine.checkpoint_serde import strict_serializer
+from muspsy_sim.simulation.engine.checkpointers import strict_serializer
 from muspsy_sim.simulation.engine.components import build_components
 from muspsy_sim.simulation.inspection.graphs import compiled_course_graph
-from muspsy_sim.simulation.record.files import CHECKPOINTS
+from muspsy_sim.simulation.record.schema import CHECKPOINTS
 from muspsy_sim.simulation.record.run_log import RunLog
 from muspsy_sim.simulation.record.schema import ForkOrigin, Manifest
 
@@ -88,9 +87,8 @@ def fork_run(source: Path, *, after_session: int, name: str, clients: list[str] 
     for record in records:
         if record.client_id in states:
             run_dir.append_session(record)
-            memory = SessionMemory.model_validate(record.memory.to_dict())
-            components.store.add_session(record.client_id, record.session_index, memory.as_text(),
-                                         exchange_chunks(record.to_dict()["turns"]))
+            components.store.add_session(record.client_id, record.session_index, record.memory.as_text(),
+                                         exchange_chunks(record.turns))
     connection = sqlite3.connect(run_dir.checkpoints_path, check_same_thread=False)
     try:
         graph = components.course_graph().compile(checkpointer=SqliteSaver(connection, serde=strict_serializer()))

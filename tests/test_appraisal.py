@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from muspsy_sim.agents.client import ClientState, SimulatedClient
 from muspsy_sim.agents.client.past_references import reference_truth
 from muspsy_sim.agents.client.questionnaires import administer, instruments, latent_levels
-from muspsy_sim.agents.llm import LanguageModel, LiteLLMModel, ModelSpec, Sampling
+from muspsy_sim.agents.llm import LanguageModel, ModelSpec, Sampling
+from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.scenarios.loader import load_profile
 from muspsy_sim.simulation.cli import app
 from tests.conftest import LIBRARY

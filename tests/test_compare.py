@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.simulation.evaluation.compare import (
     cell_lines,
     compare_runs,

@@ -4,15 +4,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from muspsy_sim.agents.counselor import (
-    SessionContext,
-    SessionMemory,
-    build_counselor,
-    resolve_counselor_class,
-)
+from muspsy_sim.agents.counselor import SessionContext, build_counselor, resolve_counselor_class
+from muspsy_sim.simulation.core.course import SessionMemory
 from muspsy_sim.agents.counselor.base import PromptRenderer
 from muspsy_sim.agents.counselor.registry import UnknownCounselor, build_prompt_renderer
-from muspsy_sim.agents.counselor.session_memory import parse_memory_fields
+from muspsy_sim.agents.counselor.muspsy import parse_memory_fields
 from muspsy_sim.agents.llm import Sampling
 from muspsy_sim.scenarios.loader import load_profile
 from tests.conftest import LIBRARY

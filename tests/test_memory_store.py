@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from muspsy_sim.memory import MemoryHit, MemoryStore, MiniLMEmbedder, shared_embedder
+from muspsy_sim.memory import MemoryStore, MiniLMEmbedder, shared_embedder
+from muspsy_sim.simulation.core.turns import RetrievedMemory
 from muspsy_sim.memory.store import parse_chroma_url
 
 REPO = Path(__file__).resolve().parents[1]
@@ -279,7 +280,7 @@ def test_import_is_light() -> None:
 
 
 def test_memory_hit_is_frozen() -> None:
-    hit = MemoryHit("i", "a", 1, "memory", "t", 0.5)
+    hit = RetrievedMemory("i", "a", 1, "memory", "t", 0.5)
     with pytest.raises(Exception):
         hit.text = "other"  # type: ignore[misc]
 

@@ -14,7 +14,7 @@ from markupsafe import escape
 from typer.testing import CliRunner
 
 from muspsy_sim.simulation.cli import app
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.simulation.evaluation.compare import cell_lines, compare_runs
 from muspsy_sim.simulation.inspection.report import NOTE, build_report
 from tests.conftest import scripted_config

@@ -22,7 +22,8 @@ from muspsy_sim.scenarios.loader import load_library, load_profile
 from muspsy_sim.simulation.cli import app
 from muspsy_sim.simulation.evaluation import risk
 from muspsy_sim.simulation.evaluation.risk import ELEMENTS, safety_elements
-from muspsy_sim.simulation.record.schema import TURN, SessionRecord
+from muspsy_sim.simulation.record.schema import SessionRecord
+from muspsy_sim.simulation.core.turns import TURN
 from tests.conftest import LIBRARY
 from tests.fakes import RecordingModel
 

@@ -8,14 +8,18 @@ and each call gets the state and returns the next one.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from muspsy_sim.agents.client.appraisal import Appraiser
-from muspsy_sim.agents.client.dynamics import Appraisal, DynamicsParams
+from muspsy_sim.agents.client.dynamics import DynamicsParams
 from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.llm import Completion
 from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.simulation.core.course import Week
+from muspsy_sim.simulation.core.questionnaires import QuestionnaireResult
+from muspsy_sim.simulation.core.turns import Appraisal, Turn
 
 
 @dataclass(frozen=True)
@@ -41,15 +45,15 @@ class Client(Protocol):
     appraiser: Appraiser
     self_report: str
 
-    def reply(self, profile: CaseProfile, session_index: int, state: ClientState, turns: list[dict],
-              week: dict | None, rng: random.Random, seed: int,
-              earlier: list[list[dict]] | tuple = ()) -> ClientReply:
+    def reply(self, profile: CaseProfile, session_index: int, state: ClientState, turns: Sequence[Turn],
+              week: Week | None, rng: random.Random, seed: int,
+              earlier: Sequence[Sequence[Turn]] = ()) -> ClientReply:
         """The client's next turn after ``turns`` (``earlier``: the transcripts of earlier sessions)."""
         ...
 
     def answer_questionnaires(self, profile: CaseProfile, session_index: int, state: ClientState,
-                              keys: tuple[str, ...], seed: int, turns: list[dict] | None = None,
-                              week: dict | None = None) -> tuple[dict, list[Completion]]:
+                              keys: tuple[str, ...], seed: int, turns: Sequence[Turn] = (),
+                              week: Week | None = None) -> tuple[dict[str, QuestionnaireResult], list[Completion]]:
         """The client's answers to the named instruments, with the model calls they took.
 
         ``turns`` (the session so far) and ``week`` (the week before it) are what happened.

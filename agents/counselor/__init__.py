@@ -2,7 +2,7 @@
 
 from muspsy_sim.agents.counselor.base import (
     Counselor,
-    CounselorTurn,
+    CounselorReply,
     ExtractedMemory,
     PlannedGoal,
     SessionContext,
@@ -13,16 +13,14 @@ from muspsy_sim.agents.counselor.registry import (
     build_counselor,
     resolve_counselor_class,
 )
-from muspsy_sim.agents.counselor.session_memory import SessionMemory
 
 __all__ = [
     "BUILTIN_COUNSELORS",
     "Counselor",
-    "CounselorTurn",
+    "CounselorReply",
     "ExtractedMemory",
     "PlannedGoal",
     "SessionContext",
-    "SessionMemory",
     "UnknownCounselor",
     "build_counselor",
     "resolve_counselor_class",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from muspsy_sim.agents.counselor.base import SessionContext
 from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
-from muspsy_sim.agents.transcript import format_turns
+from muspsy_sim.simulation.core.turns import format_turns
 
 NONE = "none"
 

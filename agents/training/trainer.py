@@ -36,8 +36,8 @@ from muspsy_sim.agents.training.data import (
     load_training_data,
 )
 from muspsy_sim.agents.training.loss_reporting import LossBar, StepCallback, loss_recorder, plot_loss_curve
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.scenarios.base.package_versions import package_versions
+from muspsy_sim.simulation.core.errors import InputError
+from muspsy_sim.simulation.core.provenance import package_versions
 
 LORA_ALPHA_PER_R = 2  # lora_alpha = 2 * r, the usual scaling
 LORA_DROPOUT = 0.05

@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from muspsy_sim.scenarios.base.atomic_files import write_text_atomic
-from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
+from muspsy_sim.simulation.core.files import write_text_atomic
+from muspsy_sim.simulation.core.errors import InputError, from_validation_error
 from muspsy_sim.scenarios.muspsy_import import dialogues, mapping, memories
 from muspsy_sim.scenarios.muspsy_import.textutil import Log, decode
 from muspsy_sim.scenarios.profile import CaseProfile

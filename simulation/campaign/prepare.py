@@ -11,8 +11,9 @@ from pathlib import Path
 
 from muspsy_sim.agents.client.dynamics import DynamicsParams
 from muspsy_sim.agents.counselor.registry import UnknownCounselor, resolve_counselor_class
-from muspsy_sim.agents.llm import UnknownModel, fault_injector_for
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.agents.llm import UnknownModel
+from muspsy_sim.agents.llm.routing import fault_injector_for, servable
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.scenarios.loader import load_library
 from muspsy_sim.scenarios.profile import CaseProfile
 from muspsy_sim.scenarios.selection import select_profiles
@@ -49,7 +50,7 @@ def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan
         for key in ("model", "fallback"):
             try:
                 if getattr(settings, key) is not None:
-                    specs.append(getattr(settings, key).check())
+                    specs.append(servable(getattr(settings, key)))
             except UnknownModel as error:
                 raise InputError(source, f"models.{role}.{key}", str(error)) from None
         try:

@@ -19,14 +19,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from muspsy_sim.agents.llm.environment import OFFLINE_ENVIRONMENT, configure_offline_environment
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.campaign.course_runner import run_course
+from muspsy_sim.simulation.campaign.courses import run_course
 from muspsy_sim.simulation.config import CampaignConfig
 from muspsy_sim.simulation.engine.checkpointers import create_checkpoint_tables, open_checkpointer
 from muspsy_sim.simulation.engine.components import build_components
 from muspsy_sim.simulation.engine.course_graph import build_course_graph
-from muspsy_sim.simulation.engine.run_context import NoProgress, ProgressEvents, RunContext
+from muspsy_sim.simulation.engine.states import NoProgress, ProgressEvents, RunContext
 from muspsy_sim.simulation.record.run_directory import RunDirectory
 from muspsy_sim.simulation.record.schema import SessionRecord
 

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.simulation.evaluation.compare import compare_runs, render_comparison, write_comparison
 from muspsy_sim.simulation.evaluation.report_tables import eval_tables
 from muspsy_sim.simulation.record.schema import KINDS as RECORD_KINDS, json_schema
@@ -41,12 +41,12 @@ def eval_command(
                                min_agreement=min_agreement)
     for table in eval_tables(summary):
         console.print(table)
-    for line in summary["self_report_agreement"]["warnings"]:
+    for line in summary.self_report_agreement.warnings:
         console.print(line, style="bold yellow", markup=False, soft_wrap=True)
-    for item in summary.get("unhandled_risk_disclosures", []):
+    for item in summary.unhandled_risk_disclosures:
         console.print(unhandled_line(item), style="bold red", markup=False)
     console.print(f"Answers given by the model (filled-in ones are left out of the scores): "
-                  f"{coverage_line(summary.get('answer_coverage') or {})}.", markup=False)
+                  f"{coverage_line(summary.answer_coverage)}.", markup=False)
     console.print(f"Wrote {run_dir / 'metrics.jsonl'} and {run_dir / 'summary.json'}")
 
 
@@ -123,10 +123,10 @@ def graph(
 
 @app.command()
 def schema(
-    kind: Annotated[str, typer.Argument(help="session (a sessions.jsonl line), manifest (manifest.json) or turn.")]
-    = "session",
+    kind: Annotated[str, typer.Argument(help="session (a sessions.jsonl line), manifest (manifest.json), turn, "
+                                              "metrics (a metrics.jsonl line) or summary (summary.json).")] = "session",
 ) -> None:
-    """Print the JSON Schema of a run's records, for analysing runs with your own tools."""
+    """Print the JSON Schema of a run's records (and of what `eval` writes), for analysing runs with your own tools."""
     if kind not in RECORD_KINDS:
         raise InputError("schema", "kind", f"unknown record kind '{kind}' (one of {', '.join(RECORD_KINDS)})")
     typer.echo(json.dumps(json_schema(kind), indent=2, ensure_ascii=False))

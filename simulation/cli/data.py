@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 
 app = typer.Typer()
 validity = typer.Typer(help="Check the simulated client against real help-seekers' own ratings.", no_args_is_help=True)

@@ -140,8 +140,8 @@ def _run_plan(plan, show_progress: bool) -> bool:
         console.print(line, style="bold yellow" if line.startswith("Self-report warning") else None, markup=False,
                       soft_wrap=True)
     for client_id, course in sorted(result.courses.items()):
-        if course.get("status") != "finished":
-            console.print(f"[red]course {client_id}: {course.get('status')} — {course.get('error', '')}")
+        if course.status != "finished":
+            console.print(f"[red]course {client_id}: {course.status} — {course.error or ''}")
     stores = [] if plan.config.checkpointer_url else ["checkpoints.sqlite"]
     stores += [] if plan.config.memory.chroma_url else ["chroma/"]
     console.print(f"Results: {result.run_dir}/ ({', '.join(['manifest.json', 'sessions.jsonl', *stores])})")

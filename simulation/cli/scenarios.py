@@ -10,7 +10,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.scenarios.loader import find_profiles, load_library, validate_paths
 from muspsy_sim.scenarios.muspsy_import import format_report, import_muspsy
 

@@ -11,7 +11,8 @@ from muspsy_sim.agents.client.dynamics import DynamicsParams
 from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.counselor.base import Counselor
 from muspsy_sim.agents.counselor.registry import build_counselor
-from muspsy_sim.agents.llm import LiteLLMModel, MeteredModel, Sampling, UsageMeter
+from muspsy_sim.agents.llm import MeteredModel, Sampling, UsageMeter
+from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.memory import MemoryStore, SessionStore, shared_embedder
 from muspsy_sim.simulation.config import CampaignConfig, RoleModel
 from muspsy_sim.simulation.engine.course_graph import build_course_graph

@@ -15,13 +15,14 @@ from pathlib import Path
 from muspsy_sim.agents.counselor.base import PromptRenderer
 from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
 from muspsy_sim.agents.counselor.registry import UnknownCounselor, build_prompt_renderer
-from muspsy_sim.agents.counselor.session_memory import SessionMemory
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.course import SessionMemory
+from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn, Turn
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.scenarios.loader import load_profile
 from muspsy_sim.scenarios.muspsy_import import import_muspsy
 from muspsy_sim.simulation.config import CampaignConfig
 from muspsy_sim.simulation.export.examples import Session
-from muspsy_sim.simulation.record.files import MANIFEST
+from muspsy_sim.simulation.record.schema import MANIFEST
 from muspsy_sim.simulation.record.run_log import RunLog
 
 
@@ -42,7 +43,7 @@ def run_counselor(config: CampaignConfig, manifest: Path) -> PromptRenderer:
 def sessions_from_run(run_dir: Path) -> SessionsToExport:
     run = RunLog.open(run_dir)
     counselor = run_counselor(run.config, run_dir / MANIFEST)
-    metrics = {(r["client_id"], r["session_index"]): r["metrics"] for r in run.metrics or []}
+    metrics = {row.key: row.metrics for row in run.metrics or []}
     profiles = run.profiles()
     sessions = []
     for record in run.sessions:
@@ -50,7 +51,7 @@ def sessions_from_run(run_dir: Path) -> SessionsToExport:
         wai = questionnaires.wai_sr.total if questionnaires and questionnaires.wai_sr else None
         sessions.append(Session(
             profile=profiles[record.client_id], session_index=record.session_index, goal=record.goal,
-            turns=record.to_dict()["turns"], memory=SessionMemory.model_validate(record.memory.to_dict()),
+            turns=list(record.turns), memory=record.memory,
             seed=record.seed, metrics={"wai_total": wai, **metrics.get(record.key, {})}, goal_source=record.goal_source,
         ))
     return SessionsToExport(sessions, counselor)
@@ -66,6 +67,20 @@ def _memory_from_plan(profile, index: int) -> SessionMemory:
     )
 
 
+def reference_turns(dialogue: list[dict]) -> list[Turn]:
+    """A published dialogue's turns (``{"speaker", "text"}``), the counselor's marked as reference text; the
+    first counselor turn is the opening when the counselor speaks first."""
+    turns: list[Turn] = []
+    for position, entry in enumerate(dialogue):
+        if entry["speaker"] == "counselor":
+            opening = position == 0 and not any(isinstance(t, CounselorTurn) for t in turns)
+            turns.append(CounselorTurn(text=entry["text"], stage="opening" if opening else "middle",
+                                       source="reference"))
+        else:
+            turns.append(ClientTurn(text=entry["text"]))
+    return turns
+
+
 def sessions_from_imported(directory: Path) -> list[Session]:
     """Reference dialogues written by `scenarios import muspsy` (``<id>.dialogues.json`` beside ``<id>.yaml``)."""
     sessions = []
@@ -76,13 +91,8 @@ def sessions_from_imported(directory: Path) -> list[Session]:
             index = entry["session_index"]
             if index > profile.session_count or not entry["turns"]:
                 continue
-            turns = [{"speaker": t["speaker"], "text": t["text"], "stage": "middle", "source": "reference"}
-                     for t in entry["turns"]]
-            counselor_turns = [t for t in turns if t["speaker"] == "counselor"]
-            if counselor_turns:
-                counselor_turns[0]["stage"] = "opening" if turns[0]["speaker"] == "counselor" else "middle"
-            sessions.append(Session(profile, index, profile.course_plan[index - 1].goal, turns,
-                                    _memory_from_plan(profile, index)))
+            sessions.append(Session(profile, index, profile.course_plan[index - 1].goal,
+                                    reference_turns(entry["turns"]), _memory_from_plan(profile, index)))
     if not sessions:
         raise InputError(directory, "", "no *.dialogues.json with sessions here (import a MusPsy release first)")
     return sessions

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from muspsy_sim.agents.llm.environment import configure_offline_environment
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.simulation.practice.course_driver import PracticeCourse
 from muspsy_sim.simulation.practice.practice_run import practice_config, prepare_practice
 from muspsy_sim.simulation.practice.server import bind, page_url, serve

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from langgraph.types import Command
 
 from muspsy_sim.agents.llm import failure_entry
-from muspsy_sim.scenarios.base.atomic_files import write_json_atomic
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.files import write_json_atomic
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.simulation.campaign.prepare import CampaignPlan
 from muspsy_sim.simulation.engine.checkpointers import course_thread_id, open_checkpointer
 from muspsy_sim.simulation.engine.components import build_components
@@ -32,7 +32,7 @@ from muspsy_sim.simulation.config import ROLES
 from muspsy_sim.simulation.engine.course_graph import initial_course_state
 from muspsy_sim.simulation.practice.human_counselor import MAX_TURN_CHARS, HumanTurn
 from muspsy_sim.simulation.practice.practice_run import finish_manifest, new_manifest
-from muspsy_sim.simulation.engine.run_context import RunContext
+from muspsy_sim.simulation.engine.states import RunContext
 from muspsy_sim.simulation.record.run_directory import RunDirectoryBusy
 
 PENDING_FILE = "practice-pending.json"

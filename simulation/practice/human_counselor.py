@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from langgraph.types import interrupt
 
 from muspsy_sim.agents.counselor.base import (
-    CounselorTurn,
+    CounselorReply,
     ExtractedMemory,
     PlannedGoal,
     SessionContext,
@@ -83,7 +83,7 @@ class HumanCounselor:
     def extract_memory(self, context: SessionContext, turns: list[dict], seed: int) -> ExtractedMemory:
         return self.notes.extract_memory(context, turns, seed)
 
-    def respond(self, context: SessionContext, turns: list[dict], stage: Stage, seed: int) -> CounselorTurn:
+    def respond(self, context: SessionContext, turns: list[dict], stage: Stage, seed: int) -> CounselorReply:
         # The node runs again on every resume, and each interrupt() call returns its own resume
         # value in order: an unusable one (the page refuses those first) is asked for again
         # instead of failing the course. Nothing here may have side effects.
@@ -91,7 +91,7 @@ class HumanCounselor:
         while True:
             turn = usable_turn(interrupt(request))
             if turn is not None:
-                return CounselorTurn(turn.text, [], HUMAN_SOURCE, [], ends_session=turn.end_session)
+                return CounselorReply(turn.text, [], HUMAN_SOURCE, [], ends_session=turn.end_session)
             request = {**request, "asked_again": request.get("asked_again", 0) + 1}
 
     # A person's sessions export as training data in the MusPsy counselor's prompts (PromptRenderer):

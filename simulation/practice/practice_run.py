@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.simulation.campaign.prepare import CampaignPlan, prepare_campaign
 from muspsy_sim.simulation.campaign.run import finish_run
 from muspsy_sim.simulation.config import CampaignConfig, load_config

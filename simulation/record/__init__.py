@@ -7,15 +7,8 @@ Layering inside: ``run_directory`` -> ``run_log`` -> ``migrate`` -> ``schema`` -
 
 from muspsy_sim.simulation.record.run_directory import RunDirectory, RunDirectoryBusy
 from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.record.schema import (
-    SCHEMA_VERSION,
-    ClientTurnRecord,
-    CounselorTurnRecord,
-    Manifest,
-    SessionRecord,
-    Turn,
-    json_schema,
-)
+from muspsy_sim.simulation.record.schema import SCHEMA_VERSION, Manifest, SessionRecord, json_schema
+from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn, Turn
 
-__all__ = ["SCHEMA_VERSION", "ClientTurnRecord", "CounselorTurnRecord", "Manifest", "RunDirectory", "RunDirectoryBusy",
+__all__ = ["SCHEMA_VERSION", "ClientTurn", "CounselorTurn", "Manifest", "RunDirectory", "RunDirectoryBusy",
            "RunLog", "SessionRecord", "Turn", "json_schema"]

@@ -25,9 +25,11 @@ from pathlib import Path
 from rich.table import Table
 
 from muspsy_sim.agents.client import DynamicsParams, build_appraiser
-from muspsy_sim.agents.llm import ModelSpec, sum_usage
-from muspsy_sim.scenarios.base.atomic_files import write_json_atomic, write_jsonl_atomic
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.agents.llm import ModelSpec
+from muspsy_sim.agents.llm.routing import servable
+from muspsy_sim.simulation.core.usage import RoleUsage, sum_tables
+from muspsy_sim.simulation.core.files import write_json_atomic, write_jsonl_atomic
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.simulation.config import DEFAULT_MODEL, RoleModel
 from muspsy_sim.simulation.engine.components import role_model
 from muspsy_sim.simulation.validity.esconv import read_conversations
@@ -61,7 +63,7 @@ def run_validity(path: Path, out: Path, *, client_model: str | None = None, appr
     """Replay the conversations of ``path`` and write the figures into ``out``; returns validity.json's data."""
     model = client_model or DEFAULT_MODEL
     try:
-        ModelSpec.parse(model).check()
+        servable(ModelSpec.parse(model))
     except ValueError as error:
         raise InputError("--client-model", "", str(error)) from None
     if appraisal not in ("rules", "model"):
@@ -91,7 +93,7 @@ def run_validity(path: Path, out: Path, *, client_model: str | None = None, appr
     targets["intensity_drop"]["seeded_rho"] = None if seeded is None else round(seeded, 4)
     methods: dict[str, dict[str, int]] = {"appraisal": {}, "self_report": {}}
     for done in replays:
-        for part, counts in (("appraisal", done.appraisal_methods), ("self_report", done.session_rating["methods"])):
+        for part, counts in (("appraisal", done.appraisal_methods), ("self_report", done.session_rating.methods)):
             for method, count in counts.items():
                 methods[part][method] = methods[part].get(method, 0) + count
     result = {
@@ -101,13 +103,13 @@ def run_validity(path: Path, out: Path, *, client_model: str | None = None, appr
                           "skipped": [{"index": s.index, "reason": s.reason} for s in skipped], "limit": limit},
         "targets": targets,
         "methods": methods,
-        "usage": sum_usage({"client": r.usage} for r in replays).get("client", {}),
+        "usage": sum_tables({"client": r.usage} for r in replays).get("client", RoleUsage()).to_dict(),
         "seconds": round(time.perf_counter() - started, 3),
         "note": NOTE,
     }
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl_atomic(out / REPLAYS, ({"index": r.index, "rated": r.rated, "reported": r.reported,
-                                        "latent": r.session_rating["latent"], "survey": r.survey} for r in replays))
+                                        "latent": r.session_rating.latent, "survey": r.survey} for r in replays))
     write_json_atomic(out / VALIDITY, result)
     return result
 

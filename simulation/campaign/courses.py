@@ -1,13 +1,21 @@
-"""One client course on a compiled course graph: the step every executor (threads, Ray) runs."""
+"""Running client courses: one course on a compiled course graph (the step every executor runs, here
+and in a Ray task, ``ray_executor``), and a campaign's courses as threads of this process, sharing one
+compiled graph and checkpointer."""
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from langgraph.graph.state import CompiledStateGraph
 
 from muspsy_sim.agents.llm import failure_entry
 from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.simulation.config import CampaignConfig
+from muspsy_sim.simulation.engine.checkpointers import open_checkpointer
+from muspsy_sim.simulation.engine.components import Components
 from muspsy_sim.simulation.engine.course_graph import initial_course_state
-from muspsy_sim.simulation.engine.run_context import RunContext
+from muspsy_sim.simulation.engine.states import RunContext
+from muspsy_sim.simulation.record.run_directory import RunDirectory
 
 
 def run_course(graph: CompiledStateGraph, profile: CaseProfile, context: RunContext, thread_id: str) -> dict:
@@ -29,3 +37,21 @@ def run_course(graph: CompiledStateGraph, profile: CaseProfile, context: RunCont
         return {"status": "failed", "sessions_done": done,
                 "error": "the course waits for a person's turn: continue it with `run_sim.py practice`"}
     return {"status": "finished", "sessions_done": done}
+
+
+def run_courses_in_threads(config: CampaignConfig, components: Components, profiles: list[CaseProfile],
+                           run_dir: RunDirectory, context: RunContext, thread_ids: dict[str, str]) -> None:
+    """Run every course, at most ``config.workers`` at a time; each course's outcome goes into the manifest."""
+    with open_checkpointer(config, run_dir.path) as checkpointer:
+        graph = components.course_graph().compile(checkpointer=checkpointer)
+        with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="course") as pool:
+            futures = [pool.submit(_run_one, graph, profile, context, run_dir, thread_ids[profile.id])
+                       for profile in profiles]
+            for future in as_completed(futures):
+                future.result()
+
+
+def _run_one(graph: CompiledStateGraph, profile: CaseProfile, context: RunContext, run_dir: RunDirectory,
+             thread_id: str) -> None:
+    run_dir.set_course(profile.id, status="running")
+    run_dir.set_course(profile.id, **run_course(graph, profile, context, thread_id))
