@@ -12,7 +12,8 @@ from urllib.parse import urlparse
 import numpy as np
 
 from muspsy_sim.simulation.core.turns import RetrievedMemory
-from muspsy_sim.memory.embeddings import Embedder
+
+from .embeddings import Embedder
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI

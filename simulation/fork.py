@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
-from muspsy_sim.simulation.core.turns import exchange_chunks
-from muspsy_sim.simulation.core.errors import InputError, from_validation_error
-from muspsy_sim.simulation.campaign.prepare import CampaignPlan, prepare_campaign
-from muspsy_sim.simulation.config import CampaignConfig, deep_merge
-from muspsy_sim.simulation.engine.checkpointers import strict_serializer
-from muspsy_sim.simulation.engine.components import build_components
-from muspsy_sim.simulation.inspection.graphs import compiled_course_graph
-from muspsy_sim.simulation.record.schema import CHECKPOINTS
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.record.schema import ForkOrigin, Manifest
+from .campaign.prepare import CampaignPlan, prepare_campaign
+from .config import CampaignConfig, Overrides, with_overrides
+from .core.errors import InputError, from_validation_error
+from .core.turns import exchange_chunks
+from .engine.checkpointers import strict_serializer
+from .engine.components import build_components
+from .inspection.graphs import compiled_course_graph
+from .record.run_log import RunLog
+from .record.schema import CHECKPOINTS, ForkOrigin, Manifest
 
 
 def _state_after_session(graph, client_id: str, after_session: int):
@@ -35,8 +33,8 @@ def _state_after_session(graph, client_id: str, after_session: int):
     return None
 
 
-def _forked_config(source: RunLog, name: str, clients: list[str], overrides: dict[str, Any]) -> CampaignConfig:
-    data = deep_merge(source.config.model_dump(mode="json"), overrides)
+def _forked_config(source: RunLog, name: str, clients: list[str], overrides: Overrides) -> CampaignConfig:
+    data = with_overrides(source.config.model_dump(mode="json"), overrides, "fork")
     data.update(name=name, scenarios=clients, scenario_sample=None, output_dir=str(source.path.parent))
     try:
         return CampaignConfig.model_validate(data)
@@ -47,8 +45,11 @@ def _forked_config(source: RunLog, name: str, clients: list[str], overrides: dic
 
 
 def fork_run(source: Path, *, after_session: int, name: str, clients: list[str] | None = None,
-             overrides: dict[str, Any] | None = None) -> CampaignPlan:
-    """Prepare the forked run directory; run it with ``simulation.campaign.run_campaign``."""
+             overrides: Overrides | None = None) -> CampaignPlan:
+    """Prepare the forked run directory; run it with ``simulation.campaign.run_campaign``.
+
+    ``overrides`` replace the recorded config's settings by dotted key, as ``run``'s do (``config.Overrides``).
+    """
     from langgraph.checkpoint.sqlite import SqliteSaver  # lazy: a checkpoint backend
 
     run = RunLog.open(source)

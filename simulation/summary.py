@@ -6,15 +6,13 @@ from collections.abc import Mapping
 
 from rich.table import Table
 
-from muspsy_sim.simulation.core.metrics import AnswerCoverage, UnhandledDisclosure
-from muspsy_sim.simulation.core.usage import RoleUsage
-from muspsy_sim.simulation.record.schema import CourseEntry
-
-from muspsy_sim.simulation.evaluation.risk import campaign_risk
-from muspsy_sim.simulation.evaluation.self_report import agreement_line, agreement_warnings, self_report_agreement
-from muspsy_sim.simulation.record.schema import SessionRecord
-from muspsy_sim.simulation.core.turns import ClientTurn
-from muspsy_sim.simulation.record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
+from .core.metrics import AnswerCoverage, UnhandledDisclosure
+from .core.turns import ClientTurn
+from .core.usage import RoleUsage
+from .evaluation.risk import campaign_risk
+from .evaluation.self_report import agreement_line, agreement_warnings, self_report_agreement
+from .record.schema import CourseEntry, SessionRecord
+from .record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
 
 
 def sessions_table(sessions: list[SessionRecord]) -> Table:

@@ -27,14 +27,15 @@ from typing import Protocol, runtime_checkable
 
 import yaml
 
-from muspsy_sim.agents.client.feelings import dialogue_in_words, feelings_in_words
-from muspsy_sim.agents.client.item_answers import answer_items
-from muspsy_sim.agents.client.past_references import content_words, reference_truth
-from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.llm import Completion, LanguageModel
-from muspsy_sim.agents.prompting import render
 from muspsy_sim.scenarios.profile import CaseProfile
 from muspsy_sim.simulation.core.turns import Appraisal, CounselorTurn, Turn, last_client_text
+
+from ..llm import Completion, LanguageModel
+from ..prompting import render
+from .feelings import dialogue_in_words, feelings_in_words
+from .item_answers import answer_items
+from .past_references import content_words, reference_truth
+from .state import ClientState
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 APPRAISERS = ("rules", "model")

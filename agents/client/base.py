@@ -12,14 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from muspsy_sim.agents.client.appraisal import Appraiser
-from muspsy_sim.agents.client.dynamics import DynamicsParams
-from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.llm import Completion
 from muspsy_sim.scenarios.profile import CaseProfile
 from muspsy_sim.simulation.core.course import Week
 from muspsy_sim.simulation.core.questionnaires import QuestionnaireResult
 from muspsy_sim.simulation.core.turns import Appraisal, Turn
+
+from ..llm import Completion
+from .appraisal import Appraiser
+from .dynamics import DynamicsParams
+from .state import ClientState
 
 
 @dataclass(frozen=True)

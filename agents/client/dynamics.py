@@ -13,9 +13,10 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, fields
 
-from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.simulation.core.course import Week
 from muspsy_sim.simulation.core.turns import Appraisal
+
+from .state import ClientState
 
 # A week's chance happenings, with their valence (+1 helps, -1 weighs).
 RANDOM_EVENTS = (

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.simulation.core.course import Week
 from muspsy_sim.simulation.core.turns import ClientTurn, Turn
+
+from .state import ClientState
 
 BANDS = ("very low", "low", "moderate", "high", "very high")
 _TURNS_SHOWN = 6

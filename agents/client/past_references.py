@@ -22,8 +22,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from muspsy_sim.agents.reference_cues import AGREEMENT, ASSIGNMENT, SETS_HOMEWORK, phrase_pattern
 from muspsy_sim.simulation.core.turns import CounselorTurn, Turn
+
+from ..reference_cues import AGREEMENT, ASSIGNMENT, SETS_HOMEWORK, phrase_pattern
 
 _ASSIGNMENT_CLAIM = phrase_pattern(*ASSIGNMENT, *AGREEMENT)
 _SESSION_CLAIM = phrase_pattern("last time", "last session")

@@ -26,14 +26,15 @@ from pathlib import Path
 
 import yaml
 
-from muspsy_sim.agents.client.feelings import feelings_in_words, situation_in_words
-from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.llm import Completion, ItemSet, LanguageModel
-from muspsy_sim.agents.prompting import render
 from muspsy_sim.scenarios.profile import CaseProfile
 from muspsy_sim.simulation.core.course import Week
 from muspsy_sim.simulation.core.questionnaires import QuestionnaireResult
 from muspsy_sim.simulation.core.turns import Turn
+
+from ..llm import Completion, ItemSet, LanguageModel
+from ..prompting import render
+from .feelings import feelings_in_words, situation_in_words
+from .state import ClientState
 
 INSTRUMENTS_DIR = Path(__file__).resolve().parent / "instruments"
 PROMPTS = Path(__file__).resolve().parent / "prompts"

@@ -7,19 +7,19 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from muspsy_sim.agents.client.appraisal import AppraisalContext, build_appraiser
-from muspsy_sim.agents.client.base import ClientReply
-from muspsy_sim.agents.client.dynamics import DynamicsParams, after_counselor_turn, wants_to_leave
-from muspsy_sim.agents.client.questionnaires import administer, instruments
-from muspsy_sim.agents.client.risk_disclosure import disclosure_sentence, ensure_disclosed, risk_fact_due, risk_fact_indices
-from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.llm import Completion, LanguageModel, Sampling, complete_checked, words_problem
-from muspsy_sim.agents.prompting import render
-from muspsy_sim.agents.prompting import clean_utterance
 from muspsy_sim.scenarios.profile import CaseProfile
 from muspsy_sim.simulation.core.course import Week
 from muspsy_sim.simulation.core.questionnaires import QuestionnaireResult
 from muspsy_sim.simulation.core.turns import CounselorTurn, Turn
+
+from ..llm import Completion, LanguageModel, Sampling, complete_checked, words_problem
+from ..prompting import clean_utterance, render
+from .appraisal import AppraisalContext, build_appraiser
+from .base import ClientReply
+from .dynamics import DynamicsParams, after_counselor_turn, wants_to_leave
+from .questionnaires import administer, instruments
+from .risk_disclosure import disclosure_sentence, ensure_disclosed, risk_fact_due, risk_fact_indices
+from .state import ClientState
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 _GOODBYE = re.compile(r"\b(goodbye|bye|i have to go|i need to go|i'm leaving|i am leaving)\b", re.IGNORECASE)

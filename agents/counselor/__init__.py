@@ -1,13 +1,13 @@
 """Counselors: the MusPsy counselor, its baselines, and the interface for your own."""
 
-from muspsy_sim.agents.counselor.base import (
+from .base import (
     Counselor,
     CounselorReply,
     ExtractedMemory,
     PlannedGoal,
     SessionContext,
 )
-from muspsy_sim.agents.counselor.registry import (
+from .registry import (
     BUILTIN_COUNSELORS,
     UnknownCounselor,
     build_counselor,

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from muspsy_sim.agents.llm import Completion
 from muspsy_sim.scenarios.profile import CaseProfile
 from muspsy_sim.simulation.core.course import SessionMemory
 from muspsy_sim.simulation.core.turns import RetrievedMemory, SafetyStep, Turn
+
+from ..llm import Completion
 
 Stage = Literal["opening", "middle", "closing"]
 

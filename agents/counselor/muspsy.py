@@ -14,16 +14,6 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from muspsy_sim.agents.counselor.base import (
-    CounselorReply,
-    ExtractedMemory,
-    PlannedGoal,
-    SessionContext,
-    Stage,
-)
-from muspsy_sim.agents.counselor.safety import check_in_turn, safety_check_in, safety_step
-from muspsy_sim.agents.llm import LanguageModel, Sampling, complete_checked, words_problem
-from muspsy_sim.agents.prompting import clean_utterance, first_sentences, render
 from muspsy_sim.memory.base import DEFAULT_TOP_K
 from muspsy_sim.simulation.core.course import MEMORY_LABELS, SessionMemory
 from muspsy_sim.simulation.core.provenance import qualified_name
@@ -35,6 +25,17 @@ from muspsy_sim.simulation.core.turns import (
     last_client_text,
     last_counselor_text,
 )
+
+from ..llm import LanguageModel, Sampling, complete_checked, words_problem
+from ..prompting import clean_utterance, first_sentences, render
+from .base import (
+    CounselorReply,
+    ExtractedMemory,
+    PlannedGoal,
+    SessionContext,
+    Stage,
+)
+from .safety import check_in_turn, safety_check_in, safety_step
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 SESSION_START = "(The session begins.)"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib
 
-from muspsy_sim.agents.counselor.base import PromptRenderer
-from muspsy_sim.agents.counselor.baselines import FullHistoryCounselor, NoMemoryCounselor
-from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
-from muspsy_sim.agents.llm import Sampling
 from muspsy_sim.memory.base import DEFAULT_TOP_K
+
+from ..llm import Sampling
+from .base import PromptRenderer
+from .baselines import FullHistoryCounselor, NoMemoryCounselor
+from .muspsy import MusPsyCounselor
 
 BUILTIN_COUNSELORS = {cls.name: cls for cls in (MusPsyCounselor, NoMemoryCounselor, FullHistoryCounselor)}
 

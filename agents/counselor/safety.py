@@ -34,10 +34,11 @@ from pathlib import Path
 
 import yaml
 
-from muspsy_sim.agents.counselor.base import CounselorReply, SessionContext, Stage
-from muspsy_sim.agents.prompting import render
-from muspsy_sim.agents.risk_language import detect_risk
 from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn, SafetyStep, Turn
+
+from ..prompting import render
+from ..risk_language import detect_risk
+from .base import CounselorReply, SessionContext, Stage
 
 HERE = Path(__file__).resolve().parent
 PROMPTS = HERE / "prompts"

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import yaml
 
-from muspsy_sim.agents.llm import Completion, LanguageModel
-from muspsy_sim.agents.prompting import render
 from muspsy_sim.simulation.core.turns import Turn, format_turns
+
+from ..llm import Completion, LanguageModel
+from ..prompting import render
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 DEFAULT_VERSION = "v1"

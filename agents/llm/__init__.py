@@ -15,10 +15,10 @@ Floors, top to bottom (each imports only those below it):
 Agents and the simulation import what they use from here.
 """
 
-from muspsy_sim.agents.llm.interface import (
+from .interface import (
+    FALLBACK_METHOD,
     ChoiceScores,
     Completion,
-    FALLBACK_METHOD,
     FailedStep,
     ItemScores,
     ItemSet,
@@ -27,9 +27,9 @@ from muspsy_sim.agents.llm.interface import (
     ModelUnavailable,
     Sampling,
 )
-from muspsy_sim.agents.llm.metering import MeteredModel, UsageMeter, completion_usage, usage_of
-from muspsy_sim.agents.llm.output_checks import complete_checked, failure_entry, words_problem
-from muspsy_sim.agents.llm.spec import ModelSpec, UnknownModel
+from .metering import MeteredModel, UsageMeter, completion_usage, usage_of
+from .output_checks import complete_checked, failure_entry, words_problem
+from .spec import ModelSpec, UnknownModel
 
 __all__ = [
     "ChoiceScores",

@@ -8,7 +8,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from muspsy_sim.agents.llm.interface import (
+from muspsy_sim.simulation.core.usage import RoleUsage, UsageTable, add_tables, sum_tables
+
+from .interface import (
     ChoiceScores,
     Completion,
     FailedStep,
@@ -19,7 +21,7 @@ from muspsy_sim.agents.llm.interface import (
     ModelUnavailable,
     Sampling,
 )
-from muspsy_sim.simulation.core.usage import RoleUsage, UsageTable, add_tables, sum_tables
+
 
 def completion_usage(completion: Completion) -> RoleUsage:
     """One model call's usage."""

@@ -32,8 +32,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from muspsy_sim.agents.llm.choice_scoring import ScoringPlan
-from muspsy_sim.agents.llm.interface import (
+from .choice_scoring import ScoringPlan
+from .interface import (
     DEFAULT_OUTPUT_RETRIES,
     ChoiceScores,
     Completion,
@@ -44,10 +44,10 @@ from muspsy_sim.agents.llm.interface import (
     ModelUnavailable,
     Sampling,
 )
-from muspsy_sim.agents.llm.local.resolution import LocalModelNotFound, resolve_local_model
-from muspsy_sim.agents.llm.providers.faulty import FAULT_PARAMS, FaultInjector
-from muspsy_sim.agents.llm.providers.registration import IN_PROCESS_ANSWERS, litellm_with_providers
-from muspsy_sim.agents.llm.spec import LOCAL, TEST_DOUBLE, TEST_DOUBLE_SCRIPTS, ModelSpec, UnknownModel
+from .local.resolution import LocalModelNotFound, resolve_local_model
+from .providers.faulty import FAULT_PARAMS, FaultInjector
+from .providers.registration import IN_PROCESS_ANSWERS, litellm_with_providers
+from .spec import LOCAL, TEST_DOUBLE, TEST_DOUBLE_SCRIPTS, ModelSpec, UnknownModel
 
 DEFAULT_RETRIES = 3
 # LiteLLM's exceptions for faults in transit, retried with backoff (the OpenAI SDK retries the same).

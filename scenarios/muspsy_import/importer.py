@@ -10,11 +10,12 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from muspsy_sim.simulation.core.files import write_text_atomic
 from muspsy_sim.simulation.core.errors import InputError, from_validation_error
-from muspsy_sim.scenarios.muspsy_import import dialogues, mapping, memories
-from muspsy_sim.scenarios.muspsy_import.textutil import Log, decode
-from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.simulation.core.files import write_text_atomic
+
+from ..profile import CaseProfile
+from . import dialogues, mapping, memories
+from .textutil import Log, decode
 
 MAX_FILE_BYTES = 20_000_000
 _NAME = re.compile(r"^(memories|memory|dialogues|dialogue)_0*(\d{1,40})\.txt$", re.IGNORECASE)

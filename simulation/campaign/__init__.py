@@ -4,7 +4,7 @@ Inside: ``run`` -> ``prepare``, ``ray_executor`` -> ``courses`` (one course, and
 executors run a course the same way).
 """
 
-from muspsy_sim.simulation.campaign.prepare import CampaignPlan, prepare_campaign
-from muspsy_sim.simulation.campaign.run import CampaignResult, run_campaign
+from .prepare import CampaignPlan, prepare_campaign
+from .run import CampaignResult, run_campaign
 
 __all__ = ["CampaignPlan", "CampaignResult", "prepare_campaign", "run_campaign"]

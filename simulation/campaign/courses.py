@@ -10,12 +10,13 @@ from langgraph.graph.state import CompiledStateGraph
 
 from muspsy_sim.agents.llm import failure_entry
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.engine.checkpointers import open_checkpointer
-from muspsy_sim.simulation.engine.components import Components
-from muspsy_sim.simulation.engine.course_graph import initial_course_state
-from muspsy_sim.simulation.engine.states import RunContext
-from muspsy_sim.simulation.record.run_directory import RunDirectory
+
+from ..config import CampaignConfig
+from ..engine.checkpointers import open_checkpointer
+from ..engine.components import Components
+from ..engine.course_graph import initial_course_state
+from ..engine.states import RunContext
+from ..record.run_directory import RunDirectory
 
 
 def run_course(graph: CompiledStateGraph, profile: CaseProfile, context: RunContext, thread_id: str) -> dict:

@@ -13,15 +13,16 @@ from muspsy_sim.agents.client.dynamics import DynamicsParams
 from muspsy_sim.agents.counselor.registry import UnknownCounselor, resolve_counselor_class
 from muspsy_sim.agents.llm import UnknownModel
 from muspsy_sim.agents.llm.routing import fault_injector_for, servable
-from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.scenarios.loader import load_library
 from muspsy_sim.scenarios.profile import CaseProfile
 from muspsy_sim.scenarios.selection import select_profiles
-from muspsy_sim.simulation.campaign.ray_executor import check_ray_settings
-from muspsy_sim.simulation.config import ROLES, CampaignConfig
-from muspsy_sim.simulation.engine.checkpointers import check_checkpointer
-from muspsy_sim.simulation.record.run_directory import RunDirectory
-from muspsy_sim.simulation.record.run_log import RunLog
+
+from ..config import ROLES, CampaignConfig
+from ..core.errors import InputError
+from ..engine.checkpointers import check_checkpointer
+from ..record.run_directory import RunDirectory
+from ..record.run_log import RunLog
+from .ray_executor import check_ray_settings
 
 # Settings that may change when a run is resumed; everything else must match.
 RESUMABLE_DIFFERENCES = frozenset({"workers", "executor", "ray_address"})

@@ -13,19 +13,20 @@ from pathlib import Path
 
 from muspsy_sim.agents.llm.local.settings import choose_dtype
 from muspsy_sim.agents.llm.spec import LOCAL
-from muspsy_sim.simulation.core.errors import InputError
-from muspsy_sim.simulation.campaign.prepare import CampaignPlan
-from muspsy_sim.simulation.campaign.ray_executor import run_courses_on_ray
-from muspsy_sim.simulation.campaign.courses import run_courses_in_threads
-from muspsy_sim.simulation.config import ROLES
-from muspsy_sim.simulation.engine.checkpointers import course_thread_id
-from muspsy_sim.simulation.engine.components import build_components
-from muspsy_sim.simulation.engine.states import NoProgress, ProgressEvents, RunContext
-from muspsy_sim.simulation.evaluation.risk import campaign_risk
-from muspsy_sim.simulation.record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
-from muspsy_sim.simulation.record.run_directory import RunDirectory, RunDirectoryBusy
-from muspsy_sim.simulation.record.schema import CourseEntry, LocalEngineRecord, Manifest, SessionRecord
-from muspsy_sim.simulation.core.usage import UsageTable, sum_tables
+
+from ..config import ROLES
+from ..core.errors import InputError
+from ..core.usage import UsageTable, sum_tables
+from ..engine.checkpointers import course_thread_id
+from ..engine.components import build_components
+from ..engine.states import NoProgress, ProgressEvents, RunContext
+from ..evaluation.risk import campaign_risk
+from ..record.run_directory import RunDirectory, RunDirectoryBusy
+from ..record.schema import CourseEntry, LocalEngineRecord, Manifest, SessionRecord
+from ..record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
+from .courses import run_courses_in_threads
+from .prepare import CampaignPlan
+from .ray_executor import run_courses_on_ray
 
 
 @dataclass

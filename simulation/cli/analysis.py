@@ -9,11 +9,12 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from muspsy_sim.simulation.core.errors import InputError
-from muspsy_sim.simulation.evaluation.compare import compare_runs, render_comparison, write_comparison
-from muspsy_sim.simulation.evaluation.report_tables import eval_tables
-from muspsy_sim.simulation.record.schema import KINDS as RECORD_KINDS, json_schema
-from muspsy_sim.simulation.summary import coverage_line, unhandled_line
+from ..core.errors import InputError
+from ..evaluation.compare import compare_runs, render_comparison, write_comparison
+from ..evaluation.report_tables import eval_tables
+from ..record.schema import KINDS as RECORD_KINDS
+from ..record.schema import json_schema
+from ..summary import coverage_line, unhandled_line
 
 app = typer.Typer()
 
@@ -31,7 +32,8 @@ def eval_command(
     """Score a run: writes metrics.jsonl and summary.json into RUN_DIR (re-runs skip what is scored)."""
     # lazy: scoring builds the judge and its model (agents.llm); --help loads none of it
     from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.simulation.evaluation.run_eval import evaluate_run
+
+    from ..evaluation.run_eval import evaluate_run
 
     configure_offline_environment()
     console = Console()
@@ -71,7 +73,7 @@ def report(
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
 ) -> None:
     """One self-contained HTML report (plots, transcripts, questionnaires, metrics); opens offline."""
-    from muspsy_sim.simulation.inspection.report import build_report  # lazy: jinja2 and matplotlib
+    from ..inspection.report import build_report  # lazy: jinja2 and matplotlib
 
     path = build_report(run_dirs, out)
     typer.echo(f"Wrote {path}")
@@ -87,7 +89,7 @@ def inspect(
 ) -> None:
     """Clients and sessions of a run; a session's transcript; a course's checkpoints."""
     # lazy: checkpoint history rebuilds the course graph (langgraph)
-    from muspsy_sim.simulation.inspection.inspect_run import (
+    from ..inspection.inspect_run import (
         checkpoint_history,
         history_table,
         run_overview,
@@ -113,7 +115,7 @@ def graph(
 ) -> None:
     """Print the course and session graphs as Mermaid (offline)."""
     # lazy: drawing the graphs builds them (langgraph)
-    from muspsy_sim.simulation.inspection.graphs import mermaid, session_mermaid, write_png
+    from ..inspection.graphs import mermaid, session_mermaid, write_png
 
     typer.echo(session_mermaid() if session_only else mermaid(xray=xray))
     if png is not None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from muspsy_sim.simulation.core.errors import InputError
+from ..core.errors import InputError
 
 app = typer.Typer()
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from muspsy_sim.simulation.core.errors import InputError
+from ..core.errors import InputError
 
 app = typer.Typer()
 validity = typer.Typer(help="Check the simulated client against real help-seekers' own ratings.", no_args_is_help=True)
@@ -46,7 +46,7 @@ def export(
 ) -> None:
     """Export sessions as training data (the three MusPsy tasks), split by client."""
     # lazy: the exporter builds the run's counselor class, and with it the model layer (agents.llm)
-    from muspsy_sim.simulation.export import TASKS, export_dataset
+    from ..export import TASKS, export_dataset
 
     report = export_dataset(source, format, out, tasks=tuple(task or TASKS),
                             minimums=parse_minimums(min_metric or [], min_wai),
@@ -106,7 +106,8 @@ def validity_esconv(
     from rich.console import Console
 
     from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.simulation.validity.harness import VALIDITY, run_validity, validity_table
+
+    from ..validity.harness import VALIDITY, run_validity, validity_table
 
     configure_offline_environment()
     console = Console()

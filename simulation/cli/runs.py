@@ -9,10 +9,10 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from muspsy_sim.simulation.config import CampaignConfig, load_config
-from muspsy_sim.simulation.progress import CampaignProgress
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.summary import (
+from ..config import CampaignConfig, load_config
+from ..progress import CampaignProgress
+from ..record.run_log import RunLog
+from ..summary import (
     answers_line,
     fallback_warnings,
     faults_line,
@@ -83,15 +83,12 @@ def fork(
     """Re-run the rest of a course from the checkpoint after session K, e.g. with another counselor."""
     # lazy: the engine (langgraph, the model layer, the memory store) comes with these; --help loads none of it
     from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.simulation.fork import fork_run
+
+    from ..fork import fork_run
 
     configure_offline_environment()
-    overrides: dict = {}
-    if counselor:
-        overrides["counselor"] = counselor
-    for role, model in (("counselor", counselor_model), ("client", client_model)):
-        if model:
-            overrides.setdefault("models", {})[role] = {"model": model}
+    overrides = {"counselor": counselor, "models.counselor.model": counselor_model,
+                 "models.client.model": client_model}
     plan = fork_run(run_dir, after_session=after_session, name=name, clients=client, overrides=overrides)
     if not _run_plan(plan, progress):
         raise typer.Exit(1)
@@ -100,7 +97,8 @@ def fork(
 def _run_and_report(campaign: CampaignConfig, source: Path, show_progress: bool) -> None:
     # lazy: the engine (langgraph, the model layer, the memory store) comes with these; --help loads none of it
     from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.simulation.campaign import prepare_campaign
+
+    from ..campaign import prepare_campaign
 
     configure_offline_environment()
     # Every variant is checked before the first session of any of them starts.
@@ -112,7 +110,7 @@ def _run_and_report(campaign: CampaignConfig, source: Path, show_progress: bool)
 
 def _run_plan(plan, show_progress: bool) -> bool:
     """Run one prepared campaign with a live view and print its summary; True when it finished."""
-    from muspsy_sim.simulation.campaign import run_campaign  # lazy: the engine (langgraph, models, memory store)
+    from ..campaign import run_campaign  # lazy: the engine (langgraph, models, memory store)
 
     campaign = plan.config
     console = Console()
@@ -162,7 +160,7 @@ def practice(
     out: Annotated[Optional[Path], typer.Option(help="Output directory (the run directory is OUT/NAME).")] = None,
 ) -> None:
     """Practise as the counselor: a local web page where you take the counselor's turns with a simulated client."""
-    from muspsy_sim.simulation.practice.command import run_practice  # lazy: loads the models and the server
+    from ..practice.command import run_practice  # lazy: loads the models and the server
 
     run_practice(config, scenario, sessions=sessions, name=name, out=out, max_turns=max_turns,
                  client_model=client_model, counselor_model=counselor_model, host=host, port=port, echo=typer.echo)

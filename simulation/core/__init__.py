@@ -8,11 +8,11 @@ It is the bottom layer: it imports nothing of the project, and everything else m
 ``errors``, ``files``, ``provenance`` (package versions, component names).
 """
 
-from muspsy_sim.simulation.core.course import MEMORY_LABELS, SessionMemory, Week
-from muspsy_sim.simulation.core.errors import InputError
-from muspsy_sim.simulation.core.metrics import CampaignSummary, SessionMetrics
-from muspsy_sim.simulation.core.questionnaires import QuestionnaireResult, Questionnaires
-from muspsy_sim.simulation.core.turns import (
+from .course import MEMORY_LABELS, SessionMemory, Week
+from .errors import InputError
+from .metrics import CampaignSummary, SessionMetrics
+from .questionnaires import QuestionnaireResult, Questionnaires
+from .turns import (
     Appraisal,
     ClientTurn,
     CounselorTurn,
@@ -21,7 +21,7 @@ from muspsy_sim.simulation.core.turns import (
     Turn,
     TurnState,
 )
-from muspsy_sim.simulation.core.usage import RoleUsage, UsageTable
+from .usage import RoleUsage, UsageTable
 
 __all__ = [
     "MEMORY_LABELS", "Appraisal", "CampaignSummary", "ClientTurn", "CounselorTurn", "InputError", "QuestionnaireResult",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from muspsy_sim.simulation.core.values import FullyWritten, Number
+from .values import FullyWritten, Number
 
 # Label in memory extraction's output -> field name, in the template's order (agents/counselor/prompts).
 MEMORY_LABELS = {

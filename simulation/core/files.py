@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from muspsy_sim.simulation.core.errors import InputError
+from .errors import InputError
 
 # --- writing --------------------------------------------------------------------------------------
 

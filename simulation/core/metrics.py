@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from muspsy_sim.simulation.core.values import ClientId, Number, Value
+from .values import ClientId, Number, Value
 
 NOTE = "Simulated counseling for research; not a clinical service."
 

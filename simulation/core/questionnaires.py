@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from pydantic import ConfigDict, Field
 
-from muspsy_sim.simulation.core.values import FullyWritten, Number, Value, not_required
+from .values import FullyWritten, Number, Value, not_required
 
 FALLBACK_METHOD = "fallback"  # the method of an answer the model did not give (the scale's middle, filled in)
 AT_START = ("phq9", "gad7")  # asked before each session (and once more after the last: ``exit``)

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import ConfigDict, Field, TypeAdapter, model_serializer
 
-from muspsy_sim.simulation.core.values import FullyWritten, Number, Value, not_required
+from .values import FullyWritten, Number, Value, not_required
 
 STAGES = ("opening", "middle", "closing")
 

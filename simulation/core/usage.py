@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from muspsy_sim.simulation.core.values import FullyWritten, Number
+from .values import FullyWritten, Number
 
 # retries: extra attempts made (same model, or moving to the fallback);
 # fallbacks: answers served by the role's fallback model; reasks: outputs refused and asked again.

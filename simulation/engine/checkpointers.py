@@ -22,9 +22,9 @@ from pathlib import Path
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-from muspsy_sim.simulation.core.errors import InputError
-from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.record.schema import CHECKPOINTS
+from ..config import CampaignConfig
+from ..core.errors import InputError
+from ..record.schema import CHECKPOINTS
 
 
 def strict_serializer() -> JsonPlusSerializer:

@@ -14,10 +14,11 @@ from muspsy_sim.agents.counselor.registry import build_counselor
 from muspsy_sim.agents.llm import MeteredModel, Sampling, UsageMeter
 from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.memory import MemoryStore, SessionStore, shared_embedder
-from muspsy_sim.simulation.config import CampaignConfig, RoleModel
-from muspsy_sim.simulation.engine.course_graph import build_course_graph
-from muspsy_sim.simulation.record.run_directory import RunDirectory
-from muspsy_sim.simulation.record.schema import ComponentsRecord
+
+from ..config import CampaignConfig, RoleModel
+from ..record.run_directory import RunDirectory
+from ..record.schema import ComponentsRecord
+from .course_graph import build_course_graph
 
 
 def _sampling(role: RoleModel) -> Sampling:

@@ -15,16 +15,17 @@ from muspsy_sim.agents.client.base import Client
 from muspsy_sim.agents.client.dynamics import between_sessions
 from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.counselor.base import Counselor
+from muspsy_sim.agents.llm import usage_of
 from muspsy_sim.memory.base import SessionStore
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.core.questionnaires import AT_END, AT_START
-from muspsy_sim.simulation.core.turns import client_turn_count, exchange_chunks
-from muspsy_sim.simulation.core.usage import add_tables, plain_table
-from muspsy_sim.agents.llm import usage_of
-from muspsy_sim.simulation.engine.session_graph import build_session_graph, usage_update
-from muspsy_sim.simulation.engine.states import CourseState, RunContext, StateView
-from muspsy_sim.simulation.record.schema import SessionRecord
-from muspsy_sim.simulation.seeding import derive_rng, derive_seed
+
+from ..core.questionnaires import AT_END, AT_START
+from ..core.turns import client_turn_count, exchange_chunks
+from ..core.usage import add_tables, plain_table
+from ..record.schema import SessionRecord
+from ..seeding import derive_rng, derive_seed
+from .session_graph import build_session_graph, usage_update
+from .states import CourseState, RunContext, StateView
 
 
 class SessionRecorder(Protocol):

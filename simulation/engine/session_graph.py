@@ -11,10 +11,11 @@ from langgraph.runtime import Runtime
 from muspsy_sim.agents.client.base import Client
 from muspsy_sim.agents.counselor.base import Counselor
 from muspsy_sim.agents.llm import Completion, usage_of
-from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn, TurnState, client_turn_count
-from muspsy_sim.simulation.core.usage import plain_table
-from muspsy_sim.simulation.engine.states import RunContext, SessionInput, SessionOutput, SessionState, StateView
-from muspsy_sim.simulation.seeding import derive_rng, derive_seed
+
+from ..core.turns import ClientTurn, CounselorTurn, TurnState, client_turn_count
+from ..core.usage import plain_table
+from ..seeding import derive_rng, derive_seed
+from .states import RunContext, SessionInput, SessionOutput, SessionState, StateView
 
 
 def usage_update(role: str, completions: Iterable[Completion]) -> dict:

@@ -18,10 +18,11 @@ from typing import Annotated, Any, Protocol, TypedDict
 from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.counselor.base import SessionContext
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.core.course import SessionMemory, Week
-from muspsy_sim.simulation.core.questionnaires import Questionnaires
-from muspsy_sim.simulation.core.turns import Turn, turns_of
-from muspsy_sim.simulation.core.usage import UsageTable, table_of, usage_reducer
+
+from ..core.course import SessionMemory, Week
+from ..core.questionnaires import Questionnaires
+from ..core.turns import Turn, turns_of
+from ..core.usage import UsageTable, table_of, usage_reducer
 
 # --- state ----------------------------------------------------------------------------------------
 

@@ -20,12 +20,12 @@ from typing import Any
 
 from rich.table import Table
 
-from muspsy_sim.simulation.core.files import write_text_atomic
-from muspsy_sim.simulation.core.errors import InputError
-from muspsy_sim.simulation.evaluation.statistics import cluster_bootstrap_ci, slope
-from muspsy_sim.simulation.record.schema import METRICS
-from muspsy_sim.simulation.core.metrics import Comparison, MetricInterval, PairedDifference, SessionMetrics
-from muspsy_sim.simulation.record.run_log import read_metric_rows
+from ..core.errors import InputError
+from ..core.files import write_text_atomic
+from ..core.metrics import Comparison, MetricInterval, PairedDifference, SessionMetrics
+from ..record.run_log import read_metric_rows
+from ..record.schema import METRICS
+from .statistics import cluster_bootstrap_ci, slope
 
 COMPARE_JSON = "compare.json"
 COMPARE_MD = "compare.md"

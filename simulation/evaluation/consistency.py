@@ -83,8 +83,11 @@ from muspsy_sim.agents.reference_cues import (
     SETS_HOMEWORK,
 )
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.core.metrics import ConsistencyDetail, Contradiction
-from muspsy_sim.simulation.evaluation.ground_truth import (
+
+from ..core.metrics import ConsistencyDetail, Contradiction
+from ..core.turns import CounselorTurn, Turn
+from ..record.schema import SessionRecord
+from .ground_truth import (
     assignments,
     best_overlap,
     content_words,
@@ -92,9 +95,7 @@ from muspsy_sim.simulation.evaluation.ground_truth import (
     overlap,
     planted_facts,
 )
-from muspsy_sim.simulation.evaluation.retrieval import Recall, session_recall
-from muspsy_sim.simulation.record.schema import SessionRecord
-from muspsy_sim.simulation.core.turns import CounselorTurn, Turn
+from .retrieval import Recall, session_recall
 
 __all__ = ["SessionConsistency", "consistency_metrics", "content_words", "heard_assignment", "overlap", "planted_facts"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from muspsy_sim.simulation.core.metrics import CourseSummary, SessionMetrics
-from muspsy_sim.simulation.evaluation.statistics import slope
+from ..core.metrics import CourseSummary, SessionMetrics
+from .statistics import slope
 
 TRAJECTORIES = ("distress_start", "phq9", "gad7", "wai_total", "trust_end")
 

@@ -27,8 +27,9 @@ import re
 from collections.abc import Iterable
 
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.record.schema import SessionRecord
-from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn
+
+from ..core.turns import ClientTurn, CounselorTurn
+from ..record.schema import SessionRecord
 
 _WORD = re.compile(r"[a-z]+")
 STOPWORDS = frozenset(

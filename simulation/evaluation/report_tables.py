@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from muspsy_sim.simulation.core.metrics import CampaignSummary, SelfReportAgreement
-
-from muspsy_sim.simulation.evaluation.self_report import INSTRUMENT_NAMES
-from muspsy_sim.simulation.evaluation.trajectories import realism_table
+from ..core.metrics import CampaignSummary, SelfReportAgreement
+from .self_report import INSTRUMENT_NAMES
+from .trajectories import realism_table
 
 SHOWN = ("wai_total", "phq9", "gad7", "phq9_change", "gad7_change", "distress_change", "followed_up_assignment",
          "recall_at_k", "contradiction_rate", "references_back", "judge_helpfulness", "judge_coherence",

@@ -30,13 +30,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from muspsy_sim.simulation.core.course import SessionMemory
 from muspsy_sim.agents.reference_cues import CLIENT_REFERS_BACK
-from muspsy_sim.simulation.core.turns import exchange_chunks
 from muspsy_sim.memory.store import KIND_MEMORY, record_id
-from muspsy_sim.simulation.evaluation.ground_truth import content_words, overlap
-from muspsy_sim.simulation.record.schema import SessionRecord
-from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn
+
+from ..core.turns import ClientTurn, CounselorTurn, exchange_chunks
+from ..record.schema import SessionRecord
+from .ground_truth import content_words, overlap
 
 REFERS_TO_FACT = 0.3  # share of a fact's content words a client turn covers to refer to it
 HOLDS_FACT = 0.5  # share of a fact's content words a stored record covers to hold it

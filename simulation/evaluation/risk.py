@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import re
 
-from muspsy_sim.simulation.core.metrics import DisclosureAssessment, SessionRisk, UnhandledDisclosure
-from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn, Turn
-from muspsy_sim.simulation.record.schema import RiskSummary, SessionRecord
+from ..core.metrics import DisclosureAssessment, SessionRisk, UnhandledDisclosure
+from ..core.turns import ClientTurn, CounselorTurn, Turn
+from ..record.schema import RiskSummary, SessionRecord
 
 ELEMENTS = ("ask_directly", "check_safety", "crisis_resources", "follow_up")
 

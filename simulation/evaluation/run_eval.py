@@ -15,8 +15,10 @@ from muspsy_sim.agents.counselor import UnknownCounselor, resolve_counselor_clas
 from muspsy_sim.agents.judge import Judge
 from muspsy_sim.agents.llm import FALLBACK_METHOD, ModelSpec
 from muspsy_sim.agents.llm.routing import servable
-from muspsy_sim.simulation.core.errors import InputError
-from muspsy_sim.simulation.core.metrics import (
+
+from ..config import CampaignConfig
+from ..core.errors import InputError
+from ..core.metrics import (
     NOTE,
     AnswerCount,
     AnswerCoverage,
@@ -28,22 +30,21 @@ from muspsy_sim.simulation.core.metrics import (
     SessionMetrics,
     UnhandledDisclosure,
 )
-from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.engine.components import role_model
-from muspsy_sim.simulation.evaluation.consistency import SessionConsistency, consistency_metrics
-from muspsy_sim.simulation.evaluation.course import course_summary
-from muspsy_sim.simulation.evaluation.risk import risk_metrics, session_risk
-from muspsy_sim.simulation.evaluation.self_report import (
+from ..engine.components import role_model
+from ..record.run_directory import write_metric_rows, write_summary
+from ..record.run_log import RunLog
+from ..record.schema import SESSIONS, SessionRecord
+from ..seeding import derive_seed
+from .consistency import SessionConsistency, consistency_metrics
+from .course import course_summary
+from .risk import risk_metrics, session_risk
+from .self_report import (
     agreement_warnings,
     answer_coverage,
     self_report_agreement,
     self_report_metrics,
 )
-from muspsy_sim.simulation.evaluation.trajectories import trajectory_realism
-from muspsy_sim.simulation.record.run_directory import write_metric_rows, write_summary
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.record.schema import SESSIONS, SessionRecord
-from muspsy_sim.simulation.seeding import derive_seed
+from .trajectories import trajectory_realism
 
 
 def build_judge(config: CampaignConfig, judge_model: str | None, prompt_version: str) -> Judge:

@@ -8,11 +8,12 @@ were asked and answered (coverage).
 from __future__ import annotations
 
 from muspsy_sim.agents.client.questionnaires import instruments
-from muspsy_sim.simulation.core.metrics import AnswerCount, InstrumentAgreement
-from muspsy_sim.simulation.core.questionnaires import QuestionnaireResult
-from muspsy_sim.simulation.core.turns import client_turn_count
-from muspsy_sim.simulation.record.schema import SessionRecord
-from muspsy_sim.simulation.record.tallies import session_answers
+
+from ..core.metrics import AnswerCount, InstrumentAgreement
+from ..core.questionnaires import QuestionnaireResult
+from ..core.turns import client_turn_count
+from ..record.schema import SessionRecord
+from ..record.tallies import session_answers
 
 
 def _answers(record: SessionRecord | None, instrument: str) -> QuestionnaireResult | None:

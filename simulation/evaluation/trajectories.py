@@ -30,7 +30,7 @@ from collections import defaultdict
 
 from rich.table import Table
 
-from muspsy_sim.simulation.core.metrics import (
+from ..core.metrics import (
     ClientTrajectory,
     InstrumentRealism,
     RealismThresholds,

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from muspsy_sim.agents.counselor.base import PromptRenderer, SessionContext
 from muspsy_sim.agents.counselor.muspsy import SESSION_START
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.core.course import SessionMemory
-from muspsy_sim.simulation.core.turns import CounselorTurn, Turn
+
+from ..core.course import SessionMemory
+from ..core.turns import CounselorTurn, Turn
 
 TASKS = ("memory", "goal", "counseling")
 # Counselor turn sources the program fills in; every other source (model, reference, human, ...) wrote its turn.

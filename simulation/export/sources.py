@@ -15,15 +15,16 @@ from pathlib import Path
 from muspsy_sim.agents.counselor.base import PromptRenderer
 from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
 from muspsy_sim.agents.counselor.registry import UnknownCounselor, build_prompt_renderer
-from muspsy_sim.simulation.core.course import SessionMemory
-from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn, Turn
-from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.scenarios.loader import load_profile
 from muspsy_sim.scenarios.muspsy_import import import_muspsy
-from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.export.examples import Session
-from muspsy_sim.simulation.record.schema import MANIFEST
-from muspsy_sim.simulation.record.run_log import RunLog
+
+from ..config import CampaignConfig
+from ..core.course import SessionMemory
+from ..core.errors import InputError
+from ..core.turns import ClientTurn, CounselorTurn, Turn
+from ..record.run_log import RunLog
+from ..record.schema import MANIFEST
+from .examples import Session
 
 
 @dataclass(frozen=True)

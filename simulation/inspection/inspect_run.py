@@ -15,16 +15,15 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from muspsy_sim.simulation.core.errors import InputError
-from muspsy_sim.simulation.engine.checkpointers import strict_serializer
-from muspsy_sim.simulation.inspection.graphs import compiled_course_graph
-from muspsy_sim.simulation.record.schema import CHECKPOINTS
-from muspsy_sim.simulation.record.run_directory import RunDirectory
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.record.schema import ClientStateRecord, SessionRecord
-from muspsy_sim.simulation.core.turns import ClientTurn, RetrievedMemory
-from muspsy_sim.simulation.core.questionnaires import Questionnaires
-from muspsy_sim.simulation.core.course import Week
+from ..core.course import Week
+from ..core.errors import InputError
+from ..core.questionnaires import Questionnaires
+from ..core.turns import ClientTurn, RetrievedMemory
+from ..engine.checkpointers import strict_serializer
+from ..record.run_directory import RunDirectory
+from ..record.run_log import RunLog
+from ..record.schema import CHECKPOINTS, ClientStateRecord, SessionRecord
+from .graphs import compiled_course_graph
 
 _SNIPPET = 160
 

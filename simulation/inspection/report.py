@@ -23,16 +23,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from muspsy_sim.simulation.core.metrics import CampaignSummary
-from muspsy_sim.simulation.core.usage import sum_tables
-from muspsy_sim.simulation.core.files import write_text_atomic
-from muspsy_sim.simulation.config import ROLES
-from muspsy_sim.simulation.evaluation.compare import cell_lines, compare_runs
-from muspsy_sim.simulation.inspection.report_charts import client_charts
-from muspsy_sim.simulation.inspection.report_sessions import format_number, session_view
-from muspsy_sim.simulation.inspection.report_trajectories import trajectory_view
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.record.schema import NOTE
+from ..config import ROLES
+from ..core.files import write_text_atomic
+from ..core.metrics import CampaignSummary
+from ..core.usage import sum_tables
+from ..evaluation.compare import cell_lines, compare_runs
+from ..record.run_log import RunLog
+from ..record.schema import NOTE
+from .report_charts import client_charts
+from .report_sessions import format_number, session_view
+from .report_trajectories import trajectory_view
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"

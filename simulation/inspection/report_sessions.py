@@ -10,11 +10,12 @@ import json
 from typing import Any
 
 from muspsy_sim.agents.reference_cues import ANY_REFERENCE
-from muspsy_sim.simulation.evaluation.ground_truth import assignments, overlap
-from muspsy_sim.simulation.core.metrics import Contradiction, SessionMetrics
-from muspsy_sim.simulation.record.schema import ClientStateRecord, SessionRecord
-from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn, RetrievedMemory
-from muspsy_sim.simulation.core.questionnaires import QuestionnaireResult
+
+from ..core.metrics import Contradiction, SessionMetrics
+from ..core.questionnaires import QuestionnaireResult
+from ..core.turns import ClientTurn, CounselorTurn, RetrievedMemory
+from ..evaluation.ground_truth import assignments, overlap
+from ..record.schema import ClientStateRecord, SessionRecord
 
 QUESTIONNAIRE_LABELS = {"phq9": "PHQ-9", "gad7": "GAD-7", "wai_sr": "WAI-SR", "panas": "PANAS"}
 _MIN_QUOTE = 12  # characters of an assignment that must appear verbatim to be marked as a quote

@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import io
 
-from muspsy_sim.simulation.core.metrics import SessionMetrics, TrajectoryRealism
-from muspsy_sim.simulation.evaluation.trajectories import (
+from ..core.metrics import SessionMetrics, TrajectoryRealism
+from ..evaluation.trajectories import (
     COLUMNS,
     INSTRUMENTS,
     course_series,

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from muspsy_sim.agents.llm.environment import configure_offline_environment
-from muspsy_sim.simulation.core.errors import InputError
-from muspsy_sim.simulation.practice.course_driver import PracticeCourse
-from muspsy_sim.simulation.practice.practice_run import practice_config, prepare_practice
-from muspsy_sim.simulation.practice.server import bind, page_url, serve
+
+from ..core.errors import InputError
+from .course_driver import PracticeCourse
+from .practice_run import practice_config, prepare_practice
+from .server import bind, page_url, serve
 
 
 def run_practice(config_path: Path, scenario: str, *, sessions: int | None = None, name: str | None = None,

@@ -23,17 +23,18 @@ from dataclasses import dataclass, field
 from langgraph.types import Command
 
 from muspsy_sim.agents.llm import failure_entry
-from muspsy_sim.simulation.core.files import write_json_atomic
-from muspsy_sim.simulation.core.errors import InputError
-from muspsy_sim.simulation.campaign.prepare import CampaignPlan
-from muspsy_sim.simulation.engine.checkpointers import course_thread_id, open_checkpointer
-from muspsy_sim.simulation.engine.components import build_components
-from muspsy_sim.simulation.config import ROLES
-from muspsy_sim.simulation.engine.course_graph import initial_course_state
-from muspsy_sim.simulation.practice.human_counselor import MAX_TURN_CHARS, HumanTurn
-from muspsy_sim.simulation.practice.practice_run import finish_manifest, new_manifest
-from muspsy_sim.simulation.engine.states import RunContext
-from muspsy_sim.simulation.record.run_directory import RunDirectoryBusy
+
+from ..campaign.prepare import CampaignPlan
+from ..config import ROLES
+from ..core.errors import InputError
+from ..core.files import write_json_atomic
+from ..engine.checkpointers import course_thread_id, open_checkpointer
+from ..engine.components import build_components
+from ..engine.course_graph import initial_course_state
+from ..engine.states import RunContext
+from ..record.run_directory import RunDirectoryBusy
+from .human_counselor import MAX_TURN_CHARS, HumanTurn
+from .practice_run import finish_manifest, new_manifest
 
 PENDING_FILE = "practice-pending.json"
 

@@ -9,12 +9,13 @@ moved it, the profile's private facts and beliefs, and this session's plan.
 from __future__ import annotations
 
 from muspsy_sim.agents.client.questionnaires import instruments
-from muspsy_sim.simulation.core.questionnaires import AT_END, AT_START
 from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.simulation.core.course import MEMORY_LABELS
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.practice.course_driver import CourseStatus
+
+from ..config import CampaignConfig
+from ..core.course import MEMORY_LABELS
+from ..core.questionnaires import AT_END, AT_START
+from .course_driver import CourseStatus
 
 # Published severity bands of the totals (Kroenke et al. 2001; Spitzer et al. 2006).
 BANDS = {

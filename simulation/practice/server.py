@@ -27,9 +27,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from muspsy_sim.simulation.practice.course_driver import PracticeCourse, Refused
-from muspsy_sim.simulation.practice.human_counselor import MAX_TURN_CHARS
-from muspsy_sim.simulation.practice.page_view import page
+from .course_driver import PracticeCourse, Refused
+from .human_counselor import MAX_TURN_CHARS
+from .page_view import page
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # A turn of 2,000 characters, URL-encoded, is at most 24 kB (4-byte UTF-8, each byte as %XX).

@@ -5,10 +5,10 @@ Layering inside: ``run_directory`` -> ``run_log`` -> ``migrate`` -> ``schema`` -
 -> ``files``.
 """
 
-from muspsy_sim.simulation.record.run_directory import RunDirectory, RunDirectoryBusy
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.record.schema import SCHEMA_VERSION, Manifest, SessionRecord, json_schema
-from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn, Turn
+from ..core.turns import ClientTurn, CounselorTurn, Turn
+from .run_directory import RunDirectory, RunDirectoryBusy
+from .run_log import RunLog
+from .schema import SCHEMA_VERSION, Manifest, SessionRecord, json_schema
 
 __all__ = ["SCHEMA_VERSION", "ClientTurn", "CounselorTurn", "Manifest", "RunDirectory", "RunDirectoryBusy",
            "RunLog", "SessionRecord", "Turn", "json_schema"]

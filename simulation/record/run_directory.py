@@ -15,11 +15,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from muspsy_sim.simulation.core.files import write_json_atomic, write_jsonl_atomic
-from muspsy_sim.simulation.core.metrics import CampaignSummary, SessionMetrics
-from muspsy_sim.simulation.record.schema import CHECKPOINTS, CHROMA, MANIFEST, METRICS, SESSIONS, SUMMARY
-from muspsy_sim.simulation.record.run_log import read_manifest, read_session_records
-from muspsy_sim.simulation.record.schema import Manifest, SessionRecord
+from ..core.files import write_json_atomic, write_jsonl_atomic
+from ..core.metrics import CampaignSummary, SessionMetrics
+from .run_log import read_manifest, read_session_records
+from .schema import CHECKPOINTS, CHROMA, MANIFEST, METRICS, SESSIONS, SUMMARY, Manifest, SessionRecord
 
 
 class RunDirectoryBusy(RuntimeError):

@@ -32,11 +32,12 @@ from pydantic import ValidationError
 
 from muspsy_sim.scenarios.loader import load_profile
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.core.errors import InputError, from_validation_error
-from muspsy_sim.simulation.core.metrics import CampaignSummary, SessionMetrics
-from muspsy_sim.simulation.record.migrate import upgrade_manifest, upgrade_session
-from muspsy_sim.simulation.record.schema import (
+
+from ..config import CampaignConfig
+from ..core.errors import InputError, from_validation_error
+from ..core.metrics import CampaignSummary, SessionMetrics
+from .migrate import upgrade_manifest, upgrade_session
+from .schema import (
     MANIFEST,
     METRICS,
     SCHEMA_VERSION,

@@ -27,16 +27,16 @@ import json
 import time
 from typing import Any
 
-from pydantic import ConfigDict, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
-from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.core.course import SessionMemory, Week
-from muspsy_sim.simulation.core.metrics import CampaignSummary, SessionMetrics, UnhandledDisclosure
-from muspsy_sim.simulation.core.provenance import package_versions
-from muspsy_sim.simulation.core.questionnaires import Questionnaires
-from muspsy_sim.simulation.core.turns import Turn
-from muspsy_sim.simulation.core.usage import RoleUsage
-from muspsy_sim.simulation.core.values import ClientId, FullyWritten, Number, Value
+from ..config import CampaignConfig
+from ..core.course import SessionMemory, Week
+from ..core.metrics import CampaignSummary, SessionMetrics, UnhandledDisclosure
+from ..core.provenance import package_versions
+from ..core.questionnaires import Questionnaires
+from ..core.turns import Turn
+from ..core.usage import RoleUsage
+from ..core.values import ClientId, FullyWritten, Number, Value
 
 # The files of a run directory: the run record (manifest.json, sessions.jsonl), the LangGraph checkpoints
 # and the memory store (checkpoints.sqlite, chroma/), and what `eval` writes (metrics.jsonl, summary.json).

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from muspsy_sim.simulation.core.questionnaires import FALLBACK_METHOD
-from muspsy_sim.simulation.core.usage import RoleUsage
-from muspsy_sim.simulation.record.schema import (
+from ..core.questionnaires import FALLBACK_METHOD
+from ..core.usage import RoleUsage
+from .schema import (
     AnswerTally,
     CourseEntry,
     FallbackHeavySession,

@@ -18,8 +18,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from muspsy_sim.simulation.core.errors import InputError
-from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn, Turn
+from ..core.errors import InputError
+from ..core.turns import ClientTurn, CounselorTurn, Turn
 
 # Both spellings of the two sides, as the client and the counselor of a session record.
 SPEAKERS = {"seeker": "client", "speaker": "client", "supporter": "counselor", "listener": "counselor"}

@@ -27,14 +27,15 @@ from rich.table import Table
 from muspsy_sim.agents.client import DynamicsParams, build_appraiser
 from muspsy_sim.agents.llm import ModelSpec
 from muspsy_sim.agents.llm.routing import servable
-from muspsy_sim.simulation.core.usage import RoleUsage, sum_tables
-from muspsy_sim.simulation.core.files import write_json_atomic, write_jsonl_atomic
-from muspsy_sim.simulation.core.errors import InputError
-from muspsy_sim.simulation.config import DEFAULT_MODEL, RoleModel
-from muspsy_sim.simulation.engine.components import role_model
-from muspsy_sim.simulation.validity.esconv import read_conversations
-from muspsy_sim.simulation.validity.figures import spearman, target_figures
-from muspsy_sim.simulation.validity.replay import Replayed, replay
+
+from ..config import DEFAULT_MODEL, RoleModel
+from ..core.errors import InputError
+from ..core.files import write_json_atomic, write_jsonl_atomic
+from ..core.usage import RoleUsage, sum_tables
+from ..engine.components import role_model
+from .esconv import read_conversations
+from .figures import spearman, target_figures
+from .replay import Replayed, replay
 
 TARGETS = ("turn_appraisal", "empathy", "relevance", "intensity_drop")
 VALIDITY = "validity.json"

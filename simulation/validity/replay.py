@@ -19,11 +19,12 @@ from muspsy_sim.agents.client.dynamics import after_counselor_turn, trust_change
 from muspsy_sim.agents.client.questionnaires import administer, instruments
 from muspsy_sim.agents.llm import Completion, LanguageModel, usage_of
 from muspsy_sim.scenarios.profile import CaseProfile, InitialState, SessionPlan
-from muspsy_sim.simulation.core.questionnaires import QuestionnaireResult
-from muspsy_sim.simulation.core.turns import Turn
-from muspsy_sim.simulation.core.usage import RoleUsage
-from muspsy_sim.simulation.seeding import derive_rng, derive_seed
-from muspsy_sim.simulation.validity.esconv import Conversation
+
+from ..core.questionnaires import QuestionnaireResult
+from ..core.turns import Turn
+from ..core.usage import RoleUsage
+from ..seeding import derive_rng, derive_seed
+from .esconv import Conversation
 
 SESSION_RATING = "session_rating"
 _UNKNOWN_INTENSITY = 3

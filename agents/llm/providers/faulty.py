@@ -26,7 +26,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from muspsy_sim.agents.llm.spec import FAULTY
+from ..spec import FAULTY
 
 TRANSPORT_FAULTS = ("timeout", "connection", "rate_limit", "server_error", "unavailable")
 OUTPUT_FAULTS = ("empty", "truncated", "malformed")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 
-from muspsy_sim.agents.llm.local.loading import load_local_model
-from muspsy_sim.agents.llm.local.resolution import resolve_local_model
-from muspsy_sim.agents.llm.local.serving import generate, next_token_logprobs
-from muspsy_sim.agents.llm.providers.responses import ChatResponse, fill_model_response
-from muspsy_sim.agents.llm.spec import LOCAL
+from ..local.loading import load_local_model
+from ..local.resolution import resolve_local_model
+from ..local.serving import generate, next_token_logprobs
+from ..spec import LOCAL
+from .responses import ChatResponse, fill_model_response
 
 
 def local_answer(name: str, messages: list[dict], params: dict) -> ChatResponse:

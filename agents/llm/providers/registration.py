@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import threading
 
-from muspsy_sim.agents.llm.environment import configure_offline_environment
-from muspsy_sim.agents.llm.providers import faulty, local, scripted
-from muspsy_sim.agents.llm.spec import FAULTY, LOCAL, TEST_DOUBLE
+from ..environment import configure_offline_environment
+from ..spec import FAULTY, LOCAL, TEST_DOUBLE
+from . import faulty, local, scripted
 
 # Provider prefix -> its answer to one request, in this process (name after the prefix, messages, params).
 IN_PROCESS_ANSWERS = {LOCAL: local.local_answer, TEST_DOUBLE: scripted.scripted_answer}

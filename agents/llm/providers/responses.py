@@ -76,8 +76,9 @@ class ChatResponse:
 def fill_model_response(model_response, answer: ChatResponse):
     """Put an in-process answer into LiteLLM's response object (inside a LiteLLM handler)."""
     # lazy: litellm takes seconds to import; only its handlers, already running inside it, call this
-    from litellm.types.utils import ChatCompletionTokenLogprob, ChoiceLogprobs as LiteLLMLogprobs, TopLogprob as Top
-    from litellm.types.utils import Usage
+    from litellm.types.utils import ChatCompletionTokenLogprob, Usage
+    from litellm.types.utils import ChoiceLogprobs as LiteLLMLogprobs
+    from litellm.types.utils import TopLogprob as Top
 
     choice, source = model_response.choices[0], answer.choices[0]
     choice.message.content = source.message.content

@@ -14,8 +14,8 @@ import json
 import re
 import time
 
-from muspsy_sim.agents.llm.providers.responses import ChatResponse, fill_model_response
-from muspsy_sim.agents.llm.spec import TEST_DOUBLE, TEST_DOUBLE_SCRIPTS
+from ..spec import TEST_DOUBLE, TEST_DOUBLE_SCRIPTS
+from .responses import ChatResponse, fill_model_response
 
 # The scripts (``spec.TEST_DOUBLE_SCRIPTS``): "scripted" answers from the prompt's own content; "slow" answers
 # like it after a short pause, so tests can interrupt a run mid-session; "poor-counselor" speaks as a
