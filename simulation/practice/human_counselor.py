@@ -22,6 +22,9 @@ from muspsy_sim.agents.counselor.base import (
 )
 from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
 from muspsy_sim.agents.llm import LanguageModel, Sampling
+from muspsy_sim.memory.base import DEFAULT_TOP_K
+
+from ..core.provenance import qualified_name
 
 # The campaign config's `counselor` for practice runs (resolved by the counselor registry).
 HUMAN_COUNSELOR = "muspsy_sim.simulation.practice.human_counselor:HumanCounselor"
@@ -64,7 +67,7 @@ class HumanCounselor:
 
     name = "human"
 
-    def __init__(self, llm: LanguageModel, sampling: Sampling, store=None, top_k: int = 3, **options):
+    def __init__(self, llm: LanguageModel, sampling: Sampling, store=None, top_k: int = DEFAULT_TOP_K, **options):
         # The notes' writer gets the options a MusPsy counselor takes (memory_max_tokens, ...);
         # its safety step never runs, since the person speaks every turn.
         self.notes = MusPsyCounselor(llm=llm, sampling=sampling, store=store, top_k=top_k, **options)
@@ -72,7 +75,7 @@ class HumanCounselor:
     def describe(self) -> dict:
         return {
             "name": self.name,
-            "class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "class": qualified_name(self),
             "options": {},
             "notes": self.notes.describe(),
         }

@@ -142,16 +142,13 @@ def read_metric_rows(run_dir: Path) -> list[SessionMetrics] | None:
             rows.append(SessionMetrics.read(data))
         except ValidationError as error:
             problem = from_validation_error(file, error)
-            raise InputError(file, f"line {number}: {problem.field}", _metric_message(problem)) from None
+            field, message = problem.field, problem.message
+            if field.startswith("metrics."):  # a metric is a number or null (not a member of the union)
+                field, message = ".".join(field.split(".")[:2]), "expected a number or null"
+            elif field == "client_id":
+                message = "not a client id (the profile id alphabet)"
+            raise InputError(file, f"line {number}: {field}", message) from None
     return rows
-
-
-def _metric_message(problem: InputError) -> str:
-    if problem.field == "client_id":
-        return "not a client id (the profile id alphabet)"
-    if problem.field.startswith("metrics."):
-        return "expected a number or null"
-    return problem.message
 
 
 def read_summary(run_dir: Path) -> CampaignSummary | None:
