@@ -211,7 +211,7 @@ def test_comparison_table_for_two_runs(runs, two_run_report):
     assert "<th>a</th>" in section and "<th>b</th>" in section
     for metric in ("wai_total", "phq9", "judge_empathy"):
         assert f'<th scope="row">{metric}</th>' in section
-        for run in expected["runs"]:
+        for run in expected.runs:
             assert "\n".join(cell_lines(expected, metric, run)) in section
     assert "Δ" in section and "resampling clients" in section
 
