@@ -45,7 +45,7 @@ def format_report(report: ImportReport) -> list[str]:
 def import_muspsy(source_dir: Path, out_dir: Path) -> ImportReport:
     """Import every MusPsy client under ``source_dir`` into ``out_dir`` (see the package docs).
 
-    Raises ``scenarios.base.errors.InputError`` only when ``source_dir`` is not a folder or
+    Raises ``simulation.core.errors.InputError`` only when ``source_dir`` is not a folder or
     ``out_dir`` cannot be created; every per-file problem goes into the report instead.
     """
     source_dir, out_dir = Path(source_dir), Path(out_dir)

@@ -1,7 +1,7 @@
 """Client courses as Ray tasks, on a local Ray instance or a cluster.
 
 Each task builds its own agents from the config and runs the same course graph
-(``simulation.campaign.course_runner.run_course``) as the thread executor. Shared state lives
+(``simulation.campaign.courses.run_course``) as the thread executor. Shared state lives
 in services every worker reaches: memories in a Chroma server, checkpoints in
 Postgres (or, on a local instance only, the run directory's SQLite file). Session
 records reach the driver's ``sessions.jsonl`` through a recorder actor pinned to
