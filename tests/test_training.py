@@ -89,10 +89,10 @@ def test_trained_adapter_is_a_model_string_that_generates(trained):
     import torch
 
     from muspsy_sim.agents.llm import ModelSpec, Sampling
-    from muspsy_sim.agents.llm.routing import LiteLLMModel
+    from muspsy_sim.agents.llm.routing import LiteLLMModel, servable
 
     model_string = "local/" + str(trained[0].out_dir)
-    spec = ModelSpec.parse(model_string).check()
+    spec = servable(ModelSpec.parse(model_string))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # see `trained`
     try:
