@@ -15,7 +15,7 @@ and session ``k`` the ground truth read from the session records
 * the client's pseudonym (``profile.pseudonym``).
 
 ``consistency_metrics(records, profile)`` takes all session records of one client
-and returns, per ``session_index``, a dict with the metrics below. Every check is
+and returns, per ``session_index``, a ``SessionConsistency`` with the metrics below. Every check is
 a plain lexical heuristic, deliberately simple so that its errors are easy to see (the cue
 phrases quoted below are the named patterns of ``agents/reference_cues.py``; the text
 comparison, ``content_words`` and ``overlap``, is described in ``ground_truth.py``).
@@ -32,8 +32,9 @@ comparison, ``content_words`` and ``overlap``, is described in ``ground_truth.py
 ``recall_at_k``, ``referred_items`` and ``referring_turns`` (None / 0 for session 1)
     Per planted fact (or previous session) a client turn refers to, whether the
     counselor's next turn retrieved a record the memory store held that holds it;
-    see ``retrieval.py``. ``recall_applicable`` is False for a counselor that does
-    not retrieve (recall None: "not applicable", not 0).
+    see ``retrieval.py`` (``SessionConsistency.recall``). For a counselor that does not
+    retrieve (``retrieves=False``) recall is not measured (None: "not applicable", not 0;
+    eval marks the row's ``not_applicable``).
 
 ``references_back``
     How many of the session's counselor turns refer back to an earlier session or
