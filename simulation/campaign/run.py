@@ -96,7 +96,7 @@ def finish_run(run_dir: RunDirectory, seconds: float) -> CampaignResult:
             worst = max(over, key=lambda e: e.fallbacks / e.asked)
             run_dir.set_course(client_id, status="failed", error=(
                 f"strict: {len(over)} session(s) above the fallback threshold ({policy.threshold:.0%}); session "
-                f"{worst.session_index}: {worst.fallbacks} of {worst.asked} questionnaire answers filled in"))
+                f"{worst.session_index}: {worst.fallbacks} of {worst.asked} {worst.what()} filled in"))
         manifest = run_dir.read_manifest()
     status = "finished" if all(c.status == "finished" for c in manifest.courses.values()) else "failed"
     usage = sum_tables(r.usage for r in sessions)

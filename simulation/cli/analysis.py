@@ -11,7 +11,7 @@ from rich.console import Console
 
 from ..core.errors import InputError
 from ..evaluation.compare import compare_runs, render_comparison, write_comparison
-from ..evaluation.report_tables import eval_tables
+from ..evaluation.report_tables import credit_lines, eval_tables
 from ..record.schema import KINDS as RECORD_KINDS
 from ..record.schema import json_schema
 from ..summary import coverage_line, unhandled_line
@@ -43,6 +43,8 @@ def eval_command(
                                min_agreement=min_agreement)
     for table in eval_tables(summary):
         console.print(table)
+    for line in credit_lines(summary):
+        console.print(line, markup=False, soft_wrap=True)
     for line in summary.self_report_agreement.warnings:
         console.print(line, style="bold yellow", markup=False, soft_wrap=True)
     for item in summary.unhandled_risk_disclosures:

@@ -13,6 +13,7 @@ from ..config import CampaignConfig, load_config
 from ..progress import CampaignProgress
 from ..record.run_log import RunLog
 from ..summary import (
+    answers_label,
     answers_line,
     fallback_warnings,
     faults_line,
@@ -128,7 +129,7 @@ def _run_plan(plan, show_progress: bool) -> bool:
     console.print(sessions_table(result.sessions))
     console.print(f"Usage: {usage_line(result.usage)}; {result.wall_seconds:.0f} s this run.")
     console.print(f"Faults: {faults_line(result.usage, result.courses)}.", markup=False)
-    console.print(f"Questionnaire answers filled in (fallback): {answers_line(result.sessions)}.", markup=False)
+    console.print(f"{answers_label(result.sessions)}: {answers_line(result.sessions)}.", markup=False)
     policy = campaign.answer_fallbacks
     for line in fallback_warnings(result.sessions, policy.threshold, policy.strict):
         console.print(line, style="bold yellow", markup=False)

