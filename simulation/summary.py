@@ -64,7 +64,10 @@ def answers_line(sessions: list[SessionRecord]) -> str:
     for role, instruments in answer_tallies(sessions).items():
         counted = ", ".join(f"{key} {t.fallbacks}/{t.asked}" for key, t in instruments.items())
         filled = sum(t.fallbacks for t in instruments.values())
-        parts.append(f"{role}: {filled} of {sum(t.asked for t in instruments.values())} ({counted})")
+        partial = sum(t.partial for t in instruments.values())
+        parts.append(f"{role}: {filled} of {sum(t.asked for t in instruments.values())} ({counted})"
+                     + (f"; {partial} likelihood answers partial (some options had no log-probability)"
+                        if partial else ""))
     return "; ".join(parts) or "no questionnaires"
 
 

@@ -40,7 +40,10 @@ def eval_command(
     with console.status("scoring sessions...") as status:
         summary = evaluate_run(run_dir, judge_model=judge_model, prompt_version=judge_version, with_judge=judge,
                                on_session=lambda c, s: status.update(f"scored {c} session {s}"),
-                               min_agreement=min_agreement)
+                               min_agreement=min_agreement,
+                               notice=lambda line: console.print(
+                                   line, style="bold yellow" if line.startswith("WARNING") else None, markup=False,
+                                   soft_wrap=True))
     for table in eval_tables(summary):
         console.print(table)
     for line in credit_lines(summary):

@@ -120,12 +120,16 @@ def _run_plan(plan, show_progress: bool) -> bool:
                   f"{campaign.models.counselor.model} / {campaign.models.client.model}. "
                   "Simulated counseling for research, not a clinical service.")
     done = Counter(record.client_id for record in plan.run_dir.records())
+
+    def notice(line: str) -> None:
+        console.print(line, style="bold yellow" if line.startswith("WARNING") else None, markup=False, soft_wrap=True)
+
     if show_progress:
         with CampaignProgress([p.id for p in plan.profiles], campaign.sessions, campaign.max_turns, done,
                               console=console) as events:
-            result = run_campaign(plan, events)
+            result = run_campaign(plan, events, notice)
     else:
-        result = run_campaign(plan)
+        result = run_campaign(plan, notice=notice)
     console.print(sessions_table(result.sessions))
     console.print(f"Usage: {usage_line(result.usage)}; {result.wall_seconds:.0f} s this run.")
     console.print(f"Faults: {faults_line(result.usage, result.courses)}.", markup=False)

@@ -11,7 +11,7 @@ from muspsy_sim.agents.client.dynamics import DynamicsParams
 from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.counselor.base import Counselor
 from muspsy_sim.agents.counselor.registry import build_counselor
-from muspsy_sim.agents.llm import MeteredModel, Sampling, UsageMeter
+from muspsy_sim.agents.llm import MeteredModel, ModelUnavailable, Sampling, ScoringOffer, UsageMeter
 from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.memory import MemoryStore, SessionStore, shared_embedder
 
@@ -54,6 +54,18 @@ class Components:
 
     def course_graph(self) -> StateGraph:
         return build_course_graph(self.counselor, self.client, self.store, self.run_dir)
+
+    def scoring_offers(self) -> dict[str, ScoringOffer | str]:
+        """Per role that chooses among options by its model in this run (the client, when it appraises or
+        answers its questionnaires by model): what that model offers, or why it could not be asked."""
+        if self.client.appraiser.name != "model" and self.client.self_report != "model":
+            return {}
+        ask = getattr(self.client.llm, "scoring_offer", None)
+        try:
+            offer = ask() if ask is not None else None
+        except ModelUnavailable as error:
+            return {"client": f"could not be asked: {error}"}
+        return {} if offer is None else {"client": offer}
 
     def describe(self) -> ComponentsRecord:
         """What a run log needs to rebuild these components (no secrets: keys stay in the environment)."""

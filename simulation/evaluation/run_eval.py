@@ -19,7 +19,7 @@ from pathlib import Path
 
 from muspsy_sim.agents.counselor import UnknownCounselor, resolve_counselor_class
 from muspsy_sim.agents.judge import Judge
-from muspsy_sim.agents.llm import FALLBACK_METHOD, ModelSpec
+from muspsy_sim.agents.llm import FALLBACK_METHOD, ModelSpec, ModelUnavailable
 from muspsy_sim.agents.llm.routing import servable
 
 from ..config import CampaignConfig
@@ -89,11 +89,13 @@ CONSISTENCY_METRICS = ("followed_up_assignment", "recall_at_k", "contradiction_r
 
 
 def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_version: str = "v1",
-                 with_judge: bool = True, on_session=None, min_agreement: float | None = None) -> CampaignSummary:
+                 with_judge: bool = True, on_session=None, min_agreement: float | None = None,
+                 notice=None) -> CampaignSummary:
     """Score every session of ``run_dir``; returns the run summary.
 
     ``min_agreement`` (default: the run's ``client.min_agreement``) is the Spearman of self-reports
-    with the client's latent levels below which the summary warns.
+    with the client's latent levels below which the summary warns; ``notice`` gets, before any session
+    is judged, what the judge's model offers for choosing its ratings (``ScoringOffer.words``).
     """
     run = RunLog.open(run_dir)
     if not run.sessions:
@@ -101,6 +103,11 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
     config = run.config
     profiles = run.profiles()
     judge = build_judge(config, judge_model, prompt_version) if with_judge else None
+    if judge is not None and notice is not None and hasattr(judge.llm, "scoring_offer"):
+        try:
+            notice(judge.llm.scoring_offer().words("judge"))
+        except ModelUnavailable as error:
+            notice(f"WARNING: judge: what its model offers for ratings could not be asked: {error}")
     previous_rows = {row.key: row for row in run.metrics or []}
     retrieves = counselor_retrieves(config)
 

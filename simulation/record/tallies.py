@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..core.questionnaires import FALLBACK_METHOD
+from ..core.questionnaires import FALLBACK_METHOD, PARTIAL_METHOD
 from ..core.turns import ClientTurn
 from ..core.usage import RoleUsage
 from .schema import (
@@ -61,16 +61,28 @@ def appraisal_filled_in(record: SessionRecord) -> dict[int, list[str]]:
             if isinstance(turn, ClientTurn) and turn.appraisal is not None and turn.appraisal.filled_in_items()}
 
 
+def session_partials(record: SessionRecord) -> dict[str, int]:
+    """Likelihood answers labelled partial (``PARTIAL_METHOD``) per instrument of one session (``appraisal`` too)."""
+    counts: dict[str, int] = {}
+    for key, entry in record.questionnaires.all_results() if record.questionnaires is not None else []:
+        counts[key] = counts.get(key, 0) + int(entry.methods.get(PARTIAL_METHOD, 0))
+    counts[APPRAISAL] = sum(int(t.appraisal.methods.get(PARTIAL_METHOD, 0)) for t in record.turns
+                            if isinstance(t, ClientTurn) and t.appraisal is not None)
+    return {key: count for key, count in counts.items() if count}
+
+
 def answer_tallies(sessions: list[SessionRecord]) -> dict[str, dict[str, AnswerTally]]:
-    """Questionnaire answers by role (the client answers them) and instrument: asked, and filled in."""
-    tallies: dict[str, tuple[int, int]] = {}
+    """Answers by role (the client answers them) and instrument: asked, filled in, and partial likelihoods."""
+    tallies: dict[str, tuple[int, int, int]] = {}
     for record in sessions:
+        partial = session_partials(record)
         for key, (asked, filled) in session_answers(record).items():
-            before = tallies.get(key, (0, 0))
-            tallies[key] = (before[0] + asked, before[1] + filled)
+            before = tallies.get(key, (0, 0, 0))
+            tallies[key] = (before[0] + asked, before[1] + filled, before[2] + partial.get(key, 0))
     if not tallies:
         return {}
-    return {"client": {key: AnswerTally(asked=asked, fallbacks=filled) for key, (asked, filled) in sorted(tallies.items())}}
+    return {"client": {key: AnswerTally(asked=asked, fallbacks=filled, **({"partial": part} if part else {}))
+                       for key, (asked, filled, part) in sorted(tallies.items())}}
 
 
 def fallback_heavy_sessions(sessions: list[SessionRecord], threshold: float) -> list[FallbackHeavySession]:
