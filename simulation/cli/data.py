@@ -43,6 +43,9 @@ def export(
     include_filled_in: Annotated[bool, typer.Option(
         "--include-filled-in", help="Also export targets the program filled in: template check-ins, safety steps, "
         "fallback turns and goals, memories with filled-in fields (left out by default).")] = False,
+    form: Annotated[str, typer.Option(
+        "--form", help="turn: one counseling example per counselor turn, earlier turns as context (weight 0); "
+        "session: one per session, weight 1 on the model's turns and 0 on the program's (openai, sharegpt).")] = "turn",
 ) -> None:
     """Export sessions as training data (the three MusPsy tasks), split by client."""
     # lazy: the exporter builds the run's counselor class, and with it the model layer (agents.llm)
@@ -50,9 +53,13 @@ def export(
 
     report = export_dataset(source, format, out, tasks=tuple(task or TASKS),
                             minimums=parse_minimums(min_metric or [], min_wai),
-                            dedupe=dedupe, validation_share=validation, seed=seed, include_filled_in=include_filled_in)
+                            dedupe=dedupe, validation_share=validation, seed=seed, include_filled_in=include_filled_in,
+                            form=form)
     for part, path in report.files.items():
         typer.echo(f"{part}: {report.counts[part]} examples from {len(report.clients[part])} clients -> {path}")
+    trained = ", ".join(f"{task} {count}" for task, count in sorted(report.trained.items()))
+    typer.echo(f"Messages to learn (weight 1; every other assistant message is context, weight 0): {trained or 'none'}.")
+    typer.echo(f"How each trainer learns only those (OpenAI, Axolotl, LLaMA-Factory: mask_history): {report.trainers}")
     typer.echo(f"sessions kept {report.sessions_kept}, filtered out {report.sessions_filtered}, "
                f"duplicates dropped {report.duplicates_dropped}")
     if report.left_out:
