@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..config import load_config
 from ..core.errors import InputError
 
 app = typer.Typer()
@@ -102,13 +103,19 @@ def train(
 def validity_esconv(
     path: Annotated[Path, typer.Argument(help="Conversations in the ESConv format (a JSON list; not in this repository).")],
     out: Annotated[Path, typer.Option(help="Directory for validity.json and replays.jsonl.")],
-    client_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the client (default: the embedded model).")] = None,
-    appraisal: Annotated[str, typer.Option(help="rules or model: how the client takes each supporter turn.")] = "rules",
-    self_report: Annotated[str, typer.Option(help="model or latent: how it answers the end-of-session rating.")] = "model",
+    client_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the client (default: the config's, "
+                                                              "else the embedded model).")] = None,
+    appraisal: Annotated[Optional[str], typer.Option(help="rules or model: how the client takes each supporter turn "
+                                                          "(default: the config's, else rules).")] = None,
+    self_report: Annotated[Optional[str], typer.Option(help="model or latent: how it answers the end-of-session "
+                                                            "rating (default: the config's, else model).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="A campaign YAML: its client model, scoring, appraisal, "
+                                                        "self-report mode and client_dynamics apply.")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Replay only the first N usable conversations.", min=1)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the client's dynamics, the bootstrap and the shuffles.")] = 0,
 ) -> None:
-    """Replay real support conversations through the simulated client; Spearman rho of its ratings with the seekers'."""
+    """Replay real support conversations through the simulated client; Spearman rho of its ratings with the seekers'
+    (also with the seekers' words masked, and against whole conversations shuffled)."""
     # lazy: the replay builds the client's model (agents.llm) and the statistics (scipy)
     from rich.console import Console
 
@@ -117,10 +124,11 @@ def validity_esconv(
     from ..validity.harness import VALIDITY, run_validity, validity_table
 
     configure_offline_environment()
+    campaign = load_config(config) if config is not None else None
     console = Console()
     with console.status("replaying conversations...") as status:
         result = run_validity(path, out, client_model=client_model, appraisal=appraisal, self_report=self_report,
-                              limit=limit, seed=seed,
+                              limit=limit, seed=seed, config=campaign, config_source=str(config) if config else None,
                               on_conversation=lambda done, total: status.update(f"replayed {done}/{total} conversations"))
     console.print(validity_table(result))
     for skipped in result["conversations"]["skipped"]:
