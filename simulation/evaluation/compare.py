@@ -43,9 +43,9 @@ CONFIDENCE = 0.95
 FEW_CLIENTS = 10
 SPLIT_NOTE = ("Counselor metrics are credited to the counselor's model \"(model)\": the turns the program wrote "
               "(the session-2+ template check-in, safety steps, fallbacks) are left out of them (masked for the "
-              "judge) and reported beside, \"scaffold\": the same metric over those turns (for judge ratings, the "
-              "share of counselor turns the program wrote), with its own interval; \"scaffold none\": the "
-              "program wrote no such turn.")
+              "judge) and reported beside, \"scaffold\": the same metric over those turns, with its own interval; "
+              "for judge ratings, \"scaffold turns (masked)\": the share of counselor turns the program wrote, which the "
+              "judge did not rate; \"scaffold none\": the program wrote no such turn.")
 
 
 def method_note(baseline: str, resamples: int, clients: int | None = None) -> str:
@@ -235,8 +235,10 @@ def cell_lines(result: Comparison, metric: str, run: str) -> list[str]:
                      f"{_interval(difference.low, difference.high, difference.clients)}")
     if split:
         beside = result.scaffold[metric].get(run)
-        lines.append("scaffold none" if beside is None else
-                     f"scaffold {_fmt(beside.mean)} {_interval(beside.low, beside.high, beside.clients)}")
+        # A judge rating's scaffold share is the share of counselor turns the program wrote (masked for the judge).
+        label = "scaffold turns (masked)" if metric.startswith(("judge_", "ctrs_")) else "scaffold"
+        lines.append(f"{label} none" if beside is None else
+                     f"{label} {_fmt(beside.mean)} {_interval(beside.low, beside.high, beside.clients)}")
     return lines
 
 
