@@ -45,7 +45,7 @@ from ..record.schema import SESSIONS, SessionRecord
 from ..seeding import derive_seed
 from .consistency import SessionConsistency, consistency_metrics
 from .course import course_summary
-from .risk import risk_metrics, session_risk
+from .risk import authored_risk, risk_metrics, session_risk
 from .self_report import (
     agreement_warnings,
     answer_coverage,
@@ -122,14 +122,19 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
             metrics = self_report_metrics(record, previous, following)
             left_out = appraisal_left_out(record, metrics)
             metrics.update(checks.metrics())
-            risk = session_risk(record)
-            metrics.update(risk_metrics(risk))
+            risk = session_risk(record)  # what the client received, whoever wrote it (the row's risk detail)
+            metrics.update(risk_metrics(authored_risk(record, "model")))
+            # The scaffold's share beside the risk metrics, when the program wrote a turn after a disclosure.
+            first = min((d.turn_index for d in risk.disclosures), default=len(record.turns))
+            wrote = any(isinstance(t, CounselorTurn) and by_scaffold(t) for t in record.turns[first:])
+            program_risk = risk_metrics(authored_risk(record, "scaffold")) if wrote else {}
             share = scaffold_turn_share(record.turns)
             metrics["scaffold_turn_share"] = share
             row = SessionMetrics(
                 run=run.name, client_id=client_id, session_index=index, seed=record.seed, counselor=record.counselor,
                 models=record.models, metrics=metrics, consistency=checks.detail(), risk=risk,
-                answers=answer_coverage(record), scaffold=checks.scaffold(), left_out=left_out,
+                answers=answer_coverage(record), left_out=left_out,
+                scaffold={**checks.scaffold(), **{k: v for k, v in program_risk.items() if k != "risk_disclosed"}},
                 **({} if retrieves else {"not_applicable": ["recall_at_k"]}))
             if judge is not None:
                 info, scores = _judge_scores(judge, record, profiles[client_id].pseudonym,
@@ -220,7 +225,8 @@ def summarize(rows: list[SessionMetrics], planned_sessions: int, judge: dict | N
         if not values and rows and all(name in row.not_applicable for row in rows):
             means[name] = MetricMean(mean=mean, n=0, not_applicable=True)
         else:
-            means[name] = MetricMean(mean=mean, n=len(values), scaffold=_scaffold_mean(rows, name))
+            beside = _scaffold_mean(rows, name)
+            means[name] = MetricMean(mean=mean, n=len(values), **({"scaffold": beside} if beside is not None else {}))
     courses = defaultdict(list)
     for row in rows:
         courses[row.client_id].append(row)
