@@ -374,3 +374,24 @@ def test_scripted_run_is_consistent(tmp_path):
                 assert values.followed_up_assignment == 0.0, (client_id, session)
             assert values.contradictions == (), (client_id, session, values.contradictions)
             assert values.contradiction_rate == 0.0
+
+
+def test_recall_counts_what_the_store_returned_not_what_the_counselor_reports(profile):
+    """A counselor that reports a record the store holds, but that the store never returned to it, recalls nothing."""
+    reported = counselor(TAKES_IT_UP, retrieved=["s1:chunk1"])
+    reported["store_returned"] = []  # the engine saw no search return it
+    third = _referring_session([])
+    third["turns"][2] = reported
+    metrics = consistency_metrics([session_one(), session_two(CHECK_IN), third], profile)
+    assert metrics[3].recall.recall_at_k == 0.0 and not metrics[3].recall.reported_ids
+    returned = counselor(TAKES_IT_UP, retrieved=[])
+    returned["store_returned"] = [f"{CAMPAIGN}:gad-priya-38:s1:chunk1"]  # what the store returned counts
+    third["turns"][2] = returned
+    assert consistency_metrics([session_one(), session_two(CHECK_IN), third], profile)[3].recall.recall_at_k == 1.0
+
+
+def test_a_model_turn_that_ignores_the_reference_earns_no_recall(profile):
+    """Retrieval alone is the program's: a model turn that does not take the reference up is not credited."""
+    ignoring = consistency_metrics([session_one(), session_two(CHECK_IN),
+                                    _referring_session(["s1:chunk1"], reply="Let us talk about your week.")], profile)
+    assert ignoring[3].recall.recall_at_k is None and ignoring[3].recall.referred_items == 1
