@@ -27,5 +27,6 @@ def run_course(graph: CompiledStateGraph, profile: CaseProfile, context: RunCont
     done = len(state.values.get("memories", []))
     if state.interrupts:  # a counselor that waits for a person (simulation/practice) stopped the course
         return {"status": "failed", "sessions_done": done,
-                "error": "the course waits for a person's turn: continue it with `run_sim.py practice`"}
+                "error": "the course waits for a person: continue it with `run_sim.py practice` "
+                         "(with --as client when a person plays the client)"}
     return {"status": "finished", "sessions_done": done}

@@ -15,6 +15,7 @@ from muspsy_sim.agents.llm import LiteLLMModel, MeteredModel, Sampling, UsageMet
 from muspsy_sim.memory import MemoryStore, SessionStore, shared_embedder
 from muspsy_sim.simulation.config import CampaignConfig, RoleModel
 from muspsy_sim.simulation.engine.course_graph import build_course_graph
+from muspsy_sim.simulation.engine.human_client import HumanClient
 from muspsy_sim.simulation.record.run_directory import RunDirectory
 from muspsy_sim.simulation.record.schema import ComponentsRecord
 
@@ -58,7 +59,7 @@ class Components:
             "client": {
                 "class": f"{type(self.client).__module__}:{type(self.client).__qualname__}",
                 "dynamics": self.client.params.to_record(),
-                "appraisal": self.client.appraiser.name,
+                "appraisal": self.client.appraiser.name if self.client.appraiser is not None else "human",
                 "self_report": self.client.self_report,
             },
             "memory_store": None if self.store is None else {
@@ -87,7 +88,10 @@ def build_components(config: CampaignConfig, run_dir: RunDirectory) -> Component
         top_k=config.memory.top_k,
         options=config.counselor_options,
     )
-    client = SimulatedClient(model_for("client"), _sampling(models.client),
-                             DynamicsParams.from_overrides(config.client_dynamics),
-                             appraisal=config.client.appraisal, self_report=config.client.self_report)
+    params = DynamicsParams.from_overrides(config.client_dynamics)
+    if config.client.kind == "human":  # a person in the client's chair (practice --as client)
+        client: Client = HumanClient(params, config.client.rater or config.name)
+    else:
+        client = SimulatedClient(model_for("client"), _sampling(models.client), params,
+                                 appraisal=config.client.appraisal, self_report=config.client.self_report)
     return Components(counselor, client, store, run_dir, meter)

@@ -11,7 +11,7 @@ from typing import Protocol
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from muspsy_sim.agents.client.base import Client
+from muspsy_sim.agents.client.base import Client, PersonClient
 from muspsy_sim.agents.client.dynamics import between_sessions
 from muspsy_sim.agents.client.questionnaires import AT_END, AT_START
 from muspsy_sim.agents.client.state import ClientState
@@ -43,6 +43,13 @@ def initial_course_state(profile: CaseProfile) -> CourseState:
         "memories": [],
         "transcripts": [],
     }
+
+
+def _person_fields(client: Client, state: CourseState) -> dict:
+    """What a session record adds when a person played the client: who, and their ratings of each counselor turn."""
+    if not isinstance(client, PersonClient):
+        return {}
+    return {"client": "human", "rater": client.rater, "turn_ratings": state.get("turn_ratings") or []}
 
 
 def build_course_graph(counselor: Counselor, client: Client, store: SessionStore | None,
@@ -125,6 +132,7 @@ def build_course_graph(counselor: Counselor, client: Client, store: SessionStore
             questionnaires=state["questionnaires"],
             memory=memory,
             usage=state["usage"],
+            **_person_fields(client, state),
         ))
         client_turns = sum(1 for t in state["turns"] if t["speaker"] == "client")
         runtime.context.progress.session_finished(profile["id"], index, client_turns)

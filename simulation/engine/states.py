@@ -25,6 +25,7 @@ class SessionOutput(TypedDict):
     client_state: dict
     ended_by: str | None
     usage: dict
+    turn_ratings: list[dict]  # written only when a person plays the client
 
 
 class SessionState(TypedDict, total=False):
@@ -38,6 +39,7 @@ class SessionState(TypedDict, total=False):
     turns: Annotated[list[dict], operator.add]
     ended_by: str | None
     usage: Annotated[dict, add_usage]
+    turn_ratings: Annotated[list[dict], operator.add]  # a person's ratings of the counselor turns
 
 
 class CourseState(TypedDict, total=False):
@@ -49,6 +51,7 @@ class CourseState(TypedDict, total=False):
     client_state_start: dict
     week: dict | None  # what happened between the previous session and this one
     turns: list[dict]  # this session's turns (replaced each session)
+    turn_ratings: list[dict]  # a person's ratings of this session's counselor turns (replaced each session)
     ended_by: str | None
     usage: dict  # this session's usage by role
     questionnaires: dict  # this session's self-reports, by instrument

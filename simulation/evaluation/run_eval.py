@@ -3,6 +3,12 @@
 Writes ``metrics.jsonl`` (one row per session) and ``summary.json`` (per run) into the
 run directory. Judge scores already present for the same judge model and prompt
 version are kept, so re-running only scores what is new.
+
+A session a person played as the client (``client: human``) is scored on their own answers and
+ratings: the state metrics (distress, trust) are not applicable (a person has no simulated state),
+``rated_<item>`` is the mean of their ratings of the counselor's turns, and an item they left
+unanswered is neither a fallback nor a score: its total is None and coverage counts it as asked,
+not answered (under "person", apart from the model's answers).
 """
 
 from __future__ import annotations
@@ -64,6 +70,21 @@ def counselor_retrieves(config: CampaignConfig) -> bool:
 
 
 CONSISTENCY_METRICS = ("followed_up_assignment", "recall_at_k", "contradiction_rate", "references_back")
+# Read off the simulated client's state: nothing of a person's.
+STATE_METRICS = ("distress_start", "distress_end", "trust_end", "distress_change")
+
+
+def person_metrics(record: SessionRecord) -> tuple[dict[str, float | None], dict[str, int]]:
+    """A person's session: the mean of their ratings per appraisal item (``rated_<item>``), and how many
+    ratings were asked and given."""
+    by_item: dict[str, list[int]] = {}
+    for rating in record.turn_ratings:
+        given = by_item.setdefault(rating.item, [])
+        if rating.rating is not None:
+            given.append(rating.rating)
+    means = {f"rated_{item}": round(sum(v) / len(v), 4) if v else None for item, v in by_item.items()}
+    rated = sum(len(v) for v in by_item.values())
+    return {**means, **{name: None for name in STATE_METRICS}}, {"asked": len(record.turn_ratings), "answered": rated}
 
 
 def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_version: str = "v1",
@@ -106,6 +127,11 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
             }
             if not retrieves:
                 row["not_applicable"] = ["recall_at_k"]
+            if record.played_by_person:
+                person, ratings = person_metrics(record)
+                metrics.update(person)
+                row.update(client="human", rater=record.rater, turn_ratings=ratings)
+                row["not_applicable"] = [*row.get("not_applicable", []), *STATE_METRICS]
             if judge is not None:
                 row.update(_judge_scores(judge, record, profiles[client_id].pseudonym,
                                          previous_rows.get((client_id, index)), derive_seed(config.seed, client_id, index, "judge")))
@@ -146,14 +172,17 @@ def _judge_scores(judge: Judge, record: SessionRecord, pseudonym: str, previous_
 
 def coverage(rows: list[dict]) -> dict[str, dict[str, dict[str, int]]]:
     """Answers asked and given by the model (not filled in), per role and instrument; fallbacks are left out of scores."""
-    client: dict[str, dict[str, int]] = {}
+    roles: dict[str, dict[str, dict[str, int]]] = {}
     for row in rows:
-        for key, counts in (row.get("answers") or {}).items():
-            into = client.setdefault(key, {"asked": 0, "answered": 0})
+        # A person's answers are counted apart from a model's: theirs are never filled in.
+        answered_by = roles.setdefault("person" if row.get("client") == "human" else "client", {})
+        counted = {**(row.get("answers") or {}), **({"turn_ratings": row["turn_ratings"]} if "turn_ratings" in row else {})}
+        for key, counts in counted.items():
+            into = answered_by.setdefault(key, {"asked": 0, "answered": 0})
             into["asked"] += counts["asked"]
             into["answered"] += counts["answered"]
     judged = [row["judge"]["methods"] for row in rows if (row.get("judge") or {}).get("methods")]
-    result = {"client": dict(sorted(client.items()))} if client else {}
+    result = {role: dict(sorted(counts.items())) for role, counts in sorted(roles.items()) if counts}
     if judged:
         asked = sum(sum(methods.values()) for methods in judged)
         result["judge"] = {"ratings": {"asked": asked,

@@ -2,7 +2,9 @@
 
 Answers the model did not give (filled in with the scale's middle: ``filled_in``) are left out:
 a total or subscale that would count one is None, and the row's ``answers`` say how many items
-were asked and answered (coverage).
+were asked and answered (coverage). A person's answers (``practice --as client``) are their own;
+an item they left unanswered (None) is neither filled in nor a fallback: it leaves its total and
+subscale None in the same way and counts as asked, not answered.
 """
 
 from __future__ import annotations
@@ -24,14 +26,15 @@ def _total(record: SessionRecord | None, instrument: str) -> float | None:
 
 def _entry_total(answers: QuestionnaireRecord | None) -> float | None:
     """The total, unless an answer in it was filled in."""
-    return float(answers.total) if answers and not _filled_in(answers) else None
+    return float(answers.total) if answers and answers.total is not None and not _filled_in(answers) else None
 
 
 def _subscale(record: SessionRecord | None, instrument: str, name: str) -> float | None:
     answers = _answers(record, instrument)
     if answers is None or set(instruments()[instrument].subscales[name]) & _filled_in(answers):
         return None
-    return float(answers.subscales[name])
+    value = answers.subscales.get(name)
+    return None if value is None else float(value)
 
 
 def _filled_in(answers: QuestionnaireRecord) -> set[int]:
@@ -42,8 +45,10 @@ def _filled_in(answers: QuestionnaireRecord) -> set[int]:
 
 
 def answer_coverage(record: SessionRecord) -> dict[str, dict[str, int]]:
-    """Per instrument (the exit assessment's included): items asked, and answered by the model."""
-    return {key: {"asked": asked, "answered": asked - filled} for key, (asked, filled) in session_answers(record).items()}
+    """Per instrument (the exit assessment's included): items asked, and answered by the model (or the person:
+    items they left unanswered are not answered; nothing was filled in for them)."""
+    return {key: {"asked": asked, "answered": asked - filled - unanswered}
+            for key, (asked, filled, unanswered) in session_answers(record, with_unanswered=True).items()}
 
 
 def _change(after: float | None, before: float | None) -> float | None:
@@ -120,7 +125,8 @@ def self_report_agreement(sessions: list[SessionRecord]) -> dict[str, dict]:
                 continue
             reported, latent, modes = pooled.setdefault(key, ([], [], set()))
             filled = _filled_in(answers)  # not the model's answers: left out
-            kept = [(a, float(v)) for i, (a, v) in enumerate(zip(answers.answers, answers.latent), 1) if i not in filled]
+            kept = [(a, float(v)) for i, (a, v) in enumerate(zip(answers.answers, answers.latent), 1)
+                    if i not in filled and a is not None]
             reported.extend(a for a, _ in kept)
             latent.extend(v for _, v in kept)
             modes.add(answers.mode or "unknown")

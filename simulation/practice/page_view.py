@@ -190,3 +190,17 @@ def page(status: CourseStatus, profile: CaseProfile, config: CampaignConfig, *, 
         if finished and status.records else [],
         "hidden": _hidden(profile, status, session_index) if instructor and course else None,
     }
+
+
+class CounselorPage:
+    """The page of a person in the counselor's chair (``server.PracticePage``)."""
+
+    template = "practice.html.j2"
+    max_fields = 10
+
+    def values(self, status: CourseStatus, course, *, instructor: bool, message: str, posted: dict[str, str]) -> dict:
+        return page(status, course.profile, course.config, instructor=instructor, message=message,
+                    draft=posted.get("text", ""))
+
+    def post(self, course, form: dict[str, str]) -> None:
+        course.submit(form.get("text", ""), form.get("action") == "end", form.get("position", ""))

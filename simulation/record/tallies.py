@@ -24,9 +24,13 @@ def fault_counts(usage: dict[str, dict], courses: dict[str, dict]) -> dict[str, 
     return counts
 
 
-def session_answers(record: SessionRecord) -> dict[str, tuple[int, int]]:
-    """(asked, filled in) per instrument of one session's questionnaires, the exit assessment's included."""
-    counts: dict[str, tuple[int, int]] = {}
+def session_answers(record: SessionRecord, with_unanswered: bool = False) -> dict[str, tuple[int, ...]]:
+    """(asked, filled in) per instrument of one session's questionnaires, the exit assessment's included.
+
+    ``with_unanswered`` adds a third count: items left unanswered (None; only a person leaves one), which
+    are not filled in: nothing stands in their place.
+    """
+    counts: dict[str, tuple[int, ...]] = {}
     questionnaires = record.questionnaires
     if questionnaires is None:
         return counts
@@ -34,10 +38,11 @@ def session_answers(record: SessionRecord) -> dict[str, tuple[int, int]]:
     if questionnaires.exit is not None:
         entries += [*questionnaires_of(questionnaires.exit)]
     for key, entry in entries:
-        asked, filled = counts.get(key, (0, 0))
+        asked, filled, unanswered = counts.get(key, (0, 0, 0))
         fallbacks = max(len(entry.filled_in), int(entry.methods.get(FALLBACK, 0)))
-        counts[key] = (asked + len(entry.answers), filled + fallbacks)
-    return counts
+        counts[key] = (asked + len(entry.answers), filled + fallbacks,
+                       unanswered + sum(answer is None for answer in entry.answers))
+    return counts if with_unanswered else {key: (asked, filled) for key, (asked, filled, _) in counts.items()}
 
 
 def questionnaires_of(holder) -> list[tuple[str, QuestionnaireRecord]]:

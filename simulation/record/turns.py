@@ -71,14 +71,30 @@ class AppraisalRecord(FullyWritten):
 
 
 class ClientTurnRecord(FullyWritten):
-    """A client turn."""
+    """A client turn. ``source`` is written only for a person's turn (``human``); the simulated client's has none."""
+
+    model_config = ConfigDict(json_schema_extra=not_required("source"))
 
     speaker: Literal["client"]
     text: str
     state: TurnState | None = None
     appraisal: AppraisalRecord | None = Field(default=None, description="None for a turn that opens the session.")
     disclosed_fact: int | None = Field(default=None, description="Index of the profile's private fact disclosed.")
-    risk_disclosed: bool = Field(default=False, description="Ground truth: this turn discloses the profile's risk.")
+    risk_disclosed: bool = Field(default=False, description="Ground truth: this turn discloses the profile's risk "
+                                 "(a person's turn: the risk lexicon recognises risk in it).")
+    source: str | None = Field(default=None, description="human: a person wrote this turn (practice --as client).")
+
+
+class TurnRatingRecord(FullyWritten):
+    """A person's rating of one counselor turn on one appraisal item (agents/client/prompts/appraisal_items.yaml)."""
+
+    turn: int = Field(ge=0, description="Index in the session's turns of the counselor turn rated.")
+    item: str = Field(description="The appraisal item: empathy (felt understood), relevance (addressed what I said), "
+                                  "push (felt pushed or judged), engagement (want to go on).")
+    rating: int | None = Field(ge=1, le=5, description="1 = not at all .. 5 = completely; null: the person left it "
+                                                       "unrated (never filled in).")
+    source: str = Field(description="human: the person's own click.")
+    rater: str | None = Field(default=None, description="The person's name or code.")
 
 
 Turn = Annotated[Union[CounselorTurnRecord, ClientTurnRecord], Field(discriminator="speaker")]
