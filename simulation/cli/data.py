@@ -32,8 +32,10 @@ def parse_minimums(items: list[str], min_wai: float | None) -> dict[str, float]:
 @app.command()
 def export(
     source: Annotated[Path, typer.Argument(help="A run directory, imported MusPsy profiles, or a MusPsy release.")],
-    out: Annotated[Path, typer.Option(help="Output JSONL (validation split goes beside it as NAME.validation.jsonl).")],
-    format: Annotated[str, typer.Option("--format", help="muspsy, openai or sharegpt.")] = "muspsy",
+    out: Annotated[Path, typer.Option(help="Output JSONL (validation split goes beside it as NAME.validation.jsonl); "
+                                           "with --format ratings a .csv or .parquet file.")],
+    format: Annotated[str, typer.Option("--format", help="muspsy, openai or sharegpt (training data), or ratings "
+                                                         "(a table of every rating: .csv or .parquet).")] = "muspsy",
     task: Annotated[Optional[list[str]], typer.Option(help="memory, goal, counseling (repeatable; default all).")] = None,
     min_wai: Annotated[Optional[float], typer.Option(help="Keep sessions whose WAI-SR total is at least this.")] = None,
     min_metric: Annotated[Optional[list[str]], typer.Option(help="NAME=VALUE: keep sessions with metrics.jsonl NAME >= VALUE.")] = None,
@@ -44,7 +46,20 @@ def export(
         "--include-filled-in", help="Also export targets the program filled in: template check-ins, safety steps, "
         "fallback turns and goals, memories with filled-in fields (left out by default).")] = False,
 ) -> None:
-    """Export sessions as training data (the three MusPsy tasks), split by client."""
+    """Export sessions as training data (the three MusPsy tasks), split by client; or (--format ratings) every
+    rating of a run as one table (.csv or .parquet), a person's and the simulated client's alike."""
+    if format == "ratings":
+        # lazy: the ratings table reads the appraisal items and instruments (agents.client)
+        from muspsy_sim.simulation.export.ratings import export_ratings
+
+        given = [name for name, value in (("--task", task), ("--min-wai", min_wai), ("--min-metric", min_metric))
+                 if value] + (["--validation"] if validation else [])
+        if given:
+            raise InputError(given[0], "", "applies to training data, not to --format ratings")
+        written = export_ratings(source, out)
+        typer.echo(f"ratings: {written.rows} rows from {written.sessions} sessions -> {written.path} "
+                   f"({written.unrated} without a rating: unanswered by a person, or a rules cue)")
+        return
     # lazy: the exporter builds the run's counselor class, and with it the model layer (agents.llm)
     from muspsy_sim.simulation.export import TASKS, export_dataset
 
