@@ -11,7 +11,8 @@ import typer
 from muspsy_sim.scenarios.base.errors import InputError
 
 app = typer.Typer()
-validity = typer.Typer(help="Check the simulated client against real help-seekers' own ratings.", no_args_is_help=True)
+validity = typer.Typer(help="Check the simulated client (and the judge) against people's own ratings: real "
+                            "help-seekers' (esconv), or people who played the client (human).", no_args_is_help=True)
 app.add_typer(validity, name="validity")
 
 
@@ -115,21 +116,63 @@ def validity_esconv(
     self_report: Annotated[str, typer.Option(help="model or latent: how it answers the end-of-session rating.")] = "model",
     limit: Annotated[Optional[int], typer.Option(help="Replay only the first N usable conversations.", min=1)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the client's dynamics, the bootstrap and the shuffles.")] = 0,
+    judge: Annotated[bool, typer.Option("--judge", help="Also have the judge rate each conversation (empathy, and "
+                                                        "coherence as relevance) against the seekers' own ratings.")] = False,
+    judge_model: Annotated[Optional[str], typer.Option(help="Judge model with --judge (default: the embedded model).")] = None,
 ) -> None:
     """Replay real support conversations through the simulated client; Spearman rho of its ratings with the seekers'."""
     # lazy: the replay builds the client's model (agents.llm) and the statistics (scipy)
     from rich.console import Console
 
     from muspsy_sim.agents.llm.environment import configure_offline_environment
+    from muspsy_sim.simulation.config import DEFAULT_MODEL
     from muspsy_sim.simulation.validity.harness import VALIDITY, run_validity, validity_table
 
     configure_offline_environment()
     console = Console()
     with console.status("replaying conversations...") as status:
+        if judge_model and not judge:
+            raise InputError("--judge-model", "", "give --judge to have the judge rate the conversations")
         result = run_validity(path, out, client_model=client_model, appraisal=appraisal, self_report=self_report,
-                              limit=limit, seed=seed,
+                              limit=limit, seed=seed, judge_model=(judge_model or DEFAULT_MODEL) if judge else None,
                               on_conversation=lambda done, total: status.update(f"replayed {done}/{total} conversations"))
     console.print(validity_table(result))
     for skipped in result["conversations"]["skipped"]:
         console.print(f"skipped conversation #{skipped['index']}: {skipped['reason']}", markup=False)
     console.print(f"Wrote {out / VALIDITY}")
+
+
+@validity.command("human")
+def validity_human(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories with sessions a person played as the client "
+                                                    "(`practice --as client`).")],
+    out: Annotated[Path, typer.Option(help="Directory for validity.json, replays.jsonl and ratings.csv.")],
+    client_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the simulated client "
+                                                             "(default: the first run's client model).")] = None,
+    appraisal: Annotated[Optional[str], typer.Option(help="rules or model: how the simulated client takes each counselor "
+                                                          "turn (default: the first run's client.appraisal).")] = None,
+    self_report: Annotated[Optional[str], typer.Option(help="model or latent: how it answers the questionnaires "
+                                                            "(default: the first run's client.self_report).")] = None,
+    judge: Annotated[bool, typer.Option(help="Also compare the judge's ratings of each session with the person's.")] = False,
+    judge_model: Annotated[Optional[str], typer.Option(help="Judge model (default: the first run's).")] = None,
+    resample: Annotated[str, typer.Option(help="What the bootstrap resamples: sessions, raters, or auto (raters from "
+                                               "5 raters on).")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of the client's dynamics, the bootstrap and the shuffles.")] = 0,
+) -> None:
+    """Replay the sessions people played as the client through the simulated client; agreement of its ratings
+    with theirs (Spearman, interval, shuffled control, mean difference; people's own agreement as the ceiling)."""
+    # lazy: the replay builds the client's model (agents.llm) and the statistics (scipy, krippendorff)
+    from rich.console import Console
+
+    from muspsy_sim.agents.llm.environment import configure_offline_environment
+    from muspsy_sim.simulation.validity.human_harness import VALIDITY, human_table, run_human_validity
+
+    configure_offline_environment()
+    console = Console()
+    with console.status("replaying sessions...") as status:
+        result = run_human_validity(runs, out, client_model=client_model, appraisal=appraisal,
+                                    self_report=self_report, judge=judge, judge_model=judge_model, resample=resample,
+                                    seed=seed, on_session=lambda done, total: status.update(
+                                        f"replayed {done}/{total} sessions"))
+    console.print(human_table(result))
+    console.print(f"Wrote {out / VALIDITY}, replays.jsonl and ratings.csv")
