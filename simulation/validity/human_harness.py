@@ -235,7 +235,7 @@ def human_table(result: dict) -> Table:
     table = Table(title=f"Simulated client vs people: {result['client_model']}, appraisal {result['appraisal']}, "
                         f"self-report {result['self_report']} ({result['sessions']['replayed']} sessions, "
                         f"{len(result['sessions']['raters'])} raters; intervals resample {result['resampled']})")
-    for column in ("target", "n", "rho", "95% CI", "shuffled rho (95% band)", "sim - person [95% CI]",
+    for column in ("target", "n", "rho [95% CI]", "shuffled [95% band]", "sim - person [95% CI]",
                    "alpha people (units)", "alpha sim"):
         table.add_column(column, justify="left" if column == "target" else "right")
     targets = dict(result["targets"])
@@ -244,14 +244,15 @@ def human_table(result: dict) -> Table:
         ceiling = result["ceiling"].get(name)
         people = ceiling["people"] if ceiling else None
         table.add_row(
-            f"{name} ({result['labels'][name]})" if name in result["labels"] else name, str(figures["n"]),
-            _number(figures["rho"]), f"{_number(figures['ci_low'])} .. {_number(figures['ci_high'])}",
-            f"{_number(figures['shuffled_rho'])} ({_number(figures['shuffled_low'])} .. {_number(figures['shuffled_high'])})",
+            name, str(figures["n"]),
+            f"{_number(figures['rho'])} [{_number(figures['ci_low'])}, {_number(figures['ci_high'])}]",
+            f"{_number(figures['shuffled_rho'])} [{_number(figures['shuffled_low'])}, {_number(figures['shuffled_high'])}]",
             f"{_number(figures['mean_difference'])} [{_number(figures['difference_low'])}, "
             f"{_number(figures['difference_high'])}]",
             f"{_number(people['alpha'])} ({people['units']})" if people else "",
             _number(ceiling["simulated_with_people"]["alpha"]) if ceiling else "")
-    table.caption = ("A rho inside the shuffled band is no evidence of agreement. alpha people: Krippendorff's alpha "
-                     "(ordinal) of people who rated the same counselor turns, the ceiling; alpha sim: the simulated "
-                     "client with the people.")
+    labels = "; ".join(f"{item}: {label}" for item, label in result["labels"].items())
+    table.caption = (f"Items: {labels}. A rho inside the shuffled band is no evidence of agreement. alpha people: "
+                     "Krippendorff's alpha (ordinal) of people who rated the same counselor turns, the ceiling; alpha "
+                     "sim: the simulated client with the people.")
     return table
