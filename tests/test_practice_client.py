@@ -284,3 +284,28 @@ def test_practice_as_client_options_and_bad_settings_exit_2_and_write_nothing(tm
         result = runner.invoke(app, ["practice", "--scenario", CLIENT, "--config", str(config), *args])
         assert result.exit_code == 2 and message in result.output, (args, result.output)
     assert not (tmp_path / "runs").exists()
+
+
+def test_free_role_play_from_the_command_line(tmp_path):
+    from tests.conftest import scripted_config
+    from tests.practice_helpers import PracticeServer, form_value
+
+    config = scripted_config(tmp_path, sessions=1)
+    server = PracticeServer(config, tmp_path / "runs", sessions=1, max_turns=1, scenario="free",
+                            extra=("--as", "client")).start()
+    try:
+        html = server.get()
+        assert 'id="profile-form"' in html and "Role-play as yourself" in html
+        fields = {"token": form_value(html, "token"), "pseudonym": "Sam", "age": "30",
+                  "presenting_problem": "I cannot switch off after work."}
+        assert server.post("/profile", fields) == 200
+        html = server.wait_for_turn(form='data-kind="questionnaires"')
+        assert "I cannot switch off after work." in html
+    finally:
+        server.kill()
+    run_dir = tmp_path / "runs" / "practice-client-free"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["config"]["scenario_dir"].endswith("practice-client-free/profile")
+    assert manifest["config"]["client"] == {**manifest["config"]["client"], "kind": "human",
+                                            "rater": "practice-client-free"}
+    assert (run_dir / "profile" / "free.yaml").is_file()

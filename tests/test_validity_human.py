@@ -184,3 +184,17 @@ def test_the_judge_reads_nothing_after_the_supporters_last_turn():
     turns = [{"speaker": "counselor", "text": "Hi."}, {"speaker": "client", "text": "Hello."},
              {"speaker": "counselor", "text": "How are you?"}, {"speaker": "client", "text": "Thanks, bye."}]
     assert until_last_supporter_turn(turns) == turns[:3]
+
+
+def test_the_model_appraiser_rates_every_item_through_the_client_model(tmp_path):
+    runs = _runs(tmp_path, unrelated, raters=2)
+    written = run_human_validity(runs, tmp_path / "out", client_model="testdouble/scripted", appraisal="model",
+                                 self_report="model", judge=True, judge_model="testdouble/scripted")
+    # 8 sessions x 5 counselor turns, each rated on 4 items by the client's model (the test double).
+    assert written["methods"]["appraisal"] == {"likelihood-calibrated": 8 * 5 * 4}
+    assert written["targets"]["engagement"]["n"] == 40 and set(written["methods"]["self_report"]) == {
+        "likelihood-calibrated"}
+    assert written["judge"]["targets"]["judge_empathy"]["n"] == 8
+    rows = list(csv.DictReader((tmp_path / "out" / "ratings.csv").open()))
+    model_rows = [r for r in rows if r["client"] == "simulated" and r["kind"] == "turn"]
+    assert len(model_rows) == 8 * 5 * 4 and all(r["source"] == "model" and r["rating"] in "12345" for r in model_rows)
