@@ -309,3 +309,18 @@ def test_free_role_play_from_the_command_line(tmp_path):
     assert manifest["config"]["client"] == {**manifest["config"]["client"], "kind": "human",
                                             "rater": "practice-client-free"}
     assert (run_dir / "profile" / "free.yaml").is_file()
+
+
+def test_resume_does_not_replace_the_person_with_a_model(tmp_path):
+    course = open_client_course(tmp_path)
+    act(course)
+    act(course, text="I could not sleep.")
+    course.close()
+    result = runner.invoke(app, ["resume", str(course.run_dir.path), "--no-progress"])
+    assert result.exit_code == 1 and "waits for a person" in result.output
+    records = course.run_dir.path / "sessions.jsonl"
+    assert not records.exists()  # nothing was simulated in the person's place
+    reopened = PracticeCourse(course.plan, other="counselor").open()
+    reopened.continue_course()
+    assert reopened.wait(60) and reopened.status().position == "1.3"
+    reopened.close()
