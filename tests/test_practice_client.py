@@ -283,6 +283,9 @@ def test_practice_as_client_options_and_bad_settings_exit_2_and_write_nothing(tm
     ):
         result = runner.invoke(app, ["practice", "--scenario", CLIENT, "--config", str(config), *args])
         assert result.exit_code == 2 and message in result.output, (args, result.output)
+    result = runner.invoke(app, ["practice", "--as", "client", "--scenario", "free", "--config", str(config),
+                                 "--counselor", "nobody:Nothing"])
+    assert result.exit_code == 2 and "counselor" in result.output  # checked before the page asks who they are
     assert not (tmp_path / "runs").exists()
 
 

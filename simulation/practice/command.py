@@ -19,6 +19,7 @@ from muspsy_sim.simulation.practice.course_driver import PracticeCourse
 from muspsy_sim.simulation.practice.free_profile import profile_path, save_free_profile
 from muspsy_sim.simulation.practice.practice_run import (
     FREE,
+    check_settings,
     client_practice_config,
     practice_config,
     prepare_practice,
@@ -84,6 +85,7 @@ def run_client_practice(config_path: Path, scenario: str, *, sessions: int | Non
                                     rater=rater)
     free = scenario == FREE
     begun = not free or profile_path(config.run_dir()).is_file()
+    check_settings(config, config_path)
     plan = prepare_practice(config, config_path) if begun else None
     setup = None if begun else FreeSetup(start=lambda profile: _start_free(config, config_path, profile))
     sock = _listen(host, port)

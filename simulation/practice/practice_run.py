@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from muspsy_sim.agents.counselor.registry import UnknownCounselor, resolve_counselor_class
 from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.simulation.campaign.prepare import CampaignPlan, prepare_campaign
 from muspsy_sim.simulation.campaign.run import finish_run
@@ -88,6 +89,18 @@ def client_practice_config(config_path: Path, scenario: str, *, sessions: int | 
         raise InputError("--counselor", "", "a person plays the client here; the counselor must be a model "
                                             "(muspsy, no-memory, full-history or package.module:Class)")
     return config
+
+
+def check_settings(config: CampaignConfig, source: str | Path) -> None:
+    """What ``prepare_practice`` checks besides the profile (a free role-play's is not filled in yet)."""
+    try:
+        resolve_counselor_class(config.counselor)
+    except UnknownCounselor as error:
+        raise InputError(source, "counselor", str(error)) from None
+    try:
+        config.models.counselor.model.check()
+    except ValueError as error:
+        raise InputError(source, "models.counselor.model", str(error)) from None
 
 
 def prepare_practice(config: CampaignConfig, source: str | Path) -> CampaignPlan:
