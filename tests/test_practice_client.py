@@ -327,3 +327,34 @@ def test_resume_does_not_replace_the_person_with_a_model(tmp_path):
     reopened.continue_course()
     assert reopened.wait(60) and reopened.status().position == "1.3"
     reopened.close()
+
+
+def test_a_course_forked_and_played_on_by_another_person_gives_a_shared_turn(tmp_path):
+    """Person A plays 2 sessions; the run is forked after session 1 and person B plays session 2. With a
+    deterministic counselor both heard the same opening of session 2: a turn two people rated (the ceiling)."""
+    from muspsy_sim.simulation.practice.practice_run import client_practice_config, prepare_practice
+
+    first = open_client_course(tmp_path, rater="A")
+    while first.status().phase == "your_turn":
+        act(first, ratings={"empathy": 4, "relevance": 4, "push": 1, "engagement": 5})
+    first.close()
+    run = first.run_dir.path
+    forked = runner.invoke(app, ["fork", str(run), "--after-session", "1", "--name", "B", "--no-progress"])
+    assert forked.exit_code == 1 and "waits for a person" in forked.output
+    config = client_practice_config(tmp_path / "campaign.yaml", CLIENT, max_turns=2, rater="B", name="B")
+    second = PracticeCourse(prepare_practice(config, tmp_path / "campaign.yaml"), other="counselor").open()
+    second.continue_course()
+    assert second.wait(60) and second.status().position == "2.before.phq9+gad7"
+    while second.status().phase == "your_turn":
+        act(second, ratings={"empathy": 5, "relevance": 4, "push": 1, "engagement": 4}, text="It went badly.")
+    second.close()
+    records = [json.loads(line) for line in (run.parent / "B" / "sessions.jsonl").read_text().splitlines()]
+    assert [(r["session_index"], r["rater"]) for r in records] == [(1, "A"), (2, "B")]
+    result = runner.invoke(app, ["validity", "human", str(run), str(run.parent / "B"), "--self-report", "latent",
+                                 "--out", str(tmp_path / "v")])
+    assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "v" / "validity.json").read_text())
+    assert written["sessions"]["copies_left_out"] == ["B/gad-priya-38/1"]  # A's session 1, copied by the fork
+    assert written["sessions"]["replayed"] == 3 and written["sessions"]["raters"] == ["A", "B"]
+    people = written["ceiling"]["empathy"]["people"]
+    assert (people["units"], people["raters"]) == (1, 2)  # the opening of session 2

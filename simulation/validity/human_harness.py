@@ -15,9 +15,11 @@ ratings are set beside the simulated client's (``agreement``):
 
 Spearman's rho with a 95% interval resampling clusters (sessions, or raters when there are at least
 ``MIN_RATER_CLUSTERS`` of them), the conversation-level shuffled control and the mean difference. Where
-two or more people rated the same counselor turn (the same profile, session and dialogue up to it: two
-raters of one session, or a course forked and played on by someone else), Krippendorff's alpha between
-them is the ceiling, beside the alpha of the simulated client with the people on all rated turns.
+two or more people rated the same counselor turn (the same profile, session and dialogue up to it: a course
+forked and played on by someone else, whose next session opens alike with a deterministic counselor),
+Krippendorff's alpha between them is the ceiling, beside the alpha of the simulated client with the people
+on all rated turns. A session a fork copied into another run is replayed (the course goes on from it) but
+counted once.
 
 Writes ``validity.json`` (figures, settings, method counts), ``replays.jsonl`` (per session the pairs)
 and ``ratings.csv`` (the person's and the simulated client's ratings, one row per turn/item and per
@@ -85,6 +87,22 @@ def unit_key(record: SessionRecord, turn: int) -> str:
     return hashlib.sha256(f"{record.client_id}\n{record.session_index}\n{text}".encode()).hexdigest()[:16]
 
 
+def _without_copies(courses, replays: list[ReplayedSession]) -> tuple[list[ReplayedSession], list[str]]:
+    """The replays counted once: a session a fork copied into another run (same rater, profile, session and
+    dialogue) was replayed to carry the course on, but its ratings are the same person's, counted once."""
+    identity = {f"{run.name}/{client_id}/{r.session_index}": (r.rater, client_id, r.session_index,
+                                                            unit_key(r, len(r.turns) - 1))
+                for run, client_id, records in courses for r in records}
+    seen, kept, copies = set(), [], []
+    for done in replays:
+        if identity[done.key] in seen:
+            copies.append(done.key)
+        else:
+            seen.add(identity[done.key])
+            kept.append(done)
+    return kept, copies
+
+
 def _resampled(replays: list[ReplayedSession], resample: str) -> str:
     if resample not in ("auto", "sessions", "raters"):
         raise InputError("--resample", "", f"'{resample}' is not one of auto, sessions, raters")
@@ -115,7 +133,7 @@ def _ceilings(courses, replays: list[ReplayedSession]) -> dict[str, dict]:
     replayed = {done.key: done for done in replays}
     for run, client_id, records in courses:
         for record in records:
-            done = replayed.get(f"{run.name}/{client_id}/{record.session_index}")
+            done = replayed.get(f"{run.name}/{client_id}/{record.session_index}")  # None: a copy, counted once
             simulated = {t["turn"]: t["simulated"] for t in done.turns} if done else {}
             for rating in record.turn_ratings:
                 if rating.rating is None:
@@ -137,7 +155,9 @@ def _judge_groups(judge: Judge, courses, replays: list[ReplayedSession], seed: i
     for run, client_id, records in courses:
         pseudonym = run.profiles()[client_id].pseudonym
         for record in records:
-            done = replayed[f"{run.name}/{client_id}/{record.session_index}"]
+            done = replayed.get(f"{run.name}/{client_id}/{record.session_index}")
+            if done is None:  # a copy of a session counted already
+                continue
             scores, _ = judge.rate(record.to_dict(), pseudonym, seed)
             for name, item in JUDGE_PAIRS.items():
                 given = [float(t["person"][item]) for t in done.turns if t["person"].get(item) is not None]
@@ -194,6 +214,7 @@ def run_human_validity(runs: list[Path], out: Path, *, client_model: str | None 
         replays += replay_course(run.name, run.profiles()[client_id], records, client, seed)
         if on_session:
             on_session(len(replays), total)
+    replays, copies = _without_copies(courses, replays)
     by = _resampled(replays, resample)
     groups = _groups(replays, by)
     targets = {name: agreement_figures(target, seed) for name, target in groups.items()}
@@ -211,7 +232,7 @@ def run_human_validity(runs: list[Path], out: Path, *, client_model: str | None 
         "format": "human", "runs": [str(path) for path in runs], "client_model": settings["client"].model.text,
         "appraisal": appraisal, "self_report": self_report, "seed": seed, "resampled": by,
         "sessions": {"replayed": len(replays), "raters": sorted({r.rater for r in replays}),
-                     "rated_turns": sum(len(r.turns) for r in replays)},
+                     "rated_turns": sum(len(r.turns) for r in replays), "copies_left_out": copies},
         "targets": targets, "labels": ITEM_LABELS, "ceiling": _ceilings(courses, replays), "judge": judged,
         "methods": methods, "usage": sum_usage({"client": r.usage} for r in replays).get("client", {}),
         "seconds": round(time.perf_counter() - started, 3), "note": NOTE,
