@@ -9,7 +9,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.simulation.cli import app
 from muspsy_sim.simulation.practice.course_driver import PENDING_FILE, PracticeCourse, Refused
 from muspsy_sim.simulation.practice.human_counselor import HUMAN_SOURCE

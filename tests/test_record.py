@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from muspsy_sim.agents.client import Client, SimulatedClient
 from muspsy_sim.agents.llm import Sampling
 from muspsy_sim.memory import MemoryStore, SessionStore
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.simulation.cli import app
 from muspsy_sim.simulation.record import SCHEMA_VERSION, RunLog, SessionRecord, json_schema
-from muspsy_sim.simulation.record.schema import TURN, CounselorTurnRecord
+from muspsy_sim.simulation.core.turns import TURN, CounselorTurn
 from tests.conftest import FIXTURES, REPO, scripted_config
 
 V0_RUN = FIXTURES / "runs" / "v0-testdouble"  # written by the code before the record schema (no schema_version)
@@ -69,7 +69,7 @@ def test_every_line_and_the_manifest_validate_against_the_printed_schema(campaig
 def test_the_schema_says_what_a_record_must_hold():
     schema = json_schema("session")
     assert {"client_id", "session_index", "turns", "questionnaires", "memory", "usage"} <= set(schema["required"])
-    counselor = schema["$defs"]["CounselorTurnRecord"]
+    counselor = schema["$defs"]["CounselorTurn"]
     assert "safety" not in counselor["required"] and "retrieved" in counselor["required"]
     invalid = {**json.loads((V0_RUN / "sessions.jsonl").read_text(encoding="utf-8").splitlines()[0]), "session_index": 0}
     assert list(validator("session").iter_errors(invalid))
@@ -79,11 +79,11 @@ def test_the_schema_says_what_a_record_must_hold():
 
 def test_records_read_and_write_back_byte_for_byte():
     for line in (V0_RUN / "sessions.jsonl").read_text(encoding="utf-8").splitlines():
-        assert SessionRecord.model_validate(json.loads(line)).to_json_line() == line
+        assert SessionRecord.read(json.loads(line)).to_json_line() == line
 
 
 def test_a_counselor_turn_has_safety_only_when_set():
-    plain = CounselorTurnRecord(speaker="counselor", text="Hello.", stage="opening", source="model", retrieved=[],
+    plain = CounselorTurn(speaker="counselor", text="Hello.", stage="opening", source="model", retrieved=[],
                                 safety=None)
     assert plain.to_dict() == {"speaker": "counselor", "text": "Hello.", "stage": "opening", "source": "model",
                                "retrieved": []}
@@ -96,7 +96,7 @@ def test_unknown_keys_are_kept():
     data = json.loads(line)
     data["turns"][1]["emotion"] = "calm"
     data["added_later"] = {"x": 1}
-    record = SessionRecord.model_validate(data)
+    record = SessionRecord.read(data)
     assert json.loads(record.to_json_line()) == data
 
 

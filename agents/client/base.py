@@ -11,14 +11,19 @@ also a ``PersonClient``, which rates every counselor turn itself, the session's 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from muspsy_sim.agents.client.appraisal import Appraiser
-from muspsy_sim.agents.client.dynamics import Appraisal, DynamicsParams
-from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.llm import Completion
 from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.simulation.core.course import Week
+from muspsy_sim.simulation.core.questionnaires import QuestionnaireResult
+from muspsy_sim.simulation.core.turns import Appraisal, Turn
+
+from ..llm import Completion
+from .appraisal import Appraiser
+from .dynamics import DynamicsParams
+from .state import ClientState
 
 
 @dataclass(frozen=True)
@@ -49,15 +54,15 @@ class Client(Protocol):
     appraiser: Appraiser | None
     self_report: str
 
-    def reply(self, profile: CaseProfile, session_index: int, state: ClientState, turns: list[dict],
-              week: dict | None, rng: random.Random, seed: int,
-              earlier: list[list[dict]] | tuple = ()) -> ClientReply:
+    def reply(self, profile: CaseProfile, session_index: int, state: ClientState, turns: Sequence[Turn],
+              week: Week | None, rng: random.Random, seed: int,
+              earlier: Sequence[Sequence[Turn]] = ()) -> ClientReply:
         """The client's next turn after ``turns`` (``earlier``: the transcripts of earlier sessions)."""
         ...
 
     def answer_questionnaires(self, profile: CaseProfile, session_index: int, state: ClientState,
-                              keys: tuple[str, ...], seed: int, turns: list[dict] | None = None,
-                              week: dict | None = None) -> tuple[dict, list[Completion]]:
+                              keys: tuple[str, ...], seed: int, turns: Sequence[Turn] = (),
+                              week: Week | None = None) -> tuple[dict[str, QuestionnaireResult], list[Completion]]:
         """The client's answers to the named instruments, with the model calls they took.
 
         ``turns`` (the session so far) and ``week`` (the week before it) are what happened.
@@ -75,6 +80,6 @@ class PersonClient(Protocol):
 
     rater: str
 
-    def rate_last_turn(self, profile: CaseProfile, session_index: int, turns: list[dict]) -> dict[str, int | None]:
+    def rate_last_turn(self, profile: CaseProfile, session_index: int, turns: Sequence[Turn]) -> dict[str, int | None]:
         """The person's ratings of ``turns[-1]`` (a counselor turn), by appraisal item; None: left unrated."""
         ...

@@ -11,9 +11,12 @@ drift. docs/client_state.md writes every rule out; the weights are
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
-from muspsy_sim.agents.client.state import ClientState
+from muspsy_sim.simulation.core.course import Week
+from muspsy_sim.simulation.core.turns import Appraisal
+
+from .state import ClientState
 
 # A week's chance happenings, with their valence (+1 helps, -1 weighs).
 RANDOM_EVENTS = (
@@ -63,26 +66,6 @@ class DynamicsParams:
         return cls(**{k: float(v) for k, v in overrides.items()})
 
 
-@dataclass(frozen=True)
-class Appraisal:
-    """How the client took one counselor turn (each cue in 0..1; reference in -1..1).
-
-    ``engagement`` (wants to go on) is rated by the model appraiser only; None leaves it out
-    of the dynamics. ``source`` says which appraiser made it; ``methods`` counts how the
-    model's items were answered (a "fallback" item is filled in, not the model's rating).
-    """
-
-    empathy: float
-    relevance: float
-    push: float
-    reference: float = 0.0  # +1 refers back to what really happened, -1 to something that did not
-    reflective: float = 0.0  # asks the client to reflect (a question)
-    engagement: float | None = None
-    source: str = "rules"
-    methods: dict[str, int] = field(default_factory=dict)
-
-    def to_record(self) -> dict:
-        return asdict(self)
 
 
 def trust_change(appraisal: Appraisal, resistance: float, params: DynamicsParams) -> float:
@@ -147,8 +130,8 @@ def wants_to_leave(state: ClientState, params: DynamicsParams) -> bool:
 
 def between_sessions(
     state: ClientState, planned_events: list[str], had_assignment: bool, params: DynamicsParams, rng: random.Random,
-    happened: dict | None = None,
-) -> tuple[ClientState, dict]:
+    happened: Week | None = None,
+) -> tuple[ClientState, Week]:
     """The client's week: events, homework done or not, symptom drift.
 
     Returns the state at the start of the next session and a record of the week. ``happened`` (a
@@ -158,7 +141,7 @@ def between_sessions(
     homework_done = None
     adherence = state.homework_adherence
     if happened is not None:
-        homework_done = happened.get("homework_done") if had_assignment else None
+        homework_done = happened.homework_done if had_assignment else None
         if homework_done is not None:
             adherence = _clamp(0.7 * adherence + 0.3 * float(homework_done), 0, 1)
     elif had_assignment:
@@ -168,7 +151,7 @@ def between_sessions(
     random_events = []
     if happened is not None:
         valence = dict(RANDOM_EVENTS)
-        random_events = [(text, valence.get(text, 0)) for text in happened.get("random_events") or []]
+        random_events = [(text, valence.get(text, 0)) for text in happened.random_events]
     elif rng.random() < params.random_event_chance:
         random_events.append(RANDOM_EVENTS[rng.randrange(len(RANDOM_EVENTS))])
     drift = (
@@ -192,11 +175,11 @@ def between_sessions(
             **_move_symptoms(state, distress - state.distress, params),
         }
     )
-    week = {
-        "life_events": list(planned_events),
-        "random_events": [text for text, _ in random_events],
-        "homework_done": homework_done,
-        "distress_change": round(after.distress - state.distress, 4),
-        "stage_of_change": after.stage_of_change,
-    }
+    week = Week(
+        life_events=list(planned_events),
+        random_events=[text for text, _ in random_events],
+        homework_done=homework_done,
+        distress_change=round(after.distress - state.distress, 4),
+        stage_of_change=after.stage_of_change,
+    )
     return after, week

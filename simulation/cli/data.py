@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from muspsy_sim.scenarios.base.errors import InputError
+from ..core.errors import InputError
 
 app = typer.Typer()
 validity = typer.Typer(help="Check the simulated client (and the judge) against people's own ratings: real "
@@ -51,7 +51,7 @@ def export(
     rating of a run as one table (.csv or .parquet), a person's and the simulated client's alike."""
     if format == "ratings":
         # lazy: the ratings table reads the appraisal items and instruments (agents.client)
-        from muspsy_sim.simulation.export.ratings import export_ratings
+        from ..export.ratings import export_ratings
 
         given = [name for name, value in (("--task", task), ("--min-wai", min_wai), ("--min-metric", min_metric))
                  if value] + (["--validation"] if validation else [])
@@ -62,7 +62,7 @@ def export(
                    f"({written.unrated} without a rating: unanswered by a person, or a rules cue)")
         return
     # lazy: the exporter builds the run's counselor class, and with it the model layer (agents.llm)
-    from muspsy_sim.simulation.export import TASKS, export_dataset
+    from ..export import TASKS, export_dataset
 
     report = export_dataset(source, format, out, tasks=tuple(task or TASKS),
                             minimums=parse_minimums(min_metric or [], min_wai),
@@ -125,8 +125,9 @@ def validity_esconv(
     from rich.console import Console
 
     from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.simulation.config import DEFAULT_MODEL
-    from muspsy_sim.simulation.validity.harness import VALIDITY, run_validity, validity_table
+
+    from ..config import DEFAULT_MODEL
+    from ..validity.harness import VALIDITY, run_validity, validity_table
 
     configure_offline_environment()
     console = Console()
@@ -161,11 +162,12 @@ def validity_human(
 ) -> None:
     """Replay the sessions people played as the client through the simulated client; agreement of its ratings
     with theirs (Spearman, interval, shuffled control, mean difference; people's own agreement as the ceiling)."""
-    # lazy: the replay builds the client's model (agents.llm) and the statistics (scipy, krippendorff)
+    # lazy: the replay builds the client's model (agents.llm) and the statistics (scipy, nltk)
     from rich.console import Console
 
     from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.simulation.validity.human_harness import VALIDITY, human_table, run_human_validity
+
+    from ..validity.human_harness import VALIDITY, human_table, run_human_validity
 
     configure_offline_environment()
     console = Console()

@@ -9,11 +9,11 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.config import CampaignConfig, load_config
-from muspsy_sim.simulation.progress import CampaignProgress
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.summary import (
+from ..config import CampaignConfig, load_config
+from ..core.errors import InputError
+from ..progress import CampaignProgress
+from ..record.run_log import RunLog
+from ..summary import (
     answers_line,
     fallback_warnings,
     faults_line,
@@ -84,15 +84,12 @@ def fork(
     """Re-run the rest of a course from the checkpoint after session K, e.g. with another counselor."""
     # lazy: the engine (langgraph, the model layer, the memory store) comes with these; --help loads none of it
     from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.simulation.fork import fork_run
+
+    from ..fork import fork_run
 
     configure_offline_environment()
-    overrides: dict = {}
-    if counselor:
-        overrides["counselor"] = counselor
-    for role, model in (("counselor", counselor_model), ("client", client_model)):
-        if model:
-            overrides.setdefault("models", {})[role] = {"model": model}
+    overrides = {"counselor": counselor, "models.counselor.model": counselor_model,
+                 "models.client.model": client_model}
     plan = fork_run(run_dir, after_session=after_session, name=name, clients=client, overrides=overrides)
     if not _run_plan(plan, progress):
         raise typer.Exit(1)
@@ -101,7 +98,8 @@ def fork(
 def _run_and_report(campaign: CampaignConfig, source: Path, show_progress: bool) -> None:
     # lazy: the engine (langgraph, the model layer, the memory store) comes with these; --help loads none of it
     from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.simulation.campaign import prepare_campaign
+
+    from ..campaign import prepare_campaign
 
     configure_offline_environment()
     # Every variant is checked before the first session of any of them starts.
@@ -113,7 +111,7 @@ def _run_and_report(campaign: CampaignConfig, source: Path, show_progress: bool)
 
 def _run_plan(plan, show_progress: bool) -> bool:
     """Run one prepared campaign with a live view and print its summary; True when it finished."""
-    from muspsy_sim.simulation.campaign import run_campaign  # lazy: the engine (langgraph, models, memory store)
+    from ..campaign import run_campaign  # lazy: the engine (langgraph, models, memory store)
 
     campaign = plan.config
     console = Console()
@@ -141,8 +139,8 @@ def _run_plan(plan, show_progress: bool) -> bool:
         console.print(line, style="bold yellow" if line.startswith("Self-report warning") else None, markup=False,
                       soft_wrap=True)
     for client_id, course in sorted(result.courses.items()):
-        if course.get("status") != "finished":
-            console.print(f"[red]course {client_id}: {course.get('status')} — {course.get('error', '')}")
+        if course.status != "finished":
+            console.print(f"[red]course {client_id}: {course.status} — {course.error or ''}")
     stores = [] if plan.config.checkpointer_url else ["checkpoints.sqlite"]
     stores += [] if plan.config.memory.chroma_url else ["chroma/"]
     console.print(f"Results: {result.run_dir}/ ({', '.join(['manifest.json', 'sessions.jsonl', *stores])})")
@@ -174,7 +172,7 @@ def practice(
     """Practise as the counselor with a simulated client, or (--as client) play the client of a counselor model:
     a local web page."""
     # lazy: loads the models and the server
-    from muspsy_sim.simulation.practice.command import run_client_practice, run_practice
+    from ..practice.command import run_client_practice, run_practice
 
     if as_ == "client":
         if client_model:

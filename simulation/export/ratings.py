@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.record.ratings_table import session_rows, write_ratings
-from muspsy_sim.simulation.record.run_log import RunLog
+from ..core.errors import InputError
+from ..record.ratings_table import session_rows, write_ratings
+from ..record.run_log import RunLog
+from ..record.schema import SESSIONS
 
 SUFFIXES = (".csv", ".parquet")
 
@@ -32,7 +33,7 @@ def export_ratings(source: Path, out: Path) -> RatingsExport:
         raise InputError("--out", "", f"'{out.name}': a ratings table is written as .csv or .parquet")
     run = RunLog.open(source)
     if not run.sessions:
-        raise InputError(run.path, "sessions.jsonl", "no finished sessions")
+        raise InputError(run.path / SESSIONS, "", "no finished sessions")
     rows = [row for record in run.sessions for row in session_rows(run.name, record)]
     written = write_ratings(out, rows)
     return RatingsExport(out, written, len(run.sessions), sum(1 for row in rows if row["rating"] is None))

@@ -15,20 +15,15 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.engine.checkpoint_serde import strict_serializer
-from muspsy_sim.simulation.inspection.graphs import compiled_course_graph
-from muspsy_sim.simulation.record.files import CHECKPOINTS
-from muspsy_sim.simulation.record.run_directory import RunDirectory
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.record.schema import (
-    ClientStateRecord,
-    ClientTurnRecord,
-    Questionnaires,
-    RetrievedRecord,
-    SessionRecord,
-    WeekRecord,
-)
+from ..core.course import Week
+from ..core.errors import InputError
+from ..core.questionnaires import Questionnaires
+from ..core.turns import ClientTurn, RetrievedMemory
+from ..engine.checkpointers import strict_serializer
+from ..record.run_directory import RunDirectory
+from ..record.run_log import RunLog
+from ..record.schema import CHECKPOINTS, ClientStateRecord, SessionRecord
+from .graphs import compiled_course_graph
 
 _SNIPPET = 160
 
@@ -146,7 +141,7 @@ def _session_record(run: RunLog, client_id: str, session_index: int) -> SessionR
     return record
 
 
-def _memory_label(hit: RetrievedRecord) -> str:
+def _memory_label(hit: RetrievedMemory) -> str:
     return f"[s{hit.session_index} {hit.kind or 'memory'}]"
 
 
@@ -180,7 +175,7 @@ def _fmt(value) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-def _week_text(week: WeekRecord | None) -> Text:
+def _week_text(week: Week | None) -> Text:
     text = Text()
     text.append("Week before: ", style="bold")
     if week is None:
@@ -219,7 +214,7 @@ def session_transcript(run_dir, client_id: str, session_index: int) -> Group:
     parts += [goal, _week_text(record.week_before), _state_table(record), Rule("Turns")]
     for number, turn in enumerate(record.turns, start=1):
         line = Text()
-        client = isinstance(turn, ClientTurnRecord)
+        client = isinstance(turn, ClientTurn)
         line.append(f"{number:>2}. {turn.speaker.capitalize()}", style="bold magenta" if client else "bold cyan")
         tags = [] if client else [t for t in (turn.stage, turn.source) if t]
         if tags:

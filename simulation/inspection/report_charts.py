@@ -13,7 +13,7 @@ import base64
 import io
 from dataclasses import dataclass, field
 
-from muspsy_sim.simulation.record.schema import SessionRecord
+from ..record.schema import SessionRecord
 
 WIDTH_PX, HEIGHT_PX = 420, 250  # displayed size; the PNG is drawn at 2x for sharp text
 _SCALE = 2

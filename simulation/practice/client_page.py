@@ -10,12 +10,17 @@ PANAS) each session, every item optional. An item left out is recorded as unansw
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from muspsy_sim.agents.client.appraisal import appraisal_items
 from muspsy_sim.agents.client.questionnaires import instruments
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.engine.human_client import answers_of, ratings_of, reply_of
-from muspsy_sim.simulation.practice.course_driver import CourseStatus, PracticeCourse, Refused
-from muspsy_sim.simulation.practice.free_profile import FREE_ID
+
+from ..core.course import Week
+from ..core.turns import ClientTurn, CounselorTurn, Turn, client_turn_count
+from ..engine.human_client import answers_of, ratings_of, reply_of
+from .course_driver import CourseStatus, PracticeCourse, Refused
+from .free_profile import FREE_ID
 
 WORKING = {
     "start": "Starting: the counselor model plans the first session.",
@@ -27,9 +32,10 @@ WORKING = {
 }
 
 
-def _turns(turns: list[dict]) -> list[dict]:
-    return [{"speaker": t.get("speaker"), "label": "You" if t.get("speaker") == "client" else "Counselor",
-             "text": str(t.get("text", "")), "source": "", "stage": t.get("stage", "")} for t in turns]
+def _turns(turns: Sequence[Turn]) -> list[dict]:
+    return [{"speaker": turn.speaker, "label": "You" if isinstance(turn, ClientTurn) else "Counselor",
+             "text": turn.text, "source": "", "stage": (turn.stage or "") if isinstance(turn, CounselorTurn) else ""}
+            for turn in turns]
 
 
 def persona(profile: CaseProfile) -> dict:
@@ -43,11 +49,11 @@ def persona(profile: CaseProfile) -> dict:
             "free": profile.id == FREE_ID}
 
 
-def situation(profile: CaseProfile, session_index: int, week: dict | None) -> dict:
+def situation(profile: CaseProfile, session_index: int, week: Week | None) -> dict:
     """This session's situation in words: how the client feels and thinks, and what happened in the week."""
     plan = profile.plan_for(session_index)
-    events = list(plan.life_events) + list((week or {}).get("random_events") or [])
-    homework = (week or {}).get("homework_done") if profile.id != FREE_ID else None
+    events = list(plan.life_events) + (list(week.random_events) if week is not None else [])
+    homework = week.homework_done if week is not None and profile.id != FREE_ID else None
     return {"emotional_state": plan.emotional_state, "cognitive_state": plan.cognitive_state, "events": events,
             "homework_done": homework}
 
@@ -83,13 +89,13 @@ def client_values(status: CourseStatus, course: PracticeCourse, *, message: str 
                   posted: dict[str, str] | None = None) -> dict:
     """The template's values for the client's page."""
     posted = posted or {}
-    profile, config, values = course.profile, course.config, status.course
-    session_index = int(values.get("session_index") or 1)
+    profile, config = course.profile, course.config
+    session_index = status.session_index
     finished = status.phase == "finished"
-    turns = status.session.get("turns") if status.session and not finished else values.get("turns")
+    turns = status.turns_now()
     request = status.request or {}
     node = status.next[0] if status.next else "session"
-    working = WORKING["start"] if not values else WORKING.get(node, "The counselor is working.")
+    working = WORKING.get(node, "The counselor is working.") if status.started else WORKING["start"]
     form = None
     if request:
         form = {"kind": request.get("kind"), "position": status.position, "rate": bool(request.get("rate")),
@@ -101,15 +107,15 @@ def client_values(status: CourseStatus, course: PracticeCourse, *, message: str 
         "phase": status.phase, "message": message, "error": status.error or "", "instructor": False,
         "working": working.format(n=session_index) if status.phase == "working" else "",
         "persona": persona(profile),
-        "situation": None if finished else situation(profile, session_index, values.get("week")),
+        "situation": None if finished else situation(profile, session_index, status.course.week),
         "course": {"name": config.name, "session_index": session_index, "sessions": config.sessions,
                    "max_turns": config.max_turns, "counselor": config.counselor,
                    "counselor_model": config.models.counselor.model.text, "rater": config.client.rater or ""},
-        "turns": [] if finished else _turns(turns or []),
-        "client_turns": sum(1 for t in turns or [] if t.get("speaker") == "client"),
+        "turns": _turns(turns),
+        "client_turns": client_turn_count(turns),
         "form": form,
-        "records": [{"session_index": r["session_index"], "ended_by": r.get("ended_by") or "",
-                     "turns": _turns(r.get("turns", []))} for r in status.records],
+        "records": [{"session_index": r.session_index, "ended_by": r.ended_by or "", "turns": _turns(r.turns)}
+                    for r in status.records],
     }
 
 

@@ -10,21 +10,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 from muspsy_sim.agents.llm.environment import configure_offline_environment
-from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.campaign.prepare import CampaignPlan
-from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.practice.client_page import ClientPage
-from muspsy_sim.simulation.practice.course_driver import PracticeCourse
-from muspsy_sim.simulation.practice.free_profile import profile_path, save_free_profile
-from muspsy_sim.simulation.practice.practice_run import (
+
+from ..campaign.prepare import CampaignPlan
+from ..config import CampaignConfig
+from ..core.errors import InputError
+from .client_page import ClientPage
+from .course_driver import PracticeCourse
+from .free_profile import profile_path, save_free_profile
+from .practice_run import (
     FREE,
     check_settings,
     client_practice_config,
     practice_config,
     prepare_practice,
 )
-from muspsy_sim.simulation.practice.server import FreeSetup, bind, page_url, serve
+from .server import FreeSetup, bind, page_url, serve
 
 STOPPED = "Stopped. The same command continues the course where it stopped."
 

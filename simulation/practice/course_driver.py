@@ -25,17 +25,20 @@ from dataclasses import dataclass, field
 from langgraph.types import Command
 
 from muspsy_sim.agents.llm import failure_entry
-from muspsy_sim.scenarios.base.atomic_files import write_json_atomic
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.campaign.prepare import CampaignPlan
-from muspsy_sim.simulation.engine.checkpointers import course_thread_id, open_checkpointer
-from muspsy_sim.simulation.engine.components import build_components
-from muspsy_sim.simulation.config import ROLES
-from muspsy_sim.simulation.engine.course_graph import initial_course_state
-from muspsy_sim.simulation.practice.human_counselor import MAX_TURN_CHARS, HumanTurn
-from muspsy_sim.simulation.practice.practice_run import finish_manifest, new_manifest
-from muspsy_sim.simulation.engine.run_context import RunContext
-from muspsy_sim.simulation.record.run_directory import RunDirectoryBusy
+
+from ..campaign.prepare import CampaignPlan
+from ..config import ROLES
+from ..core.errors import InputError
+from ..core.files import write_json_atomic
+from ..core.turns import Turn
+from ..engine.checkpointers import course_thread_id, open_checkpointer
+from ..engine.components import build_components
+from ..engine.course_graph import initial_course_state
+from ..engine.states import RunContext, StateView
+from ..record.run_directory import RunDirectoryBusy
+from ..record.schema import SessionRecord
+from .human_counselor import MAX_TURN_CHARS, HumanTurn
+from .practice_run import finish_manifest, new_manifest
 
 PENDING_FILE = "practice-pending.json"
 
@@ -57,16 +60,34 @@ def check_turn_text(text: str) -> str:
 
 @dataclass
 class CourseStatus:
-    """A consistent reading of the course for the page."""
+    """A consistent reading of the course for the page: graph state through ``StateView``, records as
+    ``SessionRecord``s."""
 
     phase: str  # "working" (the simulation computes), "your_turn", "finished" or "failed"
-    course: dict  # the course graph's values
-    session: dict = field(default_factory=dict)  # the session subgraph's values while a session runs
+    course: StateView  # the course graph's values (empty before the course starts)
+    session: StateView | None = None  # the session subgraph's values while a session runs
     request: dict | None = None  # what the person is asked for (human_counselor.turn_request, engine.human_client)
     interrupt_id: str | None = None
     error: str | None = None
-    records: list[dict] = field(default_factory=list)  # recorded sessions, in order
+    records: list[SessionRecord] = field(default_factory=list)  # recorded sessions, in order
     next: tuple = ()  # the course graph's next nodes (what the simulation is doing while "working")
+
+    @property
+    def started(self) -> bool:
+        return "session_index" in self.course
+
+    @property
+    def session_index(self) -> int:
+        """The session being run (or about to be), 1 before the course starts."""
+        return self.course.session_index if self.started else 1
+
+    def turns_now(self) -> tuple[Turn, ...]:
+        """The turns the page shows: the running session's, else the course's last ones (none once finished)."""
+        if self.phase == "finished":
+            return ()
+        if self.session is not None:
+            return self.session.turns
+        return self.course.turns
 
     @property
     def position(self) -> str:
@@ -142,11 +163,13 @@ class PracticeCourse:
         with self._lock:
             snapshot = self.graph.get_state(self.thread, subgraphs=True)
             # Plain data like the live graph state beside it, so the page reads both the same way.
-            records = [r.to_dict() for r in sorted(self.run_dir.records(), key=lambda r: r.session_index)]
-            status = CourseStatus("working", dict(snapshot.values or {}), records=records, next=tuple(snapshot.next))
+            records = sorted(self.run_dir.records(), key=lambda r: r.session_index)
+            status = CourseStatus("working", StateView(dict(snapshot.values or {})), records=records,
+                                  next=tuple(snapshot.next))
             task = next((t for t in snapshot.tasks if t.name == "session" and hasattr(t.state, "values")), None)
             if task is not None:
-                status.session = dict(task.state.values or {})
+                values = dict(task.state.values or {})
+                status.session = StateView(values) if values else None
                 # The session's own interrupts: the course's list can still show one already answered.
                 if task.state.interrupts:
                     status.request = dict(task.state.interrupts[0].value)
@@ -170,7 +193,7 @@ class PracticeCourse:
         # An empty `next` alone is not the end: a kill between a node's writes and the next
         # checkpoint leaves one too (simulation/campaign.py, run_course); the last memory is.
         return (snapshot.metadata is not None and not snapshot.next
-                and len(snapshot.values.get("memories", [])) >= self.config.sessions)
+                and StateView(snapshot.values).sessions_done >= self.config.sessions)
 
     # -- acting ------------------------------------------------------------------
     def submit(self, text: str, end_session: bool, position: str) -> None:
@@ -212,7 +235,7 @@ class PracticeCourse:
                 self._pending_path.unlink(missing_ok=True)  # the graph took it before the restart
             if status.phase == "finished":
                 if self.run_dir.read_manifest().status != "finished":
-                    finish_manifest(self.run_dir, self.profile.id, len(status.course.get("memories", [])))
+                    finish_manifest(self.run_dir, self.profile.id, status.course.sessions_done)
                 return
             if status.phase == "working":
                 started = self.graph.get_state(self.thread).metadata is not None
@@ -260,9 +283,9 @@ class PracticeCourse:
             self._pending_path.unlink(missing_ok=True)
             snapshot = self.graph.get_state(self.thread)
             if self._finished(snapshot):
-                finish_manifest(self.run_dir, client_id, len(snapshot.values.get("memories", [])))
+                finish_manifest(self.run_dir, client_id, StateView(snapshot.values).sessions_done)
         except Exception as error:  # shown on the page, with a button to try again
             entry = failure_entry(error)
             self._error = entry["error"]
-            done = len(self.graph.get_state(self.thread).values.get("memories", []))
+            done = StateView(self.graph.get_state(self.thread).values).sessions_done
             self.run_dir.set_course(client_id, status="failed", sessions_done=done, **entry)

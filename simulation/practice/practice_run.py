@@ -12,13 +12,15 @@ import re
 from pathlib import Path
 
 from muspsy_sim.agents.counselor.registry import UnknownCounselor, resolve_counselor_class
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.campaign.prepare import CampaignPlan, prepare_campaign
-from muspsy_sim.simulation.campaign.run import finish_run
-from muspsy_sim.simulation.config import CampaignConfig, load_config
-from muspsy_sim.simulation.practice.human_counselor import HUMAN_COUNSELOR
-from muspsy_sim.simulation.record.run_directory import RunDirectory
-from muspsy_sim.simulation.record.schema import Manifest
+from muspsy_sim.agents.llm.routing import servable
+
+from ..campaign.prepare import CampaignPlan, prepare_campaign
+from ..campaign.run import finish_run
+from ..config import CampaignConfig, load_config
+from ..core.errors import InputError
+from ..record.run_directory import RunDirectory
+from ..record.schema import Manifest
+from .human_counselor import HUMAN_COUNSELOR
 
 DEFAULT_MAX_TURNS = 12  # client turns before the person must close; "End session" closes earlier
 NOTE = "Practice with a simulated client: a training simulation, not a clinical service."
@@ -98,7 +100,7 @@ def check_settings(config: CampaignConfig, source: str | Path) -> None:
     except UnknownCounselor as error:
         raise InputError(source, "counselor", str(error)) from None
     try:
-        config.models.counselor.model.check()
+        servable(config.models.counselor.model)
     except ValueError as error:
         raise InputError(source, "models.counselor.model", str(error)) from None
 

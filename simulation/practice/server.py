@@ -35,12 +35,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.practice.course_driver import CourseStatus, PracticeCourse, Refused
-from muspsy_sim.simulation.practice.free_profile import FIELDS, ProfileRefused, free_profile
-from muspsy_sim.simulation.practice.human_counselor import MAX_TURN_CHARS
-from muspsy_sim.simulation.practice.page_view import CounselorPage
+
+from ..core.errors import InputError
+from .course_driver import CourseStatus, PracticeCourse, Refused
+from .free_profile import FIELDS, ProfileRefused, free_profile
+from .human_counselor import MAX_TURN_CHARS
+from .page_view import CounselorPage
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # A turn of 2,000 characters, URL-encoded, is at most 24 kB (4-byte UTF-8, each byte as %XX).

@@ -31,9 +31,11 @@ from pathlib import Path
 
 from muspsy_sim.agents.client.appraisal import appraisal_items
 from muspsy_sim.agents.client.questionnaires import instruments
-from muspsy_sim.scenarios.base.atomic_files import write_text_atomic
-from muspsy_sim.simulation.record.schema import ClientTurnRecord, QuestionnaireRecord, SessionRecord
-from muspsy_sim.simulation.record.tallies import FALLBACK, questionnaires_of
+
+from ..core.files import write_text_atomic
+from ..core.questionnaires import AT_START, FALLBACK_METHOD, QuestionnaireResult
+from ..core.turns import HUMAN, Appraisal, ClientTurn
+from .schema import SessionRecord
 
 COLUMNS = ("run", "client_id", "session_index", "client", "rater", "kind", "turn", "moment", "instrument", "item",
            "item_text", "rating", "value", "scale_min", "scale_max", "source", "latent")
@@ -50,15 +52,15 @@ def appraisal_row(where: dict, turn: int, item: str, value: float | None, source
             "scale_max": max(scale), "source": source, "latent": None}
 
 
-def questionnaire_rows(where: dict, moment: str, key: str, entry: QuestionnaireRecord) -> Iterator[dict]:
+def questionnaire_rows(where: dict, moment: str, key: str, entry: QuestionnaireResult) -> Iterator[dict]:
     """One row per item of one questionnaire as the record holds it."""
     instrument = instruments().get(key)
     texts = instrument.items if instrument else ()
     low, high = (min(instrument.scale), max(instrument.scale)) if instrument else (None, None)
     filled = set(entry.filled_in)
-    methods = [m for m in entry.methods if m != FALLBACK]
+    methods = [m for m in entry.methods if m != FALLBACK_METHOD]
     for number, answer in enumerate(entry.answers, start=1):
-        source = FALLBACK if number in filled else (entry.mode if entry.mode in ("human", "latent") else None)
+        source = FALLBACK_METHOD if number in filled else (entry.mode if entry.mode in (HUMAN, "latent") else None)
         source = source or (methods[0] if len(methods) == 1 else "model")
         if source == "latent":
             source = "latent-readout"
@@ -74,32 +76,32 @@ def session_rows(run: str, record: SessionRecord) -> Iterator[dict]:
     simulated client's appraisal), then the questionnaires."""
     person = record.played_by_person
     where = {"run": run, "client_id": record.client_id, "session_index": record.session_index,
-             "client": "human" if person else "simulated", "rater": (record.rater or "") if person else "simulated"}
+             "client": HUMAN if person else "simulated", "rater": (record.rater or "") if person else "simulated"}
     if person:
         for rating in record.turn_ratings:
             yield appraisal_row(where, rating.turn, rating.item, None if rating.rating is None else float(rating.rating),
                                 rating.source, rating=rating.rating)
     else:
         for index, turn in enumerate(record.turns):
-            if isinstance(turn, ClientTurnRecord) and turn.appraisal is not None and index > 0:
-                yield from appraisal_rows(where, index - 1, turn.appraisal.to_dict())
+            if isinstance(turn, ClientTurn) and turn.appraisal is not None and index > 0:
+                yield from appraisal_rows(where, index - 1, turn.appraisal)
     if record.questionnaires is None:
         return
-    for key, entry in questionnaires_of(record.questionnaires):
-        yield from questionnaire_rows(where, "before" if key in ("phq9", "gad7") else "after", key, entry)
+    for key, entry in record.questionnaires.results():
+        yield from questionnaire_rows(where, "before" if key in AT_START else "after", key, entry)
     if record.questionnaires.exit is not None:
-        for key, entry in questionnaires_of(record.questionnaires.exit):
+        for key, entry in record.questionnaires.exit.results():
             yield from questionnaire_rows(where, "exit", key, entry)
 
 
-def appraisal_rows(where: dict, turn: int, appraisal: dict) -> Iterator[dict]:
+def appraisal_rows(where: dict, turn: int, appraisal: Appraisal) -> Iterator[dict]:
     """A simulated client's appraisal of one counselor turn as rows: a model's ratings are ratings (1..5);
     the rules' cues are values on the same scale (1 + 4 x cue), not ratings."""
-    source = appraisal.get("source") or "rules"
-    if source == "model" and (appraisal.get("methods") or {}).get(FALLBACK):
+    source = appraisal.source or "rules"
+    if source == "model" and appraisal.methods.get(FALLBACK_METHOD):
         source = "model+fallback"  # some item of this turn was filled in, which one the record does not say
     for entry in appraisal_items()[1]:
-        cue = appraisal.get(entry.field)
+        cue = getattr(appraisal, entry.field, None)
         if cue is None:
             continue
         value = round(1 + 4 * float(cue), 4)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from muspsy_sim.simulation.validity.figures import spearman
+from .figures import spearman
 
 Pairs = list[tuple[float, float]]
 RESAMPLES = 1000

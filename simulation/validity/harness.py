@@ -26,15 +26,18 @@ from rich.table import Table
 
 from muspsy_sim.agents.client import DynamicsParams, build_appraiser
 from muspsy_sim.agents.judge import Judge
-from muspsy_sim.agents.llm import ModelSpec, sum_usage
-from muspsy_sim.scenarios.base.atomic_files import write_json_atomic, write_jsonl_atomic
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.config import DEFAULT_MODEL, RoleModel
-from muspsy_sim.simulation.engine.components import role_model
-from muspsy_sim.simulation.validity.esconv import read_conversations
-from muspsy_sim.simulation.validity.figures import spearman, target_figures
-from muspsy_sim.simulation.validity.judge_check import judge_conversations
-from muspsy_sim.simulation.validity.replay import Replayed, replay
+from muspsy_sim.agents.llm import ModelSpec
+from muspsy_sim.agents.llm.routing import servable
+
+from ..config import DEFAULT_MODEL, RoleModel
+from ..core.errors import InputError
+from ..core.files import write_json_atomic, write_jsonl_atomic
+from ..core.usage import RoleUsage, sum_tables
+from ..engine.components import role_model
+from .esconv import read_conversations
+from .figures import spearman, target_figures
+from .judge_check import judge_conversations
+from .replay import Replayed, replay
 
 TARGETS = ("turn_appraisal", "empathy", "relevance", "intensity_drop")
 VALIDITY = "validity.json"
@@ -68,7 +71,7 @@ def run_validity(path: Path, out: Path, *, client_model: str | None = None, appr
     for option, given in (("--client-model", model), ("--judge-model", judge_model)):
         try:
             if given is not None:
-                ModelSpec.parse(given).check()
+                servable(ModelSpec.parse(given))
         except ValueError as error:
             raise InputError(option, "", str(error)) from None
     if appraisal not in ("rules", "model"):
@@ -98,7 +101,7 @@ def run_validity(path: Path, out: Path, *, client_model: str | None = None, appr
     targets["intensity_drop"]["seeded_rho"] = None if seeded is None else round(seeded, 4)
     methods: dict[str, dict[str, int]] = {"appraisal": {}, "self_report": {}}
     for done in replays:
-        for part, counts in (("appraisal", done.appraisal_methods), ("self_report", done.session_rating["methods"])):
+        for part, counts in (("appraisal", done.appraisal_methods), ("self_report", done.session_rating.methods)):
             for method, count in counts.items():
                 methods[part][method] = methods[part].get(method, 0) + count
     judged = None if judge_model is None else judge_conversations(
@@ -111,13 +114,13 @@ def run_validity(path: Path, out: Path, *, client_model: str | None = None, appr
         "targets": targets,
         "judge": judged,
         "methods": methods,
-        "usage": sum_usage({"client": r.usage} for r in replays).get("client", {}),
+        "usage": sum_tables({"client": r.usage} for r in replays).get("client", RoleUsage()).to_dict(),
         "seconds": round(time.perf_counter() - started, 3),
         "note": NOTE,
     }
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl_atomic(out / REPLAYS, ({"index": r.index, "rated": r.rated, "reported": r.reported,
-                                        "latent": r.session_rating["latent"], "survey": r.survey} for r in replays))
+                                        "latent": r.session_rating.latent, "survey": r.survey} for r in replays))
     write_json_atomic(out / VALIDITY, result)
     return result
 

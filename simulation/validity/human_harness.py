@@ -37,17 +37,21 @@ from rich.table import Table
 
 from muspsy_sim.agents.client import DynamicsParams, SimulatedClient
 from muspsy_sim.agents.judge import Judge
-from muspsy_sim.agents.llm import ModelSpec, Sampling, sum_usage
-from muspsy_sim.scenarios.base.atomic_files import write_json_atomic, write_jsonl_atomic
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.config import RoleModel
-from muspsy_sim.simulation.engine.components import role_model
-from muspsy_sim.simulation.engine.human_client import rating_items
-from muspsy_sim.simulation.record.ratings_table import appraisal_row, questionnaire_rows, session_rows, write_ratings
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.record.schema import QuestionnaireRecord, SessionRecord
-from muspsy_sim.simulation.validity.agreement import Group, agreement_figures, krippendorff_alpha
-from muspsy_sim.simulation.validity.human_replay import SCALES, ReplayedSession, replay_course, scale_name
+from muspsy_sim.agents.llm import ModelSpec, Sampling
+from muspsy_sim.agents.llm.routing import servable
+
+from ..config import RoleModel
+from ..core.errors import InputError
+from ..core.files import write_json_atomic, write_jsonl_atomic
+from ..core.questionnaires import FALLBACK_METHOD
+from ..core.usage import RoleUsage, sum_tables
+from ..engine.components import role_model
+from ..engine.human_client import rating_items
+from ..record.ratings_table import appraisal_row, questionnaire_rows, session_rows, write_ratings
+from ..record.run_log import RunLog
+from ..record.schema import SESSIONS, SessionRecord
+from .agreement import Group, agreement_figures, krippendorff_alpha
+from .human_replay import SCALES, ReplayedSession, replay_course, scale_name
 
 VALIDITY = "validity.json"
 REPLAYS = "replays.jsonl"
@@ -69,7 +73,7 @@ def person_courses(runs: list[Path]) -> list[tuple[RunLog, str, list[SessionReco
         run = RunLog.open(path)
         played = [record for record in run.sessions if record.played_by_person]
         if not played:
-            raise InputError(run.path / "sessions.jsonl", "client",
+            raise InputError(run.path / SESSIONS, "client",
                              "no session played by a person (record them with `practice --as client`)")
         for client_id in sorted({record.client_id for record in played}):
             courses.append((run, client_id, [r for r in played if r.client_id == client_id]))
@@ -116,8 +120,8 @@ def _groups(replays: list[ReplayedSession], by: str) -> dict[str, list[Group]]:
     for done in replays:
         cluster = done.rater if by == "raters" else done.key
         for item in rating_items():
-            pairs = [(t["simulated"][item], float(t["person"][item])) for t in done.turns
-                     if t["person"].get(item) is not None and t["simulated"].get(item) is not None]
+            pairs = [(t.simulated[item], float(t.person[item])) for t in done.turns
+                     if t.person.get(item) is not None and t.simulated.get(item) is not None]
             groups.setdefault(item, []).append(Group(done.key, cluster, pairs))
         scales = done.scale_pairs()
         for key, subscale in SCALES:
@@ -134,7 +138,7 @@ def _ceilings(courses, replays: list[ReplayedSession]) -> dict[str, dict]:
     for run, client_id, records in courses:
         for record in records:
             done = replayed.get(f"{run.name}/{client_id}/{record.session_index}")  # None: a copy, counted once
-            simulated = {t["turn"]: t["simulated"] for t in done.turns} if done else {}
+            simulated = {t.turn: t.simulated for t in done.turns} if done else {}
             for rating in record.turn_ratings:
                 if rating.rating is None:
                     continue
@@ -158,12 +162,12 @@ def _judge_groups(judge: Judge, courses, replays: list[ReplayedSession], seed: i
             done = replayed.get(f"{run.name}/{client_id}/{record.session_index}")
             if done is None:  # a copy of a session counted already
                 continue
-            scores, _ = judge.rate(record.to_dict(), pseudonym, seed)
+            scores, _ = judge.rate(record.turns, record.session_index, pseudonym, seed)
             for name, item in JUDGE_PAIRS.items():
-                given = [float(t["person"][item]) for t in done.turns if t["person"].get(item) is not None]
+                given = [float(t.person[item]) for t in done.turns if t.person.get(item) is not None]
                 score = scores[name]
                 methods[score["method"]] = methods.get(score["method"], 0) + 1
-                if given and score["method"] != "fallback":
+                if given and score["method"] != FALLBACK_METHOD:
                     groups[name].append(Group(done.key, done.key, [(float(score["score"]), sum(given) / len(given))]))
     return groups, methods
 
@@ -171,12 +175,12 @@ def _judge_groups(judge: Judge, courses, replays: list[ReplayedSession], seed: i
 def _simulated_rows(done: ReplayedSession, rater: str) -> list[dict]:
     where = {"run": done.run, "client_id": done.client_id, "session_index": done.session_index,
              "client": "simulated", "rater": rater}
-    rows = [appraisal_row(where, t["turn"], item, value, t["source"],
-                          rating=int(round(value)) if t["source"] == "model" else None)
-            for t in done.turns for item, value in t["simulated"].items() if value is not None]
+    rows = [appraisal_row(where, t.turn, item, value, t.source or "rules",
+                          rating=int(round(value)) if t.source == "model" else None)
+            for t in done.turns for item, value in t.simulated.items() if value is not None]
     for moment, instruments in done.questionnaires.items():
         for key, both in instruments.items():
-            rows += questionnaire_rows(where, moment, key, QuestionnaireRecord.model_validate(both["simulated"]))
+            rows += questionnaire_rows(where, moment, key, both.simulated)
     return rows
 
 
@@ -201,7 +205,7 @@ def run_human_validity(runs: list[Path], out: Path, *, client_model: str | None 
     for role, given, recorded in (("client", client_model, first.models.client),
                                   ("judge", judge_model, first.models.judge)):
         try:
-            settings[role] = RoleModel(model=ModelSpec.parse(given).check()) if given else recorded
+            settings[role] = RoleModel(model=servable(ModelSpec.parse(given))) if given else recorded
         except ValueError as error:
             raise InputError(f"--{role}-model", "", str(error)) from None
     started = time.perf_counter()
@@ -234,13 +238,11 @@ def run_human_validity(runs: list[Path], out: Path, *, client_model: str | None 
         "sessions": {"replayed": len(replays), "raters": sorted({r.rater for r in replays}),
                      "rated_turns": sum(len(r.turns) for r in replays), "copies_left_out": copies},
         "targets": targets, "labels": ITEM_LABELS, "ceiling": _ceilings(courses, replays), "judge": judged,
-        "methods": methods, "usage": sum_usage({"client": r.usage} for r in replays).get("client", {}),
+        "methods": methods, "usage": sum_tables({"client": r.usage} for r in replays).get("client", RoleUsage()).to_dict(),
         "seconds": round(time.perf_counter() - started, 3), "note": NOTE,
     }
     out.mkdir(parents=True, exist_ok=True)
-    write_jsonl_atomic(out / REPLAYS, ({"run": r.run, "client_id": r.client_id, "session_index": r.session_index,
-                                        "rater": r.rater, "turns": r.turns, "questionnaires": r.questionnaires}
-                                       for r in replays))
+    write_jsonl_atomic(out / REPLAYS, (r.to_dict() for r in replays))
     simulated_by = f"simulated ({settings['client'].model.text}, appraisal {appraisal}, self-report {self_report})"
     rows = [row for run, _, records in courses for record in records for row in session_rows(run.name, record)]
     write_ratings(out / RATINGS, rows + [row for done in replays for row in _simulated_rows(done, simulated_by)])

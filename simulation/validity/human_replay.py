@@ -15,15 +15,19 @@ answers never reach the simulated client; they are only set beside its own (``Re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from muspsy_sim.agents.client import AppraisalContext, ClientState, SimulatedClient
 from muspsy_sim.agents.client.dynamics import after_counselor_turn, between_sessions, trust_change
-from muspsy_sim.agents.client.questionnaires import AT_END, AT_START
-from muspsy_sim.agents.llm import Completion, sum_usage, usage_of
+from muspsy_sim.agents.llm import Completion, usage_of
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.record.schema import SessionRecord
-from muspsy_sim.simulation.seeding import derive_rng, derive_seed
+
+from ..core.course import Week
+from ..core.questionnaires import AT_END, AT_START, QuestionnaireResult
+from ..core.turns import CounselorTurn, Turn, last_counselor_index
+from ..core.usage import RoleUsage
+from ..record.schema import SessionRecord
+from ..seeding import derive_rng, derive_seed
 
 # The questionnaire scales compared: (instrument, subscale or None for the total).
 SCALES = (("phq9", None), ("gad7", None), ("wai_sr", None), ("wai_sr", "goal"), ("wai_sr", "task"),
@@ -34,12 +38,34 @@ def scale_name(key: str, subscale: str | None) -> str:
     return key if subscale is None else f"{key}.{subscale}"
 
 
-def scale_value(entry: dict | None, subscale: str | None) -> float | None:
-    """A questionnaire record's total or subscale, None where it is missing or incomplete."""
-    if not entry:
+def scale_value(result: QuestionnaireResult | None, subscale: str | None) -> float | None:
+    """A questionnaire result's total or subscale, None where it is missing or incomplete."""
+    if result is None:
         return None
-    value = entry.get("total") if subscale is None else (entry.get("subscales") or {}).get(subscale)
+    value = result.total if subscale is None else result.subscales.get(subscale)
     return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class RatedTurn:
+    """One counselor turn the person rated, and how the simulated client took the same turn."""
+
+    turn: int  # its index in the session's turns
+    person: dict[str, int | None]  # the person's rating per appraisal item (None: left unrated)
+    simulated: dict[str, float | None]  # the simulated client's appraisal on the same 1..5 scale (1 + 4 x cue)
+    worth: float  # the turn's trust change for the simulated client (``trust_change``)
+    source: str | None  # the simulated appraiser: rules or model
+
+
+@dataclass(frozen=True)
+class AnsweredBoth:
+    """One questionnaire at one moment: the simulated client's answers and the person's (None: not asked)."""
+
+    simulated: QuestionnaireResult
+    person: QuestionnaireResult | None
+
+    def to_dict(self) -> dict:
+        return {"simulated": self.simulated.to_dict(), "person": None if self.person is None else self.person.to_dict()}
 
 
 @dataclass
@@ -50,14 +76,12 @@ class ReplayedSession:
     client_id: str
     session_index: int
     rater: str
-    # Per counselor turn the person rated: {"turn", "person": {item: 1..5 | None},
-    # "simulated": {item: value on 1..5 | None}, "worth": the turn's trust change, "source"}.
-    turns: list[dict] = field(default_factory=list)
-    # Per moment ("before", "after", "exit") and instrument: {"person": record, "simulated": record}.
-    questionnaires: dict[str, dict[str, dict]] = field(default_factory=dict)
+    turns: list[RatedTurn] = field(default_factory=list)  # per counselor turn the person rated
+    # Per moment ("before", "after", "exit") and instrument.
+    questionnaires: dict[str, dict[str, AnsweredBoth]] = field(default_factory=dict)
     appraisal_methods: dict[str, int] = field(default_factory=dict)
     self_report_methods: dict[str, int] = field(default_factory=dict)
-    usage: dict = field(default_factory=dict)
+    usage: RoleUsage = field(default_factory=RoleUsage)
 
     @property
     def key(self) -> str:
@@ -69,12 +93,19 @@ class ReplayedSession:
         for moment in self.questionnaires.values():
             for key, subscale in SCALES:
                 both = moment.get(key)
-                if not both:
+                if both is None:
                     continue
-                simulated, person = scale_value(both["simulated"], subscale), scale_value(both["person"], subscale)
+                simulated, person = scale_value(both.simulated, subscale), scale_value(both.person, subscale)
                 if simulated is not None and person is not None:
                     pairs.setdefault(scale_name(key, subscale), []).append((simulated, person))
         return pairs
+
+    def to_dict(self) -> dict:
+        """Its line of replays.jsonl."""
+        return {"run": self.run, "client_id": self.client_id, "session_index": self.session_index,
+                "rater": self.rater, "turns": [asdict(turn) for turn in self.turns],
+                "questionnaires": {moment: {key: both.to_dict() for key, both in answered.items()}
+                                   for moment, answered in self.questionnaires.items()}}
 
 
 def _count(into: dict[str, int], methods: dict[str, int]) -> None:
@@ -82,29 +113,25 @@ def _count(into: dict[str, int], methods: dict[str, int]) -> None:
         into[method] = into.get(method, 0) + count
 
 
-def _heard(record: SessionRecord) -> list[dict]:
-    """The session's turns as plain data, without anything the person rated (ratings are session-level)."""
-    return [turn.to_dict() for turn in record.turns]
-
-
 def replay_course(run: str, profile: CaseProfile, records: list[SessionRecord], client: SimulatedClient,
                   seed: int) -> list[ReplayedSession]:
     """Replay one person's course (their sessions of one profile in one run, by session) through ``client``."""
     state = ClientState.initial(profile)
-    earlier: list[list[dict]] = []
+    earlier: list[list[Turn]] = []
     previous: SessionRecord | None = None
     replayed = []
     for record in sorted(records, key=lambda r: r.session_index):
         index = record.session_index
         completions: list[Completion] = []
         done = ReplayedSession(run, profile.id, index, record.rater or "")
-        week = record.week_before.to_dict() if record.week_before is not None else None
+        week = record.week_before
         if previous is not None:
             had_assignment = bool(previous.memory and previous.memory.counseling_assignments)
             state, _ = between_sessions(state, list(profile.plan_for(index).life_events), had_assignment, client.params,
-                                        derive_rng(seed, profile.id, index, "week"), happened=week or {})
+                                        derive_rng(seed, profile.id, index, "week"),
+                                        happened=week if week is not None else Week())
 
-        def ask(keys: tuple[str, ...], moment: str, turns: list[dict]) -> None:
+        def ask(keys: tuple[str, ...], moment: str, turns: list[Turn]) -> None:
             answers, used = client.answer_questionnaires(profile, index, state, keys,
                                                          derive_seed(seed, profile.id, index, f"questionnaires-{moment}"),
                                                          turns=turns, week=week)
@@ -112,17 +139,16 @@ def replay_course(run: str, profile: CaseProfile, records: list[SessionRecord], 
             person = (record.questionnaires.exit if moment == "exit" else record.questionnaires) \
                 if record.questionnaires is not None else None
             for key in keys:
-                _count(done.self_report_methods, answers[key]["methods"])
+                _count(done.self_report_methods, answers[key].methods)
                 mine = getattr(person, key, None) if person is not None else None
-                done.questionnaires.setdefault(moment, {})[key] = {
-                    "simulated": answers[key], "person": mine.to_dict() if mine is not None else None}
+                done.questionnaires.setdefault(moment, {})[key] = AnsweredBoth(answers[key], mine)
 
         ask(AT_START, "before", [])
-        heard: list[dict] = []
+        heard: list[Turn] = []
         rated = {rating.turn for rating in record.turn_ratings}
-        for position, turn in enumerate(_heard(record)):
+        for position, turn in enumerate(record.turns):
             heard.append(turn)
-            if turn["speaker"] != "counselor":
+            if not isinstance(turn, CounselorTurn):
                 continue
             # The dialogue up to and including this counselor turn: nothing the person said after it.
             context = AppraisalContext(profile, index, state, list(heard), earlier,
@@ -134,19 +160,17 @@ def replay_course(run: str, profile: CaseProfile, records: list[SessionRecord], 
                 ratings = {r.item: r.rating for r in record.turn_ratings if r.turn == position}
                 simulated = {item: None if getattr(appraisal, item, None) is None
                              else round(1 + 4 * float(getattr(appraisal, item)), 4) for item in ratings}
-                done.turns.append({"turn": position, "person": ratings, "simulated": simulated,
-                                   "worth": round(trust_change(appraisal, state.resistance, client.params), 4),
-                                   "source": appraisal.source})
+                done.turns.append(RatedTurn(position, ratings, simulated,
+                                            round(trust_change(appraisal, state.resistance, client.params), 4),
+                                            appraisal.source))
             state = after_counselor_turn(state, appraisal, client.params,
                                          derive_rng(seed, profile.id, index, position, "dynamics"))
-        last_counselor = max((i for i, t in enumerate(heard) if t["speaker"] == "counselor"), default=-1)
-        seen = heard[: last_counselor + 1]  # the end-of-session answers see nothing after the last counselor turn
+        seen = heard[: last_counselor_index(heard) + 1]  # the end-of-session answers see nothing after it
         ask(AT_END, "after", seen)
         if record.questionnaires is not None and record.questionnaires.exit is not None:
             ask(AT_START, "exit", seen)
-        done.usage = sum_usage({"client": usage_of(c)} for c in completions).get("client", {})
+        done.usage = usage_of(completions)
         replayed.append(done)
         earlier.append(heard)
         previous = record
     return replayed
-

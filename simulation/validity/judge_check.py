@@ -15,17 +15,20 @@ thank-you, a goodbye) would tell it how the seeker felt, which is what it is che
 from __future__ import annotations
 
 from muspsy_sim.agents.judge import Judge
-from muspsy_sim.simulation.validity.agreement import Group, agreement_figures
-from muspsy_sim.simulation.validity.esconv import Conversation
+
+from ..core.questionnaires import FALLBACK_METHOD
+from ..core.turns import Turn, last_counselor_index
+from .agreement import Group, agreement_figures
+from .esconv import ChatTurn, Conversation
 
 # target -> (the judge's item, the seeker's survey item)
 JUDGE_TARGETS = {"judge_empathy": ("judge_empathy", "empathy"), "judge_relevance": ("judge_coherence", "relevance")}
-FALLBACK = "fallback"
 
 
-def until_last_supporter_turn(turns: list[dict]) -> list[dict]:
-    last = max((i for i, t in enumerate(turns) if t["speaker"] == "counselor"), default=-1)
-    return [{"speaker": t["speaker"], "text": t["text"]} for t in turns[: last + 1]]
+def until_last_supporter_turn(turns: list[ChatTurn]) -> list[Turn]:
+    """The conversation as the judge reads it: the turns up to the supporter's last one."""
+    heard = [turn.as_turn() for turn in turns]
+    return heard[: last_counselor_index(heard) + 1]
 
 
 def judge_conversations(conversations: list[Conversation], judge: Judge, seed: int = 0,
@@ -34,16 +37,16 @@ def judge_conversations(conversations: list[Conversation], judge: Judge, seed: i
     groups: dict[str, list[Group]] = {target: [] for target in JUDGE_TARGETS}
     methods: dict[str, int] = {}
     for conversation in conversations:
-        record = {"session_index": 1, "turns": until_last_supporter_turn(conversation.turns)}
-        scores, _ = judge.rate(record, pseudonym, seed)
+        scores, _ = judge.rate(until_last_supporter_turn(conversation.turns), 1, pseudonym, seed)
         for target, (item, survey) in JUDGE_TARGETS.items():
             score = scores[item]
             methods[score["method"]] = methods.get(score["method"], 0) + 1
             rated = conversation.survey.get(survey)
             # A rating the judge model did not give (filled in) is left out, like every score `eval` keeps.
-            if rated is not None and score["method"] != FALLBACK:
+            if rated is not None and score["method"] != FALLBACK_METHOD:
                 key = str(conversation.index)
                 groups[target].append(Group(key, key, [(float(score["score"]), float(rated))]))
-    return {"model": judge.llm.model, "prompt_version": judge.prompt_version, "methods": methods,
+    described = judge.describe()
+    return {"model": described["model"], "prompt_version": described["prompt_version"], "methods": methods,
             "items": {target: {"judge": item, "seeker": survey} for target, (item, survey) in JUDGE_TARGETS.items()},
             "targets": {target: agreement_figures(g, seed) for target, g in groups.items()}}
