@@ -13,7 +13,13 @@ import pytest
 from typer.testing import CliRunner
 
 from muspsy_sim.simulation.cli import app
-from muspsy_sim.simulation.validity.agreement import Group, aligned, conversation_shuffled, krippendorff_alpha
+from muspsy_sim.simulation.validity.agreement import (
+    Group,
+    aligned,
+    conversation_shuffled,
+    krippendorff_alpha,
+    ordinal_distance,
+)
 from muspsy_sim.simulation.validity.human_harness import run_human_validity
 from tests.esconv_synthetic import write_judged
 from tests.human_client_synthetic import follow_rules, noisy, unrelated, write_person_run
@@ -129,15 +135,30 @@ def test_the_conversation_level_shuffle_keeps_whole_conversations():
 
 
 def test_krippendorff_alpha_matches_the_published_example():
-    """Krippendorff (2011), "Computing Krippendorff's alpha-reliability": 4 coders, 12 units, nominal 0.743."""
+    """Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability": 4 coders, 12 units; nominal 0.743,
+    ordinal 0.815, interval 0.849 (computed with NLTK's AnnotationTask and the ordinal distance built here)."""
     coders = {"A": [1, 2, 3, 3, 2, 1, 4, 1, 2, None, None, None], "B": [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, None, 3],
               "C": [None, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, None], "D": [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, None]}
     units = {str(u): {c: float(v[u]) for c, v in coders.items() if v[u] is not None} for u in range(12)}
     assert krippendorff_alpha(units, "nominal")["alpha"] == pytest.approx(0.743, abs=0.001)
     assert krippendorff_alpha(units, "interval")["alpha"] == pytest.approx(0.849, abs=0.001)
     result = krippendorff_alpha(units)
+    assert result["level"] == "ordinal" and result["alpha"] == pytest.approx(0.815, abs=0.001)
     assert result["units"] == 11 and result["raters"] == 4  # unit 12 has one value: not pairable
+    assert result["pairable_values"] == 40
+    # Undefined without disagreement to measure against (NLTK itself would answer 1): None.
     assert krippendorff_alpha({"u": {"a": 3.0}})["alpha"] is None
+    assert krippendorff_alpha({"u": {"a": 3.0, "b": 3.0}, "v": {"a": 3.0, "b": 3.0}})["alpha"] is None
+    with pytest.raises(ValueError):
+        krippendorff_alpha(units, "ratio")
+
+
+def test_the_ordinal_distance_is_krippendorffs():
+    """delta(c, k) = (sum of n_g from c to k - (n_c + n_k) / 2)^2 over the pooled frequencies; 0 for c = k."""
+    distance = ordinal_distance({1.0: 3, 2.0: 5, 4.0: 2})
+    assert distance(1.0, 1.0) == 0
+    assert distance(1.0, 2.0) == distance(2.0, 1.0) == (3 + 5 - (3 + 5) / 2) ** 2
+    assert distance(1.0, 4.0) == (3 + 5 + 2 - (3 + 2) / 2) ** 2  # a value no one gave (3) adds nothing
 
 
 def test_the_ratings_table_joins_people_and_the_simulated_client(tmp_path):

@@ -13,8 +13,11 @@ conversation's (simulated, person) pairs in turn order, and the cluster the boot
   central 95% band say what chance gives; a rho inside the band is no evidence of agreement.
 * ``mean_difference``: mean of simulated minus person over the pairs, with its cluster-bootstrap
   interval (does the simulation rate higher than people?).
-* ``krippendorff_alpha``: agreement between raters of the same units (ordinal), from the
-  ``krippendorff`` package.
+* ``krippendorff_alpha``: agreement between raters of the same units (ordinal by default), computed by
+  NLTK's ``AnnotationTask`` (``nltk.metrics.agreement``, Apache-2.0) with Krippendorff's difference
+  functions: nominal (NLTK's ``binary_distance``), interval (``interval_distance``, the squared
+  difference) and ordinal (``ordinal_distance``, built here from the pooled frequencies of the pairable
+  values, Krippendorff 2011, "Computing Krippendorff's Alpha-Reliability").
 """
 
 from __future__ import annotations
@@ -130,27 +133,49 @@ def agreement_figures(groups: list[Group], seed: int) -> dict:
     }
 
 
+LEVELS = ("nominal", "ordinal", "interval")
+
+
+def ordinal_distance(frequencies: dict[float, int]):
+    """Krippendorff's ordinal difference function over the pooled frequencies of the pairable values:
+    delta(c, k) = (sum of n_g for g from c to k, minus (n_c + n_k) / 2) squared."""
+    values = sorted(frequencies)
+    rank = {value: position for position, value in enumerate(values)}
+    cumulative = np.cumsum([frequencies[value] for value in values]).tolist()
+
+    def distance(c: float, k: float) -> float:
+        low, high = sorted((rank[c], rank[k]))
+        between = cumulative[high] - (cumulative[low - 1] if low > 0 else 0)
+        return float(between - (frequencies[values[low]] + frequencies[values[high]]) / 2) ** 2
+
+    return distance
+
+
 def krippendorff_alpha(units: dict[str, dict[str, float]], level: str = "ordinal") -> dict:
     """Krippendorff's alpha over the units two or more raters rated (``units``: unit -> rater -> value).
 
     None when there is nothing to compare (fewer than two raters on any unit, or a single value
-    throughout, where alpha is undefined).
+    throughout, where alpha is undefined: NLTK would answer 1 there).
     """
-    # lazy: the krippendorff package (and its numpy work) only when raters are compared
-    import krippendorff
+    # lazy: NLTK (its agreement module only) loads when raters are compared
+    from nltk.metrics.agreement import AnnotationTask
+    from nltk.metrics.distance import binary_distance, interval_distance
 
+    if level not in LEVELS:
+        raise ValueError(f"unknown level of measurement '{level}' (one of {', '.join(LEVELS)})")
     shared = {unit: ratings for unit, ratings in units.items() if len(ratings) >= 2}
     raters = sorted({rater for ratings in shared.values() for rater in ratings})
-    result = {"units": len(shared), "raters": len(raters), "pairable_values": sum(map(len, shared.values())),
+    pooled: dict[float, int] = {}
+    for ratings in shared.values():
+        for value in ratings.values():
+            pooled[value] = pooled.get(value, 0) + 1
+    result = {"units": len(shared), "raters": len(raters), "pairable_values": sum(pooled.values()),
               "alpha": None, "level": level}
-    if not shared:
+    if len(pooled) < 2:
         return result
-    data = np.full((len(raters), len(shared)), np.nan)
-    for column, ratings in enumerate(shared.values()):
-        for rater, value in ratings.items():
-            data[raters.index(rater), column] = value
-    try:
-        result["alpha"] = _rounded(krippendorff.alpha(reliability_data=data, level_of_measurement=level))
-    except ValueError:  # one value in the whole domain: no disagreement to measure against
-        pass
+    distance = {"nominal": binary_distance, "interval": interval_distance,
+                "ordinal": ordinal_distance(pooled)}[level]
+    task = AnnotationTask(data=[(rater, unit, value) for unit, ratings in shared.items()
+                                for rater, value in ratings.items()], distance=distance)
+    result["alpha"] = _rounded(task.alpha())
     return result
