@@ -64,7 +64,7 @@ def dialogue(rng: random.Random, turns: int) -> list[dict]:
 def _answers(key: str, rng: random.Random, skip: float = 0.1) -> dict:
     instrument = instruments()[key]
     return person_questionnaire(key, [None if rng.random() < skip else rng.choice(instrument.values)
-                                      for _ in instrument.items])
+                                      for _ in instrument.items]).to_dict()
 
 
 def write_person_run(tmp_path: Path, name: str, rater: str, planted: Planted, *, clients=("gad-priya-38",),

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from muspsy_sim.simulation.cli import app
+from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn, TurnRating
 from muspsy_sim.simulation.practice.course_driver import PENDING_FILE, PracticeCourse, Refused
 from tests.practice_helpers import CLIENT, act, open_client_course
 from tests.test_record import validator
@@ -44,20 +45,20 @@ def test_the_course_waits_for_the_person_where_a_client_acts(course):
     status = course.status()
     # Before session 1: PHQ-9 and GAD-7, from the person; the counselor's goal is planned already.
     assert status.request["kind"] == "questionnaires" and status.request["keys"] == ["phq9", "gad7"]
-    assert status.position == "1.before.phq9+gad7" and status.course["goal"]
+    assert status.position == "1.before.phq9+gad7" and status.course.goal
     status = act(course)
     # The counselor (the test double's MusPsy counselor) opened; the person replies and rates the opening.
     assert status.request == {"kind": "client_turn", "client_id": CLIENT, "session_index": 1, "turn_index": 1,
                               "position": "1.1", "rate": True}
-    opening = status.session["turns"][0]
-    assert opening["speaker"] == "counselor" and opening["source"] == "model" and "Priya" in opening["text"]
+    opening = status.session.turns[0]
+    assert isinstance(opening, CounselorTurn) and opening.source == "model" and "Priya" in opening.text
     status = act(course, text="  Work keeps me up at night.  ")
-    counselor, client, answer = status.session["turns"]
-    assert client == {"speaker": "client", "text": "Work keeps me up at night.", "state": None, "appraisal": None,
-                      "disclosed_fact": None, "risk_disclosed": False, "source": "human"}
-    assert "work keeps me up at night" in answer["text"].lower()  # the counselor heard the person
-    assert status.session["turn_ratings"][0] == {"turn": 0, "item": "empathy", "rating": 4, "source": "human",
-                                                 "rater": "ana"}
+    counselor, client, answer = status.session.turns
+    assert client.to_dict() == {"speaker": "client", "text": "Work keeps me up at night.", "state": None,
+                                "appraisal": None, "disclosed_fact": None, "risk_disclosed": False, "source": "human"}
+    assert client.by_person
+    assert "work keeps me up at night" in answer.text.lower()  # the counselor heard the person
+    assert status.session.turn_ratings[0] == TurnRating(turn=0, item="empathy", rating=4, source="human", rater="ana")
     assert not (course.run_dir.path / PENDING_FILE).exists()
 
 
@@ -117,21 +118,20 @@ def test_two_sessions_are_recorded_with_the_persons_ratings_and_nothing_filled_i
 def test_a_person_who_leaves_ends_the_session_and_the_closing_turn_is_rated(course):
     act(course)  # PHQ-9, GAD-7
     status = act(course, text="I think I want to stop here.", end=True)
-    assert status.request["kind"] == "rate_turn" and status.session["ended_by"] == "client"
+    assert status.request["kind"] == "rate_turn" and status.session.ended_by == "client"
     status = act(course, ratings={})  # nothing rated: recorded as unrated
     status = act(course)  # WAI-SR, PANAS
     record = status.records[0]
-    assert record["ended_by"] == "client" and [t["speaker"] for t in record["turns"]] == ["counselor", "client",
-                                                                                        "counselor"]
-    assert [r["rating"] for r in record["turn_ratings"] if r["turn"] == 2] == [None] * 4
+    assert record.ended_by == "client" and [t.speaker for t in record.turns] == ["counselor", "client", "counselor"]
+    assert [r.rating for r in record.turn_ratings if r.turn == 2] == [None] * 4
 
 
 def test_a_risk_disclosure_in_the_persons_words_gets_the_counselors_safety_step(course):
     act(course)
     status = act(course, text="Some nights I want to die.")
-    reply = status.session["turns"][-1]
-    assert status.session["turns"][1]["risk_disclosed"] is True
-    assert reply["source"] == "safety" and reply["safety"]["reason"] == "disclosure"
+    reply = status.session.turns[-1]
+    assert status.session.turns[1].risk_disclosed is True
+    assert reply.source == "safety" and reply.safety.reason == "disclosure"
 
 
 @pytest.mark.parametrize("value,reason,on_page", [
@@ -160,7 +160,7 @@ def test_unusable_replies_are_refused_on_the_page_and_asked_again_in_the_graph(c
     # Sent to the graph anyway (an old page, a hand-made post): the client node asks again, nothing recorded.
     course.graph.invoke(Command(resume={status.interrupt_id: value}), course.thread, context=course.context)
     again = course.status()
-    assert again.position == "1.1" and again.request["asked_again"] == 1 and len(again.session["turns"]) == 1
+    assert again.position == "1.1" and again.request["asked_again"] == 1 and len(again.session.turns) == 1
 
 
 def test_answers_out_of_the_scale_and_stale_posts_are_refused(course):
@@ -191,8 +191,8 @@ def test_a_reply_received_but_not_taken_is_sent_after_a_restart(tmp_path):
     reopened.continue_course()
     assert reopened.wait(60)
     status = reopened.status()
-    assert [t["text"] for t in status.session["turns"] if t["speaker"] == "client"] == ["I could not sleep."]
-    assert [r["rating"] for r in status.session["turn_ratings"]] == [5, 4, 1, 5]
+    assert [t.text for t in status.session.turns if isinstance(t, ClientTurn)] == ["I could not sleep."]
+    assert [r.rating for r in status.session.turn_ratings] == [5, 4, 1, 5]
     assert status.position == "1.3" and not (plan.run_dir.path / PENDING_FILE).exists()
     reopened.close()
 

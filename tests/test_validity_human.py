@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from muspsy_sim.simulation.cli import app
+from muspsy_sim.simulation.core.turns import CounselorTurn, Turn
 from muspsy_sim.simulation.validity.agreement import (
     Group,
     aligned,
@@ -20,6 +21,7 @@ from muspsy_sim.simulation.validity.agreement import (
     krippendorff_alpha,
     ordinal_distance,
 )
+from muspsy_sim.simulation.validity.esconv import ChatTurn
 from muspsy_sim.simulation.validity.human_harness import run_human_validity
 from tests.esconv_synthetic import write_judged
 from tests.human_client_synthetic import follow_rules, noisy, unrelated, write_person_run
@@ -94,7 +96,7 @@ def test_the_replay_sees_nothing_after_the_turn_it_rates(tmp_path, monkeypatch):
     from muspsy_sim.agents.client.appraisal import RulesAppraiser
 
     run = write_person_run(tmp_path, "leak", "r", follow_rules, clients=CLIENTS[:1], sessions=2, turns=4)
-    seen: list[tuple[str, list[dict]]] = []
+    seen: list[tuple[str, list[Turn]]] = []
     appraise = RulesAppraiser.appraise
 
     def watch_appraisal(self, context):
@@ -112,12 +114,13 @@ def test_the_replay_sees_nothing_after_the_turn_it_rates(tmp_path, monkeypatch):
     run_human_validity([run], tmp_path / "out", appraisal="rules", self_report="latent")
     records = [json.loads(line) for line in (run / "sessions.jsonl").read_text().splitlines()]
     appraised = [turns for kind, turns in seen if kind == "appraisal"]
-    assert len(appraised) == 8 and all(turns[-1]["speaker"] == "counselor" for turns in appraised)
-    assert all(t.keys() >= {"speaker", "text"} and "rating" not in t for turns in appraised for t in turns)
+    assert len(appraised) == 8 and all(isinstance(turns[-1], CounselorTurn) for turns in appraised)
+    # The turns as recorded, nothing of the person's ratings in them.
+    assert all("rating" not in t.to_dict() for turns in appraised for t in turns)
     full = records[0]["turns"]
-    assert [len(turns) for turns in appraised[:4]] == [1, 3, 5, 7] and appraised[3] == full
+    assert [len(turns) for turns in appraised[:4]] == [1, 3, 5, 7] and [t.to_dict() for t in appraised[3]] == full
     ends = [turns for kind, turns in seen if kind == "wai_sr"]
-    assert all(turns[-1]["speaker"] == "counselor" for turns in ends)
+    assert ends and all(isinstance(turns[-1], CounselorTurn) for turns in ends)
 
 
 def test_the_conversation_level_shuffle_keeps_whole_conversations():
@@ -202,9 +205,10 @@ def test_the_judge_recovers_planted_session_ratings_on_esconv(tmp_path):
 def test_the_judge_reads_nothing_after_the_supporters_last_turn():
     from muspsy_sim.simulation.validity.judge_check import until_last_supporter_turn
 
-    turns = [{"speaker": "counselor", "text": "Hi."}, {"speaker": "client", "text": "Hello."},
-             {"speaker": "counselor", "text": "How are you?"}, {"speaker": "client", "text": "Thanks, bye."}]
-    assert until_last_supporter_turn(turns) == turns[:3]
+    turns = [ChatTurn("counselor", "Hi."), ChatTurn("client", "Hello.", 4), ChatTurn("counselor", "How are you?"),
+             ChatTurn("client", "Thanks, bye.", 5)]
+    assert until_last_supporter_turn(turns) == [turn.as_turn() for turn in turns[:3]]
+    assert until_last_supporter_turn(turns[1:2]) == []
 
 
 def test_the_model_appraiser_rates_every_item_through_the_client_model(tmp_path):
