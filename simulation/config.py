@@ -90,8 +90,14 @@ class AnswerFallbacks(_Strict):
 
 
 class ClientSettings(_Strict):
-    """How the simulated client takes turns and answers questionnaires (docs/client_state.md)."""
+    """How the simulated client takes turns and answers questionnaires (docs/client_state.md); or a person."""
 
+    kind: Literal["simulated", "human"] = Field(
+        default="simulated", description="simulated: the client agent; human: a person in the client's chair "
+        "(`practice --as client`), whose replies, ratings and answers come from the practice page.")
+    rater: str | None = Field(
+        default=None, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,79}$",
+        description="With kind human: the person's name (or code) recorded with every rating and answer.")
     appraisal: Literal["rules", "model"] = Field(
         default="rules", description="rules: lexical cues; model: the client's own model rates each counselor turn.")
     self_report: Literal["model", "latent"] = Field(

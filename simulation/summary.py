@@ -73,7 +73,7 @@ def answers_line(sessions: list[SessionRecord]) -> str:
 
 def coverage_line(coverage: AnswerCoverage) -> str:
     """eval's coverage: answered of asked, per role and instrument."""
-    roles = {"client": coverage.client, "judge": coverage.judge}
+    roles = {"client": coverage.client, "person": coverage.person, "judge": coverage.judge}
     parts = [f"{role} " + ", ".join(f"{key} {c.answered}/{c.asked}" for key, c in counts.items())
              for role, counts in roles.items() if counts]
     return "; ".join(parts) or "none asked"

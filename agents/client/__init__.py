@@ -8,10 +8,11 @@ from .appraisal import (
     appraise,
     build_appraiser,
 )
-from .base import Client, ClientReply
+from .base import Client, ClientReply, PersonClient
 from .dynamics import DynamicsParams, between_sessions
 from .simulated_client import SimulatedClient
 from .state import ClientState
 
 __all__ = ["AppraisalContext", "Appraiser", "Client", "ClientReply", "ClientState", "DynamicsParams",
-           "ModelAppraiser", "RulesAppraiser", "SimulatedClient", "appraise", "between_sessions", "build_appraiser"]
+           "ModelAppraiser", "PersonClient", "RulesAppraiser", "SimulatedClient", "appraise", "between_sessions",
+           "build_appraiser"]

@@ -129,20 +129,30 @@ def wants_to_leave(state: ClientState, params: DynamicsParams) -> bool:
 
 
 def between_sessions(
-    state: ClientState, planned_events: list[str], had_assignment: bool, params: DynamicsParams, rng: random.Random
+    state: ClientState, planned_events: list[str], had_assignment: bool, params: DynamicsParams, rng: random.Random,
+    happened: Week | None = None,
 ) -> tuple[ClientState, Week]:
     """The client's week: events, homework done or not, symptom drift.
 
-    Returns the state at the start of the next session and a record of the week.
+    Returns the state at the start of the next session and a record of the week. ``happened`` (a
+    recorded week) gives the homework and the chance events instead of drawing them, so a replay
+    lives the week a person was told of (``simulation.validity``); the drift's noise is still drawn.
     """
     homework_done = None
     adherence = state.homework_adherence
-    if had_assignment:
+    if happened is not None:
+        homework_done = happened.homework_done if had_assignment else None
+        if homework_done is not None:
+            adherence = _clamp(0.7 * adherence + 0.3 * float(homework_done), 0, 1)
+    elif had_assignment:
         chance = _clamp(0.1 + 0.1 * state.readiness + 0.05 * state.trust - 0.2 * state.resistance, 0.05, 0.95)
         homework_done = rng.random() < chance
         adherence = _clamp(0.7 * adherence + 0.3 * float(homework_done), 0, 1)
     random_events = []
-    if rng.random() < params.random_event_chance:
+    if happened is not None:
+        valence = dict(RANDOM_EVENTS)
+        random_events = [(text, valence.get(text, 0)) for text in happened.random_events]
+    elif rng.random() < params.random_event_chance:
         random_events.append(RANDOM_EVENTS[rng.randrange(len(RANDOM_EVENTS))])
     drift = (
         -params.weekly_relief_per_trust * (state.trust - 5)

@@ -34,9 +34,10 @@ def run_course(graph: CompiledStateGraph, profile: CaseProfile, context: RunCont
         return {"status": "failed", "sessions_done": done, **failure_entry(error)}
     state = graph.get_state(thread)
     done = len(state.values.get("memories", []))
-    if state.interrupts:  # a counselor that waits for a person (simulation/practice) stopped the course
+    if state.interrupts:  # a counselor or client that waits for a person (simulation/practice) stopped the course
         return {"status": "failed", "sessions_done": done,
-                "error": "the course waits for a person's turn: continue it with `run_sim.py practice`"}
+                "error": "the course waits for a person: continue it with `run_sim.py practice` "
+                         "(with --as client when a person plays the client)"}
     return {"status": "finished", "sessions_done": done}
 
 

@@ -29,8 +29,9 @@ from ..record.run_directory import RunDirectory
 from ..record.run_log import RunLog
 from .ray_executor import check_ray_settings
 
-# Settings that may change when a run is resumed; everything else must match.
-RESUMABLE_DIFFERENCES = frozenset({"workers", "executor", "ray_address"})
+# Settings that may change when a run is resumed; everything else must match. client.rater: another person may
+# go on with a course a person played (each session's record names its own rater).
+RESUMABLE_DIFFERENCES = frozenset({"workers", "executor", "ray_address", "client.rater"})
 
 
 @dataclass
@@ -90,6 +91,12 @@ def check_resumable(run_dir: RunDirectory, config: CampaignConfig) -> None:
     # The manifest's config is validated on reading, so settings added since the run began compare at their defaults.
     recorded = RunLog.open(run_dir.path).config.model_dump(mode="json")
     wanted = config.model_dump(mode="json")
+    for path in (key for key in RESUMABLE_DIFFERENCES if "." in key):
+        *parents, leaf = path.split(".")
+        for data in (recorded, wanted):
+            for part in parents:
+                data = data.get(part) or {}
+            data.pop(leaf, None)
     changed = sorted(k for k in wanted.keys() | recorded.keys()
                      if k not in RESUMABLE_DIFFERENCES and wanted.get(k) != recorded.get(k))
     if changed:

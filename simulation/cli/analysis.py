@@ -52,8 +52,10 @@ def eval_command(
         console.print(line, style="bold yellow", markup=False, soft_wrap=True)
     for item in summary.unhandled_risk_disclosures:
         console.print(unhandled_line(item), style="bold red", markup=False)
-    console.print(f"Answers given by the model (filled-in ones are left out of the scores): "
-                  f"{coverage_line(summary.answer_coverage)}.", markup=False)
+    coverage = summary.answer_coverage
+    who = "the model or the person (unanswered items are left out too)" if coverage.person else "the model"
+    console.print(f"Answers given by {who} (filled-in ones are left out of the scores): "
+                  f"{coverage_line(coverage)}.", markup=False)
     console.print(f"Wrote {run_dir / 'metrics.jsonl'} and {run_dir / 'summary.json'}")
 
 

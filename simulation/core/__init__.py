@@ -19,6 +19,7 @@ from .turns import (
     RetrievedMemory,
     SafetyStep,
     Turn,
+    TurnRating,
     TurnState,
 )
 from .usage import RoleUsage, UsageTable
@@ -26,5 +27,5 @@ from .usage import RoleUsage, UsageTable
 __all__ = [
     "MEMORY_LABELS", "Appraisal", "CampaignSummary", "ClientTurn", "CounselorTurn", "InputError", "QuestionnaireResult",
     "Questionnaires", "RetrievedMemory", "RoleUsage", "SafetyStep", "SessionMemory", "SessionMetrics", "Turn",
-    "TurnState", "UsageTable", "Week",
+    "TurnRating", "TurnState", "UsageTable", "Week",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from .turns import HUMAN
 from .values import ClientId, Number, Value
 
 NOTE = "Simulated counseling for research; not a clinical service."
@@ -81,7 +82,8 @@ class SessionMetrics(Value):
     consistency: ConsistencyDetail = Field(default_factory=ConsistencyDetail)
     risk: SessionRisk = Field(default_factory=SessionRisk)
     answers: dict[str, AnswerCount] = Field(default_factory=dict, description="Per instrument: asked and answered.")
-    not_applicable: list[str] = Field(default_factory=list, description="Metrics that do not apply to this counselor.")
+    not_applicable: list[str] = Field(default_factory=list, description="Metrics that do not apply to this session "
+                                      "(its counselor does not retrieve; a person has no simulated state).")
     judge: JudgeInfo | None = None
     scaffold: dict[str, Number | None] = Field(
         default_factory=dict, description="The scaffold's share beside each counselor metric: the same metric over "
@@ -90,6 +92,15 @@ class SessionMetrics(Value):
     left_out: dict[str, str] = Field(
         default_factory=dict, description="Metrics set to None on purpose, and why (e.g. the outcomes of a session "
         "whose client moved on filled-in appraisal answers).")
+    # Written only for a session a person played as the client (practice --as client).
+    client: str | None = Field(default=None, description="human: a person played the client (absent: the simulated client).")
+    rater: str | None = Field(default=None, description="The person who played the client.")
+    turn_ratings: AnswerCount | None = Field(default=None, description="The person's ratings of the counselor's turns "
+                                             "(rated_<item> in metrics): asked, and given.")
+
+    @property
+    def by_person(self) -> bool:
+        return self.client == HUMAN
 
     @property
     def key(self) -> tuple[str | None, int | None]:
@@ -156,9 +167,11 @@ class TrajectoryRealism(Value):
 
 
 class AnswerCoverage(Value):
-    """Answers asked and given by the model, per role: the client's per instrument, the judge's ratings."""
+    """Answers asked and given by the model, per role: the client's per instrument, the judge's ratings; and
+    a person's in the client's chair apart (their questionnaires and turn ratings: unanswered, never filled in)."""
 
     client: dict[str, AnswerCount] | None = None
+    person: dict[str, AnswerCount] | None = None
     judge: dict[str, AnswerCount] | None = None
 
 

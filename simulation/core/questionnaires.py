@@ -15,14 +15,18 @@ AT_END = ("wai_sr", "panas")  # asked after each session
 
 
 class QuestionnaireResult(FullyWritten):
-    """One instrument's answers as the client gave them, with its latent level beside each."""
+    """One instrument's answers as the client gave them, with its latent level beside each; or a person's answers."""
 
-    answers: list[int]
-    total: int
-    subscales: dict[str, int] = Field(default_factory=dict)
-    methods: dict[str, int] = Field(default_factory=dict, description="How many items each scoring method answered.")
-    latent: list[Number] = Field(default_factory=list, description="The client's latent level per item (its state), beside each answer.")
-    mode: str | None = Field(default=None, description="model (the client's model answered) or latent (read off the state).")
+    answers: list[int | None] = Field(description="One per item; null only in a person's answers: the item was "
+                                                  "left unanswered (never filled in).")
+    total: int | None = Field(description="null when an item is unanswered (a person's answers).")
+    subscales: dict[str, int | None] = Field(default_factory=dict, description="null when one of its items is unanswered.")
+    methods: dict[str, int] = Field(default_factory=dict, description="How many items each scoring method answered "
+                                                                      "(human: the person's own answers).")
+    latent: list[Number] = Field(default_factory=list, description="The client's latent level per item (its state), "
+                                 "beside each answer; empty for a person's answers.")
+    mode: str | None = Field(default=None, description="model (the client's model answered), latent (read off the "
+                                                       "state) or human (a person answered: practice --as client).")
     filled_in: list[int] = Field(default_factory=list, description="Items (1-based) the model gave no valid answer "
                                  "to: the scale's middle was filled in (method fallback); eval leaves them out.")
 
@@ -31,6 +35,10 @@ class QuestionnaireResult(FullyWritten):
         if self.filled_in or not self.methods.get(FALLBACK_METHOD):
             return set(self.filled_in)
         return set(range(1, len(self.answers) + 1))
+
+    def unanswered_items(self) -> set[int]:
+        """Items (1-based) left unanswered: only a person leaves one, and nothing stands in its place."""
+        return {number for number, answer in enumerate(self.answers, start=1) if answer is None}
 
 
 class _Instruments(Value):

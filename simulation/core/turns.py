@@ -1,5 +1,6 @@
 """A session's turns: what the counselor said (with what it retrieved and any safety step), what the
-client said (with how it took the counselor's turn before), and the transcript they make.
+client said (with how it took the counselor's turn before), and the transcript they make; and a
+person's ratings of the counselor's turns when a person plays the client (``TurnRating``).
 
 These are the values the agents, the graphs, the evaluation and the record pass each other; a
 turn is told apart by ``speaker``. Graph state keeps them as plain dicts (``to_dict()``), read back
@@ -17,6 +18,9 @@ from pydantic import ConfigDict, Field, TypeAdapter, model_serializer
 from .values import FullyWritten, Number, Value, not_required
 
 STAGES = ("opening", "middle", "closing")
+# The source of what a person gave in the client's chair (a turn, a turn rating, a questionnaire's answers),
+# and a session record's ``client`` when a person played it (``practice --as client``).
+HUMAN = "human"
 
 
 class RetrievedMemory(FullyWritten):
@@ -109,16 +113,38 @@ class CounselorTurn(FullyWritten):
 
 
 class ClientTurn(FullyWritten):
-    """A client turn."""
+    """A client turn. ``source`` is written only for a person's turn (``human``); the simulated client's has none,
+    and a person's turn has no ``state`` (nothing simulated moves with it)."""
 
     model_config = ConfigDict(frozen=True)
+    WRITTEN_WHEN_GIVEN = frozenset({"source"})
 
     speaker: Literal["client"] = "client"
     text: str
     state: TurnState | None = None
     appraisal: Appraisal | None = Field(default=None, description="None for a turn that opens the session.")
     disclosed_fact: int | None = Field(default=None, description="Index of the profile's private fact disclosed.")
-    risk_disclosed: bool = Field(default=False, description="Ground truth: this turn discloses the profile's risk.")
+    risk_disclosed: bool = Field(default=False, description="Ground truth: this turn discloses the profile's risk "
+                                 "(a person's turn: the risk lexicon recognises risk in it).")
+    source: str | None = Field(default=None, description="human: a person wrote this turn (practice --as client).")
+
+    @property
+    def by_person(self) -> bool:
+        return self.source == HUMAN
+
+
+class TurnRating(FullyWritten):
+    """A person's rating of one counselor turn on one appraisal item (agents/client/prompts/appraisal_items.yaml)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    turn: int = Field(ge=0, description="Index in the session's turns of the counselor turn rated.")
+    item: str = Field(description="The appraisal item: empathy (felt understood), relevance (addressed what I said), "
+                                  "push (felt pushed or judged), engagement (want to go on).")
+    rating: int | None = Field(ge=1, le=5, description="1 = not at all .. 5 = completely; null: the person left it "
+                                                       "unrated (never filled in).")
+    source: str = Field(default=HUMAN, description="human: the person's own click.")
+    rater: str | None = Field(default=None, description="The person's name or code.")
 
 
 # Counselor turn sources the program wrote in place of the counselor's model (its scaffold). Every other
@@ -150,6 +176,11 @@ def client_turn_count(turns: Iterable[Turn]) -> int:
 def last_client_text(turns: Sequence[Turn], default: str = "") -> str:
     """What the client said last in ``turns`` (``default`` when it has not spoken)."""
     return next((turn.text for turn in reversed(turns) if isinstance(turn, ClientTurn)), default)
+
+
+def last_counselor_index(turns: Sequence[Turn]) -> int:
+    """The index of the counselor's last turn in ``turns`` (-1 when it has not spoken)."""
+    return max((index for index, turn in enumerate(turns) if isinstance(turn, CounselorTurn)), default=-1)
 
 
 def last_counselor_text(turns: Sequence[Turn], default: str = "") -> str:

@@ -12,12 +12,14 @@ questionnaire result, an evaluation row) is a ``Value``: a pydantic model that
 ``FullyWritten`` values are those the current writer always writes whole: one made in code
 writes every field, defaults included, while one read back from a file
 (``model_validate(data, context=AS_READ)``, as the run's readers do) writes back what it had. Fields older writers lacked have defaults so old
-records still read, and the printed JSON Schema (serialization mode) lists them as required.
+records still read, and the printed JSON Schema (serialization mode) lists them as required. The
+exception are the fields a class names in ``WRITTEN_WHEN_GIVEN``: what only some values have (a
+person's turn, a session a person played), written only when they hold something and not required.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self, Union
+from typing import Annotated, Any, ClassVar, Self, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, WithJsonSchema
 
@@ -58,12 +60,32 @@ class Value(BaseModel):
         return self.model_dump(exclude_unset=True, by_alias=True)
 
 
-class FullyWritten(Value):
-    """A value the current writer writes whole (defaults only serve older records)."""
+def _when_given_not_required(schema: dict[str, Any], model: type) -> None:
+    """The JSON Schema hook of ``FullyWritten``: its ``WRITTEN_WHEN_GIVEN`` fields are not required."""
+    optional = getattr(model, "WRITTEN_WHEN_GIVEN", frozenset())
+    if optional and "required" in schema:
+        schema["required"] = [name for name in schema["required"] if name not in optional]
 
-    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+def _holds_something(value: Any) -> bool:
+    return value is not None and not (isinstance(value, (list, dict, str)) and not value)
+
+
+class FullyWritten(Value):
+    """A value the current writer writes whole (defaults only serve older records).
+
+    ``WRITTEN_WHEN_GIVEN`` names the fields it writes only when they hold something (not None, not
+    empty): what only some of its values have, so the others are written as before those fields existed.
+    """
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True,
+                              json_schema_extra=_when_given_not_required)
+    WRITTEN_WHEN_GIVEN: ClassVar[frozenset[str]] = frozenset()
 
     def model_post_init(self, context: Any, /) -> None:
         # Made in code (or validated without AS_READ): written whole. Read back with AS_READ: as it was.
         if context is not AS_READ:
+            optional = self.WRITTEN_WHEN_GIVEN
             self.__pydantic_fields_set__.update(type(self).model_fields)
+            self.__pydantic_fields_set__.difference_update(
+                name for name in optional if not _holds_something(getattr(self, name)))

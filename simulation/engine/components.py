@@ -17,9 +17,11 @@ from muspsy_sim.memory import MemoryStore, SessionStore, shared_embedder
 
 from ..config import CampaignConfig, RoleModel
 from ..core.provenance import qualified_name
+from ..core.turns import HUMAN
 from ..record.run_directory import RunDirectory
 from ..record.schema import ComponentsRecord
 from .course_graph import build_course_graph
+from .human_client import HumanClient
 from .store_watch import WatchedStore
 
 
@@ -58,8 +60,9 @@ class Components:
     def scoring_offers(self) -> dict[str, ScoringOffer | str]:
         """Per role that chooses among options by its model in this run (the client, when it appraises or
         answers its questionnaires by model): what that model offers, or why it could not be asked."""
-        if self.client.appraiser.name != "model" and self.client.self_report != "model":
-            return {}
+        appraiser = getattr(self.client, "appraiser", None)
+        if (appraiser is None or appraiser.name != "model") and getattr(self.client, "self_report", None) != "model":
+            return {}  # a person, or rules and latent readouts: no model chooses answers
         ask = getattr(self.client.llm, "scoring_offer", None)
         try:
             offer = ask() if ask is not None else None
@@ -74,7 +77,7 @@ class Components:
             "client": {
                 "class": qualified_name(self.client),
                 "dynamics": self.client.params.to_record(),
-                "appraisal": self.client.appraiser.name,
+                "appraisal": self.client.appraiser.name if self.client.appraiser is not None else HUMAN,
                 "self_report": self.client.self_report,
             },
             "memory_store": None if self.store is None else {
@@ -104,7 +107,10 @@ def build_components(config: CampaignConfig, run_dir: RunDirectory) -> Component
         top_k=config.memory.top_k,
         options=config.counselor_options,
     )
-    client = SimulatedClient(model_for("client"), _sampling(models.client),
-                             DynamicsParams.from_overrides(config.client_dynamics),
-                             appraisal=config.client.appraisal, self_report=config.client.self_report)
+    params = DynamicsParams.from_overrides(config.client_dynamics)
+    if config.client.kind == HUMAN:  # a person in the client's chair (practice --as client)
+        client: Client = HumanClient(params, config.client.rater or config.name)
+    else:
+        client = SimulatedClient(model_for("client"), _sampling(models.client), params,
+                                 appraisal=config.client.appraisal, self_report=config.client.self_report)
     return Components(counselor, client, store, run_dir, meter)

@@ -11,7 +11,7 @@ from typing import Protocol
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from muspsy_sim.agents.client.base import Client
+from muspsy_sim.agents.client.base import Client, PersonClient
 from muspsy_sim.agents.client.dynamics import between_sessions
 from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.counselor.base import Counselor
@@ -20,7 +20,7 @@ from muspsy_sim.memory.base import SessionStore
 from muspsy_sim.scenarios.profile import CaseProfile
 
 from ..core.questionnaires import AT_END, AT_START
-from ..core.turns import client_turn_count, exchange_chunks, heard_assignment
+from ..core.turns import HUMAN, client_turn_count, exchange_chunks, heard_assignment
 from ..core.usage import add_tables, plain_table
 from ..record.schema import SessionRecord
 from ..seeding import derive_rng, derive_seed
@@ -46,9 +46,18 @@ def initial_course_state(profile: CaseProfile) -> CourseState:
     }
 
 
+def _person_fields(client: Client, view: StateView) -> dict:
+    """What a session record adds when a person played the client: who, and their ratings of each counselor turn."""
+    if not isinstance(client, PersonClient):
+        return {}
+    return {"client": HUMAN, "rater": client.rater, "turn_ratings": list(view.turn_ratings)}
+
+
 def build_course_graph(counselor: Counselor, client: Client, store: SessionStore | None,
                        recorder: SessionRecorder) -> StateGraph:
     """One client's course of sessions. ``store`` (None: none) keeps session memories."""
+    # A person's ratings of the last session's turns are replaced at each session's start.
+    fresh_ratings = {"turn_ratings": []} if isinstance(client, PersonClient) else {}
 
     def plan(state: CourseState, runtime: Runtime[RunContext]) -> dict:
         view = StateView(state)
@@ -64,6 +73,7 @@ def build_course_graph(counselor: Counselor, client: Client, store: SessionStore
             "ended_by": None,
             "questionnaires": {},
             "usage": usage_update("counselor", goal.completions),
+            **fresh_ratings,
         }
 
     def _self_report(view: StateView, runtime: Runtime[RunContext], keys: tuple[str, ...], moment: str):
@@ -125,6 +135,7 @@ def build_course_graph(counselor: Counselor, client: Client, store: SessionStore
             questionnaires=view.questionnaires,
             memory=memory,
             usage=view.usage,
+            **_person_fields(client, view),
         ))
         runtime.context.progress.session_finished(profile.id, index, client_turn_count(view.turns))
         return {"memories": [memory.to_dict()], "transcripts": [[turn.to_dict() for turn in view.turns]]}

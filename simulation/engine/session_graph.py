@@ -1,5 +1,6 @@
 """The session graph: counselor turn <-> client turn until the client leaves, turns run out,
-or the counselor ends the session."""
+or the counselor ends the session. A client played by a person (``PersonClient``) then rates the
+session's last counselor turn (``rate_last_turn``), as it rated every one before with its reply."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from collections.abc import Iterable
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from muspsy_sim.agents.client.base import Client
+from muspsy_sim.agents.client.base import Client, PersonClient
 from muspsy_sim.agents.counselor.base import Counselor
 from muspsy_sim.agents.llm import Completion, usage_of
 
-from ..core.turns import ClientTurn, CounselorTurn, TurnState, client_turn_count
+from ..core.turns import HUMAN, ClientTurn, CounselorTurn, TurnRating, TurnState, client_turn_count
 from ..core.usage import plain_table
 from ..seeding import derive_rng, derive_seed
 from .states import RunContext, SessionInput, SessionOutput, SessionState, StateView
@@ -30,6 +31,8 @@ def build_session_graph(counselor: Counselor, client: Client, store: WatchedStor
     ``store``: the watched memory store the counselor was given; each counselor turn records the ids
     its searches returned (``store_returned``), seen here rather than reported by the counselor.
     """
+    person = client if isinstance(client, PersonClient) else None
+    last = "rate_last_turn" if person is not None else END  # a person rates the session's last counselor turn
 
     def counselor_turn(state: SessionState, runtime: Runtime[RunContext]) -> dict:
         return _counselor_speaks(StateView(state), runtime, "opening" if not state.get("turns") else "middle")
@@ -63,20 +66,29 @@ def build_session_graph(counselor: Counselor, client: Client, store: WatchedStor
         reply = client.reply(profile, index, view.client_state, turns, view.week, rng, seed, earlier=view.transcripts)
         turn = ClientTurn(
             text=reply.text,
-            state=TurnState(distress=reply.state.distress, trust=reply.state.trust),
+            # A person's turn moves no simulated state: nothing to record as theirs.
+            state=None if reply.source else TurnState(distress=reply.state.distress, trust=reply.state.trust),
             appraisal=reply.appraisal,
             disclosed_fact=reply.disclosed_fact,
             risk_disclosed=reply.risk_disclosed,
+            source=reply.source,
         )
         runtime.context.progress.turn_done(profile.id)
         update = {"turns": [turn.to_dict()], "client_state": reply.state.get_state(),
                   "usage": usage_update("client", reply.completions)}
+        if reply.ratings is not None:
+            update["turn_ratings"] = _turn_ratings(len(turns) - 1, reply.ratings, person)
         if reply.ends_session:
             update["ended_by"] = "client"
         return update
 
+    def rate_last_turn(state: SessionState) -> dict:
+        view = StateView(state)
+        ratings = person.rate_last_turn(view.profile, view.session_index, view.turns)
+        return {"turn_ratings": _turn_ratings(len(view.turns) - 1, ratings, person)}
+
     def after_counselor(state: SessionState) -> str:
-        return END if StateView(state).ended_by == "counselor" else "client_turn"
+        return last if StateView(state).ended_by == "counselor" else "client_turn"
 
     def after_client(state: SessionState, runtime: Runtime[RunContext]) -> str:
         view = StateView(state)
@@ -89,7 +101,17 @@ def build_session_graph(counselor: Counselor, client: Client, store: WatchedStor
     graph.add_node("client_turn", client_turn)
     graph.add_node("closing", closing)
     graph.add_edge(START, "counselor_turn")
-    graph.add_conditional_edges("counselor_turn", after_counselor, ["client_turn", END])
+    graph.add_conditional_edges("counselor_turn", after_counselor, ["client_turn", last])
     graph.add_conditional_edges("client_turn", after_client, ["counselor_turn", "closing"])
-    graph.add_edge("closing", END)
+    graph.add_edge("closing", last)
+    if person is not None:
+        graph.add_node("rate_last_turn", rate_last_turn)
+        graph.add_edge("rate_last_turn", END)
     return graph
+
+
+def _turn_ratings(turn: int, ratings: dict[str, int | None], person: PersonClient | None) -> list[dict]:
+    """A person's ratings of the counselor turn at index ``turn``, one per item (None: unrated), as state holds them."""
+    rater = person.rater if person is not None else None
+    return [TurnRating(turn=turn, item=item, rating=rating, source=HUMAN, rater=rater).to_dict()
+            for item, rating in ratings.items()]

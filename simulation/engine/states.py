@@ -21,7 +21,7 @@ from muspsy_sim.scenarios.profile import CaseProfile
 
 from ..core.course import SessionMemory, Week
 from ..core.questionnaires import Questionnaires
-from ..core.turns import Turn, turns_of
+from ..core.turns import Turn, TurnRating, turns_of
 from ..core.usage import UsageTable, table_of, usage_reducer
 
 # --- state ----------------------------------------------------------------------------------------
@@ -44,6 +44,7 @@ class SessionOutput(TypedDict):
     client_state: dict
     ended_by: str | None
     usage: dict
+    turn_ratings: list[dict]  # written only when a person plays the client
 
 
 class SessionState(TypedDict, total=False):
@@ -57,6 +58,7 @@ class SessionState(TypedDict, total=False):
     turns: Annotated[list[dict], operator.add]
     ended_by: str | None
     usage: Annotated[dict, usage_reducer]
+    turn_ratings: Annotated[list[dict], operator.add]  # a person's ratings of the counselor turns
 
 
 class CourseState(TypedDict, total=False):
@@ -68,6 +70,7 @@ class CourseState(TypedDict, total=False):
     client_state_start: dict
     week: dict | None  # what happened between the previous session and this one
     turns: list[dict]  # this session's turns (replaced each session)
+    turn_ratings: list[dict]  # a person's ratings of this session's counselor turns (replaced each session)
     ended_by: str | None
     usage: dict  # this session's usage by role
     questionnaires: dict  # this session's self-reports, by instrument
@@ -123,6 +126,20 @@ class StateView:
     def turns(self) -> tuple[Turn, ...]:
         """This session's turns so far."""
         return tuple(turns_of(self.state.get("turns") or []))
+
+    @cached_property
+    def turn_ratings(self) -> tuple[TurnRating, ...]:
+        """A person's ratings of this session's counselor turns so far (none when the client is simulated)."""
+        return tuple(TurnRating.model_validate(rating) for rating in self.state.get("turn_ratings") or [])
+
+    @property
+    def sessions_done(self) -> int:
+        """How many sessions the course has finished (one memory each)."""
+        return len(self.state.get("memories") or [])
+
+    def __contains__(self, key: str) -> bool:
+        """Whether the state holds ``key`` (a course not started yet holds nothing)."""
+        return self.state.get(key) is not None
 
     @cached_property
     def memories(self) -> tuple[SessionMemory, ...]:

@@ -9,6 +9,12 @@ turns it wrote (``consistency``, ``retrieval``), and the judge reads the transcr
 turns the program wrote (template, safety, fallback: ``core.turns.by_scaffold``) masked, marked
 as not the counselor's. What the scaffold did goes beside them, in the row's ``scaffold``; the
 row's ``scaffold_turn_share`` says how much of what the client heard the program wrote.
+
+A session a person played as the client (``client: human``) is scored on their own answers and
+ratings: the state metrics (distress, trust) are not applicable (a person has no simulated state),
+``rated_<item>`` is the mean of their ratings of the counselor's turns, and an item they left
+unanswered is neither a fallback nor a score: its total is None and coverage counts it as asked,
+not answered (under "person", apart from the model's answers).
 """
 
 from __future__ import annotations
@@ -47,9 +53,11 @@ from .consistency import SessionConsistency, consistency_metrics
 from .course import course_summary
 from .risk import authored_risk, risk_metrics, session_risk
 from .self_report import (
+    STATE_METRICS,
     agreement_warnings,
     answer_coverage,
     appraisal_left_out,
+    person_metrics,
     self_report_agreement,
     self_report_metrics,
 )
@@ -130,12 +138,19 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
             program_risk = risk_metrics(authored_risk(record, "scaffold")) if wrote else {}
             share = scaffold_turn_share(record.turns)
             metrics["scaffold_turn_share"] = share
+            not_applicable = [] if retrieves else ["recall_at_k"]
+            person: dict = {}
+            if record.played_by_person:
+                rated, ratings = person_metrics(record)
+                metrics.update(rated)
+                not_applicable += STATE_METRICS
+                person = {"client": record.client, "rater": record.rater, "turn_ratings": ratings}
             row = SessionMetrics(
                 run=run.name, client_id=client_id, session_index=index, seed=record.seed, counselor=record.counselor,
                 models=record.models, metrics=metrics, consistency=checks.detail(), risk=risk,
                 answers=answer_coverage(record), left_out=left_out,
                 scaffold={**checks.scaffold(), **{k: v for k, v in program_risk.items() if k != "risk_disclosed"}},
-                **({} if retrieves else {"not_applicable": ["recall_at_k"]}))
+                **({"not_applicable": not_applicable} if not_applicable else {}), **person)
             if judge is not None:
                 info, scores = _judge_scores(judge, record, profiles[client_id].pseudonym,
                                              previous_rows.get((client_id, index)),
@@ -201,14 +216,17 @@ def _judge_scores(judge: Judge, record: SessionRecord, pseudonym: str, previous_
 
 
 def coverage(rows: list[SessionMetrics]) -> AnswerCoverage:
-    """Answers asked and given by the model (not filled in), per role and instrument; fallbacks are left out of scores."""
-    client: dict[str, AnswerCount] = {}
+    """Answers asked and given by the model (not filled in), per role and instrument; fallbacks are left out of
+    scores. A person's answers and turn ratings are counted apart ("person"): theirs are never filled in."""
+    roles: dict[str, dict[str, AnswerCount]] = {}
     for row in rows:
-        for key, counts in row.answers.items():
-            into = client.get(key, AnswerCount())
-            client[key] = AnswerCount(asked=into.asked + counts.asked, answered=into.answered + counts.answered)
+        answered_by = roles.setdefault("person" if row.by_person else "client", {})
+        counted = {**row.answers, **({"turn_ratings": row.turn_ratings} if row.turn_ratings is not None else {})}
+        for key, counts in counted.items():
+            into = answered_by.get(key, AnswerCount())
+            answered_by[key] = AnswerCount(asked=into.asked + counts.asked, answered=into.answered + counts.answered)
     judged = [row.judge.methods for row in rows if row.judge is not None and row.judge.methods]
-    parts: dict = {"client": dict(sorted(client.items()))} if client else {}
+    parts: dict = {role: dict(sorted(counts.items())) for role, counts in sorted(roles.items()) if counts}
     if judged:
         asked = sum(sum(methods.values()) for methods in judged)
         parts["judge"] = {"ratings": AnswerCount(asked=asked,

@@ -5,7 +5,11 @@ a total or subscale that would count one is None, and the row's ``answers`` say 
 were asked and answered (coverage). When the client's model left appraisal items of a counselor
 turn unanswered (``Appraisal.filled_in``), its state moved on the scale's middle instead: every
 outcome measured after those turns (``AFTER_THE_TURNS``) is left out of that session's row, and the
-row's ``left_out`` says why (``appraisal_left_out``).
+row's ``left_out`` says why (``appraisal_left_out``). A person's answers (``practice --as client``) are their own;
+an item they left unanswered (None) is neither filled in nor a fallback: it leaves its total and
+subscale None in the same way and counts as asked, not answered. A person has no simulated state:
+the state metrics of their sessions are None (not applicable), and their ratings of the counselor's
+turns give ``rated_<item>`` (``person_metrics``).
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from ..core.metrics import AnswerCount, InstrumentAgreement
 from ..core.questionnaires import QuestionnaireResult
 from ..core.turns import client_turn_count
 from ..record.schema import SessionRecord
-from ..record.tallies import appraisal_filled_in, session_answers
+from ..record.tallies import appraisal_filled_in, session_answers, session_unanswered
 
 # Outcomes measured after the session's turns: they rest on the state the turns' appraisals moved.
 AFTER_THE_TURNS = ("wai_total", "wai_goal", "wai_task", "wai_bond", "panas_positive", "panas_negative",
                    "panas_positive_change", "panas_negative_change", "phq9_change", "gad7_change",
                    "distress_end", "distress_change", "trust_end")
+# Read off the simulated client's state: nothing of a person's.
+STATE_METRICS = ("distress_start", "distress_end", "trust_end", "distress_change")
 
 
 def _answers(record: SessionRecord | None, instrument: str) -> QuestionnaireResult | None:
@@ -35,21 +41,36 @@ def _total(record: SessionRecord | None, instrument: str) -> float | None:
 
 
 def _entry_total(answers: QuestionnaireResult | None) -> float | None:
-    """The total, unless an answer in it was filled in."""
-    return float(answers.total) if answers and not answers.filled_in_items() else None
+    """The total, unless an answer in it was filled in (or left unanswered: then there is none)."""
+    return float(answers.total) if answers and answers.total is not None and not answers.filled_in_items() else None
 
 
 def _subscale(record: SessionRecord | None, instrument: str, name: str) -> float | None:
     answers = _answers(record, instrument)
     if answers is None or set(instruments()[instrument].subscales[name]) & answers.filled_in_items():
         return None
-    return float(answers.subscales[name])
+    value = answers.subscales.get(name)
+    return None if value is None else float(value)
 
 
 def answer_coverage(record: SessionRecord) -> dict[str, AnswerCount]:
-    """Per instrument (the exit assessment's included): items asked, and answered by the model."""
-    return {key: AnswerCount(asked=asked, answered=asked - filled)
+    """Per instrument (the exit assessment's included): items asked, and answered by the model (or the person:
+    items they left unanswered are not answered; nothing was filled in for them)."""
+    unanswered = session_unanswered(record)
+    return {key: AnswerCount(asked=asked, answered=asked - filled - unanswered.get(key, 0))
             for key, (asked, filled) in session_answers(record).items()}
+
+
+def person_metrics(record: SessionRecord) -> tuple[dict[str, float | None], AnswerCount]:
+    """A person's session: the mean of their ratings per appraisal item (``rated_<item>``), and how many
+    ratings were asked and given."""
+    by_item: dict[str, list[int]] = {}
+    for rating in record.turn_ratings:
+        given = by_item.setdefault(rating.item, [])
+        if rating.rating is not None:
+            given.append(rating.rating)
+    means = {f"rated_{item}": round(sum(v) / len(v), 4) if v else None for item, v in by_item.items()}
+    return means, AnswerCount(asked=len(record.turn_ratings), answered=sum(len(v) for v in by_item.values()))
 
 
 def _change(after: float | None, before: float | None) -> float | None:
@@ -77,6 +98,8 @@ def self_report_metrics(record: SessionRecord, previous: SessionRecord | None,
         "distress_end": record.client_state_end.distress,
         "trust_end": record.client_state_end.trust,
     }
+    if record.played_by_person:  # the state is the weeks' bookkeeping, not the person's
+        metrics.update(dict.fromkeys(("distress_start", "distress_end", "trust_end")))
     metrics["distress_change"] = _change(metrics["distress_end"], metrics["distress_start"])
     metrics["panas_positive_change"] = _change(metrics["panas_positive"], _subscale(previous, "panas", "positive"))
     metrics["panas_negative_change"] = _change(metrics["panas_negative"], _subscale(previous, "panas", "negative"))
@@ -144,7 +167,8 @@ def self_report_agreement(sessions: list[SessionRecord]) -> dict[str, Instrument
                 continue
             reported, latent, modes = pooled.setdefault(key, ([], [], set()))
             filled = answers.filled_in_items()  # not the model's answers: left out
-            kept = [(a, float(v)) for i, (a, v) in enumerate(zip(answers.answers, answers.latent), 1) if i not in filled]
+            kept = [(a, float(v)) for i, (a, v) in enumerate(zip(answers.answers, answers.latent), 1)
+                    if i not in filled and a is not None]
             reported.extend(a for a, _ in kept)
             latent.extend(v for _, v in kept)
             modes.add(answers.mode or "unknown")

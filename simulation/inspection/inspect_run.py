@@ -113,8 +113,8 @@ def run_overview(run_dir) -> Group:
                 str(record.session_index),
                 str(len(record.turns)),
                 record.ended_by or "",
-                _arrow(_state(start, "distress"), _state(end, "distress")),
-                _arrow(_state(start, "trust"), _state(end, "trust")),
+                "person" if record.played_by_person else _arrow(_state(start, "distress"), _state(end, "distress")),
+                "person" if record.played_by_person else _arrow(_state(start, "trust"), _state(end, "trust")),
                 _self_report_cell(record.questionnaires, "phq9"),
                 _self_report_cell(record.questionnaires, "gad7"),
                 end_section=row == len(records) - 1 and not last,
@@ -151,7 +151,8 @@ def _state_table(record: SessionRecord) -> Table:
     table.add_column("measure")
     table.add_column("before", justify="right")
     table.add_column("after", justify="right")
-    for key in ("distress", "trust", "openness", "resistance", "insight"):
+    # A person played the client: no simulated state is theirs (the record's is the weeks' bookkeeping).
+    for key in () if record.played_by_person else ("distress", "trust", "openness", "resistance", "insight"):
         before, after = _state(start, key), _state(end, key)
         if before is not None or after is not None:
             table.add_row(key, _fmt(before), _fmt(after))
@@ -164,7 +165,7 @@ def _state_table(record: SessionRecord) -> Table:
         if entry is not None:
             subscales = entry.subscales
             detail = f" ({', '.join(f'{k} {v}' for k, v in subscales.items())})" if subscales else ""
-            table.add_row(title, "", f"{entry.total}{detail}")
+            table.add_row(title, "", f"{_fmt(entry.total)}{detail}")
     return table
 
 
@@ -199,8 +200,12 @@ def session_transcript(run_dir, client_id: str, session_index: int) -> Group:
     every turn (counselor turns with the memories they retrieved and their source session),
     and the memory extracted at the end."""
     record = _session_record(_open(run_dir), client_id, int(session_index))
+    person = f" · client played by {record.rater or 'a person'}" if record.played_by_person else ""
     parts: list = [Rule(f"{client_id} · session {record.session_index} · counselor {record.counselor or '?'}"
-                        f" · ended by {record.ended_by or '?'}")]
+                        f" · ended by {record.ended_by or '?'}{person}")]
+    ratings: dict[int, list[str]] = {}
+    for rating in record.turn_ratings:
+        ratings.setdefault(rating.turn, []).append(f"{rating.item} {_fmt(rating.rating)}")
     goal = Text()
     goal.append("Goal: ", style="bold")
     goal.append(record.goal or "")
@@ -217,6 +222,8 @@ def session_transcript(run_dir, client_id: str, session_index: int) -> Group:
         line.append(": ")
         line.append(turn.text)
         parts.append(line)
+        if number - 1 in ratings:
+            parts.append(Text(f"      rated by the client: {', '.join(ratings[number - 1])}", style="dim"))
         if client:
             notes = []
             if turn.state is not None:

@@ -227,11 +227,13 @@ class RunLog:
         return read_summary(self.path)
 
     def profiles(self) -> dict[str, CaseProfile]:
-        """The case profile of every client with records, from the config's scenario_dir."""
+        """The case profile of every client with records: one kept in the run directory (``profile/``, a
+        person's own for a free role-play), else the config's scenario_dir's."""
         directory = Path(self.config.scenario_dir)
         profiles = {}
         for client_id in sorted({record.client_id for record in self.sessions}):
-            file = directory / f"{client_id}.yaml"
+            kept = self.path / "profile" / f"{client_id}.yaml"
+            file = kept if kept.is_file() else directory / f"{client_id}.yaml"
             if not file.is_file():
                 raise InputError(self.manifest_path, "config.scenario_dir", f"profile of '{client_id}' not found at {file}")
             profiles[client_id] = load_profile(file)

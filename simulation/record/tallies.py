@@ -71,6 +71,17 @@ def session_partials(record: SessionRecord) -> dict[str, int]:
     return {key: count for key, count in counts.items() if count}
 
 
+def session_unanswered(record: SessionRecord) -> dict[str, int]:
+    """Items left unanswered per instrument (the exit assessment's included): only a person leaves one, and
+    nothing is filled in for it (not a fallback)."""
+    counts: dict[str, int] = {}
+    if record.questionnaires is None:
+        return counts
+    for key, entry in record.questionnaires.all_results():
+        counts[key] = counts.get(key, 0) + len(entry.unanswered_items())
+    return counts
+
+
 def answer_tallies(sessions: list[SessionRecord]) -> dict[str, dict[str, AnswerTally]]:
     """Answers by role (the client answers them) and instrument: asked, filled in, and partial likelihoods."""
     tallies: dict[str, tuple[int, int, int]] = {}

@@ -37,6 +37,7 @@ from pathlib import Path
 from rich.table import Table
 
 from muspsy_sim.agents.client import DynamicsParams, build_appraiser
+from muspsy_sim.agents.judge import Judge
 from muspsy_sim.agents.llm import ModelSpec
 from muspsy_sim.agents.llm.routing import servable
 
@@ -47,6 +48,7 @@ from ..core.usage import RoleUsage, sum_tables
 from ..engine.components import role_model
 from .esconv import read_conversations
 from .figures import spearman, target_figures
+from .judge_check import judge_conversations
 from .replay import Replayed, replay
 
 TARGETS = ("turn_appraisal", "empathy", "relevance", "intensity_drop", "distress_drop")
@@ -112,12 +114,13 @@ def _methods(replays: list[Replayed]) -> dict[str, dict[str, int]]:
 
 def run_validity(path: Path, out: Path, *, client_model: str | None = None, appraisal: str | None = None,
                  self_report: str | None = None, limit: int | None = None, seed: int = 0,
-                 on_conversation: Callable[[int, int], None] | None = None,
+                 on_conversation: Callable[[int, int], None] | None = None, judge_model: str | None = None,
                  config: CampaignConfig | None = None, config_source: str | None = None) -> dict:
     """Replay the conversations of ``path`` and write the figures into ``out``; returns validity.json's data.
 
     ``config``: a campaign's settings for the client (its model and scoring, appraisal, self-report mode,
-    ``client_dynamics``); the other arguments, when given, override them.
+    ``client_dynamics``); the other arguments, when given, override them. ``judge_model``: also have the
+    judge rate each conversation against the seekers' survey (``judge_check``).
     """
     settings = config.models.client if config is not None else RoleModel(model=DEFAULT_MODEL)
     appraisal = appraisal or (config.client.appraisal if config is not None else "rules")
@@ -128,6 +131,11 @@ def run_validity(path: Path, out: Path, *, client_model: str | None = None, appr
         servable(settings.model)
     except ValueError as error:
         raise InputError("--client-model", "", str(error)) from None
+    try:
+        if judge_model is not None:
+            servable(ModelSpec.parse(judge_model))
+    except ValueError as error:
+        raise InputError("--judge-model", "", str(error)) from None
     model = settings.model.text
     overrides = dict(config.client_dynamics) if config is not None else {}
     try:
@@ -156,6 +164,8 @@ def run_validity(path: Path, out: Path, *, client_model: str | None = None, appr
     targets = _figures(replays, seed)
     masked_targets = _figures(masked, seed)
     methods, masked_methods = _methods(replays), _methods(masked)
+    judged = None if judge_model is None else judge_conversations(
+        conversations, Judge(role_model(RoleModel(model=judge_model, temperature=0.0, max_tokens=32))), seed)
     result = {
         "source": str(path), "format": "esconv", "client_model": model, "appraisal": appraisal,
         "self_report": self_report, "scoring": settings.scoring, "client_dynamics": overrides,
@@ -164,6 +174,7 @@ def run_validity(path: Path, out: Path, *, client_model: str | None = None, appr
                           "skipped": [{"index": s.index, "reason": s.reason} for s in skipped], "limit": limit},
         "targets": targets,
         "masked": masked_targets,
+        "judge": judged,
         "methods": methods,
         "masked_methods": masked_methods,
         "usage": sum_tables({"client": r.usage} for r in replays + masked).get("client", RoleUsage()).to_dict(),
@@ -203,6 +214,8 @@ def validity_table(result: dict) -> Table:
     masked = result.get("masked") or {}
     for target, figures in result["targets"].items():
         table.add_row(target, str(figures["n"]), *_cells(figures), *_cells(masked.get(target)))
+    for target, figures in ((result.get("judge") or {}).get("targets") or {}).items():
+        table.add_row(f"{target} (judge)", str(figures["n"]), *_cells(figures), "-", "-")
     seeded = result["targets"]["intensity_drop"].get("seeded_rho")
     table.caption = (f"intensity_drop and distress_drop of a client whose end state never varies: {_number(seeded)}; "
                      "shuffled: whole conversations' human ratings permuted; masked: the client heard the supporter's "
