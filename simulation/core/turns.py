@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import ConfigDict, Field, TypeAdapter, model_serializer
 
+from .questionnaires import FALLBACK_METHOD
 from .values import FullyWritten, Number, Value, not_required
 
 STAGES = ("opening", "middle", "closing")
@@ -71,9 +72,9 @@ class Appraisal(FullyWritten):
 
     def filled_in_items(self) -> list[str]:
         """Items filled in; a record from before ``filled_in`` that counted fallbacks says only that some were."""
-        if self.filled_in or not self.methods.get("fallback"):
+        if self.filled_in or not self.methods.get(FALLBACK_METHOD):
             return list(self.filled_in)
-        return ["unknown"] * int(self.methods["fallback"])
+        return ["unknown"] * int(self.methods[FALLBACK_METHOD])
 
 
 class TurnState(FullyWritten):
