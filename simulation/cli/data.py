@@ -80,7 +80,8 @@ def export(
                f"duplicates dropped {report.duplicates_dropped}")
     if report.left_out:
         kinds = ", ".join(f"{count} {kind}" for kind, count in report.left_out.items())
-        typer.echo(f"left out (filled in by the program, not a model; --include-filled-in exports them): {kinds}")
+        typer.echo(f"left out as targets (filled in by the program, not a model; context only, weight 0; "
+                   f"--include-filled-in exports them): {kinds}")
 
 
 @app.command()
