@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from muspsy_sim.agents.llm.environment import configure_offline_environment
-from muspsy_sim.bench.common import HashingEmbedder, header, load_average, repository_root
-from muspsy_sim.bench.scale import write_clients
-from muspsy_sim.bench.servers import MOCK_SERVER, chroma_server, dummy_api_key, server_stats, serving
 from muspsy_sim.memory.embeddings import shared_embedder
 from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
 from muspsy_sim.simulation.config import load_config
 from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while the benchmark runs
+
+from .common import HashingEmbedder, header, load_average, repository_root
+from .scale import write_clients
+from .servers import MOCK_SERVER, chroma_server, dummy_api_key, server_stats, serving
 
 TARGET_EFFICIENCY = 0.75  # speed-up at least this share of the workers
 TARGET_LATENCY = 1.10  # a request as the campaign sees it, at most this multiple of the server's own time
@@ -76,8 +77,8 @@ def run_workers(url: str, directory: Path, clients: list[str], workers: int, cli
     after = server_stats(url)
     if result.status != "finished":
         raise RuntimeError(f"the campaign with {workers} workers ended {result.status}: {result.courses}")
-    calls = sum(int(fields["calls"]) for fields in result.usage.values())
-    seconds = sum(float(fields["seconds"]) for fields in result.usage.values())
+    calls = sum(fields.calls for fields in result.usage.values())
+    seconds = sum(fields.seconds for fields in result.usage.values())
     return Measured(workers, len(clients), wall, cpu, calls, seconds,
                     after.get("requests", 0) - before.get("requests", 0),
                     after.get("seconds", 0.0) - before.get("seconds", 0.0))

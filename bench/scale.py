@@ -7,7 +7,7 @@ many times as it takes (``ID-rK``: the same profile as another client, so anothe
 For each size it prints the wall time per course, the process's peak memory (RSS, sampled), the
 run directory's sizes (sessions.jsonl, manifest.json, checkpoints.sqlite, chroma/), and the time
 ``eval``, ``report``, ``inspect`` and ``resume`` take on the finished run (in this process, through
-the command line's own code, output discarded). The baseline, measured in the same run, is the
+the functions those commands call, their output rendered and discarded). The baseline, measured in the same run, is the
 smallest campaign's cost per course: a cost that stays flat has a ratio near 1 (target: at most
 1.5 at the largest size). A 2-course campaign runs first, unreported, so imports and first uses
 are not counted as the first size's. Embeddings: the zero-cost hashing stand-in unless
@@ -26,17 +26,25 @@ import resource
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from rich.console import Console
 
 from muspsy_sim.agents.llm.environment import configure_offline_environment
-from muspsy_sim.bench.common import HashingEmbedder, header, load_average, ratio, repository_root
-from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while the benchmark runs
 from muspsy_sim.scenarios.loader import LIBRARY_DIR
 from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
 from muspsy_sim.simulation.config import load_config
+from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while the benchmark runs
+from muspsy_sim.simulation.evaluation.report_tables import eval_tables
+from muspsy_sim.simulation.evaluation.run_eval import evaluate_run
+from muspsy_sim.simulation.inspection.inspect_run import run_overview, session_transcript
+from muspsy_sim.simulation.inspection.report import build_report
+from muspsy_sim.simulation.record.run_log import RunLog
+
+from .common import HashingEmbedder, header, load_average, ratio, repository_root
 
 TARGET_RATIO = 1.5
 TEST_DOUBLE = "testdouble/scripted"
@@ -114,16 +122,36 @@ def _megabytes(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20 if path.is_dir() else 0.0
 
 
-def _command(args: list[str]) -> float:
-    """Seconds one command of the command line takes in this process (its output discarded)."""
-    from muspsy_sim.simulation.cli import app  # lazy: the bench layer reaches the CLI only to time its commands
-
+def _timed(step: Callable[[], object]) -> float:
+    """Seconds ``step`` takes in this process, whatever it prints discarded."""
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        code = app(args, standalone_mode=False)
-    if code:
-        raise RuntimeError(f"{' '.join(args)} exited with {code}")
+        step()
     return time.perf_counter() - started
+
+
+def _printed(renderable) -> None:
+    """Render a rich table or group as the command line would print it, to nowhere."""
+    Console(file=io.StringIO(), width=200).print(renderable)
+
+
+def _resumed(run_dir: Path) -> None:
+    """What `resume RUN_DIR` does: the recorded config, checked, and its (finished) courses run again."""
+    result = run_campaign(prepare_campaign(RunLog.open(run_dir).resume_config(), "bench scale"))
+    if result.status != "finished":
+        raise RuntimeError(f"resume of {run_dir} ended {result.status}")
+
+
+def _commands(run_dir: Path, first_client: str) -> dict[str, float]:
+    """Seconds the work of ``eval``, ``report``, ``inspect`` and ``resume`` takes on the run: the functions the
+    commands call (the bench layer sits below the CLI), with their output rendered as the CLI would."""
+    return {
+        "eval": _timed(lambda: _printed(eval_tables(evaluate_run(run_dir)))),
+        "report": _timed(lambda: build_report([run_dir], run_dir / "report.html")),
+        "inspect": _timed(lambda: _printed(run_overview(run_dir))),
+        "inspect --session": _timed(lambda: _printed(session_transcript(run_dir, first_client, 2))),
+        "resume": _timed(lambda: _resumed(run_dir)),
+    }
 
 
 def run_size(directory: Path, courses: int, workers: int, *, commands: bool = True) -> SizeResult:
@@ -146,14 +174,7 @@ def run_size(directory: Path, courses: int, workers: int, *, commands: bool = Tr
     sizes["run directory"] = _megabytes(run_dir)
     measured = SizeResult(courses, wall, cpu, len(result.sessions), memory.peak_mb, sizes)
     if commands:
-        first = clients[0]
-        measured.commands = {
-            "eval": _command(["eval", str(run_dir)]),
-            "report": _command(["report", str(run_dir)]),
-            "inspect": _command(["inspect", str(run_dir)]),
-            "inspect --session": _command(["inspect", str(run_dir), "--client", first, "--session", "2"]),
-            "resume": _command(["resume", str(run_dir), "--no-progress"]),
-        }
+        measured.commands = _commands(run_dir, clients[0])
         measured.sizes_mb["report"] = _megabytes(run_dir / "report.html") + _megabytes(run_dir / "report-pages")
     return measured
 

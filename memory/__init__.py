@@ -3,9 +3,9 @@
 Importing this package is cheap: chromadb and the MiniLM weights load lazily.
 """
 
-from muspsy_sim.memory.base import MemoryHit, SessionStore
-from muspsy_sim.memory.embeddings import Embedder, MiniLMEmbedder, shared_embedder
-from muspsy_sim.memory.store import MemoryStore, chroma_unreachable
+from .base import DEFAULT_TOP_K, SessionStore
+from .embeddings import Embedder, MiniLMEmbedder, shared_embedder
+from .store import MemoryStore, chroma_unreachable
 
-__all__ = ["Embedder", "MemoryHit", "MemoryStore", "MiniLMEmbedder", "SessionStore", "chroma_unreachable",
+__all__ = ["DEFAULT_TOP_K", "Embedder", "MemoryStore", "MiniLMEmbedder", "SessionStore", "chroma_unreachable",
            "shared_embedder"]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from muspsy_sim.scenarios.base.interruptions import DiskFull, ServiceUnavailable
+from muspsy_sim.simulation.core.interruptions import DiskFull, ServiceUnavailable
 from muspsy_sim.simulation.config import ServiceRetry
 from muspsy_sim.simulation.engine.service_guard import ServiceGuard
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from muspsy_sim.simulation.cli import app
+from muspsy_sim.simulation.core.metrics import SessionMetrics
 from muspsy_sim.simulation.evaluation.trajectories import course_series, realism_table, trajectory_realism
 
 runner = CliRunner()
@@ -22,7 +23,7 @@ COURSES = {
 }
 
 
-def rows_of(courses: dict[str, list[int]], gad7: dict[str, list[int]] | None = None) -> list[dict]:
+def rows_of(courses: dict[str, list[int]], gad7: dict[str, list[int]] | None = None) -> list[SessionMetrics]:
     rows = []
     for client, points in courses.items():
         for position in range(len(points) - 1):
@@ -30,27 +31,27 @@ def rows_of(courses: dict[str, list[int]], gad7: dict[str, list[int]] | None = N
             if gad7 is not None:
                 g = gad7[client]
                 metrics.update({"gad7": float(g[position]), "gad7_change": float(g[position + 1] - g[position])})
-            rows.append({"run": "r", "client_id": client, "session_index": position + 1, "metrics": metrics})
+            rows.append(SessionMetrics(run="r", client_id=client, session_index=position + 1, metrics=metrics))
     return rows
 
 
 def test_shares_changes_and_spread_of_courses():
     realism = trajectory_realism(rows_of(COURSES))
-    phq9 = realism["phq9"]
-    assert phq9["courses"] == 4
-    assert (phq9["improving"], phq9["flat"], phq9["worsening"]) == (0.5, 0.25, 0.25)
-    assert phq9["with_setback"] == 0.5
-    assert phq9["mean_change_per_session"] == pytest.approx((-8 + 0 + 7 - 7) / 12, abs=1e-4)
+    phq9 = realism.phq9
+    assert phq9.courses == 4
+    assert (phq9.improving, phq9.flat, phq9.worsening) == (0.5, 0.25, 0.25)
+    assert phq9.with_setback == 0.5
+    assert phq9.mean_change_per_session == pytest.approx((-8 + 0 + 7 - 7) / 12, abs=1e-4)
     changes = [-8, 0, 7, -7]
-    assert phq9["sd_change"] == pytest.approx(statistics.stdev(changes), abs=1e-4)
-    assert (phq9["min_change"], phq9["max_change"]) == (-8, 7)
-    assert realism["gad7"]["courses"] == 0
-    assert realism["thresholds"]["phq9"] == {"reliable_change": 6, "setback": 3}
+    assert phq9.sd_change == pytest.approx(statistics.stdev(changes), abs=1e-4)
+    assert (phq9.min_change, phq9.max_change) == (-8, 7)
+    assert realism.gad7.courses == 0
+    assert realism.thresholds["phq9"].to_dict() == {"reliable_change": 6, "setback": 3}
 
 
 def test_course_series_ends_with_the_exit_assessment_and_skips_gaps():
     rows = rows_of({"a": [10, 8, 9, 5]})
-    rows[1]["metrics"]["phq9"] = None  # an unusable questionnaire: no point, and no step through it
+    rows[1].metrics["phq9"] = None  # an unusable questionnaire: no point, and no step through it
     series = course_series(rows, "phq9")
     assert series == {"a": [(1, 10.0), (3, 9.0), (3.5, 5.0)]}
 

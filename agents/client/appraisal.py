@@ -27,14 +27,15 @@ from typing import Protocol, runtime_checkable
 
 import yaml
 
-from muspsy_sim.agents.client.dynamics import Appraisal
-from muspsy_sim.agents.client.feelings import dialogue_in_words, feelings_in_words
-from muspsy_sim.agents.client.item_answers import answer_items
-from muspsy_sim.agents.client.past_references import content_words, reference_truth
-from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.llm import Completion, LanguageModel
-from muspsy_sim.agents.prompting import render
 from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.simulation.core.turns import Appraisal, CounselorTurn, Turn, last_client_text
+
+from ..llm import Completion, LanguageModel
+from ..prompting import render
+from .feelings import dialogue_in_words, feelings_in_words
+from .item_answers import answer_items
+from .past_references import content_words, reference_truth
+from .state import ClientState
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 APPRAISERS = ("rules", "model")
@@ -58,17 +59,17 @@ class AppraisalContext:
     profile: CaseProfile
     session_index: int
     state: ClientState
-    turns: Sequence[dict]
-    earlier: Sequence[Sequence[dict]] = ()
+    turns: Sequence[Turn]
+    earlier: Sequence[Sequence[Turn]] = ()
     seed: int = 0
 
     @property
     def counselor_text(self) -> str:
-        return self.turns[-1]["text"] if self.turns and self.turns[-1]["speaker"] == "counselor" else ""
+        return self.turns[-1].text if self.turns and isinstance(self.turns[-1], CounselorTurn) else ""
 
     @property
     def last_client_text(self) -> str:
-        return next((t["text"] for t in reversed(self.turns) if t["speaker"] == "client"), "")
+        return last_client_text(self.turns)
 
 
 @runtime_checkable
@@ -82,9 +83,9 @@ class Appraiser(Protocol):
         ...
 
 
-def appraise(counselor_text: str, last_client_text: str, earlier: Sequence[Sequence[dict]] = ()) -> Appraisal:
-    """The lexical appraisal of one counselor turn (the rules appraiser's cues)."""
-    said = content_words(last_client_text)
+def appraise(counselor_text: str, client_said: str, earlier: Sequence[Sequence[Turn]] = ()) -> Appraisal:
+    """The lexical appraisal of one counselor turn (the rules appraiser's cues), ``client_said`` the turn before."""
+    said = content_words(client_said)
     relevance = len(said & content_words(counselor_text)) / len(said) if said else 0.5
     return Appraisal(
         empathy=min(1.0, len(_EMPATHY.findall(counselor_text)) / 2),
@@ -152,9 +153,13 @@ class ModelAppraiser:
             methods[answer.method] = methods.get(answer.method, 0) + 1
             completions.extend(answer.completions)
         facts = appraise(context.counselor_text, context.last_client_text, context.earlier)
+        # An item the model gave no valid rating for is the scale's middle: marked, counted, and its session's
+        # outcomes left out by eval (it still moves the state, as every appraisal does).
+        filled_in = [item.field for item, answer in zip(items, answers) if answer.filled_in]
         appraisal = Appraisal(empathy=ratings["empathy"], relevance=ratings["relevance"], push=ratings["push"],
                               reference=facts.reference, reflective=facts.reflective,
-                              engagement=ratings.get("engagement"), source="model", methods=methods)
+                              engagement=ratings.get("engagement"), source="model", methods=methods,
+                              filled_in=filled_in)
         return appraisal, completions
 
 

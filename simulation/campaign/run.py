@@ -10,40 +10,44 @@ gets the campaign's usage, faults and risk. A campaign its infrastructure stoppe
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from muspsy_sim.agents.llm import sum_usage
 from muspsy_sim.agents.llm.local.settings import choose_dtype
-from muspsy_sim.agents.llm.providers.local import LOCAL_PROVIDER
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.scenarios.base.interruptions import Interruption
-from muspsy_sim.simulation.campaign.course_runner import INTERRUPTED
-from muspsy_sim.simulation.campaign.prepare import CampaignPlan
-from muspsy_sim.simulation.campaign.ray_executor import run_courses_on_ray
-from muspsy_sim.simulation.campaign.thread_executor import run_courses_in_threads
-from muspsy_sim.simulation.config import ROLES
-from muspsy_sim.simulation.engine.checkpointers import course_thread_id
-from muspsy_sim.simulation.engine.components import build_components
-from muspsy_sim.simulation.engine.run_context import NoProgress, ProgressEvents, RunContext
-from muspsy_sim.simulation.evaluation.risk import campaign_risk
-from muspsy_sim.simulation.record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
-from muspsy_sim.simulation.record.run_directory import RunDirectory, RunDirectoryBusy
-from muspsy_sim.simulation.record.schema import Manifest, SessionRecord
+from muspsy_sim.agents.llm.spec import LOCAL
+
+from ..config import ROLES
+from ..core.errors import InputError
+from ..core.interruptions import Interruption
+from ..core.usage import UsageTable, sum_tables
+from ..engine.checkpointers import course_thread_id
+from ..engine.components import build_components
+from ..engine.states import NoProgress, ProgressEvents, RunContext
+from ..evaluation.risk import campaign_risk
+from ..record.run_directory import RunDirectory, RunDirectoryBusy
+from ..record.schema import CourseEntry, LocalEngineRecord, Manifest, ScoringRecord, SessionRecord
+from ..record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
+from .courses import INTERRUPTED, run_courses_in_threads
+from .prepare import CampaignPlan
+from .ray_executor import run_courses_on_ray
 
 
 @dataclass
 class CampaignResult:
     run_dir: Path
     status: str
-    courses: dict[str, dict]  # the manifest's course entries, as plain data
+    courses: dict[str, CourseEntry]  # the manifest's course entries
     sessions: list[SessionRecord] = field(default_factory=list)
-    usage: dict = field(default_factory=dict)
+    usage: UsageTable = field(default_factory=dict)
     wall_seconds: float = 0.0
     interruption: str | None = None  # why the campaign stopped before its courses were done (status interrupted)
 
 
-def run_campaign(plan: CampaignPlan, progress: ProgressEvents | None = None) -> CampaignResult:
+def run_campaign(plan: CampaignPlan, progress: ProgressEvents | None = None,
+                 notice: Callable[[str], None] | None = None) -> CampaignResult:
+    """Run the plan's courses; ``notice`` gets what the run says before its first session (per role, what
+    its model offers for choosing answers, with a warning when answers rest on its free-form JSON)."""
     run_dir = plan.run_dir
     resuming = run_dir.exists()
     try:
@@ -51,7 +55,7 @@ def run_campaign(plan: CampaignPlan, progress: ProgressEvents | None = None) -> 
     except RunDirectoryBusy as error:
         raise InputError(run_dir.path, "", str(error).removeprefix(f"{run_dir.path} ")) from None
     try:
-        return _run_locked(plan, run_dir, resuming, progress)
+        return _run_locked(plan, run_dir, resuming, progress, notice)
     finally:
         run_dir.unlock()
 
@@ -60,13 +64,15 @@ def run_campaign(plan: CampaignPlan, progress: ProgressEvents | None = None) -> 
 MANIFEST_WRITE_SECONDS = 1.0
 
 
-def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progress) -> CampaignResult:
+def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progress, notice) -> CampaignResult:
     config = plan.config
     started = time.perf_counter()
     try:
         run_dir.open(None if resuming else Manifest.new(config, plan.source, [p.id for p in plan.profiles]))
         components = build_components(config, run_dir)
-        run_dir.update_manifest(status="running", components=components.describe(), **_engine_fields(config))
+        scoring = _scoring_records(components, notice)
+        run_dir.update_manifest(status="running", components=components.describe(), **_engine_fields(config),
+                                **({"scoring": scoring} if scoring else {}))
         context = RunContext(
             campaign=config.name,
             seed=config.seed,
@@ -89,19 +95,34 @@ def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progr
     except Interruption as error:
         # Stopped before the courses could be accounted for (a store away at the start, the manifest
         # unwritable): what is on disk stays as it is, whole, and `resume` goes on from it.
-        courses = {client_id: entry.to_dict() for client_id, entry in run_dir.read_manifest().courses.items()} \
-            if run_dir.exists() else {}
+        courses = dict(run_dir.read_manifest().courses) if run_dir.exists() else {}
         return CampaignResult(run_dir.path, INTERRUPTED, courses, run_dir.records(),
                               wall_seconds=time.perf_counter() - started, interruption=str(error))
 
 
+def _scoring_records(components, notice: Callable[[str], None] | None) -> dict[str, ScoringRecord]:
+    """What each role's model offers for choosing answers, said (``notice``) and recorded before the first session."""
+    records = {}
+    for role, offer in components.scoring_offers().items():
+        if isinstance(offer, str):
+            words = f"WARNING: {role}: what its model offers for answers {offer}"
+            records[role] = ScoringRecord(model=getattr(components.client.llm, "model", ""), scoring="?", note=words)
+        else:
+            words = offer.words(role)
+            records[role] = ScoringRecord(model=offer.model, scoring=offer.scoring, logprobs=offer.logprobs,
+                                          schema_enforced=offer.schema, free_form=offer.free_form, note=words)
+        if notice is not None:
+            notice(words)
+    return records
+
+
 def _engine_fields(config) -> dict:
     """The in-process engine's settings for the manifest, when a role runs a ``local/`` model."""
-    if not any(getattr(config.models, role).model.serving.provider == LOCAL_PROVIDER
+    if not any(getattr(config.models, role).model.serving.provider == LOCAL
                for role in ROLES):
         return {}
     choice = choose_dtype()
-    return {"local_engine": {"dtype": choice.dtype, "reason": choice.reason}}
+    return {"local_engine": LocalEngineRecord(dtype=choice.dtype, reason=choice.reason)}
 
 
 def finish_run(run_dir: RunDirectory, seconds: float, interruption: str | None = None) -> CampaignResult:
@@ -113,20 +134,20 @@ def finish_run(run_dir: RunDirectory, seconds: float, interruption: str | None =
     policy = manifest.config.answer_fallbacks
     heavy = fallback_heavy_sessions(sessions, policy.threshold)
     if policy.strict:
-        for client_id in sorted({entry["client_id"] for entry in heavy}):
-            over = [e for e in heavy if e["client_id"] == client_id]
-            worst = max(over, key=lambda e: e["fallbacks"] / e["asked"])
+        for client_id in sorted({entry.client_id for entry in heavy}):
+            over = [e for e in heavy if e.client_id == client_id]
+            worst = max(over, key=lambda e: e.fallbacks / e.asked)
             run_dir.set_course(client_id, status="failed", error=(
                 f"strict: {len(over)} session(s) above the fallback threshold ({policy.threshold:.0%}); session "
-                f"{worst['session_index']}: {worst['fallbacks']} of {worst['asked']} questionnaire answers filled in"))
+                f"{worst.session_index}: {worst.fallbacks} of {worst.asked} {worst.what()} filled in"))
         manifest = run_dir.read_manifest()
     if interruption is not None or any(c.status == INTERRUPTED for c in manifest.courses.values()):
         status = INTERRUPTED
         interruption = interruption or next(c.error for c in manifest.courses.values() if c.status == INTERRUPTED)
     else:
         status = "finished" if all(c.status == "finished" for c in manifest.courses.values()) else "failed"
-    usage = sum_usage({role: fields.to_dict() for role, fields in r.usage.items()} for r in sessions)
-    courses = {client_id: entry.to_dict() for client_id, entry in manifest.courses.items()}
+    usage = sum_tables(r.usage for r in sessions)
+    courses = dict(manifest.courses)
     run_dir.update_manifest(
         status=status,
         usage=usage,

@@ -8,12 +8,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.cli.output import one_line_if_unreachable, print_json, stderr_console, stdout_console
-from muspsy_sim.simulation.evaluation.compare import compare_runs, render_comparison, write_comparison
-from muspsy_sim.simulation.evaluation.report_tables import eval_tables
-from muspsy_sim.simulation.record.schema import KINDS as RECORD_KINDS, json_schema
-from muspsy_sim.simulation.summary import coverage_line, unhandled_line
+from ..core.errors import InputError
+from ..evaluation.compare import compare_runs, render_comparison, write_comparison
+from ..evaluation.report_tables import credit_lines, eval_tables
+from ..record.schema import KINDS as RECORD_KINDS
+from ..record.schema import json_schema
+from ..summary import coverage_line, unhandled_line
+from .output import one_line_if_unreachable, print_json, stderr_console, stdout_console
 
 app = typer.Typer()
 
@@ -33,25 +34,34 @@ def eval_command(
     """Score a run: writes metrics.jsonl and summary.json into RUN_DIR (re-runs skip what is scored)."""
     # lazy: scoring builds the judge and its model (agents.llm); --help loads none of it
     from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.simulation.evaluation.run_eval import evaluate_run
+
+    from ..evaluation.run_eval import evaluate_run
 
     configure_offline_environment()
     console = stdout_console()
+    notices = stderr_console() if as_json else console  # with --json, stdout holds the JSON alone
     with stderr_console().status("scoring sessions...") as status, one_line_if_unreachable("judge"):
         summary = evaluate_run(run_dir, judge_model=judge_model, prompt_version=judge_version, with_judge=judge,
                                on_session=lambda c, s: status.update(f"scored {c} session {s}"),
-                               min_agreement=min_agreement)
+                               min_agreement=min_agreement,
+                               notice=lambda line: notices.print(
+                                   line, style="bold yellow" if line.startswith("WARNING") else None, markup=False,
+                                   soft_wrap=True))
     if as_json:
         print_json(summary)
         return
     for table in eval_tables(summary):
         console.print(table)
-    for line in summary["self_report_agreement"]["warnings"]:
+    for line in credit_lines(summary):
+        console.print(line, markup=False, soft_wrap=True)
+    for line in summary.self_report_agreement.warnings:
         console.print(line, style="bold yellow", markup=False, soft_wrap=True)
-    for item in summary.get("unhandled_risk_disclosures", []):
+    for item in summary.unhandled_risk_disclosures:
         console.print(unhandled_line(item), style="bold red", markup=False)
-    console.print(f"Answers given by the model (filled-in ones are left out of the scores): "
-                  f"{coverage_line(summary.get('answer_coverage') or {})}.", markup=False)
+    coverage = summary.answer_coverage
+    who = "the model or the person (unanswered items are left out too)" if coverage.person else "the model"
+    console.print(f"Answers given by {who} (filled-in ones are left out of the scores): "
+                  f"{coverage_line(coverage)}.", markup=False)
     console.print(f"Wrote {run_dir / 'metrics.jsonl'} and {run_dir / 'summary.json'}")
 
 
@@ -83,7 +93,7 @@ def report(
         help="HTML file to write (default: RUN_DIR/report.html; with several runs, report.html beside them).")] = None,
 ) -> None:
     """One self-contained HTML report (plots, transcripts, questionnaires, metrics); opens offline."""
-    from muspsy_sim.simulation.inspection.report import build_report  # lazy: jinja2 and matplotlib
+    from ..inspection.report import build_report  # lazy: jinja2 and matplotlib
 
     if out is None:
         out = (run_dirs[0] if len(run_dirs) == 1 else run_dirs[0].parent) / "report.html"
@@ -103,15 +113,15 @@ def inspect(
 ) -> None:
     """Clients and sessions of a run; a session's transcript; a course's checkpoints."""
     # lazy: checkpoint history rebuilds the course graph (langgraph)
-    from muspsy_sim.simulation.inspection.inspect_run import (
+    from ..inspection.inspect_run import (
         checkpoint_history,
         history_table,
         run_overview,
         session_record,
         session_transcript,
     )
-    from muspsy_sim.simulation.inspection.run_data import overview_data
-    from muspsy_sim.simulation.record.run_log import RunLog
+    from ..inspection.run_data import overview_data
+    from ..record.run_log import RunLog
 
     console = stdout_console()
     if client and history:
@@ -122,7 +132,7 @@ def inspect(
             console.print(history_table(entries))
     elif client and session is not None:
         if as_json:
-            print_json(session_record(RunLog.open(run_dir), client, session).to_dict())
+            print_json(session_record(RunLog.open(run_dir), client, session))
         else:
             console.print(session_transcript(run_dir, client, session))
     elif client or session is not None or history:
@@ -141,7 +151,7 @@ def graph(
 ) -> None:
     """Print the course and session graphs as Mermaid (offline)."""
     # lazy: drawing the graphs builds them (langgraph)
-    from muspsy_sim.simulation.inspection.graphs import mermaid, session_mermaid, write_png
+    from ..inspection.graphs import mermaid, session_mermaid, write_png
 
     typer.echo(session_mermaid() if session_only else mermaid(xray=xray))
     if png is not None:
@@ -151,10 +161,10 @@ def graph(
 
 @app.command()
 def schema(
-    kind: Annotated[str, typer.Argument(help="session (a sessions.jsonl line), manifest (manifest.json) or turn.")]
-    = "session",
+    kind: Annotated[str, typer.Argument(help="session (a sessions.jsonl line), manifest (manifest.json), turn, "
+                                              "metrics (a metrics.jsonl line) or summary (summary.json).")] = "session",
 ) -> None:
-    """Print the JSON Schema of a run's records, for analysing runs with your own tools."""
+    """Print the JSON Schema of a run's records (and of what `eval` writes), for analysing runs with your own tools."""
     if kind not in RECORD_KINDS:
         raise InputError("schema", "kind", f"unknown record kind '{kind}' (one of {', '.join(RECORD_KINDS)})")
     typer.echo(json.dumps(json_schema(kind), indent=2, ensure_ascii=False))

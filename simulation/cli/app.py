@@ -21,9 +21,9 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.cli import analysis, bench, data, runs, scenarios
-from muspsy_sim.simulation.cli.output import configure_logging, one_line_if_unreachable
+from ..core.errors import InputError
+from . import analysis, bench, data, runs, scenarios
+from .output import configure_logging, one_line_if_unreachable
 
 INPUT_ERROR_EXIT_CODE = 2
 

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 
 from muspsy_sim.agents.llm.interface import FailedStep, ModelUnavailable
@@ -72,8 +73,21 @@ def configure_logging() -> None:
 
 
 def print_json(data: Any) -> None:
-    """One JSON document on stdout (``--json``): what a program reads; everything else goes to stderr."""
-    typer.echo(json.dumps(data, ensure_ascii=False, default=str))
+    """One JSON document on stdout (``--json``): what a program reads; everything else goes to stderr.
+
+    A kernel value (a ``CampaignSummary``, a ``Comparison``, a ``SessionRecord``) prints as its files hold
+    it (``to_dict()``), so ``--json`` and the file it summarises read alike."""
+    typer.echo(json.dumps(_plain(data), ensure_ascii=False, default=str))
+
+
+def _plain(data: Any) -> Any:
+    if isinstance(data, BaseModel):
+        return data.to_dict() if hasattr(data, "to_dict") else data.model_dump(mode="json")
+    if isinstance(data, dict):
+        return {key: _plain(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_plain(value) for value in data]
+    return data
 
 
 def unreachable_line(error: BaseException, role: str | None = None) -> str | None:
@@ -85,7 +99,7 @@ def unreachable_line(error: BaseException, role: str | None = None) -> str | Non
         unavailable = error.__cause__ if isinstance(error.__cause__, ModelUnavailable) else None
     if unavailable is None:
         return None
-    role = role or unavailable.role
+    role = unavailable.role or role  # the raiser's word on whose model it was comes first
     model = unavailable.model or "?"
     return f"the {role + ' ' if role else ''}model {model} cannot be reached: {_plain_cause(unavailable)}"
 

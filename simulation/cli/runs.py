@@ -8,11 +8,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from muspsy_sim.simulation.cli.output import INTERRUPTED_EXIT_CODE, print_json, stderr_console, stdout_console
-from muspsy_sim.simulation.config import CampaignConfig, load_config
-from muspsy_sim.simulation.progress import CampaignProgress, PlainProgress
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.summary import (
+from ..config import CampaignConfig, load_config
+from ..core.errors import InputError
+from ..progress import CampaignProgress, PlainProgress
+from ..record.run_log import RunLog
+from ..summary import (
+    answers_label,
     answers_line,
     campaign_json,
     fallback_warnings,
@@ -22,6 +23,7 @@ from muspsy_sim.simulation.summary import (
     sessions_table,
     usage_line,
 )
+from .output import INTERRUPTED_EXIT_CODE, print_json, stderr_console, stdout_console
 
 app = typer.Typer()
 
@@ -88,15 +90,12 @@ def fork(
     """Re-run the rest of a course from the checkpoint after session K, e.g. with another counselor."""
     # lazy: the engine (langgraph, the model layer, the memory store) comes with these; --help loads none of it
     from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.simulation.fork import fork_run
+
+    from ..fork import fork_run
 
     configure_offline_environment()
-    overrides: dict = {}
-    if counselor:
-        overrides["counselor"] = counselor
-    for role, model in (("counselor", counselor_model), ("client", client_model)):
-        if model:
-            overrides.setdefault("models", {})[role] = {"model": model}
+    overrides = {"counselor": counselor, "models.counselor.model": counselor_model,
+                 "models.client.model": client_model}
     plan = fork_run(run_dir, after_session=after_session, name=name, clients=client, overrides=overrides)
     _exit_for([_run_plan(plan, progress, as_json=False)])
 
@@ -111,7 +110,8 @@ def _exit_for(statuses: list[str]) -> None:
 def _run_and_report(campaign: CampaignConfig, source: Path, show_progress: bool, as_json: bool) -> None:
     # lazy: the engine (langgraph, the model layer, the memory store) comes with these; --help loads none of it
     from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.simulation.campaign import prepare_campaign
+
+    from ..campaign import prepare_campaign
 
     configure_offline_environment()
     # Every variant is checked before the first session of any of them starts.
@@ -126,7 +126,7 @@ def _run_and_report(campaign: CampaignConfig, source: Path, show_progress: bool,
 
 def _run_plan(plan, show_progress: bool, as_json: bool) -> str:
     """Run one prepared campaign with progress and print its summary (or its JSON); returns its status."""
-    from muspsy_sim.simulation.campaign import run_campaign  # lazy: the engine (langgraph, models, memory store)
+    from ..campaign import run_campaign  # lazy: the engine (langgraph, models, memory store)
 
     campaign = plan.config
     console = stdout_console()
@@ -137,20 +137,24 @@ def _run_plan(plan, show_progress: bool, as_json: bool) -> str:
                 "Simulated counseling for research, not a clinical service.")
     done = Counter(record.client_id for record in plan.run_dir.records())
     clients = [p.id for p in plan.profiles]
+
+    def notice(line: str) -> None:
+        notes.print(line, style="bold yellow" if line.startswith("WARNING") else None, markup=False, soft_wrap=True)
+
     if show_progress and console.is_terminal and not as_json:
         with CampaignProgress(clients, campaign.sessions, campaign.max_turns, done, console=console) as events:
-            result = run_campaign(plan, events)
+            result = run_campaign(plan, events, notice)
     elif show_progress:  # a log: now and then a plain line on stderr
         with PlainProgress(clients, campaign.sessions, done) as events:
-            result = run_campaign(plan, events)
+            result = run_campaign(plan, events, notice)
     else:
-        result = run_campaign(plan)
+        result = run_campaign(plan, notice=notice)
     if as_json:
         print_json(campaign_json(result, campaign))
     else:
         _print_summary(console, plan, result)
     if result.interruption is not None:
-        finished = sum(1 for course in result.courses.values() if course.get("status") == "finished")
+        finished = sum(1 for course in result.courses.values() if course.status == "finished")
         typer.echo(f"error: interrupted: {result.interruption}. {finished} of {len(result.courses)} courses "
                    f"finished; once that is fixed, `resume {result.run_dir}` finishes the others.", err=True)
     return result.status
@@ -161,7 +165,7 @@ def _print_summary(console, plan, result) -> None:
     console.print(sessions_table(result.sessions))
     console.print(f"Usage: {usage_line(result.usage)}; {result.wall_seconds:.0f} s this run.")
     console.print(f"Faults: {faults_line(result.usage, result.courses)}.", markup=False)
-    console.print(f"Questionnaire answers filled in (fallback): {answers_line(result.sessions)}.", markup=False)
+    console.print(f"{answers_label(result.sessions)}: {answers_line(result.sessions)}.", markup=False)
     policy = campaign.answer_fallbacks
     for line in fallback_warnings(result.sessions, policy.threshold, policy.strict):
         console.print(line, style="bold yellow", markup=False)
@@ -172,9 +176,8 @@ def _print_summary(console, plan, result) -> None:
                       soft_wrap=True)
     for client_id, course in sorted(result.courses.items()):
         # Interrupted courses share one cause, said once below the summary.
-        if course.get("status") not in ("finished", "interrupted"):
-            console.print(f"course {client_id}: {course.get('status')} — {course.get('error', '')}", style="red",
-                          markup=False)
+        if course.status not in ("finished", "interrupted"):
+            console.print(f"course {client_id}: {course.status} — {course.error or ''}", style="red", markup=False)
     stores = [] if plan.config.checkpointer_url else ["checkpoints.sqlite"]
     stores += [] if plan.config.memory.chroma_url else ["chroma/"]
     console.print(f"Results: {result.run_dir}/ ({', '.join(['manifest.json', 'sessions.jsonl', *stores])})")
@@ -182,19 +185,42 @@ def _print_summary(console, plan, result) -> None:
 
 @app.command()
 def practice(
-    scenario: Annotated[str, typer.Option(help="The client: a profile id (`scenarios list`).")],
+    scenario: Annotated[str, typer.Option(help="The client: a profile id (`scenarios list`); with --as client also "
+                                               "'free' (you play yourself, from a profile you fill in).")],
+    as_: Annotated[str, typer.Option("--as", help="Your chair: counselor (a simulated client) or client (the "
+                                                  "configured counselor model counsels you).")] = "counselor",
     sessions: Annotated[Optional[int], typer.Option(help="Sessions in the course (default: the config's).")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Run name (default practice-SCENARIO); the same name continues the course.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Run name (default practice-SCENARIO, or practice-client-SCENARIO); "
+                                                     "the same name continues the course.")] = None,
     host: Annotated[str, typer.Option(help="Address to serve on; beyond 127.0.0.1 others can reach the page.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0: a free one).", min=0, max=65535)] = 0,
     config: Annotated[Path, typer.Option(help="Campaign YAML: models, seed, client dynamics.")] = DEFAULT_CONFIG,
-    max_turns: Annotated[Optional[int], typer.Option(help="Client turns before you must close a session (default 12).")] = None,
-    client_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the client.")] = None,
-    counselor_model: Annotated[Optional[str], typer.Option(help="Model that writes your notes (goals, session memories).")] = None,
+    max_turns: Annotated[Optional[int], typer.Option(help="Client turns before the session must close (default 12).")] = None,
+    client_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the simulated client (--as counselor).")] = None,
+    counselor_model: Annotated[Optional[str], typer.Option(
+        help="Model that writes your notes (--as counselor), or the counselor's model (--as client).")] = None,
+    counselor: Annotated[Optional[str], typer.Option(
+        help="--as client: the counselor (muspsy, no-memory, full-history or package.module:Class; default the config's).")] = None,
+    rater: Annotated[Optional[str], typer.Option(
+        help="--as client: your name or code, recorded with every rating and answer (default: the run's name).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output directory (the run directory is OUT/NAME).")] = None,
 ) -> None:
-    """Practise as the counselor: a local web page where you take the counselor's turns with a simulated client."""
-    from muspsy_sim.simulation.practice.command import run_practice  # lazy: loads the models and the server
+    """Practise as the counselor with a simulated client, or (--as client) play the client of a counselor model:
+    a local web page."""
+    # lazy: loads the models and the server
+    from ..practice.command import run_client_practice, run_practice
 
-    run_practice(config, scenario, sessions=sessions, name=name, out=out, max_turns=max_turns,
-                 client_model=client_model, counselor_model=counselor_model, host=host, port=port, echo=typer.echo)
+    if as_ == "client":
+        if client_model:
+            raise InputError("--client-model", "", "with --as client you are the client; no client model runs")
+        run_client_practice(config, scenario, sessions=sessions, name=name, out=out, max_turns=max_turns,
+                            counselor=counselor, counselor_model=counselor_model, rater=rater, host=host, port=port,
+                            echo=typer.echo)
+    elif as_ == "counselor":
+        for option, value in (("--counselor", counselor), ("--rater", rater)):
+            if value:
+                raise InputError(option, "", "only with --as client (--as counselor: you are the counselor)")
+        run_practice(config, scenario, sessions=sessions, name=name, out=out, max_turns=max_turns,
+                     client_model=client_model, counselor_model=counselor_model, host=host, port=port, echo=typer.echo)
+    else:
+        raise InputError("--as", "", f"'{as_}' is neither counselor nor client")

@@ -1,4 +1,4 @@
-"""Where course checkpoints live: SQLite in the run directory, or a shared PostgreSQL database.
+"""Where course checkpoints live, and how they are read back.
 
 SQLite (the default) suits one machine. A ``postgresql://`` ``checkpointer_url``
 selects LangGraph's Postgres checkpointer, which every worker of a cluster can
@@ -6,6 +6,13 @@ reach; one database may hold many campaigns, so its thread ids carry the
 campaign name. Either is wrapped in a ``GuardedSaver``: PostgreSQL is reached
 through a connection pool and waited for when it restarts (``service_retry``),
 and a full disk stops the campaign naming the file or the database.
+
+A checkpoint store is input too: a tampered or foreign checkpoint must not be
+able to import and call arbitrary Python on load. Course state holds only
+JSON-like values (dicts, lists, strings, numbers; ``states``), so no project type needs
+reviving: msgpack extensions are limited to LangGraph's own safe list
+(datetime, uuid, Send, ...), JSON revival of LangChain objects is off, and
+pickle is never used (``strict_serializer``).
 """
 
 from __future__ import annotations
@@ -16,12 +23,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.engine.checkpoint_serde import strict_serializer
-from muspsy_sim.simulation.engine.guarded_saver import GuardedSaver
-from muspsy_sim.simulation.engine.service_guard import ServiceGuard
-from muspsy_sim.simulation.record.files import CHECKPOINTS
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+from ..config import CampaignConfig
+from ..core.errors import InputError
+from ..record.schema import CHECKPOINTS
+from .guarded_saver import GuardedSaver
+from .service_guard import ServiceGuard
+
+
+def strict_serializer() -> JsonPlusSerializer:
+    return JsonPlusSerializer(pickle_fallback=False, allowed_json_modules=None, allowed_msgpack_modules=None)
 
 
 def uses_postgres(config: CampaignConfig) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver, ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointTuple
 
-from muspsy_sim.simulation.engine.service_guard import ServiceGuard
+from .service_guard import ServiceGuard
 
 
 class GuardedSaver(BaseCheckpointSaver):

@@ -22,8 +22,8 @@ from typing import TypeVar
 
 from tenacity import Retrying, retry_if_exception, wait_exponential_jitter
 
-from muspsy_sim.scenarios.base.interruptions import DiskFull, ServiceUnavailable, describe, is_disk_full
-from muspsy_sim.simulation.config import ServiceRetry
+from ..config import ServiceRetry
+from ..core.interruptions import DiskFull, ServiceUnavailable, describe, is_disk_full
 
 LOG = logging.getLogger("muspsy_sim.services")
 T = TypeVar("T")

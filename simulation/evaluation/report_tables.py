@@ -4,49 +4,75 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from muspsy_sim.simulation.evaluation.self_report import INSTRUMENT_NAMES
-from muspsy_sim.simulation.evaluation.trajectories import realism_table
+from ..core.metrics import CampaignSummary, SelfReportAgreement
+from .self_report import INSTRUMENT_NAMES
+from .trajectories import realism_table
 
-SHOWN = ("wai_total", "phq9", "gad7", "phq9_change", "gad7_change", "distress_change", "followed_up_assignment",
-         "recall_at_k", "contradiction_rate", "references_back", "judge_helpfulness", "judge_coherence",
-         "judge_empathy", "judge_guidance", "ctrs_homework")
+SHOWN = ("wai_total", "phq9", "gad7", "phq9_change", "gad7_change", "distress_change", "scaffold_turn_share",
+         "followed_up_assignment", "recall_at_k", "contradiction_rate", "references_back", "judge_helpfulness",
+         "judge_coherence", "judge_empathy", "judge_guidance", "ctrs_homework")
+# Counselor metrics: credited to the counselor's model, the scaffold's share beside them.
+CREDITED = ("followed_up_assignment", "recall_at_k", "contradiction_rate", "references_back", "judge_empathy")
 
 
-def summary_table(summary: dict) -> Table:
-    table = Table(title=f"Run '{summary['run']}': {summary['clients']} clients, {summary['sessions']} sessions")
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def summary_table(summary: CampaignSummary) -> Table:
+    table = Table(title=f"Run '{summary.run}': {summary.clients} clients, {summary.sessions} sessions")
     table.add_column("metric")
     table.add_column("mean", justify="right")
     table.add_column("n", justify="right")
+    table.add_column("scaffold's share", justify="right")
     for name in SHOWN:
-        entry = summary["metrics"].get(name)
+        entry = summary.metrics.get(name)
         if entry:
-            if entry.get("not_applicable"):
+            if entry.not_applicable:
                 mean = "not applicable"
             else:
-                mean = "-" if entry["mean"] is None else f"{entry['mean']:.2f}"
-            table.add_row(name, mean, str(entry["n"]))
-    dropped = [c for c, course in summary["courses"].items() if course["dropped_out"]]
-    table.caption = (f"dropped out: {', '.join(dropped) or 'none'}; recall_at_k \"-\": no client turn referred back, "
+                mean = _number(entry.mean) + (" (model)" if entry.scaffold is not None else "")
+            beside = "" if entry.scaffold is None else f"{_number(entry.scaffold.mean)} (n {entry.scaffold.n})"
+            table.add_row(name, mean, str(entry.n), beside)
+    dropped = summary.dropped_out()
+    table.caption = (f"dropped out: {', '.join(dropped) or 'none'}; counselor metrics credit the counselor's model "
+                     "(the program's template, safety and fallback turns left out, masked for the judge), the "
+                     "scaffold's share beside; recall_at_k \"-\": no model turn took up a client's reference back, "
                      "\"not applicable\": the counselor does not retrieve; all metrics in metrics.jsonl")
     return table
 
 
-def agreement_table(agreement: dict) -> Table:
+def credit_lines(summary: CampaignSummary) -> list[str]:
+    """The counselor metrics in words, the model's and the scaffold's, and the sessions whose outcomes were left out."""
+    parts = [f"{name}: {_number(entry.mean)} (model), scaffold {_number(entry.scaffold.mean)}"
+             for name in CREDITED if (entry := summary.metrics.get(name)) is not None and entry.scaffold is not None
+             and not entry.not_applicable]
+    lines = ["Credited to the counselor's model, the scaffold's share beside: " + "; ".join(parts) + "."] if parts else []
+    for left in summary.left_out_sessions:
+        lines.append(f"Left out of the scores: client {left.client_id}, session {left.session_index}: "
+                     f"{', '.join(left.metrics)}, because {left.reason}.")
+    return lines
+
+
+def agreement_table(agreement: SelfReportAgreement) -> Table:
     """Per instrument: how far the client's answers follow its latent levels (``self_report_agreement``)."""
     table = Table(title="Self-reports vs the client's state")
     for column in ("instrument", "Spearman", "items", "answered by"):
         table.add_column(column, justify="left" if column in ("instrument", "answered by") else "right")
-    for key, entry in agreement["instruments"].items():
-        rho = "-" if entry["rho"] is None else f"{entry['rho']:.2f}"
-        how = "latent readout" if entry["modes"] == ["latent"] else "the client's model"
-        table.add_row(INSTRUMENT_NAMES.get(key, key), rho, str(entry["n"]), how)
-    table.caption = f"warned below {agreement['threshold']:.2f}; latent readouts agree by construction"
+    for key, entry in agreement.instruments.items():
+        rho = "-" if entry.rho is None else f"{entry.rho:.2f}"
+        how = "latent readout" if entry.modes == ["latent"] else "the client's model"
+        table.add_row(INSTRUMENT_NAMES.get(key, key), rho, str(entry.n), how)
+    threshold = "-" if agreement.threshold is None else f"{agreement.threshold:.2f}"
+    table.caption = f"warned below {threshold}; latent readouts agree by construction"
     return table
-def eval_tables(summary: dict) -> list[Table]:
+
+
+def eval_tables(summary: CampaignSummary) -> list[Table]:
     """What `eval` prints: the summary, self-report agreement, then the trajectory realism table."""
     tables = [summary_table(summary)]
-    if summary["self_report_agreement"]["instruments"]:
-        tables.append(agreement_table(summary["self_report_agreement"]))
-    if summary.get("trajectory_realism"):
-        tables.append(realism_table(summary["trajectory_realism"]))
+    if summary.self_report_agreement.instruments:
+        tables.append(agreement_table(summary.self_report_agreement))
+    if summary.trajectory_realism is not None:
+        tables.append(realism_table(summary.trajectory_realism))
     return tables

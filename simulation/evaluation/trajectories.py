@@ -30,33 +30,37 @@ from collections import defaultdict
 
 from rich.table import Table
 
+from ..core.metrics import (
+    ClientTrajectory,
+    InstrumentRealism,
+    RealismThresholds,
+    SessionMetrics,
+    TrajectoryRealism,
+)
+
 # instrument: (label, reliable change, setback)
 INSTRUMENTS = {"phq9": ("PHQ-9", 6, 3), "gad7": ("GAD-7", 4, 2)}
 CLASSES = ("improving", "flat", "worsening")
 
 
-def _number(value) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def course_series(rows: list[dict], instrument: str) -> dict[str, list[tuple[float, float]]]:
+def course_series(rows: list[SessionMetrics], instrument: str) -> dict[str, list[tuple[float, float]]]:
     """Per client, (session index, total) at the start of each session, then (last + 0.5, exit total)."""
-    by_client: dict[str, list[dict]] = defaultdict(list)
+    by_client: dict[str, list[SessionMetrics]] = defaultdict(list)
     for row in rows:
-        if isinstance(row.get("session_index"), int):
-            by_client[str(row.get("client_id"))].append(row)
+        if row.session_index is not None:
+            by_client[str(row.client_id)].append(row)
     series = {}
     for client, course in sorted(by_client.items()):
-        course.sort(key=lambda r: r["session_index"])
+        course.sort(key=lambda r: r.session_index)
         points = []
         for row in course:
-            value = _number(row["metrics"].get(instrument))
+            value = row.value(instrument)
             if value is not None:
-                points.append((row["session_index"], value))
+                points.append((row.session_index, value))
         last = course[-1]
-        value, change = _number(last["metrics"].get(instrument)), _number(last["metrics"].get(f"{instrument}_change"))
+        value, change = last.value(instrument), last.value(f"{instrument}_change")
         if value is not None and change is not None:
-            points.append((last["session_index"] + 0.5, value + change))
+            points.append((last.session_index + 0.5, value + change))
         series[client] = points
     return series
 
@@ -65,44 +69,45 @@ def classify(change: float, reliable: float) -> str:
     return "improving" if change <= -reliable else "worsening" if change >= reliable else "flat"
 
 
-def _instrument(rows: list[dict], instrument: str) -> dict:
+def _instrument(rows: list[SessionMetrics], instrument: str) -> InstrumentRealism:
     _, reliable, setback = INSTRUMENTS[instrument]
-    courses = {}
+    courses: dict[str, ClientTrajectory] = {}
     for client, points in course_series(rows, instrument).items():
         if len(points) < 2:
             continue
         values = [value for _, value in points]
         change = values[-1] - values[0]
-        courses[client] = {
-            "change": round(change, 4),
-            "per_session": round(change / (len(values) - 1), 4),
-            "class": classify(change, reliable),
-            "setback": any(b - a >= setback for a, b in zip(values, values[1:])),
-        }
+        courses[client] = ClientTrajectory(
+            change=round(change, 4),
+            per_session=round(change / (len(values) - 1), 4),
+            class_=classify(change, reliable),
+            setback=any(b - a >= setback for a, b in zip(values, values[1:])),
+        )
     n = len(courses)
-    changes = [c["change"] for c in courses.values()]
+    changes = [c.change for c in courses.values()]
 
     def share(count: int) -> float | None:
         return round(count / n, 4) if n else None
 
-    return {
-        "courses": n,
-        **{name: share(sum(c["class"] == name for c in courses.values())) for name in CLASSES},
-        "with_setback": share(sum(c["setback"] for c in courses.values())),
-        "mean_change_per_session": round(statistics.fmean(c["per_session"] for c in courses.values()), 4) if n else None,
-        "sd_change": round(statistics.stdev(changes), 4) if n > 1 else None,
-        "min_change": min(changes) if n else None,
-        "max_change": max(changes) if n else None,
-        "by_client": courses,
-    }
+    return InstrumentRealism(
+        courses=n,
+        **{name: share(sum(c.class_ == name for c in courses.values())) for name in CLASSES},
+        with_setback=share(sum(c.setback for c in courses.values())),
+        mean_change_per_session=round(statistics.fmean(c.per_session for c in courses.values()), 4) if n else None,
+        sd_change=round(statistics.stdev(changes), 4) if n > 1 else None,
+        min_change=min(changes) if n else None,
+        max_change=max(changes) if n else None,
+        by_client=courses,
+    )
 
 
-def trajectory_realism(rows: list[dict]) -> dict:
+def trajectory_realism(rows: list[SessionMetrics]) -> TrajectoryRealism:
     """How the courses of a campaign moved, per instrument (see the module notes), from its metric rows."""
-    realism: dict = {name: _instrument(rows, name) for name in INSTRUMENTS}
-    realism["thresholds"] = {name: {"reliable_change": reliable, "setback": setback}
-                             for name, (_, reliable, setback) in INSTRUMENTS.items()}
-    return realism
+    return TrajectoryRealism(
+        **{name: _instrument(rows, name) for name in INSTRUMENTS},
+        thresholds={name: RealismThresholds(reliable_change=reliable, setback=setback)
+                    for name, (_, reliable, setback) in INSTRUMENTS.items()},
+    )
 
 
 def _percent(value: float | None) -> str:
@@ -113,17 +118,17 @@ def _signed(value: float | None) -> str:
     return "-" if value is None else f"{value:+.2f}"
 
 
-def realism_rows(realism: dict) -> list[dict]:
+def realism_rows(realism: TrajectoryRealism) -> list[dict[str, str]]:
     """The table's rows as text, one per instrument (shared by `eval` and the HTML report)."""
     rows = []
     for name, (label, reliable, setback) in INSTRUMENTS.items():
-        entry = realism.get(name) or {}
-        low, high = entry.get("min_change"), entry.get("max_change")
+        entry = getattr(realism, name) or InstrumentRealism()
+        low, high = entry.min_change, entry.max_change
         rows.append({
-            "instrument": label, "courses": str(entry.get("courses", 0)),
-            **{key: _percent(entry.get(key)) for key in (*CLASSES, "with_setback")},
-            "mean_change_per_session": _signed(entry.get("mean_change_per_session")),
-            "sd_change": "-" if entry.get("sd_change") is None else f"{entry['sd_change']:.2f}",
+            "instrument": label, "courses": str(entry.courses),
+            **{key: _percent(getattr(entry, key)) for key in (*CLASSES, "with_setback")},
+            "mean_change_per_session": _signed(entry.mean_change_per_session),
+            "sd_change": "-" if entry.sd_change is None else f"{entry.sd_change:.2f}",
             "range": "-" if low is None else f"{low:+.0f} to {high:+.0f}",
             "thresholds": f"reliable change {reliable}, setback {setback}",
         })
@@ -136,7 +141,7 @@ COLUMNS = (("instrument", "instrument"), ("courses", "courses"), ("improving", "
            ("range", "range of change"))
 
 
-def realism_table(realism: dict) -> Table:
+def realism_table(realism: TrajectoryRealism) -> Table:
     """The trajectory realism table `eval` prints."""
     table = Table(title="Trajectory realism: how courses moved (first to last measurement, exit included)")
     for key, header in COLUMNS:

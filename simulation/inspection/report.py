@@ -29,15 +29,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from muspsy_sim.agents.llm import sum_usage
-from muspsy_sim.scenarios.base.atomic_files import write_text_atomic
-from muspsy_sim.simulation.config import ROLES
-from muspsy_sim.simulation.evaluation.compare import cell_lines, compare_runs
-from muspsy_sim.simulation.inspection.report_charts import client_charts
-from muspsy_sim.simulation.inspection.report_sessions import format_number, session_view
-from muspsy_sim.simulation.inspection.report_trajectories import trajectory_view
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.record.schema import NOTE
+from ..config import ROLES
+from ..core.files import write_text_atomic
+from ..core.metrics import CampaignSummary
+from ..core.usage import sum_tables
+from ..evaluation.compare import cell_lines, compare_runs
+from ..record.run_log import RunLog
+from ..record.schema import NOTE
+from .report_charts import client_charts
+from .report_sessions import format_number, session_view
+from .report_trajectories import trajectory_view
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"
@@ -74,25 +75,23 @@ def _client_order(run: RunLog) -> list[str]:
 def _usage(run: RunLog) -> tuple[list[dict], dict]:
     usage = run.manifest.usage if run.manifest is not None and run.manifest.usage else None
     if usage is None:  # an unfinished manifest: add up the sessions
-        plain = sum_usage({role: fields.to_dict() for role, fields in record.usage.items()} for record in run.sessions)
-    else:
-        plain = {role: fields.to_dict() for role, fields in usage.items()}
+        usage = sum_tables(record.usage for record in run.sessions)
     rows, totals = [], {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0}
-    for role, fields in plain.items():
-        row = {"role": role, **{key: fields.get(key, 0) for key in totals}}
+    for role, fields in usage.items():
+        row = {"role": role, **{key: getattr(fields, key) for key in totals}}
         for key in totals:
             totals[key] += row[key]
         rows.append(row)
     return rows, totals
 
 
-def _courses(run: RunLog, clients: list[str], summary: dict, hrefs: list[str]) -> list[dict]:
+def _courses(run: RunLog, clients: list[str], summary: CampaignSummary | None, hrefs: list[str]) -> list[dict]:
     courses = []
     for client, href in zip(clients, hrefs):
         course = run.manifest.courses.get(client) if run.manifest is not None else None
-        outcome = (summary.get("courses") or {}).get(client) or {}
-        dropout = (f"dropped out (session {format_number(outcome.get('dropout_session'))})"
-                   if outcome.get("dropped_out") else "")
+        outcome = summary.courses.get(client) if summary is not None else None
+        dropout = (f"dropped out (session {format_number(outcome.dropout_session)})"
+                   if outcome is not None and outcome.dropped_out else "")
         courses.append({
             "client_id": client, "href": href, "status": course.status if course else "unknown",
             "sessions_done": format_number(course.sessions_done if course else len(run.course(client))),
@@ -107,7 +106,7 @@ def _page_name(run_index: int, page: int) -> str:
 
 def _overview(index: int, run: RunLog, pages_dir: str | None, per_page: int) -> dict:
     """The run's part of the report's page; with ``pages_dir``, its clients are on pages of ``per_page``."""
-    manifest, summary = run.manifest, run.summary or {}
+    manifest, summary = run.manifest, run.summary
     clients = _client_order(run)
     paged = pages_dir is not None and len(clients) > per_page
     anchors = [f"run-{index}-client-{number}" for number in range(len(clients))]
@@ -120,9 +119,12 @@ def _overview(index: int, run: RunLog, pages_dir: str | None, per_page: int) -> 
     usage_rows, usage_total = _usage(run)
     config = run.config if manifest is not None else None
     counselor = manifest.components.counselor if manifest is not None and manifest.components else None
+    # A counselor metric credits the counselor's model; the scaffold's share stands beside it.
     summary_metrics = [
-        {"name": name, "mean": format_number(v.get("mean")), "n": format_number(v.get("n"))}
-        for name, v in (summary.get("metrics") or {}).items()
+        {"name": name, "mean": format_number(entry.mean) + (" (model)" if entry.scaffold is not None else ""),
+         "n": format_number(entry.n),
+         "scaffold": "" if entry.scaffold is None else f"{format_number(entry.scaffold.mean)} (n {entry.scaffold.n})"}
+        for name, entry in (summary.metrics if summary is not None else {}).items()
     ]
     return {
         "index": index,
@@ -150,7 +152,7 @@ def _overview(index: int, run: RunLog, pages_dir: str | None, per_page: int) -> 
         "config_json": _pretty_json(config.model_dump(mode="json")) if config else "",
         "components_json": _pretty_json(manifest.components.to_dict()) if manifest and manifest.components else "",
         "scored": run.metrics is not None,
-        "judge": summary.get("judge") or {},
+        "judge": summary.judge.to_dict() if summary is not None and summary.judge is not None else {},
         "summary_metrics": summary_metrics,
         "trajectories": trajectory_view(run.metrics, run.name),
         "clients": clients,
@@ -164,10 +166,10 @@ def _overview(index: int, run: RunLog, pages_dir: str | None, per_page: int) -> 
 
 def _clients(run_index: int, run: RunLog, clients: list[str], first: int = 0) -> list[dict]:
     """The views of ``clients`` (numbered from ``first`` in the run's order): charts, sessions, transcripts."""
-    metrics_by_key = {(row.get("client_id"), row.get("session_index")): row for row in run.metrics or []}
+    metrics_by_key = {row.key: row for row in run.metrics or []}
     metrics_by_client: dict[str, dict[int, dict]] = {}
     for (client, index), row in metrics_by_key.items():
-        metrics_by_client.setdefault(client, {})[index] = row.get("metrics") or {}
+        metrics_by_client.setdefault(client, {})[index] = row.metrics
     views = []
     for client_index, client in enumerate(clients, start=first):
         records = run.course(client)
@@ -198,9 +200,9 @@ def _comparison(runs: list[RunLog]) -> dict | None:
     if unscored:
         return {"missing": unscored, "runs": [], "rows": []}
     result = compare_runs([run.path for run in runs])
-    rows = [{"metric": metric, "cells": [cell_lines(result, metric, name) for name in result["runs"]]}
-            for metric in result["metrics"]]
-    return {"missing": [], "runs": result["runs"], "rows": rows, "method": result["method"]}
+    rows = [{"metric": metric, "cells": [cell_lines(result, metric, name) for name in result.runs]}
+            for metric in result.metrics]
+    return {"missing": [], "runs": result.runs, "rows": rows, "method": result.method}
 
 
 # --- rendering -------------------------------------------------------------------------------------

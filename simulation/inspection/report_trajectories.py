@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import io
 
-from muspsy_sim.simulation.evaluation.trajectories import (
+from ..core.metrics import SessionMetrics, TrajectoryRealism
+from ..evaluation.trajectories import (
     COLUMNS,
     INSTRUMENTS,
     course_series,
@@ -24,7 +25,7 @@ COLORS = {"improving": "#2e7d32", "flat": "#777777", "worsening": "#c62828"}
 _DPI, _SCALE = 100, 2
 
 
-def trajectory_view(rows: list[dict] | None, run_name: str) -> dict | None:
+def trajectory_view(rows: list[SessionMetrics] | None, run_name: str) -> dict | None:
     """The section's data: plot (PNG, base64), its text alternative, and the table rows; None when unscored."""
     if rows is None:
         return None
@@ -40,19 +41,19 @@ def trajectory_view(rows: list[dict] | None, run_name: str) -> dict | None:
     }
 
 
-def _alt(realism: dict, run_name: str) -> str:
+def _alt(realism: TrajectoryRealism, run_name: str) -> str:
     parts = []
     for name, (label, _, _) in INSTRUMENTS.items():
-        entry = realism[name]
-        if not entry["courses"]:
+        entry = getattr(realism, name)
+        if entry is None or not entry.courses:
             parts.append(f"{label}: no course with two measurements")
             continue
-        parts.append(f"{label}: {entry['courses']} courses, {entry['improving']:.0%} improving, {entry['flat']:.0%} "
-                     f"flat, {entry['worsening']:.0%} worsening, {entry['with_setback']:.0%} with a setback")
+        parts.append(f"{label}: {entry.courses} courses, {entry.improving:.0%} improving, {entry.flat:.0%} "
+                     f"flat, {entry.worsening:.0%} worsening, {entry.with_setback:.0%} with a setback")
     return f"Every client's course in run {run_name}. " + "; ".join(parts)
 
 
-def _render(series: dict, realism: dict) -> str:
+def _render(series: dict, realism: TrajectoryRealism) -> str:
     # lazy: matplotlib loads only when a chart is drawn (Figure + Agg canvas: no pyplot, no GUI)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -62,12 +63,12 @@ def _render(series: dict, realism: dict) -> str:
     FigureCanvasAgg(figure)
     for position, (name, (label, _, _)) in enumerate(INSTRUMENTS.items(), start=1):
         axes = figure.add_subplot(1, len(INSTRUMENTS), position)
-        by_client = realism[name]["by_client"]
+        by_client = getattr(realism, name).by_client
         shown: set[str] = set()
         for client, points in series[name].items():
             if len(points) < 2:
                 continue
-            kind = by_client[client]["class"]
+            kind = by_client[client].class_
             xs, ys = zip(*points)
             axes.plot(xs, ys, "o-", color=COLORS[kind], alpha=0.75, linewidth=1.3, markersize=3.5,
                       label=kind if kind not in shown else None)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.record.schema import Questionnaires, SessionRecord
+from ..core.questionnaires import Questionnaires
+from ..record.run_log import RunLog
+from ..record.schema import SessionRecord
 
 
 def _total(questionnaires: Questionnaires | None, key: str, at_exit: bool = False) -> int | None:

@@ -14,9 +14,9 @@ import json
 import math
 import re
 
-from muspsy_sim.agents.llm.choice_scoring.common import STRUCTURED_RETRIES, Send, middle_fallback
-from muspsy_sim.agents.llm.interface import ChoiceScores, Completion, ItemScores, ItemSet, Message, Sampling
-from muspsy_sim.agents.llm.output_checks import reask_sampling, rejected
+from ..interface import ChoiceScores, Completion, ItemScores, ItemSet, Message, Sampling
+from ..output_checks import reask_sampling, rejected
+from .common import STRUCTURED_RETRIES, Send, middle_fallback
 
 _JSON_OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
 # One "key": value entry of a JSON object, read even from an answer cut off in transit.
@@ -73,6 +73,17 @@ class JsonItems:
             for n in numbers
         )
         return ItemScores(scored, tuple(completions))
+
+
+SCHEMA_PROBE = [{"role": "user", "content": "Reply with one word: hello."}]
+
+
+def enforces_schema(send: Send) -> tuple[bool, Completion]:
+    """Whether the server holds its answers to a JSON schema (``response_format``): asked for a word, a
+    server that enforces the schema can still only answer ``{"1": 7}``."""
+    completion, _ = send(SCHEMA_PROBE, Sampling(max_tokens=8, temperature=0.0, seed=0),
+                         response_format=answers_schema([1], ("7",)))
+    return read_answers(completion.text, [1], ("7",)) == {1: "7"}, completion
 
 
 def items_prompt(items: ItemSet, numbers: list[int]) -> str:

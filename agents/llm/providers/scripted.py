@@ -4,8 +4,11 @@
 it was given (counselor turn, client turn, goal planning, memory extraction)
 and answers from the prompt's own content, so tests can check that the right
 information reached the model. Options (questionnaire and appraisal items, judge ratings) it
-answers from the prompt's words too: a self-report from how the client feels in words, an
-appraisal from its own warm and cold cue words. It is not a model of anything.
+answers from the prompt's words too, whether asked one item at a time (likelihood) or all
+items of a set in one JSON request: a self-report from how the client feels in words (and, on
+items about the counselor or how intense its feelings are, from its own verdict on the
+conversation when its own last words state one: "you really understood me", "this did not
+help"), an appraisal from its own warm and cold cue words. It is not a model of anything.
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ import json
 import re
 import time
 
-from muspsy_sim.agents.llm.providers.responses import logprobs_response
+from ..spec import TEST_DOUBLE, TEST_DOUBLE_SCRIPTS
+from .responses import ChatResponse, fill_model_response
 
-TEST_DOUBLE_PROVIDER = "testdouble"
-# "slow" answers like "scripted" after a short pause, so tests can interrupt a run mid-session.
-# "poor-counselor" speaks as a counselor who ignores the client and hands out generic advice.
-# "json-only" stands in for an API model: no log-probabilities, so options are chosen by JSON answers.
+# The scripts (``spec.TEST_DOUBLE_SCRIPTS``): "scripted" answers from the prompt's own content; "slow" answers
+# like it after a short pause, so tests can interrupt a run mid-session; "poor-counselor" speaks as a
+# counselor who ignores the client and hands out generic advice; "json-only" stands in for an API model:
+# no log-probabilities, so options are chosen by JSON answers.
 JSON_ONLY = "json-only"
-TEST_DOUBLE_SCRIPTS = frozenset({"scripted", "slow", "poor-counselor", JSON_ONLY})
 _SLOW_SECONDS = 0.05
 
 
@@ -137,6 +140,19 @@ def _appraisal_rating(text: str) -> float | None:
     return min(5.0, max(1.0, 3.0 + warm - cold))
 
 
+# The client's own verdict on the conversation, when its own words (its "You:" lines) state one.
+_VERDICT_UP = re.compile(r"\b(understood me|you helped|helped me|i feel (?:so )?(?:much )?(?:better|calmer))\b",
+                         re.IGNORECASE)
+_VERDICT_DOWN = re.compile(r"\b(not helpful|did not help|didn't help|not listening|did not understand me|"
+                           r"didn't understand me|i feel worse)\b", re.IGNORECASE)
+
+
+def _own_verdict(text: str) -> int:
+    """Praise minus complaints in the client's own lines of the prompt's dialogue."""
+    own = " ".join(re.findall(r"^You: (.*)$", text, flags=re.MULTILINE))
+    return len(_VERDICT_UP.findall(own)) - len(_VERDICT_DOWN.findall(own))
+
+
 def _band(text: str, quantity: str) -> float | None:
     match = re.search(rf"your {re.escape(quantity)} is ({'|'.join(sorted(_BANDS, key=len, reverse=True))})\b", text)
     return _BANDS.index(match.group(1)) / (len(_BANDS) - 1) if match else None
@@ -145,7 +161,8 @@ def _band(text: str, quantity: str) -> float | None:
 def _self_report(text: str) -> float | None:
     """The double's answer to a questionnaire item: the band of what the item is about, on the item's scale."""
     item = _statement(text).lower()
-    if "WAI-SR" in text or (item.startswith(("the supporter", "my counselor")) and "intense" not in item):
+    about_counselor = "WAI-SR" in text or (item.startswith(("the supporter", "my counselor")) and "intense" not in item)
+    if about_counselor:
         share = _band(text, "trust in the counselor")
     elif "PANAS" in text and item in _PANAS_POSITIVE:
         share = _band(text, "mood (interest and energy)")
@@ -153,6 +170,9 @@ def _self_report(text: str) -> float | None:
         share = _band(text, "distress")
     if share is None:
         return None  # the content-free calibration prompt
+    if about_counselor or "intense" in item:
+        verdict = _own_verdict(text)
+        share = min(1.0, max(0.0, share + (0.25 if about_counselor else -0.25) * verdict))
     values = [int(v) for v in re.findall(r"(\d+) = ", text.partition("Answer with one number:")[2].splitlines()[0])]
     low, high = (min(values), max(values)) if values else (0, 3)
     return low + share * (high - low)
@@ -181,14 +201,18 @@ def _closest(choices: list[str], target: float) -> str:
 
 
 def scripted_items_answer(text: str) -> str:
-    """A JSON object answering each numbered item of a prompt (``choice_scoring.JsonItems``) by its level."""
+    """A JSON object answering each numbered item of a prompt (``choice_scoring.JsonItems``) as the double
+    answers the same item asked alone: the preamble and the item's own text (``_target``)."""
     options = text.split(ITEMS_INSTRUCTION, 1)[1].split(". Like this", 1)[0]
     choices = [c.strip() for c in options.split(",")]
+    listed = re.search(r"^\d+\. ", text, flags=re.MULTILINE)
+    preamble = text[:listed.start()].rstrip("\n") if listed else ""
     blocks = re.findall(r"^(\d+)\. (.*(?:\n   .*)*)", text, flags=re.MULTILINE)
     answers = {}
     for number, block in blocks:
-        level = re.search(r"Your level: ([0-9.]+)", block)
-        best = _closest(choices, float(level.group(1)) if level else 2.0)
+        item = block.replace("\n   ", "\n")
+        target = _target(f"{preamble}\n{item}")
+        best = _closest(choices, 2.0 if target is None else target)
         answers[number] = int(best) if best.isdigit() else best
     return json.dumps(answers)
 
@@ -217,42 +241,35 @@ def asks_for_json(messages: list[dict]) -> bool:
     return "Reply with JSON only" in last_content(messages, "user")
 
 
+def scripted_answer(script: str, messages: list[dict], params: dict) -> ChatResponse:
+    """The double's answer to one request (``params``: the request's sampling and scoring fields)."""
+    if script not in TEST_DOUBLE_SCRIPTS:
+        raise ValueError(f"unknown test double script '{script}'")
+    if params.get("logprobs") and script != JSON_ONLY:
+        return ChatResponse.of_logprobs(scripted_logprobs(messages, int(params.get("top_logprobs") or 20)),
+                                        f"{TEST_DOUBLE}/{script}", prompt_tokens=1)
+    text = scripted_json_answer(messages) if asks_for_json(messages) else scripted_reply(messages, script)
+    if script == "slow":
+        time.sleep(_SLOW_SECONDS)
+    max_tokens = params.get("max_tokens")
+    words = text.split()
+    if max_tokens and len(words) > int(max_tokens):
+        text = " ".join(words[: int(max_tokens)])
+    prompt_tokens = sum(len(m["content"].split()) for m in messages)
+    return ChatResponse.of_text(text, f"{TEST_DOUBLE}/{script}", prompt_tokens, len(text.split()))
+
+
 def make_handler():
-    """LiteLLM's handler for ``testdouble/<script>``."""
+    """LiteLLM's handler for ``testdouble/<script>``: the same answers, through LiteLLM."""
     # lazy: litellm takes seconds to import; the handler subclasses its CustomLLM
     from litellm import CustomLLM
-    from litellm.types.utils import Usage
 
     class ScriptedTestDouble(CustomLLM):
         """TEST DOUBLE provider: deterministic scripted replies, no model."""
 
         def completion(self, model, messages, model_response, optional_params, *args, **kwargs):
-            started = time.perf_counter()
-            script = model  # LiteLLM strips the "testdouble/" prefix
-            if script not in TEST_DOUBLE_SCRIPTS:
-                raise ValueError(f"unknown test double script '{script}'")
-            if optional_params.get("logprobs") and script != JSON_ONLY:
-                logprobs_response(model_response, scripted_logprobs(messages, int(optional_params.get("top_logprobs") or 20)))
-                model_response.usage = Usage(prompt_tokens=1, completion_tokens=1, total_tokens=2)
-                return model_response
-            asks_json = asks_for_json(messages)
-            text = scripted_json_answer(messages) if asks_json else scripted_reply(messages, script)
-            if script == "slow":
-                time.sleep(_SLOW_SECONDS)
-            max_tokens = optional_params.get("max_tokens")
-            words = text.split()
-            if max_tokens and len(words) > int(max_tokens):
-                text = " ".join(words[: int(max_tokens)])
-            prompt_tokens = sum(len(m["content"].split()) for m in messages)
-            model_response.choices[0].message.content = text
-            model_response.model = f"{TEST_DOUBLE_PROVIDER}/{script}"
-            model_response.usage = Usage(
-                prompt_tokens=prompt_tokens,
-                completion_tokens=len(text.split()),
-                total_tokens=prompt_tokens + len(text.split()),
-            )
-            model_response._hidden_params["generation_seconds"] = time.perf_counter() - started
-            return model_response
+            # LiteLLM strips the "testdouble/" prefix: ``model`` is the script.
+            return fill_model_response(model_response, scripted_answer(model, messages, optional_params))
 
         async def acompletion(self, *args, **kwargs):
             return self.completion(*args, **kwargs)

@@ -1,0 +1,114 @@
+"""Running client courses: one course on a compiled course graph (the step every executor runs, here
+and in a Ray task, ``ray_executor``), and a campaign's courses as threads of this process, sharing one
+compiled graph and checkpointer.
+
+A course its infrastructure stopped (a service that stayed away, a full disk: a kernel
+``Interruption``) is ``interrupted``, not failed, and the first one stops the campaign from starting
+more (``CampaignStop``): ``resume`` finishes them.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from langgraph.graph.state import CompiledStateGraph
+
+from muspsy_sim.agents.llm import failure_entry
+from muspsy_sim.scenarios.profile import CaseProfile
+
+from ..config import CampaignConfig
+from ..core.interruptions import Interruption
+from ..engine.checkpointers import open_checkpointer
+from ..engine.components import Components
+from ..engine.course_graph import initial_course_state
+from ..engine.states import RunContext
+from ..record.run_directory import RunDirectory
+
+INTERRUPTED = "interrupted"
+
+
+def run_course(graph: CompiledStateGraph, profile: CaseProfile, context: RunContext, thread_id: str) -> dict:
+    """Run or resume one client course; returns its manifest entry (status, sessions_done, failure).
+
+    A course its infrastructure stopped (a service that stayed away, a full disk) is ``interrupted``,
+    without ``sessions_done``: the store that would say has just failed, so the executor counts them.
+    """
+    thread = {"configurable": {"thread_id": thread_id}, "recursion_limit": 10_000}
+    try:
+        # Any checkpoint means the course has started: resuming with None lets LangGraph
+        # apply writes saved before a crash and go on. (An empty `next` alone is not
+        # "finished": a kill between a node's writes and the next checkpoint leaves one.)
+        started = graph.get_state(thread).metadata is not None
+        graph.invoke(None if started else initial_course_state(profile), thread, context=context)
+        state = graph.get_state(thread)
+    except Interruption as error:
+        return {"status": INTERRUPTED, "error": str(error)}
+    except Exception as error:  # one failed course must not stop the others
+        try:
+            done = len(graph.get_state(thread).values.get("memories", []))
+        except Interruption as stopped:
+            return {"status": INTERRUPTED, "error": str(stopped)}
+        # A FailedStep's reason reads "<role> <step>: <reason>"; other errors keep their type.
+        return {"status": "failed", "sessions_done": done, **failure_entry(error)}
+    done = len(state.values.get("memories", []))
+    if state.interrupts:  # a counselor or client that waits for a person (simulation/practice) stopped the course
+        return {"status": "failed", "sessions_done": done,
+                "error": "the course waits for a person: continue it with `run_sim.py practice` "
+                         "(with --as client when a person plays the client)"}
+    return {"status": "finished", "sessions_done": done}
+
+
+class CampaignStop:
+    """Set by the first course its infrastructure interrupted: courses not yet started stay for `resume`.
+
+    A service that stayed away past the wait, or a full disk, would stop every other course too.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reason: str | None = None
+
+    def record(self, reason: str) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+
+    @property
+    def stopping(self) -> bool:
+        return self.reason is not None
+
+
+def run_courses_in_threads(config: CampaignConfig, components: Components, profiles: list[CaseProfile],
+                           run_dir: RunDirectory, context: RunContext, thread_ids: dict[str, str]) -> str | None:
+    """Run every course, at most ``config.workers`` at a time; each course's outcome goes into the manifest.
+
+    Returns why the campaign was interrupted (the first course's reason), or None.
+    """
+    stop = CampaignStop()
+    with open_checkpointer(config, run_dir.path) as checkpointer:
+        graph = components.course_graph().compile(checkpointer=checkpointer)
+        with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="course") as pool:
+            futures = [pool.submit(_run_one, graph, profile, context, run_dir, thread_ids[profile.id], stop)
+                       for profile in profiles]
+            for future in as_completed(futures):
+                future.result()
+    return stop.reason
+
+
+def _run_one(graph: CompiledStateGraph, profile: CaseProfile, context: RunContext, run_dir: RunDirectory,
+             thread_id: str, stop: CampaignStop) -> None:
+    if stop.stopping:
+        return  # the campaign is stopping: this course keeps its status and waits for `resume`
+    try:
+        run_dir.set_course(profile.id, status="running")
+        entry = run_course(graph, profile, context, thread_id)
+    except Interruption as error:  # the manifest could not be written (a full disk)
+        entry = {"status": INTERRUPTED, "error": str(error)}
+    if entry["status"] == INTERRUPTED:
+        stop.record(entry["error"])
+        entry.setdefault("sessions_done", run_dir.sessions_recorded(profile.id))
+    try:
+        run_dir.set_course(profile.id, **entry)
+    except Interruption as error:
+        stop.record(str(error))  # the manifest keeps the course's earlier status; `resume` runs it again
