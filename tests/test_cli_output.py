@@ -59,6 +59,9 @@ def test_run_json_is_the_campaigns_results(scored_runs):
     assert sorted((s["client_id"], s["session_index"]) for s in data["sessions"]) == [
         ("gad-priya-38", 1), ("gad-priya-38", 2), ("insomnia-david-47", 1), ("insomnia-david-47", 2)]
     assert set(data["courses"]) == {"gad-priya-38", "insomnia-david-47"} and "usage" in data and "faults" in data
+    manifest = json.loads((runs / "a" / "manifest.json").read_text(encoding="utf-8"))
+    for key in ("courses", "usage", "faults", "answers", "risk"):
+        assert data[key] == manifest[key], f"{key}: the typed values print as the manifest holds them"
     assert "campaign 'a'" in result.stderr, "the human lines go to stderr"
 
 
@@ -69,15 +72,20 @@ def test_eval_compare_and_inspect_print_json(scored_runs):
         assert scored.exit_code == 0, scored.output
         summary = json.loads(scored.stdout)
         assert summary["sessions"] == 4 and "metrics" in summary
-    compared = runner.invoke(app, ["compare", str(runs / "a"), str(runs / "b"), "--json"])
+        assert summary == json.loads((runs / name / "summary.json").read_text(encoding="utf-8")), \
+            "--json prints the CampaignSummary as summary.json holds it"
+    compared = runner.invoke(app, ["compare", str(runs / "a"), str(runs / "b"), "--json", "--out", str(runs)])
     assert compared.exit_code == 0, compared.output
     assert json.loads(compared.stdout)["runs"] == ["a", "b"]
+    assert json.loads(compared.stdout) == json.loads((runs / "compare.json").read_text(encoding="utf-8"))
     overview = json.loads(runner.invoke(app, ["inspect", str(runs / "a"), "--json"]).stdout)
     assert overview["status"] == "finished"
     assert [s["session_index"] for s in overview["courses"]["gad-priya-38"]["sessions"]] == [1, 2]
     session = json.loads(runner.invoke(app, ["inspect", str(runs / "a"), "--client", "gad-priya-38", "--session", "2",
                                              "--json"]).stdout)
     assert session["client_id"] == "gad-priya-38" and session["session_index"] == 2 and session["turns"]
+    recorded = [json.loads(line) for line in (runs / "a" / "sessions.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert session == next(r for r in recorded if (r["client_id"], r["session_index"]) == ("gad-priya-38", 2))
     history = runner.invoke(app, ["inspect", str(runs / "a"), "--client", "gad-priya-38", "--history", "--json"])
     assert json.loads(history.stdout)[0]["step"] is not None
 
@@ -122,4 +130,16 @@ def test_practice_with_an_unreachable_client_model_ends_in_one_line_before_servi
     assert result.exit_code == 3, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: the client model openai/gpt-4o-mini cannot be reached: ")
+    assert not (tmp_path / "runs").exists(), "nothing written"
+
+
+def test_client_practice_with_an_unreachable_counselor_model_ends_in_one_line_before_serving(tmp_path, make_config,
+                                                                                               monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    config = make_config(models={"counselor": {"model": "openai/gpt-4o-mini", "backoff_scale": 0.001},
+                                 "client": "testdouble/scripted", "judge": "testdouble/scripted"})
+    result = runner.invoke(app, ["practice", "--as", "client", "--scenario", "gad-priya-38", "--config", str(config)])
+    assert result.exit_code == 3, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the counselor model openai/gpt-4o-mini cannot be reached: ")
     assert not (tmp_path / "runs").exists(), "nothing written"
