@@ -281,8 +281,12 @@ class MemoryStore:
         if len(got["ids"]) <= self.exact_search_limit:
             hits = [_hit(id_, doc, meta, 0.0)
                     for id_, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])]
-            # The isolation check of `search`, done once here for the whole candidate set.
-            rows = [i for i, h in enumerate(hits) if h.client_id == client_id and h.session_index < before_session]
+            # The isolation check of `search`, done once here for the whole candidate set; rows in id order,
+            # whatever order Chroma returned them in (it varies with its compaction): a row's dot product
+            # with the query can differ in its last bit with the row's place in the matrix (BLAS kernels
+            # take rows in blocks), and the distances a turn records must not depend on the store's timing.
+            rows = sorted((i for i, h in enumerate(hits) if h.client_id == client_id and h.session_index < before_session),
+                          key=lambda i: hits[i].id)
             matrix = np.asarray(got["embeddings"], dtype=np.float64)[rows] if rows else None
             candidates = _Candidates(tuple(hits[i] for i in rows), matrix,
                                      None if matrix is None else np.linalg.norm(matrix, axis=1))

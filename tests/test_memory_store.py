@@ -12,8 +12,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
-
 from pydantic import ValidationError
 
 from muspsy_sim.memory import MemoryStore, MiniLMEmbedder, shared_embedder
@@ -390,3 +390,31 @@ def test_sessions_are_read_by_id_and_records_without_chunk_counts_by_filter(tmp_
     s._forget_candidates("a")
     filtered.clear()
     assert {h.id for h in s.search("a", 2, "breathing", k=5)} == {h.id for h in hits} and filtered
+
+
+def test_exact_distances_do_not_depend_on_the_order_chroma_returns_records_in(tmp_path: Path) -> None:
+    """Chroma's order of a read varies with its compaction; a row's dot product with the query can differ in its
+    last bit with the row's place in the matrix. The distances a turn records are the same bits either way."""
+    class Scattered:
+        """Vectors of full-precision floats (a hashed bag of words sums exact small integers: no rounding)."""
+
+        def embed(self, texts: list[str]) -> list[list[float]]:
+            return [np.random.default_rng(int(hashlib.md5(t.encode()).hexdigest(), 16) % 2**32).standard_normal(384)
+                    .tolist() for t in texts]
+
+    s = MemoryStore("order", Scattered(), path=tmp_path)
+    for session in (1, 2, 3):
+        s.add_session("a", session, f"memory of session {session} about sleep and work",
+                      [f"chunk {i} of session {session}: walks, breathing, the manager, week {i}" for i in range(5)])
+    as_stored = s.search("a", 4, "breathing at work", k=20)
+    real_get = s._collection.get
+
+    def reversed_get(*args, **kwargs):
+        got = real_get(*args, **kwargs)
+        return {key: list(reversed(value)) if value is not None and key in ("ids", "embeddings", "documents", "metadatas")
+                else value for key, value in got.items()}
+
+    s._collection.get = reversed_get
+    s._forget_candidates("a")
+    reordered = s.search("a", 4, "breathing at work", k=20)
+    assert [(h.id, h.distance) for h in reordered] == [(h.id, h.distance) for h in as_stored]

@@ -178,6 +178,28 @@ def _masked(lines: list[str], campaign: str) -> dict[tuple[str, int], dict]:
     return records
 
 
+def _first_difference(left: dict, right: dict) -> str:
+    """Where two sets of masked records first differ: the session and the JSON path, with both values."""
+    def walk(a, b, path):
+        if type(a) is not type(b) or not isinstance(a, (dict, list)):
+            return None if a == b else f"{path}: {json.dumps(a)[:300]} != {json.dumps(b)[:300]}"
+        keys = sorted(set(a) | set(b)) if isinstance(a, dict) else range(max(len(a), len(b)))
+        for key in keys:
+            if isinstance(a, list) and (key >= len(a) or key >= len(b)):
+                return f"{path}: {len(a)} items != {len(b)}"
+            found = walk(a.get(key) if isinstance(a, dict) else a[key], b.get(key) if isinstance(b, dict) else b[key],
+                         f"{path}.{key}")
+            if found:
+                return found
+        return None
+
+    for key in sorted(set(left) | set(right)):
+        found = walk(left.get(key), right.get(key), f"{key}")
+        if found:
+            return found
+    return "none"
+
+
 @pytest.mark.slow
 def test_hundred_courses_on_two_ray_workers_match_the_thread_executor_and_survive_a_killed_worker(
         tmp_path, make_config, ray_cluster, chroma_server, postgres_database):
@@ -209,7 +231,9 @@ def test_hundred_courses_on_two_ray_workers_match_the_thread_executor_and_surviv
     ray_lines, thread_lines = _lines(tmp_path / "runs" / "ray-100"), _lines(tmp_path / "runs" / "threads-100")
     expected = sorted((client, session) for client in clients for session in (1, 2, 3))
     assert sorted(_keys(ray_lines)) == expected, "every session exactly once, the killed course's included"
-    assert _masked(ray_lines, "ray-100") == _masked(thread_lines, "threads-100"), "the same records"
+    on_ray_records, in_threads_records = _masked(ray_lines, "ray-100"), _masked(thread_lines, "threads-100")
+    assert on_ray_records == in_threads_records, "the same records: " + _first_difference(on_ray_records,
+                                                                                          in_threads_records)
     manifest = json.loads((tmp_path / "runs" / "ray-100" / "manifest.json").read_text())
     assert manifest["status"] == "finished"
     assert all(course["status"] == "finished" and course["sessions_done"] == 3 for course in manifest["courses"].values())
