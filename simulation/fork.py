@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from muspsy_sim.agents.counselor.session_memory import SessionMemory
 from muspsy_sim.agents.transcript import exchange_chunks
 from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
-from muspsy_sim.simulation.campaign.prepare import CampaignPlan, prepare_campaign
+from muspsy_sim.simulation.campaign.prepare import CampaignPlan, continued_dynamics, prepare_campaign
 from muspsy_sim.simulation.config import CampaignConfig, deep_merge
 from muspsy_sim.simulation.engine.checkpoint_serde import strict_serializer
 from muspsy_sim.simulation.engine.components import build_components
@@ -37,7 +37,9 @@ def _state_after_session(graph, client_id: str, after_session: int):
 
 
 def _forked_config(source: RunLog, name: str, clients: list[str], overrides: dict[str, Any]) -> CampaignConfig:
-    data = deep_merge(source.config.model_dump(mode="json"), overrides)
+    data = source.config.model_dump(mode="json")
+    data["client_dynamics"] = continued_dynamics(source.manifest)
+    data = deep_merge(data, overrides)
     data.update(name=name, scenarios=clients, scenario_sample=None, output_dir=str(source.path.parent))
     try:
         return CampaignConfig.model_validate(data)

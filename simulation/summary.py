@@ -28,6 +28,16 @@ def sessions_table(sessions: list[SessionRecord]) -> Table:
     return table
 
 
+def dropout_line(courses: dict[str, dict]) -> str:
+    """The clients who did not come back (a course outcome, in the manifest), after which session and why."""
+    dropped = [(client, course.get("dropout") or {}) for client, course in sorted(courses.items())
+               if course.get("ended_by") == "dropout"]
+    if not dropped:
+        return "Dropped out: none."
+    parts = [f"{client} after session {d.get('after_session')} ({d.get('reason')})" for client, d in dropped]
+    return f"Dropped out: {len(dropped)} of {len(courses)} courses: " + "; ".join(parts) + "."
+
+
 def usage_line(usage: dict) -> str:
     parts = []
     for role, fields in sorted(usage.items()):

@@ -28,4 +28,15 @@ def run_course(graph: CompiledStateGraph, profile: CaseProfile, context: RunCont
     if state.interrupts:  # a counselor that waits for a person (simulation/practice) stopped the course
         return {"status": "failed", "sessions_done": done,
                 "error": "the course waits for a person's turn: continue it with `run_sim.py practice`"}
-    return {"status": "finished", "sessions_done": done}
+    return {"status": "finished", "sessions_done": done, **course_outcome(state.values)}
+
+
+def course_outcome(values: dict) -> dict:
+    """How a finished course ended, for its manifest entry: completed or dropout (with why), and the client's traits."""
+    end = values.get("course_end")
+    outcome: dict = {"ended_by": "dropout", "dropout": {k: v for k, v in end.items() if k != "ended_by"}} if end \
+        else {"ended_by": "completed"}
+    traits = (values.get("client_state") or {}).get("traits")
+    if traits is not None:
+        outcome["traits"] = traits
+    return outcome

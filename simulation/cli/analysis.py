@@ -11,6 +11,7 @@ from rich.console import Console
 
 from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.simulation.evaluation.compare import compare_runs, render_comparison, write_comparison
+from muspsy_sim.simulation.evaluation.realism_table import counselor_realism_table
 from muspsy_sim.simulation.evaluation.report_tables import eval_tables
 from muspsy_sim.simulation.record.schema import KINDS as RECORD_KINDS, json_schema
 from muspsy_sim.simulation.summary import coverage_line, unhandled_line
@@ -56,10 +57,13 @@ def compare(
     out: Annotated[Optional[Path], typer.Option(help="Where to write compare.json and compare.md.")] = None,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
 ) -> None:
-    """Compare runs: mean of each metric with a 95% CI resampling clients, paired where runs share clients and seeds."""
+    """Compare runs: mean of each metric with a 95% CI resampling clients, paired where runs share clients and seeds;
+    trajectory realism per counselor (runs of one counselor pooled) and the counselor's share of outcome variance."""
     result = compare_runs(run_dirs, seed=seed)
     console = Console()
     console.print(render_comparison(result))
+    if len(result["realism"]["counselors"]) > 1 or len(run_dirs) > 1:
+        console.print(counselor_realism_table(result["realism"]))
     target = out or run_dirs[0].parent
     written = write_comparison(result, target)
     console.print("Wrote " + ", ".join(str(p) for p in written))

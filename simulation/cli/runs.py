@@ -14,6 +14,7 @@ from muspsy_sim.simulation.progress import CampaignProgress
 from muspsy_sim.simulation.record.run_log import RunLog
 from muspsy_sim.simulation.summary import (
     answers_line,
+    dropout_line,
     fallback_warnings,
     faults_line,
     risk_lines,
@@ -139,6 +140,7 @@ def _run_plan(plan, show_progress: bool) -> bool:
     for line in self_report_lines(result.sessions, campaign.client.min_agreement):
         console.print(line, style="bold yellow" if line.startswith("Self-report warning") else None, markup=False,
                       soft_wrap=True)
+    console.print(dropout_line(result.courses), markup=False)
     for client_id, course in sorted(result.courses.items()):
         if course.get("status") != "finished":
             console.print(f"[red]course {client_id}: {course.get('status')} — {course.get('error', '')}")

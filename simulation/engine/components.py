@@ -58,6 +58,7 @@ class Components:
             "client": {
                 "class": f"{type(self.client).__module__}:{type(self.client).__qualname__}",
                 "dynamics": self.client.params.to_record(),
+                "dynamics_preset": self.client.params.preset,
                 "appraisal": self.client.appraiser.name,
                 "self_report": self.client.self_report,
             },

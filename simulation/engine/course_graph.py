@@ -2,6 +2,10 @@
 
 plan -> report_before (PHQ-9, GAD-7) -> session -> report_after (WAI-SR, PANAS) -> memorize -> record
 -> evolve (the week between sessions) -> plan ... -> finish.
+
+The client's traits are drawn when its first session is planned (once per client and seed,
+``agents.client.traits``). After each week the client may not come back: the course then ends
+there (``course_end``: ended by dropout, with the reason), which the course's manifest entry records.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from muspsy_sim.agents.client.base import Client
+from muspsy_sim.agents.client.dropout import decide_return
 from muspsy_sim.agents.client.dynamics import between_sessions
 from muspsy_sim.agents.client.questionnaires import AT_END, AT_START
 from muspsy_sim.agents.client.state import ClientState
+from muspsy_sim.agents.client.traits import draw_traits
 from muspsy_sim.agents.counselor.base import Counselor
 from muspsy_sim.agents.counselor.session_memory import SessionMemory
 from muspsy_sim.agents.llm import add_usage
@@ -49,15 +55,27 @@ def build_course_graph(counselor: Counselor, client: Client, store: SessionStore
                        recorder: SessionRecorder) -> StateGraph:
     """One client's course of sessions. ``store`` (None: none) keeps session memories."""
 
+    def with_traits(state: CourseState, runtime: Runtime[RunContext]) -> dict:
+        """The client's state, with its traits drawn if the course has none yet (deterministic: a re-run draws the same)."""
+        client_state = state["client_state"]
+        if client.params.legacy or client_state.get("traits") is not None:
+            return client_state
+        profile = CaseProfile.model_validate(state["profile"])
+        traits = draw_traits(client.params, lambda name: derive_rng(runtime.context.seed, profile.id, "trait", name),
+                             profile.traits)
+        return {**client_state, "traits": traits.to_record()}
+
     def plan(state: CourseState, runtime: Runtime[RunContext]) -> dict:
         context = session_context(state)
         runtime.context.progress.session_started(context.client_id, context.session_index)
         seed = derive_seed(runtime.context.seed, context.client_id, context.session_index, "goal")
         goal = counselor.plan_goal(context, seed)
+        client_state = with_traits(state, runtime)
         return {
             "goal": goal.text,
             "goal_source": goal.source,
-            "client_state_start": state["client_state"],
+            "client_state": client_state,
+            "client_state_start": client_state,
             "turns": [],
             "ended_by": None,
             "questionnaires": {},
@@ -142,10 +160,19 @@ def build_course_graph(counselor: Counselor, client: Client, store: SessionStore
             client.params,
             rng,
         )
-        return {"client_state": after.get_state(), "week": week, "session_index": next_index}
+        update = {"client_state": after.get_state(), "week": week, "session_index": next_index}
+        # Does the client come to the next session? (A client without traits always does.)
+        decision = decide_return(after, ClientState.initial(profile), state["session_index"], client.params,
+                                 derive_rng(runtime.context.seed, profile.id, next_index, "dropout"))
+        if not decision.comes_back:
+            update["course_end"] = {"ended_by": "dropout", **decision.to_record(state["session_index"])}
+        return update
 
     def more_sessions(state: CourseState, runtime: Runtime[RunContext]) -> str:
         return "evolve" if state["session_index"] < runtime.context.sessions else END
+
+    def comes_back(state: CourseState) -> str:
+        return END if state.get("course_end") else "plan"
 
     graph = StateGraph(CourseState, context_schema=RunContext)
     graph.add_node("plan", plan)
@@ -162,5 +189,5 @@ def build_course_graph(counselor: Counselor, client: Client, store: SessionStore
     graph.add_edge("report_after", "memorize")
     graph.add_edge("memorize", "record")
     graph.add_conditional_edges("record", more_sessions, ["evolve", END])
-    graph.add_edge("evolve", "plan")
+    graph.add_conditional_edges("evolve", comes_back, ["plan", END])
     return graph

@@ -55,3 +55,4 @@ class CourseState(TypedDict, total=False):
     memory: dict  # this session's extracted memory
     memories: Annotated[list[dict], operator.add]  # one per finished session
     transcripts: Annotated[list[list[dict]], operator.add]
+    course_end: dict | None  # set when the course ends before its last session: {"ended_by": "dropout", ...}

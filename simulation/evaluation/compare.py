@@ -22,6 +22,8 @@ from rich.table import Table
 
 from muspsy_sim.scenarios.base.atomic_files import write_text_atomic
 from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.evaluation.counselor_effects import realism_by_counselor
+from muspsy_sim.simulation.evaluation.realism_table import realism_markdown
 from muspsy_sim.simulation.evaluation.statistics import cluster_bootstrap_ci, slope
 from muspsy_sim.simulation.record.files import METRICS
 from muspsy_sim.simulation.record.run_log import read_metric_rows
@@ -178,7 +180,8 @@ def compare_runs(run_dirs: list[Path], *, resamples: int = 2000, seed: int = 0) 
             not_applicable.pop(metric, None)
     clients = len({record.get("client_id") for records in loaded for record in records})
     return {"runs": names, "method": method_note(names[0], resamples, clients), "metrics": metrics, "paired": paired,
-            "trend": trend, "not_applicable": not_applicable}
+            "trend": trend, "not_applicable": not_applicable,
+            "realism": realism_by_counselor(list(run_dirs), names, loaded)}
 
 
 # --- rendering ---------------------------------------------------------------
@@ -258,6 +261,8 @@ def comparison_markdown(result: dict) -> str:
     for metric in result["metrics"]:
         cells = ["<br>".join(cell_lines(result, metric, run)) for run in runs]
         lines.append(f"| {_md_escape(metric)} | " + " | ".join(cells) + " |")
+    if result.get("realism"):
+        lines += ["", *realism_markdown(result["realism"])]
     return "\n".join(lines) + "\n"
 
 

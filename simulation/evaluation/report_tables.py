@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from muspsy_sim.simulation.evaluation.self_report import INSTRUMENT_NAMES
-from muspsy_sim.simulation.evaluation.trajectories import realism_table
+from muspsy_sim.simulation.evaluation.realism_table import realism_table
 
 SHOWN = ("wai_total", "phq9", "gad7", "phq9_change", "gad7_change", "distress_change", "followed_up_assignment",
          "recall_at_k", "contradiction_rate", "references_back", "judge_helpfulness", "judge_coherence",
@@ -25,7 +25,8 @@ def summary_table(summary: dict) -> Table:
             else:
                 mean = "-" if entry["mean"] is None else f"{entry['mean']:.2f}"
             table.add_row(name, mean, str(entry["n"]))
-    dropped = [c for c, course in summary["courses"].items() if course["dropped_out"]]
+    dropped = [f"{c} (after session {course.get('dropout_after_session')})"
+               for c, course in summary["courses"].items() if course["dropped_out"]]
     table.caption = (f"dropped out: {', '.join(dropped) or 'none'}; recall_at_k \"-\": no client turn referred back, "
                      "\"not applicable\": the counselor does not retrieve; all metrics in metrics.jsonl")
     return table

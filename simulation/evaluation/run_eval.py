@@ -117,7 +117,8 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
             if on_session:
                 on_session(client_id, index)
     write_jsonl_atomic(run_dir / METRICS, rows)
-    summary = summarize(rows, config.sessions, judge.describe() if judge else None)
+    outcomes = {client: entry.to_dict() for client, entry in run.manifest.courses.items()} if run.manifest else {}
+    summary = summarize(rows, config.sessions, judge.describe() if judge else None, outcomes)
     threshold = config.client.min_agreement if min_agreement is None else min_agreement
     agreement = self_report_agreement(run.sessions)
     summary["self_report_agreement"] = {"threshold": threshold, "instruments": agreement,
@@ -161,7 +162,9 @@ def coverage(rows: list[dict]) -> dict[str, dict[str, dict[str, int]]]:
     return result
 
 
-def summarize(rows: list[dict], planned_sessions: int, judge: dict | None) -> dict:
+def summarize(rows: list[dict], planned_sessions: int, judge: dict | None, outcomes: dict[str, dict] | None = None) -> dict:
+    """The run summary; ``outcomes`` are the manifest's course entries (how each course ended), as plain data."""
+    outcomes = outcomes or {}
     names = sorted({name for row in rows for name in row["metrics"]})
     means = {}
     for name in names:
@@ -183,8 +186,9 @@ def summarize(rows: list[dict], planned_sessions: int, judge: dict | None) -> di
         "clients": len(courses),
         "judge": judge,
         "metrics": means,
-        "courses": {client: course_summary(course_rows, planned_sessions) for client, course_rows in sorted(courses.items())},
-        "trajectory_realism": trajectory_realism(rows),
+        "courses": {client: course_summary(course_rows, planned_sessions, outcomes.get(client))
+                    for client, course_rows in sorted(courses.items())},
+        "trajectory_realism": trajectory_realism(rows, outcomes),
         "answer_coverage": coverage(rows),
         "sessions_with_contradictions": unhandled,
         "unhandled_risk_disclosures": [

@@ -27,6 +27,7 @@ from muspsy_sim.agents.llm import sum_usage
 from muspsy_sim.scenarios.base.atomic_files import write_text_atomic
 from muspsy_sim.simulation.config import ROLES
 from muspsy_sim.simulation.evaluation.compare import cell_lines, compare_runs
+from muspsy_sim.simulation.evaluation.realism_table import counselor_rows, share_line
 from muspsy_sim.simulation.inspection.report_charts import client_charts
 from muspsy_sim.simulation.inspection.report_sessions import format_number, session_view
 from muspsy_sim.simulation.inspection.report_trajectories import trajectory_view
@@ -83,14 +84,24 @@ def _courses(run: RunLog, clients: list[str], summary: dict) -> list[dict]:
     for client in clients:
         course = run.manifest.courses.get(client) if run.manifest is not None else None
         outcome = (summary.get("courses") or {}).get(client) or {}
-        dropout = (f"dropped out (session {format_number(outcome.get('dropout_session'))})"
-                   if outcome.get("dropped_out") else "")
+        dropout = ""
+        if course is not None and course.ended_by == "dropout":
+            reason = course.dropout.reason if course.dropout else None
+            after = course.dropout.after_session if course.dropout else None
+            dropout = f"dropped out after session {format_number(after)}" + (f": {reason}" if reason else "")
+        elif outcome.get("dropped_out") and outcome.get("dropout_session"):  # summary.json of an older eval
+            dropout = f"left in session {format_number(outcome.get('dropout_session'))}"
         courses.append({
             "client_id": client, "status": course.status if course else "unknown",
             "sessions_done": format_number(course.sessions_done if course else len(run.course(client))),
             "error": (course.error if course else None) or "", "dropout": dropout,
         })
     return courses
+
+
+def _outcomes(run: RunLog) -> dict[str, dict]:
+    """How each course ended (the manifest's entries), for the realism section."""
+    return {client: entry.to_dict() for client, entry in run.manifest.courses.items()} if run.manifest else {}
 
 
 def _overview(index: int, run: RunLog) -> dict:
@@ -131,7 +142,7 @@ def _overview(index: int, run: RunLog) -> dict:
         "scored": run.metrics is not None,
         "judge": summary.get("judge") or {},
         "summary_metrics": summary_metrics,
-        "trajectories": trajectory_view(run.metrics, run.name),
+        "trajectories": trajectory_view(run.metrics, run.name, _outcomes(run)),
         "clients": clients,
     }
 
@@ -173,7 +184,9 @@ def _comparison(runs: list[RunLog]) -> dict | None:
     result = compare_runs([run.path for run in runs])
     rows = [{"metric": metric, "cells": [cell_lines(result, metric, name) for name in result["runs"]]}
             for metric in result["metrics"]]
-    return {"missing": [], "runs": result["runs"], "rows": rows, "method": result["method"]}
+    columns, realism_rows = counselor_rows(result["realism"])
+    return {"missing": [], "runs": result["runs"], "rows": rows, "method": result["method"],
+            "realism": {"columns": columns, "rows": realism_rows, "share": share_line(result["realism"])}}
 
 
 # --- rendering -------------------------------------------------------------------------------------

@@ -155,9 +155,11 @@ class PracticeCourse:
 
     def _finished(self, snapshot) -> bool:
         # An empty `next` alone is not the end: a kill between a node's writes and the next
-        # checkpoint leaves one too (simulation/campaign.py, run_course); the last memory is.
+        # checkpoint leaves one too (simulation/campaign.py, run_course); the last memory is,
+        # or the client's not coming back (course_end: dropout).
         return (snapshot.metadata is not None and not snapshot.next
-                and len(snapshot.values.get("memories", [])) >= self.config.sessions)
+                and (len(snapshot.values.get("memories", [])) >= self.config.sessions
+                     or bool(snapshot.values.get("course_end"))))
 
     # -- acting ------------------------------------------------------------------
     def submit(self, text: str, end_session: bool, position: str) -> None:
@@ -192,7 +194,7 @@ class PracticeCourse:
                 self._pending_path.unlink(missing_ok=True)  # the graph took it before the restart
             if status.phase == "finished":
                 if self.run_dir.read_manifest().status != "finished":
-                    finish_manifest(self.run_dir, self.profile.id, len(status.course.get("memories", [])))
+                    finish_manifest(self.run_dir, self.profile.id, status.course)
                 return
             if status.phase == "working":
                 started = self.graph.get_state(self.thread).metadata is not None
@@ -234,7 +236,7 @@ class PracticeCourse:
             self._pending_path.unlink(missing_ok=True)
             snapshot = self.graph.get_state(self.thread)
             if self._finished(snapshot):
-                finish_manifest(self.run_dir, client_id, len(snapshot.values.get("memories", [])))
+                finish_manifest(self.run_dir, client_id, snapshot.values)
         except Exception as error:  # shown on the page, with a button to try again
             entry = failure_entry(error)
             self._error = entry["error"]

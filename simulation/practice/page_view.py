@@ -186,6 +186,7 @@ def page(status: CourseStatus, profile: CaseProfile, config: CampaignConfig, *, 
                     "closing": request.get("stage") == "closing",
                     "client_left": status.session.get("ended_by") == "client"} if status.request else None,
         "records": records,
+        "dropout": (course.get("course_end") or None) if finished else None,
         "exit_reports": questionnaires((status.records[-1].get("questionnaires") or {}).get("exit"), AT_START)
         if finished and status.records else [],
         "hidden": _hidden(profile, status, session_index) if instructor and course else None,

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.campaign.course_runner import course_outcome
 from muspsy_sim.simulation.campaign.prepare import CampaignPlan, prepare_campaign
 from muspsy_sim.simulation.campaign.run import finish_run
 from muspsy_sim.simulation.config import CampaignConfig, load_config
@@ -63,7 +64,10 @@ def new_manifest(plan: CampaignPlan) -> Manifest:
     return Manifest.new(plan.config, plan.source, [p.id for p in plan.profiles]).model_copy(update={"note": NOTE})
 
 
-def finish_manifest(run_dir: RunDirectory, client_id: str, sessions_done: int) -> None:
-    """What a finished campaign adds to its manifest: status, usage, sessions, risk account, faults."""
-    run_dir.set_course(client_id, status="finished", sessions_done=sessions_done)
+def finish_manifest(run_dir: RunDirectory, client_id: str, course: dict) -> None:
+    """What a finished campaign adds to its manifest: status, how the course ended, usage, sessions, risk, faults.
+
+    ``course`` is the course graph's final state (its values)."""
+    run_dir.set_course(client_id, status="finished", sessions_done=len(course.get("memories", [])),
+                       **course_outcome(course))
     finish_run(run_dir, 0.0)

@@ -49,7 +49,7 @@ __all__ = [
     "ClientStateRecord", "WeekRecord", "QuestionnaireRecord", "ExitQuestionnaires", "Questionnaires", "MemoryRecord",
     "RoleUsage", "SessionRecord",
     # the manifest
-    "FailedStepRecord", "CourseEntry", "ComponentRecord", "CounselorComponent", "ClientComponent", "StoreComponent",
+    "FailedStepRecord", "DropoutRecord", "CourseEntry", "ComponentRecord", "CounselorComponent", "ClientComponent", "StoreComponent",
     "ComponentsRecord", "UnhandledDisclosure", "RiskSummary", "FaultCounts", "AnswerTally", "FallbackHeavySession",
     "LocalEngineRecord", "ForkOrigin", "Manifest",
     "KINDS", "LATER_CONFIG_KEYS", "NOTE", "RECORDED_PACKAGES", "SCHEMA_VERSION", "json_schema",
@@ -72,6 +72,8 @@ RECORDED_PACKAGES = ("muspsy-sim", "langgraph", "langgraph-checkpoint-sqlite", "
 class ClientStateRecord(FullyWritten):
     """The simulated client's state (``agents.client.state.ClientState``)."""
 
+    model_config = ConfigDict(json_schema_extra=not_required("traits"))
+
     distress: Number
     trust: Number
     openness: Number | None = None
@@ -87,6 +89,8 @@ class ClientStateRecord(FullyWritten):
     homework_adherence: Number | None = None
     homework_done: bool | None = None
     disclosed: list[int] = Field(default_factory=list, description="Private facts disclosed so far.")
+    traits: dict[str, Any] | None = Field(default=None, description="The client's traits for the course "
+                                          "(agents.client.traits); absent under the legacy dynamics.")
 
 
 class WeekRecord(FullyWritten):
@@ -196,6 +200,15 @@ class FailedStepRecord(RecordModel):
     reason: str | None = None
 
 
+class DropoutRecord(RecordModel):
+    """Why a client did not come back (``agents.client.dropout.decide_return``)."""
+
+    after_session: int = Field(description="The last session the client came to.")
+    reason: str | None = None
+    probability: Number | None = Field(default=None, description="The chance, that week, of not coming back.")
+    factors: dict[str, Number] = Field(default_factory=dict, description="Each factor's weight on the log-odds.")
+
+
 class CourseEntry(RecordModel):
     """One client's course in the manifest."""
 
@@ -204,6 +217,11 @@ class CourseEntry(RecordModel):
     error: str | None = None
     failed_step: FailedStepRecord | None = None
     ran_on: str | None = Field(default=None, description="Host and process of a Ray task.")
+    ended_by: str | None = Field(default=None, description="A finished course: completed (every planned session) or "
+                                 "dropout (the client did not come back); None before issue 23 or unfinished.")
+    dropout: DropoutRecord | None = None
+    traits: dict[str, Any] | None = Field(default=None, description="The client's traits (agents.client.traits); "
+                                          "None under the legacy dynamics.")
 
 
 class ComponentRecord(RecordModel):
@@ -218,6 +236,9 @@ class CounselorComponent(RecordModel):
 
 class ClientComponent(ComponentRecord):
     dynamics: dict[str, Number] = Field(default_factory=dict)
+    dynamics_preset: str | None = Field(
+        default=None, description="calibrated or legacy (agents.client.dynamics.PRESETS); None: written before presets "
+        "existed (the legacy rules).")
     appraisal: str | None = Field(default=None, description="rules or model (agents.client.appraisal).")
     self_report: str | None = Field(default=None, description="model or latent (agents.client.questionnaires).")
 

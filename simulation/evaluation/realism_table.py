@@ -1,0 +1,183 @@
+"""The realism table: a campaign's figures beside the published reference ranges, with their sources.
+
+Shared by `eval` (printed), `compare` (one per counselor) and the HTML report. Rows are plain text
+(``realism_rows``); ``realism_table`` prints them with rich, the sources as numbered notes.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from muspsy_sim.simulation.evaluation.realism_references import (
+    DETERIORATED,
+    DROPOUT,
+    IMPROVED,
+    SUDDEN_GAIN,
+    SUDDEN_GAIN_AMONG_IMPROVED,
+    Reference,
+)
+from muspsy_sim.simulation.evaluation.reliable_change import INSTRUMENTS
+
+OUTSIDE = " *"  # marks a figure outside its reference range
+
+
+def _percent(value: float | None, reference: Reference | None = None) -> str:
+    if value is None:
+        return "-"
+    mark = OUTSIDE if reference is not None and not reference.holds(value) else ""
+    return f"{100 * value:.0f}%{mark}"
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.2f}"
+
+
+def _plain(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+# (label, key in the instrument's entry, how to show it, its reference)
+_PER_INSTRUMENT = (
+    ("courses (intention to treat)", "courses", lambda value: f"{value}", None),
+    ("reliably improved", "improving", _percent, IMPROVED),
+    ("unchanged", "flat", _percent, None),
+    ("reliably deteriorated", "worsening", _percent, DETERIORATED),
+    ("with a sudden gain", "with_sudden_gain", _percent, SUDDEN_GAIN),
+    ("improvers with a sudden gain", "sudden_gain_among_improving", _percent, SUDDEN_GAIN_AMONG_IMPROVED),
+    ("with a setback", "with_setback", _percent, None),
+    ("mean change / session", "mean_change_per_session", _signed, None),
+    ("SD of change across clients", "sd_change", _plain, None),
+    ("SD of session-to-session change", "sd_session_change", _plain, None),
+)
+NOTES = (IMPROVED, DETERIORATED, DROPOUT, SUDDEN_GAIN, SUDDEN_GAIN_AMONG_IMPROVED)
+
+
+def _note(reference: Reference | None) -> str:
+    return "" if reference is None else f"{reference.range_text()} [{NOTES.index(reference) + 1}]"
+
+
+def _cell(entry: dict, key: str, show, reference: Reference | None) -> str:
+    value = entry.get(key)
+    if show is _percent:
+        return _percent(value, reference)
+    return "-" if value is None else show(value)
+
+
+def _dropout_cell(dropout: dict) -> str:
+    return _percent(dropout.get("share"), DROPOUT) if dropout.get("recorded") else "not recorded"
+
+
+def _range(entry: dict) -> str:
+    low, high = entry.get("min_change"), entry.get("max_change")
+    return "-" if low is None else f"{low:+.0f} to {high:+.0f}"
+
+
+def realism_rows(realism: dict) -> list[dict]:
+    """The table's rows as text: measure, one column per instrument, the reference range and its note number."""
+    entries = {name: realism.get(name) or {} for name in INSTRUMENTS}
+    rows = []
+    for label, key, show, reference in _PER_INSTRUMENT:
+        rows.append({"measure": label, **{name: _cell(entries[name], key, show, reference) for name in INSTRUMENTS},
+                     "reference": _note(reference)})
+        if key == "worsening":  # dropout belongs to the course, not to an instrument: the same figure in both
+            dropout = realism.get("dropout") or {}
+            rows.append({"measure": "dropped out", **dict.fromkeys(INSTRUMENTS, _dropout_cell(dropout)),
+                         "reference": _note(DROPOUT)})
+            median = dropout.get("median_after_session")
+            rows.append({"measure": "dropout: median last session",
+                         **dict.fromkeys(INSTRUMENTS, "-" if median is None else f"{median:g}"), "reference": ""})
+    rows.append({"measure": "range of change", **{name: _range(entries[name]) for name in INSTRUMENTS}, "reference": ""})
+    rows.append({"measure": "reliable change (points)",
+                 **{name: _cell(entries[name].get("reliable_change") or {}, "threshold", _plain, None)
+                    for name in INSTRUMENTS}, "reference": "Jacobson & Truax"})
+    return rows
+
+
+def reference_notes() -> list[str]:
+    return [f"[{i}] {ref.range_text()} {ref.label}: {ref.published} ({ref.source})" for i, ref in enumerate(NOTES, 1)]
+
+
+def method_lines(realism: dict) -> list[str]:
+    """How the reliable change was set per instrument, and what was left out."""
+    lines = [f"{INSTRUMENTS[name].label}: {realism[name]['reliable_change']['method']}, reliability "
+             f"{realism[name]['reliable_change']['reliability']} ({realism[name]['reliable_change']['reliability_source']})"
+             for name in INSTRUMENTS if realism.get(name, {}).get("reliable_change")]
+    if realism.get("excluded_failed"):
+        lines.append(f"left out (failed for a technical reason): {', '.join(realism['excluded_failed'])}")
+    return lines
+
+
+def realism_table(realism: dict, title: str | None = None) -> Table:
+    """The trajectory realism table `eval` prints."""
+    table = Table(title=title or "Trajectory realism: the courses beside published base rates "
+                                 "(intention to treat: dropouts keep their last measurement)")
+    table.add_column("measure")
+    for name in INSTRUMENTS:
+        table.add_column(INSTRUMENTS[name].label, justify="right")
+    table.add_column("reference")
+    for row in realism_rows(realism):
+        table.add_row(row["measure"], *(row[name] for name in INSTRUMENTS), row["reference"])
+    table.caption = "\n".join([f"{OUTSIDE.strip()} outside the reference range. Improved / deteriorated: a change of "
+                               "at least the reliable change; setback: a rise of at least half of it.",
+                               *method_lines(realism), *reference_notes()])
+    table.caption_justify = "left"
+    return table
+
+
+# --- several counselors (`compare`) ----------------------------------------------------------------
+
+def counselor_rows(by_counselor: dict) -> tuple[list[str], list[list[str]]]:
+    """Columns and rows of the realism table per counselor: each cell "PHQ-9 / GAD-7"."""
+    groups = by_counselor["counselors"]
+    per_group = {counselor: realism_rows(group["realism"]) for counselor, group in groups.items()}
+    first = next(iter(per_group.values()), [])
+    rows = []
+    for position, row in enumerate(first):
+        cells = []
+        for counselor_rows_ in per_group.values():
+            this = counselor_rows_[position]
+            same = all(this[name] == this[next(iter(INSTRUMENTS))] for name in INSTRUMENTS)
+            cells.append(this[next(iter(INSTRUMENTS))] if same else " / ".join(this[name] for name in INSTRUMENTS))
+        rows.append([row["measure"], *cells, row["reference"]])
+    labels = " / ".join(spec.label for spec in INSTRUMENTS.values())
+    return ["measure", *(f"{c} ({labels})" for c in groups), "reference"], rows
+
+
+def share_line(by_counselor: dict) -> str:
+    """The counselor's share of outcome variance, per instrument, beside its reference."""
+    parts = []
+    for name, share in by_counselor["counselor_share"].items():
+        if share is not None:
+            mark = "" if share["in_range"] else OUTSIDE
+            parts.append(f"{INSTRUMENTS[name].label} {100 * share['icc']:.1f}%{mark} "
+                         f"(eta squared {100 * share['eta_squared']:.1f}%)")
+    if not parts:
+        return "Counselor share of outcome variance: one counselor only, nothing to compare."
+    share = next(s for s in by_counselor["counselor_share"].values() if s is not None)
+    reference = share["reference"]
+    return (f"Counselor share of outcome variance (ICC(1) of each course's change, one-way random-effects ANOVA, "
+            f"{share['courses']} courses, {share['counselors']} counselors): {'; '.join(parts)}. Reference "
+            f"{100 * reference['low']:.0f}-{100 * reference['high']:.0f}%: {reference['published']} "
+            f"({reference['source']}).")
+
+
+def counselor_realism_table(by_counselor: dict) -> Table:
+    columns, rows = counselor_rows(by_counselor)
+    table = Table(title="Trajectory realism by counselor (runs of one counselor pooled; intention to treat)")
+    for position, column in enumerate(columns):
+        table.add_column(column, justify="left" if position in (0, len(columns) - 1) else "right")
+    for row in rows:
+        table.add_row(*row)
+    table.caption = "\n".join([share_line(by_counselor), *reference_notes()])
+    table.caption_justify = "left"
+    return table
+
+
+def realism_markdown(by_counselor: dict) -> list[str]:
+    columns, rows = counselor_rows(by_counselor)
+    return ["## Trajectory realism by counselor", "",
+            "Runs of one counselor pooled; intention to treat (dropouts keep their last measurement); "
+            "* outside the reference range.", "",
+            "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+            *("| " + " | ".join(row) + " |" for row in rows), "", share_line(by_counselor), "",
+            *(f"- {note}" for note in reference_notes())]
