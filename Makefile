@@ -34,7 +34,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not real_model and not llama_server"
+	$(PY) -m pytest -q -m "not real_model and not llama_server and not slow"
 
 # Simulate -> export -> LoRA-train -> simulate again with the trained counselor, on the CPU.
 DEMO := runs/train-demo

@@ -1,0 +1,119 @@
+"""Dropout is a course outcome (issue 23, point 2): recorded, resumable, and counted in eval's denominator."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from muspsy_sim.agents.client import ClientState
+from muspsy_sim.agents.client.dropout import decide_return
+from muspsy_sim.agents.client.dynamics import DynamicsParams
+from muspsy_sim.agents.client.traits import ClientTraits
+from muspsy_sim.scenarios.loader import load_profile
+from muspsy_sim.simulation.cli import app
+from tests.conftest import LIBRARY, scripted_config
+
+runner = CliRunner()
+LEAVER, STAYER = "gad-priya-38", "insomnia-david-47"
+
+
+def _library_with_a_leaver(tmp_path):
+    """The two profiles; the first pins a dropout propensity of 1: it does not come back after session 1."""
+    library = tmp_path / "library"
+    library.mkdir()
+    for client in (LEAVER, STAYER):
+        shutil.copy(LIBRARY / f"{client}.yaml", library / f"{client}.yaml")
+    data = yaml.safe_load((library / f"{LEAVER}.yaml").read_text())
+    data["traits"] = {"dropout_propensity": 1.0}
+    (library / f"{LEAVER}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return library
+
+
+@pytest.fixture(scope="module")
+def dropout_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dropout")
+    config = scripted_config(tmp, name="leaving", scenario_dir=str(_library_with_a_leaver(tmp)),
+                             scenarios=[LEAVER, STAYER], sessions=3, max_turns=2)
+    result = runner.invoke(app, ["run", "--config", str(config), "--no-progress"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    return config, tmp / "runs" / "leaving", result.output
+
+
+def _manifest(run_dir):
+    return json.loads((run_dir / "manifest.json").read_text())
+
+
+def _lines(run_dir):
+    return (run_dir / "sessions.jsonl").read_text().splitlines()
+
+
+def test_a_dropout_ends_the_course_and_the_manifest_says_when_and_why(dropout_run):
+    _, run_dir, output = dropout_run
+    manifest = _manifest(run_dir)
+    leaver = manifest["courses"][LEAVER]
+    assert leaver["status"] == "finished" and leaver["ended_by"] == "dropout" and leaver["sessions_done"] == 1
+    assert leaver["dropout"]["after_session"] == 1 and leaver["dropout"]["probability"] > 0.99
+    assert leaver["dropout"]["reason"] and set(leaver["dropout"]["factors"]) == {
+        "early in the course", "low alliance", "no improvement", "resistance"}
+    assert leaver["traits"]["dropout_propensity"] == 1.0 and leaver["traits"]["pinned"] == ["dropout_propensity"]
+    assert manifest["courses"][STAYER]["ended_by"] == "completed"
+    assert manifest["status"] == "finished"
+    records = [json.loads(line) for line in _lines(run_dir)]
+    assert sorted((r["client_id"], r["session_index"]) for r in records) == [
+        (LEAVER, 1), (STAYER, 1), (STAYER, 2), (STAYER, 3)]
+    # The session the client left after ended as sessions do: the course's end is the manifest's, not the session's.
+    assert next(r for r in records if r["client_id"] == LEAVER)["ended_by"] == "max_turns"
+    assert "Dropped out: 1 of 2 courses" in output and f"{LEAVER} after session 1" in output
+
+
+def test_a_dropout_resumes_from_its_checkpoint_without_redoing_anything(dropout_run):
+    config, run_dir, _ = dropout_run
+    before = _lines(run_dir)
+    recorded = _manifest(run_dir)["courses"][LEAVER]
+    # As if the process died after the course ended but before its manifest entry was written.
+    manifest = _manifest(run_dir)
+    manifest["courses"][LEAVER] = {"status": "running", "sessions_done": 1}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    result = runner.invoke(app, ["run", "--config", str(config), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert _lines(run_dir) == before
+    assert _manifest(run_dir)["courses"][LEAVER] == recorded
+
+
+def test_eval_counts_the_dropout_in_the_denominator(dropout_run):
+    _, run_dir, _ = dropout_run
+    result = runner.invoke(app, ["eval", str(run_dir), "--no-judge"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    realism = summary["trajectory_realism"]
+    assert realism["dropout"]["share"] == 0.5 and realism["dropout"]["after_session"] == {"1": 1}
+    # Intention to treat: the leaver's one measurement carried forward, so two courses, one of them unchanged.
+    assert realism["phq9"]["courses"] == 2 and realism["phq9"]["by_client"][LEAVER]["class"] == "flat"
+    course = summary["courses"][LEAVER]
+    assert course["dropped_out"] and course["dropout_after_session"] == 1 and course["ended_by"] == "dropout"
+    assert not summary["courses"][STAYER]["dropped_out"]
+    assert "dropped out" in result.output and "50% *" in result.output  # 50% is above the 10-30% reference
+
+
+def test_the_chance_of_not_coming_back_rises_with_a_poor_alliance_and_no_improvement():
+    profile = load_profile(LIBRARY / "gad-priya-38.yaml")
+    start = ClientState.initial(profile)
+    traits = ClientTraits(dropout_propensity=0.05)
+    params = DynamicsParams()
+    good = start.model_copy(update={"trust": 8.0, "distress": start.distress - 2, "traits": traits})
+    poor = start.model_copy(update={"trust": 1.0, "distress": start.distress + 1, "traits": traits})
+    p_good = decide_return(good, start, 3, params, random.Random(0)).probability
+    p_poor = decide_return(poor, start, 3, params, random.Random(0)).probability
+    assert p_good < 0.1 and p_poor > 3 * p_good
+    # Earlier in the course, more likely (log-odds + dropout_early, halving each session).
+    early = decide_return(good, start, 1, params, random.Random(0)).probability
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    assert logit(early) - logit(p_good) == pytest.approx(params.dropout_early * (1 - 0.25), abs=1e-3)
+    # A client without traits (the legacy preset) always comes back.
+    assert decide_return(start.model_copy(update={"trust": 0.0}), start, 1, params, random.Random(0)).comes_back
