@@ -117,3 +117,23 @@ def test_the_chance_of_not_coming_back_rises_with_a_poor_alliance_and_no_improve
     assert logit(early) - logit(p_good) == pytest.approx(params.dropout_early * (1 - 0.25), abs=1e-3)
     # A client without traits (the legacy preset) always comes back.
     assert decide_return(start.model_copy(update={"trust": 0.0}), start, 1, params, random.Random(0)).comes_back
+
+
+def test_a_practice_client_who_does_not_come_back_ends_the_course_on_the_page(tmp_path):
+    from starlette.testclient import TestClient
+
+    from muspsy_sim.simulation.practice.server import create_app
+    from tests.practice_helpers import open_course, say
+
+    course = open_course(tmp_path, sessions=3, scenario_dir=str(_library_with_a_leaver(tmp_path)))
+    try:
+        say(course, "Hello Priya, what brings you here today?")
+        status = say(course, "Let's stop here. This week, try writing down one worry each evening.", end=True)
+        assert status.phase == "finished" and len(status.records) == 1
+        entry = course.run_dir.read_manifest().courses[LEAVER]
+        assert entry.status == "finished" and entry.ended_by == "dropout" and entry.dropout.after_session == 1
+        html = TestClient(create_app(course), base_url="http://127.0.0.1:8765").get("/").text
+        assert "The client did not come back" in html and "After session 1" in html
+    finally:
+        course.wait(60)
+        course.close()

@@ -139,8 +139,7 @@ def counselor_rows(by_counselor: dict) -> tuple[list[str], list[list[str]]]:
             same = all(this[name] == this[next(iter(INSTRUMENTS))] for name in INSTRUMENTS)
             cells.append(this[next(iter(INSTRUMENTS))] if same else " / ".join(this[name] for name in INSTRUMENTS))
         rows.append([row["measure"], *cells, row["reference"]])
-    labels = " / ".join(spec.label for spec in INSTRUMENTS.values())
-    return ["measure", *(f"{c} ({labels})" for c in groups), "reference"], rows
+    return ["measure", *groups, "reference"], rows
 
 
 def share_line(by_counselor: dict) -> str:
@@ -163,7 +162,8 @@ def share_line(by_counselor: dict) -> str:
 
 def counselor_realism_table(by_counselor: dict) -> Table:
     columns, rows = counselor_rows(by_counselor)
-    table = Table(title="Trajectory realism by counselor (runs of one counselor pooled; intention to treat)")
+    labels = " / ".join(spec.label for spec in INSTRUMENTS.values())
+    table = Table(title=f"Trajectory realism by counselor ({labels}; runs of one counselor pooled; intention to treat)")
     for position, column in enumerate(columns):
         table.add_column(column, justify="left" if position in (0, len(columns) - 1) else "right")
     for row in rows:
@@ -175,9 +175,10 @@ def counselor_realism_table(by_counselor: dict) -> Table:
 
 def realism_markdown(by_counselor: dict) -> list[str]:
     columns, rows = counselor_rows(by_counselor)
+    labels = " / ".join(spec.label for spec in INSTRUMENTS.values())
     return ["## Trajectory realism by counselor", "",
-            "Runs of one counselor pooled; intention to treat (dropouts keep their last measurement); "
-            "* outside the reference range.", "",
+            f"Each cell {labels}. Runs of one counselor pooled; intention to treat (dropouts keep their last "
+            "measurement); * outside the reference range.", "",
             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
             *("| " + " | ".join(row) + " |" for row in rows), "", share_line(by_counselor), "",
             *(f"- {note}" for note in reference_notes())]
