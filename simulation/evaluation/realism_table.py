@@ -165,7 +165,7 @@ def counselor_realism_table(by_counselor: dict) -> Table:
     labels = " / ".join(spec.label for spec in INSTRUMENTS.values())
     table = Table(title=f"Trajectory realism by counselor ({labels}; runs of one counselor pooled; intention to treat)")
     for position, column in enumerate(columns):
-        table.add_column(column, justify="left" if position in (0, len(columns) - 1) else "right")
+        table.add_column(column, justify="left" if position in (0, len(columns) - 1) else "right", overflow="fold")
     for row in rows:
         table.add_row(*row)
     table.caption = "\n".join([share_line(by_counselor), *reference_notes()])

@@ -150,6 +150,18 @@ def _overview(index: int, run: RunLog) -> dict:
 # --- transcript ------------------------------------------------------------------------------------
 
 
+def _traits_text(run: RunLog, client: str, records: list) -> str:
+    """The client's traits for the course (docs/client_state.md, "Traits"), as the manifest or its states record them."""
+    course = run.manifest.courses.get(client) if run.manifest is not None else None
+    traits = (course.traits if course is not None else None) or next(
+        (r.client_state_start.traits for r in records if r.client_state_start and r.client_state_start.traits), None)
+    if not traits:
+        return ""
+    pinned = set(traits.get("pinned") or [])
+    return ", ".join(f"{name.replace('_', ' ')} {format_number(value)}" + (" (pinned)" if name in pinned else "")
+                     for name, value in traits.items() if name != "pinned")
+
+
 def _clients(run_index: int, run: RunLog, clients: list[str]) -> list[dict]:
     metrics_by_key = {(row.get("client_id"), row.get("session_index")): row for row in run.metrics or []}
     views = []
@@ -168,7 +180,7 @@ def _clients(run_index: int, run: RunLog, clients: list[str]) -> list[dict]:
             for record in records
         ]
         views.append({"anchor": f"run-{run_index}-client-{client_index}", "client_id": client,
-                      "charts": charts, "sessions": sessions})
+                      "charts": charts, "sessions": sessions, "traits": _traits_text(run, client, records)})
     return views
 
 

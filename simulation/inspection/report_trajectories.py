@@ -17,7 +17,7 @@ from muspsy_sim.simulation.evaluation.reliable_change import INSTRUMENTS
 from muspsy_sim.simulation.evaluation.trajectories import course_series, trajectory_realism
 
 WIDTH_PX, HEIGHT_PX = 840, 270
-REFERENCE_HEIGHT_PX = 240
+REFERENCE_HEIGHT_PX = 260
 COLORS = {"improving": "#2e7d32", "flat": "#777777", "worsening": "#c62828"}
 MARKERS = {"phq9": ("o", "#1f4e9a"), "gad7": ("s", "#d17a00"), None: ("D", "#444444")}
 _DPI, _SCALE = 100, 2
@@ -110,7 +110,7 @@ def _render_references(realism: dict) -> str:
     axes.set_title("The campaign beside published base rates", fontsize=9)
     axes.tick_params(labelsize=7)
     axes.grid(True, axis="x", alpha=0.3)
-    axes.legend(fontsize=7, loc="lower right", frameon=False)
+    axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=4, frameon=False)
     return _png(figure)
 
 
