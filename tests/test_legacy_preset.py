@@ -31,7 +31,13 @@ def _comparable(path) -> list[str]:
     return sorted(lines)
 
 
-def test_the_legacy_preset_writes_the_records_of_before(tmp_path):
+def test_the_legacy_preset_writes_the_records_of_before(tmp_path, monkeypatch):
+    from muspsy_sim.memory import shared_embedder
+    from muspsy_sim.simulation.engine import components
+
+    # The records list what retrieval found, so the embedder must be MiniLM, as when the fixture was written
+    # (`bench cost --quick`, run in-process by tests/test_bench_cli.py, leaves a hashing embedder behind).
+    monkeypatch.setattr(components, "shared_embedder", shared_embedder)
     config = yaml.safe_load((REPO / "configs" / "default.yaml").read_text())
     config.update(client_dynamics={"preset": "legacy"}, output_dir=str(tmp_path / "runs"), scenario_dir=str(LIBRARY))
     path = tmp_path / "legacy.yaml"
