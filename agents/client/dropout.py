@@ -59,6 +59,6 @@ def decide_return(state: ClientState, course_start: ClientState, sessions_attend
                "low alliance": f"trust {state.trust:.1f}/10",
                "no improvement": f"distress {state.distress:.1f}, {course_start.distress:.1f} at the start",
                "resistance": f"resistance {state.resistance:.2f}"}
-    reason = (f"{name} ({details[name]})" if weight >= _NAMED_FACTOR
-              else f"own circumstances (dropout propensity {traits.dropout_propensity:.2f})")
+    reason = (f"{name}: {details[name]}" if weight >= _NAMED_FACTOR
+              else f"own circumstances: dropout propensity {traits.dropout_propensity:.2f}")
     return ReturnDecision(False, round(probability, 4), reason, factors)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Reference:
-    key: str  # the figure it is compared with
+    key: str  # the figure it is compared with: a key of an instrument's realism entry, or dropout / counselor_share
     label: str
     low: float
     high: float
@@ -46,12 +46,12 @@ DROPOUT = Reference(
     "19.7% [95% CI 18.7-20.7] across 669 studies, 83,834 clients; about 1 in 5",
     "Swift & Greenberg 2012")
 SUDDEN_GAIN = Reference(
-    "sudden_gain", "with a sudden gain", 0.15, 0.45,
+    "with_sudden_gain", "with a sudden gain", 0.15, 0.45,
     "about 40% of courses (55% of those who improved) in CBT for depression; 33.5% in IPT for depression; "
     "17.3% in group CBT for anxiety",
     "Tang & DeRubeis 1999; Kelly, Cyranowski & Frank 2007; Norton, Klenck & Barrera 2010")
 SUDDEN_GAIN_AMONG_IMPROVED = Reference(
-    "sudden_gain_among_improved", "improvers with a sudden gain", 0.15, 1.0,
+    "sudden_gain_among_improving", "improvers with a sudden gain", 0.15, 1.0,
     "about 55% of the patients who improved in CBT for depression",
     "Tang & DeRubeis 1999")
 COUNSELOR_SHARE = Reference(

@@ -116,7 +116,7 @@ def _dropout(clients: list[str], outcomes: dict[str, dict]) -> dict:
         "share": _share(len(dropped), len(clients)) if ended else None,
         "after_session": {str(k): after[k] for k in sorted(after)},
         "median_after_session": statistics.median(sessions) if sessions else None,
-        "reasons": dict(Counter((o.get("reason") or "unknown").split(" (")[0] for o in dropped.values())),
+        "reasons": dict(Counter((o.get("reason") or "unknown").split(":")[0] for o in dropped.values())),
     }
 
 
@@ -124,10 +124,8 @@ def _references(realism: dict) -> list[dict]:
     """Each reference beside the campaign's figure (PHQ-9 and GAD-7 per instrument), and whether it is in range."""
     lines = []
     for reference in PER_INSTRUMENT:
-        key = "sudden_gain_among_improving" if reference.key == "sudden_gain_among_improved" else \
-            "with_sudden_gain" if reference.key == "sudden_gain" else reference.key
         for instrument in INSTRUMENTS:
-            value = realism[instrument].get(key)
+            value = realism[instrument].get(reference.key)
             lines.append({**reference.to_record(), "instrument": instrument, "value": value,
                           "in_range": reference.holds(value)})
     share = realism["dropout"]["share"]
