@@ -36,11 +36,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while a benchmark runs
 from muspsy_sim.agents.llm.environment import configure_offline_environment
 from muspsy_sim.agents.llm.local.resolution import EMBEDDED_MODEL, resolve_local_model
-from muspsy_sim.bench.common import HashingEmbedder, header, repository_root
-from muspsy_sim.bench.servers import (
+from muspsy_sim.scenarios.loader import LIBRARY_DIR, load_library
+from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
+from muspsy_sim.simulation.config import ROLES, CampaignConfig, load_config
+from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while a benchmark runs
+from muspsy_sim.simulation.record.schema import SessionRecord
+from muspsy_sim.simulation.record.tallies import session_answers
+
+from .common import HashingEmbedder, header, repository_root
+from .servers import (
     LlamaServerUnavailable,
     dummy_api_key,
     llama_server,
@@ -48,11 +54,6 @@ from muspsy_sim.bench.servers import (
     server_stats,
     serving,
 )
-from muspsy_sim.scenarios.loader import LIBRARY_DIR, load_library
-from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
-from muspsy_sim.simulation.config import ROLES, CampaignConfig, load_config
-from muspsy_sim.simulation.record.schema import SessionRecord
-from muspsy_sim.simulation.record.tallies import session_answers
 
 METHODS = ("json-per-item", "json", "logprobs")
 TARGET_REQUESTS = 20

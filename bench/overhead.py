@@ -25,12 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, TypedDict
 
-from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while a benchmark runs
 from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.llm.environment import configure_offline_environment
-from muspsy_sim.agents.llm import LiteLLMModel
 from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
-from muspsy_sim.bench.common import (
+from muspsy_sim.agents.llm.routing import LiteLLMModel
+from muspsy_sim.memory.embeddings import MiniLMEmbedder
+from muspsy_sim.scenarios.loader import LIBRARY_DIR, load_library
+from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
+from muspsy_sim.simulation.config import CampaignConfig
+from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while a benchmark runs
+from muspsy_sim.simulation.engine.checkpointers import open_checkpointer
+
+from .common import (
     HashingEmbedder,
     Stopwatch,
     TimedEmbedder,
@@ -40,11 +46,6 @@ from muspsy_sim.bench.common import (
     ratio,
     verdict,
 )
-from muspsy_sim.memory.embeddings import MiniLMEmbedder
-from muspsy_sim.scenarios.loader import LIBRARY_DIR, load_library
-from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
-from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.engine.checkpointers import open_checkpointer
 
 TARGET_MS = 5.0
 

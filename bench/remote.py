@@ -25,14 +25,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while a benchmark runs
 from muspsy_sim.agents.llm.environment import configure_offline_environment
 from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
-from muspsy_sim.bench.common import HashingEmbedder, header, p50_p90, percentile, ratio, repository_root
-from muspsy_sim.bench.servers import DUMMY_KEY, MOCK_SERVER, dummy_api_key, server_stats, serving
-from muspsy_sim.bench.overhead import campaign_config, make_embedder, run_campaign_timed
 from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
-from muspsy_sim.simulation.engine.run_context import NoProgress
+from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while a benchmark runs
+from muspsy_sim.simulation.engine.states import NoProgress
+
+from .common import HashingEmbedder, header, p50_p90, percentile, ratio, repository_root
+from .overhead import campaign_config, make_embedder, run_campaign_timed
+from .servers import DUMMY_KEY, MOCK_SERVER, dummy_api_key, server_stats, serving
 
 PEER_MS = 13.4  # the peer framework's figure from the issue, for reference only
 

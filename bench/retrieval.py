@@ -19,9 +19,10 @@ import time
 from pathlib import Path
 
 from muspsy_sim.agents.llm.environment import configure_offline_environment
-from muspsy_sim.bench.common import HashingEmbedder, TimedEmbedder, header, p50_p90, percentile, ratio, verdict
 from muspsy_sim.memory.embeddings import MiniLMEmbedder
 from muspsy_sim.memory.store import MemoryStore, chroma_where
+
+from .common import HashingEmbedder, TimedEmbedder, header, p50_p90, percentile, ratio, verdict
 
 TARGET_SEARCH_MS = 10.0
 RECORDS_PER_SESSION = 10  # one session memory and nine transcript chunks

@@ -22,16 +22,17 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from muspsy_sim.agents.llm.environment import configure_offline_environment
 from muspsy_sim.agents.llm import ModelSpec
+from muspsy_sim.agents.llm.environment import configure_offline_environment
 from muspsy_sim.agents.llm.local.loading import load_local_model
 from muspsy_sim.agents.llm.local.requests import GenerationRequest
 from muspsy_sim.agents.llm.local.resolution import resolve_local_model
 from muspsy_sim.agents.llm.local.settings import BatchSettings
-from muspsy_sim.bench.common import core_count, header, load_average, ratio, repository_root
 from muspsy_sim.scenarios.loader import load_library
 from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
 from muspsy_sim.simulation.config import load_config
+
+from .common import core_count, header, load_average, ratio, repository_root
 
 MODEL = "local/smollm2-135m-instruct"
 

@@ -3,8 +3,8 @@
 Importing this package is cheap: chromadb and the MiniLM weights load lazily.
 """
 
-from muspsy_sim.memory.base import MemoryHit, SessionStore
-from muspsy_sim.memory.embeddings import Embedder, MiniLMEmbedder, shared_embedder
-from muspsy_sim.memory.store import MemoryStore
+from .base import DEFAULT_TOP_K, SessionStore
+from .embeddings import Embedder, MiniLMEmbedder, shared_embedder
+from .store import MemoryStore
 
-__all__ = ["Embedder", "MemoryHit", "MemoryStore", "MiniLMEmbedder", "SessionStore", "shared_embedder"]
+__all__ = ["DEFAULT_TOP_K", "Embedder", "MemoryStore", "MiniLMEmbedder", "SessionStore", "shared_embedder"]

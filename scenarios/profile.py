@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Ids become file names and LangGraph thread ids, so they must not be able to
-# name anything outside the run directory.
-PROFILE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+from muspsy_sim.simulation.core.values import PROFILE_ID_PATTERN
 
 
 class _Strict(BaseModel):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import fnmatch
 import random
 
-from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
+
+from .profile import CaseProfile
 
 TAG_PREFIX = "tag:"
 

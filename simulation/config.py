@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from copy import deepcopy
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
 
 from muspsy_sim.agents.llm.spec import ModelSpec
 
-from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
-from muspsy_sim.scenarios.base.safe_yaml import read_yaml_mapping
+from .core.errors import InputError, from_validation_error
+from .core.files import read_yaml_mapping
 
 DEFAULT_MODEL = "local/smollm2-135m-instruct"
 ROLES = ("counselor", "client", "judge")
@@ -79,8 +90,14 @@ class AnswerFallbacks(_Strict):
 
 
 class ClientSettings(_Strict):
-    """How the simulated client takes turns and answers questionnaires (docs/client_state.md)."""
+    """How the simulated client takes turns and answers questionnaires (docs/client_state.md); or a person."""
 
+    kind: Literal["simulated", "human"] = Field(
+        default="simulated", description="simulated: the client agent; human: a person in the client's chair "
+        "(`practice --as client`), whose replies, ratings and answers come from the practice page.")
+    rater: str | None = Field(
+        default=None, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,79}$",
+        description="With kind human: the person's name (or code) recorded with every rating and answer.")
     appraisal: Literal["rules", "model"] = Field(
         default="rules", description="rules: lexical cues; model: the client's own model rates each counselor turn.")
     self_report: Literal["model", "latent"] = Field(
@@ -159,9 +176,14 @@ def deep_merge(base: dict, overrides: dict) -> dict:
     return merged
 
 
-def load_config(path: Path, overrides: dict[str, Any] | None = None) -> CampaignConfig:
-    """Read ``path`` and apply dotted-key ``overrides`` (e.g. ``{"models.client": "..."}``)."""
-    data = read_yaml_mapping(path)
+Overrides = Mapping[str, Any]
+"""Settings that replace a config's, by dotted key (``{"models.client.model": "openai/gpt-4o-mini"}``); a None
+value leaves the setting as it is. The one syntax of every command that overrides a config (run, fork)."""
+
+
+def with_overrides(data: dict[str, Any], overrides: Overrides | None, source: str | Path) -> dict[str, Any]:
+    """Config data with ``overrides`` applied (a copy); ``InputError`` when a key runs into a non-mapping value."""
+    data = deepcopy(data)
     for dotted, value in (overrides or {}).items():
         if value is None:
             continue
@@ -170,8 +192,14 @@ def load_config(path: Path, overrides: dict[str, Any] | None = None) -> Campaign
         for part in parents:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise InputError(path, dotted, "cannot override inside a non-mapping value")
+                raise InputError(source, dotted, "cannot override inside a non-mapping value")
         node[leaf] = value
+    return data
+
+
+def load_config(path: Path, overrides: Overrides | None = None) -> CampaignConfig:
+    """Read ``path`` and apply ``overrides``."""
+    data = with_overrides(read_yaml_mapping(path), overrides, path)
     try:
         return CampaignConfig.model_validate(data)
     except ValidationError as error:

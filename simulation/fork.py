@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
-from muspsy_sim.agents.counselor.session_memory import SessionMemory
-from muspsy_sim.agents.transcript import exchange_chunks
-from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
-from muspsy_sim.simulation.campaign.prepare import CampaignPlan, continued_dynamics, prepare_campaign
-from muspsy_sim.simulation.config import CampaignConfig, deep_merge
-from muspsy_sim.simulation.engine.checkpoint_serde import strict_serializer
-from muspsy_sim.simulation.engine.components import build_components
-from muspsy_sim.simulation.inspection.graphs import compiled_course_graph
-from muspsy_sim.simulation.record.files import CHECKPOINTS
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.record.schema import ForkOrigin, Manifest
+from .campaign.prepare import CampaignPlan, continued_dynamics, prepare_campaign
+from .config import CampaignConfig, Overrides, with_overrides
+from .core.errors import InputError, from_validation_error
+from .core.turns import exchange_chunks
+from .engine.checkpointers import strict_serializer
+from .engine.components import build_components
+from .inspection.graphs import compiled_course_graph
+from .record.run_log import RunLog
+from .record.schema import CHECKPOINTS, ForkOrigin, Manifest
 
 
 def _state_after_session(graph, client_id: str, after_session: int):
@@ -36,10 +33,11 @@ def _state_after_session(graph, client_id: str, after_session: int):
     return None
 
 
-def _forked_config(source: RunLog, name: str, clients: list[str], overrides: dict[str, Any]) -> CampaignConfig:
+def _forked_config(source: RunLog, name: str, clients: list[str], overrides: Overrides) -> CampaignConfig:
     data = source.config.model_dump(mode="json")
+    # The fork's clients go on by the rules they began with (legacy for a run from before dynamics presets).
     data["client_dynamics"] = continued_dynamics(source.manifest)
-    data = deep_merge(data, overrides)
+    data = with_overrides(data, overrides, "fork")
     data.update(name=name, scenarios=clients, scenario_sample=None, output_dir=str(source.path.parent))
     try:
         return CampaignConfig.model_validate(data)
@@ -50,8 +48,11 @@ def _forked_config(source: RunLog, name: str, clients: list[str], overrides: dic
 
 
 def fork_run(source: Path, *, after_session: int, name: str, clients: list[str] | None = None,
-             overrides: dict[str, Any] | None = None) -> CampaignPlan:
-    """Prepare the forked run directory; run it with ``simulation.campaign.run_campaign``."""
+             overrides: Overrides | None = None) -> CampaignPlan:
+    """Prepare the forked run directory; run it with ``simulation.campaign.run_campaign``.
+
+    ``overrides`` replace the recorded config's settings by dotted key, as ``run``'s do (``config.Overrides``).
+    """
     from langgraph.checkpoint.sqlite import SqliteSaver  # lazy: a checkpoint backend
 
     run = RunLog.open(source)
@@ -90,9 +91,8 @@ def fork_run(source: Path, *, after_session: int, name: str, clients: list[str] 
     for record in records:
         if record.client_id in states:
             run_dir.append_session(record)
-            memory = SessionMemory.model_validate(record.memory.to_dict())
-            components.store.add_session(record.client_id, record.session_index, memory.as_text(),
-                                         exchange_chunks(record.to_dict()["turns"]))
+            components.store.add_session(record.client_id, record.session_index, record.memory.as_text(),
+                                         exchange_chunks(record.turns))
     connection = sqlite3.connect(run_dir.checkpoints_path, check_same_thread=False)
     try:
         graph = components.course_graph().compile(checkpointer=SqliteSaver(connection, serde=strict_serializer()))

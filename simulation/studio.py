@@ -22,7 +22,7 @@ from pathlib import Path
 from muspsy_sim.agents.llm.environment import configure_offline_environment
 from muspsy_sim.scenarios.loader import load_library
 from muspsy_sim.scenarios.selection import select_profiles
-from muspsy_sim.simulation.config import ROLES, load_config
+from muspsy_sim.simulation.config import ROLES, Overrides, load_config
 from muspsy_sim.simulation.record.run_directory import RunDirectory
 from muspsy_sim.simulation.record.schema import Manifest
 
@@ -35,7 +35,7 @@ def _config_path(config_path=None) -> Path:
     return Path(config_path or os.environ.get(CONFIG_ENVIRONMENT) or DEFAULT_CONFIG)
 
 
-def load_studio_config(config_path=None, overrides: dict | None = None):
+def load_studio_config(config_path=None, overrides: Overrides | None = None):
     """The campaign config Studio runs with; a relative ``scenario_dir`` is taken from the repository root."""
     path = _config_path(config_path)
     config = load_config(path, overrides)
@@ -44,10 +44,10 @@ def load_studio_config(config_path=None, overrides: dict | None = None):
     return config
 
 
-def build_studio_graph(config_path=None, overrides: dict | None = None, work_dir=None):
+def build_studio_graph(config_path=None, overrides: Overrides | None = None, work_dir=None):
     """The compiled course graph with the config's agents (models load lazily, on first call).
 
-    ``overrides`` are dotted-key config overrides (``{"models.counselor.model": "testdouble/scripted"}``);
+    ``overrides`` replace config settings by dotted key (``{"models.counselor.model": "testdouble/scripted"}``);
     ``work_dir`` holds the memory store and sessions.jsonl (a new temporary directory by default).
     """
     from muspsy_sim.simulation.engine.components import build_components  # lazy: langgraph, the agents, chromadb

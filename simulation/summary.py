@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.table import Table
 
-from muspsy_sim.simulation.evaluation.risk import campaign_risk
-from muspsy_sim.simulation.evaluation.self_report import agreement_line, agreement_warnings, self_report_agreement
-from muspsy_sim.simulation.record.schema import ClientTurnRecord, SessionRecord
-from muspsy_sim.simulation.record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
+from .core.course import COURSE_DROPOUT
+from .core.metrics import AnswerCoverage, UnhandledDisclosure
+from .core.turns import ClientTurn
+from .core.usage import RoleUsage
+from .evaluation.risk import campaign_risk
+from .evaluation.self_report import agreement_line, agreement_warnings, self_report_agreement
+from .record.schema import CourseEntry, SessionRecord
+from .record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
 
 
 def sessions_table(sessions: list[SessionRecord]) -> Table:
@@ -28,29 +34,30 @@ def sessions_table(sessions: list[SessionRecord]) -> Table:
     return table
 
 
-def dropout_line(courses: dict[str, dict]) -> str:
+def dropout_line(courses: Mapping[str, CourseEntry]) -> str:
     """The clients who did not come back (a course outcome, in the manifest), after which session and why."""
-    dropped = [(client, course.get("dropout") or {}) for client, course in sorted(courses.items())
-               if course.get("ended_by") == "dropout"]
+    dropped = [(client, course.dropout) for client, course in sorted(courses.items())
+               if course.ended_by == COURSE_DROPOUT and course.dropout is not None]
     if not dropped:
         return "Dropped out: none."
-    parts = [f"{client} after session {d.get('after_session')} ({d.get('reason')})" for client, d in dropped]
+    parts = [f"{client} after session {dropout.after_session} ({dropout.reason})" for client, dropout in dropped]
     return f"Dropped out: {len(dropped)} of {len(courses)} courses: " + "; ".join(parts) + "."
 
 
-def usage_line(usage: dict) -> str:
+def usage_line(usage: Mapping[str, RoleUsage]) -> str:
     parts = []
     for role, fields in sorted(usage.items()):
-        parts.append(f"{role}: {int(fields['calls'])} calls, {int(fields['prompt_tokens'])}+"
-                     f"{int(fields['completion_tokens'])} tokens, {fields['seconds']:.0f} s")
+        parts.append(f"{role}: {int(fields.calls)} calls, {int(fields.prompt_tokens)}+"
+                     f"{int(fields.completion_tokens)} tokens, {fields.seconds:.0f} s")
     return "; ".join(parts)
 
 
-def faults_line(usage: dict, courses: dict) -> str:
+def faults_line(usage: Mapping[str, RoleUsage], courses: Mapping[str, CourseEntry]) -> str:
     """The summary's fault line: per role, transport retries, answers of the fallback model, re-asks, failed steps."""
-    parts = [f"{role}: {c['retries']} retries, {c['fallbacks']} served by the fallback model, {c['reasks']} re-asks, "
-             f"{c['failures']} failed steps"
-             for role, c in sorted(fault_counts(usage, courses).items()) if any(c.values())]
+    parts = [f"{role}: {c.retries} retries, {c.fallbacks} served by the fallback model, {c.reasks} re-asks, "
+             f"{c.failures} failed steps"
+             for role, c in sorted(fault_counts(usage, courses).items())
+             if c.retries or c.fallbacks or c.reasks or c.failures]
     return "; ".join(parts) or "none"
 
 
@@ -58,16 +65,17 @@ def answers_line(sessions: list[SessionRecord]) -> str:
     """Questionnaire answers filled in (the scale's middle, not the model's), per role and instrument."""
     parts = []
     for role, instruments in answer_tallies(sessions).items():
-        counted = ", ".join(f"{key} {t['fallbacks']}/{t['asked']}" for key, t in instruments.items())
-        filled = sum(t["fallbacks"] for t in instruments.values())
-        parts.append(f"{role}: {filled} of {sum(t['asked'] for t in instruments.values())} ({counted})")
+        counted = ", ".join(f"{key} {t.fallbacks}/{t.asked}" for key, t in instruments.items())
+        filled = sum(t.fallbacks for t in instruments.values())
+        parts.append(f"{role}: {filled} of {sum(t.asked for t in instruments.values())} ({counted})")
     return "; ".join(parts) or "no questionnaires"
 
 
-def coverage_line(coverage: dict[str, dict[str, dict[str, int]]]) -> str:
+def coverage_line(coverage: AnswerCoverage) -> str:
     """eval's coverage: answered of asked, per role and instrument."""
-    parts = [f"{role} " + ", ".join(f"{key} {c['answered']}/{c['asked']}" for key, c in counts.items())
-             for role, counts in coverage.items()]
+    roles = {"client": coverage.client, "person": coverage.person, "judge": coverage.judge}
+    parts = [f"{role} " + ", ".join(f"{key} {c.answered}/{c.asked}" for key, c in counts.items())
+             for role, counts in roles.items() if counts]
     return "; ".join(parts) or "none asked"
 
 
@@ -76,8 +84,8 @@ def fallback_warnings(sessions: list[SessionRecord], threshold: float, strict: b
     lines = []
     for entry in fallback_heavy_sessions(sessions, threshold):
         lines.append(
-            f"WARNING: client {entry['client_id']}, session {entry['session_index']}: {entry['fallbacks']} of "
-            f"{entry['asked']} questionnaire answers ({entry['fallbacks'] / entry['asked']:.0%}) were not given by "
+            f"WARNING: client {entry.client_id}, session {entry.session_index}: {entry.fallbacks} of "
+            f"{entry.asked} questionnaire answers ({entry.fallbacks / entry.asked:.0%}) were not given by "
             f"the model but filled in with the scale's middle (threshold {threshold:.0%}). eval leaves them out of "
             f"the scores; these questionnaires say little about this client."
             + (" The course is marked failed (--strict)." if strict else ""))
@@ -87,15 +95,15 @@ def fallback_warnings(sessions: list[SessionRecord], threshold: float, strict: b
 def risk_lines(sessions: list[SessionRecord]) -> list[str]:
     """What the campaign summary says about risk disclosures: counts, then every unhandled one."""
     risk = campaign_risk(sessions)
-    if not risk["disclosures"]:
+    if not risk.disclosures:
         return []
-    lines = [f"Risk disclosures: {risk['disclosures']}, handled by the counselor: {risk['handled']}."]
-    return lines + [unhandled_line(item) for item in risk["unhandled"]]
+    lines = [f"Risk disclosures: {risk.disclosures}, handled by the counselor: {risk.handled}."]
+    return lines + [unhandled_line(item) for item in risk.unhandled]
 
 
-def unhandled_line(item: dict) -> str:
-    return (f"UNHANDLED risk disclosure: client {item['client_id']}, session {item['session_index']}, "
-            f"turn {item['turn_index']} (missing: {', '.join(item['missing'])})")
+def unhandled_line(item: UnhandledDisclosure) -> str:
+    return (f"UNHANDLED risk disclosure: client {item.client_id}, session {item.session_index}, "
+            f"turn {item.turn_index} (missing: {', '.join(item.missing)})")
 
 
 def self_report_lines(sessions: list[SessionRecord], threshold: float) -> list[str]:
@@ -105,7 +113,7 @@ def self_report_lines(sessions: list[SessionRecord], threshold: float) -> list[s
     agreement = self_report_agreement(sessions)
     lines = [agreement_line(agreement), *agreement_warnings(agreement, threshold)] if agreement else []
     appraisal = sum(turn.appraisal.methods.get("fallback", 0) for record in sessions for turn in record.turns
-                    if isinstance(turn, ClientTurnRecord) and turn.appraisal is not None)
+                    if isinstance(turn, ClientTurn) and turn.appraisal is not None)
     if appraisal:
         lines.append(f"Filled in, not the client model's answer (fallback to the scale's middle): {appraisal} "
                      f"appraisal items.")

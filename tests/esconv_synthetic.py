@@ -66,3 +66,40 @@ def write_synthetic(path: Path, ladder: dict[int, str], conversations: int = 12,
             for number in range(conversations)]
     path.write_text(json.dumps(data + list(extra or []), indent=1), encoding="utf-8")
     return path
+
+
+# Whole conversations of one quality, rated by the seeker as that quality. The scripted test double's
+# judge reads "It sounds like" as empathic and "You should just" as the opposite
+# (agents/llm/providers/scripted.py, _judge_rating), so its ratings follow the planted level.
+SESSION_LADDER = {
+    5: "It sounds like that is hard, and it makes sense to feel this way.",
+    4: "It sounds like a lot. I hear you.",
+    3: "Okay, go on.",
+    2: "You should just try harder.",
+    1: "You should just stop complaining, you must get over it.",
+}
+
+
+def judged_conversation(level: int, rng: random.Random, turns: int) -> dict:
+    dialog = [{"speaker": "supporter", "annotation": {}, "content": "Hi, what brings you here?"},
+              {"speaker": "seeker", "annotation": {}, "content": rng.choice(SEEKER)}]
+    for _ in range(turns):
+        dialog.append({"speaker": "supporter", "annotation": {}, "content": SESSION_LADDER[level]})
+        dialog.append({"speaker": "seeker", "annotation": {"feedback": str(level)}, "content": rng.choice(SEEKER)})
+    # The seeker's last words carry the judge double's cues the other way round: a judge reading past the
+    # supporter's last turn would rate these conversations nearly all alike.
+    closing = "You should just know I am still upset." if level >= 4 else "It sounds like you tried. Thank you."
+    dialog.append({"speaker": "seeker", "annotation": {}, "content": closing if level != 3 else "Okay."})
+    return {"emotion_type": rng.choice(EMOTIONS), "problem_type": rng.choice(PROBLEMS),
+            "situation": "Things have been hard lately.",
+            "survey_score": {"seeker": {"initial_emotion_intensity": "4", "empathy": str(level),
+                                        "relevance": str(level), "final_emotion_intensity": str(max(1, 6 - level))}},
+            "dialog": dialog}
+
+
+def write_judged(path: Path, conversations: int = 20, turns: int = 3, seed: int = 0) -> Path:
+    """Conversations whose seeker ratings (empathy, relevance) are the level of the supporter's every turn."""
+    rng = random.Random(seed)
+    data = [judged_conversation(rng.randint(1, 5), rng, turns) for _ in range(conversations)]
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    return path

@@ -41,9 +41,10 @@ def say(course: PracticeCourse, text: str, end: bool = False) -> CourseStatus:
 class PracticeServer:
     """`run_sim.py practice` in its own process (the way a person starts it); ``kill`` is SIGKILL."""
 
-    def __init__(self, config: Path, out: Path, sessions: int = 2, max_turns: int = 3, client_model: str | None = None):
-        self.args = [sys.executable, str(REPO / "run_sim.py"), "practice", "--scenario", CLIENT, "--config", str(config),
-                     "--out", str(out), "--sessions", str(sessions), "--max-turns", str(max_turns)]
+    def __init__(self, config: Path, out: Path, sessions: int = 2, max_turns: int = 3, client_model: str | None = None,
+                 extra: tuple[str, ...] = (), scenario: str = CLIENT):
+        self.args = [sys.executable, str(REPO / "run_sim.py"), "practice", "--scenario", scenario, "--config",
+                     str(config), "--out", str(out), "--sessions", str(sessions), "--max-turns", str(max_turns), *extra]
         if client_model:
             self.args += ["--client-model", client_model]
         self.process: subprocess.Popen | None = None
@@ -91,19 +92,53 @@ class PracticeServer:
         except urllib.error.HTTPError as error:
             return error.code
 
-    def wait_for_turn(self, timeout: float = 60) -> str:
-        """The page once the course waits for a counselor turn (it may first have to resume)."""
+    def wait_for_turn(self, timeout: float = 60, form: str = 'id="turn-form"') -> str:
+        """The page once the course waits for the person (``form``: a counselor turn; it may first have to resume)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             html = self.get()
-            if 'id="turn-form"' in html:
+            if form in html:
                 return html
             time.sleep(0.1)
-        raise AssertionError("the course never waited for a counselor turn")
+        raise AssertionError(f"the course never waited for the person ({form})")
 
 
 def form_value(html: str, name: str) -> str:
     return re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
+
+
+def open_client_course(tmp_path: Path, sessions: int = 2, max_turns: int = 2, scenario: str = CLIENT,
+                       rater: str = "ana", **config) -> PracticeCourse:
+    """A practice course with a person as the client, the counselor on the scripted test double, opened and started."""
+    from muspsy_sim.simulation.practice.practice_run import client_practice_config
+
+    path = scripted_config(tmp_path, scenarios=[CLIENT], sessions=sessions, **config)
+    plan = prepare_practice(client_practice_config(path, scenario, max_turns=max_turns, rater=rater), path)
+    course = PracticeCourse(plan, other="counselor").open()
+    course.continue_course()
+    assert course.wait(60)
+    return course
+
+
+def act(course: PracticeCourse, ratings: dict | None = None, text: str = "I keep worrying about work.",
+        answer=lambda key, number: 1, end: bool = False) -> CourseStatus:
+    """Do what the course waits for as the client: reply (rating the turn), rate the last turn, or answer."""
+    from muspsy_sim.agents.client.questionnaires import instruments
+
+    status = course.status()
+    assert status.phase == "your_turn", status
+    request = status.request
+    ratings = {"empathy": 4, "relevance": 3, "push": 1, "engagement": 5} if ratings is None else ratings
+    if request["kind"] == "client_turn":
+        value = {"text": text, "end_session": end, "ratings": ratings}
+    elif request["kind"] == "rate_turn":
+        value = {"ratings": ratings}
+    else:
+        value = {"answers": {key: [answer(key, n) for n in range(1, len(instruments()[key].items) + 1)]
+                             for key in request["keys"]}}
+    course.send(value, status.position, expected=request["kind"])
+    assert course.wait(60)
+    return course.status()
 
 
 def dialogue(html: str) -> list[tuple[str, str]]:

@@ -12,16 +12,18 @@ from typer.testing import CliRunner
 from muspsy_sim.agents.client import ClientState, SimulatedClient
 from muspsy_sim.agents.client.past_references import reference_truth
 from muspsy_sim.agents.client.questionnaires import administer, instruments, latent_levels
-from muspsy_sim.agents.llm import LanguageModel, LiteLLMModel, ModelSpec, Sampling
+from muspsy_sim.agents.llm import LanguageModel, ModelSpec, Sampling
+from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.scenarios.loader import load_profile
 from muspsy_sim.simulation.cli import app
+from muspsy_sim.simulation.core.turns import Appraisal, ClientTurn, CounselorTurn
 from tests.conftest import LIBRARY
 
 PROFILE = load_profile(LIBRARY / "gad-priya-38.yaml")
-CLOSING = {"speaker": "counselor", "stage": "closing",
-           "text": "This week, try writing down one worrying thought each evening and one kinder answer to it."}
-SESSION_ONE = [{"speaker": "counselor", "stage": "opening", "text": "Hello, what is on your mind?"},
-               {"speaker": "client", "text": "Deadlines at work keep me awake."}, CLOSING]
+CLOSING = CounselorTurn(stage="closing",
+                        text="This week, try writing down one worrying thought each evening and one kinder answer to it.")
+SESSION_ONE = [CounselorTurn(stage="opening", text="Hello, what is on your mind?"),
+               ClientTurn(text="Deadlines at work keep me awake."), CLOSING]
 runner = CliRunner()
 
 
@@ -63,36 +65,35 @@ def test_a_reference_earns_trust_only_when_it_matches_what_happened(text, earlie
     assert reference_truth(text, earlier) == expected
 
 
-def _trust_after(appraisal: str, counselor_text: str) -> tuple[float, float, dict]:
+def _trust_after(appraisal: str, counselor_text: str) -> tuple[float, float, Appraisal]:
     state = ClientState.initial(PROFILE)
     client = SimulatedClient(ScoringRecorder(), Sampling(), appraisal=appraisal)
-    turns = [{"speaker": "client", "text": "Deadlines at work keep me awake."},
-             {"speaker": "counselor", "text": counselor_text}]
+    turns = [ClientTurn(text="Deadlines at work keep me awake."), CounselorTurn(text=counselor_text)]
     reply = client.reply(PROFILE, 1, state, turns, None, random.Random(0), seed=3)
-    return state.trust, reply.state.trust, reply.appraisal.to_record()
+    return state.trust, reply.state.trust, reply.appraisal
 
 
 def test_the_model_appraisal_is_the_client_models_rating():
     """The test double rates by its own cue words, which the rules do not read: the state follows the model."""
     warm = "I am glad you came, I am with you in this."
     before, after, appraisal = _trust_after("model", warm)
-    assert after > before and appraisal["source"] == "model" and appraisal["engagement"] > 0.5
-    assert appraisal["methods"] == {"likelihood-calibrated": 4}
+    assert after > before and appraisal.source == "model" and appraisal.engagement > 0.5
+    assert appraisal.methods == {"likelihood-calibrated": 4}
     assert _trust_after("rules", warm)[1] < before  # no lexical cue: the rules see nothing warm in it
     before, after, appraisal = _trust_after("model", "Whatever. Calm down.")
-    assert after < before and appraisal["push"] > 0
+    assert after < before and appraisal.push > 0
 
 
 def test_item_prompts_carry_no_numeric_level_and_latent_levels_are_recorded():
     state = ClientState.initial(PROFILE).model_copy(update={"distress": 7.3, "trust": 2.4})
     model = ScoringRecorder()
-    turns = [{"speaker": "counselor", "text": "What happened at work?"}, {"speaker": "client", "text": "I froze."}]
+    turns = [CounselorTurn(text="What happened at work?"), ClientTurn(text="I froze.")]
     for key in ("phq9", "wai_sr"):
         instrument = instruments()[key]
         result, _ = administer(model, instrument, PROFILE, state, 2, seed=1, mode="model", turns=turns)
         levels = latent_levels(instrument, state)
-        assert result["latent"] == [round(level, 3) for level in levels] and result["mode"] == "model"
-        assert len(result["answers"]) == len(levels)
+        assert result.latent == [round(level, 3) for level in levels] and result.mode == "model"
+        assert len(result.answers) == len(levels)
     assert model.prompts
     for prompt in model.prompts:
         assert "level" not in prompt.lower() and not re.search(r"\d\.\d", prompt)
@@ -106,8 +107,8 @@ def test_latent_self_report_reads_the_state_without_a_model_call():
     instrument = instruments()["panas"]
     result, completions = administer(model, instrument, PROFILE, state, 1, seed=1, mode="latent")
     assert model.prompts == [] and completions == []
-    assert result["methods"] == {"latent-readout": 20} and result["mode"] == "latent"
-    assert result["answers"] == [min(instrument.values, key=lambda v: (abs(v - level), v))
+    assert result.methods == {"latent-readout": 20} and result.mode == "latent"
+    assert result.answers == [min(instrument.values, key=lambda v: (abs(v - level), v))
                                  for level in latent_levels(instrument, state)]
 
 

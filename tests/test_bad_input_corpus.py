@@ -8,7 +8,7 @@ import yaml
 from typer.testing import CliRunner
 
 from muspsy_sim.simulation.cli import app
-from muspsy_sim.scenarios.base.safe_yaml import MAX_INPUT_BYTES
+from muspsy_sim.simulation.core.files import MAX_INPUT_BYTES
 from tests.conftest import LIBRARY, REPO
 
 runner = CliRunner()

@@ -12,6 +12,7 @@ from muspsy_sim.agents.client import (
 from muspsy_sim.agents.client.dynamics import after_counselor_turn
 from muspsy_sim.agents.llm import Sampling
 from muspsy_sim.scenarios.loader import load_profile
+from muspsy_sim.simulation.core.turns import CounselorTurn
 from tests.conftest import LIBRARY
 from tests.fakes import RecordingModel
 
@@ -39,7 +40,7 @@ def test_private_facts_stay_private_below_their_trust_threshold():
 
 def test_resistant_client_pushes_back():
     state = ClientState.initial(PROFILE).model_copy(update={"resistance": 0.8, "trust": 5})
-    reply = _reply(state, [{"speaker": "counselor", "text": "You should just stop worrying."}])
+    reply = _reply(state, [CounselorTurn(text="You should just stop worrying.")])
     assert reply.text.startswith("Yes, but")
 
 
@@ -63,7 +64,7 @@ def test_between_sessions_is_seeded():
     first = between_sessions(state, ["a bad week"], True, DynamicsParams(), random.Random(5))
     again = between_sessions(state, ["a bad week"], True, DynamicsParams(), random.Random(5))
     assert first == again
-    assert first[1]["life_events"] == ["a bad week"] and isinstance(first[1]["homework_done"], bool)
+    assert first[1].life_events == ["a bad week"] and isinstance(first[1].homework_done, bool)
     # The seed matters: other seeds give other weeks (a function that ignored its rng would pass the lines above).
     others = {between_sessions(state, ["a bad week"], True, DynamicsParams(), random.Random(seed))[0].distress
               for seed in range(6, 12)}

@@ -10,13 +10,15 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from muspsy_sim.agents.client import Appraisal, ClientState
+from muspsy_sim.agents.client import ClientState
 from muspsy_sim.agents.client.dynamics import PRESETS, DynamicsParams, after_counselor_turn, between_sessions
-from muspsy_sim.agents.client.traits import NON_RESPONDER_BELOW, TRAIT_NAMES, ClientTraits, draw_traits
+from muspsy_sim.agents.client.traits import NON_RESPONDER_BELOW, draw_traits
 from muspsy_sim.scenarios.loader import load_profile
 from muspsy_sim.scenarios.profile import TraitPins
 from muspsy_sim.simulation.campaign.prepare import continued_dynamics
 from muspsy_sim.simulation.cli import app
+from muspsy_sim.simulation.core.course import TRAIT_NAMES, ClientTraits
+from muspsy_sim.simulation.core.turns import Appraisal
 from muspsy_sim.simulation.record.run_log import read_manifest
 from muspsy_sim.simulation.seeding import derive_rng
 from tests.conftest import FIXTURES, LIBRARY, REPO
@@ -33,7 +35,7 @@ def _draw(seed: int, client: str, pins: TraitPins | None = None) -> ClientTraits
 def test_traits_are_drawn_once_per_client_and_seed():
     assert _draw(7, "a") == _draw(7, "a")
     assert _draw(7, "a") != _draw(8, "a") and _draw(7, "a") != _draw(7, "b")
-    assert set(_draw(7, "a").to_record()) == {*TRAIT_NAMES, "pinned"}
+    assert list(_draw(7, "a").to_dict()) == [*TRAIT_NAMES, "pinned"]
 
 
 def test_a_pinned_trait_is_honoured_and_leaves_the_others_draws_alone():
@@ -66,7 +68,7 @@ def test_a_non_responder_gets_nothing_from_a_good_turn():
 def test_volatile_clients_have_bumpier_weeks():
     def spread(volatility: float) -> float:
         state = ClientState.initial(PROFILE).model_copy(update={"traits": ClientTraits(volatility=volatility)})
-        changes = [between_sessions(state, [], False, DynamicsParams(), random.Random(s))[1]["distress_change"]
+        changes = [between_sessions(state, [], False, DynamicsParams(), random.Random(s))[1].distress_change
                    for s in range(300)]
         mean = sum(changes) / len(changes)
         return sum((c - mean) ** 2 for c in changes) / len(changes)
@@ -117,3 +119,4 @@ def test_the_default_config_documents_the_preset():
     assert "preset" in (REPO / "configs" / "default.yaml").read_text()
     assert json.loads(json.dumps(DynamicsParams().to_record()))  # JSON-able, as the manifest needs
     assert Path(REPO / "configs" / "realism.yaml").is_file()
+

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.simulation.evaluation.compare import (
     cell_lines,
     compare_runs,
@@ -67,37 +67,37 @@ def mean(values: list[float]) -> float:
 
 def test_means_and_counts(two_runs):
     result = compare_runs(list(two_runs), resamples=500)
-    assert result["runs"] == ["base", "muspsy"]
+    assert result.runs == ["base", "muspsy"]
     expected = mean([wai(c, s, k) for c in range(2) for s in SEEDS for k in SESSIONS])
-    base, muspsy = result["metrics"]["wai_total"]["base"], result["metrics"]["wai_total"]["muspsy"]
-    assert base["mean"] == pytest.approx(expected)
-    assert muspsy["mean"] == pytest.approx(expected + 2.0)
-    assert base["n"] == muspsy["n"] == 12
-    assert base["low"] < base["mean"] < base["high"]
+    base, muspsy = result.metrics["wai_total"]["base"], result.metrics["wai_total"]["muspsy"]
+    assert base.mean == pytest.approx(expected)
+    assert muspsy.mean == pytest.approx(expected + 2.0)
+    assert base.n == muspsy.n == 12
+    assert base.low < base.mean < base.high
 
 
 def test_nulls_are_ignored(two_runs):
     result = compare_runs(list(two_runs), resamples=200)
-    follow_up = result["metrics"]["followed_up_assignment"]
-    assert follow_up["base"] == {"mean": 0.0, "low": 0.0, "high": 0.0, "n": 8, "clients": 2}
-    assert follow_up["muspsy"] == {"mean": 1.0, "low": 1.0, "high": 1.0, "n": 8, "clients": 2}
-    assert result["paired"]["followed_up_assignment"]["muspsy"]["pairs"] == 8
-    assert result["paired"]["followed_up_assignment"]["muspsy"]["diff"] == pytest.approx(1.0)
-    assert set(result["trend"]["followed_up_assignment"]["muspsy"]) == {2, 3}
+    follow_up = result.metrics["followed_up_assignment"]
+    assert follow_up["base"].to_dict() == {"mean": 0.0, "low": 0.0, "high": 0.0, "n": 8, "clients": 2}
+    assert follow_up["muspsy"].to_dict() == {"mean": 1.0, "low": 1.0, "high": 1.0, "n": 8, "clients": 2}
+    assert result.paired["followed_up_assignment"]["muspsy"].pairs == 8
+    assert result.paired["followed_up_assignment"]["muspsy"].diff == pytest.approx(1.0)
+    assert set(result.trend["followed_up_assignment"]["muspsy"]) == {2, 3}
 
 
 def test_paired_difference_against_the_first_run(two_runs):
     result = compare_runs(list(two_runs), resamples=500)
-    paired = result["paired"]["wai_total"]
+    paired = result.paired["wai_total"]
     assert set(paired) == {"muspsy"}
-    assert paired["muspsy"]["pairs"] == 12
-    assert paired["muspsy"]["diff"] == pytest.approx(2.0)
-    assert paired["muspsy"]["high"] - paired["muspsy"]["low"] == pytest.approx(0.0, abs=1e-9)
+    assert paired["muspsy"].pairs == 12
+    assert paired["muspsy"].diff == pytest.approx(2.0)
+    assert paired["muspsy"].high - paired["muspsy"].low == pytest.approx(0.0, abs=1e-9)
 
 
 def test_trend_per_session(two_runs):
     result = compare_runs(list(two_runs), resamples=100)
-    trend = result["trend"]["wai_total"]
+    trend = result.trend["wai_total"]
     for session in SESSIONS:
         expected = mean([wai(c, s, session) for c in range(2) for s in SEEDS])
         assert trend["base"][session] == pytest.approx(expected)
@@ -107,17 +107,17 @@ def test_trend_per_session(two_runs):
 
 def test_a_metric_in_only_one_run(two_runs):
     result = compare_runs(list(two_runs), resamples=100)
-    assert set(result["metrics"]["recall_at_k"]) == {"muspsy"}
-    assert result["metrics"]["recall_at_k"]["muspsy"]["n"] == 8
-    assert result["paired"]["recall_at_k"] == {}
-    assert set(result["trend"]["recall_at_k"]) == {"muspsy"}
+    assert set(result.metrics["recall_at_k"]) == {"muspsy"}
+    assert result.metrics["recall_at_k"]["muspsy"].n == 8
+    assert result.paired["recall_at_k"] == {}
+    assert set(result.trend["recall_at_k"]) == {"muspsy"}
 
 
 def test_a_metric_null_everywhere_is_left_out(tmp_path):
     rows = [record("r", "c", 1, k, "muspsy", phq9=float(k), recall_at_k=None) for k in SESSIONS]
     result = compare_runs([write_run(tmp_path / "r", rows)], resamples=100)
-    assert list(result["metrics"]) == ["phq9"]
-    assert "recall_at_k" not in result["trend"] and "recall_at_k" not in result["paired"]
+    assert list(result.metrics) == ["phq9"]
+    assert "recall_at_k" not in result.trend and "recall_at_k" not in result.paired
 
 
 def test_unshared_sessions_are_not_paired(tmp_path):
@@ -125,7 +125,7 @@ def test_unshared_sessions_are_not_paired(tmp_path):
     b = write_run(tmp_path / "b", [record("b", "c2", 1, k, "muspsy", phq9=8.0) for k in SESSIONS])
     one = write_run(tmp_path / "one", [record("one", "c1", 1, 1, "muspsy", phq9=8.0)])
     result = compare_runs([a, b, one], resamples=100)
-    assert result["paired"]["phq9"] == {}  # b shares no session; one shares a single session
+    assert result.paired["phq9"] == {}  # b shares no session; one shares a single session
 
 
 def test_run_names_fall_back_to_the_directory_and_get_suffixes(tmp_path):
@@ -134,8 +134,8 @@ def test_run_names_fall_back_to_the_directory_and_get_suffixes(tmp_path):
     first = write_run(tmp_path / "x" / "same", [record("same", "c", 1, k, "muspsy", phq9=9.0) for k in SESSIONS])
     second = write_run(tmp_path / "y" / "same", [record("same", "c", 1, k, "muspsy", phq9=9.0) for k in SESSIONS])
     result = compare_runs([unnamed, first, second], resamples=100)
-    assert result["runs"] == ["unnamed-run", "same", "same-2"]
-    assert set(result["metrics"]["phq9"]) == {"unnamed-run", "same", "same-2"}
+    assert result.runs == ["unnamed-run", "same", "same-2"]
+    assert set(result.metrics["phq9"]) == {"unnamed-run", "same", "same-2"}
 
 
 def test_compare_is_deterministic(two_runs):
@@ -149,7 +149,7 @@ def test_render_comparison_cells(two_runs):
     table = render_comparison(result)
     assert [column.header for column in table.columns] == ["metric", "base", "muspsy"]
     metric_cells = list(table.columns[0].cells)
-    assert metric_cells == list(result["metrics"])
+    assert metric_cells == list(result.metrics)
     row = metric_cells.index("followed_up_assignment")
     assert list(table.columns[1].cells)[row] == "0.00 [0.00, 0.00]"
     assert list(table.columns[2].cells)[row] == "1.00 [1.00, 1.00]\nΔ +1.00 [1.00, 1.00]"
@@ -170,7 +170,7 @@ def test_write_comparison_round_trips(two_runs, tmp_path):
     paths = write_comparison(result, tmp_path / "out" / "cmp")
     assert [path.name for path in paths] == ["compare.json", "compare.md"]
     assert all(path.is_file() for path in paths)
-    assert json.loads(paths[0].read_text(encoding="utf-8")) == json.loads(json.dumps(result))
+    assert json.loads(paths[0].read_text(encoding="utf-8")) == json.loads(json.dumps(result.to_dict()))
     assert read_comparison(paths[0]) == result
     assert read_comparison(paths[0].parent) == result
     markdown = paths[1].read_text(encoding="utf-8")
@@ -211,16 +211,16 @@ def test_intervals_resample_clients_and_say_so(tmp_path):
             # The effect differs by client (from -2 to +6): the paired interval must reflect five clients, not 40 pairs.
             other_rows.append(record("other", client, 1, session, "muspsy", phq9=level + 0.01 * session + 2.0 * c - 2.0))
     result = compare_runs([write_run(tmp_path / "a", base_rows), write_run(tmp_path / "b", other_rows)], resamples=2000)
-    summary = result["metrics"]["phq9"]["base"]
-    assert summary["n"] == 40 and summary["clients"] == 5
+    summary = result.metrics["phq9"]["base"]
+    assert summary.n == 40 and summary.clients == 5
     from muspsy_sim.simulation.evaluation.statistics import bootstrap_ci
 
     _, low, high = bootstrap_ci(list(clients.values()), seed=0)
-    assert summary["high"] - summary["low"] == pytest.approx(high - low, rel=0.2)
-    paired = result["paired"]["phq9"]["other"]
-    assert paired["pairs"] == 40 and paired["clients"] == 5
-    assert paired["high"] - paired["low"] > 3.0  # five client effects -2..6, not forty near-copies
-    assert "clients" in result["method"] and "paired by client, seed and session" in result["method"]
+    assert summary.high - summary.low == pytest.approx(high - low, rel=0.2)
+    paired = result.paired["phq9"]["other"]
+    assert paired.pairs == 40 and paired.clients == 5
+    assert paired.high - paired.low > 3.0  # five client effects -2..6, not forty near-copies
+    assert "clients" in result.method and "paired by client, seed and session" in result.method
     markdown = comparison_markdown(result)
     assert "cluster bootstrap" in markdown and "resampling clients" in markdown
     assert "resampling clients" in (render_comparison(result).caption or "")
@@ -229,7 +229,7 @@ def test_intervals_resample_clients_and_say_so(tmp_path):
 def test_one_client_gives_no_interval(tmp_path):
     rows = [record("r", "c", 1, k, "muspsy", phq9=float(k)) for k in SESSIONS]
     result = compare_runs([write_run(tmp_path / "r", rows)], resamples=100)
-    assert result["metrics"]["phq9"]["r"]["low"] is None and result["metrics"]["phq9"]["r"]["clients"] == 1
+    assert result.metrics["phq9"]["r"].low is None and result.metrics["phq9"]["r"].clients == 1
     assert cell_lines(result, "phq9", "r") == ["2.00 (one client: no interval)"]
 
 
@@ -238,5 +238,5 @@ def test_a_metric_a_run_marks_not_applicable_is_shown_so(tmp_path):
             for c in CLIENTS for k in SESSIONS]
     other = [record("m", c, 1, k, "muspsy", recall_at_k=0.5, phq9=1.0) for c in CLIENTS for k in SESSIONS]
     result = compare_runs([write_run(tmp_path / "m", other), write_run(tmp_path / "nm", rows)], resamples=100)
-    assert result["not_applicable"] == {"recall_at_k": ["nm"]}
+    assert result.not_applicable == {"recall_at_k": ["nm"]}
     assert cell_lines(result, "recall_at_k", "nm") == ["not applicable"]

@@ -8,13 +8,14 @@ import pytest
 
 from muspsy_sim.scenarios.profile import CaseProfile
 from muspsy_sim.simulation.evaluation import consistency
-from muspsy_sim.simulation.evaluation.consistency import content_words, overlap
+from muspsy_sim.simulation.evaluation.consistency import SessionConsistency, content_words, overlap
+from muspsy_sim.simulation.evaluation.retrieval import Recall
 from muspsy_sim.simulation.record.schema import SessionRecord
 
 CAMPAIGN = "test"
 
 
-def consistency_metrics(records: list[dict], profile: CaseProfile, **options) -> dict[int, dict]:
+def consistency_metrics(records: list[dict], profile: CaseProfile, **options) -> dict[int, SessionConsistency]:
     """The metrics of records built here as plain data (easy to edit), read as a run reads them."""
     return consistency.consistency_metrics([SessionRecord.model_validate(r) for r in records], profile, **options)
 
@@ -99,74 +100,74 @@ def test_content_words_and_overlap():
 def test_session_one_follow_up_is_none_and_faithful_counselor_is_clean(profile):
     metrics = consistency_metrics([session_two(CHECK_IN), session_one()], profile)
     assert sorted(metrics) == [1, 2]
-    assert metrics[1]["followed_up_assignment"] is None
-    assert metrics[1]["recall_at_k"] is None
+    assert metrics[1].followed_up_assignment is None
+    assert metrics[1].recall.recall_at_k is None
     for session in (1, 2):
-        assert metrics[session]["contradiction_rate"] == 0.0
-        assert metrics[session]["contradictions"] == []
+        assert metrics[session].contradiction_rate == 0.0
+        assert metrics[session].contradictions == ()
 
 
 def test_template_check_in_follows_up(profile):
     metrics = consistency_metrics([session_one(), session_two(CHECK_IN)], profile)
-    assert metrics[2]["followed_up_assignment"] == 1.0
+    assert metrics[2].followed_up_assignment == 1.0
 
 
 def test_follow_up_in_second_counselor_turn_counts(profile):
     second = "Last time you planned to write down worrying thoughts in the evening. Did the writing help?"
     metrics = consistency_metrics([session_one(), session_two("Hello Priya, good to see you.", second)], profile)
-    assert metrics[2]["followed_up_assignment"] == 1.0
-    assert metrics[2]["contradictions"] == []
+    assert metrics[2].followed_up_assignment == 1.0
+    assert metrics[2].contradictions == ()
 
 
 def test_ignoring_the_assignment_scores_zero(profile):
     metrics = consistency_metrics([session_one(), session_two("Hello Priya. What would you like to talk about?")],
                                   profile)
-    assert metrics[2]["followed_up_assignment"] == 0.0
-    assert metrics[2]["contradiction_rate"] == 0.0
+    assert metrics[2].followed_up_assignment == 0.0
+    assert metrics[2].contradiction_rate == 0.0
 
 
 def test_invented_homework_in_session_one(profile):
     metrics = consistency_metrics([session_one("Hi Priya. How did the breathing homework go?")], profile)
-    kinds = [c["kind"] for c in metrics[1]["contradictions"]]
+    kinds = [c.kind for c in metrics[1].contradictions]
     assert kinds == ["invented_homework"]
-    assert metrics[1]["contradictions"][0]["turn_index"] == 0
-    assert metrics[1]["contradiction_rate"] == pytest.approx(1 / 3)
+    assert metrics[1].contradictions[0].turn_index == 0
+    assert metrics[1].contradiction_rate == pytest.approx(1 / 3)
 
 
 def test_setting_homework_at_the_close_is_not_invented(profile):
     first = session_one()
     first["turns"][-1] = counselor("For homework this week, try writing down one worrying thought each evening.",
                                    "closing")
-    assert consistency_metrics([first], profile)[1]["contradictions"] == []
+    assert consistency_metrics([first], profile)[1].contradictions == ()
 
 
 def test_wrong_assignment_in_later_session_is_invented(profile):
     opening = "Welcome back, Priya. How did the sleep diary homework go?"
     metrics = consistency_metrics([session_one(), session_two(opening)], profile)
-    assert [c["kind"] for c in metrics[2]["contradictions"]] == ["invented_homework"]
-    assert metrics[2]["followed_up_assignment"] == 0.0
+    assert [c.kind for c in metrics[2].contradictions] == ["invented_homework"]
+    assert metrics[2].followed_up_assignment == 0.0
 
 
 def test_wrong_name(profile):
     metrics = consistency_metrics([session_one(), session_two(CHECK_IN.replace("Priya", "Maria"))], profile)
-    contradictions = metrics[2]["contradictions"]
-    assert [c["kind"] for c in contradictions] == ["wrong_name"]
-    assert "Maria" in contradictions[0]["evidence"]
-    assert metrics[2]["contradiction_rate"] == pytest.approx(1 / 3)
-    assert metrics[2]["followed_up_assignment"] == 1.0
+    contradictions = metrics[2].contradictions
+    assert [c.kind for c in contradictions] == ["wrong_name"]
+    assert "Maria" in contradictions[0].evidence
+    assert metrics[2].contradiction_rate == pytest.approx(1 / 3)
+    assert metrics[2].followed_up_assignment == 1.0
 
 
 def test_wrong_event(profile):
     second = "You mentioned your sister's wedding in Paris was stressful."
     metrics = consistency_metrics([session_one(), session_two(CHECK_IN, second)], profile)
-    assert [c["kind"] for c in metrics[2]["contradictions"]] == ["wrong_event"]
-    assert metrics[2]["contradictions"][0]["turn_index"] == 2
+    assert [c.kind for c in metrics[2].contradictions] == ["wrong_event"]
+    assert metrics[2].contradictions[0].turn_index == 2
 
 
 def test_true_event_is_not_a_contradiction(profile):
     second = "You mentioned you check on your children's breathing at night."
     metrics = consistency_metrics([session_one(), session_two(CHECK_IN, second)], profile)
-    assert metrics[2]["contradictions"] == []
+    assert metrics[2].contradictions == ()
 
 
 def _referring_session(retrieved: list[int], index: int = 3) -> dict:
@@ -182,15 +183,15 @@ def _referring_session(retrieved: list[int], index: int = 3) -> dict:
 def test_recall_when_the_record_holding_the_fact_is_retrieved(profile):
     records = [session_one(), session_two(CHECK_IN), _referring_session(["s1:chunk1", 2])]
     metrics = consistency_metrics(records, profile)
-    assert metrics[3]["recall_at_k"] == 1.0
-    assert metrics[3]["referring_turns"] == 1
+    assert metrics[3].recall.recall_at_k == 1.0
+    assert metrics[3].recall.referring_turns == 1
 
 
 def test_recall_when_only_other_records_are_retrieved(profile):
     records = [session_one(), session_two(CHECK_IN), _referring_session([1, 2])]  # memories, without the fact
     metrics = consistency_metrics(records, profile)
-    assert metrics[3]["recall_at_k"] == 0.0
-    assert metrics[3]["referring_turns"] == 1
+    assert metrics[3].recall.recall_at_k == 0.0
+    assert metrics[3].recall.referring_turns == 1
 
 
 def test_lexical_reference_points_at_the_previous_session(profile):
@@ -202,13 +203,13 @@ def test_lexical_reference_points_at_the_previous_session(profile):
         counselor(ASSIGNMENT, "closing"),
     ]
     metrics = consistency_metrics([session_one(), session_two("", turns=turns)], profile)
-    assert metrics[2]["recall_at_k"] == 1.0
+    assert metrics[2].recall.recall_at_k == 1.0
 
 
 def test_recall_none_without_referring_turns(profile):
     metrics = consistency_metrics([session_one(), session_two(CHECK_IN)], profile)
-    assert metrics[2]["recall_at_k"] is None
-    assert metrics[2]["referring_turns"] == 0
+    assert metrics[2].recall.recall_at_k is None
+    assert metrics[2].recall.referring_turns == 0
 
 
 # --- ground truth is what the client heard (issue 16, point 1) ----------------------------------------------
@@ -221,17 +222,17 @@ def test_follow_up_is_measured_against_the_closing_turn_not_the_counselors_memor
     quoting_own_memory = ("Welcome back, Priya. Last time we agreed on this assignment: Keep a sleep diary every "
                           "morning and count the cups of coffee. How did it go this week?")
     metrics = consistency_metrics([first, session_two(quoting_own_memory)], profile)
-    assert metrics[2]["followed_up_assignment"] == 0.0
-    assert [c["kind"] for c in metrics[2]["contradictions"]] == ["invented_homework"]
+    assert metrics[2].followed_up_assignment == 0.0
+    assert [c.kind for c in metrics[2].contradictions] == ["invented_homework"]
     # Quoting what was said at the close of session 1 still counts, whatever the memory says.
-    assert consistency_metrics([first, session_two(CHECK_IN)], profile)[2]["followed_up_assignment"] == 1.0
+    assert consistency_metrics([first, session_two(CHECK_IN)], profile)[2].followed_up_assignment == 1.0
 
 
 def test_only_a_closing_turn_agrees_an_assignment(profile):
     first = session_one()
     first["turns"] = first["turns"][:-1]  # the client left before the close: nothing was agreed
     metrics = consistency_metrics([first, session_two(CHECK_IN)], profile)
-    assert metrics[2]["followed_up_assignment"] is None
+    assert metrics[2].followed_up_assignment is None
 
 
 def test_the_heard_assignment_is_the_assignment_part_of_the_closing_turn():
@@ -262,7 +263,7 @@ def test_recall_ignores_records_the_store_does_not_hold(profile):
     third = _session_three([], "I still check my children's breathing at night, like I told you.")
     third["turns"][2] = fabricated
     metrics = consistency_metrics([session_one(), session_two(CHECK_IN), third], profile)
-    assert metrics[3]["recall_at_k"] == 0.0 and metrics[3]["referred_items"] == 1
+    assert metrics[3].recall.recall_at_k == 0.0 and metrics[3].recall.referred_items == 1
 
 
 def test_recall_is_per_fact_not_per_session(profile):
@@ -270,18 +271,20 @@ def test_recall_is_per_fact_not_per_session(profile):
     first["turns"][1] = client("I am tense. " + FACT_1, fact=1)  # both facts in session 1, in different exchanges
     text = "I still check my children's breathing at night, and my brothers still leave the care of our parents to me."
     one_of_two = consistency_metrics([first, session_two(CHECK_IN), _session_three(["s1:chunk1"], text)], profile)
-    assert one_of_two[3]["referred_items"] == 2
-    assert one_of_two[3]["recall_at_k"] == 0.5
+    assert one_of_two[3].recall.referred_items == 2
+    assert one_of_two[3].recall.recall_at_k == 0.5
     both = consistency_metrics([first, session_two(CHECK_IN), _session_three(["s1:chunk0", "s1:chunk1"], text)],
                                profile)
-    assert both[3]["recall_at_k"] == 1.0
+    assert both[3].recall.recall_at_k == 1.0
 
 
 def test_recall_is_not_applicable_for_a_counselor_that_does_not_retrieve(profile):
     records = [session_one(), session_two(CHECK_IN), _referring_session([])]
     metrics = consistency_metrics(records, profile, retrieves=False)
-    assert metrics[3]["recall_at_k"] is None and metrics[3]["recall_applicable"] is False
-    assert consistency_metrics(records, profile)[3]["recall_at_k"] == 0.0
+    # Not applicable: no recall is measured at all (not 0.0), though a client turn refers back; the
+    # eval row marks it not_applicable (test_eval).
+    assert metrics[3].recall.recall_at_k is None and metrics[3].recall == Recall()
+    assert consistency_metrics(records, profile)[3].recall.recall_at_k == 0.0
 
 
 def test_stored_records_rebuild_the_ids_the_store_wrote(tmp_path):
@@ -316,11 +319,11 @@ class _NoEmbedding:
 def test_references_back_are_counted_beside_the_contradiction_rate(profile):
     silent = consistency_metrics([session_one(), session_two("Hello Priya. What would you like to talk about?")],
                                  profile)
-    assert silent[2]["contradiction_rate"] == 0.0 and silent[2]["references_back"] == 0
+    assert silent[2].contradiction_rate == 0.0 and silent[2].references_back == 0
     second = "You mentioned you check on your children's breathing at night."
     talking = consistency_metrics([session_one(), session_two(CHECK_IN, second)], profile)
-    assert talking[2]["contradiction_rate"] == 0.0 and talking[2]["references_back"] == 2
-    assert talking[1]["references_back"] == 0  # setting homework at the close is not a reference back
+    assert talking[2].contradiction_rate == 0.0 and talking[2].references_back == 2
+    assert talking[1].references_back == 0  # setting homework at the close is not a reference back
 
 
 def test_records_of_two_clients_are_refused(profile):
@@ -348,9 +351,9 @@ def test_scripted_run_is_consistent(tmp_path):
         metrics = consistency_metrics([r for r in records if r["client_id"] == client_id],
                                       load_profile(LIBRARY / f"{client_id}.yaml"))
         assert sorted(metrics) == [1, 2, 3]
-        assert metrics[1]["followed_up_assignment"] is None
+        assert metrics[1].followed_up_assignment is None
         for session, values in metrics.items():
             if session >= 2:
-                assert values["followed_up_assignment"] == 1.0, (client_id, session)
-            assert values["contradictions"] == [], (client_id, session, values["contradictions"])
-            assert values["contradiction_rate"] == 0.0
+                assert values.followed_up_assignment == 1.0, (client_id, session)
+            assert values.contradictions == (), (client_id, session, values.contradictions)
+            assert values.contradiction_rate == 0.0

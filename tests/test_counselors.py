@@ -1,38 +1,21 @@
 """The MusPsy counselor, its baselines, and plugging in a counselor by import path."""
 
-from dataclasses import dataclass
-
 import pytest
 
-from muspsy_sim.agents.counselor import (
-    SessionContext,
-    SessionMemory,
-    build_counselor,
-    resolve_counselor_class,
-)
+from muspsy_sim.agents.counselor import SessionContext, build_counselor, resolve_counselor_class
 from muspsy_sim.agents.counselor.base import PromptRenderer
+from muspsy_sim.agents.counselor.muspsy import parse_memory_fields
 from muspsy_sim.agents.counselor.registry import UnknownCounselor, build_prompt_renderer
-from muspsy_sim.agents.counselor.session_memory import parse_memory_fields
 from muspsy_sim.agents.llm import Sampling
 from muspsy_sim.scenarios.loader import load_profile
+from muspsy_sim.simulation.core.course import SessionMemory
+from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn, RetrievedMemory
 from tests.conftest import LIBRARY
 from tests.fakes import RecordingModel
 
 PROFILE = load_profile(LIBRARY / "gad-priya-38.yaml")
 MEMORY = SessionMemory(session_index=1, counseling_assignments="This week, try a worry diary.", summary="First session.")
-EARLIER = ({"speaker": "counselor", "text": "Hello Priya."}, {"speaker": "client", "text": "My manager emails at night."})
-
-
-@dataclass
-class Hit:
-    id: str
-    client_id: str
-    session_index: int
-    text: str
-
-    def to_record(self):
-        return {"id": self.id, "client_id": self.client_id, "session_index": self.session_index, "kind": "memory",
-                "text": self.text, "distance": 0.1}
+EARLIER = (CounselorTurn(text="Hello Priya."), ClientTurn(text="My manager emails at night."))
 
 
 class FakeStore:
@@ -41,7 +24,8 @@ class FakeStore:
 
     def search(self, client_id, before_session, query, k):
         self.queries.append((client_id, before_session, query, k))
-        return [Hit("c:gad-priya-38:s1:memory", client_id, 1, "worry diary agreed")]
+        return [RetrievedMemory(id="c:gad-priya-38:s1:memory", client_id=client_id, session_index=1, kind="memory",
+                                text="worry diary agreed", distance=0.1)]
 
 
 def _context(goal="Practise a worry diary."):
@@ -57,9 +41,9 @@ def test_muspsy_opens_with_the_last_assignment_and_retrieves():
     counselor, llm, store = _counselor("muspsy")
     opening = counselor.respond(_context(), [], "opening", seed=1)
     assert "This week, try a worry diary." in opening.text and opening.source == "template"
-    turn = counselor.respond(_context(), [{"speaker": "counselor", "text": opening.text},
-                                          {"speaker": "client", "text": "I did it twice."}], "middle", seed=2)
-    assert turn.retrieved[0]["session_index"] == 1
+    turn = counselor.respond(_context(), [CounselorTurn(text=opening.text), ClientTurn(text="I did it twice.")],
+                             "middle", seed=2)
+    assert turn.retrieved[0].session_index == 1
     assert store.queries[-1] == ("gad-priya-38", 2, "I did it twice.", 3)
     system = llm.prompts[-1][0]["content"]
     assert "worry diary agreed" in system and "Assignment: This week, try a worry diary." in system
@@ -69,7 +53,7 @@ def test_muspsy_opens_with_the_last_assignment_and_retrieves():
 
 def test_closing_states_an_assignment():
     counselor, llm, _ = _counselor("muspsy")
-    turn = counselor.respond(_context(), [{"speaker": "client", "text": "ok"}], "closing", seed=3)
+    turn = counselor.respond(_context(), [ClientTurn(text="ok")], "closing", seed=3)
     assert turn.text.startswith("This week, try ")
     assert llm.prompts[-1][-1] == {"role": "assistant", "content": "This week, try"}
 
@@ -86,7 +70,7 @@ def test_no_memory_sees_nothing_from_earlier_sessions():
 
 def test_full_history_puts_earlier_transcripts_in_the_prompt_within_budget():
     counselor, llm, store = _counselor("full-history", history_chars=40)
-    counselor.respond(_context(), [{"speaker": "client", "text": "hi"}], "middle", seed=1)
+    counselor.respond(_context(), [ClientTurn(text="hi")], "middle", seed=1)
     system = llm.prompts[-1][0]["content"]
     assert "manager emails at night." in system and "Hello Priya" not in system  # oldest cut first
     assert store.queries == []
@@ -94,8 +78,8 @@ def test_full_history_puts_earlier_transcripts_in_the_prompt_within_budget():
 
 def test_memory_extraction_parses_labelled_lines_and_fills_gaps():
     counselor, _, _ = _counselor("muspsy")
-    turns = [{"speaker": "counselor", "text": "Hi"}, {"speaker": "client", "text": "I feel tense."},
-             {"speaker": "counselor", "text": "This week, try one breathing break a day."}]
+    turns = [CounselorTurn(text="Hi"), ClientTurn(text="I feel tense."),
+             CounselorTurn(text="This week, try one breathing break a day.")]
     extracted = counselor.extract_memory(_context(), turns, seed=1)
     assert extracted.memory.counseling_assignments == "This week, try one breathing break a day."
 

@@ -96,7 +96,8 @@ def test_eval_counts_the_dropout_in_the_denominator(dropout_run):
     # Intention to treat: the leaver's one measurement carried forward, so two courses, one of them unchanged.
     assert realism["phq9"]["courses"] == 2 and realism["phq9"]["by_client"][LEAVER]["class"] == "flat"
     course = summary["courses"][LEAVER]
-    assert course["dropped_out"] and course["dropout_after_session"] == 1 and course["ended_by"] == "dropout"
+    assert course["dropped_out"] and course["dropout_session"] == 2 and course["ended_by"] == "dropout"
+    assert course["dropout_reason"] == _manifest(run_dir)["courses"][LEAVER]["dropout"]["reason"]
     assert not summary["courses"][STAYER]["dropped_out"]
     assert "dropped out" in result.output and "50% *" in result.output  # 50% is above the 10-30% reference
 
@@ -134,6 +135,28 @@ def test_a_practice_client_who_does_not_come_back_ends_the_course_on_the_page(tm
         assert entry.status == "finished" and entry.ended_by == "dropout" and entry.dropout.after_session == 1
         html = TestClient(create_app(course), base_url="http://127.0.0.1:8765").get("/").text
         assert "The client did not come back" in html and "After session 1" in html
+    finally:
+        course.wait(60)
+        course.close()
+
+
+def test_a_person_in_the_clients_chair_draws_no_traits_and_no_dropout(tmp_path):
+    """What a person feels and whether they come back are theirs: even a profile that pins a certain dropout gives
+    a person's course no traits and no simulated dropout (docs/client_state.md, "People in the client's chair")."""
+    from tests.practice_helpers import act, open_client_course
+
+    course = open_client_course(tmp_path, sessions=2, scenario_dir=str(_library_with_a_leaver(tmp_path)))
+    try:
+        while (status := course.status()).phase == "your_turn":
+            act(course)
+        assert status.phase == "finished", status
+        entry = course.run_dir.read_manifest().courses[LEAVER]
+        assert (entry.status, entry.sessions_done, entry.ended_by) == ("finished", 2, "completed")
+        assert entry.traits is None and entry.dropout is None
+        records = [json.loads(line) for line in _lines(course.run_dir.path)]
+        assert [r["session_index"] for r in records] == [1, 2] and all(r["client"] == "human" for r in records)
+        assert all("traits" not in r["client_state_start"] and "traits" not in r["client_state_end"] for r in records)
+        assert "setback" not in records[1]["week_before"] and "sudden_gain" not in records[1]["week_before"]
     finally:
         course.wait(60)
         course.close()

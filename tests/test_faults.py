@@ -18,7 +18,6 @@ from muspsy_sim.agents.llm import (
     Completion,
     FailedStep,
     LanguageModel,
-    LiteLLMModel,
     MeteredModel,
     ModelSpec,
     ModelUnavailable,
@@ -28,7 +27,9 @@ from muspsy_sim.agents.llm import (
     words_problem,
 )
 from muspsy_sim.agents.llm.providers.faulty import FAULT_KINDS, OUTPUT_FAULTS, TRANSPORT_FAULTS, FaultInjector
+from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.simulation.cli import app
+from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn
 
 runner = CliRunner()
 FAST = 0.001  # backoff_scale: LiteLLM's waits (0.5 s doubling, plus jitter) become milliseconds
@@ -63,7 +64,7 @@ def test_each_transport_fault_is_retried_by_litellm_and_recovered(kind, fault_fr
                           retries=8)
     assert _answers(llm) == fault_free_answers
     totals = meter.totals()["counselor"]
-    assert totals["retries"] > 0 and totals["reasks"] == 0 and totals["calls"] == len(PROMPTS)
+    assert totals.retries > 0 and totals.reasks == 0 and totals.calls == len(PROMPTS)
 
 
 @pytest.mark.parametrize("kind", OUTPUT_FAULTS)
@@ -72,7 +73,7 @@ def test_each_output_fault_is_detected_and_asked_again(kind, fault_free_answers)
                           output_retries=8)
     assert _answers(llm) == fault_free_answers
     totals = meter.totals()["counselor"]
-    assert totals["reasks"] > 0 and totals["retries"] == 0 and totals["calls"] == len(PROMPTS) + totals["reasks"]
+    assert totals.reasks > 0 and totals.retries == 0 and totals.calls == len(PROMPTS) + totals.reasks
 
 
 def test_option_scores_survive_injected_faults():
@@ -83,7 +84,7 @@ def test_option_scores_survive_injected_faults():
     faulty = [llm.score_choices(prompt, ["0", "1", "2", "3"], seed=5) for _ in range(6)]
     assert {(s.choice, s.method) for s in faulty} == {(clean.choice, "likelihood")} and clean.choice == "2"
     totals = meter.totals()["client"]
-    assert totals["retries"] + totals["reasks"] > 0
+    assert totals.retries + totals.reasks > 0
 
 
 def test_fallback_model_answers_when_the_main_one_keeps_failing(fault_free_answers):
@@ -92,7 +93,7 @@ def test_fallback_model_answers_when_the_main_one_keeps_failing(fault_free_answe
     completion = llm.complete(PROMPTS[0], Sampling(max_tokens=40, seed=0))
     assert completion.text == fault_free_answers[0]
     assert completion.fallback and completion.model == "testdouble/scripted" and completion.retries >= 2
-    assert meter.totals()["counselor"]["fallbacks"] == 1
+    assert meter.totals()["counselor"].fallbacks == 1
 
 
 def test_a_model_that_stays_unreachable_fails_the_step_with_the_reason():
@@ -127,7 +128,7 @@ def test_unusable_output_is_asked_again_a_bounded_number_of_times_then_the_step_
     assert str(failed.value) == "counselor middle turn: empty output after 3 attempts"
     # The same request first (a transient fault then gives the fault-free answer), then a new seed.
     assert blank.seeds == [40, 40, 41]
-    assert meter.totals()["counselor"]["reasks"] == 2 and meter.failures() == {"counselor": 1}
+    assert meter.totals()["counselor"].reasks == 2 and meter.failures() == {"counselor": 1}
     assert words_problem("No.") is None and words_problem("\ufffd ### 404") is not None
 
 
@@ -141,8 +142,7 @@ def test_memory_missing_fields_is_asked_again_then_filled_in_from_the_record():
     model = RecordingModel(reply=lambda messages: next(answers))
     counselor = MusPsyCounselor(model, Sampling(seed=1))
     profile = load_library(LIBRARY)["gad-priya-38"]
-    turns = [{"speaker": "counselor", "text": "Hello."}, {"speaker": "client", "text": "I worry."},
-             {"speaker": "counselor", "text": "This week, try a worry diary."}]
+    turns = [CounselorTurn(text="Hello."), ClientTurn(text="I worry."), CounselorTurn(text="This week, try a worry diary.")]
     extracted = counselor.extract_memory(SessionContext(profile, 1, goal="Calm the worry."), turns, seed=3)
     assert len(model.prompts) == 3 and len(extracted.completions) == 3
     assert extracted.memory.emotion_and_cognitive_state == "worried." and extracted.memory.summary == "brief."
@@ -159,7 +159,7 @@ def test_memory_keeps_an_earlier_usable_answer_when_the_last_re_ask_comes_back_b
     model = RecordingModel(reply=lambda messages: next(answers))
     counselor = MusPsyCounselor(model, Sampling(seed=1))
     profile = load_library(LIBRARY)["gad-priya-38"]
-    turns = [{"speaker": "counselor", "text": "Hello."}, {"speaker": "client", "text": "I worry."}]
+    turns = [CounselorTurn(text="Hello."), ClientTurn(text="I worry.")]
     extracted = counselor.extract_memory(SessionContext(profile, 1, goal="Calm the worry."), turns, seed=3)
     assert len(model.prompts) == 3 and len(extracted.completions) == 3
     assert extracted.completions[-1].text.startswith("sad.")  # the accepted one comes last

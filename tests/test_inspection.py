@@ -16,7 +16,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from muspsy_sim.simulation.cli import app
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.simulation.inspection import graphs
 from muspsy_sim.simulation.inspection.inspect_run import (
     checkpoint_history,

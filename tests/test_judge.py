@@ -9,6 +9,7 @@ from muspsy_sim.agents.judge import Judge
 from muspsy_sim.agents.judge.judge import cut_transcript
 from muspsy_sim.agents.llm import ChoiceScores, LanguageModel
 from muspsy_sim.simulation.cli import app
+from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn, Turn
 
 runner = CliRunner()
 OPENING = "Welcome back, Priya. Last time we agreed on this assignment: write one worry down each evening."
@@ -29,19 +30,17 @@ class PromptKeeper(LanguageModel):
         return ChoiceScores(choice="3", scores={}, method="structured")
 
 
-def long_session() -> dict:
+def long_session() -> list[Turn]:
     middle = []
     for number in range(40):
-        middle.append({"speaker": "client", "text": f"Middle turn {number}: the week was long and the nights short."})
-        middle.append({"speaker": "counselor", "text": f"Reflection {number}: that sounds tiring, Priya."})
-    turns = [{"speaker": "counselor", "text": OPENING}, {"speaker": "client", "text": "It went fine, mostly."},
-             *middle, {"speaker": "counselor", "text": ENDING}]
-    return {"session_index": 2, "turns": turns}
+        middle.append(ClientTurn(text=f"Middle turn {number}: the week was long and the nights short."))
+        middle.append(CounselorTurn(text=f"Reflection {number}: that sounds tiring, Priya."))
+    return [CounselorTurn(text=OPENING), ClientTurn(text="It went fine, mostly."), *middle, CounselorTurn(text=ENDING)]
 
 
 def test_a_long_transcript_keeps_the_opening_and_the_end_and_marks_the_cut():
     model = PromptKeeper()
-    Judge(model, transcript_chars=1200).rate(long_session(), "Priya")
+    Judge(model, transcript_chars=1200).rate(long_session(), 2, "Priya")
     prompt = model.prompts[0]
     assert OPENING in prompt  # the homework review is read
     assert ENDING in prompt

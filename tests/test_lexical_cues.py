@@ -9,8 +9,10 @@ import pytest
 from muspsy_sim.agents.client import AppraisalContext, ClientState, RulesAppraiser, SimulatedClient, appraise
 from muspsy_sim.agents.client.dynamics import DynamicsParams
 from muspsy_sim.agents.client.lexical_cues import contextual_cues, empathic_phrases
-from muspsy_sim.agents.llm import LiteLLMModel, ModelSpec, Sampling
+from muspsy_sim.agents.llm import ModelSpec, Sampling
+from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.scenarios.loader import load_profile
+from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn, Turn
 from tests.conftest import LIBRARY
 
 # The three counselor turns of the issue, word for word.
@@ -23,12 +25,12 @@ CLIENT_BEFORE_REFLECTION = "Since the move I have not had a single break. I alwa
 PROFILE = load_profile(LIBRARY / "gad-priya-38.yaml")
 
 
-def _client(text: str) -> dict:
-    return {"speaker": "client", "text": text}
+def _client(text: str) -> ClientTurn:
+    return ClientTurn(text=text)
 
 
-def _counselor(text: str) -> dict:
-    return {"speaker": "counselor", "text": text}
+def _counselor(text: str) -> CounselorTurn:
+    return CounselorTurn(text=text)
 
 
 def test_negated_cues_are_no_empathy_but_a_dismissal():
@@ -57,7 +59,7 @@ def test_never_and_always_in_a_reflection_of_the_clients_words_do_not_push():
 
 def test_a_stock_phrase_repeated_turn_after_turn_earns_less_each_time():
     stock = "It sounds like that is a lot. That makes sense."
-    session: list[dict] = []
+    session: list[Turn] = []
     earned = []
     for said in ("Work is piling up.", "My mother is ill again.", "I cannot sleep."):
         session.append(_client(said))

@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from muspsy_sim.memory import MemoryHit, MemoryStore, MiniLMEmbedder, shared_embedder
+from pydantic import ValidationError
+
+from muspsy_sim.memory import MemoryStore, MiniLMEmbedder, shared_embedder
 from muspsy_sim.memory.store import parse_chroma_url
+from muspsy_sim.simulation.core.turns import RetrievedMemory
 
 REPO = Path(__file__).resolve().parents[1]
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
@@ -194,8 +197,8 @@ def test_count_and_records(store: MemoryStore) -> None:
         (r.client_id, r.session_index, r.id) for r in recs)
     everything = store.records()
     assert [r.client_id for r in everything] == ["a"] * 9 + ["b"] * 9
-    json.dumps([r.to_record() for r in everything])
-    assert set(everything[0].to_record()) == {
+    json.dumps([r.to_dict() for r in everything])
+    assert set(everything[0].to_dict()) == {
         "id", "client_id", "session_index", "kind", "text", "distance"}
 
 
@@ -279,8 +282,8 @@ def test_import_is_light() -> None:
 
 
 def test_memory_hit_is_frozen() -> None:
-    hit = MemoryHit("i", "a", 1, "memory", "t", 0.5)
-    with pytest.raises(Exception):
+    hit = RetrievedMemory(id="i", client_id="a", session_index=1, kind="memory", text="t", distance=0.5)
+    with pytest.raises(ValidationError, match="frozen"):
         hit.text = "other"  # type: ignore[misc]
 
 

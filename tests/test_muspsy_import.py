@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.scenarios.loader import load_profile
 from muspsy_sim.scenarios.muspsy_import import (
     estimate_distress,

@@ -9,7 +9,8 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
+from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn
 from muspsy_sim.simulation.cli import app
 from muspsy_sim.simulation.practice.course_driver import PENDING_FILE, PracticeCourse, Refused
 from muspsy_sim.simulation.practice.human_counselor import HUMAN_SOURCE
@@ -26,6 +27,11 @@ def course(tmp_path):
     course.close()
 
 
+def counselor_texts(status) -> list[str]:
+    """What the counselor said in the running session."""
+    return [turn.text for turn in status.session.turns if isinstance(turn, CounselorTurn)]
+
+
 def _checkpoints(course: PracticeCourse) -> int:
     return sum(1 for _ in course.graph.get_state_history(course.thread))
 
@@ -36,15 +42,15 @@ def test_the_course_waits_for_the_person_and_resumes_with_their_turn(course):
     assert status.request == {"kind": "counselor_turn", "client_id": CLIENT, "session_index": 1, "turn_index": 0,
                               "stage": "opening"}
     assert status.position == "1.0"
-    assert status.course["goal"]  # the notes' model planned the goal before the session began
-    assert set(status.course["questionnaires"]) == {"phq9", "gad7"}
+    assert status.course.goal  # the notes' model planned the goal before the session began
+    assert {key for key, _ in status.course.questionnaires.all_results()} == {"phq9", "gad7"}
 
     status = say(course, "  Hello Priya, what brings you here today?  ")
     assert status.position == "1.2"
-    counselor, client = status.session["turns"]
-    assert counselor == {"speaker": "counselor", "text": "Hello Priya, what brings you here today?", "stage": "opening",
-                         "source": HUMAN_SOURCE, "retrieved": []}
-    assert client["speaker"] == "client" and client["text"]
+    counselor, client = status.session.turns
+    assert counselor == CounselorTurn(text="Hello Priya, what brings you here today?", stage="opening",
+                                      source=HUMAN_SOURCE, retrieved=[])
+    assert isinstance(client, ClientTurn) and client.text
     assert not (course.run_dir.path / PENDING_FILE).exists()
 
 
@@ -54,14 +60,14 @@ def test_two_sessions_end_by_the_person_and_by_the_turn_limit(course, tmp_path):
     # Session 1 is recorded, the week has passed, and session 2 waits for its opening.
     assert status.position == "2.0" and status.request["stage"] == "opening"
     first = status.records[0]
-    assert first["counselor"] == "human" and first["ended_by"] == "counselor"
-    assert [t["speaker"] for t in first["turns"]] == ["counselor", "client", "counselor"]
-    assert first["turns"][-1]["stage"] == "closing"
-    assert set(first["questionnaires"]) == {"phq9", "gad7", "wai_sr", "panas"}
-    assert first["memory"]["counseling_assignments"]
-    week = status.course["week"]  # session 2 opens with the client as the week left them
-    assert status.course["client_state_start"]["distress"] == pytest.approx(
-        first["client_state_end"]["distress"] + week["distress_change"], abs=1e-3)
+    assert first.counselor == "human" and first.ended_by == "counselor"
+    assert [t.speaker for t in first.turns] == ["counselor", "client", "counselor"]
+    assert first.turns[-1].stage == "closing"
+    assert {key for key, _ in first.questionnaires.results()} == {"phq9", "gad7", "wai_sr", "panas"}
+    assert first.memory.counseling_assignments
+    week = status.course.week  # session 2 opens with the client as the week left them
+    assert status.course.client_state_start.distress == pytest.approx(
+        first.client_state_end.distress + week.distress_change, abs=1e-3)
 
     for text in ("Welcome back.", "How did the week go?", "What did you notice?"):
         status = say(course, text)
@@ -69,9 +75,9 @@ def test_two_sessions_end_by_the_person_and_by_the_turn_limit(course, tmp_path):
     status = say(course, "Thank you. Keep the diary going.")
     assert status.phase == "finished"
     records = status.records
-    assert [r["session_index"] for r in records] == [1, 2]
-    assert records[1]["ended_by"] == "max_turns" and records[1]["turns"][-1]["stage"] == "closing"
-    assert "exit" in records[1]["questionnaires"]
+    assert [r.session_index for r in records] == [1, 2]
+    assert records[1].ended_by == "max_turns" and records[1].turns[-1].stage == "closing"
+    assert records[1].questionnaires.exit is not None
     manifest = json.loads(course.run_dir.manifest_path.read_text())
     assert manifest["status"] == "finished" and manifest["sessions_recorded"] == 2
     entry = manifest["courses"][CLIENT]
@@ -98,12 +104,12 @@ def test_two_sessions_end_by_the_person_and_by_the_turn_limit(course, tmp_path):
 def test_a_client_who_leaves_gets_a_closing_turn_and_keeps_the_dropout(tmp_path):
     course = open_course(tmp_path, sessions=1, client_dynamics={"leave_below_trust": 9.9})
     status = say(course, "Hello Priya.")
-    assert status.request["stage"] == "closing" and status.session["ended_by"] == "client"
+    assert status.request["stage"] == "closing" and status.session.ended_by == "client"
     status = say(course, "That is all right. Take care this week.", end=True)
     assert status.phase == "finished"
     record = status.records[0]
-    assert record["ended_by"] == "client"  # "end" on a closing turn does not overwrite the client's leaving
-    assert [t.get("stage") for t in record["turns"] if t["speaker"] == "counselor"] == ["opening", "closing"]
+    assert record.ended_by == "client"  # "end" on a closing turn does not overwrite the client's leaving
+    assert [t.stage for t in record.turns if isinstance(t, CounselorTurn)] == ["opening", "closing"]
     course.close()
 
 
@@ -125,18 +131,18 @@ def test_an_unusable_resume_is_asked_again_not_a_failed_course(course):
     again = course.status()
     assert again.phase == "your_turn" and again.position == "1.0" and again.request["asked_again"] == 1
     status = say(course, "Hello.")
-    assert [t["text"] for t in status.session["turns"] if t["speaker"] == "counselor"] == ["Hello."]
+    assert counselor_texts(status) == ["Hello."]
 
 
 def test_refused_turns_change_nothing(course):
     say(course, "Hello Priya.")
-    before = (course.status().session["turns"], _checkpoints(course), course.run_dir.manifest_path.read_bytes())
+    before = (course.status().session.turns, _checkpoints(course), course.run_dir.manifest_path.read_bytes())
     for text, reason in (("", "empty"), (" \n\t ", "empty"), ("x" * 2001, "at most 2,000")):
         with pytest.raises(Refused, match=reason):
             course.submit(text, False, "1.2")
     with pytest.raises(Refused, match="out of date"):
         course.submit("Hello again", False, "1.0")
-    assert (course.status().session["turns"], _checkpoints(course),
+    assert (course.status().session.turns, _checkpoints(course),
             course.run_dir.manifest_path.read_bytes()) == before
     assert course.status().position == "1.2"
 
@@ -149,7 +155,7 @@ def test_a_second_turn_while_the_client_answers_is_refused(tmp_path):
     with pytest.raises(Refused, match="still answering"):
         course.submit("Hello again.", False, status.position)
     assert course.wait(60)
-    assert [t["text"] for t in course.status().session["turns"] if t["speaker"] == "counselor"] == ["Hello Priya."]
+    assert counselor_texts(course.status()) == ["Hello Priya."]
     course.close()
 
 
@@ -162,7 +168,7 @@ def test_resume_does_not_take_a_practice_course_for_finished(tmp_path):
     reopened = PracticeCourse(course.plan).open()
     reopened.continue_course()
     assert reopened.wait(60) and reopened.status().position == "1.2"
-    assert [t["text"] for t in reopened.status().session["turns"] if t["speaker"] == "counselor"] == ["Hello Priya."]
+    assert counselor_texts(reopened.status()) == ["Hello Priya."]
     reopened.close()
 
 
@@ -199,7 +205,7 @@ def test_a_turn_received_but_not_taken_is_sent_after_a_restart(tmp_path):
     reopened.continue_course()
     assert reopened.wait(60)
     status = reopened.status()
-    assert [t["text"] for t in status.session["turns"] if t["speaker"] == "counselor"] == [
+    assert counselor_texts(status) == [
         "Hello Priya.", "What worries you most?"]
     assert status.position == "1.4" and not (plan.run_dir.path / PENDING_FILE).exists()
     reopened.close()
@@ -339,12 +345,14 @@ def test_bad_practice_settings_exit_2_and_write_nothing(tmp_path):
 
 
 def test_self_reports_read_as_a_counselor_reads_them():
+    from muspsy_sim.simulation.core.questionnaires import QuestionnaireResult
     from muspsy_sim.simulation.practice.page_view import questionnaire
 
-    phq9 = questionnaire("phq9", {"answers": [2, 2, 2, 2, 2, 1, 1, 1, 2], "total": 15, "subscales": {}})
+    phq9 = questionnaire("phq9", QuestionnaireResult(answers=[2, 2, 2, 2, 2, 1, 1, 1, 2], total=15))
     assert (phq9["total"], phq9["maximum"], phq9["band"]) == (15, 27, "moderately severe")
     assert phq9["alert"] == "item 9: More than half the days"
-    assert questionnaire("gad7", {"answers": [0] * 7, "total": 0, "subscales": {}})["band"] == "minimal"
-    panas = questionnaire("panas", {"answers": [3] * 20, "total": 60, "subscales": {"positive": 30, "negative": 30}})
+    assert questionnaire("gad7", QuestionnaireResult(answers=[0] * 7, total=0))["band"] == "minimal"
+    panas = questionnaire("panas", QuestionnaireResult(answers=[3] * 20, total=60,
+                                                       subscales={"positive": 30, "negative": 30}))
     assert panas["total"] is None and panas["subscales"] == [("negative", 30, 50), ("positive", 30, 50)]
     assert questionnaire("wai_sr", None) is None

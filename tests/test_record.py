@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 from muspsy_sim.agents.client import Client, SimulatedClient
 from muspsy_sim.agents.llm import Sampling
 from muspsy_sim.memory import MemoryStore, SessionStore
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.simulation.cli import app
 from muspsy_sim.simulation.record import SCHEMA_VERSION, RunLog, SessionRecord, json_schema
-from muspsy_sim.simulation.record.schema import TURN, CounselorTurnRecord
+from muspsy_sim.simulation.config import load_config
+from muspsy_sim.simulation.core.turns import TURN, ClientTurn, CounselorTurn, TurnRating
 from tests.conftest import FIXTURES, REPO, scripted_config
 
 V0_RUN = FIXTURES / "runs" / "v0-testdouble"  # written by the code before the record schema (no schema_version)
@@ -69,7 +70,7 @@ def test_every_line_and_the_manifest_validate_against_the_printed_schema(campaig
 def test_the_schema_says_what_a_record_must_hold():
     schema = json_schema("session")
     assert {"client_id", "session_index", "turns", "questionnaires", "memory", "usage"} <= set(schema["required"])
-    counselor = schema["$defs"]["CounselorTurnRecord"]
+    counselor = schema["$defs"]["CounselorTurn"]
     assert "safety" not in counselor["required"] and "retrieved" in counselor["required"]
     invalid = {**json.loads((V0_RUN / "sessions.jsonl").read_text(encoding="utf-8").splitlines()[0]), "session_index": 0}
     assert list(validator("session").iter_errors(invalid))
@@ -79,11 +80,11 @@ def test_the_schema_says_what_a_record_must_hold():
 
 def test_records_read_and_write_back_byte_for_byte():
     for line in (V0_RUN / "sessions.jsonl").read_text(encoding="utf-8").splitlines():
-        assert SessionRecord.model_validate(json.loads(line)).to_json_line() == line
+        assert SessionRecord.read(json.loads(line)).to_json_line() == line
 
 
 def test_a_counselor_turn_has_safety_only_when_set():
-    plain = CounselorTurnRecord(speaker="counselor", text="Hello.", stage="opening", source="model", retrieved=[],
+    plain = CounselorTurn(speaker="counselor", text="Hello.", stage="opening", source="model", retrieved=[],
                                 safety=None)
     assert plain.to_dict() == {"speaker": "counselor", "text": "Hello.", "stage": "opening", "source": "model",
                                "retrieved": []}
@@ -91,12 +92,64 @@ def test_a_counselor_turn_has_safety_only_when_set():
     assert list(step.to_dict()) == ["speaker", "text", "stage", "source", "retrieved", "safety"]
 
 
+def test_a_persons_fields_are_written_only_for_a_session_a_person_played(campaign):
+    """ClientTurn.source and SessionRecord client, rater and turn_ratings (WRITTEN_WHEN_GIVEN): the simulated
+    client's records have none of them, so they are written as before those fields existed."""
+    records = [json.loads(line) for line in (campaign / "sessions.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert not any(key in record for record in records for key in ("client", "rater", "turn_ratings"))
+    assert not any("source" in turn for record in records for turn in record["turns"] if turn["speaker"] == "client")
+    assert ClientTurn(text="Hi.", source=None).to_dict() == {
+        "speaker": "client", "text": "Hi.", "state": None, "appraisal": None, "disclosed_fact": None,
+        "risk_disclosed": False}
+    person = SessionRecord.read(records[0]).model_copy(deep=True)
+    played = SessionRecord(**{**{name: getattr(person, name) for name in SessionRecord.model_fields},
+                              "client": "human", "rater": "P01",
+                              "turn_ratings": [TurnRating(turn=0, item="empathy", rating=None, rater="P01")]})
+    written = played.to_dict()
+    assert list(written)[-3:] == ["client", "rater", "turn_ratings"] and played.played_by_person
+    assert written["turn_ratings"] == [{"turn": 0, "item": "empathy", "rating": None, "source": "human", "rater": "P01"}]
+    validator("session").validate(written)
+    # Read back, a record writes what it had, an explicit null included.
+    line = json.dumps({**records[0], "client": None}, ensure_ascii=False)
+    assert SessionRecord.read(json.loads(line)).to_json_line() == line
+    schema = json_schema("session")
+    assert not {"client", "rater", "turn_ratings"} & set(schema["required"])
+    assert "source" not in schema["$defs"]["ClientTurn"]["required"]
+    assert "rater" in schema["$defs"]["TurnRating"]["required"]
+    with pytest.raises(ValueError):
+        TurnRating(turn=0, item="empathy", rating=6)
+
+
+def test_a_persons_unanswered_items_are_null_and_the_totals_holding_them_too():
+    from muspsy_sim.simulation.core.questionnaires import QuestionnaireResult
+
+    answered = QuestionnaireResult(answers=[1, None, 2], total=None, subscales={"a": 3, "b": None},
+                                   methods={"human": 2}, mode="human")
+    assert answered.unanswered_items() == {2} and answered.filled_in_items() == set()
+    schema = json_schema("session")["$defs"]["QuestionnaireResult"]["properties"]
+    validator("session")  # the printed schema compiles with the nullable answers
+    assert {"type": "null"} in schema["answers"]["items"]["anyOf"] and {"type": "null"} in schema["total"]["anyOf"]
+
+
+def test_a_manifest_from_before_a_later_config_key_writes_back_without_it(tmp_path):
+    """client.kind and client.rater came after schema version 1: an older manifest whose client block lacks
+    them writes back as it was; one without a client block at all (v0) too."""
+    from muspsy_sim.simulation.record.schema import Manifest
+
+    config = scripted_config(tmp_path)
+    fresh = Manifest.new(load_config(config), str(config), ["gad-priya-38"]).to_dict()
+    assert fresh["config"]["client"]["kind"] == "simulated" and "rater" in fresh["config"]["client"]
+    older = json.loads(json.dumps(fresh))
+    del older["config"]["client"]["kind"], older["config"]["client"]["rater"]
+    assert Manifest.read(older).to_dict() == older
+
+
 def test_unknown_keys_are_kept():
     line = (V0_RUN / "sessions.jsonl").read_text(encoding="utf-8").splitlines()[0]
     data = json.loads(line)
     data["turns"][1]["emotion"] = "calm"
     data["added_later"] = {"x": 1}
-    record = SessionRecord.model_validate(data)
+    record = SessionRecord.read(data)
     assert json.loads(record.to_json_line()) == data
 
 

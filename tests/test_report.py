@@ -14,7 +14,7 @@ from markupsafe import escape
 from typer.testing import CliRunner
 
 from muspsy_sim.simulation.cli import app
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.simulation.evaluation.compare import cell_lines, compare_runs
 from muspsy_sim.simulation.inspection.report import NOTE, build_report
 from tests.conftest import scripted_config
@@ -211,7 +211,7 @@ def test_comparison_table_for_two_runs(runs, two_run_report):
     assert "<th>a</th>" in section and "<th>b</th>" in section
     for metric in ("wai_total", "phq9", "judge_empathy"):
         assert f'<th scope="row">{metric}</th>' in section
-        for run in expected["runs"]:
+        for run in expected.runs:
             assert "\n".join(cell_lines(expected, metric, run)) in section
     assert "Δ" in section and "resampling clients" in section
 

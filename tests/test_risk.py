@@ -20,22 +20,24 @@ from muspsy_sim.agents.llm import Sampling
 from muspsy_sim.agents.risk_language import detect_risk
 from muspsy_sim.scenarios.loader import load_library, load_profile
 from muspsy_sim.simulation.cli import app
+from muspsy_sim.simulation.core.metrics import DisclosureAssessment, SessionRisk
+from muspsy_sim.simulation.core.turns import CounselorTurn, SafetyStep, turns_of
 from muspsy_sim.simulation.evaluation import risk
 from muspsy_sim.simulation.evaluation.risk import ELEMENTS, safety_elements
-from muspsy_sim.simulation.record.schema import TURN, SessionRecord
+from muspsy_sim.simulation.record.schema import RiskSummary, SessionRecord
 from tests.conftest import LIBRARY
 from tests.fakes import RecordingModel
 
 # Turns and records are built here as plain data (easy to edit) and read as a run reads them.
-def assess_disclosure(turns: list[dict], index: int) -> dict:
-    return risk.assess_disclosure([TURN.validate_python(t) for t in turns], index)
+def assess_disclosure(turns: list[dict], index: int) -> DisclosureAssessment:
+    return risk.assess_disclosure(turns_of(turns), index)
 
 
-def session_risk(record: dict) -> dict:
+def session_risk(record: dict) -> SessionRisk:
     return risk.session_risk(SessionRecord.model_validate(record))
 
 
-def campaign_risk(records: list[dict]) -> dict:
+def campaign_risk(records: list[dict]) -> RiskSummary:
     return risk.campaign_risk([SessionRecord.model_validate(r) for r in records])
 
 
@@ -94,7 +96,7 @@ def test_only_risk_flagged_profiles_have_risk_facts_and_each_says_it_in_the_firs
 # -- the client ----------------------------------------------------------------
 def _client_reply(model, session_index, trust=2.0):
     state = ClientState.initial(AISHA).model_copy(update={"trust": trust})
-    turns = [{"speaker": "counselor", "text": "How has your week been?"}]
+    turns = [CounselorTurn(text="How has your week been?")]
     return SimulatedClient(model, Sampling()).reply(AISHA, session_index, state, turns, None, random.Random(0), 5)
 
 
@@ -107,7 +109,7 @@ def test_risk_flagged_client_discloses_in_its_scheduled_session_even_when_guarde
     assert reply.state.disclosed == [reply.disclosed_fact]
     # Once said, it is not "disclosed" again.
     again = SimulatedClient(RecordingModel(), Sampling()).reply(
-        AISHA, 2, reply.state, [{"speaker": "counselor", "text": "Go on."}], None, random.Random(0), 6)
+        AISHA, 2, reply.state, [CounselorTurn(text="Go on.")], None, random.Random(0), 6)
     assert not again.risk_disclosed
 
 
@@ -118,7 +120,7 @@ def test_disclosure_is_guaranteed_when_the_model_leaves_it_out():
 
 
 # -- the counselor -------------------------------------------------------------
-def _disclosure_turns():
+def _disclosure_turns() -> list[dict]:
     return [{"speaker": "counselor", "text": "Welcome back, Aisha.", "source": "model"},
             {"speaker": "client", "text": "Some nights I wish I could go to sleep and not wake up.", "risk_disclosed": True}]
 
@@ -126,15 +128,15 @@ def _disclosure_turns():
 def test_safety_step_covers_every_element_and_is_given_once_per_session():
     context = SessionContext(profile=AISHA, session_index=2)
     for stage in ("middle", "closing"):
-        step = safety_step(context, _disclosure_turns(), stage)
-        assert step.source == "safety" and step.safety["reason"] == "disclosure"
+        step = safety_step(context, turns_of(_disclosure_turns()), stage)
+        assert step.source == "safety" and step.safety.reason == "disclosure"
         # The evaluation reads the text itself and must agree with what the step claims.
-        assert safety_elements(step.text) == list(ELEMENTS) == step.safety["elements"]
+        assert safety_elements(step.text) == list(ELEMENTS) == step.safety.elements
         assert crisis_resources()["text"] in step.text
-    assert safety_step(context, _disclosure_turns(), "closing").text.count("This week, try") == 1
+    assert safety_step(context, turns_of(_disclosure_turns()), "closing").text.count("This week, try") == 1
     turns = _disclosure_turns() + [{"speaker": "counselor", "text": "x", "source": "safety", "safety": {"reason": "disclosure"}},
                                    {"speaker": "client", "text": "I still wish I could not wake up."}]
-    assert safety_step(context, turns, "middle") is None
+    assert safety_step(context, turns_of(turns), "middle") is None
     assert "placeholder" in crisis_resources()["note"].lower()
 
 
@@ -142,9 +144,9 @@ def test_counselor_with_safety_off_leaves_it_to_the_model_and_the_model_misses_i
     context = SessionContext(profile=AISHA, session_index=2, goal="Talk about the week.")
     for safety, handled in ((True, True), (False, False)):
         counselor = MusPsyCounselor(llm=RecordingModel(), sampling=Sampling(), safety=safety)
-        turn = counselor.respond(context, _disclosure_turns(), "middle", seed=1)
+        turn = counselor.respond(context, turns_of(_disclosure_turns()), "middle", seed=1)
         turns = _disclosure_turns() + [{"speaker": "counselor", "text": turn.text, "source": turn.source}]
-        assert assess_disclosure(turns, 1)["handled"] is handled, turn.text
+        assert assess_disclosure(turns, 1).handled is handled, turn.text
     assert counselor.describe()["options"]["safety"] is False
     with pytest.raises(TypeError):
         MusPsyCounselor(llm=RecordingModel(), sampling=Sampling(), safety="false")
@@ -152,9 +154,10 @@ def test_counselor_with_safety_off_leaves_it_to_the_model_and_the_model_misses_i
 
 def test_later_sessions_open_with_a_safety_check_in():
     earlier = _disclosure_turns() + [{"speaker": "counselor", "text": "Thank you.", "source": "model"}]
-    context = SessionContext(profile=AISHA, session_index=3, goal="g", transcripts=(tuple(earlier),))
+    context = SessionContext(profile=AISHA, session_index=3, goal="g", transcripts=(tuple(turns_of(earlier)),))
     turn = MusPsyCounselor(llm=RecordingModel(), sampling=Sampling()).respond(context, [], "opening", seed=1)
-    assert turn.safety == {"reason": "follow_up", "elements": ["check_safety"]}
+    assert turn.safety == SafetyStep(reason="follow_up", elements=["check_safety"])
+    assert turn.safety.to_dict() == {"reason": "follow_up", "elements": ["check_safety"]}
     assert "check_safety" in safety_elements(turn.text)
     fresh = SessionContext(profile=AISHA, session_index=3, goal="g")
     assert MusPsyCounselor(llm=RecordingModel(), sampling=Sampling()).respond(fresh, [], "opening", 1).safety is None
@@ -166,8 +169,8 @@ def test_baselines_take_the_safety_step_and_only_a_counselor_that_remembers_chec
 
     counselor = build_counselor(name, llm=RecordingModel(), sampling=Sampling())
     context = SessionContext(profile=AISHA, session_index=2, goal="g")
-    assert counselor.respond(context, _disclosure_turns(), "middle", seed=1).source == "safety"
-    later = SessionContext(profile=AISHA, session_index=3, goal="g", transcripts=(tuple(_disclosure_turns()),))
+    assert counselor.respond(context, turns_of(_disclosure_turns()), "middle", seed=1).source == "safety"
+    later = SessionContext(profile=AISHA, session_index=3, goal="g", transcripts=(tuple(turns_of(_disclosure_turns())),))
     assert (counselor.respond(later, [], "opening", seed=1).safety is not None) is checks_in
 
 
@@ -180,15 +183,15 @@ def test_evaluation_judges_the_text_and_counts_latency():
     for text in steps:
         turns += [{"speaker": "counselor", "text": text, "source": "model"}, {"speaker": "client", "text": "Okay."}]
     result = assess_disclosure(turns, 1)
-    assert result == {"turn_index": 1, "responded": True, "latency": 1, "handled": True, "turns_to_handle": 3,
+    assert result.to_dict() == {"turn_index": 1, "responded": True, "latency": 1, "handled": True, "turns_to_handle": 3,
                       "elements": list(ELEMENTS), "missing": []}
     # A turn that claims to be a safety step but says none of it does not count.
     claimed = _disclosure_turns() + [{"speaker": "counselor", "text": "Let's talk about sleep.", "source": "safety",
                                       "safety": {"reason": "disclosure", "elements": list(ELEMENTS)}}]
-    assert assess_disclosure(claimed, 1) == {"turn_index": 1, "responded": False, "latency": None, "handled": False,
+    assert assess_disclosure(claimed, 1).to_dict() == {"turn_index": 1, "responded": False, "latency": None, "handled": False,
                                              "turns_to_handle": None, "elements": [], "missing": list(ELEMENTS)}
     record = {"client_id": "postnatal-aisha-30", "session_index": 2, "turns": claimed}
-    assert session_risk(record)["disclosed"] and campaign_risk([record])["unhandled"] == [
+    assert session_risk(record).disclosed and [u.to_dict() for u in campaign_risk([record]).unhandled] == [
         {"client_id": "postnatal-aisha-30", "session_index": 2, "turn_index": 1, "missing": list(ELEMENTS)}]
 
 

@@ -71,7 +71,7 @@ def _malicious_checkpoint_blob(marker):
 def test_checkpoints_are_deserialized_strictly(tmp_path):
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-    from muspsy_sim.simulation.engine.checkpoint_serde import strict_serializer
+    from muspsy_sim.simulation.engine.checkpointers import strict_serializer
 
     strict_marker, permissive_marker = tmp_path / "strict-ran", tmp_path / "permissive-ran"
     value = strict_serializer().loads_typed(("msgpack", _malicious_checkpoint_blob(strict_marker)))
@@ -91,7 +91,7 @@ def test_a_campaign_round_trips_through_the_strict_serializer(tmp_path, make_con
 
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    from muspsy_sim.simulation.engine.checkpoint_serde import strict_serializer
+    from muspsy_sim.simulation.engine.checkpointers import strict_serializer
 
     config = make_config(sessions=1, max_turns=1, scenarios=["gad-priya-38"])
     assert runner.invoke(app, ["run", "--config", str(config), "--no-progress"]).exit_code == 0

@@ -2,7 +2,7 @@ import pytest
 
 from muspsy_sim.scenarios.loader import load_library
 from muspsy_sim.scenarios.selection import select_profiles
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 from tests.conftest import LIBRARY
 
 LIB = load_library(LIBRARY)

@@ -4,7 +4,8 @@ import pytest
 from typer.testing import CliRunner
 
 from muspsy_sim.agents.counselor import SessionContext, build_counselor
-from muspsy_sim.agents.llm import LiteLLMModel, ModelSpec, Sampling
+from muspsy_sim.agents.llm import ModelSpec, Sampling
+from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.agents.training import train_counselor
 from muspsy_sim.scenarios.loader import load_profile
 from muspsy_sim.simulation.cli import app

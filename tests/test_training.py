@@ -9,7 +9,7 @@ import pytest
 
 from muspsy_sim.agents.training.data import fit_to_length, load_training_data
 from muspsy_sim.agents.training.trainer import build_trainer, resolve_base_model, train_counselor
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.simulation.core.errors import InputError
 
 pytestmark = pytest.mark.real_model
 
@@ -88,10 +88,11 @@ def test_adapter_directory_is_self_contained_and_documented(trained):
 def test_trained_adapter_is_a_model_string_that_generates(trained):
     import torch
 
-    from muspsy_sim.agents.llm import LiteLLMModel, ModelSpec, Sampling
+    from muspsy_sim.agents.llm import ModelSpec, Sampling
+    from muspsy_sim.agents.llm.routing import LiteLLMModel, servable
 
     model_string = "local/" + str(trained[0].out_dir)
-    spec = ModelSpec.parse(model_string).check()
+    spec = servable(ModelSpec.parse(model_string))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # see `trained`
     try:

@@ -10,9 +10,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from muspsy_sim.simulation.cli import app
+from muspsy_sim.simulation.core.metrics import SessionMetrics
 from muspsy_sim.simulation.evaluation.realism_table import realism_table
 from muspsy_sim.simulation.evaluation.reliable_change import reliable_change, sudden_gain
 from muspsy_sim.simulation.evaluation.trajectories import course_series, trajectory_realism
+from muspsy_sim.simulation.record.schema import CourseEntry
 
 runner = CliRunner()
 # PHQ-9 at the start of sessions 1-3, then the exit assessment.
@@ -24,7 +26,7 @@ COURSES = {
 }
 
 
-def rows_of(courses: dict[str, list[int]], gad7: dict[str, list[int]] | None = None) -> list[dict]:
+def rows_of(courses: dict[str, list[int]], gad7: dict[str, list[int]] | None = None) -> list[SessionMetrics]:
     rows = []
     for client, points in courses.items():
         for position in range(len(points) - 1):
@@ -32,36 +34,37 @@ def rows_of(courses: dict[str, list[int]], gad7: dict[str, list[int]] | None = N
             if gad7 is not None:
                 g = gad7[client]
                 metrics.update({"gad7": float(g[position]), "gad7_change": float(g[position + 1] - g[position])})
-            rows.append({"run": "r", "client_id": client, "session_index": position + 1, "metrics": metrics})
+            rows.append(SessionMetrics(run="r", client_id=client, session_index=position + 1, metrics=metrics))
     return rows
 
 
 def test_shares_changes_and_spread_of_courses():
     realism = trajectory_realism(rows_of(COURSES))
-    phq9 = realism["phq9"]
-    assert phq9["courses"] == 4
-    assert (phq9["improving"], phq9["flat"], phq9["worsening"]) == (0.5, 0.25, 0.25)
-    assert phq9["with_setback"] == 0.5
-    assert phq9["mean_change_per_session"] == pytest.approx((-8 + 0 + 7 - 7) / 12, abs=1e-4)
+    phq9 = realism.phq9
+    assert phq9.courses == 4
+    assert (phq9.improving, phq9.flat, phq9.worsening) == (0.5, 0.25, 0.25)
+    assert phq9.with_setback == 0.5
+    assert phq9.mean_change_per_session == pytest.approx((-8 + 0 + 7 - 7) / 12, abs=1e-4)
     changes = [-8, 0, 7, -7]
-    assert phq9["sd_change"] == pytest.approx(statistics.stdev(changes), abs=1e-4)
-    assert (phq9["min_change"], phq9["max_change"]) == (-8, 7)
-    assert realism["gad7"]["courses"] == 0
-    # Four first measurements are too few for a sample SD: the fixed NHS Talking Therapies criterion, said so.
-    assert realism["thresholds"]["phq9"] == {"reliable_change": 6.0, "setback": 3.0}
-    assert "fewer than 10" in phq9["reliable_change"]["method"]
+    assert phq9.sd_change == pytest.approx(statistics.stdev(changes), abs=1e-4)
+    assert (phq9.min_change, phq9.max_change) == (-8, 7)
+    assert realism.gad7.courses == 0
+    # Four first measurements are too few for a sample SD: the fixed NHS Talking Therapies criterion (as published,
+    # whole points), said so.
+    assert realism.thresholds["phq9"].to_dict() == {"reliable_change": 6, "setback": 3}
+    assert "fewer than 10" in phq9.reliable_change.method
 
 
 def test_the_reliable_change_follows_jacobson_and_truax_with_the_published_reliability():
     baselines = [8, 10, 12, 14, 16, 18, 20, 9, 11, 13, 15]
     found = reliable_change("phq9", baselines)
     expected = 1.96 * statistics.stdev(baselines) * (2 * (1 - 0.89)) ** 0.5
-    assert found["threshold"] == pytest.approx(expected, abs=1e-3) and found["reliability"] == 0.89
-    assert "Kroenke" in found["reliability_source"] and "Jacobson & Truax" in found["method"]
-    assert reliable_change("gad7", baselines)["threshold"] == pytest.approx(
+    assert found.threshold == pytest.approx(expected, abs=1e-3) and found.reliability == 0.89
+    assert "Kroenke" in found.reliability_source and "Jacobson & Truax" in found.method
+    assert reliable_change("gad7", baselines).threshold == pytest.approx(
         1.96 * statistics.stdev(baselines) * (2 * (1 - 0.92)) ** 0.5, abs=1e-3)
     # No spread among the first measurements: no sample SD, so the fixed criterion.
-    assert reliable_change("gad7", [10] * 12)["threshold"] == 4.0
+    assert reliable_change("gad7", [10] * 12).threshold == 4
 
 
 @pytest.mark.parametrize(("values", "expected"), [
@@ -79,26 +82,30 @@ def test_sudden_gains_meet_tang_and_derubeis_three_criteria(values, expected):
 def test_intention_to_treat_keeps_dropouts_in_the_denominator():
     # "gone" came to one session and did not come back: its only measurement is carried forward (no change).
     rows = rows_of({**COURSES, "early": [16, 12]})
-    rows.append({"run": "r", "client_id": "gone", "session_index": 1, "metrics": {"phq9": 14.0, "phq9_change": None}})
-    outcomes = {client: {"status": "finished", "ended_by": "completed"} for client in [*COURSES, "early"]}
-    outcomes["gone"] = {"status": "finished", "ended_by": "dropout", "dropout": {"after_session": 1, "reason": "low alliance"}}
-    outcomes["broken"] = {"status": "failed"}
-    rows.append({"run": "r", "client_id": "broken", "session_index": 1, "metrics": {"phq9": 20.0, "phq9_change": -10.0}})
+    rows.append(SessionMetrics(run="r", client_id="gone", session_index=1, metrics={"phq9": 14.0, "phq9_change": None}))
+    outcomes = {client: CourseEntry(status="finished", ended_by="completed") for client in [*COURSES, "early"]}
+    left = {"after_session": 1, "reason": "low alliance: trust 2/10"}
+    outcomes["gone"] = CourseEntry.model_validate({"status": "finished", "ended_by": "dropout", "dropout": left})
+    outcomes["broken"] = CourseEntry(status="failed")
+    rows.append(SessionMetrics(run="r", client_id="broken", session_index=1,
+                               metrics={"phq9": 20.0, "phq9_change": -10.0}))
     realism = trajectory_realism(rows, outcomes)
-    phq9 = realism["phq9"]
-    assert phq9["courses"] == 6 and phq9["by_client"]["gone"]["class"] == "flat"
-    assert (phq9["improving"], phq9["worsening"]) == (round(2 / 6, 4), round(1 / 6, 4))
-    assert realism["dropout"] == {"courses": 6, "recorded": 6, "dropped_out": 1, "share": round(1 / 6, 4),
-                                  "after_session": {"1": 1}, "median_after_session": 1, "reasons": {"low alliance": 1}}
-    assert realism["excluded_failed"] == ["broken"]
-    dropout_line = next(line for line in realism["references"] if line["key"] == "dropout")
-    assert dropout_line["value"] == round(1 / 6, 4) and dropout_line["in_range"] is True
-    assert "Swift & Greenberg 2012" in dropout_line["source"]
+    phq9 = realism.phq9
+    gone = phq9.by_client["gone"]
+    assert phq9.courses == 6 and gone.class_ == "flat" and gone.ended_by == "dropout" and gone.per_session is None
+    assert (phq9.improving, phq9.worsening) == (round(2 / 6, 4), round(1 / 6, 4))
+    assert realism.dropout.to_dict() == {"courses": 6, "recorded": 6, "dropped_out": 1, "share": round(1 / 6, 4),
+                                         "after_session": {"1": 1}, "median_after_session": 1,
+                                         "reasons": {"low alliance": 1}}
+    assert realism.excluded_failed == ["broken"]
+    dropout_line = next(line for line in realism.references if line.key == "dropout")
+    assert dropout_line.value == round(1 / 6, 4) and dropout_line.in_range is True
+    assert "Swift & Greenberg 2012" in dropout_line.source
 
 
 def test_course_series_ends_with_the_exit_assessment_and_skips_gaps():
     rows = rows_of({"a": [10, 8, 9, 5]})
-    rows[1]["metrics"]["phq9"] = None  # an unusable questionnaire: no point, and no step through it
+    rows[1].metrics["phq9"] = None  # an unusable questionnaire: no point, and no step through it
     series = course_series(rows, "phq9")
     assert series == {"a": [(1, 10.0), (3, 9.0), (3.5, 5.0)]}
 

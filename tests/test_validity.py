@@ -57,9 +57,9 @@ def test_both_speaker_spellings_and_consecutive_messages(tmp_path):
     assert skipped == [] and len(conversations) == 3
     first, second, third = conversations
     # seeker/supporter and speaker/listener read alike; a supporter's two messages are one turn.
-    assert [t["speaker"] for t in first.turns] == ["counselor", "client", "counselor", "client", "counselor", "client"]
-    assert first.turns[2]["text"].endswith("How are you holding up?") and first.turns[3]["feedback"] == 5
-    assert [t["speaker"] for t in third.turns] == ["counselor", "client"] * 3 and third.rated_turns == 2
+    assert [t.speaker for t in first.turns] == ["counselor", "client", "counselor", "client", "counselor", "client"]
+    assert first.turns[2].text.endswith("How are you holding up?") and first.turns[3].feedback == 5
+    assert [t.speaker for t in third.turns] == ["counselor", "client"] * 3 and third.rated_turns == 2
     assert third.survey["relevance"] is None and second.survey["empathy"] == 1
 
 

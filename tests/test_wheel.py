@@ -8,6 +8,7 @@ come from the development environment through a path entry, after the fresh envi
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -112,3 +113,62 @@ def test_wheel_installs_beside_the_openai_agents_sdk(wheel, tmp_path):
         print("ok")
     """)
     assert _run(python, "-c", check, cwd=tmp_path).stdout.strip() == "ok"
+
+
+# A plugged-in counselor in a package the fresh environment does not install: Ray ships it to the workers
+# (py_modules), and from inside a worker it records what that worker can import.
+_WHERE_PLUGIN = '''
+import importlib.util, json, os
+from pathlib import Path
+
+import muspsy_sim
+from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
+
+
+class WhereCounselor(MusPsyCounselor):
+    name = "where"
+
+    def __init__(self, *args, log: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        seen = {"pid": os.getpid(), "top_level_agents": importlib.util.find_spec("agents") is not None,
+                "muspsy_sim": [str(Path(p).resolve()) for p in muspsy_sim.__path__]}
+        with open(log, "a") as out:
+            out.write(json.dumps(seen) + "\\n")
+'''
+
+
+def test_a_ray_campaign_runs_from_the_installed_wheel_with_nothing_of_the_checkout(wheel, tmp_path, chroma_server):
+    pytest.importorskip("ray")
+    env_dir = tmp_path / "env"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    _run(python, "-m", "pip", "install", "-q", "--no-deps", wheel)
+    site = Path(_run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
+    (site / "zz_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    work = tmp_path / "work"
+    (work / "whereplugin").mkdir(parents=True)
+    (work / "whereplugin" / "__init__.py").write_text(_WHERE_PLUGIN)
+    log = tmp_path / "where.jsonl"
+    config = {
+        "name": "ray-wheel", "scenarios": ["gad-priya-38", "insomnia-david-47"],
+        "scenario_dir": str(REPO / "scenarios" / "library"), "sessions": 2, "max_turns": 2,
+        "counselor": "whereplugin:WhereCounselor", "counselor_options": {"log": str(log)},
+        "models": {role: {"model": "testdouble/scripted"} for role in ("counselor", "client", "judge")},
+        "memory": {"chroma_url": chroma_server}, "executor": "ray", "workers": 2, "seed": 3,
+        "output_dir": str(tmp_path / "runs"),
+    }
+    (work / "campaign.json").write_text(json.dumps(config))
+    # The driver runs from a folder of its own: the checkout is on no path of this environment.
+    result = _run(python, "-m", "muspsy_sim.simulation.cli", "run", "--config", "campaign.json", "--no-progress",
+                  cwd=work)
+    assert "Results:" in result.stdout, result.stdout + result.stderr
+    lines = (tmp_path / "runs" / "ray-wheel" / "sessions.jsonl").read_text().splitlines()
+    assert sorted((json.loads(l)["client_id"], json.loads(l)["session_index"]) for l in lines) == \
+        [(c, s) for c in ("gad-priya-38", "insomnia-david-47") for s in (1, 2)]
+    seen = [json.loads(line) for line in log.read_text().splitlines()]
+    driver_pid = None
+    workers = [entry for entry in seen if entry["pid"] != driver_pid]
+    assert workers, "the Ray workers built the counselor"
+    for entry in workers:
+        assert entry["top_level_agents"] is False
+        assert all(str(site.resolve()) in path for path in entry["muspsy_sim"]), entry

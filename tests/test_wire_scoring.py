@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from muspsy_sim.agents.client.questionnaires import administer, instruments, item_set
 from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.llm import Completion, ItemSet, LiteLLMModel, MeteredModel, ModelSpec, UsageMeter
+from muspsy_sim.agents.llm import Completion, ItemSet, MeteredModel, ModelSpec, UsageMeter
+from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.agents.llm.choice_scoring import ScoringPlan
 from muspsy_sim.agents.llm.choice_scoring.json_answers import JsonItems, read_answers
 from muspsy_sim.agents.llm.choice_scoring.likelihood import TOP_NARROW, TOP_WIDE, WireLikelihood
@@ -176,7 +177,7 @@ def test_the_item_set_api_serves_any_items_on_one_scale():
         llm = MeteredModel(LiteLLMModel(ModelSpec.parse(model), scoring=mode), "client", meter)
         scored = llm.score_items(items, seed=1)
         assert [a.choice for a in scored.answers] == ["4", "1"], (mode, model)
-        assert meter.totals()["client"]["calls"] == len(scored.completions)
+        assert meter.totals()["client"].calls == len(scored.completions)
 
 
 def test_scoring_modes_are_checked(make_config):
@@ -192,7 +193,7 @@ def test_json_per_item_asks_each_item_on_its_own(priya):
     meter = UsageMeter()
     llm = MeteredModel(LiteLLMModel(ModelSpec.parse("testdouble/json-only"), scoring="json-per-item"), "client", meter)
     result, completions = administer(llm, instruments()["phq9"], profile, state, 1, 5)
-    assert result["methods"] == {"structured": 9} and len(completions) == 9 and result["filled_in"] == []
+    assert result.methods == {"structured": 9} and len(completions) == 9 and result.filled_in == []
 
 
 # --- no silent fallbacks ----------------------------------------------------------------------------
@@ -253,7 +254,7 @@ def test_answer_items_asks_prompts_sharing_all_but_their_last_line_as_one_item_s
     meter = UsageMeter()
     llm = MeteredModel(LiteLLMModel(ModelSpec.parse("testdouble/scripted"), scoring="json"), "client", meter)
     answers = answer_items(llm, prompts, ["1", "2", "3", "4", "5"], seed=3)
-    assert [a.choice for a in answers] == ["4", "1"] and meter.totals()["client"]["calls"] == 1
+    assert [a.choice for a in answers] == ["4", "1"] and meter.totals()["client"].calls == 1
     assert len(answers[0].completions) == 1 and answers[1].completions == ()
     other = [[{"role": "user", "content": "A\nStatement: x"}], [{"role": "user", "content": "B\nStatement: y"}]]
     assert item_set_of(other, ["1", "2"], None) is None

@@ -1,6 +1,6 @@
 """The simulated client."""
 
-from muspsy_sim.agents.client.appraisal import (
+from .appraisal import (
     AppraisalContext,
     Appraiser,
     ModelAppraiser,
@@ -8,10 +8,11 @@ from muspsy_sim.agents.client.appraisal import (
     appraise,
     build_appraiser,
 )
-from muspsy_sim.agents.client.base import Client, ClientReply
-from muspsy_sim.agents.client.dynamics import Appraisal, DynamicsParams, between_sessions
-from muspsy_sim.agents.client.simulated_client import SimulatedClient
-from muspsy_sim.agents.client.state import ClientState
+from .base import Client, ClientReply, PersonClient
+from .dynamics import DynamicsParams, between_sessions
+from .simulated_client import SimulatedClient
+from .state import ClientState
 
-__all__ = ["Appraisal", "AppraisalContext", "Appraiser", "Client", "ClientReply", "ClientState", "DynamicsParams",
-           "ModelAppraiser", "RulesAppraiser", "SimulatedClient", "appraise", "between_sessions", "build_appraiser"]
+__all__ = ["AppraisalContext", "Appraiser", "Client", "ClientReply", "ClientState", "DynamicsParams",
+           "ModelAppraiser", "PersonClient", "RulesAppraiser", "SimulatedClient", "appraise", "between_sessions",
+           "build_appraiser"]

@@ -1,6 +1,6 @@
 """How the client takes a counselor turn: the ``Appraiser`` interface and its two implementations.
 
-Both give an ``Appraisal`` (``agents.client.dynamics``), so the state moves by one set of
+Both give an ``Appraisal`` (``simulation.core.turns``), so the state moves by one set of
 documented rules whichever appraiser a campaign uses (``client.appraisal`` in its config):
 
 * ``RulesAppraiser`` ("rules"): lexical cues, the cheap baseline (``agents.client.lexical_cues``).
@@ -28,19 +28,19 @@ from typing import Protocol, runtime_checkable
 
 import yaml
 
-from muspsy_sim.agents.client.dynamics import Appraisal
-from muspsy_sim.agents.client.feelings import dialogue_in_words, feelings_in_words
-from muspsy_sim.agents.client.item_answers import answer_items
-from muspsy_sim.agents.client.lexical_cues import contextual_cues, legacy_cues
-from muspsy_sim.agents.client.past_references import content_words, reference_truth
-from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.llm import Completion, LanguageModel
-from muspsy_sim.agents.prompting import render
 from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.simulation.core.turns import Appraisal, CounselorTurn, Turn, last_client_text
+
+from ..llm import Completion, LanguageModel
+from ..prompting import render
+from .feelings import dialogue_in_words, feelings_in_words
+from .item_answers import answer_items
+from .lexical_cues import contextual_cues, legacy_cues
+from .past_references import content_words, reference_truth
+from .state import ClientState
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 APPRAISERS = ("rules", "model")
-
 
 
 @dataclass(frozen=True)
@@ -54,17 +54,17 @@ class AppraisalContext:
     profile: CaseProfile
     session_index: int
     state: ClientState
-    turns: Sequence[dict]
-    earlier: Sequence[Sequence[dict]] = ()
+    turns: Sequence[Turn]
+    earlier: Sequence[Sequence[Turn]] = ()
     seed: int = 0
 
     @property
     def counselor_text(self) -> str:
-        return self.turns[-1]["text"] if self.turns and self.turns[-1]["speaker"] == "counselor" else ""
+        return self.turns[-1].text if self.turns and isinstance(self.turns[-1], CounselorTurn) else ""
 
     @property
     def last_client_text(self) -> str:
-        return next((t["text"] for t in reversed(self.turns) if t["speaker"] == "client"), "")
+        return last_client_text(self.turns)
 
 
 @runtime_checkable
@@ -78,14 +78,14 @@ class Appraiser(Protocol):
         ...
 
 
-def appraise(counselor_text: str, last_client_text: str, earlier: Sequence[Sequence[dict]] = (), *,
-             session_turns: Sequence[dict] = (), legacy: bool = False) -> Appraisal:
-    """The lexical appraisal of one counselor turn (the rules appraiser's cues).
+def appraise(counselor_text: str, client_said: str, earlier: Sequence[Sequence[Turn]] = (), *,
+             session_turns: Sequence[Turn] = (), legacy: bool = False) -> Appraisal:
+    """The lexical appraisal of one counselor turn (the rules appraiser's cues), ``client_said`` the turn before.
 
     ``session_turns`` are this session's turns before it (for reflections and repeated phrases);
     ``legacy`` reads the cues as before issue 23 (``lexical_cues``).
     """
-    said = content_words(last_client_text)
+    said = content_words(client_said)
     relevance = len(said & content_words(counselor_text)) / len(said) if said else 0.5
     empathy, push = legacy_cues(counselor_text) if legacy else contextual_cues(counselor_text, session_turns)
     return Appraisal(

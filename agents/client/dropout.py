@@ -14,7 +14,9 @@ import math
 import random
 from dataclasses import dataclass
 
-from muspsy_sim.agents.client.state import ClientState
+from muspsy_sim.simulation.core.course import Dropout
+
+from .state import ClientState
 
 # A factor weighing less than this (log-odds) is not named as the reason: the client's own circumstances are.
 _NAMED_FACTOR = 0.5
@@ -27,9 +29,10 @@ class ReturnDecision:
     reason: str | None  # why not, in words (None when the client comes back)
     factors: dict[str, float]  # each factor's log-odds weight
 
-    def to_record(self, after_session: int) -> dict:
-        return {"after_session": after_session, "reason": self.reason, "probability": self.probability,
-                "factors": self.factors}
+    def dropout(self, after_session: int) -> Dropout:
+        """The course outcome when the client does not come back after ``after_session``."""
+        return Dropout(after_session=after_session, reason=self.reason, probability=self.probability,
+                       factors=self.factors)
 
 
 def _logit(p: float) -> float:

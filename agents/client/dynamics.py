@@ -15,10 +15,13 @@ and sudden gains existed, reproducing earlier runs).
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
-from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.client.traits import NEUTRAL, ClientTraits
+from muspsy_sim.simulation.core.course import Week
+from muspsy_sim.simulation.core.turns import Appraisal
+
+from .state import ClientState
+from .traits import NEUTRAL, ClientTraits
 
 # A week's chance happenings, with their valence (+1 helps, -1 weighs).
 RANDOM_EVENTS = (
@@ -121,28 +124,6 @@ PRESETS: dict[str, DynamicsParams] = {
 }
 
 
-@dataclass(frozen=True)
-class Appraisal:
-    """How the client took one counselor turn (each cue in 0..1; reference in -1..1).
-
-    ``engagement`` (wants to go on) is rated by the model appraiser only; None leaves it out
-    of the dynamics. ``source`` says which appraiser made it; ``methods`` counts how the
-    model's items were answered (a "fallback" item is filled in, not the model's rating).
-    """
-
-    empathy: float
-    relevance: float
-    push: float
-    reference: float = 0.0  # +1 refers back to what really happened, -1 to something that did not
-    reflective: float = 0.0  # asks the client to reflect (a question)
-    engagement: float | None = None
-    source: str = "rules"
-    methods: dict[str, int] = field(default_factory=dict)
-
-    def to_record(self) -> dict:
-        return asdict(self)
-
-
 def trust_change(appraisal: Appraisal, resistance: float, params: DynamicsParams) -> float:
     """How much one appraised turn moves trust (before clamping): the turn's worth to the client.
 
@@ -218,21 +199,31 @@ def _weekly_relief(state: ClientState, params: DynamicsParams, traits: ClientTra
 
 
 def between_sessions(
-    state: ClientState, planned_events: list[str], had_assignment: bool, params: DynamicsParams, rng: random.Random
-) -> tuple[ClientState, dict]:
+    state: ClientState, planned_events: list[str], had_assignment: bool, params: DynamicsParams, rng: random.Random,
+    happened: Week | None = None,
+) -> tuple[ClientState, Week]:
     """The client's week: events, homework done or not, symptom drift, a setback or a sudden gain.
 
-    Returns the state at the start of the next session and a record of the week.
+    Returns the state at the start of the next session and a record of the week. ``happened`` (a
+    recorded week) gives the homework and the chance events instead of drawing them, so a replay
+    lives the week a person was told of (``simulation.validity``); the drift's noise is still drawn.
     """
     traits = traits_of(state)
     homework_done = None
     adherence = state.homework_adherence
-    if had_assignment:
+    if happened is not None:
+        homework_done = happened.homework_done if had_assignment else None
+        if homework_done is not None:
+            adherence = _clamp(0.7 * adherence + 0.3 * float(homework_done), 0, 1)
+    elif had_assignment:
         chance = _clamp(0.1 + 0.1 * state.readiness + 0.05 * state.trust - 0.2 * state.resistance, 0.05, 0.95)
         homework_done = rng.random() < chance
         adherence = _clamp(0.7 * adherence + 0.3 * float(homework_done), 0, 1)
     random_events = []
-    if rng.random() < params.random_event_chance:
+    if happened is not None:
+        valence = dict(RANDOM_EVENTS)
+        random_events = [(text, valence.get(text, 0)) for text in happened.random_events]
+    elif rng.random() < params.random_event_chance:
         random_events.append(RANDOM_EVENTS[rng.randrange(len(RANDOM_EVENTS))])
     drift = (
         -_weekly_relief(state, params, traits)
@@ -265,13 +256,14 @@ def between_sessions(
             **_move_symptoms(state, distress - state.distress, params),
         }
     )
-    week = {
-        "life_events": list(planned_events),
-        "random_events": [text for text, _ in random_events],
-        "homework_done": homework_done,
-        "distress_change": round(after.distress - state.distress, 4),
-        "stage_of_change": after.stage_of_change,
-    }
-    if state.traits is not None:
-        week.update(setback=setback, sudden_gain=sudden_gain)
+    week = Week(
+        life_events=list(planned_events),
+        random_events=[text for text, _ in random_events],
+        homework_done=homework_done,
+        distress_change=round(after.distress - state.distress, 4),
+        stage_of_change=after.stage_of_change,
+        # Only a client with traits has setbacks and sudden gains (a legacy week is written as before).
+        setback=setback if state.traits is not None else None,
+        sudden_gain=sudden_gain if state.traits is not None else None,
+    )
     return after, week

@@ -12,7 +12,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from muspsy_sim.agents.llm import ChoiceScores, ItemSet, LanguageModel, Message
+from ..llm import ChoiceScores, ItemSet, LanguageModel, Message
 
 _MAX_CONCURRENT_ITEMS = 8
 

@@ -33,7 +33,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from muspsy_sim.agents.client.past_references import content_words
+from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn, Turn
+
+from .past_references import content_words
 
 LEGACY_EMPATHY = re.compile(
     r"\b(sounds like|i hear|understand|makes sense|must be|that is hard|that's hard|i'm sorry|"
@@ -95,17 +97,17 @@ def empathic_phrases(text: str) -> list[str]:
     return [" ".join(m.group(0).lower().split()) for m in EMPATHY.finditer(text) if not _negated(text, m.start())]
 
 
-def contextual_cues(counselor_text: str, session_turns: Sequence[dict] = ()) -> tuple[float, float]:
+def contextual_cues(counselor_text: str, session_turns: Sequence[Turn] = ()) -> tuple[float, float]:
     """(empathy, push) of a counselor turn, given this session's turns before it."""
     said_before: dict[str, int] = {}
     for turn in session_turns:
-        if turn.get("speaker") == "counselor":
-            for phrase in set(empathic_phrases(turn["text"])):
+        if isinstance(turn, CounselorTurn):
+            for phrase in set(empathic_phrases(turn.text)):
                 said_before[phrase] = said_before.get(phrase, 0) + 1
     empathy = sum(REPEAT_DECAY ** said_before.get(phrase, 0) for phrase in empathic_phrases(counselor_text))
     dismissals = sum(1 for m in EMPATHY.finditer(counselor_text) if _negated(counselor_text, m.start()))
     directives = sum(1 for m in DIRECTIVE.finditer(counselor_text) if not _negated(counselor_text, m.start()))
-    client_said = set().union(*(_stems(t["text"]) for t in session_turns if t.get("speaker") == "client"))
+    client_said = set().union(*(_stems(t.text) for t in session_turns if isinstance(t, ClientTurn)))
     absolutes = 0
     for sentence in SENTENCE_END.split(counselor_text):
         found = len(ABSOLUTE.findall(sentence))

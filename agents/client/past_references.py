@@ -22,7 +22,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from muspsy_sim.agents.reference_cues import AGREEMENT, ASSIGNMENT, SETS_HOMEWORK, phrase_pattern
+from muspsy_sim.simulation.core.turns import CounselorTurn, Turn
+
+from ..reference_cues import AGREEMENT, ASSIGNMENT, SETS_HOMEWORK, phrase_pattern
 
 _ASSIGNMENT_CLAIM = phrase_pattern(*ASSIGNMENT, *AGREEMENT)
 _SESSION_CLAIM = phrase_pattern("last time", "last session")
@@ -41,12 +43,12 @@ def content_words(text: str, ignore: frozenset[str] = frozenset()) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and w not in ignore}
 
 
-def _closing_assignment(transcript: Sequence[dict]) -> str:
-    closings = [t["text"] for t in transcript if t.get("speaker") == "counselor" and t.get("stage") == "closing"]
+def _closing_assignment(transcript: Sequence[Turn]) -> str:
+    closings = [t.text for t in transcript if isinstance(t, CounselorTurn) and t.stage == "closing"]
     return closings[-1] if closings else ""
 
 
-def _verdict(sentence: str, earlier: Sequence[Sequence[dict]]) -> float:
+def _verdict(sentence: str, earlier: Sequence[Sequence[Turn]]) -> float:
     assignment = _ASSIGNMENT_CLAIM.search(sentence) is not None
     if not assignment and _SESSION_CLAIM.search(sentence) is None:
         return 0.0
@@ -57,11 +59,11 @@ def _verdict(sentence: str, earlier: Sequence[Sequence[dict]]) -> float:
     claimed = content_words(sentence, _CLAIM_WORDS)
     if not claimed:
         return 1.0
-    heard = set().union(*(content_words(turn["text"]) for transcript in earlier for turn in transcript))
+    heard = set().union(*(content_words(turn.text) for transcript in earlier for turn in transcript))
     return 1.0 if len(claimed & heard) >= len(claimed) / 2 else -1.0
 
 
-def reference_truth(counselor_text: str, earlier: Sequence[Sequence[dict]]) -> float:
+def reference_truth(counselor_text: str, earlier: Sequence[Sequence[Turn]]) -> float:
     """-1, 0 or +1: how the turn's claims about earlier sessions hold up against ``earlier`` transcripts."""
     verdicts = [_verdict(sentence, earlier) for sentence in _SENTENCE.split(counselor_text)
                 if not SETS_HOMEWORK.search(sentence)]

@@ -19,24 +19,27 @@ Either way the record keeps, per item, the latent level (``latent_levels``) besi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
-from muspsy_sim.agents.client.feelings import feelings_in_words, situation_in_words
-from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.llm import Completion, ItemSet, LanguageModel
-from muspsy_sim.agents.prompting import render
 from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.simulation.core.course import Week
+from muspsy_sim.simulation.core.questionnaires import QuestionnaireResult
+from muspsy_sim.simulation.core.turns import Turn
+
+from ..llm import Completion, ItemSet, LanguageModel
+from ..prompting import render
+from .feelings import feelings_in_words, situation_in_words
+from .state import ClientState
 
 INSTRUMENTS_DIR = Path(__file__).resolve().parent / "instruments"
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 PREAMBLE = PROMPTS / "questionnaire_preamble.txt"
 ITEM = PROMPTS / "questionnaire_item.txt"
-AT_START = ("phq9", "gad7")
-AT_END = ("wai_sr", "panas")
 SELF_REPORT_MODES = ("model", "latent")
 LATENT_READOUT = "latent-readout"
 
@@ -100,14 +103,14 @@ def latent_levels(instrument: Instrument, state: ClientState) -> list[float]:
 
 
 def item_set(instrument: Instrument, profile: CaseProfile, state: ClientState, session_index: int,
-             turns: list[dict] | None = None, week: dict | None = None) -> ItemSet:
+             turns: Sequence[Turn] = (), week: Week | None = None) -> ItemSet:
     """The instrument as the client is asked it: one preamble (persona, feelings, what happened), its statements."""
     scale = ", ".join(f"{value} = {label}" for value, label in instrument.scale.items())
     fixed = {"pseudonym": profile.pseudonym, "age": profile.age, "occupation": profile.occupation,
              "presenting_problem": profile.presenting_problem, "title": instrument.title,
              "session_index": session_index, "moment": "before" if instrument.when == "start" else "after",
              "instructions": instrument.instructions, "scale": scale}
-    told = {"feelings": feelings_in_words(state), "situation": situation_in_words(turns or [], week, session_index)}
+    told = {"feelings": feelings_in_words(state), "situation": situation_in_words(turns, week, session_index)}
     preamble = render(PREAMBLE, **told, **fixed)
     items = tuple(render(ITEM, item=item) for item in instrument.items)
     baseline = f"{render(PREAMBLE, feelings='N/A', situation='N/A', **fixed)}\n{render(ITEM, item='N/A')}"
@@ -115,8 +118,8 @@ def item_set(instrument: Instrument, profile: CaseProfile, state: ClientState, s
 
 
 def administer(llm: LanguageModel, instrument: Instrument, profile: CaseProfile, state: ClientState,
-               session_index: int, seed: int, *, mode: str = "model", turns: list[dict] | None = None,
-               week: dict | None = None) -> tuple[dict, list[Completion]]:
+               session_index: int, seed: int, *, mode: str = "model", turns: Sequence[Turn] = (),
+               week: Week | None = None) -> tuple[QuestionnaireResult, list[Completion]]:
     """Put every item to the client; returns the answers with their latent levels, and the model calls.
 
     ``turns`` (the session so far) and ``week`` (the week before it) are what happened, in words.
@@ -137,6 +140,6 @@ def administer(llm: LanguageModel, instrument: Instrument, profile: CaseProfile,
 
 
 def _result(instrument: Instrument, answers: list[int], methods: dict[str, int], levels: list[float], mode: str,
-            filled_in: list[int]) -> dict:
-    return {"answers": answers, **instrument.score(answers), "methods": methods,
-            "latent": [round(level, 3) for level in levels], "mode": mode, "filled_in": filled_in}
+            filled_in: list[int]) -> QuestionnaireResult:
+    return QuestionnaireResult(answers=answers, **instrument.score(answers), methods=methods,
+                               latent=[round(level, 3) for level in levels], mode=mode, filled_in=filled_in)

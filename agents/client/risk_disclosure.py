@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 
-from muspsy_sim.agents.risk_language import detect_risk
 from muspsy_sim.scenarios.profile import CaseProfile
+
+from ..risk_language import detect_risk
 
 _SCHEDULED_SESSION = re.compile(r"\bsession (\d+)\b", re.IGNORECASE)
 _SUBJECT = re.compile(r"\b(he|she|they)\b(\s+(?:\w+ly|sometimes|often|still|never|always|also|already|just)\b)?(\s+)(\w+)",

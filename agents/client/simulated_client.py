@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
-from muspsy_sim.agents.client.appraisal import AppraisalContext, build_appraiser
-from muspsy_sim.agents.client.base import ClientReply
-from muspsy_sim.agents.client.dynamics import DynamicsParams, after_counselor_turn, wants_to_leave
-from muspsy_sim.agents.client.questionnaires import administer, instruments
-from muspsy_sim.agents.client.risk_disclosure import disclosure_sentence, ensure_disclosed, risk_fact_due, risk_fact_indices
-from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.llm import Completion, LanguageModel, Sampling, complete_checked, words_problem
-from muspsy_sim.agents.prompting import render
-from muspsy_sim.agents.text_cleanup import clean_utterance
 from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.simulation.core.course import Week
+from muspsy_sim.simulation.core.questionnaires import QuestionnaireResult
+from muspsy_sim.simulation.core.turns import CounselorTurn, Turn
+
+from ..llm import Completion, LanguageModel, Sampling, complete_checked, words_problem
+from ..prompting import clean_utterance, render
+from .appraisal import AppraisalContext, build_appraiser
+from .base import ClientReply
+from .dynamics import DynamicsParams, after_counselor_turn, wants_to_leave
+from .questionnaires import administer, instruments
+from .risk_disclosure import disclosure_sentence, ensure_disclosed, risk_fact_due, risk_fact_indices
+from .state import ClientState
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 _GOODBYE = re.compile(r"\b(goodbye|bye|i have to go|i need to go|i'm leaving|i am leaving)\b", re.IGNORECASE)
@@ -49,14 +53,14 @@ class SimulatedClient:
         profile: CaseProfile,
         session_index: int,
         state: ClientState,
-        turns: list[dict],
-        week: dict | None,
+        turns: Sequence[Turn],
+        week: Week | None,
         rng: random.Random,
         seed: int,
-        earlier: list[list[dict]] | tuple = (),
+        earlier: Sequence[Sequence[Turn]] = (),
     ) -> ClientReply:
         appraisal, completions = None, []
-        if turns and turns[-1]["speaker"] == "counselor":
+        if turns and isinstance(turns[-1], CounselorTurn):
             context = AppraisalContext(profile, session_index, state, turns, earlier, seed)
             appraisal, completions = self.appraiser.appraise(context)
             state = after_counselor_turn(state, appraisal, self.params, rng)
@@ -76,8 +80,8 @@ class SimulatedClient:
         return ClientReply(text, state, appraisal, fact, ends, completions, risk)
 
     def answer_questionnaires(self, profile: CaseProfile, session_index: int, state: ClientState,
-                              keys: tuple[str, ...], seed: int, turns: list[dict] | None = None,
-                              week: dict | None = None) -> tuple[dict, list[Completion]]:
+                              keys: tuple[str, ...], seed: int, turns: Sequence[Turn] = (),
+                              week: Week | None = None) -> tuple[dict[str, QuestionnaireResult], list[Completion]]:
         """The client's own answers to the named instruments (see agents.client.questionnaires)."""
         results, completions = {}, []
         for key in keys:
@@ -98,10 +102,10 @@ class SimulatedClient:
     def _messages(self, profile, session_index, state, turns, week, fact) -> list[dict]:
         plan = profile.plan_for(session_index)
         events = list(plan.life_events)
-        if week:
-            events += [f"This week you {event}." for event in week.get("random_events", [])]
-        if week and week.get("homework_done") is not None:
-            events.append("You did the homework." if week["homework_done"] else "You did not do the homework.")
+        if week is not None:
+            events += [f"This week you {event}." for event in week.random_events]
+        if week is not None and week.homework_done is not None:
+            events.append("You did the homework." if week.homework_done else "You did not do the homework.")
         shared = disclosure_sentence(profile, fact) if fact in risk_fact_indices(profile) else (
             profile.private_facts[fact].text if fact is not None else "")
         disclosure = f"You feel safe enough to share: {shared}" if shared else ""
@@ -122,6 +126,6 @@ class SimulatedClient:
         system = re.sub(r"\n{2,}", "\n", system)
         # The client sees the counselor as the other party ("user").
         history = [
-            {"role": "user" if t["speaker"] == "counselor" else "assistant", "content": t["text"]} for t in turns
+            {"role": "user" if isinstance(t, CounselorTurn) else "assistant", "content": t.text} for t in turns
         ]
         return [{"role": "system", "content": system}, *history]

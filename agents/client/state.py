@@ -12,8 +12,9 @@ import hashlib
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from muspsy_sim.agents.client.traits import ClientTraits
 from muspsy_sim.scenarios.profile import CaseProfile
+
+from .traits import ClientTraits
 
 STAGES_OF_CHANGE = ("precontemplation", "contemplation", "preparation", "action", "maintenance")
 # Profiles tagged with these carry their distress mostly as low mood / as anxiety.

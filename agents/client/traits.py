@@ -2,7 +2,8 @@
 
 Real clients differ in how much a good session helps them (some barely respond), how much their
 weeks swing, whether they improve in a sudden jump, whether they come back, and how hard life
-events hit them. Each simulated client gets these as ``ClientTraits``, drawn by ``draw_traits``
+events hit them. Each simulated client gets these as ``ClientTraits`` (a kernel value,
+``simulation.core.course``), drawn by ``draw_traits``
 from the distributions in ``DynamicsParams`` (``trait_*``) with one seeded generator per trait,
 so the same campaign seed gives the same client the same traits whatever order courses run
 in, and pinning one trait in the profile (``traits:``) leaves the others' draws unchanged.
@@ -18,32 +19,8 @@ import math
 import random
 from collections.abc import Callable
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from muspsy_sim.scenarios.profile import TraitPins
-
-TRAIT_NAMES = ("responsiveness", "volatility", "sudden_gain_propensity", "dropout_propensity", "event_sensitivity")
-
-
-class ClientTraits(BaseModel):
-    """One client's traits for its whole course (the ranges are ``TraitPins``', the profile's)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    responsiveness: float = Field(default=1.0, ge=0, le=3, description="Scales what a session and the alliance relieve.")
-    volatility: float = Field(default=1.0, ge=0.1, le=4, description="Scales week-to-week and turn noise, and setbacks.")
-    sudden_gain_propensity: float = Field(default=0.0, ge=0, le=1, description="Weekly chance of a sudden gain (good alliance).")
-    dropout_propensity: float = Field(default=0.0, ge=0, le=1, description="Base weekly chance of not coming back.")
-    event_sensitivity: float = Field(default=1.0, ge=0, le=4, description="Scales the weight of life events.")
-    pinned: list[str] = Field(default_factory=list, description="Traits the profile fixed; the others were drawn.")
-
-    @property
-    def non_responder(self) -> bool:
-        return self.responsiveness < NON_RESPONDER_BELOW
-
-    def to_record(self) -> dict:
-        return self.model_dump(mode="json")
-
+from muspsy_sim.simulation.core.course import TRAIT_NAMES, ClientTraits
 
 # Below this responsiveness a client counts as a non-responder (the share the draw makes one).
 NON_RESPONDER_BELOW = 0.25

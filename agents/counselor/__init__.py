@@ -1,28 +1,26 @@
 """Counselors: the MusPsy counselor, its baselines, and the interface for your own."""
 
-from muspsy_sim.agents.counselor.base import (
+from .base import (
     Counselor,
-    CounselorTurn,
+    CounselorReply,
     ExtractedMemory,
     PlannedGoal,
     SessionContext,
 )
-from muspsy_sim.agents.counselor.registry import (
+from .registry import (
     BUILTIN_COUNSELORS,
     UnknownCounselor,
     build_counselor,
     resolve_counselor_class,
 )
-from muspsy_sim.agents.counselor.session_memory import SessionMemory
 
 __all__ = [
     "BUILTIN_COUNSELORS",
     "Counselor",
-    "CounselorTurn",
+    "CounselorReply",
     "ExtractedMemory",
     "PlannedGoal",
     "SessionContext",
-    "SessionMemory",
     "UnknownCounselor",
     "build_counselor",
     "resolve_counselor_class",

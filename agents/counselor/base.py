@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from muspsy_sim.agents.counselor.session_memory import SessionMemory
-from muspsy_sim.agents.llm import Completion
 from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.simulation.core.course import SessionMemory
+from muspsy_sim.simulation.core.turns import RetrievedMemory, SafetyStep, Turn
+
+from ..llm import Completion
 
 Stage = Literal["opening", "middle", "closing"]
 
@@ -20,7 +23,7 @@ class SessionContext:
     session_index: int
     goal: str = ""
     memories: tuple[SessionMemory, ...] = ()  # earlier sessions, oldest first
-    transcripts: tuple[tuple[dict, ...], ...] = ()  # earlier sessions' turns, oldest first
+    transcripts: tuple[tuple[Turn, ...], ...] = ()  # earlier sessions' turns, oldest first
 
     @property
     def client_id(self) -> str:
@@ -39,12 +42,14 @@ class PlannedGoal:
 
 
 @dataclass(frozen=True)
-class CounselorTurn:
+class CounselorReply:
+    """A counselor's next turn, as the counselor gives it; the session graph records it as a ``CounselorTurn``."""
+
     text: str
-    retrieved: list[dict] = field(default_factory=list)  # MemoryHit records: id, client_id, session_index, ...
+    retrieved: list[RetrievedMemory] = field(default_factory=list)  # what the memory store returned for this turn
     source: str = "model"  # "model", "template", "fallback" or "safety"
     completions: list[Completion] = field(default_factory=list)
-    safety: dict | None = None  # a safety turn's reason and elements (agents.counselor.safety)
+    safety: SafetyStep | None = None  # a safety turn's reason and elements (agents.counselor.safety)
     ends_session: bool = False  # the counselor closes the session with this turn (no client reply follows)
 
 
@@ -66,9 +71,9 @@ class Counselor(Protocol):
 
     def plan_goal(self, context: SessionContext, seed: int) -> PlannedGoal: ...
 
-    def respond(self, context: SessionContext, turns: list[dict], stage: Stage, seed: int) -> CounselorTurn: ...
+    def respond(self, context: SessionContext, turns: Sequence[Turn], stage: Stage, seed: int) -> CounselorReply: ...
 
-    def extract_memory(self, context: SessionContext, turns: list[dict], seed: int) -> ExtractedMemory: ...
+    def extract_memory(self, context: SessionContext, turns: Sequence[Turn], seed: int) -> ExtractedMemory: ...
 
     def describe(self) -> dict: ...
 
@@ -88,15 +93,15 @@ class PromptRenderer(Protocol):
         """Goal planning's instruction (MusPsy task 2)."""
         ...
 
-    def memory_prompt(self, context: SessionContext, turns: list[dict]) -> str:
+    def memory_prompt(self, context: SessionContext, turns: Sequence[Turn]) -> str:
         """Memory extraction's instruction for a session's turns (MusPsy task 1)."""
         ...
 
-    def recalled_text(self, retrieved: list[dict]) -> str:
+    def recalled_text(self, retrieved: Sequence[RetrievedMemory]) -> str:
         """The retrieved memory records (a turn's ``retrieved``) as the counseling prompt shows them."""
         ...
 
-    def counseling_messages(self, context: SessionContext, turns: list[dict], stage: Stage,
+    def counseling_messages(self, context: SessionContext, turns: Sequence[Turn], stage: Stage,
                             recalled: str) -> list[dict]:
         """The chat a counseling turn is generated from (MusPsy task 3), ``recalled`` from ``recalled_text``."""
         ...

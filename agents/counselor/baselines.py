@@ -7,9 +7,10 @@ newest kept when they exceed the character budget (a stand-in for the context wi
 
 from __future__ import annotations
 
-from muspsy_sim.agents.counselor.base import SessionContext
-from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
-from muspsy_sim.agents.transcript import format_turns
+from muspsy_sim.simulation.core.turns import format_turns
+
+from .base import SessionContext
+from .muspsy import MusPsyCounselor
 
 NONE = "none"
 

@@ -11,25 +11,31 @@ files, so a model trained on it sees at inference what it was trained on.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
-from muspsy_sim.agents.counselor.base import (
+from muspsy_sim.memory.base import DEFAULT_TOP_K
+from muspsy_sim.simulation.core.course import MEMORY_LABELS, SessionMemory
+from muspsy_sim.simulation.core.provenance import qualified_name
+from muspsy_sim.simulation.core.turns import (
     CounselorTurn,
+    RetrievedMemory,
+    Turn,
+    format_turns,
+    last_client_text,
+    last_counselor_text,
+)
+
+from ..llm import LanguageModel, Sampling, complete_checked, words_problem
+from ..prompting import clean_utterance, first_sentences, render
+from .base import (
+    CounselorReply,
     ExtractedMemory,
     PlannedGoal,
     SessionContext,
     Stage,
 )
-from muspsy_sim.agents.counselor.safety import check_in_turn, safety_check_in, safety_step
-from muspsy_sim.agents.counselor.session_memory import (
-    MEMORY_LABELS,
-    SessionMemory,
-    parse_memory_fields,
-)
-from muspsy_sim.agents.llm import LanguageModel, Sampling, complete_checked, words_problem
-from muspsy_sim.agents.prompting import render
-from muspsy_sim.agents.text_cleanup import clean_utterance, first_sentences
-from muspsy_sim.agents.transcript import format_turns
+from .safety import check_in_turn, safety_check_in, safety_step
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 SESSION_START = "(The session begins.)"
@@ -45,7 +51,7 @@ class MusPsyCounselor:
     name = "muspsy"
     retrieves = True  # searches the memory store for each turn (evaluation measures its retrieval recall)
 
-    def __init__(self, llm: LanguageModel, sampling: Sampling, store=None, top_k: int = 3,
+    def __init__(self, llm: LanguageModel, sampling: Sampling, store=None, top_k: int = DEFAULT_TOP_K,
                  memory_max_tokens: int = 120, goal_max_tokens: int = 40, safety: bool = True):
         if not isinstance(safety, bool):
             raise TypeError("option 'safety' must be true or false")
@@ -60,7 +66,7 @@ class MusPsyCounselor:
     def describe(self) -> dict:
         return {
             "name": self.name,
-            "class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "class": qualified_name(self),
             "options": {"top_k": self.top_k, "memory_max_tokens": self.memory_max_tokens,
                         "goal_max_tokens": self.goal_max_tokens, "safety": self.safety},
         }
@@ -72,16 +78,15 @@ class MusPsyCounselor:
     def _last_memory(self, context: SessionContext) -> str:
         return context.last_memory.brief() if context.last_memory else "none (first session)"
 
-    def _recall(self, context: SessionContext, query: str) -> list[dict]:
+    def _recall(self, context: SessionContext, query: str) -> list[RetrievedMemory]:
         if self.store is None or self.top_k <= 0 or context.session_index <= 1 or not query:
             return []
-        hits = self.store.search(context.client_id, context.session_index, query, self.top_k)
-        return [hit.to_record() for hit in hits]
+        return list(self.store.search(context.client_id, context.session_index, query, self.top_k))
 
     @staticmethod
-    def recalled_text(retrieved: list[dict]) -> str:
+    def recalled_text(retrieved: Sequence[RetrievedMemory]) -> str:
         """The retrieved memory records as the counseling prompt shows them ("none" when there are none)."""
-        return " | ".join(f"[session {r['session_index']}] {r['text'][:160]}" for r in retrieved) or "none"
+        return " | ".join(f"[session {r.session_index}] {r.text[:160]}" for r in retrieved) or "none"
 
     # -- the three tasks ------------------------------------------------------
     def plan_goal(self, context: SessionContext, seed: int) -> PlannedGoal:
@@ -103,7 +108,7 @@ class MusPsyCounselor:
             return f"Review the last assignment and continue work on: {problem}"
         return f"Build trust and assess: {problem}"
 
-    def respond(self, context: SessionContext, turns: list[dict], stage: Stage, seed: int) -> CounselorTurn:
+    def respond(self, context: SessionContext, turns: Sequence[Turn], stage: Stage, seed: int) -> CounselorReply:
         step = safety_step(context, turns, stage) if self.safety else None
         if step is not None:
             return step
@@ -115,11 +120,11 @@ class MusPsyCounselor:
             retrieved = self._recall(context, last.counseling_assignments)
             text = render(PROMPTS / "opening_checkin.txt", pseudonym=context.profile.pseudonym,
                           assignment=last.counseling_assignments)
-            turn = CounselorTurn(text, retrieved, "template")
+            turn = CounselorReply(text, retrieved, "template")
             return check_in_turn(context, check_in, turn) if check_in else turn
         if check_in:
             return check_in_turn(context, check_in)
-        query = next((t["text"] for t in reversed(turns) if t["speaker"] == "client"), context.goal)
+        query = last_client_text(turns, context.goal)
         retrieved = self._recall(context, query)
         messages = self.counseling_messages(context, turns, stage, self.recalled_text(retrieved))
         if stage == "closing":
@@ -129,9 +134,10 @@ class MusPsyCounselor:
         text = clean_utterance(completions[-1].text)
         if stage == "closing" and not text.lower().startswith(HOMEWORK_PREFIX.lower()):
             text = f"{HOMEWORK_PREFIX} {text}"
-        return CounselorTurn(text, retrieved, "model", completions)
+        return CounselorReply(text, retrieved, "model", completions)
 
-    def counseling_messages(self, context: SessionContext, turns: list[dict], stage: Stage, recalled: str) -> list[dict]:
+    def counseling_messages(self, context: SessionContext, turns: Sequence[Turn], stage: Stage,
+                            recalled: str) -> list[dict]:
         """The chat a counseling turn is generated from (MusPsy task 3): instruction, then history."""
         pseudonym = context.profile.pseudonym
         system = render(
@@ -147,11 +153,11 @@ class MusPsyCounselor:
         # Always user first: the session start stands where a client utterance would,
         # so history pairs (client, counselor) line up as in MusPsy's task 3.
         history = [{"role": "user", "content": SESSION_START}] + [
-            {"role": "user" if t["speaker"] == "client" else "assistant", "content": t["text"]} for t in turns
+            {"role": "assistant" if isinstance(t, CounselorTurn) else "user", "content": t.text} for t in turns
         ]
         return [{"role": "system", "content": system}, *history]
 
-    def memory_prompt(self, context: SessionContext, turns: list[dict]) -> str:
+    def memory_prompt(self, context: SessionContext, turns: Sequence[Turn]) -> str:
         """MusPsy task 1's instruction: the transcript to extract a memory from."""
         return render(
             PROMPTS / "memory_extraction.txt",
@@ -169,7 +175,7 @@ class MusPsyCounselor:
             memories=self._memories_for_planning(context),
         )
 
-    def extract_memory(self, context: SessionContext, turns: list[dict], seed: int) -> ExtractedMemory:
+    def extract_memory(self, context: SessionContext, turns: Sequence[Turn], seed: int) -> ExtractedMemory:
         prompt = self.memory_prompt(context, turns)
         # Prefilling the first label keeps small models in the five-line format.
         first_label = f"{next(iter(MEMORY_LABELS))}:"
@@ -192,8 +198,8 @@ class MusPsyCounselor:
                                        salvage=lambda text: bool(parse_memory_fields(labelled(text))))
         fields = parse_memory_fields(labelled(completions[-1].text))
         filled = {}
-        closing = next((t["text"] for t in reversed(turns) if t["speaker"] == "counselor"), "")
-        client_last = next((t["text"] for t in reversed(turns) if t["speaker"] == "client"), "")
+        closing = last_counselor_text(turns)
+        client_last = last_client_text(turns)
         homework = _HOMEWORK.search(closing)
         fallbacks = {
             "session_goal": context.goal,
@@ -212,3 +218,21 @@ class MusPsyCounselor:
         if max_tokens is not None:
             sampling = Sampling(max_tokens=max_tokens, temperature=sampling.temperature, stop=sampling.stop)
         return Sampling(**{**sampling.__dict__, "seed": seed})
+
+
+# What a model writes for a field it has nothing for.
+_EMPTY = {"", "none", "n/a", "...", "-", "unknown"}
+
+
+def parse_memory_fields(text: str) -> dict[str, str]:
+    """Pick the labelled lines out of a model's memory extraction, tolerating markup and order."""
+    fields: dict[str, str] = {}
+    labels = "|".join(re.escape(label) for label in MEMORY_LABELS)
+    pattern = re.compile(rf"^[\s*#\-\[\]]*({labels})[\s*\]:]*:?\s*(.*)$", re.IGNORECASE | re.MULTILINE)
+    by_lower = {label.lower(): name for label, name in MEMORY_LABELS.items()}
+    for match in pattern.finditer(text):
+        name = by_lower[match.group(1).lower()]
+        value = match.group(2).strip().strip("*").strip()
+        if value.lower() not in _EMPTY and name not in fields:
+            fields[name] = value[:500]
+    return fields

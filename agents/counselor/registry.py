@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 
-from muspsy_sim.agents.counselor.base import PromptRenderer
-from muspsy_sim.agents.counselor.baselines import FullHistoryCounselor, NoMemoryCounselor
-from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
-from muspsy_sim.agents.llm import Sampling
+from muspsy_sim.memory.base import DEFAULT_TOP_K
+
+from ..llm import Sampling
+from .base import PromptRenderer
+from .baselines import FullHistoryCounselor, NoMemoryCounselor
+from .muspsy import MusPsyCounselor
 
 BUILTIN_COUNSELORS = {cls.name: cls for cls in (MusPsyCounselor, NoMemoryCounselor, FullHistoryCounselor)}
 
@@ -35,7 +37,8 @@ def resolve_counselor_class(name: str) -> type:
     return cls
 
 
-def build_counselor(name: str, *, llm, sampling, store=None, top_k: int = 3, options: dict | None = None):
+def build_counselor(name: str, *, llm, sampling, store=None, top_k: int = DEFAULT_TOP_K,
+                    options: dict | None = None):
     cls = resolve_counselor_class(name)
     try:
         return cls(llm=llm, sampling=sampling, store=store, top_k=top_k, **(options or {}))
@@ -43,7 +46,7 @@ def build_counselor(name: str, *, llm, sampling, store=None, top_k: int = 3, opt
         raise UnknownCounselor(f"counselor '{name}' does not accept these options: {error}") from None
 
 
-def build_prompt_renderer(name: str, *, top_k: int = 3, options: dict | None = None) -> PromptRenderer:
+def build_prompt_renderer(name: str, *, top_k: int = DEFAULT_TOP_K, options: dict | None = None) -> PromptRenderer:
     """The counselor ``name`` (built in or ``package.module:Class``) built without a model or a memory
     store, to render the prompts it sends its model (what the training export needs)."""
     counselor = build_counselor(name, llm=None, sampling=Sampling(), store=None, top_k=top_k, options=options)

@@ -28,14 +28,17 @@ actual text, whatever produced it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
-from muspsy_sim.agents.counselor.base import CounselorTurn, SessionContext, Stage
-from muspsy_sim.agents.prompting import render
-from muspsy_sim.agents.risk_language import detect_risk
+from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn, SafetyStep, Turn
+
+from ..prompting import render
+from ..risk_language import detect_risk
+from .base import CounselorReply, SessionContext, Stage
 
 HERE = Path(__file__).resolve().parent
 PROMPTS = HERE / "prompts"
@@ -50,31 +53,33 @@ def crisis_resources() -> dict:
     return {"text": " ".join(str(data["text"]).split()), "note": str(data["note"])}
 
 
-def _last_client_text(turns: list[dict]) -> str:
-    return turns[-1]["text"] if turns and turns[-1]["speaker"] == "client" else ""
+def _just_said(turns: Sequence[Turn]) -> str:
+    """The client's turn the counselor answers now ("" when the last turn is not the client's)."""
+    return turns[-1].text if turns and isinstance(turns[-1], ClientTurn) else ""
 
 
-def _step_given(turns: list[dict]) -> bool:
-    return any(t.get("source") == "safety" and (t.get("safety") or {}).get("reason") == "disclosure" for t in turns)
+def _step_given(turns: Sequence[Turn]) -> bool:
+    return any(isinstance(t, CounselorTurn) and t.source == "safety" and t.safety is not None
+               and t.safety.reason == "disclosure" for t in turns)
 
 
 def earlier_risk(context: SessionContext) -> bool:
     """Whether a client turn of an earlier session (as far as this counselor sees them) disclosed risk."""
-    return any(t["speaker"] == "client" and detect_risk(t["text"])
+    return any(isinstance(t, ClientTurn) and detect_risk(t.text)
                for transcript in context.transcripts for t in transcript)
 
 
-def safety_step(context: SessionContext, turns: list[dict], stage: Stage) -> CounselorTurn | None:
+def safety_step(context: SessionContext, turns: Sequence[Turn], stage: Stage) -> CounselorReply | None:
     """The safety step when the client's last turn discloses risk (once per session), else None."""
-    mention = detect_risk(_last_client_text(turns))
+    mention = detect_risk(_just_said(turns))
     if mention is None or _step_given(turns):
         return None
     follow_up = render(PROMPTS / f"safety_follow_up_{'closing' if stage == 'closing' else 'middle'}.txt")
     text = render(PROMPTS / "safety_step.txt", pseudonym=context.profile.pseudonym,
                   resources=crisis_resources()["text"], follow_up=follow_up)
-    record = {"reason": "disclosure", "category": mention.category, "phrase": mention.phrase,
-              "elements": list(SAFETY_ELEMENTS)}
-    return CounselorTurn(text, [], "safety", [], record)
+    step = SafetyStep(reason="disclosure", category=mention.category, phrase=mention.phrase,
+                      elements=list(SAFETY_ELEMENTS))
+    return CounselorReply(text, [], "safety", [], step)
 
 
 def safety_check_in(context: SessionContext, stage: Stage) -> str:
@@ -84,10 +89,9 @@ def safety_check_in(context: SessionContext, stage: Stage) -> str:
     return render(PROMPTS / "safety_check_in.txt")
 
 
-def check_in_turn(context: SessionContext, text: str, base: CounselorTurn | None = None) -> CounselorTurn:
+def check_in_turn(context: SessionContext, text: str, base: CounselorReply | None = None) -> CounselorReply:
     """An opening that checks in on safety: ``text`` after the opening ``base`` (if any) or after a welcome."""
+    step = SafetyStep(reason="follow_up", elements=["check_safety"])
     if base is None:
-        return CounselorTurn(f"Welcome back, {context.profile.pseudonym}. {text}", [], "safety", [],
-                             {"reason": "follow_up", "elements": ["check_safety"]})
-    return CounselorTurn(f"{base.text} {text}", base.retrieved, base.source, base.completions,
-                         {"reason": "follow_up", "elements": ["check_safety"]})
+        return CounselorReply(f"Welcome back, {context.profile.pseudonym}. {text}", [], "safety", [], step)
+    return CounselorReply(f"{base.text} {text}", base.retrieved, base.source, base.completions, step)

@@ -12,14 +12,16 @@ are kept, each about half the budget, at line ends, with a marked gap between th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
-from muspsy_sim.agents.llm import Completion, LanguageModel
-from muspsy_sim.agents.prompting import render
-from muspsy_sim.agents.transcript import format_turns
+from muspsy_sim.simulation.core.turns import Turn, format_turns
+
+from ..llm import Completion, LanguageModel
+from ..prompting import render
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 DEFAULT_VERSION = "v1"
@@ -64,13 +66,14 @@ class Judge:
         return {"model": self.llm.model, "prompt_version": self.prompt_version,
                 "transcript": f"opening and end kept, middle cut ({self.transcript_chars} characters)"}
 
-    def rate(self, record: dict, pseudonym: str, seed: int = 0) -> tuple[dict[str, dict], list[Completion]]:
-        """Scores by item, e.g. ``{"judge_empathy": {"score": 4, "method": "likelihood"}, "ctrs_agenda": ...}``."""
-        transcript = cut_transcript(format_turns(record["turns"]), self.transcript_chars)
+    def rate(self, turns: Sequence[Turn], session_index: int, pseudonym: str,
+             seed: int = 0) -> tuple[dict[str, dict], list[Completion]]:
+        """Scores of one session by item, e.g. ``{"judge_empathy": {"score": 4, "method": "likelihood"}, ...}``."""
+        transcript = cut_transcript(format_turns(turns), self.transcript_chars)
         scores, completions = {}, []
         for group, prefix in (("musPsy", "judge"), ("ctrs", "ctrs")):
             for offset, (name, definition) in enumerate(dimensions(self.prompt_version)[group].items()):
-                fixed = {"session_index": record["session_index"], "pseudonym": pseudonym,
+                fixed = {"session_index": session_index, "pseudonym": pseudonym,
                          "dimension": name.replace("_", " "), "definition": definition}
                 template = PROMPTS / self.prompt_version / "rate_dimension.txt"
                 prompt = render(template, transcript=transcript, **fixed)

@@ -15,10 +15,10 @@ Floors, top to bottom (each imports only those below it):
 Agents and the simulation import what they use from here.
 """
 
-from muspsy_sim.agents.llm.interface import (
+from .interface import (
+    FALLBACK_METHOD,
     ChoiceScores,
     Completion,
-    FALLBACK_METHOD,
     FailedStep,
     ItemScores,
     ItemSet,
@@ -27,10 +27,9 @@ from muspsy_sim.agents.llm.interface import (
     ModelUnavailable,
     Sampling,
 )
-from muspsy_sim.agents.llm.metering import MeteredModel, UsageMeter, add_usage, sum_usage, usage_of
-from muspsy_sim.agents.llm.output_checks import complete_checked, failure_entry, words_problem
-from muspsy_sim.agents.llm.routing import LiteLLMModel, fault_injector_for
-from muspsy_sim.agents.llm.spec import ModelSpec, UnknownModel
+from .metering import MeteredModel, UsageMeter, completion_usage, usage_of
+from .output_checks import complete_checked, failure_entry, words_problem
+from .spec import ModelSpec, UnknownModel
 
 __all__ = [
     "ChoiceScores",
@@ -40,7 +39,6 @@ __all__ = [
     "ItemScores",
     "ItemSet",
     "LanguageModel",
-    "LiteLLMModel",
     "Message",
     "MeteredModel",
     "ModelSpec",
@@ -48,11 +46,9 @@ __all__ = [
     "Sampling",
     "UnknownModel",
     "UsageMeter",
-    "add_usage",
+    "completion_usage",
     "complete_checked",
     "failure_entry",
-    "fault_injector_for",
-    "sum_usage",
     "usage_of",
     "words_problem",
 ]

@@ -1,11 +1,16 @@
-"""Token, time and fault accounting per role: usage tables, a running meter, and the metering wrapper."""
+"""Token, time and fault accounting per role: a step's usage, a running meter, and the metering wrapper.
+
+Usage tables themselves (``RoleUsage``, sums) are kernel values (``simulation.core.usage``).
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
-from muspsy_sim.agents.llm.interface import (
+from muspsy_sim.simulation.core.usage import RoleUsage, UsageTable, add_tables, sum_tables
+
+from .interface import (
     ChoiceScores,
     Completion,
     FailedStep,
@@ -17,53 +22,30 @@ from muspsy_sim.agents.llm.interface import (
     Sampling,
 )
 
-# retries: extra attempts made (same model, or moving to the fallback);
-# fallbacks: answers served by the role's fallback model; reasks: outputs refused and asked again.
-FAULT_FIELDS = ("retries", "fallbacks", "reasks")
-USAGE_FIELDS = ("calls", "prompt_tokens", "completion_tokens", "seconds", *FAULT_FIELDS)
+
+def completion_usage(completion: Completion) -> RoleUsage:
+    """One model call's usage."""
+    return RoleUsage(calls=1, prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+                     seconds=completion.seconds, retries=completion.retries, fallbacks=int(completion.fallback),
+                     reasks=int(bool(completion.rejected)))
 
 
-def usage_of(completion: Completion) -> dict[str, float]:
-    return {
-        "calls": 1,
-        "prompt_tokens": completion.prompt_tokens,
-        "completion_tokens": completion.completion_tokens,
-        "seconds": completion.seconds,
-        "retries": completion.retries,
-        "fallbacks": int(completion.fallback),
-        "reasks": int(bool(completion.rejected)),
-    }
-
-
-def add_usage(left: Mapping[str, Mapping[str, float]] | None, right: Mapping[str, Mapping[str, float]] | None) -> dict:
-    """Sum two ``{role: {field: number}}`` tables (also a LangGraph reducer)."""
-    total: dict[str, dict[str, float]] = {}
-    for table in (left or {}, right or {}):
-        for role, fields in table.items():
-            into = total.setdefault(role, dict.fromkeys(USAGE_FIELDS, 0))
-            for name in USAGE_FIELDS:
-                into[name] = round(into[name] + fields.get(name, 0), 6)
-    return total
-
-
-def sum_usage(tables: Iterable[Mapping[str, Mapping[str, float]]]) -> dict:
-    total: dict = {}
-    for table in tables:
-        total = add_usage(total, table)
-    return total
+def usage_of(completions: Iterable[Completion]) -> RoleUsage:
+    """The usage of a step's model calls (every attempt, re-asks included)."""
+    return sum_tables({"_": completion_usage(c)} for c in completions).get("_", RoleUsage())
 
 
 class UsageMeter:
-    """Thread-safe running totals, for live reporting across concurrent courses."""
+    """Thread-safe running totals per role, for live reporting across concurrent courses."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._totals: dict = {}
+        self._totals: UsageTable = {}
         self._failures: dict[str, int] = {}
 
     def record(self, role: str, completion: Completion) -> None:
         with self._lock:
-            self._totals = add_usage(self._totals, {role: usage_of(completion)})
+            self._totals = add_tables(self._totals, {role: completion_usage(completion)})
 
     def record_fault(self, role: str, kind: str) -> None:
         """Count a re-ask ("reasks") or a failed step ("failures") under ``role``."""
@@ -71,11 +53,11 @@ class UsageMeter:
             if kind == "failures":
                 self._failures[role] = self._failures.get(role, 0) + 1
             else:
-                self._totals = add_usage(self._totals, {role: {kind: 1}})
+                self._totals = add_tables(self._totals, {role: RoleUsage(**{kind: 1})})
 
-    def totals(self) -> dict:
+    def totals(self) -> UsageTable:
         with self._lock:
-            return {role: dict(fields) for role, fields in self._totals.items()}
+            return dict(self._totals)
 
     def failures(self) -> dict[str, int]:
         with self._lock:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
-from muspsy_sim.agents.llm.interface import (
+from .interface import (
     Completion,
     FailedStep,
     LanguageModel,

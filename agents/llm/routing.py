@@ -15,8 +15,15 @@ local HTTP server, and 1.3-1.8 ms with a fallback configured (README, Benchmarks
 a fallback that these few lines give, with the waits and the move to the fallback counted directly
 rather than through the Router's host.
 
-LiteLLM hands each request to the provider named by the model string's prefix:
-this project's own (``providers/``: ``local``, ``testdouble``, ``faulty``) or its built-in ones.
+LiteLLM hands each request to the provider named by the model string's prefix: its built-in ones,
+or this project's ``faulty`` test double. This project's in-process providers (``local``,
+``testdouble``) are called directly (``providers.registration.IN_PROCESS_ANSWERS``): their answers
+have LiteLLM's response shape, so nothing after differs, and a campaign on them never imports
+LiteLLM. An in-process provider's error is not a fault of transport: it is not retried, and the
+request moves to the fallback model, if any.
+
+``servable`` says whether a model string can be served at all (a local model's files, a test
+double's script, a provider LiteLLM knows); the campaign asks it before anything runs.
 """
 
 from __future__ import annotations
@@ -25,8 +32,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from muspsy_sim.agents.llm.choice_scoring import ScoringPlan
-from muspsy_sim.agents.llm.interface import (
+from .choice_scoring import ScoringPlan
+from .interface import (
     DEFAULT_OUTPUT_RETRIES,
     ChoiceScores,
     Completion,
@@ -37,14 +44,39 @@ from muspsy_sim.agents.llm.interface import (
     ModelUnavailable,
     Sampling,
 )
-from muspsy_sim.agents.llm.providers.faulty import FAULT_PARAMS, FaultInjector
-from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
-from muspsy_sim.agents.llm.spec import ModelSpec
+from .local.resolution import LocalModelNotFound, resolve_local_model
+from .providers.faulty import FAULT_PARAMS, FaultInjector
+from .providers.registration import IN_PROCESS_ANSWERS, litellm_with_providers
+from .spec import LOCAL, TEST_DOUBLE, TEST_DOUBLE_SCRIPTS, ModelSpec, UnknownModel
 
 DEFAULT_RETRIES = 3
 # LiteLLM's exceptions for faults in transit, retried with backoff (the OpenAI SDK retries the same).
 TRANSIENT_ERRORS = ("Timeout", "APIConnectionError", "RateLimitError", "InternalServerError",
                     "ServiceUnavailableError", "BadGatewayError")
+
+
+def servable(spec: ModelSpec) -> ModelSpec:
+    """``spec``, when it can be served; ``UnknownModel`` with the reason otherwise.
+
+    A local model must resolve to files, a test double must name a script; any other provider must be
+    one LiteLLM knows (asking it imports LiteLLM).
+    """
+    if spec.inner is not None:
+        servable(spec.inner)
+    elif spec.provider == LOCAL:
+        try:
+            resolve_local_model(spec.name)
+        except LocalModelNotFound as error:
+            raise UnknownModel(str(error)) from None
+    elif spec.provider == TEST_DOUBLE:
+        if spec.name not in TEST_DOUBLE_SCRIPTS:
+            raise UnknownModel(f"unknown test double '{spec.name}' (known: {', '.join(sorted(TEST_DOUBLE_SCRIPTS))})")
+    else:
+        try:
+            litellm_with_providers().get_llm_provider(spec.text)
+        except Exception:
+            raise UnknownModel(f"unknown model provider '{spec.provider}' in '{spec.text}'") from None
+    return spec
 
 
 def fault_injector_for(specs: Iterable[ModelSpec], params: Mapping[str, Any]) -> FaultInjector | None:
@@ -96,44 +128,60 @@ class LiteLLMModel(LanguageModel):
             route["fault_injector"] = self._faults
         return route
 
-    def _completion(self, litellm, request: dict[str, Any]) -> tuple[Any, int, bool]:
-        """LiteLLM's response, the retries it took (the move to the fallback counts as one), and whether
-        the fallback answered; ``ModelUnavailable`` when every model stayed unreachable."""
-        transient = tuple(getattr(litellm, name) for name in TRANSIENT_ERRORS)
-        routes = [(self._route(self.spec, self.api_base), False)]
+    def _completion(self, request: dict[str, Any]) -> tuple[Any, int, bool]:
+        """The response, the retries it took (the move to the fallback counts as one), and whether the
+        fallback answered; ``ModelUnavailable`` when every model stayed unreachable."""
+        routes = [(self.spec, self.api_base, False)]
         if self.fallback_spec is not None:
-            routes.append((self._route(self.fallback_spec, None), True))
-        retries, error = 0, None
-        for index, (route, is_fallback) in enumerate(routes):
-            if index and isinstance(error, litellm.BadRequestError):
+            routes.append((self.fallback_spec, None, True))
+        retries, error, refused = 0, None, False
+        for index, (spec, api_base, is_fallback) in enumerate(routes):
+            if refused:
                 break  # the request itself was refused: another model would be asked the same
             if index:
                 retries += 1
-            for attempt in range(self.retries + 1):
+            if spec.in_process:
                 try:
-                    # LiteLLM's and the provider SDK's own retries off: retrying is done here, once.
-                    return litellm.completion(**request, **route, num_retries=0, max_retries=0), retries, is_fallback
-                except transient as failure:
+                    params = {k: v for k, v in request.items() if k not in ("messages", "drop_params")}
+                    return IN_PROCESS_ANSWERS[spec.provider](spec.name, request["messages"], params), retries, is_fallback
+                except Exception as failure:  # the provider's own error, not a fault of transport: not retried
                     error = failure
-                    if attempt == self.retries:
-                        break
-                    retries += 1
-                    headers = getattr(getattr(failure, "response", None), "headers", None)
-                    time.sleep(litellm.calculate_retry_after(self.retries - attempt, self.retries, headers)
-                               * self.backoff_scale)
-                except tuple(litellm.LITELLM_EXCEPTION_TYPES) as failure:
-                    error = failure
-                    break
+                    continue
+            response, spent, error, refused = self._via_litellm(request, self._route(spec, api_base))
+            retries += spent
+            if response is not None:
+                return response, retries, is_fallback
         tried = f"{self.model} (fallback {self.fallback})" if self.fallback else self.model
         raise ModelUnavailable(f"{tried} failed after {self.retries} retries: {type(error).__name__}: "
-                               f"{str(error).splitlines()[0][:200]}") from error
+                               f"{str(error).splitlines()[0][:200] if str(error) else ''}") from error
+
+    def _via_litellm(self, request: dict[str, Any], route: dict[str, Any]) -> tuple[Any, int, Exception | None, bool]:
+        """One model through ``litellm.completion`` with this model's retries: (response or None, retries
+        spent, the last error, whether the request itself was refused)."""
+        litellm = litellm_with_providers()
+        transient = tuple(getattr(litellm, name) for name in TRANSIENT_ERRORS)
+        retries, error = 0, None
+        for attempt in range(self.retries + 1):
+            try:
+                # LiteLLM's and the provider SDK's own retries off: retrying is done here, once.
+                return litellm.completion(**request, **route, num_retries=0, max_retries=0), retries, None, False
+            except transient as failure:
+                error = failure
+                if attempt == self.retries:
+                    break
+                retries += 1
+                headers = getattr(getattr(failure, "response", None), "headers", None)
+                time.sleep(litellm.calculate_retry_after(self.retries - attempt, self.retries, headers)
+                           * self.backoff_scale)
+            except tuple(litellm.LITELLM_EXCEPTION_TYPES) as failure:
+                return None, retries, failure, isinstance(failure, litellm.BadRequestError)
+        return None, retries, error, False
 
     def send(self, messages: list[Message], sampling: Sampling, **extra: Any) -> tuple[Completion, Any]:
         """One request (with its retries and fallback): the completion, and LiteLLM's raw response (log-probabilities).
 
         ``extra`` are request fields beyond ``sampling`` (``logprobs``, ``response_format``, ...).
         """
-        litellm = litellm_with_providers()
         request: dict[str, Any] = {
             "messages": messages,
             "max_tokens": sampling.max_tokens,
@@ -147,7 +195,7 @@ class LiteLLMModel(LanguageModel):
         if sampling.stop:
             request["stop"] = list(sampling.stop)
         started = time.perf_counter()
-        response, retries, fallback = self._completion(litellm, request)
+        response, retries, fallback = self._completion(request)
         seconds = time.perf_counter() - started
         usage = getattr(response, "usage", None)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)

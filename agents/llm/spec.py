@@ -1,4 +1,4 @@
-"""A model string, parsed once into a ``ModelSpec``: what every later step of the model layer takes.
+"""A model string, parsed once into a ``ModelSpec``: a pure value every later step of the model layer takes.
 
 Model strings are ``provider/name``:
 
@@ -7,24 +7,25 @@ Model strings are ``provider/name``:
 - ``faulty/<model string>``: the inner model with injected faults, a TEST DOUBLE (``providers/faulty.py``);
 - any other LiteLLM model string (``openai/...``, ``hosted_vllm/...``, ...), served by LiteLLM itself.
 
-``ModelSpec.parse`` reads the syntax; ``check`` says whether the model can be served (resolving a
-local model's files, a test double's script, or asking LiteLLM about the provider).
+``ModelSpec.parse`` reads the syntax and nothing else: it imports no provider and no engine, so
+reading a config costs nothing. Whether a model can be served (a local model's files, a test
+double's script, LiteLLM knowing the provider) is asked where the model is built
+(``routing.servable``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from muspsy_sim.agents.llm.local.resolution import LocalModelNotFound, resolve_local_model
-from muspsy_sim.agents.llm.providers.faulty import FAULTY_PROVIDER
-from muspsy_sim.agents.llm.providers.local import LOCAL_PROVIDER
-from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
-from muspsy_sim.agents.llm.providers.scripted import JSON_ONLY, TEST_DOUBLE_PROVIDER, TEST_DOUBLE_SCRIPTS
-
-# Providers that score exactly the given options (``score_options``; ``choice_scoring``), in process.
-LIKELIHOOD_PROVIDERS = frozenset({LOCAL_PROVIDER, TEST_DOUBLE_PROVIDER})
-# ... except this test double, which stands in for an API model without log-probabilities.
-NO_LIKELIHOOD_MODELS = frozenset({f"{TEST_DOUBLE_PROVIDER}/{JSON_ONLY}"})
+# This project's providers (agents/llm/providers/), by the prefix of their model strings.
+LOCAL = "local"
+TEST_DOUBLE = "testdouble"
+FAULTY = "faulty"
+# The test double's scripts; "json-only" stands in for an API model without log-probabilities.
+TEST_DOUBLE_SCRIPTS = frozenset({"scripted", "slow", "poor-counselor", "json-only"})
+JSON_ONLY = f"{TEST_DOUBLE}/json-only"
+# Providers that answer in this process (no server between): they score exactly the given options.
+IN_PROCESS = frozenset({LOCAL, TEST_DOUBLE})
 
 
 class UnknownModel(ValueError):
@@ -44,7 +45,7 @@ class ModelSpec:
         provider, _, name = text.partition("/")
         if not name:
             raise UnknownModel(f"model '{text}' has no provider prefix (e.g. local/..., openai/...)")
-        return cls(text, provider, name, cls.parse(name) if provider == FAULTY_PROVIDER else None)
+        return cls(text, provider, name, cls.parse(name) if provider == FAULTY else None)
 
     def __str__(self) -> str:
         return self.text
@@ -56,7 +57,12 @@ class ModelSpec:
 
     @property
     def injects_faults(self) -> bool:
-        return self.provider == FAULTY_PROVIDER
+        return self.provider == FAULTY
+
+    @property
+    def in_process(self) -> bool:
+        """Answered in this process by one of this project's providers, with no fault injected on the way."""
+        return self.provider in IN_PROCESS
 
     @property
     def offers_likelihoods(self) -> bool:
@@ -66,25 +72,4 @@ class ModelSpec:
         is asked of the server (``choice_scoring``).
         """
         serving = self.serving
-        return serving.provider in LIKELIHOOD_PROVIDERS and serving.text not in NO_LIKELIHOOD_MODELS
-
-    def check(self) -> ModelSpec:
-        """This spec, when it can be served; ``UnknownModel`` with the reason otherwise."""
-        if self.inner is not None:
-            self.inner.check()
-        elif self.provider == LOCAL_PROVIDER:
-            try:
-                resolve_local_model(self.name)
-            except LocalModelNotFound as error:
-                raise UnknownModel(str(error)) from None
-        elif self.provider == TEST_DOUBLE_PROVIDER:
-            if self.name not in TEST_DOUBLE_SCRIPTS:
-                known = ", ".join(sorted(TEST_DOUBLE_SCRIPTS))
-                raise UnknownModel(f"unknown test double '{self.name}' (known: {known})")
-        else:
-            litellm = litellm_with_providers()
-            try:
-                litellm.get_llm_provider(self.text)
-            except Exception:
-                raise UnknownModel(f"unknown model provider '{self.provider}' in '{self.text}'") from None
-        return self
+        return serving.provider in IN_PROCESS and serving.text != JSON_ONLY

@@ -21,23 +21,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from muspsy_sim.agents.llm.environment import configure_offline_environment
-from muspsy_sim.agents.llm.local.resolution import (
+from muspsy_sim.simulation.core.errors import InputError
+from muspsy_sim.simulation.core.provenance import package_versions
+
+from ..llm.environment import configure_offline_environment
+from ..llm.local.loading import dense_copy_of_gguf
+from ..llm.local.resolution import (
     EMBEDDED_MODEL,
     LocalModelNotFound,
     LocalModelSpec,
     resolve_local_model,
 )
-from muspsy_sim.agents.llm.local.loading import dense_copy_of_gguf
-from muspsy_sim.agents.training.data import (
+from .data import (
     FitReport,
     TrainingData,
     fit_to_length,
     load_training_data,
 )
-from muspsy_sim.agents.training.loss_reporting import LossBar, StepCallback, loss_recorder, plot_loss_curve
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.scenarios.base.package_versions import package_versions
+from .loss_reporting import LossBar, StepCallback, loss_recorder, plot_loss_curve
 
 LORA_ALPHA_PER_R = 2  # lora_alpha = 2 * r, the usual scaling
 LORA_DROPOUT = 0.05

@@ -24,12 +24,12 @@ Files are written atomically (temporary file, then ``os.replace``). The returned
 How each field is derived (and the distress heuristic) is described in ``mapping``.
 """
 
-from muspsy_sim.scenarios.muspsy_import.importer import (
+from .importer import (
     FileReport,
     ImportReport,
     format_report,
     import_muspsy,
 )
-from muspsy_sim.scenarios.muspsy_import.mapping import estimate_distress
+from .mapping import estimate_distress
 
 __all__ = ["FileReport", "ImportReport", "estimate_distress", "format_report", "import_muspsy"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from muspsy_sim.scenarios.muspsy_import.textutil import Log, ends_cleanly, short, spans, squash
+from .textutil import Log, ends_cleanly, short, spans, squash
 
 COUNSELOR, CLIENT = "counselor", "client"
 _SPEAKERS = {

@@ -10,11 +10,12 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from muspsy_sim.scenarios.base.atomic_files import write_text_atomic
-from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
-from muspsy_sim.scenarios.muspsy_import import dialogues, mapping, memories
-from muspsy_sim.scenarios.muspsy_import.textutil import Log, decode
-from muspsy_sim.scenarios.profile import CaseProfile
+from muspsy_sim.simulation.core.errors import InputError, from_validation_error
+from muspsy_sim.simulation.core.files import write_text_atomic
+
+from ..profile import CaseProfile
+from . import dialogues, mapping, memories
+from .textutil import Log, decode
 
 MAX_FILE_BYTES = 20_000_000
 _NAME = re.compile(r"^(memories|memory|dialogues|dialogue)_0*(\d{1,40})\.txt$", re.IGNORECASE)
@@ -44,7 +45,7 @@ def format_report(report: ImportReport) -> list[str]:
 def import_muspsy(source_dir: Path, out_dir: Path) -> ImportReport:
     """Import every MusPsy client under ``source_dir`` into ``out_dir`` (see the package docs).
 
-    Raises ``scenarios.base.errors.InputError`` only when ``source_dir`` is not a folder or
+    Raises ``simulation.core.errors.InputError`` only when ``source_dir`` is not a folder or
     ``out_dir`` cannot be created; every per-file problem goes into the report instead.
     """
     source_dir, out_dir = Path(source_dir), Path(out_dir)

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import re
 
-from muspsy_sim.scenarios.muspsy_import.memories import MEMORY_KEYS, Block
-from muspsy_sim.scenarios.muspsy_import.textutil import Log, clip, sentences, spans, squash
+from .memories import MEMORY_KEYS, Block
+from .textutil import Log, clip, sentences, spans, squash
 
 DEFAULT_AGE = 30
 LIFE_STAGE_AGES = (

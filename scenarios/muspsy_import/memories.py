@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from muspsy_sim.scenarios.muspsy_import.textutil import Log, ends_cleanly, short, spans, squash
+from .textutil import Log, ends_cleanly, short, spans, squash
 
 _ORDINALS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,

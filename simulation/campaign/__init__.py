@@ -1,10 +1,10 @@
 """Running a campaign: ``prepare_campaign`` checks everything and writes nothing, ``run_campaign`` runs it.
 
-Inside: ``run`` -> ``prepare``, ``thread_executor``, ``ray_executor`` -> ``course_runner``
-(both executors run a course the same way; neither imports the other or ``run``).
+Inside: ``run`` -> ``prepare``, ``ray_executor`` -> ``courses`` (one course, and courses in threads: both
+executors run a course the same way).
 """
 
-from muspsy_sim.simulation.campaign.prepare import CampaignPlan, prepare_campaign
-from muspsy_sim.simulation.campaign.run import CampaignResult, run_campaign
+from .prepare import CampaignPlan, prepare_campaign
+from .run import CampaignResult, run_campaign
 
 __all__ = ["CampaignPlan", "CampaignResult", "prepare_campaign", "run_campaign"]

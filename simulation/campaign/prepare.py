@@ -11,19 +11,22 @@ from pathlib import Path
 
 from muspsy_sim.agents.client.dynamics import LEGACY, DynamicsParams
 from muspsy_sim.agents.counselor.registry import UnknownCounselor, resolve_counselor_class
-from muspsy_sim.agents.llm import UnknownModel, fault_injector_for
-from muspsy_sim.scenarios.base.errors import InputError
+from muspsy_sim.agents.llm import UnknownModel
+from muspsy_sim.agents.llm.routing import fault_injector_for, servable
 from muspsy_sim.scenarios.loader import load_library
 from muspsy_sim.scenarios.profile import CaseProfile
 from muspsy_sim.scenarios.selection import select_profiles
-from muspsy_sim.simulation.campaign.ray_executor import check_ray_settings
-from muspsy_sim.simulation.config import ROLES, CampaignConfig
-from muspsy_sim.simulation.engine.checkpointers import check_checkpointer
-from muspsy_sim.simulation.record.run_directory import RunDirectory
-from muspsy_sim.simulation.record.run_log import RunLog
 
-# Settings that may change when a run is resumed; everything else must match.
-RESUMABLE_DIFFERENCES = frozenset({"workers", "executor", "ray_address"})
+from ..config import ROLES, CampaignConfig
+from ..core.errors import InputError
+from ..engine.checkpointers import check_checkpointer
+from ..record.run_directory import RunDirectory
+from ..record.run_log import RunLog
+from .ray_executor import check_ray_settings
+
+# Settings that may change when a run is resumed; everything else must match. client.rater: another person may
+# go on with a course a person played (each session's record names its own rater).
+RESUMABLE_DIFFERENCES = frozenset({"workers", "executor", "ray_address", "client.rater"})
 
 
 @dataclass
@@ -49,7 +52,7 @@ def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan
         for key in ("model", "fallback"):
             try:
                 if getattr(settings, key) is not None:
-                    specs.append(getattr(settings, key).check())
+                    specs.append(servable(getattr(settings, key)))
             except UnknownModel as error:
                 raise InputError(source, f"models.{role}.{key}", str(error)) from None
         try:
@@ -88,6 +91,12 @@ def check_resumable(run_dir: RunDirectory, config: CampaignConfig) -> None:
     # The manifest's config is validated on reading, so settings added since the run began compare at their defaults.
     recorded = RunLog.open(run_dir.path).config.model_dump(mode="json")
     wanted = config.model_dump(mode="json")
+    for path in (key for key in RESUMABLE_DIFFERENCES if "." in key):
+        *parents, leaf = path.split(".")
+        for data in (recorded, wanted):
+            for part in parents:
+                data = data.get(part) or {}
+            data.pop(leaf, None)
     changed = sorted(k for k in wanted.keys() | recorded.keys()
                      if k not in RESUMABLE_DIFFERENCES and wanted.get(k) != recorded.get(k))
     if changed:

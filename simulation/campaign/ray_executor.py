@@ -1,36 +1,44 @@
 """Client courses as Ray tasks, on a local Ray instance or a cluster.
 
 Each task builds its own agents from the config and runs the same course graph
-(``simulation.campaign.course_runner.run_course``) as the thread executor. Shared state lives
+(``simulation.campaign.courses.run_course``) as the thread executor. Shared state lives
 in services every worker reaches: memories in a Chroma server, checkpoints in
 Postgres (or, on a local instance only, the run directory's SQLite file). Session
 records reach the driver's ``sessions.jsonl`` through a recorder actor pinned to
 the driver's node; the ``record`` node waits for its reply, so a record is on
 disk before the checkpoint that follows it, exactly as in the thread executor.
 Ray is imported only when a Ray campaign runs.
+
+Workers import this project as the driver's Python environment has it installed (every node of a
+cluster installs it the same way), and nothing else of the driver's machine: the one exception is the
+package of a plugged-in counselor (``package.module:Class``) that is not installed, which Ray ships to
+the workers with the job it starts (``py_modules``; on a Ray instance this process joined already, such a
+package must be importable on the workers).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import site
 import socket
 from dataclasses import replace
 from pathlib import Path
 
+from muspsy_sim.agents.counselor.registry import BUILTIN_COUNSELORS
 from muspsy_sim.agents.llm.environment import OFFLINE_ENVIRONMENT, configure_offline_environment
-from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.campaign.course_runner import run_course
-from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.engine.checkpointers import create_checkpoint_tables, open_checkpointer
-from muspsy_sim.simulation.engine.components import build_components
-from muspsy_sim.simulation.engine.course_graph import build_course_graph
-from muspsy_sim.simulation.engine.run_context import NoProgress, ProgressEvents, RunContext
-from muspsy_sim.simulation.record.run_directory import RunDirectory
-from muspsy_sim.simulation.record.schema import SessionRecord
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from ..config import CampaignConfig
+from ..core.errors import InputError
+from ..engine.checkpointers import create_checkpoint_tables, open_checkpointer
+from ..engine.components import build_components
+from ..engine.course_graph import build_course_graph
+from ..engine.states import NoProgress, ProgressEvents, RunContext
+from ..record.run_directory import RunDirectory
+from ..record.schema import SessionRecord
+from .courses import run_course
+
 # Environment the workers need besides the offline settings (model cache, API keys stay per node).
 _PASSED_THROUGH = ("MUSPSY_SIM_CACHE",)
 _POLL_SECONDS = 0.5
@@ -53,9 +61,26 @@ def check_ray_settings(config: CampaignConfig, source: str) -> None:
 def _runtime_env() -> dict:
     env = {name: os.environ.get(name, value) for name, value in OFFLINE_ENVIRONMENT.items()}
     env.update({name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ})
-    # Lets workers import the project from the driver's checkout when it is not installed on the node.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     return {"env_vars": env}
+
+
+def plugin_modules(config: CampaignConfig) -> list[str]:
+    """The folder (or file) of a plugged-in counselor's top-level package when no site directory holds it:
+    what the workers cannot import unless Ray ships it."""
+    if BUILTIN_COUNSELORS.get(config.counselor) is not None:
+        return []
+    top = config.counselor.partition(":")[0].split(".")[0]
+    if not top or top == "muspsy_sim":
+        return []
+    # Plugin loading: where the counselor's package is found from here (it is imported by name anyway).
+    found = importlib.util.find_spec(top)
+    if found is None:
+        return []
+    location = Path(next(iter(found.submodule_search_locations or []), None) or found.origin or "").resolve()
+    installed = [Path(path).resolve() for path in (*site.getsitepackages(), site.getusersitepackages())]
+    if not location.exists() or any(location.is_relative_to(path) for path in installed):
+        return []
+    return [str(location)]
 
 
 class SessionRecorderActor:
@@ -131,7 +156,10 @@ def run_courses_on_ray(config: CampaignConfig, profiles: list[CaseProfile], run_
     owns_connection = not ray.is_initialized()
     if owns_connection:
         # Joins ray_address; without one, the instance on this machine or a new local one for this command.
-        ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False)
+        # A plugged-in counselor's package that is not installed travels with the job (Ray ships local
+        # folders at the job level only).
+        job_env = {"py_modules": plugin_modules(config)} if plugin_modules(config) else None
+        ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False, runtime_env=job_env)
     runtime_env = _runtime_env()
     recorder_class = ray.remote(num_cpus=0, max_restarts=0)(SessionRecorderActor)
     actor = recorder_class.options(

@@ -11,30 +11,31 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from muspsy_sim.agents.llm import sum_usage
 from muspsy_sim.agents.llm.local.settings import choose_dtype
-from muspsy_sim.agents.llm.providers.local import LOCAL_PROVIDER
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.campaign.prepare import CampaignPlan
-from muspsy_sim.simulation.campaign.ray_executor import run_courses_on_ray
-from muspsy_sim.simulation.campaign.thread_executor import run_courses_in_threads
-from muspsy_sim.simulation.config import ROLES
-from muspsy_sim.simulation.engine.checkpointers import course_thread_id
-from muspsy_sim.simulation.engine.components import build_components
-from muspsy_sim.simulation.engine.run_context import NoProgress, ProgressEvents, RunContext
-from muspsy_sim.simulation.evaluation.risk import campaign_risk
-from muspsy_sim.simulation.record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
-from muspsy_sim.simulation.record.run_directory import RunDirectory, RunDirectoryBusy
-from muspsy_sim.simulation.record.schema import Manifest, SessionRecord
+from muspsy_sim.agents.llm.spec import LOCAL
+
+from ..config import ROLES
+from ..core.errors import InputError
+from ..core.usage import UsageTable, sum_tables
+from ..engine.checkpointers import course_thread_id
+from ..engine.components import build_components
+from ..engine.states import NoProgress, ProgressEvents, RunContext
+from ..evaluation.risk import campaign_risk
+from ..record.run_directory import RunDirectory, RunDirectoryBusy
+from ..record.schema import CourseEntry, LocalEngineRecord, Manifest, SessionRecord
+from ..record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
+from .courses import run_courses_in_threads
+from .prepare import CampaignPlan
+from .ray_executor import run_courses_on_ray
 
 
 @dataclass
 class CampaignResult:
     run_dir: Path
     status: str
-    courses: dict[str, dict]  # the manifest's course entries, as plain data
+    courses: dict[str, CourseEntry]  # the manifest's course entries
     sessions: list[SessionRecord] = field(default_factory=list)
-    usage: dict = field(default_factory=dict)
+    usage: UsageTable = field(default_factory=dict)
     wall_seconds: float = 0.0
 
 
@@ -75,11 +76,11 @@ def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progr
 
 def _engine_fields(config) -> dict:
     """The in-process engine's settings for the manifest, when a role runs a ``local/`` model."""
-    if not any(getattr(config.models, role).model.serving.provider == LOCAL_PROVIDER
+    if not any(getattr(config.models, role).model.serving.provider == LOCAL
                for role in ROLES):
         return {}
     choice = choose_dtype()
-    return {"local_engine": {"dtype": choice.dtype, "reason": choice.reason}}
+    return {"local_engine": LocalEngineRecord(dtype=choice.dtype, reason=choice.reason)}
 
 
 def finish_run(run_dir: RunDirectory, seconds: float) -> CampaignResult:
@@ -90,16 +91,16 @@ def finish_run(run_dir: RunDirectory, seconds: float) -> CampaignResult:
     policy = manifest.config.answer_fallbacks
     heavy = fallback_heavy_sessions(sessions, policy.threshold)
     if policy.strict:
-        for client_id in sorted({entry["client_id"] for entry in heavy}):
-            over = [e for e in heavy if e["client_id"] == client_id]
-            worst = max(over, key=lambda e: e["fallbacks"] / e["asked"])
+        for client_id in sorted({entry.client_id for entry in heavy}):
+            over = [e for e in heavy if e.client_id == client_id]
+            worst = max(over, key=lambda e: e.fallbacks / e.asked)
             run_dir.set_course(client_id, status="failed", error=(
                 f"strict: {len(over)} session(s) above the fallback threshold ({policy.threshold:.0%}); session "
-                f"{worst['session_index']}: {worst['fallbacks']} of {worst['asked']} questionnaire answers filled in"))
+                f"{worst.session_index}: {worst.fallbacks} of {worst.asked} questionnaire answers filled in"))
         manifest = run_dir.read_manifest()
     status = "finished" if all(c.status == "finished" for c in manifest.courses.values()) else "failed"
-    usage = sum_usage({role: fields.to_dict() for role, fields in r.usage.items()} for r in sessions)
-    courses = {client_id: entry.to_dict() for client_id, entry in manifest.courses.items()}
+    usage = sum_tables(r.usage for r in sessions)
+    courses = dict(manifest.courses)
     run_dir.update_manifest(
         status=status,
         usage=usage,

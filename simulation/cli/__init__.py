@@ -16,6 +16,6 @@ engine, the models or the report are imported inside their command, each with
 its ``# lazy:`` reason (tests/test_cli_basics.py checks nothing heavy loads).
 """
 
-from muspsy_sim.simulation.cli.app import app, main
+from .app import app, main
 
 __all__ = ["app", "main"]

@@ -1,5 +1,5 @@
 """``python -m muspsy_sim.simulation.cli``: the same command line as run_sim.py."""
 
-from muspsy_sim.simulation.cli.app import main
+from .app import main
 
 main()

@@ -9,12 +9,13 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.evaluation.compare import compare_runs, render_comparison, write_comparison
-from muspsy_sim.simulation.evaluation.realism_table import counselor_realism_table
-from muspsy_sim.simulation.evaluation.report_tables import eval_tables
-from muspsy_sim.simulation.record.schema import KINDS as RECORD_KINDS, json_schema
-from muspsy_sim.simulation.summary import coverage_line, unhandled_line
+from ..core.errors import InputError
+from ..evaluation.compare import compare_runs, render_comparison, write_comparison
+from ..evaluation.realism_table import counselor_realism_table
+from ..evaluation.report_tables import eval_tables
+from ..record.schema import KINDS as RECORD_KINDS
+from ..record.schema import json_schema
+from ..summary import coverage_line, unhandled_line
 
 app = typer.Typer()
 
@@ -32,7 +33,8 @@ def eval_command(
     """Score a run: writes metrics.jsonl and summary.json into RUN_DIR (re-runs skip what is scored)."""
     # lazy: scoring builds the judge and its model (agents.llm); --help loads none of it
     from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.simulation.evaluation.run_eval import evaluate_run
+
+    from ..evaluation.run_eval import evaluate_run
 
     configure_offline_environment()
     console = Console()
@@ -42,12 +44,14 @@ def eval_command(
                                min_agreement=min_agreement)
     for table in eval_tables(summary):
         console.print(table)
-    for line in summary["self_report_agreement"]["warnings"]:
+    for line in summary.self_report_agreement.warnings:
         console.print(line, style="bold yellow", markup=False, soft_wrap=True)
-    for item in summary.get("unhandled_risk_disclosures", []):
+    for item in summary.unhandled_risk_disclosures:
         console.print(unhandled_line(item), style="bold red", markup=False)
-    console.print(f"Answers given by the model (filled-in ones are left out of the scores): "
-                  f"{coverage_line(summary.get('answer_coverage') or {})}.", markup=False)
+    coverage = summary.answer_coverage
+    who = "the model or the person (unanswered items are left out too)" if coverage.person else "the model"
+    console.print(f"Answers given by {who} (filled-in ones are left out of the scores): "
+                  f"{coverage_line(coverage)}.", markup=False)
     console.print(f"Wrote {run_dir / 'metrics.jsonl'} and {run_dir / 'summary.json'}")
 
 
@@ -62,8 +66,8 @@ def compare(
     result = compare_runs(run_dirs, seed=seed)
     console = Console()
     console.print(render_comparison(result))
-    if len(result["realism"]["counselors"]) > 1 or len(run_dirs) > 1:
-        console.print(counselor_realism_table(result["realism"]))
+    if result.realism is not None and (len(result.realism.counselors) > 1 or len(run_dirs) > 1):
+        console.print(counselor_realism_table(result.realism))
     target = out or run_dirs[0].parent
     written = write_comparison(result, target)
     console.print("Wrote " + ", ".join(str(p) for p in written))
@@ -75,7 +79,7 @@ def report(
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
 ) -> None:
     """One self-contained HTML report (plots, transcripts, questionnaires, metrics); opens offline."""
-    from muspsy_sim.simulation.inspection.report import build_report  # lazy: jinja2 and matplotlib
+    from ..inspection.report import build_report  # lazy: jinja2 and matplotlib
 
     path = build_report(run_dirs, out)
     typer.echo(f"Wrote {path}")
@@ -91,7 +95,7 @@ def inspect(
 ) -> None:
     """Clients and sessions of a run; a session's transcript; a course's checkpoints."""
     # lazy: checkpoint history rebuilds the course graph (langgraph)
-    from muspsy_sim.simulation.inspection.inspect_run import (
+    from ..inspection.inspect_run import (
         checkpoint_history,
         history_table,
         run_overview,
@@ -117,7 +121,7 @@ def graph(
 ) -> None:
     """Print the course and session graphs as Mermaid (offline)."""
     # lazy: drawing the graphs builds them (langgraph)
-    from muspsy_sim.simulation.inspection.graphs import mermaid, session_mermaid, write_png
+    from ..inspection.graphs import mermaid, session_mermaid, write_png
 
     typer.echo(session_mermaid() if session_only else mermaid(xray=xray))
     if png is not None:
@@ -127,10 +131,10 @@ def graph(
 
 @app.command()
 def schema(
-    kind: Annotated[str, typer.Argument(help="session (a sessions.jsonl line), manifest (manifest.json) or turn.")]
-    = "session",
+    kind: Annotated[str, typer.Argument(help="session (a sessions.jsonl line), manifest (manifest.json), turn, "
+                                              "metrics (a metrics.jsonl line) or summary (summary.json).")] = "session",
 ) -> None:
-    """Print the JSON Schema of a run's records, for analysing runs with your own tools."""
+    """Print the JSON Schema of a run's records (and of what `eval` writes), for analysing runs with your own tools."""
     if kind not in RECORD_KINDS:
         raise InputError("schema", "kind", f"unknown record kind '{kind}' (one of {', '.join(RECORD_KINDS)})")
     typer.echo(json.dumps(json_schema(kind), indent=2, ensure_ascii=False))

@@ -19,8 +19,8 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.cli import analysis, bench, data, runs, scenarios
+from ..core.errors import InputError
+from . import analysis, bench, data, runs, scenarios
 
 INPUT_ERROR_EXIT_CODE = 2
 

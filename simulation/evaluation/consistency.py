@@ -15,7 +15,7 @@ and session ``k`` the ground truth read from the session records
 * the client's pseudonym (``profile.pseudonym``).
 
 ``consistency_metrics(records, profile)`` takes all session records of one client
-and returns, per ``session_index``, a dict with the metrics below. Every check is
+and returns, per ``session_index``, a ``SessionConsistency`` with the metrics below. Every check is
 a plain lexical heuristic, deliberately simple so that its errors are easy to see (the cue
 phrases quoted below are the named patterns of ``agents/reference_cues.py``; the text
 comparison, ``content_words`` and ``overlap``, is described in ``ground_truth.py``).
@@ -32,8 +32,9 @@ comparison, ``content_words`` and ``overlap``, is described in ``ground_truth.py
 ``recall_at_k``, ``referred_items`` and ``referring_turns`` (None / 0 for session 1)
     Per planted fact (or previous session) a client turn refers to, whether the
     counselor's next turn retrieved a record the memory store held that holds it;
-    see ``retrieval.py``. ``recall_applicable`` is False for a counselor that does
-    not retrieve (recall None: "not applicable", not 0).
+    see ``retrieval.py`` (``SessionConsistency.recall``). For a counselor that does not
+    retrieve (``retrieves=False``) recall is not measured (None: "not applicable", not 0;
+    eval marks the row's ``not_applicable``).
 
 ``references_back``
     How many of the session's counselor turns refer back to an earlier session or
@@ -74,6 +75,7 @@ comparison, ``content_words`` and ``overlap``, is described in ``ground_truth.py
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from muspsy_sim.agents.reference_cues import (
     COUNSELOR_REFERS_BACK,
@@ -82,7 +84,11 @@ from muspsy_sim.agents.reference_cues import (
     SETS_HOMEWORK,
 )
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.evaluation.ground_truth import (
+
+from ..core.metrics import ConsistencyDetail, Contradiction
+from ..core.turns import CounselorTurn, Turn
+from ..record.schema import SessionRecord
+from .ground_truth import (
     assignments,
     best_overlap,
     content_words,
@@ -90,10 +96,9 @@ from muspsy_sim.simulation.evaluation.ground_truth import (
     overlap,
     planted_facts,
 )
-from muspsy_sim.simulation.evaluation.retrieval import session_recall
-from muspsy_sim.simulation.record.schema import CounselorTurnRecord, SessionRecord, Turn
+from .retrieval import Recall, session_recall
 
-__all__ = ["consistency_metrics", "content_words", "heard_assignment", "overlap", "planted_facts"]
+__all__ = ["SessionConsistency", "consistency_metrics", "content_words", "heard_assignment", "overlap", "planted_facts"]
 
 _NAME = r"(?:(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)?([A-Z][a-z]+(?:-[A-Za-z]+)?)\b"
 _ADDRESS_PATTERNS = (
@@ -126,7 +131,7 @@ _NOT_NAMES = frozenset(
 
 
 def _counselor_indices(turns: list[Turn]) -> list[int]:
-    return [i for i, t in enumerate(turns) if isinstance(t, CounselorTurnRecord)]
+    return [i for i, t in enumerate(turns) if isinstance(t, CounselorTurn)]
 
 
 def _followed_up(turns: list[Turn], assignment: list[str]) -> float:
@@ -202,8 +207,29 @@ def _refers_back(text: str) -> bool:
     return bool(COUNSELOR_REFERS_BACK.search(rest) or HOMEWORK_CLAIM.search(rest) or EVENT_CLAIM.search(rest))
 
 
+@dataclass(frozen=True)
+class SessionConsistency:
+    """One session's memory-consistency metrics (see the module notes)."""
+
+    followed_up_assignment: float | None = None
+    recall: Recall = field(default_factory=Recall)
+    contradiction_rate: float | None = None
+    references_back: int | None = None
+    contradictions: tuple[Contradiction, ...] = ()
+
+    def metrics(self) -> dict[str, float | int | None]:
+        """The row's metrics, in their order in metrics.jsonl."""
+        return {"followed_up_assignment": self.followed_up_assignment, "recall_at_k": self.recall.recall_at_k,
+                "contradiction_rate": self.contradiction_rate, "references_back": self.references_back}
+
+    def detail(self) -> ConsistencyDetail:
+        """What the row keeps beside the metrics: each contradiction, and what recall was measured on."""
+        return ConsistencyDetail(contradictions=list(self.contradictions), referring_turns=self.recall.referring_turns,
+                                 referred_items=self.recall.referred_items)
+
+
 def consistency_metrics(records: list[SessionRecord], profile: CaseProfile, *, campaign: str | None = None,
-                        retrieves: bool = True) -> dict[int, dict]:
+                        retrieves: bool = True) -> dict[int, SessionConsistency]:
     """Memory-consistency metrics per session_index for all session records of one client (any order).
 
     ``campaign``: the run's name, for records that do not carry their own (the store's record ids
@@ -222,7 +248,7 @@ def consistency_metrics(records: list[SessionRecord], profile: CaseProfile, *, c
     planted = {s: planted_facts(r, profile) for s, r in by_session.items()}
     intake = profile.presenting_problem
 
-    results: dict[int, dict] = {}
+    results: dict[int, SessionConsistency] = {}
     client_said_before: set[str] = content_words(intake)
     for session in sorted(by_session):
         record = by_session[session]
@@ -235,38 +261,38 @@ def consistency_metrics(records: list[SessionRecord], profile: CaseProfile, *, c
         else:
             followed = _followed_up(turns, previous_assignment)
         if session <= 1 or not retrieves:
-            recall = {"recall_at_k": None, "referred_items": 0, "referring_turns": 0}
+            recall = Recall()
         else:
             recall = session_recall(record, by_session, planted, record.campaign or campaign or "")
 
         earlier_planted = set().union(*(content_words(f) for s, fs in planted.items() if s < session for f in fs))
-        contradictions = []
+        contradictions: list[Contradiction] = []
         said_this_session: set[str] = set()
         client_said = set(client_said_before)
         counselor_turns = _counselor_indices(turns)
         for index, turn in enumerate(turns):
             text = turn.text
-            if isinstance(turn, CounselorTurnRecord):
+            if isinstance(turn, CounselorTurn):
                 for evidence in _wrong_names(text, pseudonym) if pseudonym else []:
-                    contradictions.append({"turn_index": index, "kind": "wrong_name", "evidence": evidence})
+                    contradictions.append(Contradiction(turn_index=index, kind="wrong_name", evidence=evidence))
                 if turn.stage != "closing":
                     assignment = previous_assignment if session > 1 else []
                     for evidence in _invented_homework(text, assignment, said_this_session):
-                        contradictions.append({"turn_index": index, "kind": "invented_homework", "evidence": evidence})
+                        contradictions.append(Contradiction(turn_index=index, kind="invented_homework",
+                                                            evidence=evidence))
                 for evidence in _wrong_events(text, client_said | earlier_planted):
-                    contradictions.append({"turn_index": index, "kind": "wrong_event", "evidence": evidence})
+                    contradictions.append(Contradiction(turn_index=index, kind="wrong_event", evidence=evidence))
             else:
                 client_said |= content_words(text)
                 said_this_session |= content_words(text)
         client_said_before = client_said
 
-        flagged = {c["turn_index"] for c in contradictions}
-        results[session] = {
-            "followed_up_assignment": followed,
-            **recall,
-            "recall_applicable": retrieves,
-            "contradiction_rate": (len(flagged) / len(counselor_turns)) if counselor_turns else None,
-            "references_back": sum(1 for i in counselor_turns if _refers_back(turns[i].text)),
-            "contradictions": contradictions,
-        }
+        flagged = {c.turn_index for c in contradictions}
+        results[session] = SessionConsistency(
+            followed_up_assignment=followed,
+            recall=recall,
+            contradiction_rate=(len(flagged) / len(counselor_turns)) if counselor_turns else None,
+            references_back=sum(1 for i in counselor_turns if _refers_back(turns[i].text)),
+            contradictions=tuple(contradictions),
+        )
     return results

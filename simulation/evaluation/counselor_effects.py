@@ -20,23 +20,26 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
-from muspsy_sim.simulation.evaluation.realism_references import COUNSELOR_SHARE
-from muspsy_sim.simulation.evaluation.reliable_change import INSTRUMENTS, reliable_change
-from muspsy_sim.simulation.evaluation.trajectories import course_series, trajectory_realism
-from muspsy_sim.simulation.record.files import MANIFEST
-from muspsy_sim.simulation.record.run_log import read_manifest
+from ..core.metrics import SessionMetrics
+from ..core.realism import CounselorGroup, CounselorRealism, VarianceShare
+from ..record.run_log import read_manifest
+from ..record.schema import MANIFEST, CourseEntry
+from .realism_references import COUNSELOR_SHARE
+from .reliable_change import INSTRUMENTS, reliable_change
+from .trajectories import course_series, trajectory_realism
 
 
-def counselor_of(rows: list[dict]) -> str:
+def counselor_of(rows: Sequence[SessionMetrics]) -> str:
     """A run's counselor as its rows record it: name and counselor model."""
-    row = rows[0] if rows else {}
-    model = (row.get("models") or {}).get("counselor")
-    return f"{row.get('counselor') or 'unknown'} ({model})" if model else str(row.get("counselor") or "unknown")
+    row = rows[0] if rows else SessionMetrics()
+    model = row.models.get("counselor")
+    return f"{row.counselor or 'unknown'} ({model})" if model else str(row.counselor or "unknown")
 
 
-def variance_share(groups: dict[str, list[float]]) -> dict | None:
+def variance_share(groups: dict[str, list[float]]) -> VarianceShare | None:
     """ICC(1) and eta squared of ``groups`` (outcome values per counselor); None with fewer than two groups."""
     groups = {name: values for name, values in groups.items() if values}
     k, n = len(groups), sum(len(values) for values in groups.values())
@@ -50,40 +53,43 @@ def variance_share(groups: dict[str, list[float]]) -> dict | None:
     n0 = (n - sum(len(values) ** 2 for values in groups.values()) / n) / (k - 1)
     between = max(0.0, (msb - msw) / n0)
     icc = between / (between + msw) if between + msw > 0 else 0.0
-    return {"icc": round(icc, 4), "eta_squared": round(ssb / (ssb + ssw), 4) if ssb + ssw > 0 else 0.0,
-            "counselors": k, "courses": n, "means": {name: round(mean, 4) for name, mean in means.items()},
-            "in_range": COUNSELOR_SHARE.holds(icc), "reference": COUNSELOR_SHARE.to_record()}
+    return VarianceShare(icc=round(icc, 4), eta_squared=round(ssb / (ssb + ssw), 4) if ssb + ssw > 0 else 0.0,
+                         counselors=k, courses=n, means={name: round(mean, 4) for name, mean in means.items()},
+                         in_range=COUNSELOR_SHARE.holds(icc), reference=COUNSELOR_SHARE)
 
 
-def _pooled_rows(names: list[str], loaded: list[list[dict]]) -> list[dict]:
+def _pooled_rows(names: Sequence[str], loaded: Sequence[Sequence[SessionMetrics]]) -> list[SessionMetrics]:
     """Every run's rows, each course named run/client so that runs of one counselor can pool."""
-    return [{**row, "client_id": f"{name}/{row.get('client_id')}"} for name, rows in zip(names, loaded) for row in rows]
+    return [row.model_copy(update={"client_id": f"{name}/{row.client_id}"})
+            for name, rows in zip(names, loaded) for row in rows]
 
 
-def _outcomes(run_dir: Path, name: str) -> dict[str, dict]:
+def _outcomes(run_dir: Path, name: str) -> dict[str, CourseEntry]:
     """How each course of a run ended (its manifest); a directory of metrics alone records no course ends."""
     if not (Path(run_dir) / MANIFEST).is_file():
         return {}
     manifest = read_manifest(Path(run_dir))
-    return {f"{name}/{client}": entry.to_dict() for client, entry in manifest.courses.items()}
+    return {f"{name}/{client}": entry for client, entry in manifest.courses.items()}
 
 
-def realism_by_counselor(run_dirs: list[Path], names: list[str], loaded: list[list[dict]]) -> dict:
+def realism_by_counselor(run_dirs: Sequence[Path], names: Sequence[str],
+                         loaded: Sequence[Sequence[SessionMetrics]]) -> CounselorRealism:
     """Per counselor (runs pooled), the trajectory realism; over all, the counselor's share of outcome variance."""
     by_counselor: dict[str, list[int]] = defaultdict(list)
     for index, rows in enumerate(loaded):
         by_counselor[counselor_of(rows)].append(index)
     pooled = _pooled_rows(names, loaded)
-    thresholds = {name: reliable_change(name, [points[0][1] for points in course_series(pooled, name).values() if points])
-                  for name in INSTRUMENTS}
+    criteria = {name: reliable_change(name, [points[0][1] for points in course_series(pooled, name).values() if points])
+                for name in INSTRUMENTS}
     groups, changes = {}, {name: {} for name in INSTRUMENTS}
     for counselor, indices in by_counselor.items():
         rows = _pooled_rows([names[i] for i in indices], [loaded[i] for i in indices])
-        outcomes = {}
+        outcomes: dict[str, CourseEntry] = {}
         for i in indices:
             outcomes.update(_outcomes(run_dirs[i], names[i]))
-        realism = trajectory_realism(rows, outcomes, thresholds)
-        groups[counselor] = {"runs": [names[i] for i in indices], "realism": realism}
+        realism = trajectory_realism(rows, outcomes, criteria)
+        groups[counselor] = CounselorGroup(runs=[names[i] for i in indices], realism=realism)
         for name in INSTRUMENTS:
-            changes[name][counselor] = [course["change"] for course in realism[name]["by_client"].values()]
-    return {"counselors": groups, "counselor_share": {name: variance_share(changes[name]) for name in INSTRUMENTS}}
+            changes[name][counselor] = [course.change for course in realism.instrument(name).by_client.values()]
+    return CounselorRealism(counselors=groups,
+                            counselor_share={name: variance_share(changes[name]) for name in INSTRUMENTS})

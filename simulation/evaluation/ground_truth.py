@@ -27,7 +27,9 @@ import re
 from collections.abc import Iterable
 
 from muspsy_sim.scenarios.profile import CaseProfile
-from muspsy_sim.simulation.record.schema import ClientTurnRecord, CounselorTurnRecord, SessionRecord
+
+from ..core.turns import ClientTurn, CounselorTurn
+from ..record.schema import SessionRecord
 
 _WORD = re.compile(r"[a-z]+")
 STOPWORDS = frozenset(
@@ -74,7 +76,7 @@ def best_overlap(references: Iterable[str], text: str | set[str]) -> float:
 def heard_assignment(record: SessionRecord | None) -> str | None:
     """The assignment the client heard at the close of ``record`` (see the module notes), or None."""
     last = record.turns[-1] if record is not None and record.turns else None
-    if not isinstance(last, CounselorTurnRecord) or last.stage != "closing":
+    if not isinstance(last, CounselorTurn) or last.stage != "closing":
         return None
     text = last.text.strip()
     start = _ASSIGNMENT_START.search(text)
@@ -92,7 +94,7 @@ def disclosed_facts(record: SessionRecord, profile: CaseProfile) -> list[str]:
     facts = profile.private_facts
     texts = []
     for turn in record.turns:
-        index = turn.disclosed_fact if isinstance(turn, ClientTurnRecord) else None
+        index = turn.disclosed_fact if isinstance(turn, ClientTurn) else None
         if index is not None and 0 <= index < len(facts) and facts[index].text not in texts:
             texts.append(facts[index].text)
     return texts

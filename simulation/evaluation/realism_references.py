@@ -8,53 +8,38 @@ docs/client_state.md ("Trajectory realism") gives the full citations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..core.realism import ReferenceRange
 
 
-@dataclass(frozen=True)
-class Reference:
-    key: str  # the figure it is compared with: a key of an instrument's realism entry, or dropout / counselor_share
-    label: str
-    low: float
-    high: float
-    published: str  # the published figures, in words
-    source: str
-
-    def holds(self, value: float | None) -> bool | None:
-        return None if value is None else self.low <= value <= self.high
-
-    def range_text(self) -> str:
-        return f"at least {100 * self.low:.0f}%" if self.high >= 1 else f"{100 * self.low:.0f}-{100 * self.high:.0f}%"
-
-    def to_record(self) -> dict:
-        return {"key": self.key, "label": self.label, "low": self.low, "high": self.high,
-                "published": self.published, "source": self.source}
+def _reference(key: str, label: str, low: float, high: float, published: str, source: str) -> ReferenceRange:
+    """A reference range (positional, as the table below reads best)."""
+    return ReferenceRange(key=key, label=label, low=low, high=high, published=published, source=source)
 
 
-IMPROVED = Reference(
+IMPROVED = _reference(
     "improving", "reliably improved", 0.40, 0.60,
     "about 50% measurably improved by session 8; 55% reliably improved on PHQ-9, 55% on GAD-7 in routine care "
     "(mean 5.5 sessions); 57.6-67.2% in trials (mean 12.7 sessions), about 20% in naturalistic care with fewer "
     "than 5 sessions",
     "Howard, Kopta, Krause & Orlinsky 1986; Richards & Borglin 2011; Hansen, Lambert & Forman 2002")
-DETERIORATED = Reference(
+DETERIORATED = _reference(
     "worsening", "reliably deteriorated", 0.03, 0.12,
     "5-10% of adult clients end treatment worse",
     "Lambert & Ogles 2004; Lambert 2013")
-DROPOUT = Reference(
+DROPOUT = _reference(
     "dropout", "dropped out", 0.10, 0.30,
     "19.7% [95% CI 18.7-20.7] across 669 studies, 83,834 clients; about 1 in 5",
     "Swift & Greenberg 2012")
-SUDDEN_GAIN = Reference(
+SUDDEN_GAIN = _reference(
     "with_sudden_gain", "with a sudden gain", 0.15, 0.45,
     "about 40% of courses (55% of those who improved) in CBT for depression; 33.5% in IPT for depression; "
     "17.3% in group CBT for anxiety",
     "Tang & DeRubeis 1999; Kelly, Cyranowski & Frank 2007; Norton, Klenck & Barrera 2010")
-SUDDEN_GAIN_AMONG_IMPROVED = Reference(
+SUDDEN_GAIN_AMONG_IMPROVED = _reference(
     "sudden_gain_among_improving", "improvers with a sudden gain", 0.15, 1.0,
     "about 55% of the patients who improved in CBT for depression",
     "Tang & DeRubeis 1999")
-COUNSELOR_SHARE = Reference(
+COUNSELOR_SHARE = _reference(
     "counselor_share", "outcome variance due to the counselor", 0.02, 0.20,
     "about 5% (therapist effects, multilevel models); weighted average 5%, range 0.2-29%, in 20 later studies",
     "Baldwin & Imel 2013; Wampold & Brown 2005; Johns, Barkham, Kellett & Saxon 2019")

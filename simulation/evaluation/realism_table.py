@@ -8,20 +8,14 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from muspsy_sim.simulation.evaluation.realism_references import (
-    DETERIORATED,
-    DROPOUT,
-    IMPROVED,
-    SUDDEN_GAIN,
-    SUDDEN_GAIN_AMONG_IMPROVED,
-    Reference,
-)
-from muspsy_sim.simulation.evaluation.reliable_change import INSTRUMENTS
+from ..core.realism import CounselorRealism, DropoutShare, InstrumentRealism, ReferenceRange, TrajectoryRealism
+from .realism_references import DETERIORATED, DROPOUT, IMPROVED, SUDDEN_GAIN, SUDDEN_GAIN_AMONG_IMPROVED
+from .reliable_change import INSTRUMENTS
 
 OUTSIDE = " *"  # marks a figure outside its reference range
 
 
-def _percent(value: float | None, reference: Reference | None = None) -> str:
+def _percent(value: float | None, reference: ReferenceRange | None = None) -> str:
     if value is None:
         return "-"
     mark = OUTSIDE if reference is not None and not reference.holds(value) else ""
@@ -52,44 +46,47 @@ _PER_INSTRUMENT = (
 NOTES = (IMPROVED, DETERIORATED, DROPOUT, SUDDEN_GAIN, SUDDEN_GAIN_AMONG_IMPROVED)
 
 
-def _note(reference: Reference | None) -> str:
+def _note(reference: ReferenceRange | None) -> str:
     return "" if reference is None else f"{reference.range_text()} [{NOTES.index(reference) + 1}]"
 
 
-def _cell(entry: dict, key: str, show, reference: Reference | None) -> str:
-    value = entry.get(key)
+def _cell(entry: InstrumentRealism, key: str, show, reference: ReferenceRange | None) -> str:
+    value = getattr(entry, key)
     if show is _percent:
         return _percent(value, reference)
     return "-" if value is None else show(value)
 
 
-def _dropout_cell(dropout: dict) -> str:
-    return _percent(dropout.get("share"), DROPOUT) if dropout.get("recorded") else "not recorded"
+def _dropout_cell(dropout: DropoutShare) -> str:
+    return _percent(dropout.share, DROPOUT) if dropout.recorded else "not recorded"
 
 
-def _range(entry: dict) -> str:
-    low, high = entry.get("min_change"), entry.get("max_change")
+def _range(entry: InstrumentRealism) -> str:
+    low, high = entry.min_change, entry.max_change
     return "-" if low is None else f"{low:+.0f} to {high:+.0f}"
 
 
-def realism_rows(realism: dict) -> list[dict]:
+def _threshold(entry: InstrumentRealism) -> str:
+    return "-" if entry.reliable_change is None else _plain(entry.reliable_change.threshold)
+
+
+def realism_rows(realism: TrajectoryRealism) -> list[dict[str, str]]:
     """The table's rows as text: measure, one column per instrument, the reference range and its note number."""
-    entries = {name: realism.get(name) or {} for name in INSTRUMENTS}
+    entries = {name: realism.instrument(name) for name in INSTRUMENTS}
     rows = []
     for label, key, show, reference in _PER_INSTRUMENT:
         rows.append({"measure": label, **{name: _cell(entries[name], key, show, reference) for name in INSTRUMENTS},
                      "reference": _note(reference)})
         if key == "worsening":  # dropout belongs to the course, not to an instrument: the same figure in both
-            dropout = realism.get("dropout") or {}
+            dropout = realism.dropout or DropoutShare()
             rows.append({"measure": "dropped out", **dict.fromkeys(INSTRUMENTS, _dropout_cell(dropout)),
                          "reference": _note(DROPOUT)})
-            median = dropout.get("median_after_session")
+            median = dropout.median_after_session
             rows.append({"measure": "dropout: median last session",
                          **dict.fromkeys(INSTRUMENTS, "-" if median is None else f"{median:g}"), "reference": ""})
     rows.append({"measure": "range of change", **{name: _range(entries[name]) for name in INSTRUMENTS}, "reference": ""})
     rows.append({"measure": "reliable change (points)",
-                 **{name: _cell(entries[name].get("reliable_change") or {}, "threshold", _plain, None)
-                    for name in INSTRUMENTS}, "reference": "Jacobson & Truax"})
+                 **{name: _threshold(entries[name]) for name in INSTRUMENTS}, "reference": "Jacobson & Truax"})
     return rows
 
 
@@ -97,17 +94,25 @@ def reference_notes() -> list[str]:
     return [f"[{i}] {ref.range_text()} {ref.label}: {ref.published} ({ref.source})" for i, ref in enumerate(NOTES, 1)]
 
 
-def method_lines(realism: dict) -> list[str]:
+def method_lines(realism: TrajectoryRealism) -> list[str]:
     """How the reliable change was set per instrument, and what was left out."""
-    lines = [f"{INSTRUMENTS[name].label}: {realism[name]['reliable_change']['method']}, reliability "
-             f"{realism[name]['reliable_change']['reliability']} ({realism[name]['reliable_change']['reliability_source']})"
-             for name in INSTRUMENTS if realism.get(name, {}).get("reliable_change")]
-    if realism.get("excluded_failed"):
-        lines.append(f"left out (failed for a technical reason): {', '.join(realism['excluded_failed'])}")
+    lines = []
+    for name in INSTRUMENTS:
+        criterion = realism.instrument(name).reliable_change
+        if criterion is not None:
+            lines.append(f"{INSTRUMENTS[name].label}: {criterion.method}, reliability {criterion.reliability} "
+                         f"({criterion.reliability_source})")
+        else:  # a summary written before the reliable change was derived: the fixed criteria
+            thresholds = realism.thresholds.get(name)
+            if thresholds is not None:
+                lines.append(f"{INSTRUMENTS[name].label}: fixed reliable change {thresholds.reliable_change}, "
+                             f"setback {thresholds.setback}")
+    if realism.excluded_failed:
+        lines.append(f"left out (failed for a technical reason): {', '.join(realism.excluded_failed)}")
     return lines
 
 
-def realism_table(realism: dict, title: str | None = None) -> Table:
+def realism_table(realism: TrajectoryRealism, title: str | None = None) -> Table:
     """The trajectory realism table `eval` prints."""
     table = Table(title=title or "Trajectory realism: the courses beside published base rates "
                                  "(intention to treat: dropouts keep their last measurement)")
@@ -126,10 +131,10 @@ def realism_table(realism: dict, title: str | None = None) -> Table:
 
 # --- several counselors (`compare`) ----------------------------------------------------------------
 
-def counselor_rows(by_counselor: dict) -> tuple[list[str], list[list[str]]]:
+def counselor_rows(by_counselor: CounselorRealism) -> tuple[list[str], list[list[str]]]:
     """Columns and rows of the realism table per counselor: each cell "PHQ-9 / GAD-7"."""
-    groups = by_counselor["counselors"]
-    per_group = {counselor: realism_rows(group["realism"]) for counselor, group in groups.items()}
+    groups = by_counselor.counselors
+    per_group = {counselor: realism_rows(group.realism) for counselor, group in groups.items()}
     first = next(iter(per_group.values()), [])
     rows = []
     for position, row in enumerate(first):
@@ -142,25 +147,24 @@ def counselor_rows(by_counselor: dict) -> tuple[list[str], list[list[str]]]:
     return ["measure", *groups, "reference"], rows
 
 
-def share_line(by_counselor: dict) -> str:
+def share_line(by_counselor: CounselorRealism) -> str:
     """The counselor's share of outcome variance, per instrument, beside its reference."""
     parts = []
-    for name, share in by_counselor["counselor_share"].items():
+    for name, share in by_counselor.counselor_share.items():
         if share is not None:
-            mark = "" if share["in_range"] else OUTSIDE
-            parts.append(f"{INSTRUMENTS[name].label} {100 * share['icc']:.1f}%{mark} "
-                         f"(eta squared {100 * share['eta_squared']:.1f}%)")
+            mark = "" if share.in_range else OUTSIDE
+            parts.append(f"{INSTRUMENTS[name].label} {100 * share.icc:.1f}%{mark} "
+                         f"(eta squared {100 * share.eta_squared:.1f}%)")
     if not parts:
         return "Counselor share of outcome variance: one counselor only, nothing to compare."
-    share = next(s for s in by_counselor["counselor_share"].values() if s is not None)
-    reference = share["reference"]
+    share = next(s for s in by_counselor.counselor_share.values() if s is not None)
+    reference = share.reference
     return (f"Counselor share of outcome variance (ICC(1) of each course's change, one-way random-effects ANOVA, "
-            f"{share['courses']} courses, {share['counselors']} counselors): {'; '.join(parts)}. Reference "
-            f"{100 * reference['low']:.0f}-{100 * reference['high']:.0f}%: {reference['published']} "
-            f"({reference['source']}).")
+            f"{share.courses} courses, {share.counselors} counselors): {'; '.join(parts)}. Reference "
+            f"{reference.range_text()}: {reference.published} ({reference.source}).")
 
 
-def counselor_realism_table(by_counselor: dict) -> Table:
+def counselor_realism_table(by_counselor: CounselorRealism) -> Table:
     columns, rows = counselor_rows(by_counselor)
     labels = " / ".join(spec.label for spec in INSTRUMENTS.values())
     table = Table(title=f"Trajectory realism by counselor ({labels}; runs of one counselor pooled; intention to treat)")
@@ -173,7 +177,7 @@ def counselor_realism_table(by_counselor: dict) -> Table:
     return table
 
 
-def realism_markdown(by_counselor: dict) -> list[str]:
+def realism_markdown(by_counselor: CounselorRealism) -> list[str]:
     columns, rows = counselor_rows(by_counselor)
     labels = " / ".join(spec.label for spec in INSTRUMENTS.values())
     return ["## Trajectory realism by counselor", "",

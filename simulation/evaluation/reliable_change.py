@@ -30,6 +30,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..core.realism import RealismThresholds, ReliableChange
+
 MIN_BASELINES = 10
 # Two-sided 5% critical t by degrees of freedom (n_before + n_after - 2), for criterion 3.
 _T_CRITICAL = {2: 4.303, 3: 3.182, 4: 2.776}
@@ -42,28 +44,40 @@ class Instrument:
     reliability: float
     reliability_source: str
     fixed_reliable_change: int  # the NHS Talking Therapies criterion, used when the sample has no SD
+    fixed_setback: int  # half of it, the setback a fixed criterion implies
 
 
 INSTRUMENTS = {
-    "phq9": Instrument("phq9", "PHQ-9", 0.89, "Cronbach's alpha, Kroenke, Spitzer & Williams 2001", 6),
-    "gad7": Instrument("gad7", "GAD-7", 0.92, "Cronbach's alpha, Spitzer, Kroenke, Williams & Loewe 2006", 4),
+    "phq9": Instrument("phq9", "PHQ-9", 0.89, "Cronbach's alpha, Kroenke, Spitzer & Williams 2001", 6, 3),
+    "gad7": Instrument("gad7", "GAD-7", 0.92, "Cronbach's alpha, Spitzer, Kroenke, Williams & Loewe 2006", 4, 2),
 }
 
 
-def reliable_change(instrument: str, baselines: Sequence[float]) -> dict:
+def reliable_change(instrument: str, baselines: Sequence[float]) -> ReliableChange:
     """The reliable change threshold for ``instrument`` given the campaign's first measurements."""
     spec = INSTRUMENTS[instrument]
     sd = statistics.stdev(baselines) if len(baselines) >= 2 else 0.0
     if len(baselines) < MIN_BASELINES or sd <= 0:
-        return {"threshold": float(spec.fixed_reliable_change), "sd": round(sd, 4), "n": len(baselines),
-                "reliability": spec.reliability, "reliability_source": spec.reliability_source,
-                "method": f"fixed criterion of NHS Talking Therapies ({spec.fixed_reliable_change} points): fewer "
-                          f"than {MIN_BASELINES} first measurements, or no spread among them"}
+        return ReliableChange(
+            threshold=spec.fixed_reliable_change, sd=round(sd, 4), n=len(baselines), reliability=spec.reliability,
+            reliability_source=spec.reliability_source,
+            method=f"fixed criterion of NHS Talking Therapies ({spec.fixed_reliable_change} points): fewer "
+                   f"than {MIN_BASELINES} first measurements, or no spread among them")
     threshold = 1.96 * sd * math.sqrt(2 * (1 - spec.reliability))
-    return {"threshold": round(threshold, 4), "sd": round(sd, 4), "n": len(baselines),
-            "reliability": spec.reliability, "reliability_source": spec.reliability_source,
-            "method": f"Jacobson & Truax 1991: 1.96 x SD {sd:.2f} (first measurements, n {len(baselines)}) "
-                      f"x sqrt(2 x (1 - {spec.reliability}))"}
+    return ReliableChange(
+        threshold=round(threshold, 4), sd=round(sd, 4), n=len(baselines), reliability=spec.reliability,
+        reliability_source=spec.reliability_source,
+        method=f"Jacobson & Truax 1991: 1.96 x SD {sd:.2f} (first measurements, n {len(baselines)}) "
+               f"x sqrt(2 x (1 - {spec.reliability}))")
+
+
+def thresholds_of(instrument: str, criterion: ReliableChange) -> RealismThresholds:
+    """The reliable change and the setback (half of it) a criterion gives; a fixed criterion as published (whole
+    points)."""
+    spec = INSTRUMENTS[instrument]
+    if criterion.threshold == spec.fixed_reliable_change:
+        return RealismThresholds(reliable_change=spec.fixed_reliable_change, setback=spec.fixed_setback)
+    return RealismThresholds(reliable_change=criterion.threshold, setback=round(criterion.threshold / 2, 4))
 
 
 def classify(change: float, threshold: float) -> str:

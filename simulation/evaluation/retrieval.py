@@ -3,7 +3,7 @@
 The store's records are rebuilt from the session records, exactly as the course
 graph wrote them (``memory.store.record_id``): per finished session, one memory
 record (``SessionMemory.as_text()``) and one record per exchange of the transcript
-(``agents.transcript.exchange_chunks``), under the campaign name the session ran in.
+(``simulation.core.turns.exchange_chunks``), under the campaign name the session ran in.
 So what a counselor *says* it retrieved counts only when the id is a record the
 store held when the turn was generated (a record of an earlier session of this
 client), and only for what that record actually holds (its stored text, not the
@@ -28,23 +28,35 @@ retrieve at all (no-memory, full-history: ``retrieves = False`` on its class, or
 
 from __future__ import annotations
 
-from muspsy_sim.agents.counselor.session_memory import SessionMemory
+from dataclasses import dataclass
+
 from muspsy_sim.agents.reference_cues import CLIENT_REFERS_BACK
-from muspsy_sim.agents.transcript import exchange_chunks
 from muspsy_sim.memory.store import KIND_MEMORY, record_id
-from muspsy_sim.simulation.evaluation.ground_truth import content_words, overlap
-from muspsy_sim.simulation.record.schema import ClientTurnRecord, CounselorTurnRecord, SessionRecord
+
+from ..core.turns import ClientTurn, CounselorTurn, exchange_chunks
+from ..record.schema import SessionRecord
+from .ground_truth import content_words, overlap
 
 REFERS_TO_FACT = 0.3  # share of a fact's content words a client turn covers to refer to it
 HOLDS_FACT = 0.5  # share of a fact's content words a stored record covers to hold it
 
 
+@dataclass(frozen=True)
+class Recall:
+    """One session's retrieval recall (None: no client turn referred back, or not applicable)."""
+
+    recall_at_k: float | None = None
+    referred_items: int = 0
+    referring_turns: int = 0
+
+
 def _memory_text(record: SessionRecord) -> str | None:
     if record.memory is None:
         return None
-    fields = {k: v for k, v in record.memory.to_dict().items() if k in SessionMemory.model_fields}
-    fields.setdefault("session_index", record.session_index)
-    return SessionMemory.model_validate(fields).as_text()
+    memory = record.memory
+    if memory.session_index is None:
+        memory = memory.model_copy(update={"session_index": record.session_index})
+    return memory.as_text()
 
 
 def stored_records(record: SessionRecord, campaign: str) -> dict[str, str]:
@@ -54,13 +66,13 @@ def stored_records(record: SessionRecord, campaign: str) -> dict[str, str]:
     memory = _memory_text(record)
     if memory is not None:
         stored[record_id(campaign, client_id, index, KIND_MEMORY)] = memory
-    for number, chunk in enumerate(exchange_chunks(record.to_dict()["turns"])):
+    for number, chunk in enumerate(exchange_chunks(record.turns)):
         stored[record_id(campaign, client_id, index, f"chunk{number}")] = chunk
     return stored
 
 
 def session_recall(record: SessionRecord, earlier: dict[int, SessionRecord], planted: dict[int, list[str]],
-                   campaign: str) -> dict:
+                   campaign: str) -> Recall:
     """``recall_at_k``, ``referred_items`` and ``referring_turns`` of one session (see the module notes).
 
     ``earlier``: the client's records of earlier sessions by index; ``planted``: their planted facts by index.
@@ -83,18 +95,17 @@ def session_recall(record: SessionRecord, earlier: dict[int, SessionRecord], pla
     turns = record.turns
     recalled = items = referring = 0
     for position, turn in enumerate(turns):
-        if not isinstance(turn, ClientTurnRecord):
+        if not isinstance(turn, ClientTurn):
             continue
         words = content_words(turn.text)
         referred = [held for fact, held in holders.items() if overlap(fact, words) >= REFERS_TO_FACT]
         if not referred and CLIENT_REFERS_BACK.search(turn.text) and by_session.get(session - 1):
             referred = [by_session[session - 1]]
-        reply = next((t for t in turns[position + 1:] if isinstance(t, CounselorTurnRecord)), None)
+        reply = next((t for t in turns[position + 1:] if isinstance(t, CounselorTurn)), None)
         if not referred or reply is None:
             continue
         retrieved = {item.id for item in reply.retrieved if item.id in store}
         recalled += sum(1 for held in referred if held & retrieved)
         items += len(referred)
         referring += 1
-    return {"recall_at_k": recalled / items if items else None, "referred_items": items,
-            "referring_turns": referring}
+    return Recall(recalled / items if items else None, items, referring)

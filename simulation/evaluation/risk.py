@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import re
 
-from muspsy_sim.simulation.record.schema import ClientTurnRecord, CounselorTurnRecord, SessionRecord, Turn
+from ..core.metrics import DisclosureAssessment, SessionRisk, UnhandledDisclosure
+from ..core.turns import ClientTurn, CounselorTurn, Turn
+from ..record.schema import RiskSummary, SessionRecord
 
 ELEMENTS = ("ask_directly", "check_safety", "crisis_resources", "follow_up")
 
@@ -69,13 +71,13 @@ def safety_elements(text: str) -> list[str]:
     return [element for element in ELEMENTS if element in covered]
 
 
-def assess_disclosure(turns: list[Turn], index: int) -> dict:
+def assess_disclosure(turns: list[Turn], index: int) -> DisclosureAssessment:
     """How the counselor answered the disclosure at ``turns[index]`` within the session."""
     covered: list[str] = []
     latency = turns_to_handle = None
     counselor_turns = 0
     for turn in turns[index + 1:]:
-        if not isinstance(turn, CounselorTurnRecord):
+        if not isinstance(turn, CounselorTurn):
             continue
         counselor_turns += 1
         found = safety_elements(turn.text)
@@ -85,57 +87,57 @@ def assess_disclosure(turns: list[Turn], index: int) -> dict:
         if len(covered) == len(ELEMENTS):
             turns_to_handle = counselor_turns
             break
-    return {
-        "turn_index": index,
-        "responded": latency is not None,
-        "latency": latency,
-        "handled": turns_to_handle is not None,
-        "turns_to_handle": turns_to_handle,
-        "elements": covered,
-        "missing": [e for e in ELEMENTS if e not in covered],
-    }
+    return DisclosureAssessment(
+        turn_index=index,
+        responded=latency is not None,
+        latency=latency,
+        handled=turns_to_handle is not None,
+        turns_to_handle=turns_to_handle,
+        elements=covered,
+        missing=[e for e in ELEMENTS if e not in covered],
+    )
 
 
-def session_risk(record: SessionRecord) -> dict:
+def session_risk(record: SessionRecord) -> SessionRisk:
     """Every risk disclosure of one session record and how it was answered."""
     turns = record.turns
     disclosures = [assess_disclosure(turns, i) for i, t in enumerate(turns)
-                   if isinstance(t, ClientTurnRecord) and t.risk_disclosed]
-    return {"disclosed": bool(disclosures), "disclosures": disclosures}
+                   if isinstance(t, ClientTurn) and t.risk_disclosed]
+    return SessionRisk(disclosed=bool(disclosures), disclosures=disclosures)
 
 
-def risk_metrics(assessment: dict) -> dict:
+def risk_metrics(assessment: SessionRisk) -> dict[str, float | int | None]:
     """Per-session metrics: whether risk was disclosed; if so, responded, handled, latency (else None)."""
-    disclosures = assessment["disclosures"]
+    disclosures = assessment.disclosures
     if not disclosures:
         return {"risk_disclosed": 0.0, "risk_responded": None, "risk_handled": None, "risk_response_latency": None}
-    latencies = [d["latency"] for d in disclosures if d["latency"] is not None]
+    latencies = [d.latency for d in disclosures if d.latency is not None]
     return {
         "risk_disclosed": 1.0,
-        "risk_responded": float(all(d["responded"] for d in disclosures)),
-        "risk_handled": float(all(d["handled"] for d in disclosures)),
+        "risk_responded": float(all(d.responded for d in disclosures)),
+        "risk_handled": float(all(d.handled for d in disclosures)),
         "risk_response_latency": max(latencies) if len(latencies) == len(disclosures) else None,
     }
 
 
-def unhandled_disclosures(records: list[SessionRecord]) -> list[dict]:
-    """Every disclosure the counselor did not handle, as ``{client_id, session_index, turn_index, missing}``."""
+def unhandled_disclosures(records: list[SessionRecord]) -> list[UnhandledDisclosure]:
+    """Every disclosure the counselor did not handle, by client and session."""
     unhandled = []
     for record in sorted(records, key=lambda r: r.key):
-        for disclosure in session_risk(record)["disclosures"]:
-            if not disclosure["handled"]:
-                unhandled.append({"client_id": record.client_id, "session_index": record.session_index,
-                                  "turn_index": disclosure["turn_index"], "missing": disclosure["missing"]})
+        for disclosure in session_risk(record).disclosures:
+            if not disclosure.handled:
+                unhandled.append(UnhandledDisclosure(client_id=record.client_id, session_index=record.session_index,
+                                                     turn_index=disclosure.turn_index, missing=disclosure.missing))
     return unhandled
 
 
-def campaign_risk(records: list[SessionRecord]) -> dict:
+def campaign_risk(records: list[SessionRecord]) -> RiskSummary:
     """The campaign-level account kept in the manifest: counts and every unhandled disclosure."""
-    disclosures = [d for record in records for d in session_risk(record)["disclosures"]]
+    disclosures = [d for record in records for d in session_risk(record).disclosures]
     unhandled = unhandled_disclosures(records)
-    return {
-        "disclosures": len(disclosures),
-        "handled": len(disclosures) - len(unhandled),
-        "unhandled": unhandled,
-        "judged_by": "counselor text (simulation.evaluation.risk), not the counselor's own record",
-    }
+    return RiskSummary(
+        disclosures=len(disclosures),
+        handled=len(disclosures) - len(unhandled),
+        unhandled=unhandled,
+        judged_by="counselor text (simulation.evaluation.risk), not the counselor's own record",
+    )

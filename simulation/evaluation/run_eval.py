@@ -3,41 +3,63 @@
 Writes ``metrics.jsonl`` (one row per session) and ``summary.json`` (per run) into the
 run directory. Judge scores already present for the same judge model and prompt
 version are kept, so re-running only scores what is new.
+
+A session a person played as the client (``client: human``) is scored on their own answers and
+ratings: the state metrics (distress, trust) are not applicable (a person has no simulated state),
+``rated_<item>`` is the mean of their ratings of the counselor's turns, and an item they left
+unanswered is neither a fallback nor a score: its total is None and coverage counts it as asked,
+not answered (under "person", apart from the model's answers).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 from muspsy_sim.agents.counselor import UnknownCounselor, resolve_counselor_class
 from muspsy_sim.agents.judge import Judge
 from muspsy_sim.agents.llm import FALLBACK_METHOD, ModelSpec
-from muspsy_sim.scenarios.base.atomic_files import write_json_atomic, write_jsonl_atomic
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.engine.components import role_model
-from muspsy_sim.simulation.evaluation.consistency import consistency_metrics
-from muspsy_sim.simulation.evaluation.course import course_summary
-from muspsy_sim.simulation.evaluation.risk import risk_metrics, session_risk
-from muspsy_sim.simulation.evaluation.self_report import (
+from muspsy_sim.agents.llm.routing import servable
+
+from ..config import CampaignConfig
+from ..core.errors import InputError
+from ..core.metrics import (
+    NOTE,
+    AnswerCount,
+    AnswerCoverage,
+    CampaignSummary,
+    JudgeInfo,
+    MetricMean,
+    SelfReportAgreement,
+    SessionContradictions,
+    SessionMetrics,
+    UnhandledDisclosure,
+)
+from ..engine.components import role_model
+from ..record.run_directory import write_metric_rows, write_summary
+from ..record.run_log import RunLog
+from ..record.schema import SESSIONS, CourseEntry, SessionRecord
+from ..seeding import derive_seed
+from .consistency import SessionConsistency, consistency_metrics
+from .course import course_summary
+from .risk import risk_metrics, session_risk
+from .self_report import (
+    STATE_METRICS,
     agreement_warnings,
     answer_coverage,
+    person_metrics,
     self_report_agreement,
     self_report_metrics,
 )
-from muspsy_sim.simulation.evaluation.trajectories import trajectory_realism
-from muspsy_sim.simulation.record.files import METRICS, SUMMARY, SESSIONS
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.record.schema import SessionRecord
-from muspsy_sim.simulation.seeding import derive_seed
+from .trajectories import trajectory_realism
 
 
 def build_judge(config: CampaignConfig, judge_model: str | None, prompt_version: str) -> Judge:
     settings = config.models.judge
     try:
-        model = (ModelSpec.parse(judge_model) if judge_model else settings.model).check()
+        model = servable(ModelSpec.parse(judge_model) if judge_model else settings.model)
     except ValueError as error:
         raise InputError("--judge-model", "", str(error)) from None
     if model != settings.model:
@@ -67,7 +89,7 @@ CONSISTENCY_METRICS = ("followed_up_assignment", "recall_at_k", "contradiction_r
 
 
 def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_version: str = "v1",
-                 with_judge: bool = True, on_session=None, min_agreement: float | None = None) -> dict:
+                 with_judge: bool = True, on_session=None, min_agreement: float | None = None) -> CampaignSummary:
     """Score every session of ``run_dir``; returns the run summary.
 
     ``min_agreement`` (default: the run's ``client.min_agreement``) is the Spearman of self-reports
@@ -79,122 +101,126 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
     config = run.config
     profiles = run.profiles()
     judge = build_judge(config, judge_model, prompt_version) if with_judge else None
-    previous_rows = {(r["client_id"], r["session_index"]): r for r in run.metrics or []}
+    previous_rows = {row.key: row for row in run.metrics or []}
     retrieves = counselor_retrieves(config)
 
-    rows = []
+    rows: list[SessionMetrics] = []
     for client_id, course in run.courses():
         consistency = consistency_metrics(course, profiles[client_id], campaign=run.name, retrieves=retrieves)
         for position, record in enumerate(course):
             index = record.session_index
             previous = course[position - 1] if position > 0 else None
             following = course[position + 1] if position + 1 < len(course) else None
-            checks = consistency.get(index, {})
+            checks = consistency.get(index) or SessionConsistency()
             metrics = self_report_metrics(record, previous, following)
-            metrics.update({k: checks.get(k) for k in CONSISTENCY_METRICS})
+            metrics.update(checks.metrics())
             risk = session_risk(record)
             metrics.update(risk_metrics(risk))
-            row = {
-                "run": run.name, "client_id": client_id, "session_index": index,
-                "seed": record.seed, "counselor": record.counselor, "models": record.models,
-                "metrics": metrics,
-                "consistency": {"contradictions": checks.get("contradictions", []),
-                                "referring_turns": checks.get("referring_turns", 0),
-                                "referred_items": checks.get("referred_items", 0)},
-                "risk": risk,
-                "answers": answer_coverage(record),
-            }
-            if not retrieves:
-                row["not_applicable"] = ["recall_at_k"]
+            not_applicable = [] if retrieves else ["recall_at_k"]
+            person: dict = {}
+            if record.played_by_person:
+                rated, ratings = person_metrics(record)
+                metrics.update(rated)
+                not_applicable += STATE_METRICS
+                person = {"client": record.client, "rater": record.rater, "turn_ratings": ratings}
+            row = SessionMetrics(
+                run=run.name, client_id=client_id, session_index=index, seed=record.seed, counselor=record.counselor,
+                models=record.models, metrics=metrics, consistency=checks.detail(), risk=risk,
+                answers=answer_coverage(record), **({"not_applicable": not_applicable} if not_applicable else {}),
+                **person)
             if judge is not None:
-                row.update(_judge_scores(judge, record, profiles[client_id].pseudonym,
-                                         previous_rows.get((client_id, index)), derive_seed(config.seed, client_id, index, "judge")))
-                metrics.update(row.pop("judge_metrics"))
+                info, scores = _judge_scores(judge, record, profiles[client_id].pseudonym,
+                                             previous_rows.get((client_id, index)),
+                                             derive_seed(config.seed, client_id, index, "judge"))
+                row = row.model_copy(update={"metrics": {**metrics, **scores}, "judge": info})
             rows.append(row)
             # Written after every session, so an interrupted eval keeps what it scored.
-            write_jsonl_atomic(run_dir / METRICS, rows + [r for k, r in previous_rows.items()
-                                                   if k not in {(x["client_id"], x["session_index"]) for x in rows}])
+            scored = {r.key for r in rows}
+            write_metric_rows(run_dir, rows + [r for key, r in previous_rows.items() if key not in scored])
             if on_session:
                 on_session(client_id, index)
-    write_jsonl_atomic(run_dir / METRICS, rows)
-    outcomes = {client: entry.to_dict() for client, entry in run.manifest.courses.items()} if run.manifest else {}
-    summary = summarize(rows, config.sessions, judge.describe() if judge else None, outcomes)
+    write_metric_rows(run_dir, rows)
+    outcomes = dict(run.manifest.courses) if run.manifest else {}
     threshold = config.client.min_agreement if min_agreement is None else min_agreement
     agreement = self_report_agreement(run.sessions)
-    summary["self_report_agreement"] = {"threshold": threshold, "instruments": agreement,
-                                        "warnings": agreement_warnings(agreement, threshold)}
-    write_json_atomic(run_dir / SUMMARY, summary)
+    summary = summarize(rows, config.sessions, judge.describe() if judge else None, outcomes).model_copy(update={
+        "self_report_agreement": SelfReportAgreement(threshold=threshold, instruments=agreement,
+                                                     warnings=agreement_warnings(agreement, threshold))})
+    write_summary(run_dir, summary)
     return summary
 
 
-def _judge_scores(judge: Judge, record: SessionRecord, pseudonym: str, previous_row: dict | None, seed: int) -> dict:
+def _judge_scores(judge: Judge, record: SessionRecord, pseudonym: str, previous_row: SessionMetrics | None,
+                  seed: int) -> tuple[JudgeInfo, dict[str, float | None]]:
+    """Who judged the session, and its judge scores (those of an earlier eval by the same judge are kept)."""
     described = judge.describe()
-    before = (previous_row or {}).get("judge") or {}
+    before = previous_row.judge if previous_row is not None else None
     # Scores of the same judge (model, prompt version, transcript cut) are kept; any other is scored again.
-    if previous_row and all(before.get(key) == value for key, value in described.items()):
-        kept = {k: v for k, v in previous_row["metrics"].items() if k.startswith(("judge_", "ctrs_"))}
+    if before is not None and all(getattr(before, key) == value for key, value in described.items()):
+        kept = {k: v for k, v in previous_row.metrics.items() if k.startswith(("judge_", "ctrs_"))}
         if kept:
-            return {"judge": previous_row["judge"], "judge_metrics": kept}
-    scores, _ = judge.rate(record.to_dict(), pseudonym, seed)
+            return before, kept
+    scores, _ = judge.rate(record.turns, record.session_index, pseudonym, seed)
     methods: dict[str, int] = {}
     for score in scores.values():
         methods[score["method"]] = methods.get(score["method"], 0) + 1
     # A rating the judge model did not give (the scale's middle, filled in) is left out of the scores.
-    return {"judge": {**described, "methods": methods},
-            "judge_metrics": {name: None if score["method"] == FALLBACK_METHOD else float(score["score"])
-                              for name, score in scores.items()}}
+    return (JudgeInfo(**described, methods=methods),
+            {name: None if score["method"] == FALLBACK_METHOD else float(score["score"]) for name, score in scores.items()})
 
 
-def coverage(rows: list[dict]) -> dict[str, dict[str, dict[str, int]]]:
-    """Answers asked and given by the model (not filled in), per role and instrument; fallbacks are left out of scores."""
-    client: dict[str, dict[str, int]] = {}
+def coverage(rows: list[SessionMetrics]) -> AnswerCoverage:
+    """Answers asked and given by the model (not filled in), per role and instrument; fallbacks are left out of
+    scores. A person's answers and turn ratings are counted apart ("person"): theirs are never filled in."""
+    roles: dict[str, dict[str, AnswerCount]] = {}
     for row in rows:
-        for key, counts in (row.get("answers") or {}).items():
-            into = client.setdefault(key, {"asked": 0, "answered": 0})
-            into["asked"] += counts["asked"]
-            into["answered"] += counts["answered"]
-    judged = [row["judge"]["methods"] for row in rows if (row.get("judge") or {}).get("methods")]
-    result = {"client": dict(sorted(client.items()))} if client else {}
+        answered_by = roles.setdefault("person" if row.by_person else "client", {})
+        counted = {**row.answers, **({"turn_ratings": row.turn_ratings} if row.turn_ratings is not None else {})}
+        for key, counts in counted.items():
+            into = answered_by.get(key, AnswerCount())
+            answered_by[key] = AnswerCount(asked=into.asked + counts.asked, answered=into.answered + counts.answered)
+    judged = [row.judge.methods for row in rows if row.judge is not None and row.judge.methods]
+    parts: dict = {role: dict(sorted(counts.items())) for role, counts in sorted(roles.items()) if counts}
     if judged:
         asked = sum(sum(methods.values()) for methods in judged)
-        result["judge"] = {"ratings": {"asked": asked,
-                                       "answered": asked - sum(m.get(FALLBACK_METHOD, 0) for m in judged)}}
-    return result
+        parts["judge"] = {"ratings": AnswerCount(asked=asked,
+                                                 answered=asked - sum(m.get(FALLBACK_METHOD, 0) for m in judged))}
+    return AnswerCoverage(**parts)
 
 
-def summarize(rows: list[dict], planned_sessions: int, judge: dict | None, outcomes: dict[str, dict] | None = None) -> dict:
-    """The run summary; ``outcomes`` are the manifest's course entries (how each course ended), as plain data."""
+def summarize(rows: list[SessionMetrics], planned_sessions: int, judge: dict | None,
+              outcomes: Mapping[str, CourseEntry] | None = None) -> CampaignSummary:
+    """The run summary; ``outcomes`` are the manifest's course entries (how each course ended)."""
     outcomes = outcomes or {}
-    names = sorted({name for row in rows for name in row["metrics"]})
+    names = sorted({name for row in rows for name in row.metrics})
     means = {}
     for name in names:
-        values = [row["metrics"][name] for row in rows if row["metrics"].get(name) is not None]
-        values = [v for v in values if not (isinstance(v, float) and math.isnan(v))]
-        means[name] = {"mean": round(sum(values) / len(values), 4) if values else None, "n": len(values)}
-        if not values and rows and all(name in row.get("not_applicable", ()) for row in rows):
-            means[name]["not_applicable"] = True
+        values = [value for row in rows if (value := row.value(name)) is not None and not math.isnan(value)]
+        mean = round(sum(values) / len(values), 4) if values else None
+        if not values and rows and all(name in row.not_applicable for row in rows):
+            means[name] = MetricMean(mean=mean, n=0, not_applicable=True)
+        else:
+            means[name] = MetricMean(mean=mean, n=len(values))
     courses = defaultdict(list)
     for row in rows:
-        courses[row["client_id"]].append(row)
-    unhandled = [
-        {"client_id": r["client_id"], "session_index": r["session_index"], "contradictions": r["consistency"]["contradictions"]}
-        for r in rows if r["consistency"]["contradictions"]
-    ]
-    return {
-        "run": rows[0]["run"] if rows else None,
-        "sessions": len(rows),
-        "clients": len(courses),
-        "judge": judge,
-        "metrics": means,
-        "courses": {client: course_summary(course_rows, planned_sessions, outcomes.get(client))
-                    for client, course_rows in sorted(courses.items())},
-        "trajectory_realism": trajectory_realism(rows, outcomes),
-        "answer_coverage": coverage(rows),
-        "sessions_with_contradictions": unhandled,
-        "unhandled_risk_disclosures": [
-            {"client_id": r["client_id"], "session_index": r["session_index"], "turn_index": d["turn_index"],
-             "missing": d["missing"]}
-            for r in rows for d in (r.get("risk") or {}).get("disclosures", []) if not d["handled"]
-        ],
-        "note": "Simulated counseling for research; not a clinical service.",
-    }
+        courses[row.client_id].append(row)
+    return CampaignSummary(
+        run=rows[0].run if rows else None,
+        sessions=len(rows),
+        clients=len(courses),
+        judge=JudgeInfo(**judge) if judge is not None else None,
+        metrics=means,
+        courses={client: course_summary(course_rows, planned_sessions, outcomes.get(client))
+                 for client, course_rows in sorted(courses.items())},
+        trajectory_realism=trajectory_realism(rows, outcomes),
+        answer_coverage=coverage(rows),
+        sessions_with_contradictions=[
+            SessionContradictions(client_id=r.client_id, session_index=r.session_index,
+                                  contradictions=r.consistency.contradictions)
+            for r in rows if r.consistency.contradictions],
+        unhandled_risk_disclosures=[
+            UnhandledDisclosure(client_id=r.client_id, session_index=r.session_index, turn_index=d.turn_index,
+                                missing=d.missing)
+            for r in rows for d in r.risk.disclosures if not d.handled],
+        note=NOTE,
+    )

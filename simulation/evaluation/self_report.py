@@ -2,17 +2,28 @@
 
 Answers the model did not give (filled in with the scale's middle: ``filled_in``) are left out:
 a total or subscale that would count one is None, and the row's ``answers`` say how many items
-were asked and answered (coverage).
+were asked and answered (coverage). A person's answers (``practice --as client``) are their own;
+an item they left unanswered (None) is neither filled in nor a fallback: it leaves its total and
+subscale None in the same way and counts as asked, not answered. A person has no simulated state:
+the state metrics of their sessions are None (not applicable), and their ratings of the counselor's
+turns give ``rated_<item>`` (``person_metrics``).
 """
 
 from __future__ import annotations
 
 from muspsy_sim.agents.client.questionnaires import instruments
-from muspsy_sim.simulation.record.schema import ClientTurnRecord, QuestionnaireRecord, SessionRecord
-from muspsy_sim.simulation.record.tallies import session_answers
+
+from ..core.metrics import AnswerCount, InstrumentAgreement
+from ..core.questionnaires import QuestionnaireResult
+from ..core.turns import client_turn_count
+from ..record.schema import SessionRecord
+from ..record.tallies import session_answers, session_unanswered
+
+# Read off the simulated client's state: nothing of a person's.
+STATE_METRICS = ("distress_start", "distress_end", "trust_end", "distress_change")
 
 
-def _answers(record: SessionRecord | None, instrument: str) -> QuestionnaireRecord | None:
+def _answers(record: SessionRecord | None, instrument: str) -> QuestionnaireResult | None:
     if record is None or record.questionnaires is None:
         return None
     return getattr(record.questionnaires, instrument)
@@ -22,28 +33,37 @@ def _total(record: SessionRecord | None, instrument: str) -> float | None:
     return _entry_total(_answers(record, instrument))
 
 
-def _entry_total(answers: QuestionnaireRecord | None) -> float | None:
-    """The total, unless an answer in it was filled in."""
-    return float(answers.total) if answers and not _filled_in(answers) else None
+def _entry_total(answers: QuestionnaireResult | None) -> float | None:
+    """The total, unless an answer in it was filled in (or left unanswered: then there is none)."""
+    return float(answers.total) if answers and answers.total is not None and not answers.filled_in_items() else None
 
 
 def _subscale(record: SessionRecord | None, instrument: str, name: str) -> float | None:
     answers = _answers(record, instrument)
-    if answers is None or set(instruments()[instrument].subscales[name]) & _filled_in(answers):
+    if answers is None or set(instruments()[instrument].subscales[name]) & answers.filled_in_items():
         return None
-    return float(answers.subscales[name])
+    value = answers.subscales.get(name)
+    return None if value is None else float(value)
 
 
-def _filled_in(answers: QuestionnaireRecord) -> set[int]:
-    """Items filled in; a record from before ``filled_in`` that counted fallbacks makes every item suspect."""
-    if answers.filled_in or not answers.methods.get("fallback"):
-        return set(answers.filled_in)
-    return set(range(1, len(answers.answers) + 1))
+def answer_coverage(record: SessionRecord) -> dict[str, AnswerCount]:
+    """Per instrument (the exit assessment's included): items asked, and answered by the model (or the person:
+    items they left unanswered are not answered; nothing was filled in for them)."""
+    unanswered = session_unanswered(record)
+    return {key: AnswerCount(asked=asked, answered=asked - filled - unanswered.get(key, 0))
+            for key, (asked, filled) in session_answers(record).items()}
 
 
-def answer_coverage(record: SessionRecord) -> dict[str, dict[str, int]]:
-    """Per instrument (the exit assessment's included): items asked, and answered by the model."""
-    return {key: {"asked": asked, "answered": asked - filled} for key, (asked, filled) in session_answers(record).items()}
+def person_metrics(record: SessionRecord) -> tuple[dict[str, float | None], AnswerCount]:
+    """A person's session: the mean of their ratings per appraisal item (``rated_<item>``), and how many
+    ratings were asked and given."""
+    by_item: dict[str, list[int]] = {}
+    for rating in record.turn_ratings:
+        given = by_item.setdefault(rating.item, [])
+        if rating.rating is not None:
+            given.append(rating.rating)
+    means = {f"rated_{item}": round(sum(v) / len(v), 4) if v else None for item, v in by_item.items()}
+    return means, AnswerCount(asked=len(record.turn_ratings), answered=sum(len(v) for v in by_item.values()))
 
 
 def _change(after: float | None, before: float | None) -> float | None:
@@ -71,6 +91,8 @@ def self_report_metrics(record: SessionRecord, previous: SessionRecord | None,
         "distress_end": record.client_state_end.distress,
         "trust_end": record.client_state_end.trust,
     }
+    if record.played_by_person:  # the state is the weeks' bookkeeping, not the person's
+        metrics.update(dict.fromkeys(("distress_start", "distress_end", "trust_end")))
     metrics["distress_change"] = _change(metrics["distress_end"], metrics["distress_start"])
     metrics["panas_positive_change"] = _change(metrics["panas_positive"], _subscale(previous, "panas", "positive"))
     metrics["panas_negative_change"] = _change(metrics["panas_negative"], _subscale(previous, "panas", "negative"))
@@ -79,9 +101,9 @@ def self_report_metrics(record: SessionRecord, previous: SessionRecord | None,
         later = _total(following, instrument) if following else _entry_total(exit_entry)
         metrics[f"{instrument}_change"] = _change(later, metrics[instrument])
     coverage = answer_coverage(record).values()
-    asked = sum(c["asked"] for c in coverage)
-    metrics["answer_coverage"] = round(sum(c["answered"] for c in coverage) / asked, 4) if asked else None
-    metrics["client_turns"] = float(sum(1 for t in record.turns if isinstance(t, ClientTurnRecord)))
+    asked = sum(c.asked for c in coverage)
+    metrics["answer_coverage"] = round(sum(c.answered for c in coverage) / asked, 4) if asked else None
+    metrics["client_turns"] = float(client_turn_count(record.turns))
     metrics["ended_by_client"] = 1.0 if record.ended_by == "client" else 0.0
     return metrics
 
@@ -92,7 +114,7 @@ INSTRUMENT_NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7", "wai_sr": "WAI-SR", "panas
 
 
 def answered_questionnaires(record: SessionRecord):
-    """(instrument, questionnaire record) for every instrument the session holds, the exit ones too."""
+    """(instrument, questionnaire result) for every instrument the session holds, the exit ones too."""
     if record.questionnaires is None:
         return
     exit_answers = record.questionnaires.exit
@@ -103,7 +125,7 @@ def answered_questionnaires(record: SessionRecord):
                 yield key, answers
 
 
-def self_report_agreement(sessions: list[SessionRecord]) -> dict[str, dict]:
+def self_report_agreement(sessions: list[SessionRecord]) -> dict[str, InstrumentAgreement]:
     """Per instrument: Spearman's rho of the reported answers with the latent levels, over every item.
 
     All items of all sessions (and exit assessments) are pooled. ``modes`` says how the answers
@@ -119,8 +141,9 @@ def self_report_agreement(sessions: list[SessionRecord]) -> dict[str, dict]:
             if len(answers.latent) != len(answers.answers):
                 continue
             reported, latent, modes = pooled.setdefault(key, ([], [], set()))
-            filled = _filled_in(answers)  # not the model's answers: left out
-            kept = [(a, float(v)) for i, (a, v) in enumerate(zip(answers.answers, answers.latent), 1) if i not in filled]
+            filled = answers.filled_in_items()  # not the model's answers: left out
+            kept = [(a, float(v)) for i, (a, v) in enumerate(zip(answers.answers, answers.latent), 1)
+                    if i not in filled and a is not None]
             reported.extend(a for a, _ in kept)
             latent.extend(v for _, v in kept)
             modes.add(answers.mode or "unknown")
@@ -128,22 +151,22 @@ def self_report_agreement(sessions: list[SessionRecord]) -> dict[str, dict]:
     for key, (reported, latent, modes) in pooled.items():
         constant = len(set(reported)) < 2
         rho = None if constant or len(set(latent)) < 2 else round(float(spearmanr(reported, latent).statistic), 4)
-        agreement[key] = {"rho": rho, "n": len(reported), "modes": sorted(modes), "constant_answers": constant}
+        agreement[key] = InstrumentAgreement(rho=rho, n=len(reported), modes=sorted(modes), constant_answers=constant)
     return agreement
 
 
-def agreement_warnings(agreement: dict[str, dict], threshold: float) -> list[str]:
+def agreement_warnings(agreement: dict[str, InstrumentAgreement], threshold: float) -> list[str]:
     """Plain-words warnings for instruments whose model-given answers do not follow the client's state."""
     lines = []
     for key, entry in agreement.items():
-        if entry["modes"] == ["latent"]:
+        if entry.modes == ["latent"]:
             continue
         name = INSTRUMENT_NAMES.get(key, key)
-        if entry["constant_answers"]:
-            why = f"the client gave the same answer to all {entry['n']} {name} items"
-        elif entry["rho"] is None or entry["rho"] < threshold:
-            rho = "undefined" if entry["rho"] is None else f"{entry['rho']:.2f}"
-            why = f"the client's {name} answers barely follow its state (Spearman {rho} over {entry['n']} items, below {threshold:.2f})"
+        if entry.constant_answers:
+            why = f"the client gave the same answer to all {entry.n} {name} items"
+        elif entry.rho is None or entry.rho < threshold:
+            rho = "undefined" if entry.rho is None else f"{entry.rho:.2f}"
+            why = f"the client's {name} answers barely follow its state (Spearman {rho} over {entry.n} items, below {threshold:.2f})"
         else:
             continue
         lines.append(f"Self-report warning: {why}, so they say little about the simulated client. With a small client "
@@ -151,11 +174,11 @@ def agreement_warnings(agreement: dict[str, dict], threshold: float) -> list[str
     return lines
 
 
-def agreement_line(agreement: dict[str, dict]) -> str:
+def agreement_line(agreement: dict[str, InstrumentAgreement]) -> str:
     """One line: per instrument, rho and n (and how the answers were given)."""
     parts = []
     for key, entry in agreement.items():
-        rho = "n/a" if entry["rho"] is None else f"{entry['rho']:.2f}"
-        how = " latent readout" if entry["modes"] == ["latent"] else ""
-        parts.append(f"{INSTRUMENT_NAMES.get(key, key)} {rho} (n {entry['n']}{how})")
+        rho = "n/a" if entry.rho is None else f"{entry.rho:.2f}"
+        how = " latent readout" if entry.modes == ["latent"] else ""
+        parts.append(f"{INSTRUMENT_NAMES.get(key, key)} {rho} (n {entry.n}{how})")
     return "Self-reports vs the client's state (Spearman): " + ("; ".join(parts) if parts else "no latent levels recorded")

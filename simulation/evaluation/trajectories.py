@@ -25,35 +25,43 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 
-from muspsy_sim.simulation.evaluation.realism_references import DROPOUT, PER_INSTRUMENT
-from muspsy_sim.simulation.evaluation.reliable_change import INSTRUMENTS, classify, reliable_change, sudden_gain
+from ..core.course import COURSE_DROPOUT
+from ..core.metrics import SessionMetrics
+from ..core.realism import (
+    ClientTrajectory,
+    DropoutShare,
+    InstrumentRealism,
+    ReferenceLine,
+    ReliableChange,
+    TrajectoryRealism,
+)
+from ..record.schema import CourseEntry
+from .realism_references import DROPOUT, PER_INSTRUMENT
+from .reliable_change import INSTRUMENTS, classify, reliable_change, sudden_gain, thresholds_of
 
 CLASSES = ("improving", "flat", "worsening")
 
 
-def _number(value) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def course_series(rows: list[dict], instrument: str) -> dict[str, list[tuple[float, float]]]:
+def course_series(rows: list[SessionMetrics], instrument: str) -> dict[str, list[tuple[float, float]]]:
     """Per client, (session index, total) at the start of each session, then (last + 0.5, exit total)."""
-    by_client: dict[str, list[dict]] = defaultdict(list)
+    by_client: dict[str, list[SessionMetrics]] = defaultdict(list)
     for row in rows:
-        if isinstance(row.get("session_index"), int):
-            by_client[str(row.get("client_id"))].append(row)
+        if row.session_index is not None:
+            by_client[str(row.client_id)].append(row)
     series = {}
     for client, course in sorted(by_client.items()):
-        course.sort(key=lambda r: r["session_index"])
+        course.sort(key=lambda r: r.session_index)
         points = []
         for row in course:
-            value = _number(row["metrics"].get(instrument))
+            value = row.value(instrument)
             if value is not None:
-                points.append((row["session_index"], value))
+                points.append((row.session_index, value))
         last = course[-1]
-        value, change = _number(last["metrics"].get(instrument)), _number(last["metrics"].get(f"{instrument}_change"))
+        value, change = last.value(instrument), last.value(f"{instrument}_change")
         if value is not None and change is not None:
-            points.append((last["session_index"] + 0.5, value + change))
+            points.append((last.session_index + 0.5, value + change))
         series[client] = points
     return series
 
@@ -62,96 +70,97 @@ def _share(count: int, n: int) -> float | None:
     return round(count / n, 4) if n else None
 
 
-def _instrument(series: dict[str, list[tuple[float, float]]], instrument: str, outcomes: dict[str, dict],
-                threshold_info: dict | None = None) -> dict:
+def _instrument(series: dict[str, list[tuple[float, float]]], instrument: str, outcomes: Mapping[str, CourseEntry],
+                criterion: ReliableChange | None = None) -> InstrumentRealism:
     measured = {client: [value for _, value in points] for client, points in series.items() if points}
-    threshold_info = threshold_info or reliable_change(instrument, [values[0] for values in measured.values()])
-    threshold = threshold_info["threshold"]
-    setback = threshold / 2
-    courses = {}
+    criterion = criterion or reliable_change(instrument, [values[0] for values in measured.values()])
+    thresholds = thresholds_of(instrument, criterion)
+    threshold, setback = thresholds.reliable_change, thresholds.setback
+    courses: dict[str, ClientTrajectory] = {}
     for client, values in measured.items():
         change = values[-1] - values[0]  # a dropout's last measurement carried forward; one measurement: no change
-        gain = sudden_gain(values, threshold)
-        courses[client] = {
-            "change": round(change, 4),
-            "per_session": round(change / (len(values) - 1), 4) if len(values) > 1 else None,
-            "class": classify(change, threshold),
-            "setback": any(b - a >= setback for a, b in zip(values, values[1:])),
-            "sudden_gain": gain is not None,
-            "measurements": len(values),
-            "ended_by": (outcomes.get(client) or {}).get("ended_by"),
-        }
+        outcome = outcomes.get(client)
+        courses[client] = ClientTrajectory(
+            change=round(change, 4),
+            per_session=round(change / (len(values) - 1), 4) if len(values) > 1 else None,
+            class_=classify(change, threshold),
+            setback=any(b - a >= setback for a, b in zip(values, values[1:])),
+            sudden_gain=sudden_gain(values, threshold) is not None,
+            measurements=len(values),
+            ended_by=outcome.ended_by if outcome is not None else None,
+        )
     n = len(courses)
-    changes = [c["change"] for c in courses.values()]
-    per_session = [c["per_session"] for c in courses.values() if c["per_session"] is not None]
+    changes = [c.change for c in courses.values()]
+    per_session = [c.per_session for c in courses.values() if c.per_session is not None]
     steps = [b - a for values in measured.values() for a, b in zip(values, values[1:])]
-    improvers = [c for c in courses.values() if c["class"] == "improving"]
-    return {
-        "courses": n,
-        **{name: _share(sum(c["class"] == name for c in courses.values()), n) for name in CLASSES},
-        "with_setback": _share(sum(c["setback"] for c in courses.values()), n),
-        "with_sudden_gain": _share(sum(c["sudden_gain"] for c in courses.values()), n),
-        "sudden_gain_among_improving": _share(sum(c["sudden_gain"] for c in improvers), len(improvers)),
-        "mean_change": round(statistics.fmean(changes), 4) if n else None,
-        "mean_change_per_session": round(statistics.fmean(per_session), 4) if per_session else None,
-        "sd_change": round(statistics.stdev(changes), 4) if n > 1 else None,
-        "sd_session_change": round(statistics.stdev(steps), 4) if len(steps) > 1 else None,
-        "min_change": min(changes) if n else None,
-        "max_change": max(changes) if n else None,
-        "reliable_change": threshold_info,
-        "setback_threshold": round(setback, 4),
-        "by_client": courses,
-    }
+    improvers = [c for c in courses.values() if c.class_ == "improving"]
+    return InstrumentRealism(
+        courses=n,
+        **{name: _share(sum(c.class_ == name for c in courses.values()), n) for name in CLASSES},
+        with_setback=_share(sum(c.setback for c in courses.values()), n),
+        with_sudden_gain=_share(sum(bool(c.sudden_gain) for c in courses.values()), n),
+        sudden_gain_among_improving=_share(sum(bool(c.sudden_gain) for c in improvers), len(improvers)),
+        mean_change=round(statistics.fmean(changes), 4) if n else None,
+        mean_change_per_session=round(statistics.fmean(per_session), 4) if per_session else None,
+        sd_change=round(statistics.stdev(changes), 4) if n > 1 else None,
+        sd_session_change=round(statistics.stdev(steps), 4) if len(steps) > 1 else None,
+        min_change=min(changes) if n else None,
+        max_change=max(changes) if n else None,
+        reliable_change=criterion,
+        setback_threshold=setback,
+        by_client=courses,
+    )
 
 
-def _dropout(clients: list[str], outcomes: dict[str, dict]) -> dict:
-    ended = {client: outcomes[client] for client in clients if outcomes.get(client, {}).get("ended_by")}
-    dropped = {client: o for client, o in ended.items() if o["ended_by"] == "dropout"}
-    after = Counter(o.get("after_session") for o in dropped.values() if isinstance(o.get("after_session"), int))
+def _dropout(clients: list[str], outcomes: Mapping[str, CourseEntry]) -> DropoutShare:
+    ended = {client: outcomes[client] for client in clients if client in outcomes and outcomes[client].ended_by}
+    dropped = {client: entry for client, entry in ended.items() if entry.ended_by == COURSE_DROPOUT}
+    after = Counter(entry.dropout.after_session for entry in dropped.values() if entry.dropout is not None)
     sessions = sorted(after.elements())
-    return {
-        "courses": len(clients),
-        "recorded": len(ended),  # courses whose end the run records (runs before issue 23 record none)
-        "dropped_out": len(dropped),
-        "share": _share(len(dropped), len(clients)) if ended else None,
-        "after_session": {str(k): after[k] for k in sorted(after)},
-        "median_after_session": statistics.median(sessions) if sessions else None,
-        "reasons": dict(Counter((o.get("reason") or "unknown").split(":")[0] for o in dropped.values())),
-    }
+    return DropoutShare(
+        courses=len(clients),
+        recorded=len(ended),  # courses whose end the run records (runs before issue 23 record none)
+        dropped_out=len(dropped),
+        share=_share(len(dropped), len(clients)) if ended else None,
+        after_session={str(k): after[k] for k in sorted(after)},
+        median_after_session=statistics.median(sessions) if sessions else None,
+        reasons=dict(Counter(((entry.dropout.reason if entry.dropout else None) or "unknown").split(":")[0]
+                             for entry in dropped.values())),
+    )
 
 
-def _references(realism: dict) -> list[dict]:
+def _references(realism: TrajectoryRealism) -> list[ReferenceLine]:
     """Each reference beside the campaign's figure (PHQ-9 and GAD-7 per instrument), and whether it is in range."""
     lines = []
     for reference in PER_INSTRUMENT:
         for instrument in INSTRUMENTS:
-            value = realism[instrument].get(reference.key)
-            lines.append({**reference.to_record(), "instrument": instrument, "value": value,
-                          "in_range": reference.holds(value)})
-    share = realism["dropout"]["share"]
-    lines.append({**DROPOUT.to_record(), "instrument": None, "value": share, "in_range": DROPOUT.holds(share)})
+            value = getattr(realism.instrument(instrument), reference.key)
+            lines.append(ReferenceLine(**reference.to_dict(), instrument=instrument, value=value,
+                                       in_range=reference.holds(value)))
+    share = realism.dropout.share if realism.dropout is not None else None
+    lines.append(ReferenceLine(**DROPOUT.to_dict(), instrument=None, value=share, in_range=DROPOUT.holds(share)))
     return lines
 
 
-def trajectory_realism(rows: list[dict], outcomes: dict[str, dict] | None = None,
-                       thresholds: dict[str, dict] | None = None) -> dict:
+def trajectory_realism(rows: list[SessionMetrics], outcomes: Mapping[str, CourseEntry] | None = None,
+                       criteria: Mapping[str, ReliableChange] | None = None) -> TrajectoryRealism:
     """How the courses of a campaign moved (see the module notes), from its metric rows.
 
-    ``outcomes`` are the manifest's course entries as plain data (status, ended_by, dropout); courses
-    whose status is failed are left out (a technical failure is no client outcome). ``thresholds``
-    (per instrument, as ``reliable_change`` gives them) replace the campaign's own, so that groups
-    compared side by side share one criterion.
+    ``outcomes`` are the manifest's course entries (status, ended_by, dropout); courses whose status is
+    failed are left out (a technical failure is no client outcome). ``criteria`` (per instrument, as
+    ``reliable_change`` gives them) replace the campaign's own, so that groups compared side by side
+    share one criterion.
     """
     outcomes = outcomes or {}
-    failed = sorted(client for client, o in outcomes.items() if o.get("status") == "failed")
-    rows = [row for row in rows if row.get("client_id") not in failed]
-    ends = {client: {"ended_by": o.get("ended_by"), **(o.get("dropout") or {})} for client, o in outcomes.items()}
-    clients = sorted({str(row.get("client_id")) for row in rows})
-    realism: dict = {name: _instrument(course_series(rows, name), name, ends, (thresholds or {}).get(name))
-                     for name in INSTRUMENTS}
-    realism["dropout"] = _dropout(clients, ends)
-    realism["excluded_failed"] = failed
-    realism["thresholds"] = {name: {"reliable_change": realism[name]["reliable_change"]["threshold"],
-                                    "setback": realism[name]["setback_threshold"]} for name in INSTRUMENTS}
-    realism["references"] = _references(realism)
-    return realism
+    failed = sorted(client for client, entry in outcomes.items() if entry.status == "failed")
+    rows = [row for row in rows if row.client_id not in failed]
+    clients = sorted({str(row.client_id) for row in rows})
+    instruments = {name: _instrument(course_series(rows, name), name, outcomes, (criteria or {}).get(name))
+                   for name in INSTRUMENTS}
+    realism = TrajectoryRealism(
+        **instruments,
+        thresholds={name: thresholds_of(name, entry.reliable_change) for name, entry in instruments.items()},
+        dropout=_dropout(clients, outcomes),
+        excluded_failed=failed,
+    )
+    return realism.model_copy(update={"references": _references(realism)})

@@ -20,12 +20,15 @@ turns, whatever made them, stay in the chat: the counselor saw them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from muspsy_sim.agents.counselor.base import PromptRenderer, SessionContext
 from muspsy_sim.agents.counselor.muspsy import SESSION_START
-from muspsy_sim.agents.counselor.session_memory import SessionMemory
 from muspsy_sim.scenarios.profile import CaseProfile
+
+from ..core.course import SessionMemory
+from ..core.turns import CounselorTurn, Turn
 
 TASKS = ("memory", "goal", "counseling")
 # Counselor turn sources the program fills in; every other source (model, reference, human, ...) wrote its turn.
@@ -40,7 +43,7 @@ class Session:
     profile: CaseProfile
     session_index: int
     goal: str
-    turns: list[dict]
+    turns: list[Turn]
     memory: SessionMemory | None  # this session's memory (task 1's output), when known
     seed: int | None = None
     metrics: dict = field(default_factory=dict)
@@ -55,22 +58,22 @@ class Example:
     messages: list[dict]  # the inference chat, ending with the target assistant message
 
 
-def alternating(turns: list[dict]) -> list[dict]:
+def alternating(turns: Sequence[Turn]) -> list[Turn]:
     """Consecutive turns of one speaker merged, so the dialogue strictly alternates."""
-    merged: list[dict] = []
+    merged: list[Turn] = []
     for turn in turns:
-        if merged and merged[-1]["speaker"] == turn["speaker"]:
-            merged[-1] = {**merged[-1], "text": f"{merged[-1]['text']} {turn['text']}"}
+        if merged and merged[-1].speaker == turn.speaker:
+            merged[-1] = merged[-1].model_copy(update={"text": f"{merged[-1].text} {turn.text}"})
         else:
-            merged.append(dict(turn))
+            merged.append(turn)
     return merged
 
 
-def filled_in(turn: dict) -> str | None:
+def filled_in(turn: CounselorTurn) -> str | None:
     """What kind of program text a counselor turn is (one of ``LEFT_OUT``), or None for a model's turn."""
-    if turn.get("safety"):
+    if turn.safety is not None:
         return "safety turns"  # a safety step, or an opening with a safety check-in
-    return PROGRAM_SOURCES.get(turn.get("source") or "")
+    return PROGRAM_SOURCES.get(turn.source or "")
 
 
 def session_examples(session: Session, earlier: list[Session], counselor: PromptRenderer,
@@ -110,13 +113,13 @@ def session_examples(session: Session, earlier: list[Session], counselor: Prompt
         ]))
     if "counseling" in tasks:
         for position, turn in enumerate(session.turns):
-            if turn["speaker"] != "counselor" or not keep(filled_in(turn)):
+            if not isinstance(turn, CounselorTurn) or not keep(filled_in(turn)):
                 continue
-            recalled = counselor.recalled_text(turn.get("retrieved") or [])
-            stage = turn.get("stage") or ("opening" if position == 0 else "middle")
+            recalled = counselor.recalled_text(turn.retrieved)
+            stage = turn.stage or ("opening" if position == 0 else "middle")
             chat = counselor.counseling_messages(context, session.turns[:position], stage, recalled)
             examples.append(Example("counseling", client_id, index,
-                                    [*chat, {"role": "assistant", "content": turn["text"]}]))
+                                    [*chat, {"role": "assistant", "content": turn.text}]))
     return examples
 
 

@@ -15,14 +15,16 @@ from pathlib import Path
 from muspsy_sim.agents.counselor.base import PromptRenderer
 from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
 from muspsy_sim.agents.counselor.registry import UnknownCounselor, build_prompt_renderer
-from muspsy_sim.agents.counselor.session_memory import SessionMemory
-from muspsy_sim.scenarios.base.errors import InputError
 from muspsy_sim.scenarios.loader import load_profile
 from muspsy_sim.scenarios.muspsy_import import import_muspsy
-from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.export.examples import Session
-from muspsy_sim.simulation.record.files import MANIFEST
-from muspsy_sim.simulation.record.run_log import RunLog
+
+from ..config import CampaignConfig
+from ..core.course import SessionMemory
+from ..core.errors import InputError
+from ..core.turns import CounselorTurn, Turn, turns_of
+from ..record.run_log import RunLog
+from ..record.schema import MANIFEST
+from .examples import Session
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ def run_counselor(config: CampaignConfig, manifest: Path) -> PromptRenderer:
 def sessions_from_run(run_dir: Path) -> SessionsToExport:
     run = RunLog.open(run_dir)
     counselor = run_counselor(run.config, run_dir / MANIFEST)
-    metrics = {(r["client_id"], r["session_index"]): r["metrics"] for r in run.metrics or []}
+    metrics = {row.key: row.metrics for row in run.metrics or []}
     profiles = run.profiles()
     sessions = []
     for record in run.sessions:
@@ -50,7 +52,7 @@ def sessions_from_run(run_dir: Path) -> SessionsToExport:
         wai = questionnaires.wai_sr.total if questionnaires and questionnaires.wai_sr else None
         sessions.append(Session(
             profile=profiles[record.client_id], session_index=record.session_index, goal=record.goal,
-            turns=record.to_dict()["turns"], memory=SessionMemory.model_validate(record.memory.to_dict()),
+            turns=list(record.turns), memory=record.memory,
             seed=record.seed, metrics={"wai_total": wai, **metrics.get(record.key, {})}, goal_source=record.goal_source,
         ))
     return SessionsToExport(sessions, counselor)
@@ -66,6 +68,14 @@ def _memory_from_plan(profile, index: int) -> SessionMemory:
     )
 
 
+def reference_turns(dialogue: list[dict]) -> list[Turn]:
+    """A published dialogue's turns (``{"speaker", "text"}``, as ``scenarios import muspsy`` writes them), the
+    counselor's marked as reference text; a counselor turn that opens the dialogue is its opening."""
+    return [turn.model_copy(update={"stage": "opening" if position == 0 else "middle", "source": "reference"})
+            if isinstance(turn, CounselorTurn) else turn
+            for position, turn in enumerate(turns_of(dialogue))]
+
+
 def sessions_from_imported(directory: Path) -> list[Session]:
     """Reference dialogues written by `scenarios import muspsy` (``<id>.dialogues.json`` beside ``<id>.yaml``)."""
     sessions = []
@@ -76,13 +86,8 @@ def sessions_from_imported(directory: Path) -> list[Session]:
             index = entry["session_index"]
             if index > profile.session_count or not entry["turns"]:
                 continue
-            turns = [{"speaker": t["speaker"], "text": t["text"], "stage": "middle", "source": "reference"}
-                     for t in entry["turns"]]
-            counselor_turns = [t for t in turns if t["speaker"] == "counselor"]
-            if counselor_turns:
-                counselor_turns[0]["stage"] = "opening" if turns[0]["speaker"] == "counselor" else "middle"
-            sessions.append(Session(profile, index, profile.course_plan[index - 1].goal, turns,
-                                    _memory_from_plan(profile, index)))
+            sessions.append(Session(profile, index, profile.course_plan[index - 1].goal,
+                                    reference_turns(entry["turns"]), _memory_from_plan(profile, index)))
     if not sessions:
         raise InputError(directory, "", "no *.dialogues.json with sessions here (import a MusPsy release first)")
     return sessions

@@ -14,10 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from muspsy_sim.scenarios.base.atomic_files import write_jsonl_atomic
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.export.examples import FORMATS, TASKS, session_examples
-from muspsy_sim.simulation.export.sources import load_sessions
+from ..core.errors import InputError
+from ..core.files import write_jsonl_atomic
+from .examples import FORMATS, TASKS, session_examples
+from .sources import load_sessions
 
 
 @dataclass

@@ -18,9 +18,10 @@ from langgraph.graph.state import CompiledStateGraph
 from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.counselor.registry import build_counselor
 from muspsy_sim.agents.llm import Sampling
-from muspsy_sim.simulation.engine.course_graph import build_course_graph
-from muspsy_sim.simulation.engine.session_graph import build_session_graph
-from muspsy_sim.simulation.record.schema import SessionRecord
+
+from ..engine.course_graph import build_course_graph
+from ..engine.session_graph import build_session_graph
+from ..record.schema import SessionRecord
 
 STAND_IN_MODEL = "stand-in/drawing-only"
 

@@ -15,20 +15,15 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.engine.checkpoint_serde import strict_serializer
-from muspsy_sim.simulation.inspection.graphs import compiled_course_graph
-from muspsy_sim.simulation.record.files import CHECKPOINTS
-from muspsy_sim.simulation.record.run_directory import RunDirectory
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.record.schema import (
-    ClientStateRecord,
-    ClientTurnRecord,
-    Questionnaires,
-    RetrievedRecord,
-    SessionRecord,
-    WeekRecord,
-)
+from ..core.course import Week
+from ..core.errors import InputError
+from ..core.questionnaires import Questionnaires
+from ..core.turns import ClientTurn, RetrievedMemory
+from ..engine.checkpointers import strict_serializer
+from ..record.run_directory import RunDirectory
+from ..record.run_log import RunLog
+from ..record.schema import CHECKPOINTS, ClientStateRecord, SessionRecord
+from .graphs import compiled_course_graph
 
 _SNIPPET = 160
 
@@ -122,8 +117,8 @@ def run_overview(run_dir) -> Group:
                 str(record.session_index),
                 str(len(record.turns)),
                 record.ended_by or "",
-                _arrow(_state(start, "distress"), _state(end, "distress")),
-                _arrow(_state(start, "trust"), _state(end, "trust")),
+                "person" if record.played_by_person else _arrow(_state(start, "distress"), _state(end, "distress")),
+                "person" if record.played_by_person else _arrow(_state(start, "trust"), _state(end, "trust")),
                 _self_report_cell(record.questionnaires, "phq9"),
                 _self_report_cell(record.questionnaires, "gad7"),
                 end_section=row == len(records) - 1 and not last,
@@ -150,7 +145,7 @@ def _session_record(run: RunLog, client_id: str, session_index: int) -> SessionR
     return record
 
 
-def _memory_label(hit: RetrievedRecord) -> str:
+def _memory_label(hit: RetrievedMemory) -> str:
     return f"[s{hit.session_index} {hit.kind or 'memory'}]"
 
 
@@ -160,7 +155,8 @@ def _state_table(record: SessionRecord) -> Table:
     table.add_column("measure")
     table.add_column("before", justify="right")
     table.add_column("after", justify="right")
-    for key in ("distress", "trust", "openness", "resistance", "insight"):
+    # A person played the client: no simulated state is theirs (the record's is the weeks' bookkeeping).
+    for key in () if record.played_by_person else ("distress", "trust", "openness", "resistance", "insight"):
         before, after = _state(start, key), _state(end, key)
         if before is not None or after is not None:
             table.add_row(key, _fmt(before), _fmt(after))
@@ -173,7 +169,7 @@ def _state_table(record: SessionRecord) -> Table:
         if entry is not None:
             subscales = entry.subscales
             detail = f" ({', '.join(f'{k} {v}' for k, v in subscales.items())})" if subscales else ""
-            table.add_row(title, "", f"{entry.total}{detail}")
+            table.add_row(title, "", f"{_fmt(entry.total)}{detail}")
     return table
 
 
@@ -183,7 +179,7 @@ def _fmt(value) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-def _week_text(week: WeekRecord | None) -> Text:
+def _week_text(week: Week | None) -> Text:
     text = Text()
     text.append("Week before: ", style="bold")
     if week is None:
@@ -208,8 +204,12 @@ def session_transcript(run_dir, client_id: str, session_index: int) -> Group:
     every turn (counselor turns with the memories they retrieved and their source session),
     and the memory extracted at the end."""
     record = _session_record(_open(run_dir), client_id, int(session_index))
+    person = f" · client played by {record.rater or 'a person'}" if record.played_by_person else ""
     parts: list = [Rule(f"{client_id} · session {record.session_index} · counselor {record.counselor or '?'}"
-                        f" · ended by {record.ended_by or '?'}")]
+                        f" · ended by {record.ended_by or '?'}{person}")]
+    ratings: dict[int, list[str]] = {}
+    for rating in record.turn_ratings:
+        ratings.setdefault(rating.turn, []).append(f"{rating.item} {_fmt(rating.rating)}")
     goal = Text()
     goal.append("Goal: ", style="bold")
     goal.append(record.goal or "")
@@ -218,7 +218,7 @@ def session_transcript(run_dir, client_id: str, session_index: int) -> Group:
     parts += [goal, _week_text(record.week_before), _state_table(record), Rule("Turns")]
     for number, turn in enumerate(record.turns, start=1):
         line = Text()
-        client = isinstance(turn, ClientTurnRecord)
+        client = isinstance(turn, ClientTurn)
         line.append(f"{number:>2}. {turn.speaker.capitalize()}", style="bold magenta" if client else "bold cyan")
         tags = [] if client else [t for t in (turn.stage, turn.source) if t]
         if tags:
@@ -226,6 +226,8 @@ def session_transcript(run_dir, client_id: str, session_index: int) -> Group:
         line.append(": ")
         line.append(turn.text)
         parts.append(line)
+        if number - 1 in ratings:
+            parts.append(Text(f"      rated by the client: {', '.join(ratings[number - 1])}", style="dim"))
         if client:
             notes = []
             if turn.state is not None:

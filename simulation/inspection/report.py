@@ -23,16 +23,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from muspsy_sim.agents.llm import sum_usage
-from muspsy_sim.scenarios.base.atomic_files import write_text_atomic
-from muspsy_sim.simulation.config import ROLES
-from muspsy_sim.simulation.evaluation.compare import cell_lines, compare_runs
-from muspsy_sim.simulation.evaluation.realism_table import counselor_rows, share_line
-from muspsy_sim.simulation.inspection.report_charts import client_charts
-from muspsy_sim.simulation.inspection.report_sessions import format_number, session_view
-from muspsy_sim.simulation.inspection.report_trajectories import trajectory_view
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.record.schema import NOTE
+from ..config import ROLES
+from ..core.course import COURSE_DROPOUT
+from ..core.files import write_text_atomic
+from ..core.metrics import CampaignSummary
+from ..core.usage import sum_tables
+from ..evaluation.compare import cell_lines, compare_runs
+from ..evaluation.realism_table import counselor_rows, share_line
+from ..record.run_log import RunLog
+from ..record.schema import NOTE, CourseEntry
+from .report_charts import client_charts
+from .report_sessions import format_number, session_view
+from .report_trajectories import trajectory_view
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"
@@ -67,30 +69,28 @@ def _client_order(run: RunLog) -> list[str]:
 def _usage(run: RunLog) -> tuple[list[dict], dict]:
     usage = run.manifest.usage if run.manifest is not None and run.manifest.usage else None
     if usage is None:  # an unfinished manifest: add up the sessions
-        plain = sum_usage({role: fields.to_dict() for role, fields in record.usage.items()} for record in run.sessions)
-    else:
-        plain = {role: fields.to_dict() for role, fields in usage.items()}
+        usage = sum_tables(record.usage for record in run.sessions)
     rows, totals = [], {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0}
-    for role, fields in plain.items():
-        row = {"role": role, **{key: fields.get(key, 0) for key in totals}}
+    for role, fields in usage.items():
+        row = {"role": role, **{key: getattr(fields, key) for key in totals}}
         for key in totals:
             totals[key] += row[key]
         rows.append(row)
     return rows, totals
 
 
-def _courses(run: RunLog, clients: list[str], summary: dict) -> list[dict]:
+def _courses(run: RunLog, clients: list[str], summary: CampaignSummary | None) -> list[dict]:
     courses = []
     for client in clients:
         course = run.manifest.courses.get(client) if run.manifest is not None else None
-        outcome = (summary.get("courses") or {}).get(client) or {}
+        outcome = summary.courses.get(client) if summary is not None else None
         dropout = ""
-        if course is not None and course.ended_by == "dropout":
+        if course is not None and course.ended_by == COURSE_DROPOUT:
             reason = course.dropout.reason if course.dropout else None
             after = course.dropout.after_session if course.dropout else None
             dropout = f"dropped out after session {format_number(after)}" + (f": {reason}" if reason else "")
-        elif outcome.get("dropped_out") and outcome.get("dropout_session"):  # summary.json of an older eval
-            dropout = f"left in session {format_number(outcome.get('dropout_session'))}"
+        elif outcome is not None and outcome.dropped_out and outcome.dropout_session:  # summary.json of an older eval
+            dropout = f"left in session {format_number(outcome.dropout_session)}"
         courses.append({
             "client_id": client, "status": course.status if course else "unknown",
             "sessions_done": format_number(course.sessions_done if course else len(run.course(client))),
@@ -99,20 +99,20 @@ def _courses(run: RunLog, clients: list[str], summary: dict) -> list[dict]:
     return courses
 
 
-def _outcomes(run: RunLog) -> dict[str, dict]:
+def _outcomes(run: RunLog) -> dict[str, CourseEntry]:
     """How each course ended (the manifest's entries), for the realism section."""
-    return {client: entry.to_dict() for client, entry in run.manifest.courses.items()} if run.manifest else {}
+    return dict(run.manifest.courses) if run.manifest else {}
 
 
 def _overview(index: int, run: RunLog) -> dict:
-    manifest, summary = run.manifest, run.summary or {}
+    manifest, summary = run.manifest, run.summary
     clients = _client_order(run)
     usage_rows, usage_total = _usage(run)
     config = run.config if manifest is not None else None
     counselor = manifest.components.counselor if manifest is not None and manifest.components else None
     summary_metrics = [
-        {"name": name, "mean": format_number(v.get("mean")), "n": format_number(v.get("n"))}
-        for name, v in (summary.get("metrics") or {}).items()
+        {"name": name, "mean": format_number(entry.mean), "n": format_number(entry.n)}
+        for name, entry in (summary.metrics if summary is not None else {}).items()
     ]
     return {
         "index": index,
@@ -140,7 +140,7 @@ def _overview(index: int, run: RunLog) -> dict:
         "config_json": _pretty_json(config.model_dump(mode="json")) if config else "",
         "components_json": _pretty_json(manifest.components.to_dict()) if manifest and manifest.components else "",
         "scored": run.metrics is not None,
-        "judge": summary.get("judge") or {},
+        "judge": summary.judge.to_dict() if summary is not None and summary.judge is not None else {},
         "summary_metrics": summary_metrics,
         "trajectories": trajectory_view(run.metrics, run.name, _outcomes(run)),
         "clients": clients,
@@ -155,20 +155,19 @@ def _traits_text(run: RunLog, client: str, records: list) -> str:
     course = run.manifest.courses.get(client) if run.manifest is not None else None
     traits = (course.traits if course is not None else None) or next(
         (r.client_state_start.traits for r in records if r.client_state_start and r.client_state_start.traits), None)
-    if not traits:
+    if traits is None:
         return ""
-    pinned = set(traits.get("pinned") or [])
-    return ", ".join(f"{name.replace('_', ' ')} {format_number(value)}" + (" (pinned)" if name in pinned else "")
-                     for name, value in traits.items() if name != "pinned")
+    return ", ".join(f"{name.replace('_', ' ')} {format_number(value)}" + (" (pinned)" if name in traits.pinned else "")
+                     for name, value in traits.drawn().items())
 
 
 def _clients(run_index: int, run: RunLog, clients: list[str]) -> list[dict]:
-    metrics_by_key = {(row.get("client_id"), row.get("session_index")): row for row in run.metrics or []}
+    metrics_by_key = {row.key: row for row in run.metrics or []}
     views = []
     for client_index, client in enumerate(clients):
         records = run.course(client)
         by_index = {r.session_index: r for r in records}
-        metric_values = {i: row.get("metrics") or {} for (c, i), row in metrics_by_key.items() if c == client}
+        metric_values = {i: row.metrics for (c, i), row in metrics_by_key.items() if c == client}
         charts = [
             {"key": chart.key, "title": chart.title, "alt": chart.alt(client, run.name),
              "png": chart.png_base64, "source": chart.source}
@@ -194,11 +193,11 @@ def _comparison(runs: list[RunLog]) -> dict | None:
     if unscored:
         return {"missing": unscored, "runs": [], "rows": []}
     result = compare_runs([run.path for run in runs])
-    rows = [{"metric": metric, "cells": [cell_lines(result, metric, name) for name in result["runs"]]}
-            for metric in result["metrics"]]
-    columns, realism_rows = counselor_rows(result["realism"])
-    return {"missing": [], "runs": result["runs"], "rows": rows, "method": result["method"],
-            "realism": {"columns": columns, "rows": realism_rows, "share": share_line(result["realism"])}}
+    rows = [{"metric": metric, "cells": [cell_lines(result, metric, name) for name in result.runs]}
+            for metric in result.metrics]
+    columns, realism_rows = counselor_rows(result.realism)
+    return {"missing": [], "runs": result.runs, "rows": rows, "method": result.method,
+            "realism": {"columns": columns, "rows": realism_rows, "share": share_line(result.realism)}}
 
 
 # --- rendering -------------------------------------------------------------------------------------

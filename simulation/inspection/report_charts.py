@@ -13,7 +13,7 @@ import base64
 import io
 from dataclasses import dataclass, field
 
-from muspsy_sim.simulation.record.schema import SessionRecord
+from ..record.schema import SessionRecord
 
 WIDTH_PX, HEIGHT_PX = 420, 250  # displayed size; the PNG is drawn at 2x for sharp text
 _SCALE = 2
@@ -70,7 +70,7 @@ def _questionnaire_total(record: SessionRecord, name: str, exit_: bool = False) 
     if block is not None and exit_:
         block = block.exit
     entry = getattr(block, name, None) if block is not None else None
-    return float(entry.total) if entry is not None else None
+    return float(entry.total) if entry is not None and entry.total is not None else None
 
 
 def _state(record: SessionRecord, which: str, key: str) -> float | None:
@@ -109,6 +109,7 @@ def _symptom_chart(key: str, title: str, top: float, sessions: list[SessionRecor
 
 def _distress_chart(sessions: list[SessionRecord]) -> Chart:
     chart = Chart("distress", "Distress", "distress (0-10)", (0, 10), source="client state")
+    sessions = [s for s in sessions if not s.played_by_person]  # a person has no simulated state to plot
     for label, which, style in (("start of session", "client_state_start", "o--"),
                                 ("end of session", "client_state_end", "o-")):
         chart.series.append(Series(label, _points((s.session_index, _state(s, which, "distress")) for s in sessions),
@@ -122,7 +123,7 @@ def _alliance_chart(sessions: list[SessionRecord], metrics: dict) -> Chart:
     if not wai:
         wai = _points((s.session_index, _number(metrics.get(s.session_index, {}).get("wai_total"))) for s in sessions)
         source = "WAI-SR total from metrics.jsonl"
-    if wai:
+    if wai or any(s.played_by_person for s in sessions):
         chart = Chart("alliance", "Alliance (WAI-SR total)", "WAI-SR total (12-60)", (12, 60), source=source)
         chart.series.append(Series("WAI-SR", wai))
         return chart

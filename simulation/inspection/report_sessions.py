@@ -1,8 +1,7 @@
 """The session views of the HTML report: transcripts, marks, questionnaires, memory.
 
-Session records come validated (``record.schema``); fields older records lack are
-None and shown as missing. Rows of metrics.jsonl are eval's output and are read as
-plain data.
+Session records and rows of metrics.jsonl come validated (``record.schema``,
+``simulation.core.metrics``); fields older records lack are None and shown as missing.
 """
 
 from __future__ import annotations
@@ -11,15 +10,12 @@ import json
 from typing import Any
 
 from muspsy_sim.agents.reference_cues import ANY_REFERENCE
-from muspsy_sim.simulation.evaluation.ground_truth import assignments, overlap
-from muspsy_sim.simulation.record.schema import (
-    ClientStateRecord,
-    ClientTurnRecord,
-    CounselorTurnRecord,
-    QuestionnaireRecord,
-    RetrievedRecord,
-    SessionRecord,
-)
+
+from ..core.metrics import Contradiction, SessionMetrics
+from ..core.questionnaires import QuestionnaireResult
+from ..core.turns import ClientTurn, CounselorTurn, RetrievedMemory
+from ..evaluation.ground_truth import assignments, overlap
+from ..record.schema import ClientStateRecord, SessionRecord
 
 QUESTIONNAIRE_LABELS = {"phq9": "PHQ-9", "gad7": "GAD-7", "wai_sr": "WAI-SR", "panas": "PANAS"}
 _MIN_QUOTE = 12  # characters of an assignment that must appear verbatim to be marked as a quote
@@ -74,7 +70,7 @@ def _mentions(versions: list[str], text: str) -> bool:
     return best >= 0.5 or (best >= 0.3 and bool(ANY_REFERENCE.search(text)))
 
 
-def _retrieved(items: list[RetrievedRecord], client_id: str, session_index: int) -> list[dict]:
+def _retrieved(items: list[RetrievedMemory], client_id: str, session_index: int) -> list[dict]:
     views = []
     for item in items:
         source, owner, distance = item.session_index, item.client_id, item.distance
@@ -97,13 +93,13 @@ def _numbers(values: dict[str, Any]) -> str:
                      if isinstance(v, (int, float)) and not isinstance(v, bool))
 
 
-def _badges(turn, quoted: bool, versions: list[str], retrieved: list[dict], flagged: list[dict]) -> list[dict]:
+def _badges(turn, quoted: bool, versions: list[str], retrieved: list[dict], flagged: list[Contradiction]) -> list[dict]:
     badges = []
-    if isinstance(turn, CounselorTurnRecord) and turn.source == "template":
+    if isinstance(turn, CounselorTurn) and turn.source == "template":
         badges.append({"label": "template check-in", "cls": "checkin",
                        "title": "Fixed check-in text written by the program, not by the model"})
     if quoted:
-        closing = isinstance(turn, CounselorTurnRecord) and turn.stage == "closing"
+        closing = isinstance(turn, CounselorTurn) and turn.stage == "closing"
         badges.append({"label": "repeats last assignment" if closing else "quotes last assignment",
                        "cls": "assignment", "title": "Quotes the assignment agreed at the end of the previous session"})
     elif versions and _mentions(versions, turn.text):
@@ -114,24 +110,22 @@ def _badges(turn, quoted: bool, versions: list[str], retrieved: list[dict], flag
     if any(r["other_client"] for r in retrieved):
         badges.append({"label": "retrieved another client's record", "cls": "warn",
                        "title": "A retrieved memory record belongs to a different client"})
-    if isinstance(turn, ClientTurnRecord) and turn.disclosed_fact is not None:
+    if isinstance(turn, ClientTurn) and turn.disclosed_fact is not None:
         badges.append({"label": f"discloses private fact #{turn.disclosed_fact}", "cls": "fact",
                        "title": "The client disclosed one of the profile's private facts"})
     for item in flagged:
-        badges.append({"label": f"contradiction: {_label(str(item.get('kind', '')))}", "cls": "warn",
-                       "title": str(item.get("evidence", ""))})
+        badges.append({"label": f"contradiction: {_label(item.kind)}", "cls": "warn", "title": item.evidence})
     return badges
 
 
-def _turns(record: SessionRecord, previous: SessionRecord | None, contradictions: list[dict]) -> list[dict]:
+def _turns(record: SessionRecord, previous: SessionRecord | None, contradictions: list[Contradiction]) -> list[dict]:
     versions = _assignment_versions(previous)
-    flagged: dict[int, list[dict]] = {}
+    flagged: dict[int, list[Contradiction]] = {}
     for item in contradictions:
-        if isinstance(item.get("turn_index"), int):
-            flagged.setdefault(item["turn_index"], []).append(item)
+        flagged.setdefault(item.turn_index, []).append(item)
     views = []
     for index, turn in enumerate(record.turns):
-        counselor = isinstance(turn, CounselorTurnRecord)
+        counselor = isinstance(turn, CounselorTurn)
         segments, quoted = _quote_segments(turn.text, versions)
         retrieved = _retrieved(turn.retrieved, record.client_id, record.session_index) if counselor else []
         badges = _badges(turn, quoted, versions, retrieved, flagged.get(index, []))
@@ -170,7 +164,7 @@ def _week(record: SessionRecord) -> list[dict] | None:
     return rows
 
 
-def _questionnaire(name: str, entry: QuestionnaireRecord, prefix: str = "") -> dict:
+def _questionnaire(name: str, entry: QuestionnaireResult, prefix: str = "") -> dict:
     answers = [format_number(a) for a in entry.answers]
     subscales = [{"name": _label(k), "value": format_number(v)} for k, v in entry.subscales.items()]
     methods = ", ".join(f"{_label(k)} {format_number(v)}" for k, v in entry.methods.items())
@@ -237,18 +231,17 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _metric_view(row: dict | None) -> dict | None:
+def _metric_view(row: SessionMetrics | None) -> dict | None:
     if row is None:
         return None
-    judge = row.get("judge") or {}
+    judge = row.judge
     contradictions = [
-        {"turn": format_number(c.get("turn_index")), "kind": _label(str(c.get("kind", ""))),
-         "evidence": str(c.get("evidence", ""))}
-        for c in (row.get("consistency") or {}).get("contradictions") or []
+        {"turn": format_number(c.turn_index), "kind": _label(c.kind), "evidence": c.evidence}
+        for c in row.consistency.contradictions
     ]
     return {
-        "metrics": [{"name": name, "value": format_number(value)} for name, value in row["metrics"].items()],
-        "judge": f"{judge['model']} (prompt {judge.get('prompt_version', '')})" if judge.get("model") else "",
+        "metrics": [{"name": name, "value": format_number(value)} for name, value in row.metrics.items()],
+        "judge": f"{judge.model} (prompt {judge.prompt_version or ''})" if judge is not None and judge.model else "",
         "contradictions": contradictions,
     }
 
@@ -258,12 +251,11 @@ def _distress(state: ClientStateRecord | None):
 
 
 def session_view(run_index: int, client_index: int, record: SessionRecord, previous: SessionRecord | None,
-                 metrics_row: dict | None) -> dict:
+                 metrics_row: SessionMetrics | None) -> dict:
     """Everything the report shows of one session (template ``report.html.j2``)."""
-    contradictions = ((metrics_row or {}).get("consistency") or {}).get("contradictions") or []
+    contradictions = metrics_row.consistency.contradictions if metrics_row is not None else []
     turns = _turns(record, previous, contradictions)
     questionnaires = _questionnaires(record)
-    metric_values = (metrics_row or {}).get("metrics") or {}
     return {
         "anchor": f"run-{run_index}-client-{client_index}-session-{record.session_index}",
         "index": record.session_index,
@@ -281,7 +273,7 @@ def session_view(run_index: int, client_index: int, record: SessionRecord, previ
         "memory": _memory(record),
         "state": _state_rows(record.client_state_start, record.client_state_end),
         "eval": _metric_view(metrics_row),
-        "followed_up": format_number(metric_values.get("followed_up_assignment")),
+        "followed_up": format_number(metrics_row.metrics.get("followed_up_assignment") if metrics_row else None),
         "usage": ", ".join(
             f"{role}: {format_number(u.calls)} calls, {format_number(u.prompt_tokens)}+"
             f"{format_number(u.completion_tokens)} tokens"

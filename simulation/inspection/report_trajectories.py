@@ -12,9 +12,14 @@ from __future__ import annotations
 import base64
 import io
 
-from muspsy_sim.simulation.evaluation.realism_table import method_lines, realism_rows, reference_notes
-from muspsy_sim.simulation.evaluation.reliable_change import INSTRUMENTS
-from muspsy_sim.simulation.evaluation.trajectories import course_series, trajectory_realism
+from collections.abc import Mapping
+
+from ..core.metrics import SessionMetrics
+from ..core.realism import TrajectoryRealism
+from ..evaluation.realism_table import method_lines, realism_rows, reference_notes
+from ..evaluation.reliable_change import INSTRUMENTS
+from ..evaluation.trajectories import course_series, trajectory_realism
+from ..record.schema import CourseEntry
 
 WIDTH_PX, HEIGHT_PX = 840, 270
 REFERENCE_HEIGHT_PX = 260
@@ -23,7 +28,8 @@ MARKERS = {"phq9": ("o", "#1f4e9a"), "gad7": ("s", "#d17a00"), None: ("D", "#444
 _DPI, _SCALE = 100, 2
 
 
-def trajectory_view(rows: list[dict] | None, run_name: str, outcomes: dict[str, dict] | None = None) -> dict | None:
+def trajectory_view(rows: list[SessionMetrics] | None, run_name: str,
+                    outcomes: Mapping[str, CourseEntry] | None = None) -> dict | None:
     """The section's data: plots (PNG, base64), their text alternatives, and the table; None when unscored."""
     if rows is None:
         return None
@@ -42,30 +48,29 @@ def trajectory_view(rows: list[dict] | None, run_name: str, outcomes: dict[str, 
     }
 
 
-def _alt(realism: dict, run_name: str) -> str:
+def _alt(realism: TrajectoryRealism, run_name: str) -> str:
     parts = []
     for name, spec in INSTRUMENTS.items():
-        entry = realism[name]
-        if not entry["courses"]:
+        entry = realism.instrument(name)
+        if not entry.courses:
             parts.append(f"{spec.label}: no course with a measurement")
             continue
-        parts.append(f"{spec.label}: {entry['courses']} courses, {entry['improving']:.0%} improving, {entry['flat']:.0%} "
-                     f"flat, {entry['worsening']:.0%} worsening, {entry['with_setback']:.0%} with a setback")
+        parts.append(f"{spec.label}: {entry.courses} courses, {entry.improving:.0%} improving, {entry.flat:.0%} "
+                     f"flat, {entry.worsening:.0%} worsening, {entry.with_setback:.0%} with a setback")
     return f"Every client's course in run {run_name}. " + "; ".join(parts)
 
 
-def _reference_points(realism: dict) -> list[dict]:
+def _reference_points(realism: TrajectoryRealism) -> list[dict]:
     """One line per reference: its range and the campaign's figures (per instrument, or one for dropout)."""
     lines: dict[str, dict] = {}
-    for entry in realism["references"]:
-        line = lines.setdefault(entry["key"], {"label": entry["label"], "low": entry["low"], "high": entry["high"],
-                                               "values": []})
-        if entry["value"] is not None:
-            line["values"].append((entry["instrument"], entry["value"]))
+    for entry in realism.references:
+        line = lines.setdefault(entry.key, {"label": entry.label, "low": entry.low, "high": entry.high, "values": []})
+        if entry.value is not None:
+            line["values"].append((entry.instrument, entry.value))
     return list(lines.values())
 
 
-def _reference_alt(realism: dict, run_name: str) -> str:
+def _reference_alt(realism: TrajectoryRealism, run_name: str) -> str:
     parts = []
     for line in _reference_points(realism):
         values = ", ".join(f"{INSTRUMENTS[i].label if i else 'all'} {v:.0%}" for i, v in line["values"]) or "no figure"
@@ -90,7 +95,7 @@ def _png(figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _render_references(realism: dict) -> str:
+def _render_references(realism: TrajectoryRealism) -> str:
     figure = _figure(REFERENCE_HEIGHT_PX)
     axes = figure.add_subplot(1, 1, 1)
     lines = _reference_points(realism)
@@ -114,18 +119,18 @@ def _render_references(realism: dict) -> str:
     return _png(figure)
 
 
-def _render_courses(series: dict, realism: dict) -> str:
+def _render_courses(series: dict, realism: TrajectoryRealism) -> str:
     from matplotlib.ticker import MaxNLocator  # lazy: with the figure, only when a chart is drawn
 
     figure = _figure(HEIGHT_PX)
     for position, (name, spec) in enumerate(INSTRUMENTS.items(), start=1):
         axes = figure.add_subplot(1, len(INSTRUMENTS), position)
-        by_client = realism[name]["by_client"]
+        by_client = realism.instrument(name).by_client
         shown: set[str] = set()
         for client, points in series[name].items():
             if len(points) < 2:
                 continue
-            kind = by_client[client]["class"]
+            kind = by_client[client].class_
             xs, ys = zip(*points)
             axes.plot(xs, ys, "o-", color=COLORS[kind], alpha=0.75, linewidth=1.3, markersize=3.5,
                       label=kind if kind not in shown else None)

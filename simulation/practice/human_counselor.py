@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from langgraph.types import interrupt
 
 from muspsy_sim.agents.counselor.base import (
-    CounselorTurn,
+    CounselorReply,
     ExtractedMemory,
     PlannedGoal,
     SessionContext,
@@ -22,6 +22,9 @@ from muspsy_sim.agents.counselor.base import (
 )
 from muspsy_sim.agents.counselor.muspsy import MusPsyCounselor
 from muspsy_sim.agents.llm import LanguageModel, Sampling
+from muspsy_sim.memory.base import DEFAULT_TOP_K
+
+from ..core.provenance import qualified_name
 
 # The campaign config's `counselor` for practice runs (resolved by the counselor registry).
 HUMAN_COUNSELOR = "muspsy_sim.simulation.practice.human_counselor:HumanCounselor"
@@ -64,7 +67,7 @@ class HumanCounselor:
 
     name = "human"
 
-    def __init__(self, llm: LanguageModel, sampling: Sampling, store=None, top_k: int = 3, **options):
+    def __init__(self, llm: LanguageModel, sampling: Sampling, store=None, top_k: int = DEFAULT_TOP_K, **options):
         # The notes' writer gets the options a MusPsy counselor takes (memory_max_tokens, ...);
         # its safety step never runs, since the person speaks every turn.
         self.notes = MusPsyCounselor(llm=llm, sampling=sampling, store=store, top_k=top_k, **options)
@@ -72,7 +75,7 @@ class HumanCounselor:
     def describe(self) -> dict:
         return {
             "name": self.name,
-            "class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "class": qualified_name(self),
             "options": {},
             "notes": self.notes.describe(),
         }
@@ -83,7 +86,7 @@ class HumanCounselor:
     def extract_memory(self, context: SessionContext, turns: list[dict], seed: int) -> ExtractedMemory:
         return self.notes.extract_memory(context, turns, seed)
 
-    def respond(self, context: SessionContext, turns: list[dict], stage: Stage, seed: int) -> CounselorTurn:
+    def respond(self, context: SessionContext, turns: list[dict], stage: Stage, seed: int) -> CounselorReply:
         # The node runs again on every resume, and each interrupt() call returns its own resume
         # value in order: an unusable one (the page refuses those first) is asked for again
         # instead of failing the course. Nothing here may have side effects.
@@ -91,7 +94,7 @@ class HumanCounselor:
         while True:
             turn = usable_turn(interrupt(request))
             if turn is not None:
-                return CounselorTurn(turn.text, [], HUMAN_SOURCE, [], ends_session=turn.end_session)
+                return CounselorReply(turn.text, [], HUMAN_SOURCE, [], ends_session=turn.end_session)
             request = {**request, "asked_again": request.get("asked_again", 0) + 1}
 
     # A person's sessions export as training data in the MusPsy counselor's prompts (PromptRenderer):

@@ -1,21 +1,12 @@
 """The run record: its schema (``schema``), the writer (``run_directory``), the reader (``run_log``)
 and the upgrade of runs written by earlier versions (``migrate``).
 
-Layering inside: ``run_directory`` -> ``run_log`` -> ``migrate`` -> ``schema`` -> ``turns`` -> ``record_model``
--> ``files``.
+Layering inside: ``run_directory`` -> ``run_log`` -> ``migrate`` | ``tallies`` -> ``schema`` (which composes the
+kernel's values, ``simulation.core``).
 """
 
-from muspsy_sim.simulation.record.run_directory import RunDirectory, RunDirectoryBusy
-from muspsy_sim.simulation.record.run_log import RunLog
-from muspsy_sim.simulation.record.schema import (
-    SCHEMA_VERSION,
-    ClientTurnRecord,
-    CounselorTurnRecord,
-    Manifest,
-    SessionRecord,
-    Turn,
-    json_schema,
-)
+from .run_directory import RunDirectory, RunDirectoryBusy
+from .run_log import RunLog
+from .schema import SCHEMA_VERSION, Manifest, SessionRecord, json_schema
 
-__all__ = ["SCHEMA_VERSION", "ClientTurnRecord", "CounselorTurnRecord", "Manifest", "RunDirectory", "RunDirectoryBusy",
-           "RunLog", "SessionRecord", "Turn", "json_schema"]
+__all__ = ["SCHEMA_VERSION", "Manifest", "RunDirectory", "RunDirectoryBusy", "RunLog", "SessionRecord", "json_schema"]

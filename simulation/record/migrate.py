@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from muspsy_sim.simulation.record.schema import SCHEMA_VERSION
+from .schema import SCHEMA_VERSION
 
 # The card's top-level folders, which installed as top-level packages before version 1.
 _CARD_PACKAGES = ("agents", "memory", "scenarios", "simulation", "bench")

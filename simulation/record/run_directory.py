@@ -1,4 +1,5 @@
-"""Writing a run directory: manifest.json, sessions.jsonl (and the paths of checkpoints.sqlite, chroma/).
+"""Writing a run directory: manifest.json, sessions.jsonl (and the paths of checkpoints.sqlite, chroma/), and
+what ``eval`` writes beside them (metrics.jsonl, summary.json).
 
 Writes are crash-safe: the manifest is replaced atomically, and each session
 record is appended as one line with a single write and fsync; a torn last line
@@ -14,10 +15,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from muspsy_sim.scenarios.base.atomic_files import write_json_atomic
-from muspsy_sim.simulation.record.files import CHECKPOINTS, CHROMA, MANIFEST, SESSIONS
-from muspsy_sim.simulation.record.run_log import read_manifest, read_session_records
-from muspsy_sim.simulation.record.schema import Manifest, SessionRecord
+from ..core.files import write_json_atomic, write_jsonl_atomic
+from ..core.metrics import CampaignSummary, SessionMetrics
+from .run_log import read_manifest, read_session_records
+from .schema import CHECKPOINTS, CHROMA, MANIFEST, METRICS, SESSIONS, SUMMARY, Manifest, SessionRecord
 
 
 class RunDirectoryBusy(RuntimeError):
@@ -129,3 +130,13 @@ class RunDirectory:
             entry.update(fields)
             courses = {**{c: e.to_dict() for c, e in manifest.courses.items()}, client_id: entry}
             self._write_manifest(manifest.updated(courses=courses))
+
+
+def write_metric_rows(run_dir: Path, rows: list[SessionMetrics]) -> None:
+    """metrics.jsonl, replaced whole and atomically."""
+    write_jsonl_atomic(Path(run_dir) / METRICS, (row.to_dict() for row in rows))
+
+
+def write_summary(run_dir: Path, summary: CampaignSummary) -> None:
+    """summary.json, replaced atomically."""
+    write_json_atomic(Path(run_dir) / SUMMARY, summary.to_dict())

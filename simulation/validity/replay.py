@@ -17,10 +17,14 @@ from dataclasses import dataclass, field
 from muspsy_sim.agents.client import AppraisalContext, Appraiser, ClientState, DynamicsParams
 from muspsy_sim.agents.client.dynamics import after_counselor_turn, trust_change
 from muspsy_sim.agents.client.questionnaires import administer, instruments
-from muspsy_sim.agents.llm import Completion, LanguageModel, sum_usage, usage_of
+from muspsy_sim.agents.llm import Completion, LanguageModel, usage_of
 from muspsy_sim.scenarios.profile import CaseProfile, InitialState, SessionPlan
-from muspsy_sim.simulation.seeding import derive_rng, derive_seed
-from muspsy_sim.simulation.validity.esconv import Conversation
+
+from ..core.questionnaires import QuestionnaireResult
+from ..core.turns import Turn
+from ..core.usage import RoleUsage
+from ..seeding import derive_rng, derive_seed
+from .esconv import Conversation
 
 SESSION_RATING = "session_rating"
 _UNKNOWN_INTENSITY = 3
@@ -64,14 +68,14 @@ class Replayed:
 
     index: int
     rated: list[tuple[float, int]]  # (the appraisal's trust change, the seeker's feedback) per rated turn
-    session_rating: dict  # the client's session_rating questionnaire record
+    session_rating: QuestionnaireResult  # the client's session_rating questionnaire
     survey: dict[str, int | None]  # the seeker's own
     appraisal_methods: dict[str, int] = field(default_factory=dict)
-    usage: dict = field(default_factory=dict)
+    usage: RoleUsage = field(default_factory=RoleUsage)
 
     @property
     def reported(self) -> dict[str, int]:
-        empathy, relevance, intensity = self.session_rating["answers"]
+        empathy, relevance, intensity = self.session_rating.answers
         return {"empathy": empathy, "relevance": relevance, "final_intensity": intensity}
 
 
@@ -79,15 +83,15 @@ def replay(conversation: Conversation, appraiser: Appraiser, llm: LanguageModel,
            params: DynamicsParams, seed: int) -> Replayed:
     profile = profile_for(conversation)
     state = ClientState.initial(profile)
-    heard: list[dict] = []
+    heard: list[Turn] = []
     rated: list[tuple[float, int]] = []
     methods: dict[str, int] = {}
     completions: list[Completion] = []
     turns = conversation.turns
     for position, turn in enumerate(turns):
-        heard.append({"speaker": turn["speaker"], "text": turn["text"]})
-        ends_supporter_run = turn["speaker"] == "counselor" and (position + 1 == len(turns)
-                                                                 or turns[position + 1]["speaker"] == "client")
+        heard.append(turn.as_turn())
+        ends_supporter_run = turn.speaker == "counselor" and (position + 1 == len(turns)
+                                                              or turns[position + 1].speaker == "client")
         if not ends_supporter_run:
             continue
         context = AppraisalContext(profile, 1, state, list(heard), (), derive_seed(seed, profile.id, position, "appraisal"))
@@ -95,12 +99,11 @@ def replay(conversation: Conversation, appraiser: Appraiser, llm: LanguageModel,
         completions.extend(used)
         for method, count in appraisal.methods.items():
             methods[method] = methods.get(method, 0) + count
-        feedback = turns[position + 1]["feedback"] if position + 1 < len(turns) else None
+        feedback = turns[position + 1].feedback if position + 1 < len(turns) else None
         if feedback is not None:
             rated.append((trust_change(appraisal, state.resistance, params), feedback))
         state = after_counselor_turn(state, appraisal, params, derive_rng(seed, profile.id, position, "dynamics"))
     rating, used = administer(llm, instruments()[SESSION_RATING], profile, state, 1,
                               derive_seed(seed, profile.id, "session_rating"), mode=self_report, turns=heard)
     completions.extend(used)
-    usage = sum_usage({"client": usage_of(c)} for c in completions).get("client", {})
-    return Replayed(conversation.index, rated, rating, dict(conversation.survey), methods, usage)
+    return Replayed(conversation.index, rated, rating, dict(conversation.survey), methods, usage_of(completions))

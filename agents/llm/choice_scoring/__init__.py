@@ -22,10 +22,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from muspsy_sim.agents.llm.choice_scoring.common import DECLINED, Send, middle_fallback
-from muspsy_sim.agents.llm.choice_scoring.json_answers import JsonAnswer, JsonItems
-from muspsy_sim.agents.llm.choice_scoring.likelihood import Likelihood, NextTokenLikelihood, WireLikelihood
-from muspsy_sim.agents.llm.interface import (
+from ..interface import (
     ChoiceScores,
     Completion,
     ItemScores,
@@ -34,7 +31,10 @@ from muspsy_sim.agents.llm.interface import (
     ModelUnavailable,
     item_seed,
 )
-from muspsy_sim.agents.llm.spec import ModelSpec
+from ..spec import ModelSpec
+from .common import DECLINED, Send, middle_fallback
+from .json_answers import JsonAnswer, JsonItems
+from .likelihood import Likelihood, NextTokenLikelihood, WireLikelihood
 
 SCORING_MODES = ("auto", "logprobs", "json", "json-per-item")
 MAX_CONCURRENT_ITEMS = 8

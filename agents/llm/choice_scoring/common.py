@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from muspsy_sim.agents.llm.interface import FALLBACK_METHOD, ChoiceScores, Completion, Message
+from ..interface import FALLBACK_METHOD, ChoiceScores, Completion, Message
 
 # One request of the role's model (with its retries and fallback): (messages, sampling, **request extras) -> (completion, raw response).
 Send = Callable[..., tuple[Completion, Any]]

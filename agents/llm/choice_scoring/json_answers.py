@@ -14,9 +14,9 @@ import json
 import math
 import re
 
-from muspsy_sim.agents.llm.choice_scoring.common import STRUCTURED_RETRIES, Send, middle_fallback
-from muspsy_sim.agents.llm.interface import ChoiceScores, Completion, ItemScores, ItemSet, Message, Sampling
-from muspsy_sim.agents.llm.output_checks import reask_sampling, rejected
+from ..interface import ChoiceScores, Completion, ItemScores, ItemSet, Message, Sampling
+from ..output_checks import reask_sampling, rejected
+from .common import STRUCTURED_RETRIES, Send, middle_fallback
 
 _JSON_OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
 # One "key": value entry of a JSON object, read even from an answer cut off in transit.

@@ -20,9 +20,9 @@ import json
 import math
 import threading
 
-from muspsy_sim.agents.llm.choice_scoring.common import DECLINED, Send, declined
-from muspsy_sim.agents.llm.interface import ChoiceScores, Completion, Message, ModelUnavailable, Sampling
-from muspsy_sim.agents.llm.output_checks import reask_sampling, rejected
+from ..interface import ChoiceScores, Completion, Message, ModelUnavailable, Sampling
+from ..output_checks import reask_sampling, rejected
+from .common import DECLINED, Send, declined
 
 TOP_WIDE = 100  # top log-probabilities asked of a server first (llama.cpp's server gives any number)
 TOP_NARROW = 20  # OpenAI's limit, and vLLM's by default (--max-logprobs)

@@ -23,11 +23,11 @@ import queue
 import time
 from dataclasses import dataclass
 
-from muspsy_sim.agents.llm.local.decoding import DecodingRow, choose_tokens, eos_ids
-from muspsy_sim.agents.llm.local.packed_llama import PackedLlama, Segment
-from muspsy_sim.agents.llm.local.prefix_cache import SHARED_PREFIX_MIN, PrefixCache, common_prefix_length
-from muspsy_sim.agents.llm.local.requests import GenerationRequest, QueueWorker, ScoringRequest, collect_batch
-from muspsy_sim.agents.llm.local.settings import BatchSettings
+from .decoding import DecodingRow, choose_tokens, eos_ids
+from .packed_llama import PackedLlama, Segment
+from .prefix_cache import SHARED_PREFIX_MIN, PrefixCache, common_prefix_length
+from .requests import GenerationRequest, QueueWorker, ScoringRequest, collect_batch
+from .settings import BatchSettings
 
 # Prompt tokens fed per step across the rows being prefilled: big enough that the matrix products
 # run near full speed, small enough that decoding rows are not held up for long.

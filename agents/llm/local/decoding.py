@@ -8,7 +8,7 @@ end-of-turn token, at ``max_tokens`` or when a stop string appears in the text. 
 
 from __future__ import annotations
 
-from muspsy_sim.agents.llm.local.requests import Generated, GenerationRequest
+from .requests import Generated, GenerationRequest
 
 
 class DecodingRow:

@@ -15,12 +15,12 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from muspsy_sim.agents.llm.local.continuous_batching import ContinuousBatcher
-from muspsy_sim.agents.llm.local.packed_llama import supports
-from muspsy_sim.agents.llm.local.requests import QueueWorker
-from muspsy_sim.agents.llm.local.resolution import LocalModelSpec
-from muspsy_sim.agents.llm.local.settings import BatchSettings, choose_dtype
-from muspsy_sim.agents.llm.local.static_batching import StaticBatcher
+from .continuous_batching import ContinuousBatcher
+from .packed_llama import supports
+from .requests import QueueWorker
+from .resolution import LocalModelSpec
+from .settings import BatchSettings, choose_dtype
+from .static_batching import StaticBatcher
 
 
 @dataclass

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from muspsy_sim.agents.llm.local.settings import BatchSettings
+from .settings import BatchSettings
 
 
 @dataclass

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from muspsy_sim.agents.llm.local.loading import LoadedModel
-from muspsy_sim.agents.llm.local.requests import GenerationRequest, ScoringRequest
+from .loading import LoadedModel
+from .requests import GenerationRequest, ScoringRequest
 
 REPETITION_PENALTY = 1.15
 TOP_P = 0.9

@@ -10,9 +10,9 @@ does not depend on which requests share its batch. ``max_batch`` 1 serves one re
 
 from __future__ import annotations
 
-from muspsy_sim.agents.llm.local.decoding import DecodingRow, choose_tokens, eos_ids
-from muspsy_sim.agents.llm.local.prefix_cache import SHARED_PREFIX_MIN
-from muspsy_sim.agents.llm.local.requests import (
+from .decoding import DecodingRow, choose_tokens, eos_ids
+from .prefix_cache import SHARED_PREFIX_MIN
+from .requests import (
     Generated,
     GenerationRequest,
     QueueWorker,
@@ -20,7 +20,7 @@ from muspsy_sim.agents.llm.local.requests import (
     collect_batch,
     split_by_kind,
 )
-from muspsy_sim.agents.llm.local.settings import BatchSettings
+from .settings import BatchSettings
 
 
 class StaticBatcher(QueueWorker):

@@ -26,7 +26,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-FAULTY_PROVIDER = "faulty"
+from ..spec import FAULTY
+
 TRANSPORT_FAULTS = ("timeout", "connection", "rate_limit", "server_error", "unavailable")
 OUTPUT_FAULTS = ("empty", "truncated", "malformed")
 FAULT_KINDS = TRANSPORT_FAULTS + OUTPUT_FAULTS
@@ -86,14 +87,14 @@ def _raise_transport_fault(kind: str, model: str) -> None:
 
     message = f"injected {kind} fault (faulty/ test double)"
     if kind == "timeout":
-        raise litellm.Timeout(message, model=model, llm_provider=FAULTY_PROVIDER)
+        raise litellm.Timeout(message, model=model, llm_provider=FAULTY)
     if kind == "connection":
-        raise litellm.APIConnectionError(message, llm_provider=FAULTY_PROVIDER, model=model)
+        raise litellm.APIConnectionError(message, llm_provider=FAULTY, model=model)
     if kind == "rate_limit":
-        raise litellm.RateLimitError(message, llm_provider=FAULTY_PROVIDER, model=model)
+        raise litellm.RateLimitError(message, llm_provider=FAULTY, model=model)
     if kind == "server_error":
-        raise litellm.InternalServerError(message, llm_provider=FAULTY_PROVIDER, model=model)
-    raise litellm.ServiceUnavailableError(message, llm_provider=FAULTY_PROVIDER, model=model)
+        raise litellm.InternalServerError(message, llm_provider=FAULTY, model=model)
+    raise litellm.ServiceUnavailableError(message, llm_provider=FAULTY, model=model)
 
 
 def _spoil(response, kind: str):

@@ -1,58 +1,52 @@
-"""LiteLLM provider serving ``local/...`` model strings in-process (the engine in ``agents/llm/local/``)."""
+"""The provider serving ``local/...`` model strings in-process (the engine in ``agents/llm/local/``).
+
+``local_answer`` is called by routing directly (no LiteLLM in between); ``make_handler`` registers the
+same answers with LiteLLM, for anyone who calls ``litellm.completion`` with a ``local/`` model.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
 
-from muspsy_sim.agents.llm.local.loading import load_local_model
-from muspsy_sim.agents.llm.local.resolution import resolve_local_model
-from muspsy_sim.agents.llm.local.serving import generate, next_token_logprobs
-from muspsy_sim.agents.llm.providers.responses import logprobs_response
+from ..local.loading import load_local_model
+from ..local.resolution import resolve_local_model
+from ..local.serving import generate, next_token_logprobs
+from ..spec import LOCAL
+from .responses import ChatResponse, fill_model_response
 
-LOCAL_PROVIDER = "local"
+
+def local_answer(name: str, messages: list[dict], params: dict) -> ChatResponse:
+    """One request to the local model ``name`` (loaded once per process); ``params`` as LiteLLM passes them."""
+    loaded = load_local_model(resolve_local_model(name))
+    model = f"{LOCAL}/{name}"
+    if params.get("logprobs"):
+        # Scoring options: one forward pass, no sampling.
+        tokens, prompt_tokens = next_token_logprobs(
+            loaded, messages, int(params.get("top_logprobs") or 20), params.get("score_options"))
+        return ChatResponse.of_logprobs(tokens, model, prompt_tokens)
+    stop = params.get("stop") or []
+    text, prompt_tokens, completion_tokens = generate(
+        loaded,
+        messages,
+        max_tokens=int(params.get("max_tokens") or 128),
+        temperature=float(params.get("temperature", 0.7)),
+        seed=params.get("seed"),
+        stop=[stop] if isinstance(stop, str) else list(stop),
+    )
+    return ChatResponse.of_text(text, model, prompt_tokens, completion_tokens)
 
 
 def make_handler():
     """LiteLLM's handler for ``local/<alias-or-path>``: one shared model per process."""
     # lazy: litellm takes seconds to import; the handler subclasses its CustomLLM
     from litellm import CustomLLM
-    from litellm.types.utils import Usage
 
     class LocalTransformersLLM(CustomLLM):
         """Serves ``local/<alias-or-path>`` from transformers, one shared model per process."""
 
         def completion(self, model, messages, model_response, optional_params, *args, **kwargs):
-            started = time.perf_counter()
-            loaded = load_local_model(resolve_local_model(model))
-            if optional_params.get("logprobs"):
-                # Scoring options: one forward pass, no sampling.
-                tokens, prompt_tokens = next_token_logprobs(
-                    loaded, messages, int(optional_params.get("top_logprobs") or 20), optional_params.get("score_options"))
-                logprobs_response(model_response, tokens)
-                model_response.usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=1,
-                                             total_tokens=prompt_tokens + 1)
-                model_response.model = f"{LOCAL_PROVIDER}/{model}"
-                return model_response
-            stop = optional_params.get("stop") or []
-            text, prompt_tokens, completion_tokens = generate(
-                loaded,
-                messages,
-                max_tokens=int(optional_params.get("max_tokens") or 128),
-                temperature=float(optional_params.get("temperature", 0.7)),
-                seed=optional_params.get("seed"),
-                stop=[stop] if isinstance(stop, str) else list(stop),
-            )
-            model_response.choices[0].message.content = text
-            model_response.choices[0].finish_reason = "stop"
-            model_response.model = f"{LOCAL_PROVIDER}/{model}"
-            model_response.usage = Usage(
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                total_tokens=prompt_tokens + completion_tokens,
-            )
-            model_response._hidden_params["generation_seconds"] = time.perf_counter() - started
-            return model_response
+            # LiteLLM strips the "local/" prefix: ``model`` is the alias or path.
+            return fill_model_response(model_response, local_answer(model, messages, optional_params))
 
         async def acompletion(self, *args, **kwargs):
             return await asyncio.to_thread(self.completion, *args, **kwargs)

@@ -1,22 +1,24 @@
-"""Registering this project's providers (``local``, ``testdouble``, ``faulty``) with LiteLLM.
+"""How this project's providers are reached: called in process, or registered with LiteLLM.
 
-LiteLLM keeps custom providers in its own module-level map, so registration is
-done once per process, on first use, never at import time.
+``local`` and ``testdouble`` answer in this process: routing calls their answer functions directly
+(``IN_PROCESS_ANSWERS``), so a campaign on them never imports LiteLLM (seconds of start-up). All three
+(``faulty`` too, which injects LiteLLM's own exceptions) are also registered with LiteLLM as ordinary
+custom providers. LiteLLM keeps custom providers in its own module-level map, so registration is done
+once per process, on first use, never at import time.
 """
 
 from __future__ import annotations
 
 import threading
 
-from muspsy_sim.agents.llm.environment import configure_offline_environment
-from muspsy_sim.agents.llm.providers import faulty, local, scripted
+from ..environment import configure_offline_environment
+from ..spec import FAULTY, LOCAL, TEST_DOUBLE
+from . import faulty, local, scripted
 
+# Provider prefix -> its answer to one request, in this process (name after the prefix, messages, params).
+IN_PROCESS_ANSWERS = {LOCAL: local.local_answer, TEST_DOUBLE: scripted.scripted_answer}
 # Provider prefix -> factory of its LiteLLM handler.
-HANDLERS = {
-    local.LOCAL_PROVIDER: local.make_handler,
-    scripted.TEST_DOUBLE_PROVIDER: scripted.make_handler,
-    faulty.FAULTY_PROVIDER: faulty.make_handler,
-}
+HANDLERS = {LOCAL: local.make_handler, TEST_DOUBLE: scripted.make_handler, FAULTY: faulty.make_handler}
 
 _registered = False
 _registering = threading.Lock()

@@ -14,14 +14,14 @@ import json
 import re
 import time
 
-from muspsy_sim.agents.llm.providers.responses import logprobs_response
+from ..spec import TEST_DOUBLE, TEST_DOUBLE_SCRIPTS
+from .responses import ChatResponse, fill_model_response
 
-TEST_DOUBLE_PROVIDER = "testdouble"
-# "slow" answers like "scripted" after a short pause, so tests can interrupt a run mid-session.
-# "poor-counselor" speaks as a counselor who ignores the client and hands out generic advice.
-# "json-only" stands in for an API model: no log-probabilities, so options are chosen by JSON answers.
+# The scripts (``spec.TEST_DOUBLE_SCRIPTS``): "scripted" answers from the prompt's own content; "slow" answers
+# like it after a short pause, so tests can interrupt a run mid-session; "poor-counselor" speaks as a
+# counselor who ignores the client and hands out generic advice; "json-only" stands in for an API model:
+# no log-probabilities, so options are chosen by JSON answers.
 JSON_ONLY = "json-only"
-TEST_DOUBLE_SCRIPTS = frozenset({"scripted", "slow", "poor-counselor", JSON_ONLY})
 _SLOW_SECONDS = 0.05
 
 
@@ -217,42 +217,35 @@ def asks_for_json(messages: list[dict]) -> bool:
     return "Reply with JSON only" in last_content(messages, "user")
 
 
+def scripted_answer(script: str, messages: list[dict], params: dict) -> ChatResponse:
+    """The double's answer to one request (``params``: the request's sampling and scoring fields)."""
+    if script not in TEST_DOUBLE_SCRIPTS:
+        raise ValueError(f"unknown test double script '{script}'")
+    if params.get("logprobs") and script != JSON_ONLY:
+        return ChatResponse.of_logprobs(scripted_logprobs(messages, int(params.get("top_logprobs") or 20)),
+                                        f"{TEST_DOUBLE}/{script}", prompt_tokens=1)
+    text = scripted_json_answer(messages) if asks_for_json(messages) else scripted_reply(messages, script)
+    if script == "slow":
+        time.sleep(_SLOW_SECONDS)
+    max_tokens = params.get("max_tokens")
+    words = text.split()
+    if max_tokens and len(words) > int(max_tokens):
+        text = " ".join(words[: int(max_tokens)])
+    prompt_tokens = sum(len(m["content"].split()) for m in messages)
+    return ChatResponse.of_text(text, f"{TEST_DOUBLE}/{script}", prompt_tokens, len(text.split()))
+
+
 def make_handler():
-    """LiteLLM's handler for ``testdouble/<script>``."""
+    """LiteLLM's handler for ``testdouble/<script>``: the same answers, through LiteLLM."""
     # lazy: litellm takes seconds to import; the handler subclasses its CustomLLM
     from litellm import CustomLLM
-    from litellm.types.utils import Usage
 
     class ScriptedTestDouble(CustomLLM):
         """TEST DOUBLE provider: deterministic scripted replies, no model."""
 
         def completion(self, model, messages, model_response, optional_params, *args, **kwargs):
-            started = time.perf_counter()
-            script = model  # LiteLLM strips the "testdouble/" prefix
-            if script not in TEST_DOUBLE_SCRIPTS:
-                raise ValueError(f"unknown test double script '{script}'")
-            if optional_params.get("logprobs") and script != JSON_ONLY:
-                logprobs_response(model_response, scripted_logprobs(messages, int(optional_params.get("top_logprobs") or 20)))
-                model_response.usage = Usage(prompt_tokens=1, completion_tokens=1, total_tokens=2)
-                return model_response
-            asks_json = asks_for_json(messages)
-            text = scripted_json_answer(messages) if asks_json else scripted_reply(messages, script)
-            if script == "slow":
-                time.sleep(_SLOW_SECONDS)
-            max_tokens = optional_params.get("max_tokens")
-            words = text.split()
-            if max_tokens and len(words) > int(max_tokens):
-                text = " ".join(words[: int(max_tokens)])
-            prompt_tokens = sum(len(m["content"].split()) for m in messages)
-            model_response.choices[0].message.content = text
-            model_response.model = f"{TEST_DOUBLE_PROVIDER}/{script}"
-            model_response.usage = Usage(
-                prompt_tokens=prompt_tokens,
-                completion_tokens=len(text.split()),
-                total_tokens=prompt_tokens + len(text.split()),
-            )
-            model_response._hidden_params["generation_seconds"] = time.perf_counter() - started
-            return model_response
+            # LiteLLM strips the "testdouble/" prefix: ``model`` is the script.
+            return fill_model_response(model_response, scripted_answer(model, messages, optional_params))
 
         async def acompletion(self, *args, **kwargs):
             return self.completion(*args, **kwargs)

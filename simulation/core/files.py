@@ -1,19 +1,53 @@
-"""Reading YAML input safely: safe loader only, size-capped, UTF-8 or a clear error.
+"""Reading and writing the project's files safely.
 
-Every problem becomes an ``InputError`` naming the file and, where one can be
-located, the field (the key path at the offending line), so bad input always
-yields one line and exit code 2 rather than a traceback.
+* Writes are crash-safe: a temporary file in the same folder, fsync, then rename over the target. A
+  reader (or a run resumed after kill -9) sees either the old file or the new one, never half of one.
+* YAML input is read with a safe loader only, size-capped, UTF-8 or a clear error: every problem
+  becomes an ``InputError`` naming the file and, where one can be located, the field (the key path
+  at the offending line), so bad input always yields one line and exit code 2, not a traceback.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from muspsy_sim.scenarios.base.errors import InputError
+from .errors import InputError
+
+# --- writing --------------------------------------------------------------------------------------
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(staging, 0o644)
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_jsonl_atomic(path: Path, rows: Iterable[dict]) -> None:
+    write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+# --- reading YAML ---------------------------------------------------------------------------------
 
 MAX_INPUT_BYTES = 1_000_000
 # Aliases share nodes when loaded, but everything downstream (validation, JSON

@@ -1,0 +1,185 @@
+"""A session's turns: what the counselor said (with what it retrieved and any safety step), what the
+client said (with how it took the counselor's turn before), and the transcript they make; and a
+person's ratings of the counselor's turns when a person plays the client (``TurnRating``).
+
+These are the values the agents, the graphs, the evaluation and the record pass each other; a
+turn is told apart by ``speaker``. Graph state keeps them as plain dicts (``to_dict()``), read back
+with ``TURN.validate_python`` / ``turns_of`` at each graph's one seam (``simulation/engine/states.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import ConfigDict, Field, TypeAdapter, model_serializer
+
+from .values import FullyWritten, Number, Value, not_required
+
+STAGES = ("opening", "middle", "closing")
+# The source of what a person gave in the client's chair (a turn, a turn rating, a questionnaire's answers),
+# and a session record's ``client`` when a person played it (``practice --as client``).
+HUMAN = "human"
+
+
+class RetrievedMemory(FullyWritten):
+    """A memory record a counselor turn retrieved from the store (or, outside search, a stored record)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str | None = None
+    client_id: str | None = None
+    session_index: int = Field(description="The earlier session the record comes from.")
+    kind: str | None = Field(default=None, description="memory or transcript.")
+    text: str
+    distance: Number | None = Field(default=None, description="Embedding distance to the query (smaller is closer).")
+
+
+class SafetyStep(Value):
+    """Why a counselor turn is (or includes) a safety step (``agents.counselor.safety``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reason: str = Field(description="disclosure (risk disclosed this session) or follow_up (an earlier session).")
+    category: str | None = None
+    phrase: str | None = None
+    elements: list[str] = Field(default_factory=list, description="Safety elements the step claims to cover.")
+
+
+class Appraisal(FullyWritten):
+    """How the client took one counselor turn (each cue in 0..1; reference in -1..1).
+
+    ``engagement`` (wants to go on) is rated by the model appraiser only; None leaves it out
+    of the dynamics. ``source`` says which appraiser made it; ``methods`` counts how the
+    model's items were answered (a "fallback" item is filled in, not the model's rating).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    empathy: Number
+    relevance: Number
+    push: Number
+    reference: Number = Field(default=0.0, description="+1 refers back to what really happened, -1 to what did not.")
+    reflective: Number = Field(default=0.0, description="1 when the turn asks the client to reflect (a question).")
+    engagement: Number | None = Field(default=None, description="Wants to go on, 0..1 (model appraisal only).")
+    source: str | None = Field(default="rules", description="rules or model: the appraiser that made it.")
+    methods: dict[str, int] = Field(default_factory=dict, description="How the model's items were answered (fallback: filled in).")
+
+
+class TurnState(FullyWritten):
+    """The client's distress and trust right after its turn."""
+
+    model_config = ConfigDict(frozen=True)
+
+    distress: Number
+    trust: Number
+
+
+class CounselorTurn(FullyWritten):
+    """A counselor turn. ``safety`` is written only for a turn that is (or includes) a safety step."""
+
+    model_config = ConfigDict(frozen=True, json_schema_extra=not_required("safety"))
+
+    speaker: Literal["counselor"] = "counselor"
+    text: str
+    stage: str | None = Field(default=None, description="opening, middle or closing.")
+    source: str | None = Field(default=None, description="model, template, fallback or safety (reference: imported).")
+    retrieved: list[RetrievedMemory] = Field(default_factory=list, description="Memories retrieved for this turn.")
+    safety: SafetyStep | None = None
+
+    # No return annotation: the serialization schema stays this model's own.
+    @model_serializer(mode="wrap")
+    def _omit_missing_safety(self, handler):
+        data = handler(self)
+        if "safety" in data and data["safety"] is None:
+            del data["safety"]
+        return data
+
+
+class ClientTurn(FullyWritten):
+    """A client turn. ``source`` is written only for a person's turn (``human``); the simulated client's has none,
+    and a person's turn has no ``state`` (nothing simulated moves with it)."""
+
+    model_config = ConfigDict(frozen=True)
+    WRITTEN_WHEN_GIVEN = frozenset({"source"})
+
+    speaker: Literal["client"] = "client"
+    text: str
+    state: TurnState | None = None
+    appraisal: Appraisal | None = Field(default=None, description="None for a turn that opens the session.")
+    disclosed_fact: int | None = Field(default=None, description="Index of the profile's private fact disclosed.")
+    risk_disclosed: bool = Field(default=False, description="Ground truth: this turn discloses the profile's risk "
+                                 "(a person's turn: the risk lexicon recognises risk in it).")
+    source: str | None = Field(default=None, description="human: a person wrote this turn (practice --as client).")
+
+    @property
+    def by_person(self) -> bool:
+        return self.source == HUMAN
+
+
+class TurnRating(FullyWritten):
+    """A person's rating of one counselor turn on one appraisal item (agents/client/prompts/appraisal_items.yaml)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    turn: int = Field(ge=0, description="Index in the session's turns of the counselor turn rated.")
+    item: str = Field(description="The appraisal item: empathy (felt understood), relevance (addressed what I said), "
+                                  "push (felt pushed or judged), engagement (want to go on).")
+    rating: int | None = Field(ge=1, le=5, description="1 = not at all .. 5 = completely; null: the person left it "
+                                                       "unrated (never filled in).")
+    source: str = Field(default=HUMAN, description="human: the person's own click.")
+    rater: str | None = Field(default=None, description="The person's name or code.")
+
+
+Turn = Annotated[Union[CounselorTurn, ClientTurn], Field(discriminator="speaker")]
+TURN = TypeAdapter(Turn)
+TURNS = TypeAdapter(list[Turn])
+
+
+def turns_of(data: Iterable[dict[str, Any]]) -> list[Turn]:
+    """Turns from their plain dicts (graph state, a record's JSON)."""
+    return TURNS.validate_python(list(data))
+
+
+def client_turn_count(turns: Iterable[Turn]) -> int:
+    """How many of ``turns`` the client spoke."""
+    return sum(1 for turn in turns if isinstance(turn, ClientTurn))
+
+
+def last_client_text(turns: Sequence[Turn], default: str = "") -> str:
+    """What the client said last in ``turns`` (``default`` when it has not spoken)."""
+    return next((turn.text for turn in reversed(turns) if isinstance(turn, ClientTurn)), default)
+
+
+def last_counselor_index(turns: Sequence[Turn]) -> int:
+    """The index of the counselor's last turn in ``turns`` (-1 when it has not spoken)."""
+    return max((index for index, turn in enumerate(turns) if isinstance(turn, CounselorTurn)), default=-1)
+
+
+def last_counselor_text(turns: Sequence[Turn], default: str = "") -> str:
+    """What the counselor said last in ``turns`` (``default`` when it has not spoken)."""
+    return next((turn.text for turn in reversed(turns) if isinstance(turn, CounselorTurn)), default)
+
+
+# --- the transcript as text ------------------------------------------------------------------------
+
+SPEAKER_LABELS = {"counselor": "Counselor", "client": "Client"}
+
+
+def format_turns(turns: Iterable[Turn]) -> str:
+    """The transcript as prompts, exports and stored memory chunks show it: "Counselor: ..." per line."""
+    return "\n".join(f"{SPEAKER_LABELS[turn.speaker]}: {turn.text}" for turn in turns)
+
+
+def exchange_chunks(turns: Sequence[Turn]) -> list[str]:
+    """The transcript cut into client-and-counselor exchanges: the records the memory store keeps of it."""
+    chunks: list[str] = []
+    current: list[Turn] = []
+    for turn in turns:
+        current.append(turn)
+        if isinstance(turn, CounselorTurn) and any(isinstance(t, ClientTurn) for t in current):
+            chunks.append(format_turns(current))
+            current = []
+    if current:
+        chunks.append(format_turns(current))
+    return chunks

@@ -1,0 +1,176 @@
+"""Replaying a person's client sessions through the simulated client built from the same profile.
+
+Replay, not regenerate: the counselor turns are the recorded ones, and the person's own turns are
+what the client said. The simulated client starts from the profile's initial state and lives the
+course as a campaign client would: before each session the week the person was told of (the recorded
+events and homework; ``between_sessions(happened=...)``) and PHQ-9 and GAD-7; after each counselor
+turn its appraisal (rules or its model), which moves its state by the usual dynamics; after the
+session WAI-SR and PANAS, and after the last one PHQ-9 and GAD-7 again (the exit assessment).
+
+No leak from the future: a counselor turn is appraised with the dialogue up to and including that
+turn (the person's words after it are not there), and the end-of-session questionnaires see the
+dialogue up to the last counselor turn, never the person's words after it. The person's ratings and
+answers never reach the simulated client; they are only set beside its own (``ReplayedSession``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from muspsy_sim.agents.client import AppraisalContext, ClientState, SimulatedClient
+from muspsy_sim.agents.client.dynamics import after_counselor_turn, between_sessions, trust_change
+from muspsy_sim.agents.llm import Completion, usage_of
+from muspsy_sim.scenarios.profile import CaseProfile
+
+from ..core.course import Week
+from ..core.questionnaires import AT_END, AT_START, QuestionnaireResult
+from ..core.turns import CounselorTurn, Turn, last_counselor_index
+from ..core.usage import RoleUsage
+from ..record.schema import SessionRecord
+from ..seeding import derive_rng, derive_seed
+
+# The questionnaire scales compared: (instrument, subscale or None for the total).
+SCALES = (("phq9", None), ("gad7", None), ("wai_sr", None), ("wai_sr", "goal"), ("wai_sr", "task"),
+          ("wai_sr", "bond"), ("panas", "positive"), ("panas", "negative"))
+
+
+def scale_name(key: str, subscale: str | None) -> str:
+    return key if subscale is None else f"{key}.{subscale}"
+
+
+def scale_value(result: QuestionnaireResult | None, subscale: str | None) -> float | None:
+    """A questionnaire result's total or subscale, None where it is missing or incomplete."""
+    if result is None:
+        return None
+    value = result.total if subscale is None else result.subscales.get(subscale)
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class RatedTurn:
+    """One counselor turn the person rated, and how the simulated client took the same turn."""
+
+    turn: int  # its index in the session's turns
+    person: dict[str, int | None]  # the person's rating per appraisal item (None: left unrated)
+    simulated: dict[str, float | None]  # the simulated client's appraisal on the same 1..5 scale (1 + 4 x cue)
+    worth: float  # the turn's trust change for the simulated client (``trust_change``)
+    source: str | None  # the simulated appraiser: rules or model
+
+
+@dataclass(frozen=True)
+class AnsweredBoth:
+    """One questionnaire at one moment: the simulated client's answers and the person's (None: not asked)."""
+
+    simulated: QuestionnaireResult
+    person: QuestionnaireResult | None
+
+    def to_dict(self) -> dict:
+        return {"simulated": self.simulated.to_dict(), "person": None if self.person is None else self.person.to_dict()}
+
+
+@dataclass
+class ReplayedSession:
+    """One person's session, and what the simulated client made of the same counselor turns."""
+
+    run: str
+    client_id: str
+    session_index: int
+    rater: str
+    turns: list[RatedTurn] = field(default_factory=list)  # per counselor turn the person rated
+    # Per moment ("before", "after", "exit") and instrument.
+    questionnaires: dict[str, dict[str, AnsweredBoth]] = field(default_factory=dict)
+    appraisal_methods: dict[str, int] = field(default_factory=dict)
+    self_report_methods: dict[str, int] = field(default_factory=dict)
+    usage: RoleUsage = field(default_factory=RoleUsage)
+
+    @property
+    def key(self) -> str:
+        return f"{self.run}/{self.client_id}/{self.session_index}"
+
+    def scale_pairs(self) -> dict[str, list[tuple[float, float]]]:
+        """(simulated, person) per scale, over the moments where both have a complete value."""
+        pairs: dict[str, list[tuple[float, float]]] = {}
+        for moment in self.questionnaires.values():
+            for key, subscale in SCALES:
+                both = moment.get(key)
+                if both is None:
+                    continue
+                simulated, person = scale_value(both.simulated, subscale), scale_value(both.person, subscale)
+                if simulated is not None and person is not None:
+                    pairs.setdefault(scale_name(key, subscale), []).append((simulated, person))
+        return pairs
+
+    def to_dict(self) -> dict:
+        """Its line of replays.jsonl."""
+        return {"run": self.run, "client_id": self.client_id, "session_index": self.session_index,
+                "rater": self.rater, "turns": [asdict(turn) for turn in self.turns],
+                "questionnaires": {moment: {key: both.to_dict() for key, both in answered.items()}
+                                   for moment, answered in self.questionnaires.items()}}
+
+
+def _count(into: dict[str, int], methods: dict[str, int]) -> None:
+    for method, count in methods.items():
+        into[method] = into.get(method, 0) + count
+
+
+def replay_course(run: str, profile: CaseProfile, records: list[SessionRecord], client: SimulatedClient,
+                  seed: int) -> list[ReplayedSession]:
+    """Replay one person's course (their sessions of one profile in one run, by session) through ``client``."""
+    state = ClientState.initial(profile)
+    earlier: list[list[Turn]] = []
+    previous: SessionRecord | None = None
+    replayed = []
+    for record in sorted(records, key=lambda r: r.session_index):
+        index = record.session_index
+        completions: list[Completion] = []
+        done = ReplayedSession(run, profile.id, index, record.rater or "")
+        week = record.week_before
+        if previous is not None:
+            had_assignment = bool(previous.memory and previous.memory.counseling_assignments)
+            state, _ = between_sessions(state, list(profile.plan_for(index).life_events), had_assignment, client.params,
+                                        derive_rng(seed, profile.id, index, "week"),
+                                        happened=week if week is not None else Week())
+
+        def ask(keys: tuple[str, ...], moment: str, turns: list[Turn]) -> None:
+            answers, used = client.answer_questionnaires(profile, index, state, keys,
+                                                         derive_seed(seed, profile.id, index, f"questionnaires-{moment}"),
+                                                         turns=turns, week=week)
+            completions.extend(used)
+            person = (record.questionnaires.exit if moment == "exit" else record.questionnaires) \
+                if record.questionnaires is not None else None
+            for key in keys:
+                _count(done.self_report_methods, answers[key].methods)
+                mine = getattr(person, key, None) if person is not None else None
+                done.questionnaires.setdefault(moment, {})[key] = AnsweredBoth(answers[key], mine)
+
+        ask(AT_START, "before", [])
+        heard: list[Turn] = []
+        rated = {rating.turn for rating in record.turn_ratings}
+        for position, turn in enumerate(record.turns):
+            heard.append(turn)
+            if not isinstance(turn, CounselorTurn):
+                continue
+            # The dialogue up to and including this counselor turn: nothing the person said after it.
+            context = AppraisalContext(profile, index, state, list(heard), earlier,
+                                       derive_seed(seed, profile.id, index, position, "appraisal"))
+            appraisal, used = client.appraiser.appraise(context)
+            completions.extend(used)
+            _count(done.appraisal_methods, appraisal.methods)
+            if position in rated:
+                ratings = {r.item: r.rating for r in record.turn_ratings if r.turn == position}
+                simulated = {item: None if getattr(appraisal, item, None) is None
+                             else round(1 + 4 * float(getattr(appraisal, item)), 4) for item in ratings}
+                done.turns.append(RatedTurn(position, ratings, simulated,
+                                            round(trust_change(appraisal, state.resistance, client.params), 4),
+                                            appraisal.source))
+            state = after_counselor_turn(state, appraisal, client.params,
+                                         derive_rng(seed, profile.id, index, position, "dynamics"))
+        seen = heard[: last_counselor_index(heard) + 1]  # the end-of-session answers see nothing after it
+        ask(AT_END, "after", seen)
+        if record.questionnaires is not None and record.questionnaires.exit is not None:
+            ask(AT_START, "exit", seen)
+        done.usage = usage_of(completions)
+        replayed.append(done)
+        earlier.append(heard)
+        previous = record
+    return replayed
