@@ -140,6 +140,17 @@ def test_a_practice_client_who_does_not_come_back_ends_the_course_on_the_page(tm
         course.close()
 
 
+def test_a_course_that_ended_by_dropout_is_not_forked_after_its_last_session(dropout_run, tmp_path):
+    _, run_dir, _ = dropout_run
+    named = runner.invoke(app, ["fork", str(run_dir), "--after-session", "1", "--client", LEAVER, "--name", "f1"])
+    assert named.exit_code == 2 and "did not come back after session 1" in named.output
+    # Unnamed, the fork takes the clients who went on.
+    forked = runner.invoke(app, ["fork", str(run_dir), "--after-session", "1", "--name", "f2", "--no-progress"])
+    assert forked.exit_code == 0, forked.output
+    fork = json.loads((run_dir.parent / "f2" / "manifest.json").read_text())
+    assert list(fork["courses"]) == [STAYER] and fork["courses"][STAYER]["ended_by"] == "completed"
+
+
 def test_a_person_in_the_clients_chair_draws_no_traits_and_no_dropout(tmp_path):
     """What a person feels and whether they come back are theirs: even a profile that pins a certain dropout gives
     a person's course no traits and no simulated dropout (docs/client_state.md, "People in the client's chair")."""
