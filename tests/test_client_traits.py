@@ -120,3 +120,18 @@ def test_the_default_config_documents_the_preset():
     assert json.loads(json.dumps(DynamicsParams().to_record()))  # JSON-able, as the manifest needs
     assert Path(REPO / "configs" / "realism.yaml").is_file()
 
+
+def test_a_replayed_week_keeps_its_recorded_setback_and_sudden_gain():
+    """``between_sessions(happened=...)`` (validity human) lives the recorded week: its setback and sudden gain
+    are the record's, not drawn; a legacy client (no traits) writes neither flag, as before traits existed."""
+    from muspsy_sim.simulation.core.course import Week
+
+    traits = ClientTraits(volatility=4.0, sudden_gain_propensity=1.0)
+    state = ClientState.initial(PROFILE).model_copy(update={"traits": traits})
+    params = DynamicsParams(setback_chance=0.9)
+    for setback, gain in ((True, False), (False, True), (False, False)):
+        _, week = between_sessions(state, [], False, params, random.Random(5),
+                                   happened=Week(setback=setback, sudden_gain=gain))
+        assert (week.setback, week.sudden_gain) == (setback, gain)
+    _, legacy = between_sessions(ClientState.initial(PROFILE), [], False, params, random.Random(5))
+    assert "setback" not in legacy.to_dict() and "sudden_gain" not in legacy.to_dict()

@@ -205,8 +205,9 @@ def between_sessions(
     """The client's week: events, homework done or not, symptom drift, a setback or a sudden gain.
 
     Returns the state at the start of the next session and a record of the week. ``happened`` (a
-    recorded week) gives the homework and the chance events instead of drawing them, so a replay
-    lives the week a person was told of (``simulation.validity``); the drift's noise is still drawn.
+    recorded week) gives the homework, the chance events and (for a client with traits) the setback
+    and sudden gain instead of drawing them, so a replay lives the week a person was told of
+    (``simulation.validity``); the drift's noise and the sizes are still drawn.
     """
     traits = traits_of(state)
     homework_done = None
@@ -234,13 +235,19 @@ def between_sessions(
     )
     setback = sudden_gain = False
     if state.traits is not None:  # the legacy client (no traits) draws nothing more, so its weeks stay as they were
-        if params.setback_chance > 0 and rng.random() < min(0.9, params.setback_chance * traits.volatility):
+        if happened is not None:
+            setback = bool(happened.setback)
+        elif params.setback_chance > 0 and rng.random() < min(0.9, params.setback_chance * traits.volatility):
             setback = True
+        if setback:
             drift += params.setback_size * rng.uniform(0.5, 1.5)
         # Sudden gains come with a good alliance more often (Tang & DeRubeis 1999), but not only with one.
         gain_chance = traits.sudden_gain_propensity * (0.5 + 0.5 * state.trust / 10) * min(1.0, traits.responsiveness)
-        if gain_chance > 0 and rng.random() < gain_chance:
+        if happened is not None:
+            sudden_gain = bool(happened.sudden_gain)
+        elif gain_chance > 0 and rng.random() < gain_chance:
             sudden_gain = True
+        if sudden_gain:
             drift -= params.sudden_gain_share * max(0.0, state.distress + drift)
     distress = _clamp(state.distress + drift, 0, 10)
     readiness = state.readiness + 0.3 * state.insight + 0.1 * (state.trust - 5) / 5
