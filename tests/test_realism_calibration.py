@@ -6,7 +6,7 @@ hashed test embedder instead of MiniLM (two minutes less): retrieval changes whi
 turn lists, never what the scripted counselor or client says, so the courses are those `run` gives with MiniLM
 (checked once: every session's state, turns and answers, and the manifest's course ends, were the same).
 
-The bands, on PHQ-9 (the primary outcome; GAD-7 is reported beside it):
+The bands, on PHQ-9 and on GAD-7 alike (each instrument classified by its own reliable change):
 * competent counselor: reliable improvement 40-60%, deterioration 3-12%, dropout 10-30%, at least 15% of
   improvers with a sudden gain;
 * poor counselor: less improvement (by 10-35 points), more deterioration, more dropout;
@@ -22,6 +22,7 @@ import yaml
 from typer.testing import CliRunner
 
 from muspsy_sim.simulation.cli import app
+from muspsy_sim.simulation.core.metrics import Comparison
 from tests.conftest import LIBRARY, REPO
 
 pytestmark = pytest.mark.slow
@@ -52,7 +53,8 @@ def realism(tmp_path_factory):
         outputs[run.name] = scored.output
     compared = runner.invoke(app, ["compare", *map(str, runs), "--out", str(tmp)], terminal_width=160)
     assert compared.exit_code == 0, compared.output
-    return json.loads((tmp / "compare.json").read_text())["realism"], outputs, compared.output
+    comparison = Comparison.read(json.loads((tmp / "compare.json").read_text()))
+    return comparison.realism, outputs, compared.output
 
 
 def test_eval_prints_each_run_beside_the_references(realism):
@@ -62,30 +64,36 @@ def test_eval_prints_each_run_beside_the_references(realism):
         assert "Swift & Greenberg 2012" in output and "Jacobson & Truax" in output
 
 
-def test_the_competent_counselor_lands_in_the_bands(realism):
-    groups = realism[0]["counselors"]
-    assert set(groups) == {COMPETENT, POOR} and len(groups[COMPETENT]["runs"]) == 3
-    competent = groups[COMPETENT]["realism"]
-    phq9 = competent["phq9"]
-    assert phq9["courses"] == 96
-    assert 0.40 <= phq9["improving"] <= 0.60
-    assert 0.03 <= phq9["worsening"] <= 0.12
-    assert 0.10 <= competent["dropout"]["share"] <= 0.30
-    assert phq9["sudden_gain_among_improving"] >= 0.15
+INSTRUMENTS = ("phq9", "gad7")
 
 
-def test_the_poor_counselor_does_worse_but_decides_no_course(realism):
-    groups = realism[0]["counselors"]
-    competent, poor = groups[COMPETENT]["realism"], groups[POOR]["realism"]
-    gap = competent["phq9"]["improving"] - poor["phq9"]["improving"]
+@pytest.mark.parametrize("instrument", INSTRUMENTS)
+def test_the_competent_counselor_lands_in_the_bands(realism, instrument):
+    groups = realism[0].counselors
+    assert set(groups) == {COMPETENT, POOR} and len(groups[COMPETENT].runs) == 3
+    competent = groups[COMPETENT].realism
+    figures = competent.instrument(instrument)
+    assert figures.courses == 96
+    assert 0.40 <= figures.improving <= 0.60
+    assert 0.03 <= figures.worsening <= 0.12
+    assert 0.10 <= competent.dropout.share <= 0.30
+    assert figures.sudden_gain_among_improving >= 0.15
+
+
+@pytest.mark.parametrize("instrument", INSTRUMENTS)
+def test_the_poor_counselor_does_worse_but_decides_no_course(realism, instrument):
+    groups = realism[0].counselors
+    competent, poor = groups[COMPETENT].realism, groups[POOR].realism
+    gap = competent.instrument(instrument).improving - poor.instrument(instrument).improving
     assert 0.10 <= gap <= 0.35
-    assert poor["phq9"]["worsening"] > competent["phq9"]["worsening"]
-    assert poor["dropout"]["share"] > competent["dropout"]["share"]
-    assert poor["phq9"]["improving"] > 0  # some clients improve even so
+    assert poor.instrument(instrument).worsening > competent.instrument(instrument).worsening
+    assert poor.dropout.share > competent.dropout.share
+    assert poor.instrument(instrument).improving > 0  # some clients improve even so
 
 
-def test_the_counselor_explains_a_realistic_share_of_outcome_variance(realism):
-    share = realism[0]["counselor_share"]["phq9"]
-    assert share["counselors"] == 2 and share["courses"] == 192
-    assert 0.02 <= share["icc"] <= 0.20
+@pytest.mark.parametrize("instrument", INSTRUMENTS)
+def test_the_counselor_explains_a_realistic_share_of_outcome_variance(realism, instrument):
+    share = realism[0].counselor_share[instrument]
+    assert share.counselors == 2 and share.courses == 192
+    assert 0.02 <= share.icc <= 0.20
     assert "Counselor share of outcome variance" in realism[2] and "Baldwin & Imel 2013" in realism[2]
