@@ -13,7 +13,7 @@ from .core.usage import RoleUsage
 from .evaluation.risk import campaign_risk
 from .evaluation.self_report import agreement_line, agreement_warnings, self_report_agreement
 from .record.schema import CourseEntry, SessionRecord
-from .record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
+from .record.tallies import APPRAISAL, answer_tallies, fallback_heavy_sessions, fault_counts
 
 
 def sessions_table(sessions: list[SessionRecord]) -> Table:
@@ -61,13 +61,24 @@ def faults_line(usage: Mapping[str, RoleUsage], courses: Mapping[str, CourseEntr
     return "; ".join(parts) or "none"
 
 
+def answers_label(sessions: list[SessionRecord]) -> str:
+    """What ``answers_line`` counts, in words."""
+    appraised = any(APPRAISAL in counts for counts in answer_tallies(sessions).values())
+    return "Answers filled in (fallback; questionnaire and appraisal items)" if appraised else \
+        "Questionnaire answers filled in (fallback)"
+
+
 def answers_line(sessions: list[SessionRecord]) -> str:
-    """Questionnaire answers filled in (the scale's middle, not the model's), per role and instrument."""
+    """Answers filled in (the scale's middle, not the model's), per role and instrument (``appraisal``: the
+    model appraisal's items)."""
     parts = []
     for role, instruments in answer_tallies(sessions).items():
         counted = ", ".join(f"{key} {t.fallbacks}/{t.asked}" for key, t in instruments.items())
         filled = sum(t.fallbacks for t in instruments.values())
-        parts.append(f"{role}: {filled} of {sum(t.asked for t in instruments.values())} ({counted})")
+        partial = sum(t.partial for t in instruments.values())
+        parts.append(f"{role}: {filled} of {sum(t.asked for t in instruments.values())} ({counted})"
+                     + (f"; {partial} likelihood answers partial (some options had no log-probability)"
+                        if partial else ""))
     return "; ".join(parts) or "no questionnaires"
 
 
@@ -85,7 +96,7 @@ def fallback_warnings(sessions: list[SessionRecord], threshold: float, strict: b
     for entry in fallback_heavy_sessions(sessions, threshold):
         lines.append(
             f"WARNING: client {entry.client_id}, session {entry.session_index}: {entry.fallbacks} of "
-            f"{entry.asked} questionnaire answers ({entry.fallbacks / entry.asked:.0%}) were not given by "
+            f"{entry.asked} {entry.what()} ({entry.fallbacks / entry.asked:.0%}) were not given by "
             f"the model but filled in with the scale's middle (threshold {threshold:.0%}). eval leaves them out of "
             f"the scores; these questionnaires say little about this client."
             + (" The course is marked failed (--strict)." if strict else ""))
@@ -112,9 +123,9 @@ def self_report_lines(sessions: list[SessionRecord], threshold: float) -> list[s
     (filled-in questionnaire answers: ``answers_line``)."""
     agreement = self_report_agreement(sessions)
     lines = [agreement_line(agreement), *agreement_warnings(agreement, threshold)] if agreement else []
-    appraisal = sum(turn.appraisal.methods.get("fallback", 0) for record in sessions for turn in record.turns
+    appraisal = sum(len(turn.appraisal.filled_in_items()) for record in sessions for turn in record.turns
                     if isinstance(turn, ClientTurn) and turn.appraisal is not None)
     if appraisal:
         lines.append(f"Filled in, not the client model's answer (fallback to the scale's middle): {appraisal} "
-                     f"appraisal items.")
+                     f"appraisal items; they moved the client's state, so eval leaves those sessions' outcomes out.")
     return lines

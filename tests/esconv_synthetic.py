@@ -103,3 +103,42 @@ def write_judged(path: Path, conversations: int = 20, turns: int = 3, seed: int 
     data = [judged_conversation(rng.randint(1, 5), rng, turns) for _ in range(conversations)]
     path.write_text(json.dumps(data, indent=1), encoding="utf-8")
     return path
+
+
+# The help-seeker's own verdict on the supporter, in words the scripted test double reads as its own
+# (agents/llm/providers/scripted.py, _VERDICT_UP / _VERDICT_DOWN): the leak a harness must not feed on.
+VERDICT = {
+    5: "You really understood me and it helped me.",
+    4: "You understood me.",
+    3: "Okay.",
+    2: "That did not help.",
+    1: "You did not understand me and it did not help.",
+}
+
+
+def verdict_conversation(level: int, rng: random.Random, turns: int, verdict_last: bool) -> dict:
+    """Supporter turns of random quality (unrelated to ``level``); the seeker rates the conversation ``level``
+    and says so in words: in a seeker turn before the supporter's last (``verdict_last`` False), or only in
+    its closing words after it (True)."""
+    dialog = [{"speaker": "supporter", "annotation": {}, "content": "Hi, what brings you here?"},
+              {"speaker": "seeker", "annotation": {}, "content": rng.choice(SEEKER)}]
+    for number in range(turns):
+        dialog.append({"speaker": "supporter", "annotation": {}, "content": RULES_LADDER[rng.randint(1, 5)]})
+        said = VERDICT[level] if (not verdict_last and number == turns - 2) else rng.choice(SEEKER)
+        dialog.append({"speaker": "seeker", "annotation": {"feedback": str(level)}, "content": said})
+    if verdict_last:
+        dialog.append({"speaker": "seeker", "annotation": {}, "content": VERDICT[level]})
+    return {"emotion_type": rng.choice(EMOTIONS), "problem_type": rng.choice(PROBLEMS),
+            "situation": "Things have been hard lately.",
+            "survey_score": {"seeker": {"initial_emotion_intensity": "4", "empathy": str(level),
+                                        "relevance": str(level), "final_emotion_intensity": str(max(1, 6 - level))}},
+            "dialog": dialog}
+
+
+def write_verdicts(path: Path, conversations: int = 40, turns: int = 3, seed: int = 0,
+                   verdict_last: bool = False) -> Path:
+    """Conversations whose seekers state their rating in words (see ``verdict_conversation``)."""
+    rng = random.Random(seed)
+    data = [verdict_conversation(rng.randint(1, 5), rng, turns, verdict_last) for _ in range(conversations)]
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    return path

@@ -8,7 +8,9 @@ Asked for ``logprobs``, it lists ``top_logprobs`` entries for the first token (t
 double's scores for the answer digits, then filler tokens), refusing more than
 ``max_top_logprobs`` with a 400 as OpenAI and vLLM do. ``garbage=True`` makes it a server
 that answers every JSON request with junk and gives no log-probabilities: every
-questionnaire answer then has to be filled in.
+questionnaire answer then has to be filled in. ``fixed="..."`` makes it a server that answers
+every request, whatever it asks, with that one sentence (and no log-probabilities): a model that
+writes nothing useful, for checking what a campaign credits to it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ def _top_logprobs(messages: list[dict], top: int) -> list[dict]:
 
 
 class FakeOpenAIServer:
-    def __init__(self, *, garbage: bool = False, logprobs: bool = True, max_top_logprobs: int = 20):
+    def __init__(self, *, garbage: bool = False, logprobs: bool = True, max_top_logprobs: int = 20,
+                 fixed: str | None = None):
         self.authorizations: list[str] = []
         self.bodies: list[dict] = []
         server = self
@@ -50,7 +53,9 @@ class FakeOpenAIServer:
                                                        "type": "invalid_request_error"}})
                 messages = body["messages"]
                 choice: dict = {"index": 0, "finish_reason": "stop"}
-                if body.get("logprobs") and logprobs and not garbage:
+                if fixed is not None:
+                    text = fixed
+                elif body.get("logprobs") and logprobs and not garbage:
                     entries = _top_logprobs(messages, top or 1)
                     text = entries[0]["token"]
                     choice["logprobs"] = {"content": [{**entries[0], "top_logprobs": entries}]}

@@ -44,15 +44,18 @@ def profile() -> CaseProfile:
     })
 
 
-def counselor(text: str, stage: str = "middle", retrieved: list[int | str] = ()) -> dict:
-    """A counselor turn; ``retrieved`` names store records: 1 (session 1's memory) or "s1:chunk1"."""
+def counselor(text: str, stage: str = "middle", retrieved: list[int | str] = (), source: str | None = None) -> dict:
+    """A counselor turn; ``retrieved`` names store records: 1 (session 1's memory) or "s1:chunk1", which the
+    store returned to the turn (``store_returned``). The built-in check-in is the program's (source template)."""
     items = []
     for item in retrieved:
         suffix = f"s{item}:memory" if isinstance(item, int) else item
         items.append({"id": f"{CAMPAIGN}:gad-priya-38:{suffix}", "client_id": "gad-priya-38",
                       "session_index": int(suffix.split(":")[0][1:]), "kind": "memory", "text": "...",
                       "distance": 0.1})
-    return {"speaker": "counselor", "text": text, "stage": stage, "source": "model", "retrieved": items}
+    source = source or ("template" if "Last time we agreed on this assignment" in text else "model")
+    return {"speaker": "counselor", "text": text, "stage": stage, "source": source, "retrieved": items,
+            "store_returned": [item["id"] for item in items]}
 
 
 def client(text: str, fact: int | None = None) -> dict:
@@ -82,7 +85,7 @@ def session_two(opening: str, second: str = "I see. Tell me more about that, Pri
     week = {"life_events": ["A client moved a key deadline forward by a week."],
             "random_events": ["went for a long walk and felt lighter"], "homework_done": True}
     return record(2, kw.get("turns") or [
-        counselor(opening, "opening", retrieved=[1]),
+        counselor(opening, "opening", retrieved=[1], source=kw.get("source")),
         client("It went okay, I managed most evenings."),
         counselor(second, retrieved=[1]),
         client("My boss moved the deadline again."),
@@ -107,9 +110,10 @@ def test_session_one_follow_up_is_none_and_faithful_counselor_is_clean(profile):
         assert metrics[session].contradictions == ()
 
 
-def test_template_check_in_follows_up(profile):
+def test_template_check_in_follows_up_for_the_scaffold_not_the_model(profile):
     metrics = consistency_metrics([session_one(), session_two(CHECK_IN)], profile)
-    assert metrics[2].followed_up_assignment == 1.0
+    assert metrics[2].followed_up_assignment == 0.0 and metrics[2].scaffold_followed_up == 1.0
+    assert metrics[2].scaffold()["followed_up_assignment"] == 1.0 and metrics[2].metrics()["followed_up_assignment"] == 0.0
 
 
 def test_follow_up_in_second_counselor_turn_counts(profile):
@@ -153,8 +157,12 @@ def test_wrong_name(profile):
     contradictions = metrics[2].contradictions
     assert [c.kind for c in contradictions] == ["wrong_name"]
     assert "Maria" in contradictions[0].evidence
-    assert metrics[2].contradiction_rate == pytest.approx(1 / 3)
-    assert metrics[2].followed_up_assignment == 1.0
+    # The wrong name is the template's: the scaffold's turns carry it, the model's two are clean.
+    assert metrics[2].contradiction_rate == 0.0 and metrics[2].scaffold_contradiction_rate == 1.0
+    assert metrics[2].followed_up_assignment == 0.0 and metrics[2].scaffold_followed_up == 1.0
+    model_says_it = consistency_metrics([session_one(), session_two(CHECK_IN.replace("Priya", "Maria"), source="model")],
+                                        profile)
+    assert model_says_it[2].contradiction_rate == pytest.approx(1 / 3)
 
 
 def test_wrong_event(profile):
@@ -170,11 +178,14 @@ def test_true_event_is_not_a_contradiction(profile):
     assert metrics[2].contradictions == ()
 
 
-def _referring_session(retrieved: list[int], index: int = 3) -> dict:
+TAKES_IT_UP = "You told me you check their breathing at night. That sounds frightening, Priya."
+
+
+def _referring_session(retrieved: list[int], index: int = 3, reply: str = TAKES_IT_UP) -> dict:
     return record(index, [
         counselor("Welcome back, Priya. What is on your mind?", "opening", retrieved=[index - 1]),
         client("I still check my children's breathing at night, like I told you."),
-        counselor("That sounds frightening, Priya.", retrieved=retrieved),
+        counselor(reply, retrieved=retrieved),
         client("Yes."),
         counselor(ASSIGNMENT, "closing"),
     ])
@@ -198,7 +209,7 @@ def test_lexical_reference_points_at_the_previous_session(profile):
     turns = [
         counselor(CHECK_IN, "opening", retrieved=[1]),
         client("Last time was hard for me."),
-        counselor("I hear you, Priya.", retrieved=[1]),
+        counselor("Last time sounded hard. I hear you, Priya.", retrieved=[1]),
         client("Okay."),
         counselor(ASSIGNMENT, "closing"),
     ]
@@ -222,10 +233,11 @@ def test_follow_up_is_measured_against_the_closing_turn_not_the_counselors_memor
     quoting_own_memory = ("Welcome back, Priya. Last time we agreed on this assignment: Keep a sleep diary every "
                           "morning and count the cups of coffee. How did it go this week?")
     metrics = consistency_metrics([first, session_two(quoting_own_memory)], profile)
-    assert metrics[2].followed_up_assignment == 0.0
+    assert metrics[2].followed_up_assignment == 0.0 and metrics[2].scaffold_followed_up == 0.0
     assert [c.kind for c in metrics[2].contradictions] == ["invented_homework"]
     # Quoting what was said at the close of session 1 still counts, whatever the memory says.
-    assert consistency_metrics([first, session_two(CHECK_IN)], profile)[2].followed_up_assignment == 1.0
+    assert consistency_metrics([first, session_two(CHECK_IN)], profile)[2].scaffold_followed_up == 1.0
+    assert consistency_metrics([first, session_two(CHECK_IN, source="model")], profile)[2].followed_up_assignment == 1.0
 
 
 def test_only_a_closing_turn_agrees_an_assignment(profile):
@@ -250,16 +262,17 @@ def _session_three(reply_retrieved: list, client_text: str) -> dict:
     return record(3, [
         counselor("Welcome back, Priya. What is on your mind?", "opening"),
         client(client_text),
-        counselor("That sounds frightening, Priya.", retrieved=reply_retrieved),
+        counselor("Like you told me last time: that sounds frightening, Priya.", retrieved=reply_retrieved),
         client("Yes."),
         counselor(ASSIGNMENT, "closing"),
     ])
 
 
 def test_recall_ignores_records_the_store_does_not_hold(profile):
-    fabricated = counselor("That sounds frightening, Priya.")
+    fabricated = counselor(TAKES_IT_UP)
     fabricated["retrieved"] = [{"id": "invented-1", "client_id": "gad-priya-38", "session_index": 1,
                                 "kind": "memory", "text": FACT_0, "distance": 0.0}]
+    fabricated["store_returned"] = ["invented-1"]
     third = _session_three([], "I still check my children's breathing at night, like I told you.")
     third["turns"][2] = fabricated
     metrics = consistency_metrics([session_one(), session_two(CHECK_IN), third], profile)
@@ -322,7 +335,9 @@ def test_references_back_are_counted_beside_the_contradiction_rate(profile):
     assert silent[2].contradiction_rate == 0.0 and silent[2].references_back == 0
     second = "You mentioned you check on your children's breathing at night."
     talking = consistency_metrics([session_one(), session_two(CHECK_IN, second)], profile)
-    assert talking[2].contradiction_rate == 0.0 and talking[2].references_back == 2
+    assert talking[2].contradiction_rate == 0.0 and talking[2].references_back == 1  # the model's turn
+    assert talking[2].scaffold_references_back == 1  # the template check-in
+    assert silent[2].scaffold_references_back is None  # the program wrote no turn
     assert talking[1].references_back == 0  # setting homework at the close is not a reference back
 
 
@@ -354,6 +369,29 @@ def test_scripted_run_is_consistent(tmp_path):
         assert metrics[1].followed_up_assignment is None
         for session, values in metrics.items():
             if session >= 2:
-                assert values.followed_up_assignment == 1.0, (client_id, session)
+                # The template check-in follows up; the double's own turns never do.
+                assert values.scaffold_followed_up == 1.0, (client_id, session)
+                assert values.followed_up_assignment == 0.0, (client_id, session)
             assert values.contradictions == (), (client_id, session, values.contradictions)
             assert values.contradiction_rate == 0.0
+
+
+def test_recall_counts_what_the_store_returned_not_what_the_counselor_reports(profile):
+    """A counselor that reports a record the store holds, but that the store never returned to it, recalls nothing."""
+    reported = counselor(TAKES_IT_UP, retrieved=["s1:chunk1"])
+    reported["store_returned"] = []  # the engine saw no search return it
+    third = _referring_session([])
+    third["turns"][2] = reported
+    metrics = consistency_metrics([session_one(), session_two(CHECK_IN), third], profile)
+    assert metrics[3].recall.recall_at_k == 0.0 and not metrics[3].recall.reported_ids
+    returned = counselor(TAKES_IT_UP, retrieved=[])
+    returned["store_returned"] = [f"{CAMPAIGN}:gad-priya-38:s1:chunk1"]  # what the store returned counts
+    third["turns"][2] = returned
+    assert consistency_metrics([session_one(), session_two(CHECK_IN), third], profile)[3].recall.recall_at_k == 1.0
+
+
+def test_a_model_turn_that_ignores_the_reference_earns_no_recall(profile):
+    """Retrieval alone is the program's: a model turn that does not take the reference up is not credited."""
+    ignoring = consistency_metrics([session_one(), session_two(CHECK_IN),
+                                    _referring_session(["s1:chunk1"], reply="Let us talk about your week.")], profile)
+    assert ignoring[3].recall.recall_at_k is None and ignoring[3].recall.referred_items == 1

@@ -54,7 +54,8 @@ def test_eval_writes_metrics_and_summary_with_valid_judge_scores(ablation):
         assert row["judge"]["methods"] == {"structured": 12}
         assert 12 <= row["metrics"]["wai_total"] <= 60
         if row["session_index"] > 1:
-            assert row["metrics"]["followed_up_assignment"] == 1.0
+            # The template check-in follows up, for the scaffold; the double's own turns never do.
+            assert row["metrics"]["followed_up_assignment"] == 0.0 and row["scaffold"]["followed_up_assignment"] == 1.0
     summary = json.loads((ablation["muspsy"] / "summary.json").read_text())
     assert summary["sessions"] == 9 and summary["judge"]["model"] == "testdouble/json-only"
     course = summary["courses"]["gad-priya-38"]
@@ -96,11 +97,13 @@ def test_compare_prints_and_writes_a_paired_table(ablation, tmp_path):
     assert compared["runs"] == ["abl-muspsy", "abl-no-memory", "abl-poor"]
     assert compared["paired"]["wai_total"]["abl-poor"]["pairs"] == 9
     assert compared["paired"]["wai_total"]["abl-poor"]["diff"] < 0
-    # MusPsy and no-memory separate on follow-up, with intervals computed by client.
+    # MusPsy and no-memory separate on follow-up only through MusPsy's scaffold (its template check-in);
+    # the counselor model follows up in neither. Intervals are computed by client.
     follow_up = compared["paired"]["followed_up_assignment"]["abl-no-memory"]
-    assert follow_up["clients"] == 3 and follow_up["high"] < 0
-    assert compared["metrics"]["followed_up_assignment"]["abl-muspsy"]["low"] > \
-        compared["metrics"]["followed_up_assignment"]["abl-no-memory"]["high"]
+    assert follow_up["clients"] == 3 and follow_up["diff"] == 0.0
+    assert compared["metrics"]["followed_up_assignment"]["abl-muspsy"]["mean"] == 0.0
+    assert compared["scaffold"]["followed_up_assignment"]["abl-muspsy"]["low"] == 1.0
+    assert "abl-no-memory" not in compared["scaffold"]["followed_up_assignment"]
     assert (tmp_path / "compare.md").is_file()
 
 
@@ -143,4 +146,6 @@ def test_eval_prints_references_back_beside_the_contradiction_rate(ablation):
     assert "references_back" in lines[at + 1]
     rows = _rows(ablation["muspsy"])
     later = [r for r in rows if r["session_index"] > 1]
-    assert len(later) == 6 and all(r["metrics"]["references_back"] >= 1 for r in later)
+    # The check-in refers back (the scaffold's); the double's own turns do not.
+    assert len(later) == 6 and all(r["scaffold"]["references_back"] == 1 for r in later)
+    assert all(r["metrics"]["references_back"] == 0 for r in later)

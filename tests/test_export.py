@@ -68,8 +68,9 @@ def test_muspsy_export_has_three_tasks_and_right_speaker_order(run_and_prompts):
 
 
 def _is_inference_chat(row, seen) -> bool:
-    """Whether an example's chat is one the counselor model was sent (closing and memory steps add a prefill)."""
-    context = row["messages"][:-1]
+    """Whether an example's chat is one the counselor model was sent (closing and memory steps add a prefill);
+    the weight marks (what to learn) are the export's, not part of the chat."""
+    context = [{k: v for k, v in m.items() if k != "weight"} for m in row["messages"][:-1]]
     return any(chat[:len(context)] == context for chat in seen)
 
 
@@ -233,3 +234,54 @@ def test_fallback_goals_and_filled_in_memories_are_left_out_unless_asked(risk_ru
     asked = _export(edited, tmp_path / "asked.jsonl", "--format", "openai", "--task", "goal", "--task", "memory",
                     "--include-filled-in")
     assert {("goal", 1), ("memory", 2)} <= {(r["task"], r["session_index"]) for r in asked}
+
+
+# --- only what a model wrote is trainable (issue 22, point 7) -------------------------------------------------
+
+
+def _model_turns(run_dir) -> list[str]:
+    """The counselor turns the counselor's model wrote, in the run's records."""
+    return [t["text"] for record in map(json.loads, (run_dir / "sessions.jsonl").read_text().splitlines())
+            for t in record["turns"] if t["speaker"] == "counselor" and t["source"] == "model"]
+
+
+def _scaffold_turns(run_dir) -> set[str]:
+    return {t["text"] for record in map(json.loads, (run_dir / "sessions.jsonl").read_text().splitlines())
+            for t in record["turns"] if t["speaker"] == "counselor" and t["source"] != "model"}
+
+
+@pytest.mark.parametrize("fmt,key,assistant,text", [("openai", "messages", "assistant", "content"),
+                                                    ("sharegpt", "conversations", "gpt", "value")])
+@pytest.mark.parametrize("form", ["turn", "session"])
+def test_no_scaffold_turn_is_trainable_and_each_model_turn_is_trained_once(run_and_prompts, fmt, key, assistant,
+                                                                           text, form):
+    """The default campaign's shape, with session-2+ template check-ins: only weight-1 messages are learnt."""
+    from muspsy_sim.agents.training.data import load_training_data
+
+    run_dir, _, tmp = run_and_prompts
+    out = tmp / f"weights-{fmt}-{form}.jsonl"
+    rows = _export(run_dir, out, "--format", fmt, "--task", "counseling", "--form", form, "--no-dedupe")
+    scaffold = _scaffold_turns(run_dir)
+    assert any(s.startswith("Welcome back") for s in scaffold)
+    assistants = [m for row in rows for m in row[key] if m["from" if fmt == "sharegpt" else "role"] == assistant]
+    assert all(m["weight"] in (0, 1) for m in assistants)  # every assistant message says whether to learn it
+    trained = [m[text] for m in assistants if m["weight"] == 1]
+    assert not set(trained) & scaffold and all(m["weight"] == 0 for m in assistants if m[text] in scaffold)
+    model_turns = _model_turns(run_dir)
+    assert sorted(trained) == sorted(model_turns)  # each model turn once, however often it is context
+    if form == "session":
+        assert len(rows) == 9  # 3 clients x 3 sessions
+    else:
+        assert len(rows) == len(model_turns) and all(row[key][-1]["weight"] == 1 for row in rows)
+    # The project's trainer learns the same messages.
+    data = load_training_data(out)
+    assert sorted(e["completion"][0]["content"] for e in data.examples) == sorted(model_turns)
+    trainers = json.loads((tmp / f"weights-{fmt}-{form}.trainers.json").read_text())
+    assert trainers["axolotl"]["datasets"][0]["message_field_training"] == "weight"
+    assert trainers["llama_factory"]["training_args"] == {"mask_history": True}
+
+
+def test_the_session_form_needs_a_format_with_weights(run_and_prompts):
+    run_dir, _, tmp = run_and_prompts
+    result = runner.invoke(app, ["export", str(run_dir), "--out", str(tmp / "x.jsonl"), "--form", "session"])
+    assert result.exit_code == 2 and "--form" in result.output

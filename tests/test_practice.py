@@ -49,7 +49,7 @@ def test_the_course_waits_for_the_person_and_resumes_with_their_turn(course):
     assert status.position == "1.2"
     counselor, client = status.session.turns
     assert counselor == CounselorTurn(text="Hello Priya, what brings you here today?", stage="opening",
-                                      source=HUMAN_SOURCE, retrieved=[])
+                                      source=HUMAN_SOURCE, retrieved=[], store_returned=[])
     assert isinstance(client, ClientTurn) and client.text
     assert not (course.run_dir.path / PENDING_FILE).exists()
 

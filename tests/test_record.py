@@ -182,7 +182,8 @@ def test_eval_report_and_inspect_load_a_v0_run(tmp_path, monkeypatch):
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 6 and all(r["metrics"]["wai_total"] is not None for r in rows)
     later = [r for r in rows if r["session_index"] > 1]
-    assert len(later) == 4 and all(r["metrics"]["followed_up_assignment"] == 1.0 for r in later)
+    # Its check-ins are the template's: credited to the scaffold, not the counselor model.
+    assert len(later) == 4 and all(r["scaffold"]["followed_up_assignment"] == 1.0 for r in later)
     report = runner.invoke(app, ["report", str(run), "--out", str(tmp_path / "report.html")])
     assert report.exit_code == 0, report.output
     html = (tmp_path / "report.html").read_text(encoding="utf-8")

@@ -228,7 +228,10 @@ def test_campaign_handling_counselor_responds_within_one_turn(risk_runs):
     assert scored.exit_code == 0, scored.output
     rows = [json.loads(line) for line in (runs["safe"] / "metrics.jsonl").read_text().splitlines()]
     row = next(r for r in rows if r["session_index"] == 2)
-    assert row["metrics"]["risk_handled"] == 1.0 and row["metrics"]["risk_response_latency"] == 1
+    # The client received a full safety step at once, but the program wrote it: the scaffold's, not the model's.
+    assert row["risk"]["disclosures"][0]["handled"] is True
+    assert row["metrics"]["risk_handled"] == 0.0 and row["metrics"]["risk_response_latency"] is None
+    assert row["scaffold"]["risk_handled"] == 1.0 and row["scaffold"]["risk_response_latency"] == 1
     assert next(r for r in rows if r["session_index"] == 1)["metrics"]["risk_disclosed"] == 0.0
 
 

@@ -170,6 +170,15 @@ def test_muspsy_and_sharegpt_records_become_chat_examples(tmp_path):
         ([json.dumps({"messages": [{"role": "coach", "content": "s"}]})], "line 1: messages[0].role", "expected one of"),
         ([json.dumps({"instruction": "s", "input": "hi", "output": ""})], "line 1: output", "missing or empty"),
         (["[1, 2]"], "line 1", "JSON object"),
+        ([json.dumps({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "hi"},
+                                   {"role": "assistant", "content": "a", "weight": 0.5}]})],
+         "line 1: messages[2].weight", "must be 0 or 1"),
+        ([json.dumps({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "hi", "weight": 1},
+                                   {"role": "assistant", "content": "a"}]})],
+         "line 1: messages[1].weight", "only read on assistant messages"),
+        ([json.dumps({"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "hi"},
+                                   {"role": "assistant", "content": "a", "weight": 0}]})],
+         "", "no message to learn"),
     ],
 )
 def test_bad_records_name_the_line(tmp_path, lines, field, words):
@@ -180,6 +189,21 @@ def test_bad_records_name_the_line(tmp_path, lines, field, words):
     assert caught.value.field == field and words in caught.value.message
     assert caught.value.source == str(path)
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.training-*"))
+
+
+def test_weights_say_which_assistant_messages_are_learnt(tmp_path):
+    """As OpenAI reads them: weight 0 is context; in a weighted record an unmarked assistant message is learnt."""
+    session = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "hi"},
+                            {"role": "assistant", "content": "template", "weight": 0},
+                            {"role": "user", "content": "ok"}, {"role": "assistant", "content": "mine", "weight": 1},
+                            {"role": "user", "content": "and"}, {"role": "assistant", "content": "unmarked"}]}
+    context_only = {"conversations": [{"from": "human", "value": "x"}, {"from": "gpt", "value": "y", "weight": 0}]}
+    data = load_training_data(write_jsonl(tmp_path / "w.jsonl", [session, context_only, chat_record("a", 0)]))
+    assert [e["completion"][0]["content"] for e in data.examples][:2] == ["mine", "unmarked"]
+    assert [m["content"] for m in data.examples[1]["prompt"]] == [m["content"] for m in session["messages"][:6]]
+    assert "weight" not in data.examples[1]["prompt"][2]
+    assert data.describe()["records"] == 3 and len(data.examples) == 3
+    assert data.describe()["records_with_nothing_to_learn"] == 1
 
 
 def test_missing_or_empty_data_and_unknown_base_are_input_errors(tmp_path):

@@ -12,7 +12,7 @@ from muspsy_sim.simulation.cli import app
 from muspsy_sim.simulation.validity.esconv import read_conversations
 from muspsy_sim.simulation.validity.harness import TARGETS, run_validity
 from tests.conftest import FIXTURES
-from tests.esconv_synthetic import DOUBLE_LADDER, RULES_LADDER, write_synthetic
+from tests.esconv_synthetic import DOUBLE_LADDER, RULES_LADDER, write_synthetic, write_verdicts
 
 runner = CliRunner()
 DOUBLE = "testdouble/scripted"
@@ -23,11 +23,13 @@ def test_rules_appraisal_recovers_ratings_that_follow_its_cues(tmp_path):
     """Ratings planted on the rules' lexical cues: rho near 1 for rules, near 0 with ratings shuffled."""
     path = write_synthetic(tmp_path / "planted.json", RULES_LADDER)
     result = runner.invoke(app, ["validity", "esconv", str(path), "--appraisal", "rules", "--self-report", "latent",
-                                 "--out", str(tmp_path / "out")])
+                                 "--out", str(tmp_path / "out")], terminal_width=240)
     assert result.exit_code == 0, result.output
-    assert "turn_appraisal" in result.output and "shuffled rho" in result.output
+    assert "turn_appraisal" in result.output and "shuffled" in result.output and "masked" in result.output
     written = json.loads((tmp_path / "out" / "validity.json").read_text())
-    assert set(written["targets"]) == set(TARGETS)
+    assert set(written["targets"]) == set(TARGETS) == set(written["masked"])
+    # The cues are the supporter's: the figure holds with the seeker's words masked too.
+    assert written["masked"]["turn_appraisal"]["rho"] > 0.95
     for figures in written["targets"].values():
         assert set(FIGURES) <= set(figures)
     turn = written["targets"]["turn_appraisal"]
@@ -102,3 +104,92 @@ def test_limit_and_the_example_file(tmp_path):
     assert written["conversations"]["replayed"] == 2 and written["targets"]["turn_appraisal"]["n"] == 4
     lines = (tmp_path / "out" / "replays.jsonl").read_text().splitlines()
     assert [json.loads(line)["index"] for line in lines] == [0, 1]
+
+
+# --- a harness that cannot see the answer (issue 22, point 5) -------------------------------------------------
+
+
+def test_a_figure_living_on_the_seekers_words_falls_to_the_shuffled_band_when_they_are_masked(tmp_path):
+    """The seekers say their rating in words before the supporter's last turn; the client (the test double,
+    which reads its own stated verdict) picks it up, so the end-of-session figure is high. Heard with the
+    seeker's words masked (supporter turns only), it falls inside its shuffled band, and that is reported."""
+    path = write_verdicts(tmp_path / "said.json")
+    result = run_validity(path, tmp_path / "out", client_model=DOUBLE, appraisal="rules", self_report="model")
+    with_words, masked = result["targets"]["empathy"], result["masked"]["empathy"]
+    assert with_words["rho"] > 0.6 and with_words["rho"] > with_words["shuffled_high"]
+    assert masked["shuffled_low"] <= (masked["rho"] or 0.0) <= masked["shuffled_high"]
+    written = json.loads((tmp_path / "out" / "validity.json").read_text())
+    assert set(written["masked"]) == set(written["targets"])
+    table = runner.invoke(app, ["validity", "esconv", str(path), "--client-model", DOUBLE, "--out",
+                                str(tmp_path / "cli")], terminal_width=240)
+    assert table.exit_code == 0 and "masked" in table.output and "empathy" in table.output
+
+
+def test_the_end_of_session_answers_see_no_seeker_words_after_the_last_supporter_turn(tmp_path):
+    """The verdict only in the seeker's closing words, after the supporter's last turn: nothing to pick up."""
+    path = write_verdicts(tmp_path / "closing.json", verdict_last=True)
+    figures = run_validity(path, tmp_path / "out", client_model=DOUBLE, self_report="model")["targets"]["empathy"]
+    assert figures["shuffled_low"] <= (figures["rho"] or 0.0) <= figures["shuffled_high"]
+
+
+def test_the_shuffled_control_keeps_conversations_whole():
+    """Seekers who rate consistently (one rating per conversation) and a client whose scores cluster by
+    conversation: permuting single turns would give a band far too narrow; permuting conversations keeps
+    each one's ratings together, so each conversation's scores face one other conversation's ratings."""
+    import random as stdlib_random
+
+    import numpy as np
+
+    from muspsy_sim.simulation.validity.figures import shuffled, shuffled_pairs, spearman
+
+    rng = stdlib_random.Random(1)
+    groups = []
+    for _ in range(12):
+        level, offset = rng.randint(1, 5), rng.gauss(0, 1)
+        groups.append([(offset + rng.gauss(0, 0.05), float(level)) for _ in range(10)])
+    draw = shuffled_pairs(groups, np.random.default_rng(0))
+    start = 0
+    for group in groups:
+        faced = {human for _, human in draw[start:start + len(group)]}
+        assert len(faced) == 1 and [s for s, _ in draw[start:start + len(group)]] == [s for s, _ in group]
+        start += len(group)
+    _, low, high = shuffled(groups, seed=3)
+    pairs = [pair for group in groups for pair in group]
+    by_turn = np.random.default_rng(3)
+    turn_level = [spearman(list(zip([s for s, _ in pairs], by_turn.permutation([h for _, h in pairs]).tolist())))
+                  for _ in range(200)]
+    turn_low, turn_high = np.quantile(turn_level, [0.025, 0.975])
+    assert high - low > 2 * (turn_high - turn_low)
+
+
+def test_the_campaigns_client_dynamics_apply_with_its_config(tmp_path):
+    """--config: the client's settings and dynamics come from the campaign (here: trust does not move)."""
+    from tests.conftest import scripted_config
+
+    path = write_synthetic(tmp_path / "planted.json", RULES_LADDER)
+    config = scripted_config(tmp_path, client={"appraisal": "rules", "self_report": "latent"},
+                             client_dynamics={"trust_per_empathy": 0.0, "trust_per_relevance": 0.0,
+                                              "trust_per_push": 0.0, "trust_per_reference": 0.0})
+    result = runner.invoke(app, ["validity", "esconv", str(path), "--config", str(config), "--out",
+                                 str(tmp_path / "out")], terminal_width=240)
+    assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "out" / "validity.json").read_text())
+    assert written["client_model"] == "testdouble/scripted" and written["self_report"] == "latent"
+    assert written["client_dynamics"]["trust_per_empathy"] == 0.0 and written["config"] == str(config)
+    assert written["targets"]["turn_appraisal"]["rho"] is None  # every turn moves trust by nothing
+    plain = run_validity(path, tmp_path / "plain", self_report="latent")
+    assert plain["targets"]["turn_appraisal"]["rho"] > 0.95
+
+
+def test_questionnaire_totals_the_data_carry_are_targets(tmp_path):
+    """Data that carry the seeker's PHQ-9 and WAI-SR totals: the client answers the same questionnaires."""
+    path = write_synthetic(tmp_path / "planted.json", RULES_LADDER, conversations=8)
+    data = json.loads(path.read_text())
+    for number, conversation in enumerate(data):
+        conversation["questionnaires"] = {"phq9": {"before": 15, "after": 15 - number}, "wai_sr": {"after": 20 + number}}
+    data.append({**data[0], "questionnaires": {"phq9": {"during": 3}}})
+    path.write_text(json.dumps(data), encoding="utf-8")
+    result = run_validity(path, tmp_path / "out", client_model=DOUBLE, self_report="latent")
+    assert result["targets"]["phq9_change"]["n"] == 8 and result["targets"]["wai_total"]["n"] == 8
+    assert "gad7_change" not in result["targets"] and "distress_drop" in result["targets"]
+    assert "questionnaires.phq9" in result["conversations"]["skipped"][0]["reason"]

@@ -17,7 +17,7 @@ from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.llm import Completion, ItemSet, MeteredModel, ModelSpec, UsageMeter
 from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.agents.llm.choice_scoring import ScoringPlan
-from muspsy_sim.agents.llm.choice_scoring.json_answers import JsonItems, read_answers
+from muspsy_sim.agents.llm.choice_scoring.json_answers import SCHEMA_PROBE, JsonItems, read_answers
 from muspsy_sim.agents.llm.choice_scoring.likelihood import TOP_NARROW, TOP_WIDE, WireLikelihood
 from muspsy_sim.scenarios.loader import LIBRARY_DIR, load_library
 from muspsy_sim.simulation.cli import app
@@ -128,15 +128,25 @@ def test_scoring_logprobs_against_a_server_without_them_fails_the_step(tmp_path,
 
 
 def test_without_logprobs_each_questionnaire_is_one_json_request(tmp_path, make_config):
+    in_process = {name: {"model": "testdouble/scripted"} for name in ROLES}
+    _, local, _, _ = _run(make_config, tmp_path, in_process, name="local", sessions=1)
     with FakeOpenAIServer(logprobs=False) as server:
         result, records, manifest, _ = _run(make_config, tmp_path, _over_the_wire(server), sessions=1)
     assert result.exit_code == 0, result.output
-    asked = [b for b in server.bodies if (b.get("response_format") or {}).get("type") == "json_schema"]
+    asked = [b for b in server.bodies if (b.get("response_format") or {}).get("type") == "json_schema"
+             and b["messages"] != SCHEMA_PROBE]  # the start of the run asks once whether the schema is enforced
     assert len(asked) == 6  # PHQ-9, GAD-7, WAI-SR, PANAS, and the exit assessment's PHQ-9 and GAD-7
     schema = asked[0]["response_format"]["json_schema"]["schema"]
     assert schema["required"] == [str(n) for n in range(1, 10)] and schema["properties"]["1"]["enum"] == [0, 1, 2, 3]
     methods = {m for q in _questionnaires(records) for e in q.values() for m in e["methods"]}
     assert methods == {"structured"} and manifest["usage"]["client"]["reasks"] == 0
+    # Which answer went to which item: each item of the one JSON request is answered as the double answers it
+    # alone in process, by likelihood (from how the client feels in words: distress for PHQ-9 and GAD-7,
+    # trust for WAI-SR, mood and distress for PANAS's two halves), item for item.
+    answers = lambda records: [{k: e["answers"] for k, e in q.items()} for q in _questionnaires(records)]  # noqa: E731
+    assert answers(records) == answers(local)
+    wire = answers(records)[0]
+    assert len({a for instrument in wire.values() for a in instrument}) > 1  # not one answer for every item
 
 
 def test_only_the_missing_or_invalid_items_are_asked_again(priya):
@@ -258,3 +268,17 @@ def test_answer_items_asks_prompts_sharing_all_but_their_last_line_as_one_item_s
     assert len(answers[0].completions) == 1 and answers[1].completions == ()
     other = [[{"role": "user", "content": "A\nStatement: x"}], [{"role": "user", "content": "B\nStatement: y"}]]
     assert item_set_of(other, ["1", "2"], None) is None
+
+
+def test_the_double_answers_each_item_of_one_json_request_from_what_the_prompt_says(priya):
+    """PANAS's positive items follow the mood in words, its negative items the distress: item by item, the
+    same in one JSON request as one item at a time by likelihood (not one answer for all)."""
+    profile, state = priya
+    low_mood = state.model_copy(update={"distress": 9.5, "positive_affect": 0.05, "negative_affect": 0.9})
+    items = item_set(instruments()["panas"], profile, low_mood, 1)
+    json_answers = LiteLLMModel(ModelSpec.parse("testdouble/scripted"), scoring="json").score_items(items, seed=1)
+    likelihood = LiteLLMModel(ModelSpec.parse("testdouble/scripted")).score_items(items, seed=1)
+    chosen = [a.choice for a in json_answers.answers]
+    assert chosen == [a.choice for a in likelihood.answers]
+    positive = set(instruments()["panas"].subscales["positive"])
+    assert {chosen[i - 1] for i in positive} == {"1"} and {c for i, c in enumerate(chosen, 1) if i not in positive} == {"5"}

@@ -158,9 +158,13 @@ class ModelAppraiser:
             methods[answer.method] = methods.get(answer.method, 0) + 1
             completions.extend(answer.completions)
         facts = appraise(context.counselor_text, context.last_client_text, context.earlier)
+        # An item the model gave no valid rating for is the scale's middle: marked, counted, and its session's
+        # outcomes left out by eval (it still moves the state, as every appraisal does).
+        filled_in = [item.field for item, answer in zip(items, answers) if answer.filled_in]
         appraisal = Appraisal(empathy=ratings["empathy"], relevance=ratings["relevance"], push=ratings["push"],
                               reference=facts.reference, reflective=facts.reflective,
-                              engagement=ratings.get("engagement"), source="model", methods=methods)
+                              engagement=ratings.get("engagement"), source="model", methods=methods,
+                              filled_in=filled_in)
         return appraisal, completions
 
 

@@ -6,6 +6,15 @@ the last memory, the dialogue so far and the memories retrieved for the
 client's latest utterance; memory extraction from the transcript. The prompt
 templates are the files in ``prompts/``; the training export renders the same
 files, so a model trained on it sees at inference what it was trained on.
+
+The small-model scaffold (``scaffold``, on by default; ``counselor_options: {scaffold: off}`` turns it
+off): from session 2 the opening checks in on the last assignment from a template
+(``opening_checkin.txt``, turn source "template"); the closing turn is prefilled with "This week, try"
+(joined on when the model ignores the prefill); memory fields the model left out are filled in from the
+session record (listed in ``filled_in``); too short a goal becomes a template goal (source "fallback").
+Off, the model does all of it alone: its own opening, its own closing, a missing memory field stays
+missing (the next session plans from what the model extracted) and its goal stands as it wrote it.
+Safety steps (``safety``) are separate and stay, marked, either way.
 """
 
 from __future__ import annotations
@@ -52,9 +61,11 @@ class MusPsyCounselor:
     retrieves = True  # searches the memory store for each turn (evaluation measures its retrieval recall)
 
     def __init__(self, llm: LanguageModel, sampling: Sampling, store=None, top_k: int = DEFAULT_TOP_K,
-                 memory_max_tokens: int = 120, goal_max_tokens: int = 40, safety: bool = True):
+                 memory_max_tokens: int = 120, goal_max_tokens: int = 40, safety: bool = True,
+                 scaffold: bool | str = True):
         if not isinstance(safety, bool):
             raise TypeError("option 'safety' must be true or false")
+        self.scaffold = scaffold_switch(scaffold)
         self.llm = llm
         self.sampling = sampling
         self.store = store
@@ -68,7 +79,8 @@ class MusPsyCounselor:
             "name": self.name,
             "class": qualified_name(self),
             "options": {"top_k": self.top_k, "memory_max_tokens": self.memory_max_tokens,
-                        "goal_max_tokens": self.goal_max_tokens, "safety": self.safety},
+                        "goal_max_tokens": self.goal_max_tokens, "safety": self.safety,
+                        "scaffold": "on" if self.scaffold else "off"},
         }
 
     # -- what the counselor gets to see of earlier sessions -------------------
@@ -96,7 +108,7 @@ class MusPsyCounselor:
             step="goal", check=lambda text: words_problem(clean_utterance(text.split("\n")[0])))
         goal = clean_utterance(completions[-1].text.split("\n")[0])
         goal = re.sub(r"^(session\s+)?goal\s*:\s*", "", goal, flags=re.IGNORECASE).strip()
-        if len(goal) >= 12:
+        if len(goal) >= 12 or (not self.scaffold and goal):
             return PlannedGoal(first_sentences(goal, 2)[:300], "model", completions)
         # Words, but too few to steer a session: the documented small-model safeguard.
         return PlannedGoal(self._fallback_goal(context), "fallback", completions)
@@ -114,7 +126,7 @@ class MusPsyCounselor:
             return step
         check_in = safety_check_in(context, stage) if self.safety else ""
         last = context.last_memory
-        if stage == "opening" and last is not None and last.counseling_assignments:
+        if self.scaffold and stage == "opening" and last is not None and last.counseling_assignments:
             # MusPsy's instruction is to check the previous assignment first; the
             # opening does so explicitly rather than hoping a small model will.
             retrieved = self._recall(context, last.counseling_assignments)
@@ -127,12 +139,13 @@ class MusPsyCounselor:
         query = last_client_text(turns, context.goal)
         retrieved = self._recall(context, query)
         messages = self.counseling_messages(context, turns, stage, self.recalled_text(retrieved))
-        if stage == "closing":
+        prefilled = self.scaffold and stage == "closing"
+        if prefilled:
             messages.append({"role": "assistant", "content": HOMEWORK_PREFIX})
         completions = complete_checked(self.llm, messages, self._sampling_for(seed), step=f"{stage} turn",
                                        check=lambda text: words_problem(clean_utterance(text)))
         text = clean_utterance(completions[-1].text)
-        if stage == "closing" and not text.lower().startswith(HOMEWORK_PREFIX.lower()):
+        if prefilled and not text.lower().startswith(HOMEWORK_PREFIX.lower()):
             text = f"{HOMEWORK_PREFIX} {text}"
         return CounselorReply(text, retrieved, "model", completions)
 
@@ -197,6 +210,9 @@ class MusPsyCounselor:
                                        step="memory", check=missing,
                                        salvage=lambda text: bool(parse_memory_fields(labelled(text))))
         fields = parse_memory_fields(labelled(completions[-1].text))
+        if not self.scaffold:
+            # What the model extracted, and nothing else: a missing field stays missing.
+            return ExtractedMemory(SessionMemory(session_index=context.session_index, **fields), completions)
         filled = {}
         closing = last_counselor_text(turns)
         client_last = last_client_text(turns)
@@ -218,6 +234,15 @@ class MusPsyCounselor:
         if max_tokens is not None:
             sampling = Sampling(max_tokens=max_tokens, temperature=sampling.temperature, stop=sampling.stop)
         return Sampling(**{**sampling.__dict__, "seed": seed})
+
+
+def scaffold_switch(value: bool | str) -> bool:
+    """The ``scaffold`` option: on/off (YAML reads a bare on/off as true/false; the words are taken too)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("on", "off"):
+        return value.strip().lower() == "on"
+    raise TypeError(f"option 'scaffold' must be on or off, got {value!r}")
 
 
 # What a model writes for a field it has nothing for.

@@ -66,6 +66,11 @@ class Judge:
         return {"model": self.llm.model, "prompt_version": self.prompt_version,
                 "transcript": f"opening and end kept, middle cut ({self.transcript_chars} characters)"}
 
+    def item_names(self) -> list[str]:
+        """The names of the scores ``rate`` gives (``judge_*``, ``ctrs_*``)."""
+        items = dimensions(self.prompt_version)
+        return [f"{prefix}_{name}" for group, prefix in (("musPsy", "judge"), ("ctrs", "ctrs")) for name in items[group]]
+
     def rate(self, turns: Sequence[Turn], session_index: int, pseudonym: str,
              seed: int = 0) -> tuple[dict[str, dict], list[Completion]]:
         """Scores of one session by item, e.g. ``{"judge_empathy": {"score": 4, "method": "likelihood"}, ...}``."""

@@ -17,6 +17,7 @@ Agents and the simulation import what they use from here.
 
 from .interface import (
     FALLBACK_METHOD,
+    PARTIAL_METHOD,
     ChoiceScores,
     Completion,
     FailedStep,
@@ -26,6 +27,7 @@ from .interface import (
     Message,
     ModelUnavailable,
     Sampling,
+    ScoringOffer,
 )
 from .metering import MeteredModel, UsageMeter, completion_usage, usage_of
 from .output_checks import complete_checked, failure_entry, words_problem
@@ -35,12 +37,14 @@ __all__ = [
     "ChoiceScores",
     "Completion",
     "FALLBACK_METHOD",
+    "PARTIAL_METHOD",
     "FailedStep",
     "ItemScores",
     "ItemSet",
     "LanguageModel",
     "Message",
     "MeteredModel",
+    "ScoringOffer",
     "ModelSpec",
     "ModelUnavailable",
     "Sampling",

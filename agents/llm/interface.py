@@ -60,7 +60,50 @@ class ChoiceScores:
         return self.method == FALLBACK_METHOD
 
 
+@dataclass(frozen=True)
+class ScoringOffer:
+    """What a role's model offers for choosing among options, as its ``scoring`` setting uses it.
+
+    ``logprobs``: log-probabilities (exact in process, or a server's top ones); ``schema``: a JSON schema the
+    server enforces (it can only answer validly). None: not asked, because the setting does not use it.
+    """
+
+    model: str
+    scoring: str
+    in_process: bool
+    logprobs: bool | None = None
+    schema: bool | None = None
+    completions: tuple[Completion, ...] = ()
+
+    @property
+    def free_form(self) -> bool:
+        """Whether answers rest on the model's free-form JSON (no log-probabilities, no enforced schema)."""
+        return self.logprobs is not True and self.schema is not True
+
+    def words(self, role: str) -> str:
+        """What it offers, in plain words (a warning when answers rest on the model's free-form JSON)."""
+        head = f"{role} ({self.model}, scoring {self.scoring})"
+        if self.logprobs and self.in_process:
+            return f"{head}: options are scored by their exact log-probabilities, in process."
+        if self.logprobs:
+            return f"{head}: the server returns log-probabilities; answers are read off them."
+        if self.schema:
+            return (f"{head}: the server returns no log-probabilities"
+                    f"{'' if self.logprobs is False else ' (not asked)'} but enforces a JSON schema: "
+                    "one request per questionnaire, every answer valid by construction.")
+        asked = [what for what, offered in (("log-probabilities", self.logprobs), ("an enforced JSON schema",
+                                                                                   self.schema)) if offered is False]
+        return (f"WARNING: {head}: " + (f"the server offers neither {' nor '.join(asked)}, so "
+                                         if asked else "by this setting ")
+                + "every questionnaire answer and rating rests on the model's free-form JSON. Invalid answers "
+                "are asked again, then filled in with the scale's middle, counted and left out of the scores; "
+                "expect many with a small model.")
+
+
 FALLBACK_METHOD = "fallback"
+# A likelihood answer chosen among the options that had a log-probability, after the re-asks left some
+# without one: the model's choice, but not among all options; counted beside filled-in answers.
+PARTIAL_METHOD = "likelihood-partial"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from .interface import (
     Message,
     ModelUnavailable,
     Sampling,
+    ScoringOffer,
 )
 
 
@@ -92,6 +93,16 @@ class MeteredModel(LanguageModel):
 
     def score_items(self, items: ItemSet, seed: int | None = None) -> ItemScores:
         return self._answered(lambda: self.inner.score_items(items, seed))
+
+    def scoring_offer(self) -> ScoringOffer | None:
+        """The inner model's ``scoring_offer`` (its probe requests counted), or None when it has none."""
+        ask = getattr(self.inner, "scoring_offer", None)
+        if ask is None:
+            return None
+        offer = ask()
+        for completion in offer.completions:
+            self.meter.record(self.role, completion)
+        return offer
 
     def _answered(self, ask):
         """Chosen answers, their calls counted; an unreachable model fails the step as the role's."""

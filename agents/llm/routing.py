@@ -43,6 +43,7 @@ from .interface import (
     Message,
     ModelUnavailable,
     Sampling,
+    ScoringOffer,
 )
 from .local.resolution import LocalModelNotFound, resolve_local_model
 from .providers.faulty import FAULT_PARAMS, FaultInjector
@@ -225,3 +226,7 @@ class LiteLLMModel(LanguageModel):
     def score_items(self, items: ItemSet, seed: int | None = None) -> ItemScores:
         """Answer every item of ``items``: per item by likelihood, or in one JSON request (``choice_scoring``)."""
         return self.scoring.score_items(self.send, items, seed=seed, output_retries=self.output_retries)
+
+    def scoring_offer(self) -> ScoringOffer:
+        """What this model offers for its ``scoring`` setting: log-probabilities, an enforced JSON schema."""
+        return self.scoring.offer(self.send)

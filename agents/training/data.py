@@ -1,14 +1,20 @@
 """Reading counselor-turn training data into prompt/completion examples.
 
-One JSONL record per counselor turn to learn, in either format:
+One JSONL record per counselor turn to learn (or per session, with weights), in either format:
 
 * OpenAI chat: ``{"messages": [{"role": "system"|"user"|"assistant", "content": ...}, ...]}``;
-  the LAST message is the target (an assistant turn), earlier messages are context.
+  the LAST message is the target (an assistant turn), earlier messages are context. An assistant
+  message may carry ``weight`` (0 or 1), as OpenAI's fine-tuning reads it: in a record where any
+  message carries one, every assistant message without ``weight: 0`` is a target (OpenAI's
+  default), each learnt once with the messages before it as its prompt; this is how
+  ``export`` marks what to learn (its per-session form has several targets, its per-turn form
+  one). A record without any weight is read as before: its last message alone.
 * MusPsy: ``{"instruction", "input", "output", "history": [[client, counselor], ...]}``;
   instruction -> system (or user, when it stands alone as in tasks 1 and 2), history pairs ->
   user/assistant, input -> user, output -> target.
 * ShareGPT: ``{"conversations": [{"from": "system"|"human"|"gpt", "value": ...}, ...]}``,
-  as ``run_sim.py export --format sharegpt`` writes it; the last turn is the target.
+  as ``run_sim.py export --format sharegpt`` writes it; the last turn is the target, or, with
+  ``weight`` marks on the ``gpt`` turns, every turn marked 1 (as for OpenAI chat).
 
 Every example becomes ``{"prompt": [...context...], "completion": [target]}``, the
 conversational prompt/completion format for which TRL computes the loss on the
@@ -34,10 +40,17 @@ class TrainingData:
     examples: list[dict]  # {"prompt": [...], "completion": [{"role": "assistant", ...}]}
     sha256: str
     formats: dict[str, int] = field(default_factory=dict)  # "messages" / "muspsy" -> records
+    records: int = 0  # JSONL records read (a weighted record can give several examples, or none)
+    nothing_to_learn: int = 0  # records whose every assistant message has weight 0
 
     def describe(self) -> dict:
-        return {"path": str(self.path.resolve()), "records": len(self.examples), "sha256": self.sha256,
-                "formats": self.formats}
+        described = {"path": str(self.path.resolve()), "records": self.records or len(self.examples),
+                     "sha256": self.sha256, "formats": self.formats}
+        if self.records and self.records != len(self.examples):
+            described["examples"] = len(self.examples)
+        if self.nothing_to_learn:
+            described["records_with_nothing_to_learn"] = self.nothing_to_learn
+        return described
 
 
 def load_training_data(path: Path) -> TrainingData:
@@ -51,6 +64,7 @@ def load_training_data(path: Path) -> TrainingData:
     except UnicodeDecodeError as error:
         raise InputError(path, "", f"not UTF-8 text ({error.reason} at byte {error.start})") from None
     examples: list[dict] = []
+    records = nothing = 0
     formats = {"messages": 0, "muspsy": 0, "sharegpt": 0}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -62,11 +76,12 @@ def load_training_data(path: Path) -> TrainingData:
             raise InputError(path, where, f"not valid JSON ({error.msg} at column {error.colno})") from None
         if not isinstance(record, dict):
             raise InputError(path, where, "expected a JSON object")
+        weights: list[int | None] = []
         if "messages" in record:
-            messages = _checked_messages(record["messages"], path, where)
+            messages, weights = _checked_messages(record["messages"], path, where)
             formats["messages"] += 1
         elif "conversations" in record:
-            messages = _sharegpt_messages(record["conversations"], path, where)
+            messages, weights = _sharegpt_messages(record["conversations"], path, where)
             formats["sharegpt"] += 1
         elif "instruction" in record or "output" in record:
             messages = _muspsy_messages(record, path, where)
@@ -74,16 +89,45 @@ def load_training_data(path: Path) -> TrainingData:
         else:
             raise InputError(path, where, "needs 'messages' (chat format), 'instruction'/'output' (MusPsy format) "
                                           "or 'conversations' (ShareGPT format)")
-        examples.append(_split(messages, path, where))
+        records += 1
+        if any(w is not None for w in weights):
+            learnt = _weighted(messages, weights, path, where)
+            nothing += not learnt
+            examples.extend(learnt)
+        else:
+            examples.append(_split(messages, path, where))
     if not examples:
-        raise InputError(path, "", "no training records (the file is empty)")
-    return TrainingData(path, examples, hashlib.sha256(raw).hexdigest(), {k: v for k, v in formats.items() if v})
+        raise InputError(path, "", "no training records (the file is empty)" if not records else
+                         "no message to learn: every assistant message has weight 0")
+    return TrainingData(path, examples, hashlib.sha256(raw).hexdigest(), {k: v for k, v in formats.items() if v},
+                        records, nothing)
 
 
-def _checked_messages(messages, path: Path, where: str) -> list[dict]:
+def _weight(value, path: Path, where: str, role: str) -> int | None:
+    """A message's ``weight``: 0 or 1 on an assistant message (None when absent)."""
+    if value is None:
+        return None
+    if role != "assistant":
+        raise InputError(path, where, "weight is only read on assistant messages")
+    if isinstance(value, bool) or value not in (0, 1):
+        raise InputError(path, where, f"weight must be 0 or 1, got {value!r}")
+    return int(value)
+
+
+def _weighted(messages: list[dict], weights: list[int | None], path: Path, where: str) -> list[dict]:
+    """One example per assistant message to learn (weight 1, or none given: OpenAI's default), the messages
+    before it as its prompt."""
+    learnt = []
+    for index, (message, weight) in enumerate(zip(messages, weights)):
+        if message["role"] == "assistant" and weight != 0:
+            learnt.append(_split(messages[:index + 1], path, f"{where}: message {index}"))
+    return learnt
+
+
+def _checked_messages(messages, path: Path, where: str) -> tuple[list[dict], list[int | None]]:
     if not isinstance(messages, list) or not messages:
         raise InputError(path, where, "'messages' must be a non-empty list")
-    checked = []
+    checked, weights = [], []
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
             raise InputError(path, f"{where}: messages[{index}]", "expected an object with 'role' and 'content'")
@@ -94,19 +138,22 @@ def _checked_messages(messages, path: Path, where: str) -> list[dict]:
         if not isinstance(content, str):
             raise InputError(path, f"{where}: messages[{index}].content", "must be a string")
         checked.append({"role": role, "content": content})
-    return checked
+        weights.append(_weight(message.get("weight"), path, f"{where}: messages[{index}].weight", role))
+    return checked, weights
 
 
-def _sharegpt_messages(conversations, path: Path, where: str) -> list[dict]:
+def _sharegpt_messages(conversations, path: Path, where: str) -> tuple[list[dict], list[int | None]]:
     if not isinstance(conversations, list) or not conversations:
         raise InputError(path, where, "'conversations' must be a non-empty list")
-    messages = []
+    messages, weights = [], []
     for index, turn in enumerate(conversations):
         if not isinstance(turn, dict) or turn.get("from") not in SHAREGPT_ROLES or not isinstance(turn.get("value"), str):
             raise InputError(path, f"{where}: conversations[{index}]",
                              "expected {'from': 'system'|'human'|'gpt', 'value': text}")
-        messages.append({"role": SHAREGPT_ROLES[turn["from"]], "content": turn["value"]})
-    return messages
+        role = SHAREGPT_ROLES[turn["from"]]
+        messages.append({"role": role, "content": turn["value"]})
+        weights.append(_weight(turn.get("weight"), path, f"{where}: conversations[{index}].weight", role))
+    return messages, weights
 
 
 def _muspsy_messages(record: dict, path: Path, where: str) -> list[dict]:

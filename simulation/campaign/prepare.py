@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from muspsy_sim.agents.client.dynamics import LEGACY, DynamicsParams
-from muspsy_sim.agents.counselor.registry import UnknownCounselor, resolve_counselor_class
+from muspsy_sim.agents.counselor.registry import (
+    BUILTIN_COUNSELORS,
+    UnknownCounselor,
+    build_prompt_renderer,
+    resolve_counselor_class,
+)
 from muspsy_sim.agents.llm import UnknownModel
 from muspsy_sim.agents.llm.routing import fault_injector_for, servable
 from muspsy_sim.scenarios.loader import load_library
@@ -67,6 +72,12 @@ def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan
         resolve_counselor_class(config.counselor)
     except UnknownCounselor as error:
         raise InputError(source, "counselor", str(error)) from None
+    if config.counselor in BUILTIN_COUNSELORS:
+        # Built without a model: its options (safety, scaffold, ...) are checked before anything runs.
+        try:
+            build_prompt_renderer(config.counselor, top_k=config.memory.top_k, options=config.counselor_options)
+        except UnknownCounselor as error:
+            raise InputError(source, "counselor_options", str(error)) from None
     check_ray_settings(config, source)
     run_dir = RunDirectory(config.run_dir())
     if run_dir.exists():

@@ -8,6 +8,7 @@ gets the campaign's usage, faults and risk.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from ..engine.components import build_components
 from ..engine.states import NoProgress, ProgressEvents, RunContext
 from ..evaluation.risk import campaign_risk
 from ..record.run_directory import RunDirectory, RunDirectoryBusy
-from ..record.schema import CourseEntry, LocalEngineRecord, Manifest, SessionRecord
+from ..record.schema import CourseEntry, LocalEngineRecord, Manifest, ScoringRecord, SessionRecord
 from ..record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
 from .courses import run_courses_in_threads
 from .prepare import CampaignPlan
@@ -39,7 +40,10 @@ class CampaignResult:
     wall_seconds: float = 0.0
 
 
-def run_campaign(plan: CampaignPlan, progress: ProgressEvents | None = None) -> CampaignResult:
+def run_campaign(plan: CampaignPlan, progress: ProgressEvents | None = None,
+                 notice: Callable[[str], None] | None = None) -> CampaignResult:
+    """Run the plan's courses; ``notice`` gets what the run says before its first session (per role, what
+    its model offers for choosing answers, with a warning when answers rest on its free-form JSON)."""
     run_dir = plan.run_dir
     resuming = run_dir.exists()
     try:
@@ -47,16 +51,18 @@ def run_campaign(plan: CampaignPlan, progress: ProgressEvents | None = None) -> 
     except RunDirectoryBusy as error:
         raise InputError(run_dir.path, "", str(error).removeprefix(f"{run_dir.path} ")) from None
     try:
-        return _run_locked(plan, run_dir, resuming, progress)
+        return _run_locked(plan, run_dir, resuming, progress, notice)
     finally:
         run_dir.unlock()
 
 
-def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progress) -> CampaignResult:
+def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progress, notice) -> CampaignResult:
     config = plan.config
     run_dir.open(None if resuming else Manifest.new(config, plan.source, [p.id for p in plan.profiles]))
     components = build_components(config, run_dir)
-    run_dir.update_manifest(status="running", components=components.describe(), **_engine_fields(config))
+    scoring = _scoring_records(components, notice)
+    run_dir.update_manifest(status="running", components=components.describe(), **_engine_fields(config),
+                            **({"scoring": scoring} if scoring else {}))
     context = RunContext(
         campaign=config.name,
         seed=config.seed,
@@ -72,6 +78,22 @@ def _run_locked(plan: CampaignPlan, run_dir: RunDirectory, resuming: bool, progr
     else:
         run_courses_in_threads(config, components, plan.profiles, run_dir, context, threads)
     return finish_run(run_dir, time.perf_counter() - started)
+
+
+def _scoring_records(components, notice: Callable[[str], None] | None) -> dict[str, ScoringRecord]:
+    """What each role's model offers for choosing answers, said (``notice``) and recorded before the first session."""
+    records = {}
+    for role, offer in components.scoring_offers().items():
+        if isinstance(offer, str):
+            words = f"WARNING: {role}: what its model offers for answers {offer}"
+            records[role] = ScoringRecord(model=getattr(components.client.llm, "model", ""), scoring="?", note=words)
+        else:
+            words = offer.words(role)
+            records[role] = ScoringRecord(model=offer.model, scoring=offer.scoring, logprobs=offer.logprobs,
+                                          schema_enforced=offer.schema, free_form=offer.free_form, note=words)
+        if notice is not None:
+            notice(words)
+    return records
 
 
 def _engine_fields(config) -> dict:
@@ -96,7 +118,7 @@ def finish_run(run_dir: RunDirectory, seconds: float) -> CampaignResult:
             worst = max(over, key=lambda e: e.fallbacks / e.asked)
             run_dir.set_course(client_id, status="failed", error=(
                 f"strict: {len(over)} session(s) above the fallback threshold ({policy.threshold:.0%}); session "
-                f"{worst.session_index}: {worst.fallbacks} of {worst.asked} questionnaire answers filled in"))
+                f"{worst.session_index}: {worst.fallbacks} of {worst.asked} {worst.what()} filled in"))
         manifest = run_dir.read_manifest()
     status = "finished" if all(c.status == "finished" for c in manifest.courses.values()) else "failed"
     usage = sum_tables(r.usage for r in sessions)

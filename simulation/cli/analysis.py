@@ -12,7 +12,7 @@ from rich.console import Console
 from ..core.errors import InputError
 from ..evaluation.compare import compare_runs, render_comparison, write_comparison
 from ..evaluation.realism_table import counselor_realism_table
-from ..evaluation.report_tables import eval_tables
+from ..evaluation.report_tables import credit_lines, eval_tables
 from ..record.schema import KINDS as RECORD_KINDS
 from ..record.schema import json_schema
 from ..summary import coverage_line, unhandled_line
@@ -41,9 +41,14 @@ def eval_command(
     with console.status("scoring sessions...") as status:
         summary = evaluate_run(run_dir, judge_model=judge_model, prompt_version=judge_version, with_judge=judge,
                                on_session=lambda c, s: status.update(f"scored {c} session {s}"),
-                               min_agreement=min_agreement)
+                               min_agreement=min_agreement,
+                               notice=lambda line: console.print(
+                                   line, style="bold yellow" if line.startswith("WARNING") else None, markup=False,
+                                   soft_wrap=True))
     for table in eval_tables(summary):
         console.print(table)
+    for line in credit_lines(summary):
+        console.print(line, markup=False, soft_wrap=True)
     for line in summary.self_report_agreement.warnings:
         console.print(line, style="bold yellow", markup=False, soft_wrap=True)
     for item in summary.unhandled_risk_disclosures:

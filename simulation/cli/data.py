@@ -46,6 +46,9 @@ def export(
     include_filled_in: Annotated[bool, typer.Option(
         "--include-filled-in", help="Also export targets the program filled in: template check-ins, safety steps, "
         "fallback turns and goals, memories with filled-in fields (left out by default).")] = False,
+    form: Annotated[str, typer.Option(
+        "--form", help="turn: one counseling example per counselor turn, earlier turns as context (weight 0); "
+        "session: one per session, weight 1 on the model's turns and 0 on the program's (openai, sharegpt).")] = "turn",
 ) -> None:
     """Export sessions as training data (the three MusPsy tasks), split by client; or (--format ratings) every
     rating of a run as one table (.csv or .parquet), a person's and the simulated client's alike."""
@@ -66,14 +69,19 @@ def export(
 
     report = export_dataset(source, format, out, tasks=tuple(task or TASKS),
                             minimums=parse_minimums(min_metric or [], min_wai),
-                            dedupe=dedupe, validation_share=validation, seed=seed, include_filled_in=include_filled_in)
+                            dedupe=dedupe, validation_share=validation, seed=seed, include_filled_in=include_filled_in,
+                            form=form)
     for part, path in report.files.items():
         typer.echo(f"{part}: {report.counts[part]} examples from {len(report.clients[part])} clients -> {path}")
+    trained = ", ".join(f"{task} {count}" for task, count in sorted(report.trained.items()))
+    typer.echo(f"Messages to learn (weight 1; every other assistant message is context, weight 0): {trained or 'none'}.")
+    typer.echo(f"How each trainer learns only those (OpenAI, Axolotl, LLaMA-Factory: mask_history): {report.trainers}")
     typer.echo(f"sessions kept {report.sessions_kept}, filtered out {report.sessions_filtered}, "
                f"duplicates dropped {report.duplicates_dropped}")
     if report.left_out:
         kinds = ", ".join(f"{count} {kind}" for kind, count in report.left_out.items())
-        typer.echo(f"left out (filled in by the program, not a model; --include-filled-in exports them): {kinds}")
+        typer.echo(f"left out as targets (filled in by the program, not a model; context only, weight 0; "
+                   f"--include-filled-in exports them): {kinds}")
 
 
 @app.command()
@@ -111,31 +119,39 @@ def train(
 def validity_esconv(
     path: Annotated[Path, typer.Argument(help="Conversations in the ESConv format (a JSON list; not in this repository).")],
     out: Annotated[Path, typer.Option(help="Directory for validity.json and replays.jsonl.")],
-    client_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the client (default: the embedded model).")] = None,
-    appraisal: Annotated[str, typer.Option(help="rules or model: how the client takes each supporter turn.")] = "rules",
-    self_report: Annotated[str, typer.Option(help="model or latent: how it answers the end-of-session rating.")] = "model",
+    client_model: Annotated[Optional[str], typer.Option(help="LiteLLM model string for the client (default: the config's, "
+                                                              "else the embedded model).")] = None,
+    appraisal: Annotated[Optional[str], typer.Option(help="rules or model: how the client takes each supporter turn "
+                                                          "(default: the config's, else rules).")] = None,
+    self_report: Annotated[Optional[str], typer.Option(help="model or latent: how it answers the end-of-session "
+                                                            "rating (default: the config's, else model).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="A campaign YAML: its client model, scoring, appraisal, "
+                                                        "self-report mode and client_dynamics apply.")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Replay only the first N usable conversations.", min=1)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the client's dynamics, the bootstrap and the shuffles.")] = 0,
     judge: Annotated[bool, typer.Option("--judge", help="Also have the judge rate each conversation (empathy, and "
                                                         "coherence as relevance) against the seekers' own ratings.")] = False,
     judge_model: Annotated[Optional[str], typer.Option(help="Judge model with --judge (default: the embedded model).")] = None,
 ) -> None:
-    """Replay real support conversations through the simulated client; Spearman rho of its ratings with the seekers'."""
+    """Replay real support conversations through the simulated client; Spearman rho of its ratings with the seekers'
+    (also with the seekers' words masked, and against whole conversations shuffled)."""
     # lazy: the replay builds the client's model (agents.llm) and the statistics (scipy)
     from rich.console import Console
 
     from muspsy_sim.agents.llm.environment import configure_offline_environment
 
-    from ..config import DEFAULT_MODEL
+    from ..config import DEFAULT_MODEL, load_config
     from ..validity.harness import VALIDITY, run_validity, validity_table
 
     configure_offline_environment()
+    campaign = load_config(config) if config is not None else None
     console = Console()
     with console.status("replaying conversations...") as status:
         if judge_model and not judge:
             raise InputError("--judge-model", "", "give --judge to have the judge rate the conversations")
         result = run_validity(path, out, client_model=client_model, appraisal=appraisal, self_report=self_report,
                               limit=limit, seed=seed, judge_model=(judge_model or DEFAULT_MODEL) if judge else None,
+                              config=campaign, config_source=str(config) if config else None,
                               on_conversation=lambda done, total: status.update(f"replayed {done}/{total} conversations"))
     console.print(validity_table(result))
     for skipped in result["conversations"]["skipped"]:

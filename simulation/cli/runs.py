@@ -14,6 +14,7 @@ from ..core.errors import InputError
 from ..progress import CampaignProgress
 from ..record.run_log import RunLog
 from ..summary import (
+    answers_label,
     answers_line,
     dropout_line,
     fallback_warnings,
@@ -121,16 +122,20 @@ def _run_plan(plan, show_progress: bool) -> bool:
                   f"{campaign.models.counselor.model} / {campaign.models.client.model}. "
                   "Simulated counseling for research, not a clinical service.")
     done = Counter(record.client_id for record in plan.run_dir.records())
+
+    def notice(line: str) -> None:
+        console.print(line, style="bold yellow" if line.startswith("WARNING") else None, markup=False, soft_wrap=True)
+
     if show_progress:
         with CampaignProgress([p.id for p in plan.profiles], campaign.sessions, campaign.max_turns, done,
                               console=console) as events:
-            result = run_campaign(plan, events)
+            result = run_campaign(plan, events, notice)
     else:
-        result = run_campaign(plan)
+        result = run_campaign(plan, notice=notice)
     console.print(sessions_table(result.sessions))
     console.print(f"Usage: {usage_line(result.usage)}; {result.wall_seconds:.0f} s this run.")
     console.print(f"Faults: {faults_line(result.usage, result.courses)}.", markup=False)
-    console.print(f"Questionnaire answers filled in (fallback): {answers_line(result.sessions)}.", markup=False)
+    console.print(f"{answers_label(result.sessions)}: {answers_line(result.sessions)}.", markup=False)
     policy = campaign.answer_fallbacks
     for line in fallback_warnings(result.sessions, policy.threshold, policy.strict):
         console.print(line, style="bold yellow", markup=False)

@@ -3,7 +3,10 @@ per run (summary.json, with its ``TrajectoryRealism``, ``core.realism``); ``comp
 and ``export`` read them back.
 
 Metric values are numbers or None (None: not measured, e.g. a total with a filled-in answer, or a
-follow-up in session 1). Files written by earlier versions read as they are: unknown keys are kept and
+follow-up in session 1). Counselor metrics (follow-up, references back, contradictions, recall, judge
+ratings) credit what the counselor's model produced; what the program's scaffold did (template turns,
+safety steps, fallbacks: ``core.turns.by_scaffold``) is reported beside them, under ``scaffold``, never
+counted as the model's. Files written by earlier versions read as they are: unknown keys are kept and
 missing ones take their defaults. ``python run_sim.py schema metrics`` (or ``summary``) prints the schema.
 """
 
@@ -84,6 +87,13 @@ class SessionMetrics(Value):
     not_applicable: list[str] = Field(default_factory=list, description="Metrics that do not apply to this session "
                                       "(its counselor does not retrieve; a person has no simulated state).")
     judge: JudgeInfo | None = None
+    scaffold: dict[str, Number | None] = Field(
+        default_factory=dict, description="The scaffold's share beside each counselor metric: the same metric over "
+        "the counselor turns the program wrote (template, fallback, safety), which `metrics` leaves out; for judge "
+        "ratings, the share of counselor turns the program wrote (masked for the judge).")
+    left_out: dict[str, str] = Field(
+        default_factory=dict, description="Metrics set to None on purpose, and why (e.g. the outcomes of a session "
+        "whose client moved on filled-in appraisal answers).")
     # Written only for a session a person played as the client (practice --as client).
     client: str | None = Field(default=None, description="human: a person played the client (absent: the simulated client).")
     rater: str | None = Field(default=None, description="The person who played the client.")
@@ -111,6 +121,8 @@ class MetricMean(Value):
     mean: Number | None = None
     n: int = 0
     not_applicable: bool | None = Field(default=None, description="True when the metric applies to no session.")
+    scaffold: MetricMean | None = Field(default=None, description="The scaffold's share beside a counselor metric "
+                                        "(SessionMetrics.scaffold), its mean and n.")
 
 
 class CourseSummary(Value):
@@ -145,6 +157,15 @@ class SessionContradictions(Value):
     client_id: str
     session_index: int
     contradictions: list[Contradiction] = Field(default_factory=list)
+
+
+class LeftOutSession(Value):
+    """A session some of whose metrics eval set to None on purpose (``SessionMetrics.left_out``)."""
+
+    client_id: str
+    session_index: int
+    metrics: list[str] = Field(default_factory=list)
+    reason: str
 
 
 class UnhandledDisclosure(Value):
@@ -182,6 +203,7 @@ class CampaignSummary(Value):
     answer_coverage: AnswerCoverage = Field(default_factory=AnswerCoverage)
     sessions_with_contradictions: list[SessionContradictions] = Field(default_factory=list)
     unhandled_risk_disclosures: list[UnhandledDisclosure] = Field(default_factory=list)
+    left_out_sessions: list[LeftOutSession] = Field(default_factory=list, description="Sessions with metrics left out, and why.")
     note: str = NOTE
     self_report_agreement: SelfReportAgreement = Field(default_factory=SelfReportAgreement)
 
@@ -222,5 +244,8 @@ class Comparison(Value):
     paired: dict[str, dict[str, PairedDifference]] = Field(default_factory=dict)
     trend: dict[str, dict[str, dict[int, float]]] = Field(default_factory=dict, description="Mean by session index.")
     not_applicable: dict[str, list[str]] = Field(default_factory=dict, description="Runs a metric does not apply to.")
+    scaffold: dict[str, dict[str, MetricInterval]] = Field(
+        default_factory=dict, description="Per counselor metric and run: the scaffold's share beside it (the "
+        "program's turns, which the metric leaves out), with its interval.")
     realism: CounselorRealism | None = Field(default=None, description="Trajectory realism per counselor (runs of one "
                                              "counselor pooled) and the counselor's share of outcome variance.")

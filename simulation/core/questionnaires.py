@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field
 from .values import FullyWritten, Number, Value, not_required
 
 FALLBACK_METHOD = "fallback"  # the method of an answer the model did not give (the scale's middle, filled in)
+PARTIAL_METHOD = "likelihood-partial"  # chosen among the options that had a log-probability, some had none
 AT_START = ("phq9", "gad7")  # asked before each session (and once more after the last: ``exit``)
 AT_END = ("wai_sr", "panas")  # asked after each session
 

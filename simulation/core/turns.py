@@ -9,11 +9,13 @@ with ``TURN.validate_python`` / ``turns_of`` at each graph's one seam (``simulat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import ConfigDict, Field, TypeAdapter, model_serializer
 
+from .questionnaires import FALLBACK_METHOD
 from .values import FullyWritten, Number, Value, not_required
 
 STAGES = ("opening", "middle", "closing")
@@ -64,6 +66,15 @@ class Appraisal(FullyWritten):
     engagement: Number | None = Field(default=None, description="Wants to go on, 0..1 (model appraisal only).")
     source: str | None = Field(default="rules", description="rules or model: the appraiser that made it.")
     methods: dict[str, int] = Field(default_factory=dict, description="How the model's items were answered (fallback: filled in).")
+    filled_in: list[str] = Field(default_factory=list, description="Items (Appraisal fields) the model gave no valid "
+                                 "rating for: the scale's middle was filled in and moved the client's state; eval "
+                                 "leaves the session's outcomes out.")
+
+    def filled_in_items(self) -> list[str]:
+        """Items filled in; a record from before ``filled_in`` that counted fallbacks says only that some were."""
+        if self.filled_in or not self.methods.get(FALLBACK_METHOD):
+            return list(self.filled_in)
+        return ["unknown"] * int(self.methods[FALLBACK_METHOD])
 
 
 class TurnState(FullyWritten):
@@ -76,23 +87,29 @@ class TurnState(FullyWritten):
 
 
 class CounselorTurn(FullyWritten):
-    """A counselor turn. ``safety`` is written only for a turn that is (or includes) a safety step."""
+    """A counselor turn. ``safety`` is written only for a turn that is (or includes) a safety step,
+    ``store_returned`` only when the engine watched a memory store."""
 
-    model_config = ConfigDict(frozen=True, json_schema_extra=not_required("safety"))
+    model_config = ConfigDict(frozen=True, json_schema_extra=not_required("safety", "store_returned"))
 
     speaker: Literal["counselor"] = "counselor"
     text: str
     stage: str | None = Field(default=None, description="opening, middle or closing.")
     source: str | None = Field(default=None, description="model, template, fallback or safety (reference: imported).")
     retrieved: list[RetrievedMemory] = Field(default_factory=list, description="Memories retrieved for this turn.")
+    store_returned: list[str] | None = Field(
+        default=None, description="Ids of the records the memory store returned to this turn's searches, as the "
+        "engine saw them (the counselor cannot write them; retrieval recall is computed from these). None: not "
+        "recorded (a run without a memory store, or an older run).")
     safety: SafetyStep | None = None
 
     # No return annotation: the serialization schema stays this model's own.
     @model_serializer(mode="wrap")
     def _omit_missing_safety(self, handler):
         data = handler(self)
-        if "safety" in data and data["safety"] is None:
-            del data["safety"]
+        for key in ("safety", "store_returned"):
+            if key in data and data[key] is None:
+                del data[key]
         return data
 
 
@@ -131,6 +148,17 @@ class TurnRating(FullyWritten):
     rater: str | None = Field(default=None, description="The person's name or code.")
 
 
+# Counselor turn sources the program wrote in place of the counselor's model (its scaffold). Every other
+# source (model, human, reference, ...) is the counselor's own.
+SCAFFOLD_SOURCES = ("template", "fallback", "safety")
+
+
+def by_scaffold(turn: CounselorTurn) -> bool:
+    """Whether the program wrote this counselor turn (a template, a fallback, a safety step or check-in),
+    not the counselor's model: scaffolding, attributed to the program in every score."""
+    return turn.source in SCAFFOLD_SOURCES or turn.safety is not None
+
+
 Turn = Annotated[Union[CounselorTurn, ClientTurn], Field(discriminator="speaker")]
 TURN = TypeAdapter(Turn)
 TURNS = TypeAdapter(list[Turn])
@@ -159,6 +187,27 @@ def last_counselor_index(turns: Sequence[Turn]) -> int:
 def last_counselor_text(turns: Sequence[Turn], default: str = "") -> str:
     """What the counselor said last in ``turns`` (``default`` when it has not spoken)."""
     return next((turn.text for turn in reversed(turns) if isinstance(turn, CounselorTurn)), default)
+
+
+_ASSIGNMENT_START = re.compile(r"\b(?:this week|homework|assignments?|try)\b", re.IGNORECASE)
+
+
+def heard_assignment(turns: Sequence[Turn]) -> str | None:
+    """The assignment the client heard at the close of a session: the assignment part of its closing
+    counselor turn (from the first "this week", "homework", "assignment" or "try" on; the whole turn when
+    none occurs). None when the session did not end on a closing-stage counselor turn (the client left
+    before it) or the turn names nothing beyond those words.
+
+    What the client does between sessions (its homework) and what memory metrics check a follow-up
+    against both come from here: the transcript the client heard, never the counselor's memory of it.
+    """
+    last = turns[-1] if turns else None
+    if not isinstance(last, CounselorTurn) or last.stage != "closing":
+        return None
+    text = last.text.strip()
+    start = _ASSIGNMENT_START.search(text)
+    heard = text[start.start():] if start else text
+    return heard if re.search(r"[A-Za-z]{4,}", _ASSIGNMENT_START.sub(" ", heard)) else None
 
 
 # --- the transcript as text ------------------------------------------------------------------------

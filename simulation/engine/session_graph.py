@@ -17,6 +17,7 @@ from ..core.turns import HUMAN, ClientTurn, CounselorTurn, TurnRating, TurnState
 from ..core.usage import plain_table
 from ..seeding import derive_rng, derive_seed
 from .states import RunContext, SessionInput, SessionOutput, SessionState, StateView
+from .store_watch import WatchedStore, returned_ids
 
 
 def usage_update(role: str, completions: Iterable[Completion]) -> dict:
@@ -24,8 +25,12 @@ def usage_update(role: str, completions: Iterable[Completion]) -> dict:
     return plain_table({role: usage_of(completions)})
 
 
-def build_session_graph(counselor: Counselor, client: Client) -> StateGraph:
-    """A session between ``counselor`` and ``client``; compile it or nest it in a course graph."""
+def build_session_graph(counselor: Counselor, client: Client, store: WatchedStore | None = None) -> StateGraph:
+    """A session between ``counselor`` and ``client``; compile it or nest it in a course graph.
+
+    ``store``: the watched memory store the counselor was given; each counselor turn records the ids
+    its searches returned (``store_returned``), seen here rather than reported by the counselor.
+    """
     person = client if isinstance(client, PersonClient) else None
     last = "rate_last_turn" if person is not None else END  # a person rates the session's last counselor turn
 
@@ -38,11 +43,16 @@ def build_session_graph(counselor: Counselor, client: Client) -> StateGraph:
     def _counselor_speaks(view: StateView, runtime: Runtime[RunContext], stage: str) -> dict:
         context = view.counselor_context()
         seed = derive_seed(runtime.context.seed, context.client_id, context.session_index, len(view.turns), "counselor")
-        reply = counselor.respond(context, view.turns, stage, seed)
+        if store is None:
+            reply, returned = counselor.respond(context, view.turns, stage, seed), None
+        else:
+            with store.watching() as found:
+                reply = counselor.respond(context, view.turns, stage, seed)
+            returned = returned_ids(found)
         # Ending early is the counselor's choice in a regular turn; the closing turn ends anyway.
         ends = stage != "closing" and reply.ends_session
         turn = CounselorTurn(text=reply.text, stage="closing" if ends else stage, source=reply.source,
-                             retrieved=reply.retrieved, safety=reply.safety)
+                             retrieved=reply.retrieved, store_returned=returned, safety=reply.safety)
         update = {"turns": [turn.to_dict()], "usage": usage_update("counselor", reply.completions)}
         if ends:
             update["ended_by"] = "counselor"

@@ -8,6 +8,11 @@ first run on (client_id, seed, session_index), so runs of the same clients and s
 compare session by session; their interval, too, resamples clients. With one client
 there is no interval. A metric every row of a run marks ``not_applicable`` (recall
 of a counselor that does not retrieve) is shown as "not applicable".
+
+Counselor metrics credit the counselor's model (``eval``); the scaffold's share beside each
+(the same metric over the turns the program wrote, ``SessionMetrics.scaffold``) gets its own
+mean and interval, also resampling clients, and every output labels the two: "(model)" and
+"scaffold".
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ CONFIDENCE = 0.95
 
 
 FEW_CLIENTS = 10
+SPLIT_NOTE = ("Counselor metrics are credited to the counselor's model \"(model)\": the turns the program wrote "
+              "(the session-2+ template check-in, safety steps, fallbacks) are left out of them (masked for the "
+              "judge) and reported beside, \"scaffold\": the same metric over those turns, with its own interval; "
+              "for judge ratings, \"scaffold turns (masked)\": the share of counselor turns the program wrote, which the "
+              "judge did not rate; \"scaffold none\": the program wrote no such turn.")
 
 
 def method_note(baseline: str, resamples: int, clients: int | None = None) -> str:
@@ -100,6 +110,16 @@ def _by_client(records: list[SessionMetrics], metric: str) -> dict[Any, list[flo
     return groups
 
 
+def _scaffold_by_client(records: list[SessionMetrics], metric: str) -> dict[Any, list[float]]:
+    """The scaffold's share beside ``metric``, by client (sessions where the program wrote nothing it measures left out)."""
+    groups: dict[Any, list[float]] = defaultdict(list)
+    for record in records:
+        value = record.scaffold.get(metric)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value):
+            groups[record.client_id].append(float(value))
+    return groups
+
+
 def _by_key(records: list[SessionMetrics], metric: str, key) -> dict:
     """Mean value of ``metric`` per key (repeated keys are averaged)."""
     groups: dict[Any, list[float]] = defaultdict(list)
@@ -156,6 +176,7 @@ def compare_runs(run_dirs: list[Path], *, resamples: int = 2000, seed: int = 0) 
     loaded = [load_metrics(Path(run_dir)) for run_dir in run_dirs]
     names = _run_names(list(run_dirs), loaded)
     metrics: dict[str, dict[str, MetricInterval]] = {}
+    scaffold: dict[str, dict[str, MetricInterval]] = {}
     paired: dict[str, dict[str, PairedDifference]] = {}
     trend: dict[str, dict[str, dict[int, float]]] = {}
     not_applicable: dict[str, list[str]] = {}
@@ -169,6 +190,11 @@ def compare_runs(run_dirs: list[Path], *, resamples: int = 2000, seed: int = 0) 
                 continue
             metrics[metric][name] = _summary(groups, resamples, seed)
             trend[metric][name] = _trend(records, metric)
+            if any(metric in record.scaffold for record in records):
+                beside = _scaffold_by_client(records, metric)
+                scaffold.setdefault(metric, {})
+                if beside:
+                    scaffold[metric][name] = _summary(beside, resamples, seed)
             if index > 0:
                 difference = _paired(loaded[0], records, metric, resamples, seed)
                 if difference is not None:
@@ -176,9 +202,10 @@ def compare_runs(run_dirs: list[Path], *, resamples: int = 2000, seed: int = 0) 
         if not metrics[metric]:  # null in every session of every run: nothing to compare
             del metrics[metric], paired[metric], trend[metric]
             not_applicable.pop(metric, None)
+            scaffold.pop(metric, None)
     clients = len({record.client_id for records in loaded for record in records})
     return Comparison(runs=names, method=method_note(names[0], resamples, clients), metrics=metrics, paired=paired,
-                      trend=trend, not_applicable=not_applicable,
+                      trend=trend, not_applicable=not_applicable, scaffold=scaffold,
                       realism=realism_by_counselor(list(run_dirs), names, loaded))
 
 
@@ -197,15 +224,24 @@ def _interval(low: float | None, high: float | None, clients: int | None) -> str
 
 
 def cell_lines(result: Comparison, metric: str, run: str) -> list[str]:
-    """The text of one table cell: "mean [low, high]" and, for later runs, "Δ +x.xx [l, h]"."""
+    """The text of one table cell: "mean [low, high]" and, for later runs, "Δ +x.xx [l, h]"; for a counselor
+    metric the mean is labelled "(model)" and the scaffold's share follows: "scaffold m [l, h]" (or "none")."""
     summary = result.metrics.get(metric, {}).get(run)
     if summary is None:
         return ["not applicable"] if run in result.not_applicable.get(metric, ()) else ["—"]
-    lines = [f"{_fmt(summary.mean)} {_interval(summary.low, summary.high, summary.clients)}"]
+    split = metric in result.scaffold
+    lines = [f"{_fmt(summary.mean)} {_interval(summary.low, summary.high, summary.clients)}"
+             + (" (model)" if split else "")]
     difference = result.paired.get(metric, {}).get(run)
     if difference is not None:
         lines.append(f"Δ {_fmt(difference.diff, sign=True)} "
                      f"{_interval(difference.low, difference.high, difference.clients)}")
+    if split:
+        beside = result.scaffold[metric].get(run)
+        # A judge rating's scaffold share is the share of counselor turns the program wrote (masked for the judge).
+        label = "scaffold turns (masked)" if metric.startswith(("judge_", "ctrs_")) else "scaffold"
+        lines.append(f"{label} none" if beside is None else
+                     f"{label} {_fmt(beside.mean)} {_interval(beside.low, beside.high, beside.clients)}")
     return lines
 
 
@@ -218,7 +254,7 @@ def render_comparison(result: Comparison) -> Table:
         table.add_column(run, no_wrap=True)
     for metric in result.metrics:
         table.add_row(metric, *("\n".join(cell_lines(result, metric, run)) for run in runs))
-    table.caption = result.method or method_note(runs[0], 2000)
+    table.caption = (result.method or method_note(runs[0], 2000)) + (". " + SPLIT_NOTE if result.scaffold else "")
     return table
 
 
@@ -252,6 +288,8 @@ def comparison_markdown(result: Comparison) -> str:
         "# Run comparison",
         "",
         f"Mean per session [95% CI]. {result.method or method_note(runs[0], 2000)}.",
+        "",
+        SPLIT_NOTE,
         "",
         "| metric | " + " | ".join(_md_escape(run) for run in runs) + " |",
         "|---|" + "---|" * len(runs),

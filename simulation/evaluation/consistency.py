@@ -15,38 +15,47 @@ and session ``k`` the ground truth read from the session records
 * the client's pseudonym (``profile.pseudonym``).
 
 ``consistency_metrics(records, profile)`` takes all session records of one client
-and returns, per ``session_index``, a ``SessionConsistency`` with the metrics below. Every check is
+and returns, per ``session_index``, a ``SessionConsistency`` with the metrics below. Each is
+credited to whoever wrote the counselor turns it looks at: the metrics over the turns the
+counselor's model wrote, and beside them (``scaffold()``) the same over the turns the program
+wrote (``core.turns.by_scaffold``: the session-2+ template check-in, safety steps, fallback
+turns), which never count as the model's. Every check is
 a plain lexical heuristic, deliberately simple so that its errors are easy to see (the cue
 phrases quoted below are the named patterns of ``agents/reference_cues.py``; the text
 comparison, ``content_words`` and ``overlap``, is described in ``ground_truth.py``).
 
 ``followed_up_assignment`` (None for session 1, or when the previous session is
     missing or agreed no assignment)
-    1.0 when one of the first two counselor turns covers >= 0.5 of the previous
-    heard assignment's content words, or names the assignment (homework, assignment,
-    "last time", "last session", "last week", "we agreed") and covers >= 0.3 of them; else 0.0.
-    The built-in check-in "Welcome back, {pseudonym}. Last time we agreed on this
-    assignment: {assignment} How did it go this week?" quotes the counselor's memory of
-    the assignment, so it scores 1.0 only when that memory matches what was said.
+    1.0 when one of the model's turns among the session's first two counselor turns
+    covers >= 0.5 of the previous heard assignment's content words, or names the
+    assignment (homework, assignment, "last time", "last session", "last week", "we
+    agreed") and covers >= 0.3 of them, without repeating a counselor turn said before
+    (``ground_truth.repeats``); else 0.0, also when the program wrote both turns. The
+    scaffold's share: the same over the program's turns among the two (None when it wrote
+    neither). The built-in check-in "Welcome back, {pseudonym}. Last time we agreed on this
+    assignment: {assignment} How did it go this week?" is the program's: it quotes the
+    counselor's memory of the assignment, so it scores 1.0 (for the scaffold) only when that
+    memory matches what was said.
 
 ``recall_at_k``, ``referred_items`` and ``referring_turns`` (None / 0 for session 1)
-    Per planted fact (or previous session) a client turn refers to, whether the
-    counselor's next turn retrieved a record the memory store held that holds it;
-    see ``retrieval.py`` (``SessionConsistency.recall``). For a counselor that does not
-    retrieve (``retrieves=False``) recall is not measured (None: "not applicable", not 0;
-    eval marks the row's ``not_applicable``).
+    Per planted fact (or previous session) a client turn refers to and the counselor's
+    next turn takes up, whether the memory store returned to that turn a record that
+    holds it; see ``retrieval.py`` (``SessionConsistency.recall``). For a counselor that
+    does not retrieve (``retrieves=False``) recall is not measured (None: "not
+    applicable", not 0; eval marks the row's ``not_applicable``).
 
 ``references_back``
-    How many of the session's counselor turns refer back to an earlier session or
-    to what the client said (``COUNSELOR_REFERS_BACK``, ``HOMEWORK_CLAIM`` or
-    ``EVENT_CLAIM``, not counting clauses that set new homework): the claims the
-    contradiction checks can test. Read ``contradiction_rate`` beside it: a
+    How many of the session's counselor turns the model wrote refer back to an earlier
+    session or to what the client said (``ground_truth.refers_back``: ``COUNSELOR_REFERS_BACK``,
+    ``HOMEWORK_CLAIM`` or ``EVENT_CLAIM``, not counting clauses that set new homework): the
+    claims the contradiction checks can test. The scaffold's share: how many of the
+    program's turns do (None when it wrote none). Read ``contradiction_rate`` beside it: a
     counselor that never refers back has nothing to contradict.
 
 ``contradiction_rate`` and ``contradictions``
-    The share of the session's counselor turns with at least one contradiction
-    (None when the session has no counselor turn); ``contradictions`` lists each
-    as ``{turn_index, kind, evidence}``. Kinds:
+    The share of the model's counselor turns with at least one contradiction (None when
+    the model wrote none; the scaffold's share: the same over the program's turns);
+    ``contradictions`` lists each, of either author, as ``{turn_index, kind, evidence}``. Kinds:
 
     * ``wrong_name``: a capitalised word in an address position -- after a
       greeting ("Hi X", "Hello X", "Welcome back, X", "Thank you, X", "Good to see
@@ -86,7 +95,7 @@ from muspsy_sim.agents.reference_cues import (
 from muspsy_sim.scenarios.profile import CaseProfile
 
 from ..core.metrics import ConsistencyDetail, Contradiction
-from ..core.turns import CounselorTurn, Turn
+from ..core.turns import CounselorTurn, Turn, by_scaffold
 from ..record.schema import SessionRecord
 from .ground_truth import (
     assignments,
@@ -95,6 +104,8 @@ from .ground_truth import (
     heard_assignment,
     overlap,
     planted_facts,
+    refers_back,
+    repeats,
 )
 from .retrieval import Recall, session_recall
 
@@ -134,13 +145,26 @@ def _counselor_indices(turns: list[Turn]) -> list[int]:
     return [i for i, t in enumerate(turns) if isinstance(t, CounselorTurn)]
 
 
-def _followed_up(turns: list[Turn], assignment: list[str]) -> float:
-    for index in _counselor_indices(turns)[:2]:
+def _follow_up(turns: list[Turn], indices: list[int], assignment: list[str], said: list[set[str]]) -> int | None:
+    """The first counselor turn at ``indices`` that takes up ``assignment`` (see the module notes), or None."""
+    for index in indices:
         text = turns[index].text
+        before = said + [content_words(t.text) for t in turns[:index] if isinstance(t, CounselorTurn)]
+        if repeats(text, before):
+            continue
         score = best_overlap(assignment, text)
         if score >= 0.5 or (COUNSELOR_REFERS_BACK.search(text) and score >= 0.3):
-            return 1.0
-    return 0.0
+            return index
+    return None
+
+
+def _said_before_its_close(record: SessionRecord | None, follow_ups: set[int]) -> list[set[str]]:
+    """What the counselor said in ``record`` before its close, its own follow-ups of an earlier assignment
+    aside (a check-in on the same homework two weeks running is a follow-up both times, not a repeat)."""
+    if record is None:
+        return []
+    return [content_words(t.text) for i, t in enumerate(record.turns)
+            if isinstance(t, CounselorTurn) and t.stage != "closing" and i not in follow_ups]
 
 
 def _sentences(text: str) -> list[str]:
@@ -198,29 +222,37 @@ def _wrong_events(text: str, known: set[str]) -> list[str]:
     return found
 
 
+def _rate(flagged: set[int], indices: list[int]) -> float | None:
+    """The share of the turns at ``indices`` with a contradiction (None when there are none)."""
+    return sum(1 for i in indices if i in flagged) / len(indices) if indices else None
+
+
 # --- the metric ---------------------------------------------------------------------------------------
-
-
-def _refers_back(text: str) -> bool:
-    """Whether a counselor turn refers back to earlier sessions or to what the client said (setting homework aside)."""
-    rest = SETS_HOMEWORK.sub(" ", text)
-    return bool(COUNSELOR_REFERS_BACK.search(rest) or HOMEWORK_CLAIM.search(rest) or EVENT_CLAIM.search(rest))
 
 
 @dataclass(frozen=True)
 class SessionConsistency:
-    """One session's memory-consistency metrics (see the module notes)."""
+    """One session's memory-consistency metrics, the model's (see the module notes), and the scaffold's beside them."""
 
     followed_up_assignment: float | None = None
     recall: Recall = field(default_factory=Recall)
     contradiction_rate: float | None = None
     references_back: int | None = None
     contradictions: tuple[Contradiction, ...] = ()
+    scaffold_followed_up: float | None = None
+    scaffold_contradiction_rate: float | None = None
+    scaffold_references_back: int | None = None
 
     def metrics(self) -> dict[str, float | int | None]:
-        """The row's metrics, in their order in metrics.jsonl."""
+        """The row's metrics (what the counselor's model did), in their order in metrics.jsonl."""
         return {"followed_up_assignment": self.followed_up_assignment, "recall_at_k": self.recall.recall_at_k,
                 "contradiction_rate": self.contradiction_rate, "references_back": self.references_back}
+
+    def scaffold(self) -> dict[str, float | int | None]:
+        """The same metrics over the turns the program wrote: the scaffold's share, reported beside them."""
+        return {"followed_up_assignment": self.scaffold_followed_up, "recall_at_k": self.recall.scaffold_recall_at_k,
+                "contradiction_rate": self.scaffold_contradiction_rate,
+                "references_back": self.scaffold_references_back}
 
     def detail(self) -> ConsistencyDetail:
         """What the row keeps beside the metrics: each contradiction, and what recall was measured on."""
@@ -249,6 +281,7 @@ def consistency_metrics(records: list[SessionRecord], profile: CaseProfile, *, c
     intake = profile.presenting_problem
 
     results: dict[int, SessionConsistency] = {}
+    follow_ups: dict[int, set[int]] = {}  # per session, the turns that followed up the previous assignment
     client_said_before: set[str] = content_words(intake)
     for session in sorted(by_session):
         record = by_session[session]
@@ -256,10 +289,18 @@ def consistency_metrics(records: list[SessionRecord], profile: CaseProfile, *, c
         previous = by_session.get(session - 1)
         previous_assignment = assignments(previous)
 
+        early = _counselor_indices(turns)[:2]
+        program_early = [i for i in early if by_scaffold(turns[i])]
+        model_early = [i for i in early if i not in program_early]
         if session <= 1 or previous is None or not previous_assignment:
-            followed = None
+            followed = scaffold_followed = None
         else:
-            followed = _followed_up(turns, previous_assignment)
+            said = _said_before_its_close(previous, follow_ups.get(session - 1, set()))
+            model_turn = _follow_up(turns, model_early, previous_assignment, said)
+            program_turn = _follow_up(turns, program_early, previous_assignment, said)
+            follow_ups[session] = {i for i in (model_turn, program_turn) if i is not None}
+            followed = 0.0 if model_turn is None else 1.0
+            scaffold_followed = None if not program_early else 0.0 if program_turn is None else 1.0
         if session <= 1 or not retrieves:
             recall = Recall()
         else:
@@ -288,11 +329,16 @@ def consistency_metrics(records: list[SessionRecord], profile: CaseProfile, *, c
         client_said_before = client_said
 
         flagged = {c.turn_index for c in contradictions}
+        program = [i for i in counselor_turns if by_scaffold(turns[i])]
+        model = [i for i in counselor_turns if i not in program]
         results[session] = SessionConsistency(
             followed_up_assignment=followed,
             recall=recall,
-            contradiction_rate=(len(flagged) / len(counselor_turns)) if counselor_turns else None,
-            references_back=sum(1 for i in counselor_turns if _refers_back(turns[i].text)),
+            contradiction_rate=_rate(flagged, model),
+            references_back=sum(1 for i in model if refers_back(turns[i].text)),
             contradictions=tuple(contradictions),
+            scaffold_followed_up=scaffold_followed,
+            scaffold_contradiction_rate=_rate(flagged, program),
+            scaffold_references_back=sum(1 for i in program if refers_back(turns[i].text)) if program else None,
         )
     return results

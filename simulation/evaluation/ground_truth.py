@@ -6,13 +6,21 @@ the counselor's own account of it:
 * ``heard_assignment(record)``: the assignment the client heard at the end of a
   session, the assignment part of its closing counselor turn (from the first
   "this week", "homework", "assignment" or "try" on; the whole turn when none
-  occurs). A session that did not end on a closing-stage counselor turn (the
+  occurs; ``simulation.core.turns.heard_assignment``, which the client's homework
+  follows too). A session that did not end on a closing-stage counselor turn (the
   client left) agreed no assignment. The counselor's extracted memory
   (``memory.counseling_assignments``) is its own output and may be invented, so
   it is not ground truth.
 * ``planted_facts(record, profile)``: the private facts the client disclosed
   (client turns' ``disclosed_fact``), the events of the week before
   (``week_before``) and the heard assignment.
+
+What a counselor turn does with earlier sessions (``refers_back``, ``repeats``): a turn refers back
+when it has a back-reference cue (``agents/reference_cues.py``: ``COUNSELOR_REFERS_BACK``,
+``HOMEWORK_CLAIM`` or ``EVENT_CLAIM``, clauses that set new homework aside); a turn whose content words
+are exactly those of a counselor turn said before (earlier in the session, or before the close of an
+earlier one) repeats it and takes nothing up, however much it overlaps: a model that says one
+sentence every turn does not "follow up" an assignment that was that sentence.
 
 Text comparison: ``content_words(text)`` are the lowercase alphabetic words of at
 least four letters, minus a stopword list (function words and conversational
@@ -26,9 +34,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from muspsy_sim.agents.reference_cues import COUNSELOR_REFERS_BACK, EVENT_CLAIM, HOMEWORK_CLAIM, SETS_HOMEWORK
 from muspsy_sim.scenarios.profile import CaseProfile
 
 from ..core.turns import ClientTurn, CounselorTurn
+from ..core.turns import heard_assignment as heard_in
 from ..record.schema import SessionRecord
 
 _WORD = re.compile(r"[a-z]+")
@@ -46,9 +56,6 @@ STOPWORDS = frozenset(
     week weeks yeah year years your yours yourself yourselves feel feels feeling felt shall time times
     """.split()
 )
-
-_ASSIGNMENT_START = re.compile(r"\b(?:this week|homework|assignments?|try)\b", re.IGNORECASE)
-
 
 def content_words(text: str | None) -> set[str]:
     """Lowercase words of >= 4 letters minus stopwords, with a final plural 's' dropped."""
@@ -75,13 +82,27 @@ def best_overlap(references: Iterable[str], text: str | set[str]) -> float:
 
 def heard_assignment(record: SessionRecord | None) -> str | None:
     """The assignment the client heard at the close of ``record`` (see the module notes), or None."""
-    last = record.turns[-1] if record is not None and record.turns else None
-    if not isinstance(last, CounselorTurn) or last.stage != "closing":
-        return None
-    text = last.text.strip()
-    start = _ASSIGNMENT_START.search(text)
-    heard = text[start.start():] if start else text
+    heard = heard_in(record.turns) if record is not None else None
     return heard if content_words(heard) else None
+
+
+def refers_back(text: str) -> bool:
+    """Whether a counselor turn refers back to earlier sessions or to what the client said (setting homework aside)."""
+    rest = SETS_HOMEWORK.sub(" ", text)
+    return bool(COUNSELOR_REFERS_BACK.search(rest) or HOMEWORK_CLAIM.search(rest) or EVENT_CLAIM.search(rest))
+
+
+def said_before_closing(record: SessionRecord | None) -> list[set[str]]:
+    """The content words of each counselor turn of ``record`` before its closing turn."""
+    if record is None:
+        return []
+    return [content_words(t.text) for t in record.turns if isinstance(t, CounselorTurn) and t.stage != "closing"]
+
+
+def repeats(text: str, said: list[set[str]]) -> bool:
+    """Whether ``text`` says again what a counselor turn said before (the same content words, at least one)."""
+    words = content_words(text)
+    return bool(words) and words in said
 
 
 def assignments(record: SessionRecord | None) -> list[str]:

@@ -8,9 +8,15 @@ from ..core.metrics import CampaignSummary, SelfReportAgreement
 from .realism_table import realism_table
 from .self_report import INSTRUMENT_NAMES
 
-SHOWN = ("wai_total", "phq9", "gad7", "phq9_change", "gad7_change", "distress_change", "followed_up_assignment",
-         "recall_at_k", "contradiction_rate", "references_back", "judge_helpfulness", "judge_coherence",
-         "judge_empathy", "judge_guidance", "ctrs_homework")
+SHOWN = ("wai_total", "phq9", "gad7", "phq9_change", "gad7_change", "distress_change", "scaffold_turn_share",
+         "followed_up_assignment", "recall_at_k", "contradiction_rate", "references_back", "judge_helpfulness",
+         "judge_coherence", "judge_empathy", "judge_guidance", "ctrs_homework")
+# Counselor metrics: credited to the counselor's model, the scaffold's share beside them.
+CREDITED = ("followed_up_assignment", "recall_at_k", "contradiction_rate", "references_back", "judge_empathy")
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def summary_table(summary: CampaignSummary) -> Table:
@@ -18,19 +24,35 @@ def summary_table(summary: CampaignSummary) -> Table:
     table.add_column("metric")
     table.add_column("mean", justify="right")
     table.add_column("n", justify="right")
+    table.add_column("scaffold's share", justify="right")
     for name in SHOWN:
         entry = summary.metrics.get(name)
         if entry:
             if entry.not_applicable:
                 mean = "not applicable"
             else:
-                mean = "-" if entry.mean is None else f"{entry.mean:.2f}"
-            table.add_row(name, mean, str(entry.n))
+                mean = _number(entry.mean) + (" (model)" if entry.scaffold is not None else "")
+            beside = "" if entry.scaffold is None else f"{_number(entry.scaffold.mean)} (n {entry.scaffold.n})"
+            table.add_row(name, mean, str(entry.n), beside)
     dropped = [f"{client} (after session {course.dropout_session - 1})" if course.dropout_session else client
                for client, course in summary.courses.items() if course.dropped_out]
-    table.caption = (f"dropped out: {', '.join(dropped) or 'none'}; recall_at_k \"-\": no client turn referred back, "
+    table.caption = (f"dropped out: {', '.join(dropped) or 'none'}; counselor metrics credit the counselor's model "
+                     "(the program's template, safety and fallback turns left out, masked for the judge), the "
+                     "scaffold's share beside; recall_at_k \"-\": no model turn took up a client's reference back, "
                      "\"not applicable\": the counselor does not retrieve; all metrics in metrics.jsonl")
     return table
+
+
+def credit_lines(summary: CampaignSummary) -> list[str]:
+    """The counselor metrics in words, the model's and the scaffold's, and the sessions whose outcomes were left out."""
+    parts = [f"{name}: {_number(entry.mean)} (model), scaffold {_number(entry.scaffold.mean)}"
+             for name in CREDITED if (entry := summary.metrics.get(name)) is not None and entry.scaffold is not None
+             and not entry.not_applicable]
+    lines = ["Credited to the counselor's model, the scaffold's share beside: " + "; ".join(parts) + "."] if parts else []
+    for left in summary.left_out_sessions:
+        lines.append(f"Left out of the scores: client {left.client_id}, session {left.session_index}: "
+                     f"{', '.join(left.metrics)}, because {left.reason}.")
+    return lines
 
 
 def agreement_table(agreement: SelfReportAgreement) -> Table:

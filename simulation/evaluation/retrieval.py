@@ -1,13 +1,15 @@
-"""Retrieval recall: did the counselor retrieve the stored records that hold what a client turn refers to?
+"""Retrieval recall: did the memory store return the stored records that hold what a client turn refers to?
 
 The store's records are rebuilt from the session records, exactly as the course
 graph wrote them (``memory.store.record_id``): per finished session, one memory
 record (``SessionMemory.as_text()``) and one record per exchange of the transcript
 (``simulation.core.turns.exchange_chunks``), under the campaign name the session ran in.
-So what a counselor *says* it retrieved counts only when the id is a record the
+What counts is what the store returned to the turn's searches, as the engine saw it
+(``CounselorTurn.store_returned``; the counselor cannot write it), and only ids the
 store held when the turn was generated (a record of an earlier session of this
-client), and only for what that record actually holds (its stored text, not the
-text the counselor recorded beside the id).
+client), for what that record actually holds (its stored text). A run from before
+``store_returned`` was recorded falls back to the ids the counselor reported
+(``Recall.reported_ids``).
 
 Per client turn of session ``k >= 2``, the items it refers to are:
 
@@ -18,12 +20,16 @@ Per client turn of session ``k >= 2``, the items it refers to are:
   (``CLIENT_REFERS_BACK``: "last time", "like I told you", ...): the previous
   session, held by each of its records.
 
-An item is recalled when the counselor's next turn retrieved a record that holds
-it. ``recall_at_k`` = recalled items / items over the session (None when no client
-turn referred back before a counselor turn); ``referred_items`` counts the items,
-``referring_turns`` the client turns they came from. A counselor that does not
-retrieve at all (no-memory, full-history: ``retrieves = False`` on its class, or
-``memory.top_k`` 0) gets "not applicable", not a 0.
+The counselor's next turn answers the reference. Recall is credited to whoever wrote that turn,
+and only when the turn takes the reference up: it refers back (``ground_truth.refers_back``) or
+covers >= 0.3 of the referred fact's content words, without repeating an earlier counselor turn
+(``ground_truth.repeats``). Retrieval by itself is the counselor program's; a turn that ignores
+what was retrieved earns its model nothing. So ``recall_at_k`` = recalled items / items over the
+references a model-written turn took up (None: no model turn took one up), and
+``scaffold_recall_at_k`` the same over the turns the program wrote (``core.turns.by_scaffold``).
+``referred_items`` and ``referring_turns`` count every reference and the client turns they came
+from, taken up or not. A counselor that does not retrieve at all (no-memory, full-history:
+``retrieves = False`` on its class, or ``memory.top_k`` 0) gets "not applicable", not a 0.
 """
 
 from __future__ import annotations
@@ -33,9 +39,9 @@ from dataclasses import dataclass
 from muspsy_sim.agents.reference_cues import CLIENT_REFERS_BACK
 from muspsy_sim.memory.store import KIND_MEMORY, record_id
 
-from ..core.turns import ClientTurn, CounselorTurn, exchange_chunks
+from ..core.turns import ClientTurn, CounselorTurn, by_scaffold, exchange_chunks
 from ..record.schema import SessionRecord
-from .ground_truth import content_words, overlap
+from .ground_truth import content_words, overlap, refers_back, repeats, said_before_closing
 
 REFERS_TO_FACT = 0.3  # share of a fact's content words a client turn covers to refer to it
 HOLDS_FACT = 0.5  # share of a fact's content words a stored record covers to hold it
@@ -43,11 +49,14 @@ HOLDS_FACT = 0.5  # share of a fact's content words a stored record covers to ho
 
 @dataclass(frozen=True)
 class Recall:
-    """One session's retrieval recall (None: no client turn referred back, or not applicable)."""
+    """One session's retrieval recall: the model's, the scaffold's beside it (None: nothing taken up, or not
+    applicable), and how many references there were."""
 
     recall_at_k: float | None = None
     referred_items: int = 0
     referring_turns: int = 0
+    scaffold_recall_at_k: float | None = None
+    reported_ids: bool = False  # an older run: the ids the counselor reported stood in for what the store returned
 
 
 def _memory_text(record: SessionRecord) -> str | None:
@@ -73,19 +82,21 @@ def stored_records(record: SessionRecord, campaign: str) -> dict[str, str]:
 
 def session_recall(record: SessionRecord, earlier: dict[int, SessionRecord], planted: dict[int, list[str]],
                    campaign: str) -> Recall:
-    """``recall_at_k``, ``referred_items`` and ``referring_turns`` of one session (see the module notes).
+    """The session's ``Recall`` (see the module notes).
 
     ``earlier``: the client's records of earlier sessions by index; ``planted``: their planted facts by index.
     """
     session = record.session_index
     store: dict[str, set[str]] = {}  # id -> content words of the stored text
     by_session: dict[int, set[str]] = {}
-    for index, earlier_record in earlier.items():
+    said: list[set[str]] = []  # what counselor turns said before (earlier sessions, up to their close)
+    for index, earlier_record in sorted(earlier.items()):
         if index < session:
             records = stored_records(earlier_record, campaign)
             store.update({key: content_words(text) for key, text in records.items()})
             by_session[index] = set(records)
-    holders = {}
+            said += said_before_closing(earlier_record)
+    holders: dict[str, set[str]] = {}
     for index, facts in planted.items():
         if index < session:
             for fact in facts:
@@ -93,19 +104,39 @@ def session_recall(record: SessionRecord, earlier: dict[int, SessionRecord], pla
                 if held:
                     holders[fact] = held
     turns = record.turns
-    recalled = items = referring = 0
+    tally = {"model": [0, 0], "scaffold": [0, 0]}  # author -> [recalled, items taken up]
+    items = referring = 0
+    reported = False
     for position, turn in enumerate(turns):
-        if not isinstance(turn, ClientTurn):
+        if isinstance(turn, CounselorTurn):
             continue
         words = content_words(turn.text)
-        referred = [held for fact, held in holders.items() if overlap(fact, words) >= REFERS_TO_FACT]
+        referred = [(fact, held) for fact, held in holders.items() if overlap(fact, words) >= REFERS_TO_FACT]
         if not referred and CLIENT_REFERS_BACK.search(turn.text) and by_session.get(session - 1):
-            referred = [by_session[session - 1]]
-        reply = next((t for t in turns[position + 1:] if isinstance(t, CounselorTurn)), None)
-        if not referred or reply is None:
+            referred = [(None, by_session[session - 1])]
+        at = next((i for i in range(position + 1, len(turns)) if isinstance(turns[i], CounselorTurn)), None)
+        if not referred or at is None:
             continue
-        retrieved = {item.id for item in reply.retrieved if item.id in store}
-        recalled += sum(1 for held in referred if held & retrieved)
+        reply = turns[at]
         items += len(referred)
         referring += 1
-    return Recall(recalled / items if items else None, items, referring)
+        before = said + [content_words(t.text) for t in turns[:at] if isinstance(t, CounselorTurn)]
+        if repeats(reply.text, before):
+            continue
+        if reply.store_returned is None:
+            reported = True
+            returned = {item.id for item in reply.retrieved}
+        else:
+            returned = set(reply.store_returned)
+        returned &= store.keys()
+        taken = [held for fact, held in referred
+                 if refers_back(reply.text) or (fact is not None and overlap(fact, reply.text) >= REFERS_TO_FACT)]
+        author = tally["scaffold" if by_scaffold(reply) else "model"]
+        author[0] += sum(1 for held in taken if held & returned)
+        author[1] += len(taken)
+
+    def share(author: str) -> float | None:
+        recalled, taken_up = tally[author]
+        return recalled / taken_up if taken_up else None
+
+    return Recall(share("model"), items, referring, share("scaffold"), reported)

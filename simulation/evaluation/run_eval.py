@@ -4,6 +4,12 @@ Writes ``metrics.jsonl`` (one row per session) and ``summary.json`` (per run) in
 run directory. Judge scores already present for the same judge model and prompt
 version are kept, so re-running only scores what is new.
 
+Counselor metrics credit the counselor's model: consistency and recall are computed over the
+turns it wrote (``consistency``, ``retrieval``), and the judge reads the transcript with the
+turns the program wrote (template, safety, fallback: ``core.turns.by_scaffold``) masked, marked
+as not the counselor's. What the scaffold did goes beside them, in the row's ``scaffold``; the
+row's ``scaffold_turn_share`` says how much of what the client heard the program wrote.
+
 A session a person played as the client (``client: human``) is scored on their own answers and
 ratings: the state metrics (distress, trust) are not applicable (a person has no simulated state),
 ``rated_<item>`` is the mean of their ratings of the counselor's turns, and an item they left
@@ -20,7 +26,7 @@ from pathlib import Path
 
 from muspsy_sim.agents.counselor import UnknownCounselor, resolve_counselor_class
 from muspsy_sim.agents.judge import Judge
-from muspsy_sim.agents.llm import FALLBACK_METHOD, ModelSpec
+from muspsy_sim.agents.llm import FALLBACK_METHOD, ModelSpec, ModelUnavailable
 from muspsy_sim.agents.llm.routing import servable
 
 from ..config import CampaignConfig
@@ -31,12 +37,14 @@ from ..core.metrics import (
     AnswerCoverage,
     CampaignSummary,
     JudgeInfo,
+    LeftOutSession,
     MetricMean,
     SelfReportAgreement,
     SessionContradictions,
     SessionMetrics,
     UnhandledDisclosure,
 )
+from ..core.turns import CounselorTurn, Turn, by_scaffold
 from ..engine.components import role_model
 from ..record.run_directory import write_metric_rows, write_summary
 from ..record.run_log import RunLog
@@ -44,11 +52,12 @@ from ..record.schema import SESSIONS, CourseEntry, SessionRecord
 from ..seeding import derive_seed
 from .consistency import SessionConsistency, consistency_metrics
 from .course import course_summary
-from .risk import risk_metrics, session_risk
+from .risk import authored_risk, risk_metrics, session_risk
 from .self_report import (
     STATE_METRICS,
     agreement_warnings,
     answer_coverage,
+    appraisal_left_out,
     person_metrics,
     self_report_agreement,
     self_report_metrics,
@@ -89,11 +98,13 @@ CONSISTENCY_METRICS = ("followed_up_assignment", "recall_at_k", "contradiction_r
 
 
 def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_version: str = "v1",
-                 with_judge: bool = True, on_session=None, min_agreement: float | None = None) -> CampaignSummary:
+                 with_judge: bool = True, on_session=None, min_agreement: float | None = None,
+                 notice=None) -> CampaignSummary:
     """Score every session of ``run_dir``; returns the run summary.
 
     ``min_agreement`` (default: the run's ``client.min_agreement``) is the Spearman of self-reports
-    with the client's latent levels below which the summary warns.
+    with the client's latent levels below which the summary warns; ``notice`` gets, before any session
+    is judged, what the judge's model offers for choosing its ratings (``ScoringOffer.words``).
     """
     run = RunLog.open(run_dir)
     if not run.sessions:
@@ -101,6 +112,11 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
     config = run.config
     profiles = run.profiles()
     judge = build_judge(config, judge_model, prompt_version) if with_judge else None
+    if judge is not None and notice is not None and hasattr(judge.llm, "scoring_offer"):
+        try:
+            notice(judge.llm.scoring_offer().words("judge"))
+        except ModelUnavailable as error:
+            notice(f"WARNING: judge: what its model offers for ratings could not be asked: {error}")
     previous_rows = {row.key: row for row in run.metrics or []}
     retrieves = counselor_retrieves(config)
 
@@ -113,9 +129,16 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
             following = course[position + 1] if position + 1 < len(course) else None
             checks = consistency.get(index) or SessionConsistency()
             metrics = self_report_metrics(record, previous, following)
+            left_out = appraisal_left_out(record, metrics)
             metrics.update(checks.metrics())
-            risk = session_risk(record)
-            metrics.update(risk_metrics(risk))
+            risk = session_risk(record)  # what the client received, whoever wrote it (the row's risk detail)
+            metrics.update(risk_metrics(authored_risk(record, "model")))
+            # The scaffold's share beside the risk metrics, when the program wrote a turn after a disclosure.
+            first = min((d.turn_index for d in risk.disclosures), default=len(record.turns))
+            wrote = any(isinstance(t, CounselorTurn) and by_scaffold(t) for t in record.turns[first:])
+            program_risk = risk_metrics(authored_risk(record, "scaffold")) if wrote else {}
+            share = scaffold_turn_share(record.turns)
+            metrics["scaffold_turn_share"] = share
             not_applicable = [] if retrieves else ["recall_at_k"]
             person: dict = {}
             if record.played_by_person:
@@ -126,13 +149,15 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
             row = SessionMetrics(
                 run=run.name, client_id=client_id, session_index=index, seed=record.seed, counselor=record.counselor,
                 models=record.models, metrics=metrics, consistency=checks.detail(), risk=risk,
-                answers=answer_coverage(record), **({"not_applicable": not_applicable} if not_applicable else {}),
-                **person)
+                answers=answer_coverage(record), left_out=left_out,
+                scaffold={**checks.scaffold(), **{k: v for k, v in program_risk.items() if k != "risk_disclosed"}},
+                **({"not_applicable": not_applicable} if not_applicable else {}), **person)
             if judge is not None:
                 info, scores = _judge_scores(judge, record, profiles[client_id].pseudonym,
                                              previous_rows.get((client_id, index)),
                                              derive_seed(config.seed, client_id, index, "judge"))
-                row = row.model_copy(update={"metrics": {**metrics, **scores}, "judge": info})
+                row = row.model_copy(update={"metrics": {**metrics, **scores}, "judge": info,
+                                             "scaffold": {**row.scaffold, **{name: share for name in scores}}})
             rows.append(row)
             # Written after every session, so an interrupted eval keeps what it scored.
             scored = {r.key for r in rows}
@@ -150,17 +175,40 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
     return summary
 
 
+# What the judge reads in place of a counselor turn the program wrote: not the counselor model's, not rated.
+SCAFFOLD_MASK = "[a turn the program wrote from a template, not the counselor: not to be rated]"
+
+
+def scaffold_turn_share(turns: list[Turn]) -> float | None:
+    """The share of the session's counselor turns the program wrote (None when there are none)."""
+    counselor = [t for t in turns if isinstance(t, CounselorTurn)]
+    return round(sum(1 for t in counselor if by_scaffold(t)) / len(counselor), 4) if counselor else None
+
+
+def judged_turns(turns: list[Turn]) -> list[Turn]:
+    """The transcript the judge reads: the counselor turns the program wrote masked (``SCAFFOLD_MASK``)."""
+    return [t.model_copy(update={"text": SCAFFOLD_MASK}) if isinstance(t, CounselorTurn) and by_scaffold(t) else t
+            for t in turns]
+
+
 def _judge_scores(judge: Judge, record: SessionRecord, pseudonym: str, previous_row: SessionMetrics | None,
                   seed: int) -> tuple[JudgeInfo, dict[str, float | None]]:
-    """Who judged the session, and its judge scores (those of an earlier eval by the same judge are kept)."""
+    """Who judged the session, and its judge scores (those of an earlier eval by the same judge are kept).
+
+    The judge rates what the counselor's model wrote: the program's turns are masked; a session in which
+    the model wrote no counselor turn is not judged (every rating None).
+    """
     described = judge.describe()
+    described["transcript"] += "; turns the program wrote masked"
     before = previous_row.judge if previous_row is not None else None
     # Scores of the same judge (model, prompt version, transcript cut) are kept; any other is scored again.
     if before is not None and all(getattr(before, key) == value for key, value in described.items()):
         kept = {k: v for k, v in previous_row.metrics.items() if k.startswith(("judge_", "ctrs_"))}
         if kept:
             return before, kept
-    scores, _ = judge.rate(record.turns, record.session_index, pseudonym, seed)
+    if not any(isinstance(t, CounselorTurn) and not by_scaffold(t) for t in record.turns):
+        return JudgeInfo(**described, methods={}), {name: None for name in judge.item_names()}
+    scores, _ = judge.rate(judged_turns(record.turns), record.session_index, pseudonym, seed)
     methods: dict[str, int] = {}
     for score in scores.values():
         methods[score["method"]] = methods.get(score["method"], 0) + 1
@@ -200,7 +248,8 @@ def summarize(rows: list[SessionMetrics], planned_sessions: int, judge: dict | N
         if not values and rows and all(name in row.not_applicable for row in rows):
             means[name] = MetricMean(mean=mean, n=0, not_applicable=True)
         else:
-            means[name] = MetricMean(mean=mean, n=len(values))
+            beside = _scaffold_mean(rows, name)
+            means[name] = MetricMean(mean=mean, n=len(values), **({"scaffold": beside} if beside is not None else {}))
     courses = defaultdict(list)
     for row in rows:
         courses[row.client_id].append(row)
@@ -222,5 +271,18 @@ def summarize(rows: list[SessionMetrics], planned_sessions: int, judge: dict | N
             UnhandledDisclosure(client_id=r.client_id, session_index=r.session_index, turn_index=d.turn_index,
                                 missing=d.missing)
             for r in rows for d in r.risk.disclosures if not d.handled],
+        left_out_sessions=[
+            LeftOutSession(client_id=r.client_id, session_index=r.session_index, metrics=list(r.left_out),
+                           reason="; ".join(dict.fromkeys(r.left_out.values())))
+            for r in rows if r.left_out],
         note=NOTE,
     )
+
+
+def _scaffold_mean(rows: list[SessionMetrics], name: str) -> MetricMean | None:
+    """The mean of the scaffold's share beside metric ``name`` (None when no row has one)."""
+    if not any(name in row.scaffold for row in rows):
+        return None
+    values = [float(v) for row in rows if isinstance(v := row.scaffold.get(name), (int, float))
+              and not isinstance(v, bool) and not math.isnan(v)]
+    return MetricMean(mean=round(sum(values) / len(values), 4) if values else None, n=len(values))

@@ -2,7 +2,10 @@
 
 Answers the model did not give (filled in with the scale's middle: ``filled_in``) are left out:
 a total or subscale that would count one is None, and the row's ``answers`` say how many items
-were asked and answered (coverage). A person's answers (``practice --as client``) are their own;
+were asked and answered (coverage). When the client's model left appraisal items of a counselor
+turn unanswered (``Appraisal.filled_in``), its state moved on the scale's middle instead: every
+outcome measured after those turns (``AFTER_THE_TURNS``) is left out of that session's row, and the
+row's ``left_out`` says why (``appraisal_left_out``). A person's answers (``practice --as client``) are their own;
 an item they left unanswered (None) is neither filled in nor a fallback: it leaves its total and
 subscale None in the same way and counts as asked, not answered. A person has no simulated state:
 the state metrics of their sessions are None (not applicable), and their ratings of the counselor's
@@ -17,8 +20,12 @@ from ..core.metrics import AnswerCount, InstrumentAgreement
 from ..core.questionnaires import QuestionnaireResult
 from ..core.turns import client_turn_count
 from ..record.schema import SessionRecord
-from ..record.tallies import session_answers, session_unanswered
+from ..record.tallies import appraisal_filled_in, session_answers, session_unanswered
 
+# Outcomes measured after the session's turns: they rest on the state the turns' appraisals moved.
+AFTER_THE_TURNS = ("wai_total", "wai_goal", "wai_task", "wai_bond", "panas_positive", "panas_negative",
+                   "panas_positive_change", "panas_negative_change", "phq9_change", "gad7_change",
+                   "distress_end", "distress_change", "trust_end")
 # Read off the simulated client's state: nothing of a person's.
 STATE_METRICS = ("distress_start", "distress_end", "trust_end", "distress_change")
 
@@ -106,6 +113,24 @@ def self_report_metrics(record: SessionRecord, previous: SessionRecord | None,
     metrics["client_turns"] = float(client_turn_count(record.turns))
     metrics["ended_by_client"] = 1.0 if record.ended_by == "client" else 0.0
     return metrics
+
+
+def appraisal_left_out(record: SessionRecord, metrics: dict[str, float | None]) -> dict[str, str]:
+    """The outcomes to leave out of a session whose client moved on filled-in appraisal answers, and why
+    (nothing when its model answered every item); ``metrics`` is changed in place."""
+    filled = appraisal_filled_in(record)
+    if not filled:
+        return {}
+    items = sum(len(names) for names in filled.values())
+    reason = (f"{items} appraisal item(s) of {len(filled)} counselor turn(s) (client turns "
+              f"{', '.join(str(i) for i in sorted(filled))}) were filled in, not rated by the client's model, "
+              "and moved its state")
+    left_out = {}
+    for name in AFTER_THE_TURNS:
+        if name in metrics:
+            metrics[name] = None
+            left_out[name] = reason
+    return left_out
 
 
 # --- how far the self-reports follow the client's state ----------------------------------------

@@ -16,6 +16,17 @@ fallback), or a memory with fields listed in ``filled_in``. No model was asked
 for these, so there is no inference chat to pair them with. ``include_filled_in``
 exports them too (they keep the chat the counselor would have sent). Earlier
 turns, whatever made them, stay in the chat: the counselor saw them.
+
+Only the target is trained. An example's ``trained`` lists the messages to learn; the chat
+formats mark every assistant message with ``weight`` 1 (learn it) or 0 (context only), the
+field OpenAI's fine-tuning reads (it trains every assistant message without ``weight: 0``) and
+Axolotl reads with ``message_field_training: weight``. The per-turn form (one example per
+counselor turn, its earlier turns as context with weight 0) trains each turn once, with the
+exact chat it was generated from. The per-session form (``session_example``) is one example
+per session: weight 1 on the turns the counselor's model wrote, 0 on the program's; each model
+turn is trained once, but under one system prompt for the whole session (the middle stage's,
+with every memory retrieved during the session), not the turn's own stage instruction and
+retrieved memories, which only the per-turn form reproduces exactly.
 """
 
 from __future__ import annotations
@@ -28,7 +39,7 @@ from muspsy_sim.agents.counselor.muspsy import SESSION_START
 from muspsy_sim.scenarios.profile import CaseProfile
 
 from ..core.course import SessionMemory
-from ..core.turns import CounselorTurn, Turn
+from ..core.turns import CounselorTurn, RetrievedMemory, Turn, by_scaffold
 
 TASKS = ("memory", "goal", "counseling")
 # Counselor turn sources the program fills in; every other source (model, reference, human, ...) wrote its turn.
@@ -56,14 +67,27 @@ class Example:
     client_id: str
     session_index: int
     messages: list[dict]  # the inference chat, ending with the target assistant message
+    trained: tuple[int, ...] | None = None  # the messages to learn (None: the last one); the rest are context
+
+    def targets(self) -> tuple[int, ...]:
+        return (len(self.messages) - 1,) if self.trained is None else self.trained
+
+    def weights(self) -> list[int | None]:
+        """Per message: 1 (learn it) or 0 (context) for an assistant message, None for any other."""
+        targets = set(self.targets())
+        return [(1 if i in targets else 0) if m["role"] == "assistant" else None for i, m in enumerate(self.messages)]
 
 
 def alternating(turns: Sequence[Turn]) -> list[Turn]:
-    """Consecutive turns of one speaker merged, so the dialogue strictly alternates."""
+    """Consecutive turns of one speaker merged, so the dialogue strictly alternates (a counselor turn merged
+    with one the program wrote counts as the program's: it is no model's output alone)."""
     merged: list[Turn] = []
     for turn in turns:
         if merged and merged[-1].speaker == turn.speaker:
-            merged[-1] = merged[-1].model_copy(update={"text": f"{merged[-1].text} {turn.text}"})
+            update = {"text": f"{merged[-1].text} {turn.text}"}
+            if isinstance(turn, CounselorTurn) and by_scaffold(turn) and not by_scaffold(merged[-1]):
+                update.update(source=turn.source, safety=turn.safety)
+            merged[-1] = merged[-1].model_copy(update=update)
         else:
             merged.append(turn)
     return merged
@@ -123,6 +147,38 @@ def session_examples(session: Session, earlier: list[Session], counselor: Prompt
     return examples
 
 
+def session_example(session: Session, earlier: list[Session], counselor: PromptRenderer, *,
+                    include_filled_in: bool = False, left_out: dict | None = None) -> Example | None:
+    """The per-session counseling example (see the module notes): the whole dialogue under one system prompt,
+    the model's counselor turns to learn (the program's too, with ``include_filled_in``), the rest context.
+    ``left_out`` counts the program's turns kept as context only. None when no turn is to be learnt."""
+    left_out = left_out if left_out is not None else {}
+    turns = alternating(session.turns)
+    while turns and not isinstance(turns[-1], CounselorTurn):
+        turns = turns[:-1]  # the client's last words, after the counselor's: nothing follows them to learn
+    memories = tuple(s.memory for s in earlier if s.memory is not None)
+    context = SessionContext(session.profile, session.session_index, session.goal, memories,
+                             tuple(tuple(s.turns) for s in earlier))
+    retrieved: dict[str, RetrievedMemory] = {}
+    for turn in turns:
+        for item in turn.retrieved if isinstance(turn, CounselorTurn) else ():
+            retrieved.setdefault(item.id or item.text, item)
+    chat = counselor.counseling_messages(context, turns, "middle", counselor.recalled_text(list(retrieved.values())))
+    offset = len(chat) - len(turns)
+    trained = []
+    for position, turn in enumerate(turns):
+        if not isinstance(turn, CounselorTurn):
+            continue
+        kind = filled_in(turn)
+        if kind is None or include_filled_in:
+            trained.append(offset + position)
+        else:
+            left_out[kind] = left_out.get(kind, 0) + 1
+    if not trained:
+        return None
+    return Example("counseling", session.profile.id, session.session_index, chat, tuple(trained))
+
+
 def as_muspsy(example: Example) -> dict:
     """instruction / input / output / history, as in the MusPsy training files.
 
@@ -147,15 +203,24 @@ def as_muspsy(example: Example) -> dict:
 
 
 def as_openai(example: Example) -> dict:
-    return {"messages": example.messages, "task": example.task, "client_id": example.client_id,
+    """OpenAI's chat format; every assistant message carries ``weight``: 1 to learn it, 0 for context."""
+    messages = [{**m, "weight": weight} if weight is not None else dict(m)
+                for m, weight in zip(example.messages, example.weights())]
+    return {"messages": messages, "task": example.task, "client_id": example.client_id,
             "session_index": example.session_index}
 
 
 def as_sharegpt(example: Example) -> dict:
+    """ShareGPT; every ``gpt`` turn carries ``weight``: 1 to learn it, 0 for context (how trainers read it:
+    ``simulation/export/trainers.py``)."""
     speaker = {"system": "system", "user": "human", "assistant": "gpt"}
-    return {"conversations": [{"from": speaker[m["role"]], "value": m["content"]} for m in example.messages],
-            "task": example.task, "client_id": example.client_id, "session_index": example.session_index}
+    conversations = [{"from": speaker[m["role"]], "value": m["content"], **({} if w is None else {"weight": w})}
+                     for m, w in zip(example.messages, example.weights())]
+    return {"conversations": conversations, "task": example.task, "client_id": example.client_id,
+            "session_index": example.session_index}
 
 
 FORMATS = {"muspsy": as_muspsy, "openai": as_openai, "sharegpt": as_sharegpt}
-__all__ = ["FORMATS", "LEFT_OUT", "SESSION_START", "TASKS", "Example", "Session", "filled_in", "session_examples"]
+FORMS = ("turn", "session")  # one example per counselor turn, or one per session (the counseling task)
+__all__ = ["FORMATS", "FORMS", "LEFT_OUT", "SESSION_START", "TASKS", "Example", "Session", "filled_in",
+           "session_example", "session_examples"]

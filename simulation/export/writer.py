@@ -2,7 +2,10 @@
 
 Examples whose target the program filled in (template and safety turns, fallback goals,
 memories with filled-in fields) are left out unless ``include_filled_in``; the report
-counts them by kind (``examples.LEFT_OUT``).
+counts them by kind (``examples.LEFT_OUT``). ``form`` "session" writes the counseling task as one
+example per session (``examples.session_example``) instead of one per counselor turn; the report
+counts the messages to learn (``trained``) and the trainers' settings that honour the ``weight``
+marks are written beside the data (``trainers``).
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import InputError
-from ..core.files import write_jsonl_atomic
-from .examples import FORMATS, TASKS, session_examples
+from ..core.files import write_json_atomic, write_jsonl_atomic
+from .examples import FORMATS, FORMS, TASKS, session_example, session_examples
 from .sources import load_sessions
+from .trainers import trainer_settings
 
 
 @dataclass
@@ -29,6 +33,8 @@ class ExportReport:
     duplicates_dropped: int = 0
     clients: dict[str, list[str]] = field(default_factory=dict)
     left_out: dict[str, int] = field(default_factory=dict)  # filled-in targets by kind (examples.LEFT_OUT)
+    trained: dict[str, int] = field(default_factory=dict)  # messages to learn (weight 1) by task
+    trainers: Path | None = None  # how trainers honour the weight marks (trainers.py)
 
 
 def _passes(metrics: dict, minimums: dict[str, float]) -> bool:
@@ -49,9 +55,14 @@ def split_clients(clients: list[str], validation_share: float, seed: int) -> tup
 
 def export_dataset(source: Path, fmt: str, out: Path, *, tasks: tuple[str, ...] = TASKS,
                    minimums: dict[str, float] | None = None, dedupe: bool = True,
-                   validation_share: float = 0.0, seed: int = 0, include_filled_in: bool = False) -> ExportReport:
+                   validation_share: float = 0.0, seed: int = 0, include_filled_in: bool = False,
+                   form: str = "turn") -> ExportReport:
     if fmt not in FORMATS:
         raise InputError("--format", "", f"unknown format '{fmt}' (one of {', '.join(FORMATS)})")
+    if form not in FORMS:
+        raise InputError("--form", "", f"unknown form '{form}' (one of {', '.join(FORMS)})")
+    if form == "session" and fmt == "muspsy":
+        raise InputError("--form", "", "the per-session form marks turns with weights: use --format openai or sharegpt")
     unknown = sorted(set(tasks) - set(TASKS))
     if unknown:
         raise InputError("--task", "", f"unknown task '{unknown[0]}' (one of {', '.join(TASKS)})")
@@ -70,14 +81,21 @@ def export_dataset(source: Path, fmt: str, out: Path, *, tasks: tuple[str, ...] 
                 report.sessions_filtered += 1
                 continue
             report.sessions_kept += 1
-            for example in session_examples(session, course[:position], loaded.counselor, tasks,
-                                            include_filled_in=include_filled_in, left_out=report.left_out):
+            examples = session_examples(session, course[:position], loaded.counselor,
+                                        tasks if form == "turn" else tuple(t for t in tasks if t != "counseling"),
+                                        include_filled_in=include_filled_in, left_out=report.left_out)
+            if form == "session" and "counseling" in tasks:
+                whole = session_example(session, course[:position], loaded.counselor,
+                                        include_filled_in=include_filled_in, left_out=report.left_out)
+                examples += [whole] if whole is not None else []
+            for example in examples:
                 digest = hashlib.sha256(json.dumps(example.messages, sort_keys=True).encode()).hexdigest()
                 if dedupe and digest in seen:
                     report.duplicates_dropped += 1
                     continue
                 seen.add(digest)
                 rows_by_client[client_id].append(FORMATS[fmt](example))
+                report.trained[example.task] = report.trained.get(example.task, 0) + len(example.targets())
 
     train_clients, validation_clients = split_clients(list(rows_by_client), validation_share, seed)
     parts = {"train": train_clients}
@@ -88,4 +106,6 @@ def export_dataset(source: Path, fmt: str, out: Path, *, tasks: tuple[str, ...] 
         rows = [row for client in sorted(clients) for row in rows_by_client[client]]
         write_jsonl_atomic(path, rows)
         report.files[part], report.counts[part], report.clients[part] = path, len(rows), sorted(clients)
+    report.trainers = out.with_name(f"{out.stem}.trainers.json")
+    write_json_atomic(report.trainers, trainer_settings(fmt, form, [p.name for p in report.files.values()]))
     return report

@@ -110,8 +110,11 @@ def _overview(index: int, run: RunLog) -> dict:
     usage_rows, usage_total = _usage(run)
     config = run.config if manifest is not None else None
     counselor = manifest.components.counselor if manifest is not None and manifest.components else None
+    # A counselor metric credits the counselor's model; the scaffold's share stands beside it.
     summary_metrics = [
-        {"name": name, "mean": format_number(entry.mean), "n": format_number(entry.n)}
+        {"name": name, "mean": format_number(entry.mean) + (" (model)" if entry.scaffold is not None else ""),
+         "n": format_number(entry.n),
+         "scaffold": "" if entry.scaffold is None else f"{format_number(entry.scaffold.mean)} (n {entry.scaffold.n})"}
         for name, entry in (summary.metrics if summary is not None else {}).items()
     ]
     return {

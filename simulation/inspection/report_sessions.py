@@ -240,7 +240,11 @@ def _metric_view(row: SessionMetrics | None) -> dict | None:
         for c in row.consistency.contradictions
     ]
     return {
-        "metrics": [{"name": name, "value": format_number(value)} for name, value in row.metrics.items()],
+        # A counselor metric is the model's; the scaffold's share follows it, labelled.
+        "metrics": [entry for name, value in row.metrics.items() for entry in (
+            [{"name": f"{name} (model)", "value": format_number(value)},
+             {"name": f"{name} (scaffold)", "value": format_number(row.scaffold[name])}]
+            if name in row.scaffold else [{"name": name, "value": format_number(value)}])],
         "judge": f"{judge.model} (prompt {judge.prompt_version or ''})" if judge is not None and judge.model else "",
         "contradictions": contradictions,
     }

@@ -205,6 +205,8 @@ class AnswerTally(Value):
 
     asked: int = 0
     fallbacks: int = Field(default=0, description="Answers the model did not give: the scale's middle, filled in.")
+    partial: int = Field(default=0, description="Likelihood answers chosen among the options that had a "
+                         "log-probability, some having none after the re-asks (method likelihood-partial).")
 
 
 class FallbackHeavySession(Value):
@@ -214,6 +216,23 @@ class FallbackHeavySession(Value):
     session_index: int
     fallbacks: int
     asked: int
+    appraisal_asked: int = Field(default=0, description="Of the answers asked, the model appraisal's items (the "
+                                 "rest are questionnaire items).")
+
+    def what(self) -> str:
+        """What was asked, in words."""
+        return "questionnaire answers" if not self.appraisal_asked else "answers (questionnaire and appraisal items)"
+
+
+class ScoringRecord(Value):
+    """What a role's model offered for choosing among options, asked at the start of the run (``scoring``)."""
+
+    model: str
+    scoring: str = Field(description="The role's scoring setting.")
+    logprobs: bool | None = Field(default=None, description="Log-probabilities given (None: not asked).")
+    schema_enforced: bool | None = Field(default=None, description="A JSON schema enforced (None: not asked).")
+    free_form: bool = Field(default=False, description="Answers rest on the model's free-form JSON.")
+    note: str = Field(default="", description="The same in words, as the run printed it.")
 
 
 class LocalEngineRecord(Value):
@@ -250,11 +269,15 @@ class Manifest(Value):
     risk: RiskSummary | None = None
     faults: dict[str, FaultCounts] | None = None
     answers: dict[str, dict[str, AnswerTally]] | None = Field(
-        default=None, description="Questionnaire answers by role and instrument: asked, and filled in (fallback).")
+        default=None, description="Questionnaire answers by role and instrument (the model appraisal's items as "
+        "'appraisal'): asked, and filled in (fallback).")
     fallback_heavy_sessions: list[FallbackHeavySession] | None = Field(
         default=None, description="Sessions above answer_fallbacks.threshold (with strict, their courses failed).")
     local_engine: LocalEngineRecord | None = Field(
         default=None, description="The in-process engine's settings, when a role ran a local/ model.")
+    scoring: dict[str, ScoringRecord] | None = Field(
+        default=None, description="Per role that chooses among options in this run: what its model offers "
+        "(log-probabilities, an enforced JSON schema), asked at the start.")
 
     @classmethod
     def new(cls, config: CampaignConfig, source: str, client_ids: list[str], *, status: str = "running",

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .figures import spearman
+from .figures import aligned, shuffled, spearman  # aligned: part of this module's face too (validity human)
 
 Pairs = list[tuple[float, float]]
 RESAMPLES = 1000
@@ -74,40 +74,11 @@ def cluster_interval(groups: list[Group], statistic: Callable[[Pairs], float | N
     return float(low), float(high)
 
 
-def derangement(n: int, rng: np.random.Generator) -> list[int]:
-    """A random permutation of range(n) that moves every element (n >= 2)."""
-    while True:
-        order = rng.permutation(n).tolist()
-        if all(i != j for i, j in enumerate(order)):
-            return order
-
-
-def aligned(simulated: list[float], person: list[float]) -> Pairs:
-    """Each simulated rating with the person rating at the same relative position of the other conversation."""
-    if not simulated or not person:
-        return []
-    return [(value, person[min(len(person) - 1, j * len(person) // len(simulated))]) for j, value in enumerate(simulated)]
-
-
 def conversation_shuffled(groups: list[Group], *, shuffles: int = SHUFFLES,
                           seed: int = 0) -> tuple[float | None, float | None, float | None]:
-    """Mean rho and its 2.5% and 97.5% quantiles with whole conversations' person ratings permuted."""
-    groups = [group for group in groups if group.pairs]
-    if len(groups) < 2 or len(_pooled(groups)) < 3:
-        return None, None, None
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(shuffles):
-        order = derangement(len(groups), rng)
-        pairs = [pair for group, other in zip(groups, order)
-                 for pair in aligned([s for s, _ in group.pairs], [p for _, p in groups[other].pairs])]
-        rho = spearman(pairs)
-        if rho is not None:
-            values.append(rho)
-    if not values:
-        return None, None, None
-    low, high = np.quantile(values, [0.025, 0.975])
-    return float(np.mean(values)), float(low), float(high)
+    """Mean rho and its 2.5% and 97.5% quantiles with whole conversations' person ratings permuted
+    (``figures.shuffled``: the same control the ESConv harness reports)."""
+    return shuffled([group.pairs for group in groups], shuffles=shuffles, seed=seed)
 
 
 def _mean_difference(pairs: Pairs) -> float | None:

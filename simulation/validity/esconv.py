@@ -10,6 +10,11 @@ A file is a JSON list of conversations: ``emotion_type``, ``problem_type``, ``si
 Consecutive messages of one side become one turn (a supporter often sends several in a row);
 a turn's feedback is the first one its messages carry. A conversation that cannot be replayed
 is skipped with a reason; a file that cannot be read at all is an ``InputError``.
+
+Beyond ESConv: a conversation may carry the help-seeker's questionnaire totals, ``questionnaires``:
+``{"phq9": {"before": 14, "after": 9}, "gad7": {...}, "wai_sr": {"after": 41}}`` (any of them; totals
+on the instruments' own scales). The harness then compares the simulated client's own answers to the
+same questionnaires with them, as `eval` reports them: PHQ-9 and GAD-7 change, WAI-SR total.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from ..core.turns import ClientTurn, CounselorTurn, Turn
 # Both spellings of the two sides, as the client and the counselor of a session record.
 SPEAKERS = {"seeker": "client", "speaker": "client", "supporter": "counselor", "listener": "counselor"}
 SURVEY = ("initial_emotion_intensity", "final_emotion_intensity", "empathy", "relevance")
+# Questionnaire totals a conversation may carry: instrument -> (moments asked, lowest and highest total).
+QUESTIONNAIRES = {"phq9": (("before", "after"), 0, 27), "gad7": (("before", "after"), 0, 21),
+                  "wai_sr": (("after",), 12, 60)}
 
 
 class Malformed(ValueError):
@@ -51,6 +59,7 @@ class Conversation:
     situation: str
     survey: dict[str, int | None]  # SURVEY keys; None where missing or empty
     turns: list[ChatTurn] = field(default_factory=list)
+    questionnaires: dict[str, dict[str, int]] = field(default_factory=dict)  # the seeker's totals, when given
 
     @property
     def rated_turns(self) -> int:
@@ -115,6 +124,26 @@ def _turns(dialog: object) -> list[ChatTurn]:
     return turns
 
 
+def _questionnaires(value: object) -> dict[str, dict[str, int]]:
+    """The seeker's questionnaire totals (see the module notes); {} when none are given."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Malformed("questionnaires is not an object")
+    totals: dict[str, dict[str, int]] = {}
+    for key, moments in value.items():
+        if key not in QUESTIONNAIRES:
+            raise Malformed(f"questionnaires.{key}: not one of {', '.join(QUESTIONNAIRES)}")
+        allowed, low, high = QUESTIONNAIRES[key]
+        if not isinstance(moments, dict) or not set(moments) <= set(allowed):
+            raise Malformed(f"questionnaires.{key}: expected {{{', '.join(allowed)}}} totals")
+        for moment, total in moments.items():
+            if isinstance(total, bool) or not isinstance(total, int) or not low <= total <= high:
+                raise Malformed(f"questionnaires.{key}.{moment}: {total!r} is not a total {low}..{high}")
+        totals[key] = dict(moments)
+    return totals
+
+
 def parse_conversation(index: int, entry: object) -> Conversation:
     """One conversation of the file, or ``Malformed`` with the reason."""
     if not isinstance(entry, dict):
@@ -126,7 +155,8 @@ def parse_conversation(index: int, entry: object) -> Conversation:
     seeker = seeker or {}
     survey = {key: _rating(seeker.get(key), f"survey_score.seeker.{key}") for key in SURVEY}
     return Conversation(index=index, emotion=_text(entry, "emotion_type"), problem=_text(entry, "problem_type"),
-                        situation=_text(entry, "situation"), survey=survey, turns=_turns(entry.get("dialog")))
+                        situation=_text(entry, "situation"), survey=survey, turns=_turns(entry.get("dialog")),
+                        questionnaires=_questionnaires(entry.get("questionnaires")))
 
 
 def read_conversations(path: Path) -> tuple[list[Conversation], list[Skipped]]:

@@ -2,10 +2,13 @@
 
 Data come in groups, one per conversation (the rated turns of one conversation, or its one
 end-of-session pair). The bootstrap resamples conversations, not turns, because the turns of one
-conversation are not independent. The null control shuffles the human ratings across
-conversations (for turn ratings: across all rated turns, which lie in different conversations)
-and reports the mean rho over the shuffles and its central 95% band: a figure outside that band
-is unlikely to be chance.
+conversation are not independent. The null control permutes whole conversations: each
+conversation's simulated ratings are set beside another conversation's human ratings (a
+derangement: none keeps its own), turn by turn at the same relative position, so the ratings of
+one conversation stay together. Shuffling single turns instead would break up what a seeker
+who rates consistently shares across a conversation and give too narrow a band. It reports the
+mean rho over the shuffles and its central 95% band: a figure outside that band is unlikely to
+be chance.
 """
 
 from __future__ import annotations
@@ -53,16 +56,35 @@ def bootstrap_interval(groups: list[Pairs], *, resamples: int = RESAMPLES, seed:
     return float(low), float(high)
 
 
+def derangement(n: int, rng: np.random.Generator) -> list[int]:
+    """A random permutation of range(n) that moves every element (n >= 2)."""
+    while True:
+        order = rng.permutation(n).tolist()
+        if all(i != j for i, j in enumerate(order)):
+            return order
+
+
+def aligned(simulated: list[float], human: list[float]) -> Pairs:
+    """Each simulated rating beside the human rating at the same relative position of the other conversation."""
+    if not simulated or not human:
+        return []
+    return [(value, human[min(len(human) - 1, j * len(human) // len(simulated))]) for j, value in enumerate(simulated)]
+
+
+def shuffled_pairs(groups: list[Pairs], rng: np.random.Generator) -> Pairs:
+    """One draw of the null: whole conversations' human ratings permuted (a derangement), aligned by position."""
+    order = derangement(len(groups), rng)
+    return [pair for group, other in zip(groups, order)
+            for pair in aligned([x for x, _ in group], [y for _, y in groups[other]])]
+
+
 def shuffled(groups: list[Pairs], *, shuffles: int = SHUFFLES, seed: int = 0) -> tuple[float | None, float | None, float | None]:
-    """Mean rho, and its 2.5% and 97.5% quantiles, with the human ratings (second of each pair) shuffled."""
-    pairs = [pair for group in groups for pair in group]
-    if len(pairs) < 3:
+    """Mean rho, and its 2.5% and 97.5% quantiles, with whole conversations' human ratings permuted."""
+    groups = [group for group in groups if group]
+    if len(groups) < 2 or sum(len(group) for group in groups) < 3:
         return None, None, None
     rng = np.random.default_rng(seed)
-    simulated = [x for x, _ in pairs]
-    ratings = np.array([y for _, y in pairs])
-    values = [rho for _ in range(shuffles)
-              if (rho := spearman(list(zip(simulated, rng.permutation(ratings).tolist())))) is not None]
+    values = [rho for _ in range(shuffles) if (rho := spearman(shuffled_pairs(groups, rng))) is not None]
     if not values:
         return None, None, None
     low, high = np.quantile(values, [0.025, 0.975])

@@ -6,7 +6,15 @@ situation, problem, emotion and initial intensity). After each supporter turn th
 it (rules or its model) and its state moves by the usual dynamics; at a seeker turn that carries
 feedback the appraisal's worth (``trust_change``: how much the turn moves trust) is kept beside the
 rating. At the end the client fills in the session rating (empathy, relevance, emotion intensity;
-``agents/client/instruments/session_rating.yaml``) in the campaign's self-report modes.
+``agents/client/instruments/session_rating.yaml``) in the campaign's self-report modes, and the
+questionnaires the seeker's data carry (PHQ-9 and GAD-7 at the start and the end, WAI-SR at the end).
+
+What the client may see, so that no figure can read the answer off the seeker: an appraisal sees
+the dialogue up to the supporter turn it rates, never a later seeker turn (the one carrying the
+rating comes after it); the end-of-session answers see the dialogue up to the last supporter turn,
+not the seeker's words after it (a closing "thank you, I feel so much calmer now" is the seeker's
+verdict). With ``masked`` the client hears the supporter's turns only: no seeker word at all, so a
+figure that lives on the seeker's own words falls to chance there.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from muspsy_sim.agents.llm import Completion, LanguageModel, usage_of
 from muspsy_sim.scenarios.profile import CaseProfile, InitialState, SessionPlan
 
 from ..core.questionnaires import QuestionnaireResult
-from ..core.turns import Turn
+from ..core.turns import CounselorTurn, Turn
 from ..core.usage import RoleUsage
 from ..seeding import derive_rng, derive_seed
 from .esconv import Conversation
@@ -72,6 +80,9 @@ class Replayed:
     survey: dict[str, int | None]  # the seeker's own
     appraisal_methods: dict[str, int] = field(default_factory=dict)
     usage: RoleUsage = field(default_factory=RoleUsage)
+    distress_drop: float = 0.0  # the client's distress at the start minus at the end, in intensity units (1..5)
+    questionnaires: dict[str, dict[str, int]] = field(default_factory=dict)  # the client's totals, as the seeker's
+    seeker_questionnaires: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def reported(self) -> dict[str, int]:
@@ -80,16 +91,25 @@ class Replayed:
 
 
 def replay(conversation: Conversation, appraiser: Appraiser, llm: LanguageModel, self_report: str,
-           params: DynamicsParams, seed: int) -> Replayed:
+           params: DynamicsParams, seed: int, *, masked: bool = False) -> Replayed:
+    """What the client makes of ``conversation`` (``masked``: hearing the supporter's turns only)."""
     profile = profile_for(conversation)
-    state = ClientState.initial(profile)
+    state = start = ClientState.initial(profile)
     heard: list[Turn] = []
     rated: list[tuple[float, int]] = []
     methods: dict[str, int] = {}
     completions: list[Completion] = []
     turns = conversation.turns
+    answers: dict[str, dict[str, int]] = {}
+    for key, moments in conversation.questionnaires.items():
+        if "before" in moments:
+            before, used = administer(llm, instruments()[key], profile, state, 1,
+                                      derive_seed(seed, profile.id, key, "before"), mode=self_report)
+            answers.setdefault(key, {})["before"] = before.total
+            completions.extend(used)
     for position, turn in enumerate(turns):
-        heard.append(turn.as_turn())
+        if not (masked and turn.speaker == "client"):
+            heard.append(turn.as_turn())
         ends_supporter_run = turn.speaker == "counselor" and (position + 1 == len(turns)
                                                               or turns[position + 1].speaker == "client")
         if not ends_supporter_run:
@@ -103,7 +123,18 @@ def replay(conversation: Conversation, appraiser: Appraiser, llm: LanguageModel,
         if feedback is not None:
             rated.append((trust_change(appraisal, state.resistance, params), feedback))
         state = after_counselor_turn(state, appraisal, params, derive_rng(seed, profile.id, position, "dynamics"))
+    # The end-of-session answers: nothing the seeker said after the supporter's last turn.
+    last = max(i for i, t in enumerate(heard) if isinstance(t, CounselorTurn))
+    until_last = heard[:last + 1]
     rating, used = administer(llm, instruments()[SESSION_RATING], profile, state, 1,
-                              derive_seed(seed, profile.id, "session_rating"), mode=self_report, turns=heard)
+                              derive_seed(seed, profile.id, "session_rating"), mode=self_report, turns=until_last)
     completions.extend(used)
-    return Replayed(conversation.index, rated, rating, dict(conversation.survey), methods, usage_of(completions))
+    for key, moments in conversation.questionnaires.items():
+        if "after" in moments:
+            after, used = administer(llm, instruments()[key], profile, state, 1,
+                                     derive_seed(seed, profile.id, key, "after"), mode=self_report, turns=until_last)
+            answers.setdefault(key, {})["after"] = after.total
+            completions.extend(used)
+    return Replayed(conversation.index, rated, rating, dict(conversation.survey), methods, usage_of(completions),
+                    distress_drop=(start.distress - state.distress) / 2.5, questionnaires=answers,
+                    seeker_questionnaires=dict(conversation.questionnaires))

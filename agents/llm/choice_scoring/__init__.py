@@ -29,11 +29,12 @@ from ..interface import (
     ItemSet,
     Message,
     ModelUnavailable,
+    ScoringOffer,
     item_seed,
 )
 from ..spec import ModelSpec
 from .common import DECLINED, Send, middle_fallback
-from .json_answers import JsonAnswer, JsonItems
+from .json_answers import JsonAnswer, JsonItems, enforces_schema
 from .likelihood import Likelihood, NextTokenLikelihood, WireLikelihood
 
 SCORING_MODES = ("auto", "logprobs", "json", "json-per-item")
@@ -54,6 +55,23 @@ class ScoringPlan:
         self.wire = WireLikelihood() if likelihood and not spec.offers_likelihoods else None
         self.json_answer = JsonAnswer()
         self.json_items = JsonItems()
+        self._schema: bool | None = None  # does the server enforce a JSON schema (None: not asked yet)
+
+    def offer(self, send: Send) -> ScoringOffer:
+        """What the model offers for this setting, asked once of the server (the answers are cached)."""
+        if self.next_token is not None:
+            return ScoringOffer(self.model, self.mode, in_process=True, logprobs=True)
+        logprobs, spent = None, ()
+        if self.wire is not None:
+            logprobs, spent = self.wire.detect(send)
+        schema = None
+        if self.mode == "json" or (self.mode == "auto" and not logprobs):
+            if self._schema is None:
+                self._schema, completion = enforces_schema(send)
+                spent = (*spent, completion)
+            schema = self._schema
+        return ScoringOffer(self.model, self.mode, in_process=False, logprobs=logprobs, schema=schema,
+                            completions=tuple(spent))
 
     def _likelihood(self, send: Send) -> tuple[Likelihood | None, tuple[Completion, ...]]:
         """The likelihood strategy to use (None: JSON answers), and the completions of a first probe."""

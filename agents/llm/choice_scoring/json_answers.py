@@ -75,6 +75,17 @@ class JsonItems:
         return ItemScores(scored, tuple(completions))
 
 
+SCHEMA_PROBE = [{"role": "user", "content": "Reply with one word: hello."}]
+
+
+def enforces_schema(send: Send) -> tuple[bool, Completion]:
+    """Whether the server holds its answers to a JSON schema (``response_format``): asked for a word, a
+    server that enforces the schema can still only answer ``{"1": 7}``."""
+    completion, _ = send(SCHEMA_PROBE, Sampling(max_tokens=8, temperature=0.0, seed=0),
+                         response_format=answers_schema([1], ("7",)))
+    return read_answers(completion.text, [1], ("7",)) == {1: "7"}, completion
+
+
 def items_prompt(items: ItemSet, numbers: list[int]) -> str:
     """The preamble, the asked items numbered (their own numbers: a re-ask keeps them), and the JSON instruction."""
     listed = "\n".join(f"{n}. " + items.items[n - 1].replace("\n", "\n   ") for n in numbers)

@@ -20,7 +20,7 @@ import json
 import math
 import threading
 
-from ..interface import ChoiceScores, Completion, Message, ModelUnavailable, Sampling
+from ..interface import PARTIAL_METHOD, ChoiceScores, Completion, Message, ModelUnavailable, Sampling
 from ..output_checks import reask_sampling, rejected
 from .common import DECLINED, Send, declined
 
@@ -55,7 +55,9 @@ class Likelihood:
         prior_scores = self._baselines[key]
         adjusted = {c: scored.scores[c] - prior_scores[c] for c in choices}
         best = max(choices, key=lambda c: adjusted[c])
-        return ChoiceScores(best, adjusted, "likelihood-calibrated", completions)
+        # A partial answer stays labelled partial, calibrated or not.
+        method = PARTIAL_METHOD if scored.method == PARTIAL_METHOD else "likelihood-calibrated"
+        return ChoiceScores(best, adjusted, method, completions)
 
     def _scored(self, send: Send, messages: list[Message], choices: list[str], seed: int | None,
                 output_retries: int) -> ChoiceScores:
@@ -94,8 +96,10 @@ class NextTokenLikelihood(Likelihood):
             completions.append(rejected(completion, "log-probabilities missing for some options"))
         if all(math.isinf(v) for v in scores.values()):
             return declined(completions)
+        # Some options still had no log-probability after the re-asks: the best of those that had one,
+        # labelled partial (counted in the record and the run's summary), never passed off as a full answer.
         best = max(choices, key=lambda c: scores[c])
-        return ChoiceScores(best, scores, "likelihood", tuple(completions))
+        return ChoiceScores(best, scores, PARTIAL_METHOD, tuple(completions))
 
 
 class WireLikelihood(Likelihood):

@@ -4,8 +4,11 @@
 it was given (counselor turn, client turn, goal planning, memory extraction)
 and answers from the prompt's own content, so tests can check that the right
 information reached the model. Options (questionnaire and appraisal items, judge ratings) it
-answers from the prompt's words too: a self-report from how the client feels in words, an
-appraisal from its own warm and cold cue words. It is not a model of anything.
+answers from the prompt's words too, whether asked one item at a time (likelihood) or all
+items of a set in one JSON request: a self-report from how the client feels in words (and, on
+items about the counselor or how intense its feelings are, from its own verdict on the
+conversation when its own last words state one: "you really understood me", "this did not
+help"), an appraisal from its own warm and cold cue words. It is not a model of anything.
 """
 
 from __future__ import annotations
@@ -137,6 +140,19 @@ def _appraisal_rating(text: str) -> float | None:
     return min(5.0, max(1.0, 3.0 + warm - cold))
 
 
+# The client's own verdict on the conversation, when its own words (its "You:" lines) state one.
+_VERDICT_UP = re.compile(r"\b(understood me|you helped|helped me|i feel (?:so )?(?:much )?(?:better|calmer))\b",
+                         re.IGNORECASE)
+_VERDICT_DOWN = re.compile(r"\b(not helpful|did not help|didn't help|not listening|did not understand me|"
+                           r"didn't understand me|i feel worse)\b", re.IGNORECASE)
+
+
+def _own_verdict(text: str) -> int:
+    """Praise minus complaints in the client's own lines of the prompt's dialogue."""
+    own = " ".join(re.findall(r"^You: (.*)$", text, flags=re.MULTILINE))
+    return len(_VERDICT_UP.findall(own)) - len(_VERDICT_DOWN.findall(own))
+
+
 def _band(text: str, quantity: str) -> float | None:
     match = re.search(rf"your {re.escape(quantity)} is ({'|'.join(sorted(_BANDS, key=len, reverse=True))})\b", text)
     return _BANDS.index(match.group(1)) / (len(_BANDS) - 1) if match else None
@@ -145,7 +161,8 @@ def _band(text: str, quantity: str) -> float | None:
 def _self_report(text: str) -> float | None:
     """The double's answer to a questionnaire item: the band of what the item is about, on the item's scale."""
     item = _statement(text).lower()
-    if "WAI-SR" in text or (item.startswith(("the supporter", "my counselor")) and "intense" not in item):
+    about_counselor = "WAI-SR" in text or (item.startswith(("the supporter", "my counselor")) and "intense" not in item)
+    if about_counselor:
         share = _band(text, "trust in the counselor")
     elif "PANAS" in text and item in _PANAS_POSITIVE:
         share = _band(text, "mood (interest and energy)")
@@ -153,6 +170,9 @@ def _self_report(text: str) -> float | None:
         share = _band(text, "distress")
     if share is None:
         return None  # the content-free calibration prompt
+    if about_counselor or "intense" in item:
+        verdict = _own_verdict(text)
+        share = min(1.0, max(0.0, share + (0.25 if about_counselor else -0.25) * verdict))
     values = [int(v) for v in re.findall(r"(\d+) = ", text.partition("Answer with one number:")[2].splitlines()[0])]
     low, high = (min(values), max(values)) if values else (0, 3)
     return low + share * (high - low)
@@ -181,14 +201,18 @@ def _closest(choices: list[str], target: float) -> str:
 
 
 def scripted_items_answer(text: str) -> str:
-    """A JSON object answering each numbered item of a prompt (``choice_scoring.JsonItems``) by its level."""
+    """A JSON object answering each numbered item of a prompt (``choice_scoring.JsonItems``) as the double
+    answers the same item asked alone: the preamble and the item's own text (``_target``)."""
     options = text.split(ITEMS_INSTRUCTION, 1)[1].split(". Like this", 1)[0]
     choices = [c.strip() for c in options.split(",")]
+    listed = re.search(r"^\d+\. ", text, flags=re.MULTILINE)
+    preamble = text[:listed.start()].rstrip("\n") if listed else ""
     blocks = re.findall(r"^(\d+)\. (.*(?:\n   .*)*)", text, flags=re.MULTILINE)
     answers = {}
     for number, block in blocks:
-        level = re.search(r"Your level: ([0-9.]+)", block)
-        best = _closest(choices, float(level.group(1)) if level else 2.0)
+        item = block.replace("\n   ", "\n")
+        target = _target(f"{preamble}\n{item}")
+        best = _closest(choices, 2.0 if target is None else target)
         answers[number] = int(best) if best.isdigit() else best
     return json.dumps(answers)
 
