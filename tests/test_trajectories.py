@@ -110,6 +110,37 @@ def test_course_series_ends_with_the_exit_assessment_and_skips_gaps():
     assert series == {"a": [(1, 10.0), (3, 9.0), (3.5, 5.0)]}
 
 
+def test_the_realism_view_counts_what_eval_left_out():
+    """Issue 22 meets 23: a total eval did not score, or an outcome it left out (filled-in appraisal items), is no
+    measurement here either, and is counted; a course left with none is listed, not silently dropped."""
+    rows = rows_of({"a": [10, 8, 9, 5], "b": [12, 11, 10, 9], "c": [14, 13]})
+    rows[1].metrics["phq9"] = None  # a: a filled-in answer at the start of session 2
+    last_b = next(r for r in rows if r.client_id == "b" and r.session_index == 3)
+    last_b.metrics["phq9_change"] = None  # b: the exit change eval left out (filled-in appraisal items)
+    last_b.left_out["phq9_change"] = "2 appraisal item(s) were filled in"
+    rows.append(SessionMetrics(run="r", client_id="d", session_index=1, metrics={"phq9": None, "phq9_change": None}))
+    outcomes = {client: CourseEntry(status="finished", ended_by="completed") for client in "abd"}
+    outcomes["c"] = CourseEntry.model_validate({"status": "finished", "ended_by": "dropout",
+                                                "dropout": {"after_session": 1, "reason": "no improvement: x"}})
+    phq9 = trajectory_realism(rows, outcomes).phq9
+    # a: one start; b: its exit; d: its only start and its exit (placed from the start). c took no exit.
+    assert phq9.skipped == 4 and phq9.unmeasured == ["d"] and phq9.courses == 3
+    assert phq9.by_client["a"].measurements == 3 and phq9.by_client["b"].measurements == 3
+    console = Console(record=True, width=250)
+    console.print(realism_table(trajectory_realism(rows, outcomes)))
+    text = " ".join(console.export_text().split())
+    assert "PHQ-9: 4 measurement(s) skipped" in text and "courses with none, left out: d" in text
+
+
+def test_a_counselor_is_its_name_model_and_options():
+    from muspsy_sim.simulation.evaluation.counselor_effects import counselor_of
+
+    rows = [SessionMetrics(run="r", client_id="a", session_index=1, counselor="muspsy", models={"counselor": "m"})]
+    assert counselor_of(rows) == "muspsy (m)"
+    # YAML reads a bare off as false: MusPsy without its scaffold is another counselor, named as it was meant
+    assert counselor_of(rows, {"scaffold": False}) == counselor_of(rows, {"scaffold": "off"}) == "muspsy [scaffold=off] (m)"
+
+
 def test_the_realism_table_prints_both_instruments():
     realism = trajectory_realism(rows_of(COURSES, gad7={c: [p // 2 for p in points] for c, points in COURSES.items()}))
     console = Console(record=True, width=200)

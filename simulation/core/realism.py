@@ -87,6 +87,10 @@ class InstrumentRealism(Value):
     max_change: Number | None = None
     reliable_change: ReliableChange | None = None
     setback_threshold: Number | None = None
+    skipped: int | None = Field(default=None, description="Measurements without a usable total, skipped: a filled-in "
+                                "answer, or an outcome eval left out (SessionMetrics.left_out).")
+    unmeasured: list[str] = Field(default_factory=list, description="Courses with no usable measurement at all: not "
+                                  "among `courses`, counted here.")
     by_client: dict[str, ClientTrajectory] = Field(default_factory=dict)
 
 

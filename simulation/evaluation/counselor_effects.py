@@ -1,9 +1,11 @@
 """Runs that mix counselors: trajectory realism per counselor, and the share of outcome variance due to the counselor.
 
-`compare` groups its runs by counselor (the counselor's name and model, as the metric rows record
-them); runs of one counselor on other seeds pool into one group, each course keeping its own
-identity (``run/client``). Every group is scored with the same reliable change, set from the first
-measurements of all courses compared, so the groups' shares are comparable.
+`compare` groups its runs by counselor: the counselor's name and model, as the metric rows record
+them, and the counselor options its run set (the manifest's config: MusPsy with ``scaffold: off`` is
+another counselor than MusPsy with its scaffold). Runs of one counselor on other seeds pool into one
+group, each course keeping its own identity (``run/client``). Every group is scored with the same
+reliable change, set from the first measurements of all courses compared, so the groups' shares are
+comparable.
 
 **Counselor share of outcome variance.** Who the therapist is explains about 5% of outcome variance
 in real care (Baldwin & Imel 2013; ``realism_references``). Here the outcome is each course's change
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..core.metrics import SessionMetrics
@@ -32,11 +34,20 @@ from .reliable_change import INSTRUMENTS, reliable_change
 from .trajectories import course_series, trajectory_realism
 
 
-def counselor_of(rows: Sequence[SessionMetrics]) -> str:
-    """A run's counselor as its rows record it: name and counselor model."""
+def counselor_of(rows: Sequence[SessionMetrics], options: Mapping[str, object] | None = None) -> str:
+    """A run's counselor as its rows record it (name and counselor model), with the counselor options its run
+    set (``counselor_options``, e.g. ``muspsy [scaffold=off] (model)``): other options, another counselor."""
     row = rows[0] if rows else SessionMetrics()
     model = row.models.get("counselor")
-    return f"{row.counselor or 'unknown'} ({model})" if model else str(row.counselor or "unknown")
+    name = str(row.counselor or "unknown")
+    if options:
+        name += " [" + ", ".join(f"{key}={_option(value)}" for key, value in sorted(options.items())) + "]"
+    return f"{name} ({model})" if model else name
+
+
+def _option(value: object) -> str:
+    # YAML reads a bare on/off as true/false: the scaffold switch reads as it was meant either way
+    return {True: "on", False: "off"}.get(value, str(value)) if isinstance(value, bool) else str(value)
 
 
 def variance_share(groups: dict[str, list[float]]) -> VarianceShare | None:
@@ -64,6 +75,13 @@ def _pooled_rows(names: Sequence[str], loaded: Sequence[Sequence[SessionMetrics]
             for name, rows in zip(names, loaded) for row in rows]
 
 
+def _counselor_options(run_dir: Path) -> dict[str, object]:
+    """The counselor options a run set (its manifest's config; a directory of metrics alone: none known)."""
+    if not (Path(run_dir) / MANIFEST).is_file():
+        return {}
+    return dict(read_manifest(Path(run_dir)).config.counselor_options)
+
+
 def _outcomes(run_dir: Path, name: str) -> dict[str, CourseEntry]:
     """How each course of a run ended (its manifest); a directory of metrics alone records no course ends."""
     if not (Path(run_dir) / MANIFEST).is_file():
@@ -77,7 +95,7 @@ def realism_by_counselor(run_dirs: Sequence[Path], names: Sequence[str],
     """Per counselor (runs pooled), the trajectory realism; over all, the counselor's share of outcome variance."""
     by_counselor: dict[str, list[int]] = defaultdict(list)
     for index, rows in enumerate(loaded):
-        by_counselor[counselor_of(rows)].append(index)
+        by_counselor[counselor_of(rows, _counselor_options(run_dirs[index]))].append(index)
     pooled = _pooled_rows(names, loaded)
     criteria = {name: reliable_change(name, [points[0][1] for points in course_series(pooled, name).values() if points])
                 for name in INSTRUMENTS}

@@ -107,6 +107,12 @@ def method_lines(realism: TrajectoryRealism) -> list[str]:
             if thresholds is not None:
                 lines.append(f"{INSTRUMENTS[name].label}: fixed reliable change {thresholds.reliable_change}, "
                              f"setback {thresholds.setback}")
+    for name in INSTRUMENTS:
+        entry = realism.instrument(name)
+        if entry.skipped or entry.unmeasured:
+            none = f"; courses with none, left out: {', '.join(entry.unmeasured)}" if entry.unmeasured else ""
+            lines.append(f"{INSTRUMENTS[name].label}: {entry.skipped or 0} measurement(s) skipped, as eval left them "
+                         f"out (filled-in answers, or outcomes after filled-in appraisal items){none}")
     if realism.excluded_failed:
         lines.append(f"left out (failed for a technical reason): {', '.join(realism.excluded_failed)}")
     return lines

@@ -19,6 +19,11 @@ denominator, a course that ended by dropout with its last measurement carried fo
   **spread** is the standard deviation of the course changes and of all session-to-session changes;
 * **dropout**: the share of courses the client ended by not coming back (the run's manifest), and
   after which session; courses that failed for a technical reason are left out and counted.
+
+The realism view counts what ``eval`` counts: a total eval did not score (a filled-in answer) or left out
+(the outcomes of a session whose client moved on filled-in appraisal items, ``SessionMetrics.left_out``)
+is no measurement here either; how many were skipped, and the courses left with none, are counted
+(``skipped``, ``unmeasured``).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 
-from ..core.course import COURSE_DROPOUT
+from ..core.course import COURSE_COMPLETED, COURSE_DROPOUT
 from ..core.metrics import SessionMetrics
 from ..core.realism import (
     ClientTrajectory,
@@ -66,12 +71,32 @@ def course_series(rows: list[SessionMetrics], instrument: str) -> dict[str, list
     return series
 
 
+def skipped_measurements(rows: list[SessionMetrics], instrument: str,
+                         outcomes: Mapping[str, CourseEntry] | None = None) -> int:
+    """Measurements ``course_series`` skips: session starts without a usable total, and the exit assessment
+    of a course that took one (it completed) whose change eval did not score or left out (a dropout takes none)."""
+    by_client: dict[str, list[SessionMetrics]] = defaultdict(list)
+    for row in rows:
+        if row.session_index is not None:
+            by_client[str(row.client_id)].append(row)
+    skipped = 0
+    for client, course in by_client.items():
+        skipped += sum(1 for row in course if row.value(instrument) is None)
+        last, change = max(course, key=lambda r: r.session_index), f"{instrument}_change"
+        outcome = (outcomes or {}).get(client)
+        completed = outcome is not None and outcome.ended_by == COURSE_COMPLETED
+        exit_usable = last.value(instrument) is not None and last.value(change) is not None
+        if not exit_usable and (change in last.left_out or completed):
+            skipped += 1
+    return skipped
+
+
 def _share(count: int, n: int) -> float | None:
     return round(count / n, 4) if n else None
 
 
 def _instrument(series: dict[str, list[tuple[float, float]]], instrument: str, outcomes: Mapping[str, CourseEntry],
-                criterion: ReliableChange | None = None) -> InstrumentRealism:
+                criterion: ReliableChange | None = None, skipped: int = 0) -> InstrumentRealism:
     measured = {client: [value for _, value in points] for client, points in series.items() if points}
     criterion = criterion or reliable_change(instrument, [values[0] for values in measured.values()])
     thresholds = thresholds_of(instrument, criterion)
@@ -108,6 +133,8 @@ def _instrument(series: dict[str, list[tuple[float, float]]], instrument: str, o
         max_change=max(changes) if n else None,
         reliable_change=criterion,
         setback_threshold=setback,
+        skipped=skipped,
+        unmeasured=sorted(client for client, points in series.items() if not points),
         by_client=courses,
     )
 
@@ -155,7 +182,8 @@ def trajectory_realism(rows: list[SessionMetrics], outcomes: Mapping[str, Course
     failed = sorted(client for client, entry in outcomes.items() if entry.status == "failed")
     rows = [row for row in rows if row.client_id not in failed]
     clients = sorted({str(row.client_id) for row in rows})
-    instruments = {name: _instrument(course_series(rows, name), name, outcomes, (criteria or {}).get(name))
+    instruments = {name: _instrument(course_series(rows, name), name, outcomes, (criteria or {}).get(name),
+                                     skipped_measurements(rows, name, outcomes))
                    for name in INSTRUMENTS}
     realism = TrajectoryRealism(
         **instruments,
