@@ -74,6 +74,7 @@ def test_the_competent_counselor_lands_in_the_bands(realism, instrument):
     competent = groups[COMPETENT].realism
     figures = competent.instrument(instrument)
     assert figures.courses == 96
+    assert figures.skipped == 0 and not figures.unmeasured  # latent answers: eval left no measurement out
     assert 0.40 <= figures.improving <= 0.60
     assert 0.03 <= figures.worsening <= 0.12
     assert 0.10 <= competent.dropout.share <= 0.30
