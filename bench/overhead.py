@@ -1,16 +1,22 @@
-"""Orchestration overhead per simulated turn, against a bare LangGraph turn loop.
+"""Orchestration overhead per simulated turn, against a bare LangGraph turn loop; and a whole command's start-up.
 
 Runs a real campaign (prepare_campaign / run_campaign, the scripted test double
 for every role, a temporary run directory) and times each simulated turn (one
 counselor turn and one client turn, with their graph steps, checkpoints and
 memory reads) minus the time of the model calls (as the usage "seconds" count
-them) and inside the embedder. The test double answers in microseconds, so a model
-call's time is LiteLLM's cost per request (``litellm.completion`` and its post-call logging):
-reported on its own line. The baseline, measured in the same process, is a bare
-two-node LangGraph loop checkpointed by SqliteSaver with the campaign's own SQLite
-settings (``open_checkpointer``: WAL, synchronous=NORMAL, the strict serializer).
+them) and inside the embedder. The test double answers in process, in microseconds,
+so a model call's time is the routing's own cost per request: reported on its own
+line, beside what a request through ``litellm.completion`` costs (every API model's
+path; measured on the test double registered with LiteLLM). The baseline, measured in
+the same process, is a bare two-node LangGraph loop checkpointed by SqliteSaver with the
+campaign's own SQLite settings (``open_checkpointer``: WAL, synchronous=NORMAL, the strict
+serializer).
 
-    python run_sim.py bench overhead [--quick] [--clients 4 --sessions 3 --turns 8]
+Start-up (``startup.py``): the whole ``run`` command of a 1 client x 1 session campaign in
+fresh processes, on the test double and against the mock OpenAI-compatible server (the
+LiteLLM path), beside LiteLLM's own import.
+
+    python run_sim.py bench overhead [--quick] [--clients 4 --sessions 3 --turns 8] [--no-startup]
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ from __future__ import annotations
 import argparse
 import operator
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +32,7 @@ from typing import Annotated, TypedDict
 
 from muspsy_sim.agents.client.simulated_client import SimulatedClient
 from muspsy_sim.agents.llm.environment import configure_offline_environment
-from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
+from muspsy_sim.agents.llm.providers.registration import IN_PROCESS_ANSWERS, litellm_with_providers
 from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.memory.embeddings import MiniLMEmbedder
 from muspsy_sim.scenarios.loader import LIBRARY_DIR, load_library
@@ -46,6 +51,7 @@ from .common import (
     ratio,
     verdict,
 )
+from .startup import print_startup
 
 TARGET_MS = 5.0
 
@@ -69,9 +75,9 @@ class TurnClock:
         self.turn_ms: list[float] = []  # wall - model - embedding, per turn
         self.turn_wall_ms: list[float] = []
         # Model time less the provider's own, and calls, inside turn intervals (one request at a time):
-        # LiteLLM's cost per request, free of the questionnaires' concurrent requests waiting for each other.
-        self.litellm_seconds = 0.0
-        self.litellm_calls = 0
+        # the routing's cost per request, free of the questionnaires' concurrent requests waiting for each other.
+        self.routing_seconds = 0.0
+        self.routing_calls = 0
         self.turns = 0
         self._last = None
         self._calls = None
@@ -82,8 +88,8 @@ class TurnClock:
     def _mark(self) -> tuple[float, float, int]:
         return self.model_watch.seconds, self.provider_watch.seconds, self.model_watch.calls
 
-    def litellm_ms_per_request(self) -> float:
-        return self.litellm_seconds * 1000 / max(1, self.litellm_calls)
+    def routing_ms_per_request(self) -> float:
+        return self.routing_seconds * 1000 / max(1, self.routing_calls)
 
     def session_started(self, client_id: str, session_index: int) -> None:
         self._last = None  # the first turn follows planning and questionnaires: not a turn interval
@@ -96,8 +102,8 @@ class TurnClock:
             self.turn_wall_ms.append(wall * 1000)
             self.turn_ms.append((wall - model - embed) * 1000)
             model_s, provider_s, calls = (a - b for a, b in zip(mark, self._calls))
-            self.litellm_seconds += model_s - provider_s
-            self.litellm_calls += calls
+            self.routing_seconds += model_s - provider_s
+            self.routing_calls += calls
         self._last, self._calls = now, mark
 
     def session_finished(self, client_id: str, session_index: int, client_turns: int) -> None:
@@ -144,77 +150,60 @@ class TimedCampaign:
     clock: TurnClock
     wall_seconds: float
     model: Stopwatch  # LiteLLMModel calls: what the usage "seconds" count
-    litellm: Stopwatch  # of which inside litellm.completion
     embedder: TimedEmbedder
     questionnaires: Stopwatch  # the client's self-reports (PHQ-9, GAD-7, WAI-SR, PANAS)
-    litellm_logging: Stopwatch  # CPU of litellm's post-call logging (awaited inside each model call)
-    provider: Stopwatch  # inside this project's provider handlers (the test double's own time)
+    provider: Stopwatch  # inside the in-process provider (the test double's own time)
+    litellm: Stopwatch  # inside litellm.completion (API models; timed with ``through_litellm``)
     sessions: int = 0  # finished sessions
 
 
-class _AwaitedLogging:
-    """Stands in for litellm's logging executor and remembers each post-call job per thread.
-
-    litellm logs every call afterwards in its own threads (building a logging payload,
-    pricing the call again); left to run there, that work for the model call competes
-    with the next graph node for the GIL and is counted as orchestration. The bench
-    waits for it inside the model call instead, so it is counted as model time.
-    """
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-        self.pending = threading.local()
-
-    def submit(self, *args, **kwargs):
-        future = self.inner.submit(*args, **kwargs)
-        jobs = getattr(self.pending, "jobs", None)
-        if jobs is not None:
-            jobs.append(future)
-        return future
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
-
-    def awaiting(self, call):
-        def call_then_logging(*args, **kwargs):
-            self.pending.jobs = []
-            try:
-                return call(*args, **kwargs)
-            finally:
-                jobs, self.pending.jobs = self.pending.jobs, None
-                for job in jobs:
-                    job.exception()  # waits; a logging error is litellm's to report
-
-        return call_then_logging
-
-
 @contextmanager
-def _instrumented(timed: TimedCampaign):
-    """Time model calls, litellm.completion and questionnaires; hand build_components our embedder."""
-    # lazy: litellm takes seconds to import
-    from litellm import utils as litellm_utils
-    from litellm.litellm_core_utils.litellm_logging import Logging
-
-    litellm = litellm_with_providers()
-    handlers = [entry["custom_handler"] for entry in litellm.custom_provider_map]
-    for handler in handlers:  # on the instance: the provider's own time, inside LiteLLM's call
-        handler.completion = timed.provider.wrap(handler.completion)
-    originals = (LiteLLMModel.send, litellm.completion, components.shared_embedder, SimulatedClient.answer_questionnaires,
-                 Logging.success_handler, litellm_utils.executor)
-    awaited = _AwaitedLogging(litellm_utils.executor)
-    litellm_utils.executor = awaited
-    LiteLLMModel.send = timed.model.wrap(awaited.awaiting(originals[0]))
-    litellm.completion = timed.litellm.wrap(originals[1])
+def _instrumented(timed: TimedCampaign, through_litellm: bool):
+    """Time model calls, the in-process providers, questionnaires and (``through_litellm``) litellm.completion;
+    hand build_components our embedder."""
+    answers = dict(IN_PROCESS_ANSWERS)
+    litellm = litellm_with_providers() if through_litellm else None
+    completion = litellm.completion if litellm is not None else None
+    originals = (LiteLLMModel.send, components.shared_embedder, SimulatedClient.answer_questionnaires)
+    LiteLLMModel.send = timed.model.wrap(originals[0])
     components.shared_embedder = lambda: timed.embedder
-    SimulatedClient.answer_questionnaires = timed.questionnaires.wrap(originals[3])
-    Logging.success_handler = timed.litellm_logging.wrap(originals[4])
+    SimulatedClient.answer_questionnaires = timed.questionnaires.wrap(originals[2])
+    for provider, answer in answers.items():
+        IN_PROCESS_ANSWERS[provider] = timed.provider.wrap(answer)
+    if litellm is not None:
+        litellm.completion = timed.litellm.wrap(completion)
     try:
         yield
     finally:
-        (LiteLLMModel.send, litellm.completion, components.shared_embedder,
-         SimulatedClient.answer_questionnaires, Logging.success_handler, litellm_utils.executor) = originals
-        for handler in handlers:
-            del handler.completion
+        LiteLLMModel.send, components.shared_embedder, SimulatedClient.answer_questionnaires = originals
+        IN_PROCESS_ANSWERS.update(answers)
+        if litellm is not None:
+            litellm.completion = completion
+
+
+def litellm_per_request(requests: int) -> tuple[float, float]:
+    """Milliseconds per request: through ``litellm.completion`` (its logging awaited), and the same answer in
+    process (what the test double itself costs); the difference is what LiteLLM adds to every API request."""
+    litellm = litellm_with_providers()
+    messages = [{"role": "system", "content": "You are a counselor."}, {"role": "user", "content": "I feel tense."}]
+    params = {"max_tokens": 48, "temperature": 0.5, "seed": 1}
+
+    def through_litellm():
+        litellm.completion(model="testdouble/scripted", messages=messages, drop_params=True, num_retries=0,
+                           **params)
+
+    def in_process():
+        IN_PROCESS_ANSWERS["testdouble"]("scripted", messages, params)
+
+    timings = []
+    for call in (through_litellm, in_process):
+        for _ in range(5):  # warm caches and connections
+            call()
+        started = time.perf_counter()
+        for _ in range(requests):
+            call()
+        timings.append((time.perf_counter() - started) * 1000 / requests)
+    return timings[0], timings[1]
 
 
 def campaign_config(name: str, directory: Path, clients: int, sessions: int, turns: int, counselor: str,
@@ -241,12 +230,12 @@ def make_embedder(real: bool):
     return inner
 
 
-def run_campaign_timed(config, embedder) -> TimedCampaign:
-    """Run ``config`` through prepare_campaign / run_campaign, timing each turn and what it spent where."""
-    timed = TimedCampaign(None, 0.0, Stopwatch(), Stopwatch(), TimedEmbedder(embedder), Stopwatch(),
-                          Stopwatch(cpu=True), Stopwatch())
+def run_campaign_timed(config, embedder, through_litellm: bool = False) -> TimedCampaign:
+    """Run ``config`` through prepare_campaign / run_campaign, timing each turn and what it spent where
+    (``through_litellm``: the models are API models, and the time inside litellm.completion is timed too)."""
+    timed = TimedCampaign(None, 0.0, Stopwatch(), TimedEmbedder(embedder), Stopwatch(), Stopwatch(), Stopwatch())
     timed.clock = TurnClock(timed.model, timed.embedder.watch, timed.provider)
-    with _instrumented(timed):
+    with _instrumented(timed, through_litellm):
         plan = prepare_campaign(config, config.name)
         started = time.perf_counter()
         result = run_campaign(plan, timed.clock)
@@ -266,9 +255,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--counselor", default="muspsy", help="muspsy, no-memory or full-history.")
     parser.add_argument("--baseline-turns", type=int, default=300)
     parser.add_argument("--real-embedder", action="store_true", help="Use MiniLM (its time is still subtracted).")
+    parser.add_argument("--no-startup", action="store_true", help="Skip the whole commands' start-up.")
+    parser.add_argument("--startup-repeats", type=int, default=3, help="Fresh processes per start-up figure.")
+    parser.add_argument("--startup-local", action="store_true",
+                        help="Also the embedded model's start-up (loads SmolLM2; slow).")
     args = parser.parse_args(argv)
     if args.quick:
         args.clients, args.sessions, args.turns, args.baseline_turns = 2, 2, 4, 60
+        args.startup_repeats = 1
 
     configure_offline_environment()
     header("orchestration overhead per simulated turn")
@@ -287,14 +281,13 @@ def main(argv: list[str] | None = None) -> int:
           + ("MiniLM (time subtracted)" if args.real_embedder else "zero-cost hashing stand-in (time subtracted)"))
     print(f"  per turn, excluding model and embedding: {p50_p90(clock.turn_ms)}")
     print(f"  per turn, wall: {p50_p90(clock.turn_wall_ms)}")
-    print(f"  LiteLLM per request, subtracted above: {clock.litellm_ms_per_request():.2f} ms (turn requests, one at a "
-          f"time: litellm.completion and its post-call logging, less the test double's own "
-          f"{timed.provider.seconds * 1000 / max(1, timed.provider.calls):.3f} ms); so a turn's 2 requests add "
-          f"{2 * clock.litellm_ms_per_request():.2f} ms. All {model.calls} calls: "
-          f"{model.seconds * 1000 / max(1, model.calls):.2f} ms each (questionnaire items run 8 at a time), "
-          f"{timed.litellm.seconds * 1000 / max(1, timed.litellm.calls):.2f} ms inside litellm.completion; "
-          f"post-call logging {timed.litellm_logging.seconds * 1000 / max(1, timed.litellm_logging.calls):.2f} ms "
-          f"CPU, awaited in each call (it would otherwise run during the next node)")
+    litellm_ms, in_process_ms = litellm_per_request(40 if args.quick else 300)
+    print(f"  routing per request, subtracted above: {clock.routing_ms_per_request():.2f} ms (turn requests, one at a "
+          f"time, in process: LiteLLMModel's own work, less the test double's "
+          f"{timed.provider.seconds * 1000 / max(1, timed.provider.calls):.3f} ms). All {model.calls} calls: "
+          f"{model.seconds * 1000 / max(1, model.calls):.2f} ms each (questionnaire items run 8 at a time)")
+    print(f"  through litellm.completion instead (every API model's path): {litellm_ms:.2f} ms per request against "
+          f"{in_process_ms:.3f} ms in process for the same answer: LiteLLM adds {litellm_ms - in_process_ms:.2f} ms")
     print(f"  whole campaign: {timed.wall_seconds:.2f} s wall for {clock.turns} client turns "
           f"({timed.wall_seconds * 1000 / max(1, clock.turns):.1f} ms per turn with everything between turns: "
           f"goal planning, questionnaires ({timed.questionnaires.seconds:.2f} s), memory extraction, records; "
@@ -302,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"baseline: bare LangGraph 2-node turn with SqliteSaver (the campaign's SQLite settings): {p50_p90(baseline)}")
     print(f"ratio (median per turn / baseline median): {ratio(per_turn_ms, base_ms)}")
     print(verdict("overhead median per turn", per_turn_ms, TARGET_MS))
+    if not args.no_startup:
+        print_startup(args.startup_repeats, local=args.startup_local)
     return 0
 
 

@@ -60,7 +60,7 @@ def _campaign(url: str, directory: Path, args, top_k: int, real_embedder: bool):
     config = campaign_config(f"bench-remote-k{top_k}", directory, args.clients, args.sessions, args.turns, "muspsy",
                              _models(url), memory={"top_k": top_k})
     before = server_stats(url).get("by_kind", {})
-    timed = run_campaign_timed(config, make_embedder(real_embedder))
+    timed = run_campaign_timed(config, make_embedder(real_embedder), through_litellm=True)
     after = server_stats(url).get("by_kind", {})
     requests = {kind: after.get(kind, 0) - before.get(kind, 0) for kind in after}
     return timed, requests

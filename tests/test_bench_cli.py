@@ -27,11 +27,26 @@ def test_bench_overhead_quick_prints_per_turn_figures_and_baseline():
     assert "(n=12)" in _line(result.output, "per turn, excluding model and embedding")
 
 
-def test_bench_overhead_reports_litellms_cost_per_request_on_its_own_line():
+def test_bench_overhead_reports_routing_and_litellms_cost_per_request_on_their_own_lines():
+    result = runner.invoke(app, ["bench", "overhead", "--quick", "--no-startup"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"routing per request, subtracted above: [0-9.]+ ms", result.output)
+    assert re.search(r"through litellm.completion instead .*: [0-9.]+ ms per request against [0-9.]+ ms in process "
+                     r"for the same answer: LiteLLM adds -?[0-9.]+ ms", result.output)
+    assert "(the campaign's SQLite settings)" in _line(result.output, "baseline: bare LangGraph")
+    assert "start-up" not in result.output
+
+
+def test_bench_overhead_times_whole_commands_in_fresh_processes():
     result = runner.invoke(app, ["bench", "overhead", "--quick"])
     assert result.exit_code == 0, result.output
-    assert re.search(r"LiteLLM per request, subtracted above: [0-9.]+ ms", result.output)
-    assert "(the campaign's SQLite settings)" in _line(result.output, "baseline: bare LangGraph")
+    double = _line(result.output, "test double (in process, no LiteLLM)")
+    api = _line(result.output, "API models (mock server, through LiteLLM)")
+    for line in (double, api):
+        wall, campaign = re.search(r"whole command p50 ([0-9.]+) s.*the campaign inside it ([0-9.]+) s", line).groups()
+        assert 0 < float(campaign) < float(wall)
+    assert re.search(r"LiteLLM's own import, alone: [0-9.]+ s", result.output)
+    assert re.search(r"API models, whole command less LiteLLM's import: -?[0-9.]+ s vs target <= 5 s", result.output)
 
 
 def test_bench_cost_quick_prints_requests_tokens_and_fallbacks_per_method():
