@@ -48,6 +48,28 @@ class SessionPlan(_Strict):
     )
 
 
+class TraitPins(_Strict):
+    """Traits a profile fixes for its client, instead of drawing them (docs/client_state.md, "Traits").
+
+    Each is optional: a trait left out is drawn from the campaign's distribution, once per client and seed.
+    """
+
+    responsiveness: float | None = Field(
+        default=None, ge=0, le=3, description="How much a good session helps: 1 typical, near 0 a non-responder.")
+    volatility: float | None = Field(
+        default=None, ge=0.1, le=4, description="Week-to-week noise and setback propensity: 1 typical.")
+    sudden_gain_propensity: float | None = Field(
+        default=None, ge=0, le=1, description="Chance per week, with a good alliance, of a sudden large improvement.")
+    dropout_propensity: float | None = Field(
+        default=None, ge=0, le=1, description="Base chance per week of not coming back (raised by low alliance, "
+        "no improvement, resistance).")
+    event_sensitivity: float | None = Field(
+        default=None, ge=0, le=4, description="How much life events move distress: 1 typical.")
+
+    def pinned(self) -> dict[str, float]:
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
 class CaseProfile(_Strict):
     id: str = Field(pattern=PROFILE_ID_PATTERN)
     pseudonym: str = Field(min_length=1, max_length=80)
@@ -64,6 +86,8 @@ class CaseProfile(_Strict):
     private_facts: list[PrivateFact] = Field(default_factory=list, max_length=20)
     tags: list[str] = Field(default_factory=list, max_length=20)
     initial_state: InitialState
+    traits: TraitPins | None = Field(
+        default=None, description="Traits this client has whatever the seed; the others are drawn (docs/client_state.md).")
     course_plan: list[SessionPlan] = Field(min_length=1, max_length=20)
 
     @property

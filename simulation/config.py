@@ -140,7 +140,9 @@ class CampaignConfig(_Strict):
     max_turns: int = Field(default=3, ge=1, le=100, description="Client turns per session before the counselor closes.")
     counselor: str = Field(default="muspsy", min_length=1, max_length=200)
     counselor_options: dict[str, Any] = Field(default_factory=dict)
-    client_dynamics: dict[str, float] = Field(default_factory=dict, description="Overrides of DynamicsParams (docs/client_state.md).")
+    client_dynamics: dict[str, float | str] = Field(
+        default_factory=dict, description="preset (calibrated, the default, or legacy) and overrides of DynamicsParams "
+        "(docs/client_state.md).")
     client: ClientSettings = ClientSettings()
     models: Models = Models()
     memory: MemorySettings = MemorySettings()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .campaign.prepare import CampaignPlan, prepare_campaign
+from .campaign.prepare import CampaignPlan, continued_dynamics, prepare_campaign
 from .config import CampaignConfig, Overrides, with_overrides
 from .core.errors import InputError, from_validation_error
 from .core.turns import exchange_chunks
@@ -34,7 +34,10 @@ def _state_after_session(graph, client_id: str, after_session: int):
 
 
 def _forked_config(source: RunLog, name: str, clients: list[str], overrides: Overrides) -> CampaignConfig:
-    data = with_overrides(source.config.model_dump(mode="json"), overrides, "fork")
+    data = source.config.model_dump(mode="json")
+    # The fork's clients go on by the rules they began with (legacy for a run from before dynamics presets).
+    data["client_dynamics"] = continued_dynamics(source.manifest)
+    data = with_overrides(data, overrides, "fork")
     data.update(name=name, scenarios=clients, scenario_sample=None, output_dir=str(source.path.parent))
     try:
         return CampaignConfig.model_validate(data)
@@ -61,10 +64,17 @@ def fork_run(source: Path, *, after_session: int, name: str, clients: list[str] 
         raise InputError("--after-session", "", f"must be between 1 and {original.sessions - 1}")
     records = [r for r in run.sessions if r.session_index <= after_session]
     recorded = sorted({r.client_id for r in records if r.session_index == after_session})
-    chosen = clients or recorded
+    # A client who did not come back after session K has no rest of the course to re-run from there.
+    ended = {client for client, entry in run.manifest.courses.items()
+             if entry.dropout is not None and entry.dropout.after_session <= after_session}
+    chosen = clients or [client for client in recorded if client not in ended]
     missing = sorted(set(chosen) - set(recorded))
     if missing:
         raise InputError("--client", "", f"'{missing[0]}' has no recorded session {after_session} in {source}")
+    gone = sorted(set(chosen) & ended)
+    if gone or (not chosen and recorded):
+        raise InputError("--client", "", f"'{gone[0] if gone else recorded[0]}' did not come back after session "
+                         f"{after_session} (a dropout): fork after an earlier session")
 
     config = _forked_config(run, name, chosen, overrides or {})
     if config.run_dir().exists():

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from rich.table import Table
 
+from .core.course import COURSE_DROPOUT
 from .core.metrics import AnswerCoverage, UnhandledDisclosure
 from .core.turns import ClientTurn
 from .core.usage import RoleUsage
@@ -55,6 +56,16 @@ def sessions_table(sessions: list[SessionRecord]) -> Table:
             f"{start:.1f} → {end:.1f}", record.ended_by or "",
         )
     return table
+
+
+def dropout_line(courses: Mapping[str, CourseEntry]) -> str:
+    """The clients who did not come back (a course outcome, in the manifest), after which session and why."""
+    dropped = [(client, course.dropout) for client, course in sorted(courses.items())
+               if course.ended_by == COURSE_DROPOUT and course.dropout is not None]
+    if not dropped:
+        return "Dropped out: none."
+    parts = [f"{client} after session {dropout.after_session} ({dropout.reason})" for client, dropout in dropped]
+    return f"Dropped out: {len(dropped)} of {len(courses)} courses: " + "; ".join(parts) + "."
 
 
 def usage_line(usage: Mapping[str, RoleUsage]) -> str:

@@ -17,6 +17,11 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 configure_offline_environment()
 
 
+# Engine tests count every planned session: their clients always come back (no dropout), with the calibrated
+# dynamics otherwise. Tests of dropout (tests/test_dropout.py) and of the legacy preset set their own.
+NO_DROPOUT = {"trait_dropout_rate": 0.0}
+
+
 def scripted_config(tmp_path: Path, **overrides) -> Path:
     """Write a campaign config that uses the test double for every role; returns its path."""
     config = {
@@ -30,6 +35,7 @@ def scripted_config(tmp_path: Path, **overrides) -> Path:
         "seed": 11,
         "workers": 2,
         "output_dir": str(tmp_path / "runs"),
+        "client_dynamics": dict(NO_DROPOUT),
     }
     config.update(overrides)
     path = tmp_path / "campaign.yaml"

@@ -50,11 +50,17 @@ def test_manifest_records_status_components_and_usage(finished_run):
     run_dir, _ = finished_run
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "finished"
-    assert manifest["courses"] == {
-        "gad-priya-38": {"status": "finished", "sessions_done": 3},
-        "insomnia-david-47": {"status": "finished", "sessions_done": 3},
-    }
+    assert set(manifest["courses"]) == {"gad-priya-38", "insomnia-david-47"}
+    for course in manifest["courses"].values():
+        assert {k: course[k] for k in ("status", "sessions_done", "ended_by")} == {
+            "status": "finished", "sessions_done": 3, "ended_by": "completed"}
+        # Each client's traits, drawn for this seed, are on its course (and on every state it records).
+        assert set(course["traits"]) == {"responsiveness", "volatility", "sudden_gain_propensity",
+                                         "dropout_propensity", "event_sensitivity", "pinned"}
+    for record in _records(run_dir):
+        assert record["client_state_start"]["traits"] == manifest["courses"][record["client_id"]]["traits"]
     assert manifest["components"]["counselor"]["name"] == "muspsy"
+    assert manifest["components"]["client"]["dynamics_preset"] == "calibrated"
     assert manifest["package_versions"]["langgraph"]
     calls = sum(r["usage"]["client"]["calls"] for r in _records(run_dir))
     assert manifest["usage"]["client"]["calls"] == calls > 0

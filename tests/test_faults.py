@@ -258,7 +258,8 @@ def test_a_course_that_cannot_continue_fails_with_its_reason_while_the_others_fi
                                           counselor="tests.test_faults:BlankForDavid")
     assert result.exit_code == 1
     courses = manifest["courses"]
-    assert courses["gad-priya-38"] == {"status": "finished", "sessions_done": 2}
+    assert {k: courses["gad-priya-38"][k] for k in ("status", "sessions_done", "ended_by")} == {
+        "status": "finished", "sessions_done": 2, "ended_by": "completed"}
     david = courses["insomnia-david-47"]
     assert david["status"] == "failed" and david["sessions_done"] == 1
     assert david["error"] == "counselor closing turn: empty output after 6 attempts"

@@ -64,7 +64,8 @@ def test_mermaid_expands_the_session_subgraph():
     assert "subgraph session" in text
     for node in SESSION_NODES:
         assert f"session\\3a{node}({node})" in text, node
-    assert "record -.-> evolve" in text and "evolve --> plan" in text
+    # After the week the client comes back (plan) or drops out (the course ends).
+    assert "record -.-> evolve" in text and "evolve -.-> plan" in text and "evolve -.-> __end__" in text
 
 
 def test_mermaid_without_xray_and_session_alone():
@@ -84,7 +85,7 @@ def test_dot_source_is_built_from_langgraph_nodes_and_edges():
     for node in SESSION_NODES:
         assert f'"session:{node}" [label="{node}"]' in dot
     assert '"record" -> "evolve" [style=dashed]' in dot
-    assert '"evolve" -> "plan" [constraint=false]' in dot
+    assert '"evolve" -> "plan" [style=dashed, constraint=false]' in dot and '"evolve" -> "__end__" [style=dashed]' in dot
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")

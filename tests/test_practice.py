@@ -80,7 +80,9 @@ def test_two_sessions_end_by_the_person_and_by_the_turn_limit(course, tmp_path):
     assert records[1].questionnaires.exit is not None
     manifest = json.loads(course.run_dir.manifest_path.read_text())
     assert manifest["status"] == "finished" and manifest["sessions_recorded"] == 2
-    assert manifest["courses"][CLIENT] == {"status": "finished", "sessions_done": 2}
+    entry = manifest["courses"][CLIENT]
+    assert {k: entry[k] for k in ("status", "sessions_done", "ended_by")} == {
+        "status": "finished", "sessions_done": 2, "ended_by": "completed"}
     assert manifest["components"]["counselor"]["name"] == "human"
     assert manifest["config"]["counselor"].endswith("human_counselor:HumanCounselor")
     for name in ("sessions.jsonl", "checkpoints.sqlite", "chroma"):

@@ -266,7 +266,7 @@ def test_free_role_play_starts_from_the_profile_the_person_fills_in(tmp_path):
     assert course.wait(60) and course.status().request["kind"] == "questionnaires"
     html = page.get("/").text
     assert "You, in this role-play" in html and "Exams make me panic." in html
-    assert config.client_dynamics == {"random_event_chance": 0.0}
+    assert config.client_dynamics == {"trait_dropout_rate": 0.0, "random_event_chance": 0.0}  # scripted_config: no dropout
     course.close()
 
 

@@ -181,6 +181,25 @@ def test_the_campaigns_client_dynamics_apply_with_its_config(tmp_path):
     assert plain["targets"]["turn_appraisal"]["rho"] > 0.95
 
 
+def test_a_legacy_campaigns_client_reads_the_legacy_cues(tmp_path, monkeypatch):
+    """--config of a campaign under the legacy dynamics: its rules appraiser is the one before issue 23's cues."""
+    from muspsy_sim.agents.client.appraisal import RulesAppraiser
+    from muspsy_sim.simulation.config import load_config
+    from muspsy_sim.simulation.validity import harness
+    from tests.conftest import scripted_config
+
+    built: list[RulesAppraiser] = []
+    build = harness.build_appraiser
+    monkeypatch.setattr(harness, "build_appraiser", lambda *a, **k: built.append(build(*a, **k)) or built[-1])
+    path = write_synthetic(tmp_path / "planted.json", RULES_LADDER, conversations=2)
+    for preset, legacy in (("legacy", True), ("calibrated", False)):
+        (tmp_path / preset).mkdir()
+        config = scripted_config(tmp_path / preset, client={"appraisal": "rules", "self_report": "latent"},
+                                 client_dynamics={"preset": preset})
+        run_validity(path, tmp_path / preset / "out", config=load_config(config), config_source=str(config))
+        assert isinstance(built[-1], RulesAppraiser) and built[-1].legacy is legacy
+
+
 def test_questionnaire_totals_the_data_carry_are_targets(tmp_path):
     """Data that carry the seeker's PHQ-9 and WAI-SR totals: the client answers the same questionnaires."""
     path = write_synthetic(tmp_path / "planted.json", RULES_LADDER, conversations=8)

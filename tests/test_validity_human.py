@@ -123,6 +123,37 @@ def test_the_replay_sees_nothing_after_the_turn_it_rates(tmp_path, monkeypatch):
     assert ends and all(isinstance(turns[-1], CounselorTurn) for turns in ends)
 
 
+def test_the_replayed_week_does_the_homework_the_person_heard_not_what_the_memory_holds(tmp_path, monkeypatch):
+    """Issue 22's rule in the replay too: homework follows the closing turn the person heard (as the course they
+    played decided it), whatever the counselor's memory says."""
+    from muspsy_sim.agents.client import SimulatedClient
+    from muspsy_sim.agents.client.dynamics import DynamicsParams
+    from muspsy_sim.agents.llm import Sampling
+    from muspsy_sim.simulation.engine.components import role_model
+    from muspsy_sim.simulation.record.run_log import RunLog
+    from muspsy_sim.simulation.validity import human_replay
+
+    run = RunLog.open(write_person_run(tmp_path, "heard", "r", follow_rules, clients=CLIENTS[:1], sessions=2))
+    records = sorted(run.sessions, key=lambda r: r.session_index)
+    assert records[0].memory.counseling_assignments  # the memory holds an assignment either way
+    weeks: list[bool] = []
+    between = human_replay.between_sessions
+
+    def watch(state, events, had_assignment, params, rng, **kwargs):
+        weeks.append(had_assignment)
+        return between(state, events, had_assignment, params, rng, **kwargs)
+
+    monkeypatch.setattr(human_replay, "between_sessions", watch)
+    client = SimulatedClient(role_model(run.config.models.client), Sampling(), DynamicsParams.from_overrides({}),
+                             appraisal="rules", self_report="latent")
+    profile = run.profiles()[CLIENTS[0]]
+    human_replay.replay_course(run.name, profile, records, client, 0)
+    # The person left before the closing turn of session 1: no assignment heard, no homework that week.
+    left = records[0].model_copy(update={"turns": records[0].turns[:-2]})
+    human_replay.replay_course(run.name, profile, [left, records[1]], client, 0)
+    assert weeks == [True, False]
+
+
 def test_the_conversation_level_shuffle_keeps_whole_conversations():
     rng = np.random.default_rng(0)
     assert aligned([1.0, 2.0, 3.0, 4.0], [10.0, 20.0]) == [(1.0, 10.0), (2.0, 10.0), (3.0, 20.0), (4.0, 20.0)]

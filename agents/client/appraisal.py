@@ -1,12 +1,14 @@
 """How the client takes a counselor turn: the ``Appraiser`` interface and its two implementations.
 
-Both give an ``Appraisal`` (``agents.client.dynamics``), so the state moves by one set of
+Both give an ``Appraisal`` (``simulation.core.turns``), so the state moves by one set of
 documented rules whichever appraiser a campaign uses (``client.appraisal`` in its config):
 
-* ``RulesAppraiser`` ("rules"): lexical cues, the cheap baseline. Empathy is the count of
-  empathic phrases ("sounds like", "makes sense", ...), push the count of directive ones
-  ("you should", "just", ...), relevance the share of the client's last content words the
-  counselor takes up.
+* ``RulesAppraiser`` ("rules"): lexical cues, the cheap baseline (``agents.client.lexical_cues``).
+  Empathy is the count of empathic phrases ("sounds like", "makes sense", ...) that no negation
+  governs, less for a phrase repeated in the session; push the count of directive ones ("you
+  should", "just", ...) and of negated empathic ones (dismissals), with "never"/"always" only
+  outside a reflection of the client's words; relevance the share of the client's last content
+  words the counselor takes up. The ``legacy`` dynamics preset uses the cues before issue 23.
 * ``ModelAppraiser`` ("model"): the client's own model rates the turn on a few short items
   (``prompts/appraisal_items.yaml``), given its persona, how it feels in words and the dialogue
   so far; each 1..5 rating maps onto its Appraisal field as (rating - 1) / 4.
@@ -18,7 +20,6 @@ turn, not feelings: both appraisers take them from the same checks.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,18 +35,12 @@ from ..llm import Completion, LanguageModel
 from ..prompting import render
 from .feelings import dialogue_in_words, feelings_in_words
 from .item_answers import answer_items
+from .lexical_cues import contextual_cues, legacy_cues
 from .past_references import content_words, reference_truth
 from .state import ClientState
 
 PROMPTS = Path(__file__).resolve().parent / "prompts"
 APPRAISERS = ("rules", "model")
-
-_EMPATHY = re.compile(
-    r"\b(sounds like|i hear|understand|makes sense|must be|that is hard|that's hard|i'm sorry|"
-    r"it seems|you feel|feeling|thank you for sharing|of course|valid)\b",
-    re.IGNORECASE,
-)
-_PUSHY = re.compile(r"\b(you should|you must|you need to|just|simply|stop|always|never)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -83,14 +78,20 @@ class Appraiser(Protocol):
         ...
 
 
-def appraise(counselor_text: str, client_said: str, earlier: Sequence[Sequence[Turn]] = ()) -> Appraisal:
-    """The lexical appraisal of one counselor turn (the rules appraiser's cues), ``client_said`` the turn before."""
+def appraise(counselor_text: str, client_said: str, earlier: Sequence[Sequence[Turn]] = (), *,
+             session_turns: Sequence[Turn] = (), legacy: bool = False) -> Appraisal:
+    """The lexical appraisal of one counselor turn (the rules appraiser's cues), ``client_said`` the turn before.
+
+    ``session_turns`` are this session's turns before it (for reflections and repeated phrases);
+    ``legacy`` reads the cues as before issue 23 (``lexical_cues``).
+    """
     said = content_words(client_said)
     relevance = len(said & content_words(counselor_text)) / len(said) if said else 0.5
+    empathy, push = legacy_cues(counselor_text) if legacy else contextual_cues(counselor_text, session_turns)
     return Appraisal(
-        empathy=min(1.0, len(_EMPATHY.findall(counselor_text)) / 2),
+        empathy=empathy,
         relevance=min(1.0, 2 * relevance),
-        push=min(1.0, len(_PUSHY.findall(counselor_text)) / 2),
+        push=push,
         reference=reference_truth(counselor_text, earlier),
         reflective=1.0 if "?" in counselor_text else 0.0,
     )
@@ -99,8 +100,12 @@ def appraise(counselor_text: str, client_said: str, earlier: Sequence[Sequence[T
 class RulesAppraiser:
     name = "rules"
 
+    def __init__(self, legacy: bool = False):
+        self.legacy = legacy
+
     def appraise(self, context: AppraisalContext) -> tuple[Appraisal, list[Completion]]:
-        return appraise(context.counselor_text, context.last_client_text, context.earlier), []
+        return appraise(context.counselor_text, context.last_client_text, context.earlier,
+                        session_turns=context.turns[:-1], legacy=self.legacy), []
 
 
 @dataclass(frozen=True)
@@ -163,10 +168,10 @@ class ModelAppraiser:
         return appraisal, completions
 
 
-def build_appraiser(kind: str, llm: LanguageModel) -> Appraiser:
-    """The appraiser a campaign's ``client.appraisal`` names."""
+def build_appraiser(kind: str, llm: LanguageModel, *, legacy_cues: bool = False) -> Appraiser:
+    """The appraiser a campaign's ``client.appraisal`` names (``legacy_cues``: the rules before issue 23)."""
     if kind == "rules":
-        return RulesAppraiser()
+        return RulesAppraiser(legacy=legacy_cues)
     if kind == "model":
         return ModelAppraiser(llm)
     raise ValueError(f"unknown appraisal '{kind}' (one of {', '.join(APPRAISERS)})")

@@ -45,7 +45,7 @@ class SimulatedClient:
         self.llm = llm
         self.sampling = sampling
         self.params = params
-        self.appraiser = build_appraiser(appraisal, llm)
+        self.appraiser = build_appraiser(appraisal, llm, legacy_cues=params.legacy)
         self.self_report = self_report
 
     def reply(

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from muspsy_sim.scenarios.profile import CaseProfile
 
+from .traits import ClientTraits
+
 STAGES_OF_CHANGE = ("precontemplation", "contemplation", "preparation", "action", "maintenance")
 # Profiles tagged with these carry their distress mostly as low mood / as anxiety.
 MOOD_TAGS = frozenset({"depression", "low-mood", "grief", "burnout", "loneliness", "unemployment", "postnatal",
@@ -40,6 +42,9 @@ class ClientState(BaseModel):
     homework_adherence: float = Field(default=0.5, ge=0, le=1, description="Running share of assignments done.")
     homework_done: bool | None = Field(default=None, description="Whether the last assignment was done (None before any).")
     disclosed: list[int] = Field(default_factory=list, description="Indices of the profile's private facts shared so far.")
+    traits: ClientTraits | None = Field(
+        default=None, description="The client's traits for the course (agents.client.traits); None: the neutral traits "
+        "of the legacy dynamics, and left out of the state's record.")
 
     @property
     def stage_of_change(self) -> str:
@@ -69,7 +74,8 @@ class ClientState(BaseModel):
         )
 
     def get_state(self) -> dict:
-        return self.model_dump(mode="json")
+        # A client without traits (legacy dynamics) writes the state exactly as before traits existed.
+        return self.model_dump(mode="json", exclude={"traits"} if self.traits is None else None)
 
     @classmethod
     def from_state(cls, data: dict) -> "ClientState":

@@ -18,11 +18,12 @@ from muspsy_sim.agents.llm import failure_entry
 from muspsy_sim.scenarios.profile import CaseProfile
 
 from ..config import CampaignConfig
+from ..core.course import COURSE_COMPLETED, COURSE_DROPOUT
 from ..core.interruptions import Interruption
 from ..engine.checkpointers import open_checkpointer
 from ..engine.components import Components
 from ..engine.course_graph import initial_course_state
-from ..engine.states import RunContext
+from ..engine.states import RunContext, StateView
 from ..record.run_directory import RunDirectory
 
 INTERRUPTED = "interrupted"
@@ -46,17 +47,28 @@ def run_course(graph: CompiledStateGraph, profile: CaseProfile, context: RunCont
         return {"status": INTERRUPTED, "error": str(error)}
     except Exception as error:  # one failed course must not stop the others
         try:
-            done = len(graph.get_state(thread).values.get("memories", []))
+            done = StateView(graph.get_state(thread).values).sessions_done
         except Interruption as stopped:
             return {"status": INTERRUPTED, "error": str(stopped)}
         # A FailedStep's reason reads "<role> <step>: <reason>"; other errors keep their type.
         return {"status": "failed", "sessions_done": done, **failure_entry(error)}
-    done = len(state.values.get("memories", []))
+    done = StateView(state.values).sessions_done
     if state.interrupts:  # a counselor or client that waits for a person (simulation/practice) stopped the course
         return {"status": "failed", "sessions_done": done,
                 "error": "the course waits for a person: continue it with `run_sim.py practice` "
                          "(with --as client when a person plays the client)"}
-    return {"status": "finished", "sessions_done": done}
+    return {"status": "finished", "sessions_done": done, **course_outcome(StateView(state.values))}
+
+
+def course_outcome(course: StateView) -> dict:
+    """How a finished course ended, for its manifest entry: completed or dropout (with why), and the client's traits."""
+    dropout = course.dropout
+    outcome: dict = {"ended_by": COURSE_COMPLETED} if dropout is None else \
+        {"ended_by": COURSE_DROPOUT, "dropout": dropout.to_dict()}
+    traits = course.client_state.traits if "client_state" in course else None
+    if traits is not None:
+        outcome["traits"] = traits.to_dict()
+    return outcome
 
 
 class CampaignStop:

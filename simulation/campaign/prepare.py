@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from muspsy_sim.agents.client.dynamics import DynamicsParams
+from muspsy_sim.agents.client.dynamics import LEGACY, DynamicsParams
 from muspsy_sim.agents.counselor.registry import (
     BUILTIN_COUNSELORS,
     UnknownCounselor,
@@ -83,8 +83,19 @@ def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan
     run_dir = RunDirectory(config.run_dir())
     if run_dir.exists():
         check_resumable(run_dir, config)
+        config = config.model_copy(update={"client_dynamics": continued_dynamics(RunLog.open(run_dir.path).manifest)})
     check_checkpointer(config, source, [p.id for p in profiles], fresh=not run_dir.exists())
     return CampaignPlan(config, source, profiles, run_dir)
+
+
+def continued_dynamics(manifest) -> dict:
+    """The ``client_dynamics`` a recorded run goes on with (resumed or forked): its own, and the ``legacy``
+    preset for a run that began before dynamics presets existed (its clients ran by those rules)."""
+    dynamics = dict(manifest.config.client_dynamics)
+    components = manifest.components
+    if components is not None and components.client.dynamics_preset is None and "preset" not in dynamics:
+        dynamics["preset"] = LEGACY
+    return dynamics
 
 
 def check_resumable(run_dir: RunDirectory, config: CampaignConfig) -> None:

@@ -10,6 +10,7 @@ import typer
 
 from ..core.errors import InputError
 from ..evaluation.compare import compare_runs, render_comparison, write_comparison
+from ..evaluation.realism_table import counselor_realism_table
 from ..evaluation.report_tables import credit_lines, eval_tables
 from ..record.schema import KINDS as RECORD_KINDS
 from ..record.schema import json_schema
@@ -73,7 +74,8 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print compare.json's content on stdout instead of the table.")]
     = False,
 ) -> None:
-    """Compare runs: mean of each metric with a 95% CI resampling clients, paired where runs share clients and seeds."""
+    """Compare runs: mean of each metric with a 95% CI resampling clients, paired where runs share clients and seeds;
+    trajectory realism per counselor (runs of one counselor pooled) and the counselor's share of outcome variance."""
     result = compare_runs(run_dirs, seed=seed)
     target = out or run_dirs[0].parent
     written = write_comparison(result, target)
@@ -83,6 +85,8 @@ def compare(
         return
     console = stdout_console()
     console.print(render_comparison(result))
+    if result.realism is not None and (len(result.realism.counselors) > 1 or len(run_dirs) > 1):
+        console.print(counselor_realism_table(result.realism))
     console.print("Wrote " + ", ".join(str(p) for p in written))
 
 

@@ -16,6 +16,7 @@ from ..summary import (
     answers_label,
     answers_line,
     campaign_json,
+    dropout_line,
     fallback_warnings,
     faults_line,
     risk_lines,
@@ -174,6 +175,7 @@ def _print_summary(console, plan, result) -> None:
     for line in self_report_lines(result.sessions, campaign.client.min_agreement):
         console.print(line, style="bold yellow" if line.startswith("Self-report warning") else None, markup=False,
                       soft_wrap=True)
+    console.print(dropout_line(result.courses), markup=False)
     for client_id, course in sorted(result.courses.items()):
         # Interrupted courses share one cause, said once below the summary.
         if course.status not in ("finished", "interrupted"):

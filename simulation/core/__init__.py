@@ -5,13 +5,13 @@ and safe file reading and writing.
 
 It is the bottom layer: it imports nothing of the project, and everything else may import it
 (import-linter checks both). The modules: ``values`` (the base model, ``Number``, ids), ``turns``,
-``course`` (session memory, the week), ``questionnaires``, ``usage``, ``metrics`` (what eval writes),
-``errors``, ``interruptions`` (``ServiceUnavailable``, ``DiskFull``: raised by the record's writer and
-by the engine's guard around the memory store and the checkpointer), ``files``, ``provenance``
+``course`` (session memory, the week, the client's traits, a dropout), ``questionnaires``, ``usage``, ``metrics``
+(what eval writes), ``errors``, ``interruptions`` (``ServiceUnavailable``, ``DiskFull``: raised by the record's
+writer and by the engine's guard around the memory store and the checkpointer), ``files``, ``provenance``
 (package versions, component names).
 """
 
-from .course import MEMORY_LABELS, SessionMemory, Week
+from .course import MEMORY_LABELS, ClientTraits, Dropout, SessionMemory, Week
 from .errors import InputError
 from .metrics import CampaignSummary, SessionMetrics
 from .questionnaires import QuestionnaireResult, Questionnaires
@@ -28,7 +28,8 @@ from .turns import (
 from .usage import RoleUsage, UsageTable
 
 __all__ = [
-    "MEMORY_LABELS", "Appraisal", "CampaignSummary", "ClientTurn", "CounselorTurn", "InputError", "QuestionnaireResult",
+    "MEMORY_LABELS", "Appraisal", "CampaignSummary", "ClientTraits", "ClientTurn", "CounselorTurn", "Dropout", "InputError",
+    "QuestionnaireResult",
     "Questionnaires", "RetrievedMemory", "RoleUsage", "SafetyStep", "SessionMemory", "SessionMetrics", "Turn",
     "TurnRating", "TurnState", "UsageTable", "Week",
 ]

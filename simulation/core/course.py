@@ -1,9 +1,10 @@
 """What carries a course from one session to the next: the counselor's memory of a session (MusPsy's
-"Counseling Memory"), and the client's week before the next one."""
+"Counseling Memory"), the client's week before the next one, the client's traits for the whole course,
+and, when the client does not come back, why (``Dropout``)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from .values import FullyWritten, Number
 
@@ -62,3 +63,49 @@ class Week(FullyWritten):
     homework_done: bool | None = None
     distress_change: Number | None = None
     stage_of_change: str | None = None
+    # Written only for a client with traits (the calibrated dynamics): a legacy week is written as before.
+    setback: bool | None = Field(default=None, description="The week brought a setback (a jump in distress).")
+    sudden_gain: bool | None = Field(default=None,
+                                     description="The week brought a sudden gain (a large drop in distress).")
+
+    WRITTEN_WHEN_GIVEN = frozenset({"setback", "sudden_gain"})
+
+
+# How a finished course ended (a manifest course's ``ended_by``): every planned session held, or the client
+# did not come back after a week (``Dropout``). A client walking out of one session is neither: the course goes on.
+COURSE_COMPLETED = "completed"
+COURSE_DROPOUT = "dropout"
+
+TRAIT_NAMES = ("responsiveness", "volatility", "sudden_gain_propensity", "dropout_propensity", "event_sensitivity")
+
+
+class ClientTraits(FullyWritten):
+    """What makes one client's course unlike another's, drawn once per client and seed
+    (``agents.client.traits``; docs/client_state.md, "Traits"). The neutral traits (the defaults) are
+    how every client behaved before traits existed; the ``legacy`` dynamics give a client none."""
+
+    model_config = ConfigDict(frozen=True)
+
+    responsiveness: Number = Field(default=1.0, ge=0, le=3,
+                                   description="Scales what a session and the alliance relieve.")
+    volatility: Number = Field(default=1.0, ge=0.1, le=4,
+                               description="Scales week-to-week and turn noise, and setbacks.")
+    sudden_gain_propensity: Number = Field(default=0.0, ge=0, le=1,
+                                           description="Weekly chance of a sudden gain (with a good alliance).")
+    dropout_propensity: Number = Field(default=0.0, ge=0, le=1, description="Base weekly chance of not coming back.")
+    event_sensitivity: Number = Field(default=1.0, ge=0, le=4, description="Scales the weight of life events.")
+    pinned: list[str] = Field(default_factory=list, description="Traits the profile fixed; the others were drawn.")
+
+    def drawn(self) -> dict[str, float]:
+        """The five traits by name (``pinned`` left out)."""
+        return {name: float(getattr(self, name)) for name in TRAIT_NAMES}
+
+
+class Dropout(FullyWritten):
+    """Why a client did not come back after a week between sessions (``agents.client.dropout.decide_return``):
+    the course ended there, a course outcome (a manifest course's ``dropout``)."""
+
+    after_session: int = Field(description="The last session the client came to.")
+    reason: str | None = Field(default=None, description="'factor: detail', the factor that weighed most.")
+    probability: Number | None = Field(default=None, description="The chance, that week, of not coming back.")
+    factors: dict[str, Number] = Field(default_factory=dict, description="Each factor's weight on the log-odds.")

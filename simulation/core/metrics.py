@@ -1,5 +1,6 @@
 """What ``eval`` writes: one ``SessionMetrics`` row per session (metrics.jsonl) and a ``CampaignSummary``
-per run (summary.json); ``compare``, ``report``, ``inspect`` and ``export`` read them back.
+per run (summary.json, with its ``TrajectoryRealism``, ``core.realism``); ``compare``, ``report``, ``inspect``
+and ``export`` read them back.
 
 Metric values are numbers or None (None: not measured, e.g. a total with a filled-in answer, or a
 follow-up in session 1). Counselor metrics (follow-up, references back, contradictions, recall, judge
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from .realism import CounselorRealism, TrajectoryRealism
 from .turns import HUMAN
 from .values import ClientId, Number, Value
 
@@ -124,46 +126,22 @@ class MetricMean(Value):
 
 
 class CourseSummary(Value):
-    """One client's course: metric trajectories by session, their slopes, dropout."""
+    """One client's course: metric trajectories by session, their slopes, and how it ended.
+
+    A dropout is a course the client ended by not coming back between sessions (the manifest's
+    ``ended_by``); walking out of one session (``left_sessions_early``) is not: the course went on.
+    """
 
     sessions: list[int] = Field(default_factory=list)
     trajectories: dict[str, dict[str, Number]] = Field(default_factory=dict, description="Metric -> session -> value.")
     slopes: dict[str, Number | None] = Field(default_factory=dict)
     dropped_out: bool = False
-    dropout_session: int | None = None
-
-
-class ClientTrajectory(Value):
-    change: Number
-    per_session: Number
-    class_: str = Field(alias="class", description="improving, flat or worsening.")
-    setback: bool
-
-
-class InstrumentRealism(Value):
-    """How a campaign's courses moved on one instrument (``evaluation.trajectories``)."""
-
-    courses: int = 0
-    improving: Number | None = None
-    flat: Number | None = None
-    worsening: Number | None = None
-    with_setback: Number | None = None
-    mean_change_per_session: Number | None = None
-    sd_change: Number | None = None
-    min_change: Number | None = None
-    max_change: Number | None = None
-    by_client: dict[str, ClientTrajectory] = Field(default_factory=dict)
-
-
-class RealismThresholds(Value):
-    reliable_change: Number
-    setback: Number
-
-
-class TrajectoryRealism(Value):
-    phq9: InstrumentRealism | None = None
-    gad7: InstrumentRealism | None = None
-    thresholds: dict[str, RealismThresholds] = Field(default_factory=dict)
+    dropout_session: int | None = Field(default=None, description="The first session the client did not come to.")
+    ended_by: str | None = Field(default=None, description="completed or dropout (None: the run records no course "
+                                                           "ends, or the course did not finish).")
+    dropout_reason: str | None = None
+    left_sessions_early: list[int] = Field(default_factory=list, description="Sessions the client walked out of.")
+    sessions_planned: int | None = None
 
 
 class AnswerCoverage(Value):
@@ -269,3 +247,5 @@ class Comparison(Value):
     scaffold: dict[str, dict[str, MetricInterval]] = Field(
         default_factory=dict, description="Per counselor metric and run: the scaffold's share beside it (the "
         "program's turns, which the metric leaves out), with its interval.")
+    realism: CounselorRealism | None = Field(default=None, description="Trajectory realism per counselor (runs of one "
+                                             "counselor pooled) and the counselor's share of outcome variance.")

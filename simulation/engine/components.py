@@ -91,6 +91,7 @@ class Components:
             "client": {
                 "class": qualified_name(self.client),
                 "dynamics": self.client.params.to_record(),
+                "dynamics_preset": self.client.params.preset,
                 "appraisal": self.client.appraiser.name if self.client.appraiser is not None else HUMAN,
                 "self_report": self.client.self_report,
             },

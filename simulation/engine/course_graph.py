@@ -2,6 +2,10 @@
 
 plan -> report_before (PHQ-9, GAD-7) -> session -> report_after (WAI-SR, PANAS) -> memorize -> record
 -> evolve (the week between sessions) -> plan ... -> finish.
+
+The client's traits are drawn when its first session is planned (once per client and seed,
+``agents.client.traits``). After each week the client may not come back: the course then ends
+there (``course_end``: ended by dropout, with the reason), which the course's manifest entry records.
 """
 
 from __future__ import annotations
@@ -12,13 +16,16 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from muspsy_sim.agents.client.base import Client, PersonClient
+from muspsy_sim.agents.client.dropout import decide_return
 from muspsy_sim.agents.client.dynamics import between_sessions
 from muspsy_sim.agents.client.state import ClientState
+from muspsy_sim.agents.client.traits import draw_traits
 from muspsy_sim.agents.counselor.base import Counselor
 from muspsy_sim.agents.llm import usage_of
 from muspsy_sim.memory.base import SessionStore
 from muspsy_sim.scenarios.profile import CaseProfile
 
+from ..core.course import COURSE_DROPOUT
 from ..core.questionnaires import AT_END, AT_START
 from ..core.turns import HUMAN, client_turn_count, exchange_chunks, heard_assignment
 from ..core.usage import add_tables, plain_table
@@ -59,16 +66,31 @@ def build_course_graph(counselor: Counselor, client: Client, store: SessionStore
     # A person's ratings of the last session's turns are replaced at each session's start.
     fresh_ratings = {"turn_ratings": []} if isinstance(client, PersonClient) else {}
 
+    def with_traits(view: StateView, runtime: Runtime[RunContext]) -> dict:
+        """The client's state, with its traits drawn if the course has none yet (deterministic: a re-run draws the same).
+
+        None are drawn under the legacy dynamics, or for a person in the client's chair (what a person feels
+        and does is theirs; the state only keeps the weeks' bookkeeping)."""
+        client_state = view.client_state
+        if client.params.legacy or isinstance(client, PersonClient) or client_state.traits is not None:
+            return client_state.get_state()
+        profile = view.profile
+        traits = draw_traits(client.params, lambda name: derive_rng(runtime.context.seed, profile.id, "trait", name),
+                             profile.traits)
+        return client_state.model_copy(update={"traits": traits}).get_state()
+
     def plan(state: CourseState, runtime: Runtime[RunContext]) -> dict:
         view = StateView(state)
         context = view.counselor_context()
         runtime.context.progress.session_started(context.client_id, context.session_index)
         seed = derive_seed(runtime.context.seed, context.client_id, context.session_index, "goal")
         goal = counselor.plan_goal(context, seed)
+        client_state = with_traits(view, runtime)
         return {
             "goal": goal.text,
             "goal_source": goal.source,
-            "client_state_start": view.client_state.get_state(),
+            "client_state": client_state,
+            "client_state_start": client_state,
             "turns": [],
             "ended_by": None,
             "questionnaires": {},
@@ -149,10 +171,21 @@ def build_course_graph(counselor: Counselor, client: Client, store: SessionStore
         had_assignment = heard_assignment(view.turns) is not None
         after, week = between_sessions(view.client_state, list(profile.plan_for(next_index).life_events),
                                        had_assignment, client.params, rng)
-        return {"client_state": after.get_state(), "week": week.to_dict(), "session_index": next_index}
+        update = {"client_state": after.get_state(), "week": week.to_dict(), "session_index": next_index}
+        if isinstance(client, PersonClient):
+            return update  # a person decides for themselves whether they come back: no simulated dropout
+        # Does the client come to the next session? (A client without traits always does.)
+        decision = decide_return(after, ClientState.initial(profile), view.session_index, client.params,
+                                 derive_rng(runtime.context.seed, profile.id, next_index, "dropout"))
+        if not decision.comes_back:
+            update["course_end"] = {"ended_by": COURSE_DROPOUT, **decision.dropout(view.session_index).to_dict()}
+        return update
 
     def more_sessions(state: CourseState, runtime: Runtime[RunContext]) -> str:
         return "evolve" if StateView(state).session_index < runtime.context.sessions else END
+
+    def comes_back(state: CourseState) -> str:
+        return END if StateView(state).dropout is not None else "plan"
 
     graph = StateGraph(CourseState, context_schema=RunContext)
     graph.add_node("plan", plan)
@@ -170,5 +203,5 @@ def build_course_graph(counselor: Counselor, client: Client, store: SessionStore
     graph.add_edge("report_after", "memorize")
     graph.add_edge("memorize", "record")
     graph.add_conditional_edges("record", more_sessions, ["evolve", END])
-    graph.add_edge("evolve", "plan")
+    graph.add_conditional_edges("evolve", comes_back, ["plan", END])
     return graph

@@ -19,7 +19,7 @@ from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.counselor.base import SessionContext
 from muspsy_sim.scenarios.profile import CaseProfile
 
-from ..core.course import SessionMemory, Week
+from ..core.course import COURSE_DROPOUT, Dropout, SessionMemory, Week
 from ..core.questionnaires import Questionnaires
 from ..core.turns import Turn, TurnRating, turns_of
 from ..core.usage import UsageTable, table_of, usage_reducer
@@ -77,6 +77,9 @@ class CourseState(TypedDict, total=False):
     memory: dict  # this session's extracted memory
     memories: Annotated[list[dict], operator.add]  # one per finished session
     transcripts: Annotated[list[list[dict]], operator.add]
+    # Set when the client does not come back after a week (a dropout): {"ended_by": "dropout", after_session,
+    # reason, probability, factors}; the course ends there.
+    course_end: dict | None
 
 
 # --- the seam -------------------------------------------------------------------------------------
@@ -131,6 +134,14 @@ class StateView:
     def turn_ratings(self) -> tuple[TurnRating, ...]:
         """A person's ratings of this session's counselor turns so far (none when the client is simulated)."""
         return tuple(TurnRating.model_validate(rating) for rating in self.state.get("turn_ratings") or [])
+
+    @cached_property
+    def dropout(self) -> Dropout | None:
+        """Why the client did not come back, when the course ended by dropout (course graph, after ``evolve``)."""
+        end = self.state.get("course_end")
+        if not end or end.get("ended_by") != COURSE_DROPOUT:
+            return None
+        return Dropout.model_validate({key: value for key, value in end.items() if key != "ended_by"})
 
     @property
     def sessions_done(self) -> int:

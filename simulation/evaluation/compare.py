@@ -30,6 +30,8 @@ from ..core.files import write_text_atomic
 from ..core.metrics import Comparison, MetricInterval, PairedDifference, SessionMetrics
 from ..record.run_log import read_metric_rows
 from ..record.schema import METRICS
+from .counselor_effects import realism_by_counselor
+from .realism_table import realism_markdown
 from .statistics import cluster_bootstrap_ci, slope
 
 COMPARE_JSON = "compare.json"
@@ -203,7 +205,8 @@ def compare_runs(run_dirs: list[Path], *, resamples: int = 2000, seed: int = 0) 
             scaffold.pop(metric, None)
     clients = len({record.client_id for records in loaded for record in records})
     return Comparison(runs=names, method=method_note(names[0], resamples, clients), metrics=metrics, paired=paired,
-                      trend=trend, not_applicable=not_applicable, scaffold=scaffold)
+                      trend=trend, not_applicable=not_applicable, scaffold=scaffold,
+                      realism=realism_by_counselor(list(run_dirs), names, loaded))
 
 
 # --- rendering ---------------------------------------------------------------
@@ -294,6 +297,8 @@ def comparison_markdown(result: Comparison) -> str:
     for metric in result.metrics:
         cells = ["<br>".join(cell_lines(result, metric, run)) for run in runs]
         lines.append(f"| {_md_escape(metric)} | " + " | ".join(cells) + " |")
+    if result.realism is not None:
+        lines += ["", *realism_markdown(result.realism)]
     return "\n".join(lines) + "\n"
 
 

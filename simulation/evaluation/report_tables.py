@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.table import Table
 
 from ..core.metrics import CampaignSummary, SelfReportAgreement
+from .realism_table import realism_table
 from .self_report import INSTRUMENT_NAMES
-from .trajectories import realism_table
 
 SHOWN = ("wai_total", "phq9", "gad7", "phq9_change", "gad7_change", "distress_change", "scaffold_turn_share",
          "followed_up_assignment", "recall_at_k", "contradiction_rate", "references_back", "judge_helpfulness",
@@ -34,7 +34,8 @@ def summary_table(summary: CampaignSummary) -> Table:
                 mean = _number(entry.mean) + (" (model)" if entry.scaffold is not None else "")
             beside = "" if entry.scaffold is None else f"{_number(entry.scaffold.mean)} (n {entry.scaffold.n})"
             table.add_row(name, mean, str(entry.n), beside)
-    dropped = summary.dropped_out()
+    dropped = [f"{client} (after session {course.dropout_session - 1})" if course.dropout_session else client
+               for client, course in summary.courses.items() if course.dropped_out]
     table.caption = (f"dropped out: {', '.join(dropped) or 'none'}; counselor metrics credit the counselor's model "
                      "(the program's template, safety and fallback turns left out, masked for the judge), the "
                      "scaffold's share beside; recall_at_k \"-\": no model turn took up a client's reference back, "

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 from muspsy_sim.agents.counselor import UnknownCounselor, resolve_counselor_class
@@ -44,11 +45,11 @@ from ..core.metrics import (
     SessionMetrics,
     UnhandledDisclosure,
 )
+from ..core.turns import CounselorTurn, Turn, by_scaffold
 from ..engine.components import role_model
 from ..record.run_directory import write_metric_rows, write_summary
 from ..record.run_log import RunLog
-from ..core.turns import CounselorTurn, Turn, by_scaffold
-from ..record.schema import SESSIONS, SessionRecord
+from ..record.schema import SESSIONS, CourseEntry, SessionRecord
 from ..seeding import derive_seed
 from .consistency import SessionConsistency, consistency_metrics
 from .course import course_summary
@@ -172,9 +173,10 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
             if on_session:
                 on_session(client_id, index)
     write_metric_rows(run_dir, rows)
+    outcomes = dict(run.manifest.courses) if run.manifest else {}
     threshold = config.client.min_agreement if min_agreement is None else min_agreement
     agreement = self_report_agreement(run.sessions)
-    summary = summarize(rows, config.sessions, judge.describe() if judge else None).model_copy(update={
+    summary = summarize(rows, config.sessions, judge.describe() if judge else None, outcomes).model_copy(update={
         "self_report_agreement": SelfReportAgreement(threshold=threshold, instruments=agreement,
                                                      warnings=agreement_warnings(agreement, threshold))})
     write_summary(run_dir, summary)
@@ -242,7 +244,10 @@ def coverage(rows: list[SessionMetrics]) -> AnswerCoverage:
     return AnswerCoverage(**parts)
 
 
-def summarize(rows: list[SessionMetrics], planned_sessions: int, judge: dict | None) -> CampaignSummary:
+def summarize(rows: list[SessionMetrics], planned_sessions: int, judge: dict | None,
+              outcomes: Mapping[str, CourseEntry] | None = None) -> CampaignSummary:
+    """The run summary; ``outcomes`` are the manifest's course entries (how each course ended)."""
+    outcomes = outcomes or {}
     names = sorted({name for row in rows for name in row.metrics})
     means = {}
     for name in names:
@@ -262,8 +267,9 @@ def summarize(rows: list[SessionMetrics], planned_sessions: int, judge: dict | N
         clients=len(courses),
         judge=JudgeInfo(**judge) if judge is not None else None,
         metrics=means,
-        courses={client: course_summary(course_rows, planned_sessions) for client, course_rows in sorted(courses.items())},
-        trajectory_realism=trajectory_realism(rows),
+        courses={client: course_summary(course_rows, planned_sessions, outcomes.get(client))
+                 for client, course_rows in sorted(courses.items())},
+        trajectory_realism=trajectory_realism(rows, outcomes),
         answer_coverage=coverage(rows),
         sessions_with_contradictions=[
             SessionContradictions(client_id=r.client_id, session_index=r.session_index,

@@ -1,45 +1,51 @@
-"""Trajectory realism: how a campaign's courses move on PHQ-9 and GAD-7.
+"""Trajectory realism: how a campaign's courses moved on PHQ-9 and GAD-7, beside published base rates.
 
-Simulated clients are known to improve too fast and all along one arc (PSI-Bench,
-2026, found simulators resolve distress within a conversation and follow the same
-negative-to-positive path). Real courses do not: some clients improve, many do not
-change reliably, some get worse, and most have setbacks on the way. ``eval``
-reports, per campaign and instrument, how its courses moved, so a reader can see
-whether the simulated clients look like clients:
+Simulated clients are known to improve too fast and all along one arc (PSI-Bench, 2026, found
+simulators resolve distress within a conversation and follow the same negative-to-positive path).
+Real courses do not: about half of clients improve reliably, many do not change, some get worse,
+about one in five drops out, and many improvers improve in a sudden jump. ``eval`` reports, per
+campaign and instrument, how its courses moved, each figure beside its published reference
+(``realism_references``), as an **intention-to-treat** view: every course that began counts in the
+denominator, a course that ended by dropout with its last measurement carried forward.
 
-* a course's measurements are the instrument's total at the start of each session
-  and the exit assessment after the last one (``phq9`` and, for the last session,
-  ``phq9_change`` of the metric rows); a session without a usable total is skipped;
-* its change is the last measurement minus the first; it is **improving** when the
-  change is at most minus the reliable change, **worsening** when it is at least the
-  reliable change, and **flat** otherwise (the reliable change criteria of NHS
-  Talking Therapies: 6 points on PHQ-9, 4 on GAD-7);
-* it has a **setback** when one measurement rises over the one before by at least
-  half the reliable change (3 points on PHQ-9, 2 on GAD-7);
-* the **mean change per session** averages each course's change divided by its
-  steps (measurements minus one); the **spread** across clients is the standard
-  deviation of the course changes, with their minimum and maximum.
+* a course's measurements are the instrument's total at the start of each session and the exit
+  assessment after the last one; a session without a usable total is skipped;
+* its change is the last measurement minus the first; **improving** when the change is at most
+  minus the reliable change, **worsening** when at least the reliable change, **flat** otherwise
+  (``reliable_change``: Jacobson & Truax with the instrument's published reliability);
+* a **setback** is a rise of at least half the reliable change between two measurements, a
+  **sudden gain** a drop that meets Tang & DeRubeis's three criteria (``reliable_change``);
+* the **mean change per session** averages each course's change divided by its steps; the
+  **spread** is the standard deviation of the course changes and of all session-to-session changes;
+* **dropout**: the share of courses the client ended by not coming back (the run's manifest), and
+  after which session; courses that failed for a technical reason are left out and counted.
 
-Courses with fewer than two measurements are not counted.
+The realism view counts what ``eval`` counts: a total eval did not score (a filled-in answer) or left out
+(the outcomes of a session whose client moved on filled-in appraisal items, ``SessionMetrics.left_out``)
+is no measurement here either; how many were skipped, and the courses left with none, are counted
+(``skipped``, ``unmeasured``).
 """
 
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Mapping
 
-from rich.table import Table
-
-from ..core.metrics import (
+from ..core.course import COURSE_COMPLETED, COURSE_DROPOUT
+from ..core.metrics import SessionMetrics
+from ..core.realism import (
     ClientTrajectory,
+    DropoutShare,
     InstrumentRealism,
-    RealismThresholds,
-    SessionMetrics,
+    ReferenceLine,
+    ReliableChange,
     TrajectoryRealism,
 )
+from ..record.schema import CourseEntry
+from .realism_references import DROPOUT, PER_INSTRUMENT
+from .reliable_change import INSTRUMENTS, classify, reliable_change, sudden_gain, thresholds_of
 
-# instrument: (label, reliable change, setback)
-INSTRUMENTS = {"phq9": ("PHQ-9", 6, 3), "gad7": ("GAD-7", 4, 2)}
 CLASSES = ("improving", "flat", "worsening")
 
 
@@ -65,90 +71,124 @@ def course_series(rows: list[SessionMetrics], instrument: str) -> dict[str, list
     return series
 
 
-def classify(change: float, reliable: float) -> str:
-    return "improving" if change <= -reliable else "worsening" if change >= reliable else "flat"
+def skipped_measurements(rows: list[SessionMetrics], instrument: str,
+                         outcomes: Mapping[str, CourseEntry] | None = None) -> int:
+    """Measurements ``course_series`` skips: session starts without a usable total, and the exit assessment
+    of a course that took one (it completed) whose change eval did not score or left out (a dropout takes none)."""
+    by_client: dict[str, list[SessionMetrics]] = defaultdict(list)
+    for row in rows:
+        if row.session_index is not None:
+            by_client[str(row.client_id)].append(row)
+    skipped = 0
+    for client, course in by_client.items():
+        skipped += sum(1 for row in course if row.value(instrument) is None)
+        last, change = max(course, key=lambda r: r.session_index), f"{instrument}_change"
+        outcome = (outcomes or {}).get(client)
+        completed = outcome is not None and outcome.ended_by == COURSE_COMPLETED
+        exit_usable = last.value(instrument) is not None and last.value(change) is not None
+        if not exit_usable and (change in last.left_out or completed):
+            skipped += 1
+    return skipped
 
 
-def _instrument(rows: list[SessionMetrics], instrument: str) -> InstrumentRealism:
-    _, reliable, setback = INSTRUMENTS[instrument]
+def _share(count: int, n: int) -> float | None:
+    return round(count / n, 4) if n else None
+
+
+def _instrument(series: dict[str, list[tuple[float, float]]], instrument: str, outcomes: Mapping[str, CourseEntry],
+                criterion: ReliableChange | None = None, skipped: int = 0) -> InstrumentRealism:
+    measured = {client: [value for _, value in points] for client, points in series.items() if points}
+    criterion = criterion or reliable_change(instrument, [values[0] for values in measured.values()])
+    thresholds = thresholds_of(instrument, criterion)
+    threshold, setback = thresholds.reliable_change, thresholds.setback
     courses: dict[str, ClientTrajectory] = {}
-    for client, points in course_series(rows, instrument).items():
-        if len(points) < 2:
-            continue
-        values = [value for _, value in points]
-        change = values[-1] - values[0]
+    for client, values in measured.items():
+        change = values[-1] - values[0]  # a dropout's last measurement carried forward; one measurement: no change
+        outcome = outcomes.get(client)
         courses[client] = ClientTrajectory(
             change=round(change, 4),
-            per_session=round(change / (len(values) - 1), 4),
-            class_=classify(change, reliable),
+            per_session=round(change / (len(values) - 1), 4) if len(values) > 1 else None,
+            class_=classify(change, threshold),
             setback=any(b - a >= setback for a, b in zip(values, values[1:])),
+            sudden_gain=sudden_gain(values, threshold) is not None,
+            measurements=len(values),
+            ended_by=outcome.ended_by if outcome is not None else None,
         )
     n = len(courses)
     changes = [c.change for c in courses.values()]
-
-    def share(count: int) -> float | None:
-        return round(count / n, 4) if n else None
-
+    per_session = [c.per_session for c in courses.values() if c.per_session is not None]
+    steps = [b - a for values in measured.values() for a, b in zip(values, values[1:])]
+    improvers = [c for c in courses.values() if c.class_ == "improving"]
     return InstrumentRealism(
         courses=n,
-        **{name: share(sum(c.class_ == name for c in courses.values())) for name in CLASSES},
-        with_setback=share(sum(c.setback for c in courses.values())),
-        mean_change_per_session=round(statistics.fmean(c.per_session for c in courses.values()), 4) if n else None,
+        **{name: _share(sum(c.class_ == name for c in courses.values()), n) for name in CLASSES},
+        with_setback=_share(sum(c.setback for c in courses.values()), n),
+        with_sudden_gain=_share(sum(bool(c.sudden_gain) for c in courses.values()), n),
+        sudden_gain_among_improving=_share(sum(bool(c.sudden_gain) for c in improvers), len(improvers)),
+        mean_change=round(statistics.fmean(changes), 4) if n else None,
+        mean_change_per_session=round(statistics.fmean(per_session), 4) if per_session else None,
         sd_change=round(statistics.stdev(changes), 4) if n > 1 else None,
+        sd_session_change=round(statistics.stdev(steps), 4) if len(steps) > 1 else None,
         min_change=min(changes) if n else None,
         max_change=max(changes) if n else None,
+        reliable_change=criterion,
+        setback_threshold=setback,
+        skipped=skipped,
+        unmeasured=sorted(client for client, points in series.items() if not points),
         by_client=courses,
     )
 
 
-def trajectory_realism(rows: list[SessionMetrics]) -> TrajectoryRealism:
-    """How the courses of a campaign moved, per instrument (see the module notes), from its metric rows."""
-    return TrajectoryRealism(
-        **{name: _instrument(rows, name) for name in INSTRUMENTS},
-        thresholds={name: RealismThresholds(reliable_change=reliable, setback=setback)
-                    for name, (_, reliable, setback) in INSTRUMENTS.items()},
+def _dropout(clients: list[str], outcomes: Mapping[str, CourseEntry]) -> DropoutShare:
+    ended = {client: outcomes[client] for client in clients if client in outcomes and outcomes[client].ended_by}
+    dropped = {client: entry for client, entry in ended.items() if entry.ended_by == COURSE_DROPOUT}
+    after = Counter(entry.dropout.after_session for entry in dropped.values() if entry.dropout is not None)
+    sessions = sorted(after.elements())
+    return DropoutShare(
+        courses=len(clients),
+        recorded=len(ended),  # courses whose end the run records (runs before issue 23 record none)
+        dropped_out=len(dropped),
+        share=_share(len(dropped), len(clients)) if ended else None,
+        after_session={str(k): after[k] for k in sorted(after)},
+        median_after_session=statistics.median(sessions) if sessions else None,
+        reasons=dict(Counter(((entry.dropout.reason if entry.dropout else None) or "unknown").split(":")[0]
+                             for entry in dropped.values())),
     )
 
 
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.0f}%"
+def _references(realism: TrajectoryRealism) -> list[ReferenceLine]:
+    """Each reference beside the campaign's figure (PHQ-9 and GAD-7 per instrument), and whether it is in range."""
+    lines = []
+    for reference in PER_INSTRUMENT:
+        for instrument in INSTRUMENTS:
+            value = getattr(realism.instrument(instrument), reference.key)
+            lines.append(ReferenceLine(**reference.to_dict(), instrument=instrument, value=value,
+                                       in_range=reference.holds(value)))
+    share = realism.dropout.share if realism.dropout is not None else None
+    lines.append(ReferenceLine(**DROPOUT.to_dict(), instrument=None, value=share, in_range=DROPOUT.holds(share)))
+    return lines
 
 
-def _signed(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.2f}"
+def trajectory_realism(rows: list[SessionMetrics], outcomes: Mapping[str, CourseEntry] | None = None,
+                       criteria: Mapping[str, ReliableChange] | None = None) -> TrajectoryRealism:
+    """How the courses of a campaign moved (see the module notes), from its metric rows.
 
-
-def realism_rows(realism: TrajectoryRealism) -> list[dict[str, str]]:
-    """The table's rows as text, one per instrument (shared by `eval` and the HTML report)."""
-    rows = []
-    for name, (label, reliable, setback) in INSTRUMENTS.items():
-        entry = getattr(realism, name) or InstrumentRealism()
-        low, high = entry.min_change, entry.max_change
-        rows.append({
-            "instrument": label, "courses": str(entry.courses),
-            **{key: _percent(getattr(entry, key)) for key in (*CLASSES, "with_setback")},
-            "mean_change_per_session": _signed(entry.mean_change_per_session),
-            "sd_change": "-" if entry.sd_change is None else f"{entry.sd_change:.2f}",
-            "range": "-" if low is None else f"{low:+.0f} to {high:+.0f}",
-            "thresholds": f"reliable change {reliable}, setback {setback}",
-        })
-    return rows
-
-
-COLUMNS = (("instrument", "instrument"), ("courses", "courses"), ("improving", "improving"), ("flat", "flat"),
-           ("worsening", "worsening"), ("with_setback", "with a setback"),
-           ("mean_change_per_session", "mean change / session"), ("sd_change", "SD of change across clients"),
-           ("range", "range of change"))
-
-
-def realism_table(realism: TrajectoryRealism) -> Table:
-    """The trajectory realism table `eval` prints."""
-    table = Table(title="Trajectory realism: how courses moved (first to last measurement, exit included)")
-    for key, header in COLUMNS:
-        table.add_column(header, justify="left" if key == "instrument" else "right")
-    for row in realism_rows(realism):
-        table.add_row(*(row[key] for key, _ in COLUMNS))
-    table.caption = ("improving / worsening: a change of at least the reliable change (PHQ-9 6, GAD-7 4 points); "
-                     "setback: a rise of at least half that between two measurements. Real courses include "
-                     "non-responders and setbacks; simulated ones that all improve steadily are not realistic.")
-    return table
+    ``outcomes`` are the manifest's course entries (status, ended_by, dropout); courses whose status is
+    failed are left out (a technical failure is no client outcome). ``criteria`` (per instrument, as
+    ``reliable_change`` gives them) replace the campaign's own, so that groups compared side by side
+    share one criterion.
+    """
+    outcomes = outcomes or {}
+    failed = sorted(client for client, entry in outcomes.items() if entry.status == "failed")
+    rows = [row for row in rows if row.client_id not in failed]
+    clients = sorted({str(row.client_id) for row in rows})
+    instruments = {name: _instrument(course_series(rows, name), name, outcomes, (criteria or {}).get(name),
+                                     skipped_measurements(rows, name, outcomes))
+                   for name in INSTRUMENTS}
+    realism = TrajectoryRealism(
+        **instruments,
+        thresholds={name: thresholds_of(name, entry.reliable_change) for name, entry in instruments.items()},
+        dropout=_dropout(clients, outcomes),
+        excluded_failed=failed,
+    )
+    return realism.model_copy(update={"references": _references(realism)})

@@ -97,10 +97,14 @@ def run_overview(run_dir) -> Group:
         course = manifest.courses.get(client_id)
         records = run.course(client_id)
         status = course.status if course else "?"
-        course_cell = f"{status} {len(records)}/{config.sessions}"
+        course_cell = f"{status} {len(records)}/{config.sessions}" + (
+            " dropout" if course and course.ended_by == "dropout" else "")
         style = {"finished": "green", "failed": "red", "running": "yellow"}.get(status, "")
         if course and course.error:
             notes.append(Text(f"{client_id}: {course.error}", style="red"))
+        if course and course.dropout:
+            notes.append(Text(f"{client_id}: did not come back after session {course.dropout.after_session} "
+                              f"({course.dropout.reason})"))
         last = number == len(clients) - 1
         if not records:
             table.add_row(client_id, Text(course_cell, style=style), "—", "", "", "", "", "", "", end_section=not last)

@@ -30,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ROLES
+from ..core.course import COURSE_DROPOUT
 from ..core.files import write_text_atomic
 from ..core.metrics import CampaignSummary
 from ..core.usage import sum_tables
 from ..evaluation.compare import cell_lines, compare_runs
+from ..evaluation.realism_table import counselor_rows, share_line
 from ..record.run_log import RunLog
-from ..record.schema import NOTE
+from ..record.schema import NOTE, CourseEntry
 from .report_charts import client_charts
 from .report_sessions import format_number, session_view
 from .report_trajectories import trajectory_view
@@ -90,14 +92,24 @@ def _courses(run: RunLog, clients: list[str], summary: CampaignSummary | None, h
     for client, href in zip(clients, hrefs):
         course = run.manifest.courses.get(client) if run.manifest is not None else None
         outcome = summary.courses.get(client) if summary is not None else None
-        dropout = (f"dropped out (session {format_number(outcome.dropout_session)})"
-                   if outcome is not None and outcome.dropped_out else "")
+        dropout = ""
+        if course is not None and course.ended_by == COURSE_DROPOUT:
+            reason = course.dropout.reason if course.dropout else None
+            after = course.dropout.after_session if course.dropout else None
+            dropout = f"dropped out after session {format_number(after)}" + (f": {reason}" if reason else "")
+        elif outcome is not None and outcome.dropped_out and outcome.dropout_session:  # summary.json of an older eval
+            dropout = f"left in session {format_number(outcome.dropout_session)}"
         courses.append({
             "client_id": client, "href": href, "status": course.status if course else "unknown",
             "sessions_done": format_number(course.sessions_done if course else len(run.course(client))),
             "error": (course.error if course else None) or "", "dropout": dropout,
         })
     return courses
+
+
+def _outcomes(run: RunLog) -> dict[str, CourseEntry]:
+    """How each course ended (the manifest's entries), for the realism section."""
+    return dict(run.manifest.courses) if run.manifest else {}
 
 
 def _page_name(run_index: int, page: int) -> str:
@@ -154,7 +166,7 @@ def _overview(index: int, run: RunLog, pages_dir: str | None, per_page: int) -> 
         "scored": run.metrics is not None,
         "judge": summary.judge.to_dict() if summary is not None and summary.judge is not None else {},
         "summary_metrics": summary_metrics,
-        "trajectories": trajectory_view(run.metrics, run.name),
+        "trajectories": trajectory_view(run.metrics, run.name, _outcomes(run)),
         "clients": clients,
         "pages": pages,
         "clients_per_page": per_page,
@@ -162,6 +174,17 @@ def _overview(index: int, run: RunLog, pages_dir: str | None, per_page: int) -> 
 
 
 # --- transcript ------------------------------------------------------------------------------------
+
+
+def _traits_text(run: RunLog, client: str, records: list) -> str:
+    """The client's traits for the course (docs/client_state.md, "Traits"), as the manifest or its states record them."""
+    course = run.manifest.courses.get(client) if run.manifest is not None else None
+    traits = (course.traits if course is not None else None) or next(
+        (r.client_state_start.traits for r in records if r.client_state_start and r.client_state_start.traits), None)
+    if traits is None:
+        return ""
+    return ", ".join(f"{name.replace('_', ' ')} {format_number(value)}" + (" (pinned)" if name in traits.pinned else "")
+                     for name, value in traits.drawn().items())
 
 
 def _clients(run_index: int, run: RunLog, clients: list[str], first: int = 0) -> list[dict]:
@@ -186,7 +209,7 @@ def _clients(run_index: int, run: RunLog, clients: list[str], first: int = 0) ->
             for record in records
         ]
         views.append({"anchor": f"run-{run_index}-client-{client_index}", "client_id": client,
-                      "charts": charts, "sessions": sessions})
+                      "charts": charts, "sessions": sessions, "traits": _traits_text(run, client, records)})
     return views
 
 
@@ -202,7 +225,9 @@ def _comparison(runs: list[RunLog]) -> dict | None:
     result = compare_runs([run.path for run in runs])
     rows = [{"metric": metric, "cells": [cell_lines(result, metric, name) for name in result.runs]}
             for metric in result.metrics]
-    return {"missing": [], "runs": result.runs, "rows": rows, "method": result.method}
+    columns, realism_rows = counselor_rows(result.realism)
+    return {"missing": [], "runs": result.runs, "rows": rows, "method": result.method,
+            "realism": {"columns": columns, "rows": realism_rows, "share": share_line(result.realism)}}
 
 
 # --- rendering -------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """A run's overview as plain data: what `inspect --json` prints (the table of ``inspect_run.run_overview``).
 
-Per client its course (status, sessions done, error) and per session the turns, who ended it,
+Per client its course (status, sessions done, error, how it ended: completed or a dropout with why) and per session the turns, who ended it,
 and distress, trust, PHQ-9 and GAD-7 from start to end (the exit assessment's after the last).
 """
 
@@ -44,6 +44,8 @@ def overview_data(run_dir: str | Path) -> dict:
             "status": course.status if course else None,
             "sessions_done": len(run.course(client_id)),
             "error": course.error if course else None,
+            "ended_by": course.ended_by if course else None,  # completed or dropout, once the course is over
+            "dropout": course.dropout.to_dict() if course and course.dropout else None,
             "sessions": [_session(record) for record in run.course(client_id)],
         }
     return {

@@ -191,9 +191,11 @@ class PracticeCourse:
 
     def _finished(self, snapshot) -> bool:
         # An empty `next` alone is not the end: a kill between a node's writes and the next
-        # checkpoint leaves one too (simulation/campaign.py, run_course); the last memory is.
+        # checkpoint leaves one too (simulation/campaign.py, run_course); the last memory is,
+        # or the client's not coming back (course_end: dropout).
         return (snapshot.metadata is not None and not snapshot.next
-                and StateView(snapshot.values).sessions_done >= self.config.sessions)
+                and (StateView(snapshot.values).sessions_done >= self.config.sessions
+                     or StateView(snapshot.values).dropout is not None))
 
     # -- acting ------------------------------------------------------------------
     def submit(self, text: str, end_session: bool, position: str) -> None:
@@ -235,7 +237,7 @@ class PracticeCourse:
                 self._pending_path.unlink(missing_ok=True)  # the graph took it before the restart
             if status.phase == "finished":
                 if self.run_dir.read_manifest().status != "finished":
-                    finish_manifest(self.run_dir, self.profile.id, status.course.sessions_done)
+                    finish_manifest(self.run_dir, self.profile.id, status.course)
                 return
             if status.phase == "working":
                 started = self.graph.get_state(self.thread).metadata is not None
@@ -283,7 +285,7 @@ class PracticeCourse:
             self._pending_path.unlink(missing_ok=True)
             snapshot = self.graph.get_state(self.thread)
             if self._finished(snapshot):
-                finish_manifest(self.run_dir, client_id, StateView(snapshot.values).sessions_done)
+                finish_manifest(self.run_dir, client_id, StateView(snapshot.values))
         except Exception as error:  # shown on the page, with a button to try again
             entry = failure_entry(error)
             self._error = entry["error"]

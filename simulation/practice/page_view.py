@@ -197,6 +197,7 @@ def page(status: CourseStatus, profile: CaseProfile, config: CampaignConfig, *, 
                     "client_left": status.session is not None and status.session.ended_by == "client"}
         if status.request else None,
         "records": records,
+        "dropout": course.dropout if finished else None,  # the simulated client did not come back
         "exit_reports": questionnaires(last.questionnaires.exit, AT_START)
         if finished and last is not None and last.questionnaires is not None else [],
         "hidden": _hidden(profile, status, session_index) if instructor and status.started else None,

@@ -14,10 +14,12 @@ from pathlib import Path
 from muspsy_sim.agents.counselor.registry import UnknownCounselor, resolve_counselor_class
 from muspsy_sim.agents.llm.routing import servable
 
+from ..campaign.courses import course_outcome
 from ..campaign.prepare import CampaignPlan, prepare_campaign
 from ..campaign.run import finish_run
 from ..config import CampaignConfig, load_config
 from ..core.errors import InputError
+from ..engine.states import StateView
 from ..record.run_directory import RunDirectory
 from ..record.schema import Manifest
 from .human_counselor import HUMAN_COUNSELOR
@@ -123,7 +125,9 @@ def new_manifest(plan: CampaignPlan) -> Manifest:
     return Manifest.new(plan.config, plan.source, [p.id for p in plan.profiles]).model_copy(update={"note": note})
 
 
-def finish_manifest(run_dir: RunDirectory, client_id: str, sessions_done: int) -> None:
-    """What a finished campaign adds to its manifest: status, usage, sessions, risk account, faults."""
-    run_dir.set_course(client_id, status="finished", sessions_done=sessions_done)
+def finish_manifest(run_dir: RunDirectory, client_id: str, course: StateView) -> None:
+    """What a finished campaign adds to its manifest: status, how the course ended, usage, sessions, risk, faults.
+
+    ``course`` is the course graph's final state."""
+    run_dir.set_course(client_id, status="finished", sessions_done=course.sessions_done, **course_outcome(course))
     finish_run(run_dir, 0.0)

@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import Field, TypeAdapter
 
 from ..config import CampaignConfig
-from ..core.course import SessionMemory, Week
+from ..core.course import ClientTraits, Dropout, SessionMemory, Week
 from ..core.metrics import CampaignSummary, SessionMetrics, UnhandledDisclosure
 from ..core.provenance import package_versions
 from ..core.questionnaires import Questionnaires
@@ -64,6 +64,8 @@ RECORDED_PACKAGES = ("muspsy-sim", "langgraph", "langgraph-checkpoint-sqlite", "
 class ClientStateRecord(FullyWritten):
     """The simulated client's state (``agents.client.state.ClientState``)."""
 
+    WRITTEN_WHEN_GIVEN = frozenset({"traits"})
+
     distress: Number
     trust: Number
     openness: Number | None = None
@@ -79,6 +81,8 @@ class ClientStateRecord(FullyWritten):
     homework_adherence: Number | None = None
     homework_done: bool | None = None
     disclosed: list[int] = Field(default_factory=list, description="Private facts disclosed so far.")
+    traits: ClientTraits | None = Field(default=None, description="The client's traits for the course "
+                                        "(agents.client.traits); absent under the legacy dynamics and for a person.")
 
 
 class SessionRecord(FullyWritten):
@@ -143,6 +147,11 @@ class CourseEntry(Value):
     error: str | None = None
     failed_step: FailedStepRecord | None = None
     ran_on: str | None = Field(default=None, description="Host and process of a Ray task.")
+    ended_by: str | None = Field(default=None, description="A finished course: completed (every planned session) or "
+                                 "dropout (the client did not come back); None before issue 23 or unfinished.")
+    dropout: Dropout | None = Field(default=None, description="Why the client did not come back (a dropout only).")
+    traits: ClientTraits | None = Field(default=None, description="The client's traits (agents.client.traits); "
+                                          "None under the legacy dynamics.")
 
 
 class ComponentRecord(Value):
@@ -157,6 +166,9 @@ class CounselorComponent(Value):
 
 class ClientComponent(ComponentRecord):
     dynamics: dict[str, Number] = Field(default_factory=dict)
+    dynamics_preset: str | None = Field(
+        default=None, description="calibrated or legacy (agents.client.dynamics.PRESETS); None: written before presets "
+        "existed (the legacy rules).")
     appraisal: str | None = Field(default=None, description="rules or model (agents.client.appraisal).")
     self_report: str | None = Field(default=None, description="model or latent (agents.client.questionnaires).")
 

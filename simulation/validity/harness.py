@@ -153,7 +153,7 @@ def run_validity(path: Path, out: Path, *, client_model: str | None = None, appr
         reasons = "; ".join(f"#{s.index}: {s.reason}" for s in skipped[:3])
         raise InputError(path, "", f"no conversation to replay ({len(skipped)} skipped{': ' + reasons if reasons else ''})")
     llm = role_model(settings)
-    appraiser = build_appraiser(appraisal, llm)
+    appraiser = build_appraiser(appraisal, llm, legacy_cues=params.legacy)  # the cues the campaign's client reads
     started = time.perf_counter()
     replays, masked = [], []
     for number, conversation in enumerate(conversations, start=1):

@@ -24,7 +24,7 @@ from muspsy_sim.scenarios.profile import CaseProfile
 
 from ..core.course import Week
 from ..core.questionnaires import AT_END, AT_START, QuestionnaireResult
-from ..core.turns import CounselorTurn, Turn, last_counselor_index
+from ..core.turns import CounselorTurn, Turn, heard_assignment, last_counselor_index
 from ..core.usage import RoleUsage
 from ..record.schema import SessionRecord
 from ..seeding import derive_rng, derive_seed
@@ -126,7 +126,8 @@ def replay_course(run: str, profile: CaseProfile, records: list[SessionRecord], 
         done = ReplayedSession(run, profile.id, index, record.rater or "")
         week = record.week_before
         if previous is not None:
-            had_assignment = bool(previous.memory and previous.memory.counseling_assignments)
+            # Homework the person heard (the closing turn's assignment), as the course they played decided it.
+            had_assignment = heard_assignment(previous.turns) is not None
             state, _ = between_sessions(state, list(profile.plan_for(index).life_events), had_assignment, client.params,
                                         derive_rng(seed, profile.id, index, "week"),
                                         happened=week if week is not None else Week())
