@@ -164,9 +164,18 @@ def main(argv: list[str] | None = None) -> int:
         args.clients, args.sessions, args.turns, args.embedder = 1, 1, 1, "hash"
     configure_offline_environment()
     header("cost per session against an OpenAI-compatible server, per scoring method")
+    original = components.shared_embedder
     if args.embedder == "hash":
         embedder = HashingEmbedder()
         components.shared_embedder = lambda: embedder
+    try:
+        return _measure_all(args, methods)
+    finally:
+        # Put back for what runs next in this process (the CLI's tests run benchmarks in process).
+        components.shared_embedder = original
+
+
+def _measure_all(args: argparse.Namespace, methods: list[str]) -> int:
     costs = []
     if args.llama_server:
         try:

@@ -50,8 +50,13 @@ def test_bench_overhead_times_whole_commands_in_fresh_processes():
 
 
 def test_bench_cost_quick_prints_requests_tokens_and_fallbacks_per_method():
+    from muspsy_sim.simulation.engine import components
+
+    before = components.shared_embedder
     result = runner.invoke(app, ["bench", "cost", "--quick"])
     assert result.exit_code == 0, result.output
+    assert components.shared_embedder is before, "the hashing stand-in is put back: later campaigns of this process " \
+                                                 "embed with MiniLM"
     rows = {line.split()[0]: line.split() for line in result.output.splitlines()
             if line.split() and line.split()[0] in ("json-per-item", "json", "logprobs")}
     assert set(rows) == {"json-per-item", "json", "logprobs"}

@@ -202,12 +202,17 @@ def _first_difference(left: dict, right: dict) -> str:
 
 @pytest.mark.slow
 def test_hundred_courses_on_two_ray_workers_match_the_thread_executor_and_survive_a_killed_worker(
-        tmp_path, make_config, ray_cluster, chroma_server, postgres_database):
+        tmp_path, make_config, ray_cluster, chroma_server, postgres_database, monkeypatch):
     """The bench-scale campaign of 100 courses (3 sessions each) on the local 2-CPU Ray cluster, with the
     Chroma server and PostgreSQL as shared stores; one worker is SIGKILLed in the middle of a course."""
     from muspsy_sim.bench.scale import write_clients
-    from muspsy_sim.memory import MemoryStore
+    from muspsy_sim.memory import MemoryStore, shared_embedder
+    from muspsy_sim.simulation.engine import components
     from tests.test_memory_store import HashEmbedder
+
+    # The thread executor runs in this process: it embeds with MiniLM, as the Ray workers do, whatever an
+    # earlier test left in place.
+    monkeypatch.setattr(components, "shared_embedder", shared_embedder)
 
     clients = write_clients(tmp_path / "clients", 100)
     workdir = tmp_path / "work"
