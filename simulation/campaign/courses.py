@@ -19,14 +19,12 @@ from muspsy_sim.scenarios.profile import CaseProfile
 
 from ..config import CampaignConfig
 from ..core.course import COURSE_COMPLETED, COURSE_DROPOUT
-from ..core.interruptions import Interruption
+from ..core.interruptions import INTERRUPTED, Interruption
 from ..engine.checkpointers import open_checkpointer
 from ..engine.components import Components
 from ..engine.course_graph import initial_course_state
 from ..engine.states import RunContext, StateView
 from ..record.run_directory import RunDirectory
-
-INTERRUPTED = "interrupted"
 
 
 def run_course(graph: CompiledStateGraph, profile: CaseProfile, context: RunContext, thread_id: str) -> dict:

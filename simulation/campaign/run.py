@@ -19,7 +19,7 @@ from muspsy_sim.agents.llm.spec import LOCAL
 
 from ..config import ROLES
 from ..core.errors import InputError
-from ..core.interruptions import Interruption
+from ..core.interruptions import INTERRUPTED, Interruption
 from ..core.usage import UsageTable, sum_tables
 from ..engine.checkpointers import course_thread_id
 from ..engine.components import build_components
@@ -28,7 +28,7 @@ from ..evaluation.risk import campaign_risk
 from ..record.run_directory import RunDirectory, RunDirectoryBusy
 from ..record.schema import CourseEntry, LocalEngineRecord, Manifest, ScoringRecord, SessionRecord
 from ..record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
-from .courses import INTERRUPTED, run_courses_in_threads
+from .courses import run_courses_in_threads
 from .prepare import CampaignPlan
 from .ray_executor import run_courses_on_ray
 

@@ -10,6 +10,7 @@ import typer
 
 from ..config import CampaignConfig, load_config
 from ..core.errors import InputError
+from ..core.interruptions import INTERRUPTED
 from ..progress import CampaignProgress, PlainProgress
 from ..record.run_log import RunLog
 from ..summary import (
@@ -102,7 +103,7 @@ def fork(
 
 
 def _exit_for(statuses: list[str]) -> None:
-    if "interrupted" in statuses:
+    if INTERRUPTED in statuses:
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
     if any(status != "finished" for status in statuses):
         raise typer.Exit(1)
@@ -120,7 +121,7 @@ def _run_and_report(campaign: CampaignConfig, source: Path, show_progress: bool,
     statuses = []
     for plan in plans:
         statuses.append(_run_plan(plan, show_progress, as_json))
-        if statuses[-1] == "interrupted":
+        if statuses[-1] == INTERRUPTED:
             break  # the next variant would stop on the same service or disk
     _exit_for(statuses)
 
@@ -178,7 +179,7 @@ def _print_summary(console, plan, result) -> None:
     console.print(dropout_line(result.courses), markup=False)
     for client_id, course in sorted(result.courses.items()):
         # Interrupted courses share one cause, said once below the summary.
-        if course.status not in ("finished", "interrupted"):
+        if course.status not in ("finished", INTERRUPTED):
             console.print(f"course {client_id}: {course.status} — {course.error or ''}", style="red", markup=False)
     stores = [] if plan.config.checkpointer_url else ["checkpoints.sqlite"]
     stores += [] if plan.config.memory.chroma_url else ["chroma/"]

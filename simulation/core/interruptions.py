@@ -10,6 +10,10 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
+# The status of a course its infrastructure stopped (manifest.json): not failed, not a client outcome either;
+# `resume` finishes it.
+INTERRUPTED = "interrupted"
+
 # SQLite's message for SQLITE_FULL; Chroma's embedded store (SQLite and its index files) says the same.
 _DISK_FULL_MESSAGES = ("database or disk is full", "no space left on device", "disk quota exceeded")
 _DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})

@@ -119,7 +119,8 @@ class TrajectoryRealism(Value):
     thresholds: dict[str, RealismThresholds] = Field(default_factory=dict)
     dropout: DropoutShare | None = None
     excluded_failed: list[str] = Field(default_factory=list, description="Courses left out: failed for a technical "
-                                                                         "reason (no client outcome).")
+                                                                         "reason, or interrupted (a service away, a full disk) "
+                                                                         "until `resume` finishes them: no client outcome.")
     references: list[ReferenceLine] = Field(default_factory=list)
 
     def instrument(self, name: str) -> InstrumentRealism:

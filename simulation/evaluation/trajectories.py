@@ -18,7 +18,8 @@ denominator, a course that ended by dropout with its last measurement carried fo
 * the **mean change per session** averages each course's change divided by its steps; the
   **spread** is the standard deviation of the course changes and of all session-to-session changes;
 * **dropout**: the share of courses the client ended by not coming back (the run's manifest), and
-  after which session; courses that failed for a technical reason are left out and counted.
+  after which session; courses that failed or were interrupted for a technical reason (a service away, a
+  full disk: ``resume`` finishes them) are left out and counted.
 
 The realism view counts what ``eval`` counts: a total eval did not score (a filled-in answer) or left out
 (the outcomes of a session whose client moved on filled-in appraisal items, ``SessionMetrics.left_out``)
@@ -33,6 +34,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 
 from ..core.course import COURSE_COMPLETED, COURSE_DROPOUT
+from ..core.interruptions import INTERRUPTED
 from ..core.metrics import SessionMetrics
 from ..core.realism import (
     ClientTrajectory,
@@ -174,12 +176,13 @@ def trajectory_realism(rows: list[SessionMetrics], outcomes: Mapping[str, Course
     """How the courses of a campaign moved (see the module notes), from its metric rows.
 
     ``outcomes`` are the manifest's course entries (status, ended_by, dropout); courses whose status is
-    failed are left out (a technical failure is no client outcome). ``criteria`` (per instrument, as
+    failed or interrupted are left out (a technical failure, or a course its infrastructure stopped before
+    `resume` finished it, is no client outcome). ``criteria`` (per instrument, as
     ``reliable_change`` gives them) replace the campaign's own, so that groups compared side by side
     share one criterion.
     """
     outcomes = outcomes or {}
-    failed = sorted(client for client, entry in outcomes.items() if entry.status == "failed")
+    failed = sorted(client for client, entry in outcomes.items() if entry.status in ("failed", INTERRUPTED))
     rows = [row for row in rows if row.client_id not in failed]
     clients = sorted({str(row.client_id) for row in rows})
     instruments = {name: _instrument(course_series(rows, name), name, outcomes, (criteria or {}).get(name),
