@@ -12,7 +12,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -116,6 +117,23 @@ class HashingEmbedder:
             norm = math.sqrt(sum(x * x for x in vector)) or 1.0
             vectors.append([x / norm for x in vector] if any(vector) else [1.0] + [0.0] * (self.dim - 1))
         return vectors
+
+
+@contextmanager
+def campaigns_embed_with(embedder) -> Iterator[None]:
+    """Campaigns run in this process embed with ``embedder`` while the block runs (None: as configured, MiniLM);
+    the configured one is put back after it, for what runs next in the process (the CLI's tests run
+    benchmarks in process)."""
+    # lazy: the engine's components load the memory store's modules
+    from muspsy_sim.simulation.engine import components
+
+    original = components.shared_embedder
+    if embedder is not None:
+        components.shared_embedder = lambda: embedder
+    try:
+        yield
+    finally:
+        components.shared_embedder = original
 
 
 class TimedEmbedder:

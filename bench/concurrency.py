@@ -26,9 +26,8 @@ from muspsy_sim.agents.llm.environment import configure_offline_environment
 from muspsy_sim.memory.embeddings import shared_embedder
 from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
 from muspsy_sim.simulation.config import load_config
-from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while the benchmark runs
 
-from .common import HashingEmbedder, header, load_average, repository_root
+from .common import HashingEmbedder, campaigns_embed_with, header, load_average, repository_root
 from .scale import write_clients
 from .servers import MOCK_SERVER, chroma_server, dummy_api_key, server_stats, serving
 
@@ -106,12 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     embedder = HashingEmbedder() if args.embedder == "hash" else shared_embedder()
     if args.embedder == "minilm":
         embedder.embed(["warm up"])  # load the model before timing
-    original = components.shared_embedder
-    components.shared_embedder = lambda: embedder
-    try:
+    with campaigns_embed_with(embedder):
         return _measure(args, counts)
-    finally:
-        components.shared_embedder = original
 
 
 def _measure(args, counts: list[int]) -> int:

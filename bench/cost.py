@@ -41,11 +41,10 @@ from muspsy_sim.agents.llm.local.resolution import EMBEDDED_MODEL, resolve_local
 from muspsy_sim.scenarios.loader import LIBRARY_DIR, load_library
 from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
 from muspsy_sim.simulation.config import ROLES, CampaignConfig, load_config
-from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while a benchmark runs
 from muspsy_sim.simulation.record.schema import SessionRecord
 from muspsy_sim.simulation.record.tallies import session_answers
 
-from .common import HashingEmbedder, header, repository_root
+from .common import HashingEmbedder, campaigns_embed_with, header, repository_root
 from .servers import (
     LlamaServerUnavailable,
     dummy_api_key,
@@ -164,15 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         args.clients, args.sessions, args.turns, args.embedder = 1, 1, 1, "hash"
     configure_offline_environment()
     header("cost per session against an OpenAI-compatible server, per scoring method")
-    original = components.shared_embedder
-    if args.embedder == "hash":
-        embedder = HashingEmbedder()
-        components.shared_embedder = lambda: embedder
-    try:
+    with campaigns_embed_with(HashingEmbedder() if args.embedder == "hash" else None):
         return _measure_all(args, methods)
-    finally:
-        # Put back for what runs next in this process (the CLI's tests run benchmarks in process).
-        components.shared_embedder = original
 
 
 def _measure_all(args: argparse.Namespace, methods: list[str]) -> int:

@@ -37,14 +37,13 @@ from muspsy_sim.agents.llm.environment import configure_offline_environment
 from muspsy_sim.scenarios.loader import LIBRARY_DIR
 from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
 from muspsy_sim.simulation.config import load_config
-from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while the benchmark runs
 from muspsy_sim.simulation.evaluation.report_tables import eval_tables
 from muspsy_sim.simulation.evaluation.run_eval import evaluate_run
 from muspsy_sim.simulation.inspection.inspect_run import run_overview, session_transcript
 from muspsy_sim.simulation.inspection.report import build_report
 from muspsy_sim.simulation.record.run_log import RunLog
 
-from .common import HashingEmbedder, header, load_average, ratio, repository_root
+from .common import HashingEmbedder, campaigns_embed_with, header, load_average, ratio, repository_root
 
 TARGET_RATIO = 1.5
 TEST_DOUBLE = "testdouble/scripted"
@@ -193,14 +192,8 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_offline_environment()
     header("scale: cost per course as a test-double campaign grows")
-    original = components.shared_embedder
-    if args.embedder == "hash":
-        embedder = HashingEmbedder()
-        components.shared_embedder = lambda: embedder
-    try:
+    with campaigns_embed_with(HashingEmbedder() if args.embedder == "hash" else None):
         return _measure(args, sizes)
-    finally:
-        components.shared_embedder = original
 
 
 def _measure(args, sizes: list[int]) -> int:

@@ -64,8 +64,7 @@ def serving(url: str | None, script: Path = MOCK_SERVER, latency: float = 0.0, v
             time.sleep(0.05)
         yield started
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        _stop(process)
 
 
 @contextmanager
@@ -99,6 +98,18 @@ def llama_server_binary(build: bool = False) -> Path:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         raise LlamaServerUnavailable(lines[-1] if lines else f"{BUILD_SCRIPT} failed ({done.returncode})")
     return Path(done.stdout.strip().splitlines()[-1])
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Terminate a server this module started; kill it if it has not gone 15 s later."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _die_with_parent() -> None:
@@ -138,13 +149,7 @@ def llama_server(binary: Path, gguf: Path, *, threads: int | None = None, slots:
             time.sleep(0.1)
         yield url
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        _stop(process)
         if log:
             out.close()
 
@@ -175,9 +180,4 @@ def chroma_server(directory: Path) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)

@@ -28,11 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .figures import aligned, shuffled, spearman  # aligned: part of this module's face too (validity human)
-
-Pairs = list[tuple[float, float]]
-RESAMPLES = 1000
-SHUFFLES = 200
+# aligned: part of this module's face too (validity human)
+from .figures import RESAMPLES, SHUFFLES, Pairs, aligned, bootstrap_interval, shuffled, spearman
 
 
 @dataclass(frozen=True)
@@ -58,20 +55,7 @@ def cluster_interval(groups: list[Group], statistic: Callable[[Pairs], float | N
     clusters: dict[str, Pairs] = {}
     for group in groups:
         clusters.setdefault(group.cluster, []).extend(group.pairs)
-    if len(clusters) < 2:
-        return None, None
-    members = list(clusters.values())
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(resamples):
-        chosen = rng.integers(0, len(members), size=len(members))
-        value = statistic([pair for i in chosen for pair in members[i]])
-        if value is not None:
-            values.append(value)
-    if len(values) < resamples / 2:
-        return None, None
-    low, high = np.quantile(values, [0.025, 0.975])
-    return float(low), float(high)
+    return bootstrap_interval(list(clusters.values()), statistic, resamples=resamples, seed=seed)
 
 
 def conversation_shuffled(groups: list[Group], *, shuffles: int = SHUFFLES,

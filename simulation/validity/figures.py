@@ -14,6 +14,7 @@ be chance.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -39,17 +40,20 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else round(value, 4)
 
 
-def bootstrap_interval(groups: list[Pairs], *, resamples: int = RESAMPLES, seed: int = 0) -> tuple[float | None, float | None]:
-    """The 95% percentile interval of rho over resamples of the groups (conversations), drawn with replacement."""
+def bootstrap_interval(groups: list[Pairs], statistic: Callable[[Pairs], float | None] | None = None, *,
+                       resamples: int = RESAMPLES, seed: int = 0) -> tuple[float | None, float | None]:
+    """The 95% percentile interval of ``statistic`` (rho by default) over resamples of the groups
+    (conversations, or any clusters), drawn with replacement."""
+    statistic = statistic or spearman
     if len(groups) < 2:
         return None, None
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(resamples):
         chosen = rng.integers(0, len(groups), size=len(groups))
-        rho = spearman([pair for i in chosen for pair in groups[i]])
-        if rho is not None:
-            values.append(rho)
+        value = statistic([pair for i in chosen for pair in groups[i]])
+        if value is not None:
+            values.append(value)
     if len(values) < resamples / 2:
         return None, None
     low, high = np.quantile(values, [0.025, 0.975])
