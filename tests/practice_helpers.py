@@ -11,6 +11,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from muspsy_sim.simulation.practice.course_driver import CourseStatus, PracticeCourse
@@ -148,3 +150,31 @@ def dialogue(html: str) -> list[tuple[str, str]]:
     section = html.split('id="dialogue"', 1)[1].split("</section>", 1)[0]
     return [(speaker, html_lib.unescape(text)) for speaker, text in
             re.findall(r'<div class="turn (counselor|client)">.*?<p class="text">(.*?)</p>', section, flags=re.S)]
+
+
+@contextmanager
+def server_only_page(url: str, errors: list[str], attempted: list[str]) -> Iterator:
+    """A headless Chromium page opened at ``url`` that may reach nothing else: a request elsewhere is aborted
+    and its URL listed in ``attempted``; console and page errors are listed in ``errors``."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_report_browser import ARGS, CHROMIUM
+
+    def only_this_server(route):
+        if route.request.url.startswith(url) or route.request.url.startswith("data:"):
+            route.continue_()
+        else:
+            attempted.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_context(service_workers="block").new_page()
+            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+            page.route("**/*", only_this_server)
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()

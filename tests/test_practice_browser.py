@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from muspsy_sim.simulation.cli import app
 from tests.conftest import scripted_config
-from tests.practice_helpers import CLIENT, PracticeServer
-from tests.test_report_browser import ARGS, CHROMIUM
+from tests.practice_helpers import CLIENT, PracticeServer, server_only_page
+from tests.test_report_browser import CHROMIUM
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium)")
 WAIT_MS = 60_000
@@ -50,7 +50,6 @@ def _say(page, text: str, button: str = "send") -> None:
 
 def test_a_person_practises_a_two_session_course(tmp_path):
     pytest.importorskip("playwright", reason="the playwright package is not installed")
-    from playwright.sync_api import sync_playwright
 
     config = scripted_config(tmp_path, scenarios=[CLIENT], sessions=2)
     server = PracticeServer(config, tmp_path / "runs", sessions=2, max_turns=3).start()
@@ -58,61 +57,44 @@ def test_a_person_practises_a_two_session_course(tmp_path):
     errors: list[str] = []
     attempted: list[str] = []
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            try:
-                page = browser.new_context(service_workers="block").new_page()
-                page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-                page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+        with server_only_page(server.url, errors, attempted) as page:
+            _until(page, "!!document.querySelector('#turn-form')")  # it reloads itself while the course starts
 
-                def only_this_server(route):
-                    if route.request.url.startswith(server.url) or route.request.url.startswith("data:"):
-                        route.continue_()
-                    else:
-                        attempted.append(route.request.url)
-                        route.abort()
+            # Session 1: the intake sheet and the notes, two exchanges, then the person ends it.
+            assert "Presenting problem" in page.inner_text("#intake")
+            assert "Machine-written" in page.inner_text("#notes")
+            assert page.locator("#instructor").count() == 0
+            _say(page, "Hello Priya, thank you for coming. What brings you here today?")
+            replies = page.locator("#dialogue .turn.client .text").all_inner_texts()
+            assert len(replies) == 1 and replies[0]
+            _say(page, "It sounds like the worry follows you home. When is it worst?")
+            assert page.locator("#dialogue .turn.client").count() == 2
+            _say(page, "Let's stop here. This week, try writing down one worry each evening.", button="end")
 
-                page.route("**/*", only_this_server)
-                page.goto(server.url)
-                _until(page, "!!document.querySelector('#turn-form')")  # it reloads itself while the course starts
+            # Between sessions: the client's own report, then session 2 waits for its opening.
+            _until(page, "!!document.querySelector('#between') && !!document.querySelector('#turn-form')")
+            between = page.inner_text("#between")
+            assert "Since session 1" in between and "WAI-SR" in between and "PANAS" in between
+            assert "about the week" in between and "Homework from last time" in between
+            assert "Session 2 of 2" in page.inner_text("header")
+            assert page.locator("#dialogue .turn").count() == 0
+            assert "Memory of session 1" in page.inner_text("#notes")
 
-                # Session 1: the intake sheet and the notes, two exchanges, then the person ends it.
-                assert "Presenting problem" in page.inner_text("#intake")
-                assert "Machine-written" in page.inner_text("#notes")
-                assert page.locator("#instructor").count() == 0
-                _say(page, "Hello Priya, thank you for coming. What brings you here today?")
-                replies = page.locator("#dialogue .turn.client .text").all_inner_texts()
-                assert len(replies) == 1 and replies[0]
-                _say(page, "It sounds like the worry follows you home. When is it worst?")
-                assert page.locator("#dialogue .turn.client").count() == 2
-                _say(page, "Let's stop here. This week, try writing down one worry each evening.", button="end")
+            # The instructor view shows the evolved client: session 2 starts where the week left session 1.
+            page.click("text=turn on")
+            page.wait_for_selector("#instructor")
+            shown_start = float(page.locator("#instructor table.state tr", has_text="distress").first
+                                .locator("td").nth(1).inner_text())
+            page.click("text=turn off")
 
-                # Between sessions: the client's own report, then session 2 waits for its opening.
-                _until(page, "!!document.querySelector('#between') && !!document.querySelector('#turn-form')")
-                between = page.inner_text("#between")
-                assert "Since session 1" in between and "WAI-SR" in between and "PANAS" in between
-                assert "about the week" in between and "Homework from last time" in between
-                assert "Session 2 of 2" in page.inner_text("header")
-                assert page.locator("#dialogue .turn").count() == 0
-                assert "Memory of session 1" in page.inner_text("#notes")
-
-                # The instructor view shows the evolved client: session 2 starts where the week left session 1.
-                page.click("text=turn on")
-                page.wait_for_selector("#instructor")
-                shown_start = float(page.locator("#instructor table.state tr", has_text="distress").first
-                                    .locator("td").nth(1).inner_text())
-                page.click("text=turn off")
-
-                _say(page, "Welcome back, Priya. How did the worry diary go?")
-                _say(page, "What did you notice when you wrote the worries down?")
-                _say(page, "Thank you. Keep the diary this week and notice one worry that did not come true.",
-                     button="end")
-                _until(page, "!!document.querySelector('#finished')")
-                assert "The course is finished" in page.inner_text("#finished")
-                assert page.locator("details.record").count() == 2
-                assert not re.search(r"https?://", page.content())
-            finally:
-                browser.close()
+            _say(page, "Welcome back, Priya. How did the worry diary go?")
+            _say(page, "What did you notice when you wrote the worries down?")
+            _say(page, "Thank you. Keep the diary this week and notice one worry that did not come true.",
+                 button="end")
+            _until(page, "!!document.querySelector('#finished')")
+            assert "The course is finished" in page.inner_text("#finished")
+            assert page.locator("details.record").count() == 2
+            assert not re.search(r"https?://", page.content())
     finally:
         server.stop()
 

@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 
 from muspsy_sim.simulation.cli import app
 from tests.conftest import scripted_config
-from tests.practice_helpers import CLIENT, PracticeServer
+from tests.practice_helpers import CLIENT, PracticeServer, server_only_page
 from tests.test_practice_browser import _until
 from tests.test_record import validator
-from tests.test_report_browser import ARGS, CHROMIUM
+from tests.test_report_browser import CHROMIUM
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium)")
 FORM = "!!document.querySelector('#client-form')"
@@ -48,7 +48,6 @@ def _rate(page, ratings: dict[str, int]) -> None:
 
 def test_a_person_plays_two_sessions_as_the_client(tmp_path):
     pytest.importorskip("playwright", reason="the playwright package is not installed")
-    from playwright.sync_api import sync_playwright
 
     config = scripted_config(tmp_path, scenarios=[CLIENT], sessions=2)
     server = PracticeServer(config, tmp_path / "runs", sessions=2, max_turns=2,
@@ -59,53 +58,36 @@ def test_a_person_plays_two_sessions_as_the_client(tmp_path):
     rated: list[dict] = []
     asked: list[list[str]] = []
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            try:
-                page = browser.new_context(service_workers="block").new_page()
-                page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-                page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-
-                def only_this_server(route):
-                    if route.request.url.startswith(server.url) or route.request.url.startswith("data:"):
-                        route.continue_()
-                    else:
-                        attempted.append(route.request.url)
-                        route.abort()
-
-                page.route("**/*", only_this_server)
-                page.goto(server.url)
-                for session in (1, 2):
-                    assert _kind(page) == "questionnaires" and f"Before session {session}" in page.inner_text("#client-form h2")
-                    persona = page.inner_text("#persona")
-                    assert "Priya" in persona and "What you keep to yourself" in persona
-                    assert "This week" in page.inner_text("#situation")
-                    assert not re.search(r"\d\.\d|\d+/10|(trust|distress)\W+\d", page.inner_text("aside"))  # no state numbers
-                    asked.append(_answer_questionnaires(page))
-                    for number, reply in enumerate(("Work has been too much lately.", "I lie awake going over emails.")):
-                        assert _kind(page) == "client_turn"
-                        turns = page.locator("#dialogue .turn").count()
-                        assert page.locator("#dialogue .turn.counselor").count() == number + 1
-                        ratings = {"empathy": 4 - number, "relevance": 3, "push": 1 + number, "engagement": 5}
-                        _rate(page, ratings)
-                        rated.append(ratings)
-                        page.fill("textarea[name=text]", reply)
-                        page.click("#client-form button[value=send]")
-                        _until(page, f"document.querySelectorAll('#dialogue .turn').length >= {turns + 2}")
-                    assert _kind(page) == "rate_turn" and "The session has ended" in page.inner_text("#client-form")
-                    closing = {"empathy": 5, "engagement": 4}  # two items left unrated
-                    _rate(page, closing)
-                    rated.append(closing)
-                    page.click("#client-form button[value=rate]")
-                    assert _kind(page) == "questionnaires" and f"After session {session}" in page.inner_text("#client-form h2")
-                    asked.append(_answer_questionnaires(page, choice=3))
-                assert _kind(page) == "questionnaires" and "After the last session" in page.inner_text("#client-form h2")
-                asked.append(_answer_questionnaires(page, choice=1))
-                _until(page, "!!document.querySelector('#finished')")
-                assert page.locator("details.record").count() == 2
-                assert not re.search(r"https?://", page.content())
-            finally:
-                browser.close()
+        with server_only_page(server.url, errors, attempted) as page:
+            for session in (1, 2):
+                assert _kind(page) == "questionnaires" and f"Before session {session}" in page.inner_text("#client-form h2")
+                persona = page.inner_text("#persona")
+                assert "Priya" in persona and "What you keep to yourself" in persona
+                assert "This week" in page.inner_text("#situation")
+                assert not re.search(r"\d\.\d|\d+/10|(trust|distress)\W+\d", page.inner_text("aside"))  # no state numbers
+                asked.append(_answer_questionnaires(page))
+                for number, reply in enumerate(("Work has been too much lately.", "I lie awake going over emails.")):
+                    assert _kind(page) == "client_turn"
+                    turns = page.locator("#dialogue .turn").count()
+                    assert page.locator("#dialogue .turn.counselor").count() == number + 1
+                    ratings = {"empathy": 4 - number, "relevance": 3, "push": 1 + number, "engagement": 5}
+                    _rate(page, ratings)
+                    rated.append(ratings)
+                    page.fill("textarea[name=text]", reply)
+                    page.click("#client-form button[value=send]")
+                    _until(page, f"document.querySelectorAll('#dialogue .turn').length >= {turns + 2}")
+                assert _kind(page) == "rate_turn" and "The session has ended" in page.inner_text("#client-form")
+                closing = {"empathy": 5, "engagement": 4}  # two items left unrated
+                _rate(page, closing)
+                rated.append(closing)
+                page.click("#client-form button[value=rate]")
+                assert _kind(page) == "questionnaires" and f"After session {session}" in page.inner_text("#client-form h2")
+                asked.append(_answer_questionnaires(page, choice=3))
+            assert _kind(page) == "questionnaires" and "After the last session" in page.inner_text("#client-form h2")
+            asked.append(_answer_questionnaires(page, choice=1))
+            _until(page, "!!document.querySelector('#finished')")
+            assert page.locator("details.record").count() == 2
+            assert not re.search(r"https?://", page.content())
     finally:
         server.stop()
 
