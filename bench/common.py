@@ -16,13 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-
-def core_count() -> int:
-    """Cores this process may run on (the affinity mask, else the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+from muspsy_sim.simulation.core.provenance import available_cores
 
 
 def load_average() -> str:
@@ -56,7 +50,7 @@ def ratio(ours: float, baseline: float) -> str:
 
 def header(title: str) -> None:
     print(f"== {title} ==")
-    print(f"machine: {core_count()} cores usable (os.cpu_count {os.cpu_count()}), load average {load_average()}")
+    print(f"machine: {available_cores()} cores usable (os.cpu_count {os.cpu_count()}), load average {load_average()}")
 
 
 def verdict(label: str, value: float, target: float, unit: str = "ms") -> str:

@@ -31,8 +31,9 @@ from muspsy_sim.agents.llm.local.settings import BatchSettings
 from muspsy_sim.scenarios.loader import load_library
 from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
 from muspsy_sim.simulation.config import load_config
+from muspsy_sim.simulation.core.provenance import available_cores
 
-from .common import core_count, header, load_average, ratio, repository_root
+from .common import header, load_average, ratio, repository_root
 
 MODEL = "local/smollm2-135m-instruct"
 
@@ -164,7 +165,7 @@ def _campaign(args) -> None:
               f"{courses} courses)")
         if serving:
             print(f"    {serving}")
-    print(f"  ratio batched / one at a time on {core_count()} cores: {ratio(runs[1][1]['rate'], runs[0][1]['rate'])}"
+    print(f"  ratio batched / one at a time on {available_cores()} cores: {ratio(runs[1][1]['rate'], runs[0][1]['rate'])}"
           f" (target >= 8x)")
 
 

@@ -233,11 +233,12 @@ class MemoryStore:
             {"client_id": {"$eq": client_id}},
             {"session_index": {"$lt": int(before_session)}},
         )
+        candidates = (self._exact_candidates(client_id, int(before_session), where)
+                      if self.exact_search_limit > 0 else None)
+        if candidates is not None and candidates.matrix is None:
+            return []  # nothing stored before this session (a first session): no query to embed
         query_vector = self._embed([query])[0]
-        hits = None
-        if self.exact_search_limit > 0:
-            hits = self._search_exact(query_vector, self._exact_candidates(client_id, int(before_session), where),
-                                      int(k))
+        hits = self._search_exact(query_vector, candidates, int(k))
         if hits is None:
             hits = self._search_index(query_vector, where, int(k))
         # Belt and braces: the filter above is the isolation guarantee, but a

@@ -108,6 +108,20 @@ def test_search_empty_cases(store: MemoryStore) -> None:
     assert store.search("a", before_session=0, query="anything", k=5) == []
     assert store.search("nobody", before_session=9, query=text("a", 1, "memory"), k=5) == []
     assert store.search("a", before_session=3, query="anything", k=0) == []
+
+
+def test_a_first_sessions_search_embeds_no_query(tmp_path: Path) -> None:
+    # Every search of a course's first session finds nothing; embedding its query (~12 ms of MiniLM a turn)
+    # would be work for no answer. A later session's search embeds it.
+    embedder = HashEmbedder()
+    store = MemoryStore("camp1", embedder, path=tmp_path / "chroma", exact_search_limit=2000)
+    populate(store)
+    before = embedder.calls
+    assert store.search("a", before_session=1, query="anything", k=5) == []
+    assert store.search("nobody", before_session=9, query="anything", k=5) == []
+    assert embedder.calls == before
+    assert store.search("a", before_session=2, query="anything", k=5)
+    assert embedder.calls == before + 1
     assert store.search("a", before_session=3, query="anything", k=-1) == []
 
 

@@ -1,7 +1,9 @@
-"""What made a run, as its records name it: installed package versions, and components by class."""
+"""What made a run, as its records name it: installed package versions, components by class, and the cores
+it could use."""
 
 from __future__ import annotations
 
+import os
 from importlib.metadata import PackageNotFoundError, version
 
 
@@ -21,3 +23,12 @@ def qualified_name(kind: type | object) -> str:
     and how a plugged-in counselor is named on the command line."""
     cls = kind if isinstance(kind, type) else type(kind)
     return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def available_cores() -> int:
+    """Cores this process may run on: its affinity mask (a container's or a scheduler's share), else the
+    machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

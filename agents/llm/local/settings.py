@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from muspsy_sim.simulation.core.provenance import available_cores
+
 MAX_BATCH_ENV = "MUSPSY_LOCAL_MAX_BATCH"
 WAIT_MS_ENV = "MUSPSY_LOCAL_BATCH_WAIT_MS"
 THREADS_ENV = "MUSPSY_LOCAL_THREADS"
@@ -14,13 +16,6 @@ DTYPE_ENV = "MUSPSY_LOCAL_DTYPE"
 # CPU features (/proc/cpuinfo flags) with native bf16 matrix arithmetic; without them torch emulates bf16.
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 _DTYPE_NAMES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp32": "float32", "float32": "float32"}
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
