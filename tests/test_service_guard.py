@@ -83,6 +83,24 @@ def test_a_full_disk_is_not_waited_for_and_names_the_path():
     assert str(stopped.value).startswith("disk full: cannot write /runs/x/checkpoints.sqlite (OSError")
 
 
+def test_a_servers_full_disk_stops_the_campaign_too_naming_the_server():
+    # A Chroma server whose disk is full answers with an error that says so (its SQLite's message): no
+    # path of ours to name, but the campaign stops as interrupted all the same, not course by course failed.
+    from chromadb.errors import InternalError
+
+    guard = ServiceGuard("the Chroma server at http://db:8000", FAST, transient=lambda error: False)
+    calls = []
+
+    def full():
+        calls.append(1)
+        raise InternalError("database or disk is full")
+
+    with pytest.raises(DiskFull) as stopped:
+        guard.call(full)
+    assert len(calls) == 1
+    assert str(stopped.value).startswith("disk full: cannot write the Chroma server at http://db:8000 (")
+
+
 def test_other_errors_pass_through_unchanged_and_unretried():
     guard = ServiceGuard("the test service", FAST, _refused)
     calls = []

@@ -31,7 +31,8 @@ def run_course(graph: CompiledStateGraph, profile: CaseProfile, context: RunCont
     """Run or resume one client course; returns its manifest entry (status, sessions_done, failure).
 
     A course its infrastructure stopped (a service that stayed away, a full disk) is ``interrupted``,
-    without ``sessions_done``: the store that would say has just failed, so the executor counts them.
+    without ``sessions_done``: the store that would say has just failed, so the executor counts them (as
+    for a failed course whose checkpoints cannot be read).
     """
     thread = {"configurable": {"thread_id": thread_id}, "recursion_limit": 10_000}
     try:
@@ -39,7 +40,12 @@ def run_course(graph: CompiledStateGraph, profile: CaseProfile, context: RunCont
         # apply writes saved before a crash and go on. (An empty `next` alone is not
         # "finished": a kill between a node's writes and the next checkpoint leaves one.)
         started = graph.get_state(thread).metadata is not None
-        graph.invoke(None if started else initial_course_state(profile), thread, context=context)
+        # durability="sync": each step's checkpoint is saved before the next step runs. With LangGraph's
+        # default ("async") a save that fails (a full disk, a database away) surfaces only when the graph
+        # exits, after later steps already wrote their session to the record and called the models;
+        # `resume` would then run those steps again, and the record and the course's state would disagree.
+        graph.invoke(None if started else initial_course_state(profile), thread, context=context,
+                     durability="sync")
         state = graph.get_state(thread)
     except Interruption as error:
         return {"status": INTERRUPTED, "error": str(error)}
@@ -48,6 +54,8 @@ def run_course(graph: CompiledStateGraph, profile: CaseProfile, context: RunCont
             done = StateView(graph.get_state(thread).values).sessions_done
         except Interruption as stopped:
             return {"status": INTERRUPTED, "error": str(stopped)}
+        except Exception:  # the checkpoints cannot be read either: the executor counts the recorded sessions
+            return {"status": "failed", **failure_entry(error)}
         # A FailedStep's reason reads "<role> <step>: <reason>"; other errors keep their type.
         return {"status": "failed", "sessions_done": done, **failure_entry(error)}
     done = StateView(state.values).sessions_done
@@ -117,7 +125,7 @@ def _run_one(graph: CompiledStateGraph, profile: CaseProfile, context: RunContex
         entry = {"status": INTERRUPTED, "error": str(error)}
     if entry["status"] == INTERRUPTED:
         stop.record(entry["error"])
-        entry.setdefault("sessions_done", run_dir.sessions_recorded(profile.id))
+    entry.setdefault("sessions_done", run_dir.sessions_recorded(profile.id))
     try:
         run_dir.set_course(profile.id, **entry)
     except Interruption as error:

@@ -143,7 +143,9 @@ def finish_run(run_dir: RunDirectory, seconds: float, interruption: str | None =
         manifest = run_dir.read_manifest()
     if interruption is not None or any(c.status == INTERRUPTED for c in manifest.courses.values()):
         status = INTERRUPTED
-        interruption = interruption or next(c.error for c in manifest.courses.values() if c.status == INTERRUPTED)
+        interruption = interruption or next(
+            (c.error for c in manifest.courses.values() if c.status == INTERRUPTED and c.error),
+            "a course was interrupted (no reason recorded)")
     else:
         status = "finished" if all(c.status == "finished" for c in manifest.courses.values()) else "failed"
     usage = sum_tables(r.usage for r in sessions)

@@ -83,8 +83,8 @@ class ServiceGuard:
 
     def _stopping(self, error: BaseException) -> BaseException:
         """What a failed call raises: ``DiskFull``, ``ServiceUnavailable`` past the wait, else the error itself."""
-        if self.disk_path is not None and is_disk_full(error):
-            return DiskFull(self.disk_path, describe(error))
+        if is_disk_full(error):  # a server's full disk (no path of ours) stops the campaign as our own does
+            return DiskFull(self.disk_path or self.service, describe(error))
         if self.transient(error) and not is_disk_full(error):
             return self._give_up(error)
         return error

@@ -96,17 +96,20 @@ def session_rows(run: str, record: SessionRecord) -> Iterator[dict]:
 
 def appraisal_rows(where: dict, turn: int, appraisal: Appraisal) -> Iterator[dict]:
     """A simulated client's appraisal of one counselor turn as rows: a model's ratings are ratings (1..5);
-    the rules' cues are values on the same scale (1 + 4 x cue), not ratings."""
+    the rules' cues are values on the same scale (1 + 4 x cue), not ratings. An item the model gave no
+    rating for is a ``fallback`` row: the scale's middle that was filled in, as value, and no rating."""
     source = appraisal.source or "rules"
-    if source == "model" and appraisal.methods.get(FALLBACK_METHOD):
-        source = "model+fallback"  # some item of this turn was filled in, which one the record does not say
+    filled = set(appraisal.filled_in_items())
+    if source == "model" and "unknown" in filled:
+        source = "model+fallback"  # a record from before `filled_in`: some item was filled in, which one it does not say
     for entry in appraisal_items()[1]:
         cue = getattr(appraisal, entry.field, None)
         if cue is None:
             continue
         value = round(1 + 4 * float(cue), 4)
-        rating = int(round(value)) if source.startswith("model") else None
-        yield appraisal_row(where, turn, entry.field, value, source, rating=rating)
+        item_source = FALLBACK_METHOD if entry.field in filled else source
+        rating = int(round(value)) if item_source.startswith("model") else None
+        yield appraisal_row(where, turn, entry.field, value, item_source, rating=rating)
 
 
 def write_ratings(path: Path, rows: Iterable[dict]) -> int:
