@@ -3,14 +3,15 @@ and in a Ray task, ``ray_executor``), and a campaign's courses as threads of thi
 compiled graph and checkpointer.
 
 A course its infrastructure stopped (a service that stayed away, a full disk: a kernel
-``Interruption``) is ``interrupted``, not failed, and the first one stops the campaign from starting
-more (``CampaignStop``): ``resume`` finishes them.
+``Interruption``) is ``interrupted``, not failed, and the first one stops the campaign (``CampaignStop``):
+courses not yet started stay, running ones stop at their next turn. Ctrl+C stops it the same way.
+``resume`` finishes them.
 """
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
 
 from langgraph.graph.state import CompiledStateGraph
 
@@ -19,7 +20,7 @@ from muspsy_sim.scenarios.profile import CaseProfile
 
 from ..config import CampaignConfig
 from ..core.course import COURSE_COMPLETED, COURSE_DROPOUT
-from ..core.interruptions import INTERRUPTED, Interruption
+from ..core.interruptions import INTERRUPTED, CampaignStop, Interruption
 from ..engine.checkpointers import open_checkpointer
 from ..engine.components import Components
 from ..engine.course_graph import initial_course_state
@@ -77,24 +78,7 @@ def course_outcome(course: StateView) -> dict:
     return outcome
 
 
-class CampaignStop:
-    """Set by the first course its infrastructure interrupted: courses not yet started stay for `resume`.
-
-    A service that stayed away past the wait, or a full disk, would stop every other course too.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.reason: str | None = None
-
-    def record(self, reason: str) -> None:
-        with self._lock:
-            if self.reason is None:
-                self.reason = reason
-
-    @property
-    def stopping(self) -> bool:
-        return self.reason is not None
+STOPPED_BY_USER = "stopped by Ctrl+C"
 
 
 def run_courses_in_threads(config: CampaignConfig, components: Components, profiles: list[CaseProfile],
@@ -104,13 +88,20 @@ def run_courses_in_threads(config: CampaignConfig, components: Components, profi
     Returns why the campaign was interrupted (the first course's reason), or None.
     """
     stop = CampaignStop()
+    context = replace(context, stop=stop)
     with open_checkpointer(config, run_dir.path) as checkpointer:
         graph = components.course_graph().compile(checkpointer=checkpointer)
         with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="course") as pool:
             futures = [pool.submit(_run_one, graph, profile, context, run_dir, thread_ids[profile.id], stop)
                        for profile in profiles]
-            for future in as_completed(futures):
-                future.result()
+            try:
+                for future in as_completed(futures):
+                    future.result()
+            except KeyboardInterrupt:
+                # Courses not started stay pending; running ones stop at their next turn, interrupted (a
+                # second Ctrl+C ends the process at once: `resume` finds those courses running).
+                stop.record(STOPPED_BY_USER)
+                pool.shutdown(wait=True, cancel_futures=True)
     return stop.reason
 
 

@@ -31,14 +31,14 @@ from muspsy_sim.scenarios.profile import CaseProfile
 
 from ..config import CampaignConfig
 from ..core.errors import InputError
-from ..core.interruptions import INTERRUPTED, Interruption
+from ..core.interruptions import INTERRUPTED, CampaignStop, Interruption
 from ..engine.checkpointers import create_checkpoint_tables, open_checkpointer
 from ..engine.components import build_components
 from ..engine.course_graph import build_course_graph
 from ..engine.states import NoProgress, ProgressEvents, RunContext
 from ..record.run_directory import RunDirectory
 from ..record.schema import SessionRecord
-from .courses import CampaignStop, run_course
+from .courses import run_course
 
 # Environment the workers need besides the offline settings (model cache, API keys stay per node).
 _PASSED_THROUGH = ("MUSPSY_SIM_CACHE",)

@@ -8,6 +8,7 @@ service is back or space is freed. Each error carries one line for the user nami
 from __future__ import annotations
 
 import errno
+import threading
 from pathlib import Path
 
 # The status of a course its infrastructure stopped (manifest.json): not failed, not a client outcome either;
@@ -23,6 +24,48 @@ _POSTGRES_DISK_FULL = "53100"
 
 class Interruption(RuntimeError):
     """The campaign's infrastructure stopped a course; ``resume`` finishes it. ``str()`` is the one line to show."""
+
+
+class Stopped(Interruption):
+    """A course stopped at its next turn because the campaign is stopping (Ctrl+C, or another course's
+    service or disk); its checkpoints hold every step before, so ``resume`` goes on from there."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class CampaignStop:
+    """Set once, by the first reason a campaign has to stop: the person running it pressed Ctrl+C, or a
+    course's infrastructure interrupted it (a service that stayed away, a full disk: it would stop every
+    other course too). Courses not yet started stay for ``resume``; running ones stop at their next turn.
+
+    Process-local: a copy in another process (a Ray worker's) is a fresh one, never set.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reason: str | None = None
+
+    def record(self, reason: str) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+
+    @property
+    def stopping(self) -> bool:
+        return self.reason is not None
+
+    def check(self) -> None:
+        """Raise ``Stopped`` when the campaign is stopping."""
+        if self.reason is not None:
+            raise Stopped(self.reason)
+
+    def __reduce__(self):
+        return (CampaignStop, ())
 
 
 class ServiceUnavailable(Interruption):

@@ -43,6 +43,7 @@ def build_session_graph(counselor: Counselor, client: Client, store: WatchedStor
         return _counselor_speaks(StateView(state), runtime, "closing")
 
     def _counselor_speaks(view: StateView, runtime: Runtime[RunContext], stage: str) -> dict:
+        runtime.context.stop.check()  # a stopping campaign (Ctrl+C, a service away) stops here, resumably
         context = view.counselor_context()
         seed = derive_seed(runtime.context.seed, context.client_id, context.session_index, len(view.turns), "counselor")
         if store is None:

@@ -20,6 +20,7 @@ from muspsy_sim.agents.counselor.base import SessionContext
 from muspsy_sim.scenarios.profile import CaseProfile
 
 from ..core.course import COURSE_DROPOUT, Dropout, SessionMemory, Week
+from ..core.interruptions import CampaignStop
 from ..core.questionnaires import Questionnaires
 from ..core.turns import Turn, TurnRating, turns_of
 from ..core.usage import UsageTable, table_of, usage_reducer
@@ -213,3 +214,4 @@ class RunContext:
     max_turns: int
     models: dict[str, str] = field(default_factory=dict)
     progress: ProgressEvents = field(default_factory=NoProgress)
+    stop: CampaignStop = field(default_factory=CampaignStop)  # checked before each counselor turn
