@@ -395,3 +395,25 @@ def test_a_model_turn_that_ignores_the_reference_earns_no_recall(profile):
     ignoring = consistency_metrics([session_one(), session_two(CHECK_IN),
                                     _referring_session(["s1:chunk1"], reply="Let us talk about your week.")], profile)
     assert ignoring[3].recall.recall_at_k is None and ignoring[3].recall.referred_items == 1
+
+
+FIXED = "I hear you, and I would like to understand more about that."
+
+
+def test_words_the_program_began_a_turn_with_are_never_the_models(profile):
+    """A model that says one sentence every turn is credited nothing for the program's words at the start of
+    its turn (``prefilled``): whatever they say, follow-up, references back and contradictions read its own."""
+    def prefilled(program_words: str, stage: str = "middle") -> dict:
+        return {**counselor(f"{program_words} {FIXED}", stage), "prefilled": program_words}
+
+    follow_up = "Last time we agreed you would write down one worrying thought each evening."
+    invented = "Last time we agreed on a sleep diary homework."
+    second = record(2, [counselor(FIXED, "opening"), client("It went okay."), prefilled(follow_up),
+                        client("Fine."), prefilled(invented), client("Ok."),
+                        prefilled("This week, try", "closing")])
+    metrics = consistency_metrics([session_one(), second], profile)[2]
+    assert metrics.followed_up_assignment == 0.0 and metrics.references_back == 0
+    assert metrics.contradictions == () and metrics.contradiction_rate == 0.0
+    # The same words as the model's own are credited (the check is not blind to them).
+    owned = record(2, [counselor(FIXED, "opening"), client("It went okay."), counselor(follow_up + " " + FIXED)])
+    assert consistency_metrics([session_one(), owned], profile)[2].followed_up_assignment == 1.0

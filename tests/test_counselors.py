@@ -6,7 +6,7 @@ from muspsy_sim.agents.counselor import SessionContext, build_counselor, resolve
 from muspsy_sim.agents.counselor.base import PromptRenderer
 from muspsy_sim.agents.counselor.muspsy import parse_memory_fields
 from muspsy_sim.agents.counselor.registry import UnknownCounselor, build_prompt_renderer
-from muspsy_sim.agents.llm import Sampling
+from muspsy_sim.agents.llm import FailedStep, Sampling
 from muspsy_sim.scenarios.loader import load_profile
 from muspsy_sim.simulation.core.course import SessionMemory
 from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn, RetrievedMemory
@@ -58,6 +58,44 @@ def test_closing_states_an_assignment():
     assert llm.prompts[-1][-1] == {"role": "assistant", "content": "This week, try"}
 
 
+FIXED = "I hear you, and I would like to understand more about that."
+
+
+def test_the_closing_prefix_is_recorded_as_the_programs_not_the_models():
+    # A model that says one sentence whatever it is asked ignores the prefill; the client hears the prefix
+    # joined in front of it, and the turn marks those words as the program's.
+    for scaffold, heard, prefilled in (("on", f"This week, try {FIXED}", "This week, try"), ("off", FIXED, None)):
+        counselor = build_counselor("muspsy", llm=RecordingModel(lambda messages: FIXED), sampling=Sampling(),
+                                    options={"scaffold": scaffold})
+        reply = counselor.respond(_context(), [ClientTurn(text="ok")], "closing", seed=3)
+        assert (reply.text, reply.source, reply.prefilled) == (heard, "model", prefilled)
+        turn = CounselorTurn(text=reply.text, stage="closing", source=reply.source, prefilled=reply.prefilled)
+        assert turn.own_text == FIXED
+        assert ("prefilled" in turn.to_dict()) == (prefilled is not None)
+    # A model that continues the prefill (the local engine): the same mark, its words after the prefix.
+    counselor, _, _ = _counselor("muspsy")
+    reply = counselor.respond(_context(), [ClientTurn(text="ok")], "closing", seed=3)
+    assert reply.prefilled == "This week, try" and reply.text.startswith("This week, try writing")
+
+
+def test_goal_is_the_first_line_with_words_and_a_bare_label_is_no_goal():
+    def goal_of(reply: str, scaffold: str = "on"):
+        llm = RecordingModel(lambda messages: reply)
+        counselor = build_counselor("muspsy", llm=llm, sampling=Sampling(), options={"scaffold": scaffold})
+        return counselor.plan_goal(_context(), seed=2), llm
+
+    goal, _ = goal_of("**Session goal:**\nHelp the client sleep through the night.")
+    assert (goal.text, goal.source) == ("Help the client sleep through the night.", "model")
+    goal, _ = goal_of("## Goal: Reduce worry about work deadlines")
+    assert (goal.text, goal.source) == ("Reduce worry about work deadlines", "model")
+    # A bare label is asked again; with the scaffold the template goal stands in, marked.
+    goal, llm = goal_of("**Session goal:**")
+    assert goal.source == "fallback" and len(llm.prompts) > 1 and goal.text.startswith("Review the last assignment")
+    # Without the scaffold there is no template goal: the step fails after the re-asks.
+    with pytest.raises(FailedStep, match="no goal"):
+        goal_of("Session goal:", scaffold="off")
+
+
 def test_no_memory_sees_nothing_from_earlier_sessions():
     counselor, llm, store = _counselor("no-memory")
     opening = counselor.respond(_context(), [], "opening", seed=1)
@@ -96,6 +134,28 @@ def test_memory_extraction_parses_labelled_lines_and_fills_gaps():
 def test_parse_memory_fields_tolerates_markup():
     text = "**Emotion and cognitive state:** anxious\n- [Counseling Assignments]: keep a diary\nSummary: ...\n"
     assert parse_memory_fields(text) == {"emotion_and_cognitive_state": "anxious", "counseling_assignments": "keep a diary"}
+
+
+def test_parse_memory_fields_reads_each_label_on_its_own_line():
+    # An empty label does not take the next labelled line as its value.
+    assert parse_memory_fields("Summary:\nSession goal: build trust") == {"session_goal": "build trust"}
+    # Its value may stand on the lines right below it, up to a blank line or the next label.
+    text = "Summary:\nThe client spoke of work.\nShe cried.\n\nstray line\nSession goal: build trust"
+    assert parse_memory_fields(text) == {"summary": "The client spoke of work. She cried.",
+                                         "session_goal": "build trust"}
+
+
+def test_parse_memory_fields_reads_numbered_and_bulleted_lists():
+    text = ("1. Emotion and cognitive state: sad\n2) **Counselor observations:** quiet\n"
+            "* Counseling assignments: a walk a day\n4. ### Session goal: trust\n- 5. Summary: short")
+    assert parse_memory_fields(text) == {
+        "emotion_and_cognitive_state": "sad", "counselor_observations": "quiet",
+        "counseling_assignments": "a walk a day", "session_goal": "trust", "summary": "short"}
+
+
+def test_parse_memory_fields_takes_none_and_na_for_no_value():
+    text = "Emotion and cognitive state: None.\nCounseling assignments: N/A.\nSummary: n/a\nSession goal: none"
+    assert parse_memory_fields(text) == {}
 
 
 def test_plugged_in_counselor_by_import_path_and_bad_paths():

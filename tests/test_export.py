@@ -96,8 +96,13 @@ def test_template_turns_are_exported_only_when_asked(run_and_prompts):
     asked = _export(run_dir, tmp / "asked.jsonl", "--format", "openai", "--task", "counseling", "--include-filled-in")
     check_ins = [r for r in asked if r["messages"][-1]["content"].startswith("Welcome back")]
     assert len(check_ins) == 6  # sessions 2 and 3 of three clients
-    assert len(asked) == len(default) + 6
+    # Every closing turn the program began with "This week, try" (9 sessions): its first words are no target.
+    closings = [r for r in asked if r["messages"][-1]["content"].startswith("This week, try")]
+    assert len(closings) == 9 and not [r for r in default if r["messages"][-1]["content"].startswith("This week")]
+    assert len(asked) == len(default) + 6 + 9
     assert not any(_is_inference_chat(r, seen) for r in check_ins)  # no model was asked for them
+    result = runner.invoke(app, ["export", str(run_dir), "--out", str(tmp / "x.jsonl"), "--task", "counseling"])
+    assert "9 prefilled closings" in result.output
 
 
 def test_sharegpt_and_round_trip(run_and_prompts):
@@ -185,7 +190,10 @@ def test_exports_of_other_counselors_are_what_that_counselor_saw(tmp_path, couns
     for row in rows:
         assert _is_inference_chat(row, seen), (row["task"], row["session_index"])
         checked[row["task"]] += 1
-    assert checked["memory"] == checked["goal"] == 4 and checked["counseling"] >= 8
+    closings = sum(1 for r in map(json.loads, (run_dir / "sessions.jsonl").read_text().splitlines())
+                   for t in r["turns"] if t.get("prefilled"))
+    assert closings == 4  # the program began each closing: left out of the default export
+    assert checked["memory"] == checked["goal"] == 4 and checked["counseling"] >= 4
 
 
 @pytest.fixture(scope="module")
@@ -240,14 +248,16 @@ def test_fallback_goals_and_filled_in_memories_are_left_out_unless_asked(risk_ru
 
 
 def _model_turns(run_dir) -> list[str]:
-    """The counselor turns the counselor's model wrote, in the run's records."""
+    """The counselor turns the counselor's model wrote alone, in the run's records."""
     return [t["text"] for record in map(json.loads, (run_dir / "sessions.jsonl").read_text().splitlines())
-            for t in record["turns"] if t["speaker"] == "counselor" and t["source"] == "model"]
+            for t in record["turns"] if t["speaker"] == "counselor" and t["source"] == "model"
+            and not t.get("prefilled")]
 
 
 def _scaffold_turns(run_dir) -> set[str]:
+    """The counselor turns the program wrote, or began (the closing prefix)."""
     return {t["text"] for record in map(json.loads, (run_dir / "sessions.jsonl").read_text().splitlines())
-            for t in record["turns"] if t["speaker"] == "counselor" and t["source"] != "model"}
+            for t in record["turns"] if t["speaker"] == "counselor" and (t["source"] != "model" or t.get("prefilled"))}
 
 
 @pytest.mark.parametrize("fmt,key,assistant,text", [("openai", "messages", "assistant", "content"),

@@ -4,7 +4,7 @@ tests/fixtures/legacy_default_sessions.jsonl is sessions.jsonl of the default ca
 with the test double in every role, as the code before issue 23 (and before the typed kernel, 2162a35) wrote
 it. The same campaign with the legacy preset must write the same records, apart from the time each model call
 took (``usage.*.seconds``) and the fields later issues added on purpose (``ADDED_TO_THE_SESSIONS``: issue 22's
-``store_returned`` and the appraisal's ``filled_in``), which must be there and be all that is new, and the
+``store_returned`` and the appraisal's ``filled_in``; the closing's ``prefilled``), which must be there and be all that is new, and the
 last bits of a retrieved record's distance (``CHANGED_BY_ISSUE_25``: MiniLM encodes each text on its own). Under the
 legacy preset nothing of issue 23 is written to a session record (no traits, no setback or sudden-gain flags).
 
@@ -95,6 +95,7 @@ def test_the_legacy_preset_writes_the_records_of_before(tmp_path, monkeypatch):
 ADDED_TO_THE_SESSIONS = {
     ".turns[*].store_returned",  # issue 22: the ids the memory store returned, as the engine saw them
     ".turns[*].appraisal.filled_in",  # issue 22: appraisal items filled in, not rated (none under rules)
+    ".turns[*].prefilled",  # the closing's words the program wrote (its "This week, try" prefix), marked
 }
 
 # Values issue 25 changed on purpose: MiniLM encodes each text on its own (a padded batch moved the last bits of a
@@ -123,7 +124,8 @@ CHANGED_BY_ISSUE_22 = {
 
 # What issue 22 adds to a metrics row: the scaffold's share beside the counselor metrics, the metrics left
 # out on purpose and why, and the share of counselor turns the program wrote.
-ADDED_TO_THE_METRICS = {".scaffold", ".left_out", ".metrics.scaffold_turn_share"}
+# Later: how the model took the closing prefix the program began its turn with.
+ADDED_TO_THE_METRICS = {".scaffold", ".left_out", ".metrics.scaffold_turn_share", ".closing_prefill"}
 
 # What later issues add to summary.json (* a client).
 ADDED_TO_THE_SUMMARY = {
@@ -141,6 +143,7 @@ ADDED_TO_THE_SUMMARY = {
       for path in CHANGED_BY_ISSUE_22 if path.startswith("metrics.")),
     ".metrics.contradiction_rate.scaffold", ".metrics.recall_at_k.scaffold", ".metrics.scaffold_turn_share",
     ".left_out_sessions",
+    ".prefilled_closings",  # the closings the program began with its prefix, by how the model took it
 }
 
 

@@ -43,6 +43,17 @@ def test_model_strings_are_checked():
             servable(ModelSpec.parse(bad))
 
 
+def test_the_json_only_script_and_its_model_string_are_one_name():
+    """The test double's script and the model string that names it: one derived from the other, not two
+    constants of one name and different values."""
+    from muspsy_sim.agents.llm import spec
+
+    model = ModelSpec.parse(spec.JSON_ONLY_MODEL)
+    assert (model.provider, model.name) == (spec.TEST_DOUBLE, spec.JSON_ONLY_SCRIPT)
+    assert spec.JSON_ONLY_SCRIPT in spec.TEST_DOUBLE_SCRIPTS
+    assert not model.offers_likelihoods and ModelSpec.parse("testdouble/scripted").offers_likelihoods
+
+
 def test_local_model_strings_resolve_alias_gguf_file_and_hf_directory(tmp_path):
     embedded = resolve_local_model(EMBEDDED_MODEL)
     assert (embedded.directory / embedded.gguf_file).is_file()

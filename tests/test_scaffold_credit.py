@@ -64,6 +64,30 @@ def test_a_model_that_writes_nothing_useful_is_credited_nothing_the_template_did
     followed = summary["metrics"]["followed_up_assignment"]
     assert followed["mean"] == 0.0 and followed["scaffold"] == {"mean": 1.0, "n": 2}
     assert "followed_up_assignment: 0.00 (model), scaffold 1.00" in " ".join(printed.split())
+    # The model ignored the closing prefill: the client heard the prefix joined in front of its sentence,
+    # the turn marks those words as the program's, and eval counts it.
+    closings = [t for r in records for t in r["turns"] if t["speaker"] == "counselor" and t["stage"] == "closing"]
+    assert len(closings) == 4
+    assert all(t["text"] == f"This week, try {SENTENCE}" and t["prefilled"] == "This week, try" for t in closings)
+    assert all(row["closing_prefill"] == "joined" for row in rows.values())
+    assert summary["prefilled_closings"] == {"joined": 4}
+    assert "Closing turns the program began with its prefix (4 joined" in " ".join(printed.split())
+
+
+def test_the_judge_reads_the_models_words_of_a_turn_the_program_began():
+    from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn
+    from muspsy_sim.simulation.evaluation.run_eval import PREFILL_MASK, closing_prefill, judged_turns
+
+    joined = CounselorTurn(text=f"This week, try {SENTENCE}", stage="closing", source="model",
+                           prefilled="This week, try")
+    turns = [ClientTurn(text="ok"), joined]
+    assert judged_turns(turns)[-1].text == f"{PREFILL_MASK} {SENTENCE}"
+    assert "This week, try" not in judged_turns(turns)[-1].text
+    assert closing_prefill(turns) == "joined"
+    continued = joined.model_copy(update={"text": "This week, try a short walk each day."})
+    assert closing_prefill([continued]) == "continued"
+    assert judged_turns([continued])[0].text == f"{PREFILL_MASK} a short walk each day."
+    assert closing_prefill([ClientTurn(text="ok"), CounselorTurn(text=SENTENCE, source="model")]) is None
 
 
 def test_scaffold_off_the_opening_is_the_models_and_missing_memory_stays_missing(make_config, tmp_path):
@@ -74,6 +98,7 @@ def test_scaffold_off_the_opening_is_the_models_and_missing_memory_stays_missing
         assert all(t["source"] == "model" for t in record["turns"] if t["speaker"] == "counselor")
         memory = record["memory"]
         assert memory["filled_in"] == []
+        assert not [t for t in record["turns"] if "prefilled" in t]  # its closing is the model's own
         assert memory["counseling_assignments"] == "" and memory["session_goal"] == "" and memory["summary"] == ""
         assert record["goal_source"] == "model"
         if record["session_index"] == 2:

@@ -51,6 +51,8 @@ class CounselorReply:
     completions: list[Completion] = field(default_factory=list)
     safety: SafetyStep | None = None  # a safety turn's reason and elements (agents.counselor.safety)
     ends_session: bool = False  # the counselor closes the session with this turn (no client reply follows)
+    # The words at the start of ``text`` the program wrote (the scaffold's closing prefix); None: the counselor's all.
+    prefilled: str | None = None
 
 
 @dataclass(frozen=True)

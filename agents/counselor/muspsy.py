@@ -10,8 +10,10 @@ files, so a model trained on it sees at inference what it was trained on.
 The small-model scaffold (``scaffold``, on by default; ``counselor_options: {scaffold: off}`` turns it
 off): from session 2 the opening checks in on the last assignment from a template
 (``opening_checkin.txt``, turn source "template"); the closing turn is prefilled with "This week, try"
-(joined on when the model ignores the prefill); memory fields the model left out are filled in from the
-session record (listed in ``filled_in``); too short a goal becomes a template goal (source "fallback").
+(joined on when the model ignores the prefill), and the turn records those words as the program's
+(``prefilled``: scores read only the model's part); memory fields the model left out are filled in from the
+session record (listed in ``filled_in``); too short a goal (or only a "Session goal:" label, once asked
+again) becomes a template goal (source "fallback").
 Off, the model does all of it alone: its own opening, its own closing, a missing memory field stays
 missing (the next session plans from what the model extracted) and its goal stands as it wrote it.
 Safety steps (``safety``) are separate and stay, marked, either way.
@@ -103,14 +105,19 @@ class MusPsyCounselor:
     # -- the three tasks ------------------------------------------------------
     def plan_goal(self, context: SessionContext, seed: int) -> PlannedGoal:
         prompt = self.goal_prompt(context)
+
+        def problem(text: str) -> str | None:
+            return words_problem(text) or (None if goal_text(text) else "no goal (only a label or markup)")
+
+        # A reply with words but no goal (a bare "Session goal:" label) is asked again; the scaffold then
+        # takes it as too short a goal (the template goal below), without the scaffold the step fails.
         completions = complete_checked(
             self.llm, [{"role": "user", "content": prompt}], self._sampling_for(seed, self.goal_max_tokens),
-            step="goal", check=lambda text: words_problem(clean_utterance(text.split("\n")[0])))
-        goal = clean_utterance(completions[-1].text.split("\n")[0])
-        goal = re.sub(r"^(session\s+)?goal\s*:\s*", "", goal, flags=re.IGNORECASE).strip()
+            step="goal", check=problem, salvage=lambda text: self.scaffold and not words_problem(text))
+        goal = goal_text(completions[-1].text)
         if len(goal) >= 12 or (not self.scaffold and goal):
             return PlannedGoal(first_sentences(goal, 2)[:300], "model", completions)
-        # Words, but too few to steer a session: the documented small-model safeguard.
+        # No goal, or too few words to steer a session: the documented small-model safeguard.
         return PlannedGoal(self._fallback_goal(context), "fallback", completions)
 
     def _fallback_goal(self, context: SessionContext) -> str:
@@ -139,14 +146,16 @@ class MusPsyCounselor:
         query = last_client_text(turns, context.goal)
         retrieved = self._recall(context, query)
         messages = self.counseling_messages(context, turns, stage, self.recalled_text(retrieved))
-        prefilled = self.scaffold and stage == "closing"
-        if prefilled:
-            messages.append({"role": "assistant", "content": HOMEWORK_PREFIX})
+        prefill = HOMEWORK_PREFIX if self.scaffold and stage == "closing" else None
+        if prefill:
+            messages.append({"role": "assistant", "content": prefill})
         completions = complete_checked(self.llm, messages, self._sampling_for(seed), step=f"{stage} turn",
                                        check=lambda text: words_problem(clean_utterance(text)))
         text = clean_utterance(completions[-1].text)
-        if prefilled and not text.lower().startswith(HOMEWORK_PREFIX.lower()):
-            text = f"{HOMEWORK_PREFIX} {text}"
+        if prefill and not text.lower().startswith(prefill.lower()):
+            # The client hears the prefix with the model's words (a local model continues it; an API model
+            # may ignore it and write a turn of its own): the prefix is the program's, marked as such.
+            return CounselorReply(f"{prefill} {text}", retrieved, "model", completions, prefilled=prefill)
         return CounselorReply(text, retrieved, "model", completions)
 
     def counseling_messages(self, context: SessionContext, turns: Sequence[Turn], stage: Stage,
@@ -236,6 +245,21 @@ class MusPsyCounselor:
         return Sampling(**{**sampling.__dict__, "seed": seed})
 
 
+_MARKUP = re.compile(r"[*#`_]+")
+_GOAL_LABEL = re.compile(r"^[\s\-•>]*(?:(?:session|the)\s+)?goal\s*:\s*", re.IGNORECASE)
+
+
+def goal_text(text: str) -> str:
+    """The goal in a model's goal-planning reply: its first line with words once markdown (``*``, ``#``, ...),
+    a list bullet and a "(Session) goal:" label are taken off ("" when no line has any: a bare label).
+    The goal step checks the reply with it and records what it returns, so the two cannot disagree."""
+    for line in text.split("\n"):
+        goal = _GOAL_LABEL.sub("", _MARKUP.sub("", clean_utterance(line))).strip()
+        if not words_problem(goal):
+            return goal
+    return ""
+
+
 def scaffold_switch(value: bool | str) -> bool:
     """The ``scaffold`` option: on/off (YAML reads a bare on/off as true/false; the words are taken too)."""
     if isinstance(value, bool):
@@ -245,19 +269,52 @@ def scaffold_switch(value: bool | str) -> bool:
     raise TypeError(f"option 'scaffold' must be on or off, got {value!r}")
 
 
-# What a model writes for a field it has nothing for.
-_EMPTY = {"", "none", "n/a", "...", "-", "unknown"}
+# What a model writes for a field it has nothing for (a trailing period aside).
+_EMPTY = {"", "none", "n/a", "na", "...", "-", "unknown"}
+
+
+def _empty(value: str) -> bool:
+    return value.lower().rstrip(".").strip() in _EMPTY
 
 
 def parse_memory_fields(text: str) -> dict[str, str]:
-    """Pick the labelled lines out of a model's memory extraction, tolerating markup and order."""
-    fields: dict[str, str] = {}
+    """Pick the labelled lines out of a model's memory extraction, tolerating markup, list numbers and order.
+
+    A label is read on its own line only ("1. **Summary:** ..." or "- [Summary]: ..."); a label left
+    empty takes the unlabelled lines right below it ("Summary:" then the summary), never the next
+    labelled line. "None", "N/A" and the like are no value.
+    """
     labels = "|".join(re.escape(label) for label in MEMORY_LABELS)
-    pattern = re.compile(rf"^[\s*#\-\[\]]*({labels})[\s*\]:]*:?\s*(.*)$", re.IGNORECASE | re.MULTILINE)
+    # [ \t], not \s: a match never runs on into the next line.
+    pattern = re.compile(rf"^[ \t]*(?:[-*+•][ \t]+)?(?:\d+[.)][ \t]*)?[ \t*#\-\[\]_]*({labels})[ \t*_\]:]*(.*)$",
+                         re.IGNORECASE)
     by_lower = {label.lower(): name for label, name in MEMORY_LABELS.items()}
-    for match in pattern.finditer(text):
+    fields: dict[str, str] = {}
+    pending: tuple[str, list[str]] | None = None  # an empty label, and the lines below it so far
+
+    def settle() -> None:
+        if pending is not None:
+            name, lines = pending
+            value = " ".join(lines)
+            if name not in fields and not _empty(value):
+                fields[name] = value[:500]
+
+    for line in text.splitlines():
+        match = pattern.match(line)
+        if match is None and pending is not None and line.strip():
+            pending[1].append(line.strip().strip("*_").strip())
+            continue
+        settle()
+        pending = None  # a label or a blank line ends what an empty label takes
+        if match is None:
+            continue
         name = by_lower[match.group(1).lower()]
-        value = match.group(2).strip().strip("*").strip()
-        if value.lower() not in _EMPTY and name not in fields:
+        value = match.group(2).strip().strip("*_").strip()
+        if name in fields:
+            continue
+        if not value:
+            pending = (name, [])
+        elif not _empty(value):
             fields[name] = value[:500]
+    settle()
     return fields

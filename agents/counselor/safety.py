@@ -94,4 +94,5 @@ def check_in_turn(context: SessionContext, text: str, base: CounselorReply | Non
     step = SafetyStep(reason="follow_up", elements=["check_safety"])
     if base is None:
         return CounselorReply(f"Welcome back, {context.profile.pseudonym}. {text}", [], "safety", [], step)
-    return CounselorReply(f"{base.text} {text}", base.retrieved, base.source, base.completions, step)
+    return CounselorReply(f"{base.text} {text}", base.retrieved, base.source, base.completions, step,
+                          prefilled=base.prefilled)

@@ -6,11 +6,11 @@ Floors, top to bottom (each imports only those below it):
   (``complete_checked``: re-ask, then fail the step) wrap any ``LanguageModel``;
 - ``routing`` (``LiteLLMModel``: a model spec through ``litellm.completion``, with retries and a
   fallback) and ``choice_scoring`` (how it picks one of fixed options, alone or for a set of items);
-- ``spec`` (``ModelSpec``: the model string, parsed once and checked);
 - ``providers/`` (this project's LiteLLM providers: ``local``, ``testdouble``, ``faulty``);
 - ``local/`` (the in-process inference engine behind ``local/...``);
-- ``interface`` (``LanguageModel``, ``Completion``, ``Sampling``, ...) and ``environment``
-  (offline process settings), below everything.
+- ``interface`` (``LanguageModel``, ``Completion``, ``Sampling``, ...), ``spec`` (``ModelSpec``: the model
+  string parsed once into a value, its syntax only; whether it can be served is asked in
+  ``routing.servable``) and ``environment`` (offline process settings), below everything.
 
 Agents and the simulation import what they use from here.
 """

@@ -22,8 +22,9 @@ LOCAL = "local"
 TEST_DOUBLE = "testdouble"
 FAULTY = "faulty"
 # The test double's scripts; "json-only" stands in for an API model without log-probabilities.
-TEST_DOUBLE_SCRIPTS = frozenset({"scripted", "slow", "poor-counselor", "json-only"})
-JSON_ONLY = f"{TEST_DOUBLE}/json-only"
+JSON_ONLY_SCRIPT = "json-only"
+TEST_DOUBLE_SCRIPTS = frozenset({"scripted", "slow", "poor-counselor", JSON_ONLY_SCRIPT})
+JSON_ONLY_MODEL = f"{TEST_DOUBLE}/{JSON_ONLY_SCRIPT}"  # the model string of that script
 # Providers that answer in this process (no server between): they score exactly the given options.
 IN_PROCESS = frozenset({LOCAL, TEST_DOUBLE})
 
@@ -72,4 +73,4 @@ class ModelSpec:
         is asked of the server (``choice_scoring``).
         """
         serving = self.serving
-        return serving.provider in IN_PROCESS and serving.text != JSON_ONLY
+        return serving.provider in IN_PROCESS and serving.text != JSON_ONLY_MODEL

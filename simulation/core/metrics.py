@@ -94,6 +94,10 @@ class SessionMetrics(Value):
     left_out: dict[str, str] = Field(
         default_factory=dict, description="Metrics set to None on purpose, and why (e.g. the outcomes of a session "
         "whose client moved on filled-in appraisal answers).")
+    closing_prefill: str | None = Field(
+        default=None, description="Written only when the program began the session's closing turn (the scaffold's "
+        "prefix, CounselorTurn.prefilled): continued (the model went on from the prefix) or joined (the model "
+        "wrote a turn of its own, the program put the prefix in front of it).")
     # Written only for a session a person played as the client (practice --as client).
     client: str | None = Field(default=None, description="human: a person played the client (absent: the simulated client).")
     rater: str | None = Field(default=None, description="The person who played the client.")
@@ -204,6 +208,9 @@ class CampaignSummary(Value):
     sessions_with_contradictions: list[SessionContradictions] = Field(default_factory=list)
     unhandled_risk_disclosures: list[UnhandledDisclosure] = Field(default_factory=list)
     left_out_sessions: list[LeftOutSession] = Field(default_factory=list, description="Sessions with metrics left out, and why.")
+    prefilled_closings: dict[str, int] = Field(
+        default_factory=dict, description="Closing turns the program began with the scaffold's prefix, by how the "
+        "model took it (SessionMetrics.closing_prefill): continued, joined. Scores read only the model's words.")
     note: str = NOTE
     self_report_agreement: SelfReportAgreement = Field(default_factory=SelfReportAgreement)
 

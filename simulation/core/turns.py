@@ -88,9 +88,10 @@ class TurnState(FullyWritten):
 
 class CounselorTurn(FullyWritten):
     """A counselor turn. ``safety`` is written only for a turn that is (or includes) a safety step,
-    ``store_returned`` only when the engine watched a memory store."""
+    ``store_returned`` only when the engine watched a memory store, ``prefilled`` only when the program
+    wrote the turn's first words."""
 
-    model_config = ConfigDict(frozen=True, json_schema_extra=not_required("safety", "store_returned"))
+    model_config = ConfigDict(frozen=True, json_schema_extra=not_required("safety", "store_returned", "prefilled"))
 
     speaker: Literal["counselor"] = "counselor"
     text: str
@@ -102,12 +103,23 @@ class CounselorTurn(FullyWritten):
         "engine saw them (the counselor cannot write them; retrieval recall is computed from these). None: not "
         "recorded (a run without a memory store, or an older run).")
     safety: SafetyStep | None = None
+    prefilled: str | None = Field(
+        default=None, description="The words at the start of `text` that the program wrote, not the counselor's "
+        "model (the scaffold's closing prefix, \"This week, try\"): the client heard them, no score credits them "
+        "to the model (`own_text`). None: the counselor wrote all of `text`.")
+
+    @property
+    def own_text(self) -> str:
+        """What the counselor itself said: ``text`` without the program's words at its start (``prefilled``)."""
+        if self.prefilled and self.text.startswith(self.prefilled):
+            return self.text[len(self.prefilled):].lstrip()
+        return self.text
 
     # No return annotation: the serialization schema stays this model's own.
     @model_serializer(mode="wrap")
     def _omit_missing_safety(self, handler):
         data = handler(self)
-        for key in ("safety", "store_returned"):
+        for key in ("safety", "store_returned", "prefilled"):
             if key in data and data[key] is None:
                 del data[key]
         return data

@@ -55,7 +55,8 @@ def build_session_graph(counselor: Counselor, client: Client, store: WatchedStor
         # Ending early is the counselor's choice in a regular turn; the closing turn ends anyway.
         ends = stage != "closing" and reply.ends_session
         turn = CounselorTurn(text=reply.text, stage="closing" if ends else stage, source=reply.source,
-                             retrieved=reply.retrieved, store_returned=returned, safety=reply.safety)
+                             retrieved=reply.retrieved, store_returned=returned, safety=reply.safety,
+                             prefilled=reply.prefilled)
         update = {"turns": [turn.to_dict()], "usage": usage_update("counselor", reply.completions)}
         if ends:
             update["ended_by"] = "counselor"

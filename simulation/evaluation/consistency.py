@@ -19,7 +19,9 @@ and returns, per ``session_index``, a ``SessionConsistency`` with the metrics be
 credited to whoever wrote the counselor turns it looks at: the metrics over the turns the
 counselor's model wrote, and beside them (``scaffold()``) the same over the turns the program
 wrote (``core.turns.by_scaffold``: the session-2+ template check-in, safety steps, fallback
-turns), which never count as the model's. Every check is
+turns), which never count as the model's. A turn the program began (``CounselorTurn.prefilled``: the
+scaffold's closing prefix "This week, try") is checked on the model's words only (``own_text``); the
+ground truth, the assignment the client heard, is the whole turn. Every check is
 a plain lexical heuristic, deliberately simple so that its errors are easy to see (the cue
 phrases quoted below are the named patterns of ``agents/reference_cues.py``; the text
 comparison, ``content_words`` and ``overlap``, is described in ``ground_truth.py``).
@@ -148,8 +150,8 @@ def _counselor_indices(turns: list[Turn]) -> list[int]:
 def _follow_up(turns: list[Turn], indices: list[int], assignment: list[str], said: list[set[str]]) -> int | None:
     """The first counselor turn at ``indices`` that takes up ``assignment`` (see the module notes), or None."""
     for index in indices:
-        text = turns[index].text
-        before = said + [content_words(t.text) for t in turns[:index] if isinstance(t, CounselorTurn)]
+        text = turns[index].own_text
+        before = said + [content_words(t.own_text) for t in turns[:index] if isinstance(t, CounselorTurn)]
         if repeats(text, before):
             continue
         score = best_overlap(assignment, text)
@@ -163,7 +165,7 @@ def _said_before_its_close(record: SessionRecord | None, follow_ups: set[int]) -
     aside (a check-in on the same homework two weeks running is a follow-up both times, not a repeat)."""
     if record is None:
         return []
-    return [content_words(t.text) for i, t in enumerate(record.turns)
+    return [content_words(t.own_text) for i, t in enumerate(record.turns)
             if isinstance(t, CounselorTurn) and t.stage != "closing" and i not in follow_ups]
 
 
@@ -312,7 +314,8 @@ def consistency_metrics(records: list[SessionRecord], profile: CaseProfile, *, c
         client_said = set(client_said_before)
         counselor_turns = _counselor_indices(turns)
         for index, turn in enumerate(turns):
-            text = turn.text
+            # A counselor turn is checked on what its author wrote: not the program's prefilled words.
+            text = turn.own_text if isinstance(turn, CounselorTurn) else turn.text
             if isinstance(turn, CounselorTurn):
                 for evidence in _wrong_names(text, pseudonym) if pseudonym else []:
                     contradictions.append(Contradiction(turn_index=index, kind="wrong_name", evidence=evidence))
@@ -335,10 +338,10 @@ def consistency_metrics(records: list[SessionRecord], profile: CaseProfile, *, c
             followed_up_assignment=followed,
             recall=recall,
             contradiction_rate=_rate(flagged, model),
-            references_back=sum(1 for i in model if refers_back(turns[i].text)),
+            references_back=sum(1 for i in model if refers_back(turns[i].own_text)),
             contradictions=tuple(contradictions),
             scaffold_followed_up=scaffold_followed,
             scaffold_contradiction_rate=_rate(flagged, program),
-            scaffold_references_back=sum(1 for i in program if refers_back(turns[i].text)) if program else None,
+            scaffold_references_back=sum(1 for i in program if refers_back(turns[i].own_text)) if program else None,
         )
     return results

@@ -49,6 +49,10 @@ def credit_lines(summary: CampaignSummary) -> list[str]:
              for name in CREDITED if (entry := summary.metrics.get(name)) is not None and entry.scaffold is not None
              and not entry.not_applicable]
     lines = ["Credited to the counselor's model, the scaffold's share beside: " + "; ".join(parts) + "."] if parts else []
+    if summary.prefilled_closings:
+        counts = ", ".join(f"{count} {how}" for how, count in summary.prefilled_closings.items())
+        lines.append(f"Closing turns the program began with its prefix ({counts}; joined: the model ignored it): "
+                     "scored on the model's words only.")
     for left in summary.left_out_sessions:
         lines.append(f"Left out of the scores: client {left.client_id}, session {left.session_index}: "
                      f"{', '.join(left.metrics)}, because {left.reason}.")

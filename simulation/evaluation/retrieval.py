@@ -120,8 +120,8 @@ def session_recall(record: SessionRecord, earlier: dict[int, SessionRecord], pla
         reply = turns[at]
         items += len(referred)
         referring += 1
-        before = said + [content_words(t.text) for t in turns[:at] if isinstance(t, CounselorTurn)]
-        if repeats(reply.text, before):
+        before = said + [content_words(t.own_text) for t in turns[:at] if isinstance(t, CounselorTurn)]
+        if repeats(reply.own_text, before):
             continue
         if reply.store_returned is None:
             reported = True
@@ -129,8 +129,9 @@ def session_recall(record: SessionRecord, earlier: dict[int, SessionRecord], pla
         else:
             returned = set(reply.store_returned)
         returned &= store.keys()
+        reply_text = reply.own_text  # the counselor's words, not the program's prefilled start of them
         taken = [held for fact, held in referred
-                 if refers_back(reply.text) or (fact is not None and overlap(fact, reply.text) >= REFERS_TO_FACT)]
+                 if refers_back(reply_text) or (fact is not None and overlap(fact, reply_text) >= REFERS_TO_FACT)]
         author = tally["scaffold" if by_scaffold(reply) else "model"]
         author[0] += sum(1 for held in taken if held & returned)
         author[1] += len(taken)

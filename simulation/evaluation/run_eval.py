@@ -7,8 +7,10 @@ version are kept, so re-running only scores what is new.
 Counselor metrics credit the counselor's model: consistency and recall are computed over the
 turns it wrote (``consistency``, ``retrieval``), and the judge reads the transcript with the
 turns the program wrote (template, safety, fallback: ``core.turns.by_scaffold``) masked, marked
-as not the counselor's. What the scaffold did goes beside them, in the row's ``scaffold``; the
-row's ``scaffold_turn_share`` says how much of what the client heard the program wrote.
+as not the counselor's, and the words the program began a model's turn with (``CounselorTurn.prefilled``,
+the scaffold's closing prefix) marked in place of them. What the scaffold did goes beside them, in the
+row's ``scaffold``; the row's ``scaffold_turn_share`` says how much of what the client heard the program
+wrote, its ``closing_prefill`` how the model took the prefix (the summary counts them).
 
 A session a person played as the client (``client: human``) is scored on their own answers and
 ratings: the state metrics (distress, trust) are not applicable (a person has no simulated state),
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -151,12 +153,14 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
                 metrics.update(rated)
                 not_applicable += STATE_METRICS
                 person = {"client": record.client, "rater": record.rater, "turn_ratings": ratings}
+            prefill = closing_prefill(record.turns)
             row = SessionMetrics(
                 run=run.name, client_id=client_id, session_index=index, seed=record.seed, counselor=record.counselor,
                 models=record.models, metrics=metrics, consistency=checks.detail(), risk=risk,
                 answers=answer_coverage(record), left_out=left_out,
                 scaffold={**checks.scaffold(), **{k: v for k, v in program_risk.items() if k != "risk_disclosed"}},
-                **({"not_applicable": not_applicable} if not_applicable else {}), **person)
+                **({"not_applicable": not_applicable} if not_applicable else {}),
+                **({"closing_prefill": prefill} if prefill else {}), **person)
             if judge is not None:
                 info, scores = _judge_scores(judge, record, profiles[client_id].pseudonym,
                                              previous_rows.get((client_id, index)),
@@ -193,10 +197,36 @@ def scaffold_turn_share(turns: list[Turn]) -> float | None:
     return round(sum(1 for t in counselor if by_scaffold(t)) / len(counselor), 4) if counselor else None
 
 
+# What the judge reads in place of the words the program began a model's turn with (the closing prefix).
+PREFILL_MASK = "[the program began this turn; the counselor's words follow]"
+
+
 def judged_turns(turns: list[Turn]) -> list[Turn]:
-    """The transcript the judge reads: the counselor turns the program wrote masked (``SCAFFOLD_MASK``)."""
-    return [t.model_copy(update={"text": SCAFFOLD_MASK}) if isinstance(t, CounselorTurn) and by_scaffold(t) else t
-            for t in turns]
+    """The transcript the judge reads: the counselor turns the program wrote masked (``SCAFFOLD_MASK``), and
+    the words it began a model's turn with (``prefilled``) replaced by ``PREFILL_MASK``: the model's words only."""
+    def judged(turn: Turn) -> Turn:
+        if not isinstance(turn, CounselorTurn):
+            return turn
+        if by_scaffold(turn):
+            return turn.model_copy(update={"text": SCAFFOLD_MASK})
+        if turn.prefilled:
+            return turn.model_copy(update={"text": f"{PREFILL_MASK} {turn.own_text}"})
+        return turn
+
+    return [judged(turn) for turn in turns]
+
+
+def closing_prefill(turns: list[Turn]) -> str | None:
+    """How the model took the program's closing prefix (``CounselorTurn.prefilled``), None when no turn has one.
+
+    "joined" when the model's words read as a turn of their own (they begin with a capital letter: the model
+    ignored the prefix, as an API model may, and the program put it in front); "continued" otherwise (the
+    model went on from the prefix, as the local engine does). A heuristic on the text, easy to check by eye.
+    """
+    prefilled = [t for t in turns if isinstance(t, CounselorTurn) and t.prefilled]
+    if not prefilled:
+        return None
+    return "joined" if prefilled[-1].own_text[:1].isupper() else "continued"
 
 
 def _judge_scores(judge: Judge, record: SessionRecord, pseudonym: str, previous_row: SessionMetrics | None,
@@ -207,7 +237,7 @@ def _judge_scores(judge: Judge, record: SessionRecord, pseudonym: str, previous_
     the model wrote no counselor turn is not judged (every rating None).
     """
     described = judge.describe()
-    described["transcript"] += "; turns the program wrote masked"
+    described["transcript"] += "; turns the program wrote masked; its prefilled words marked"
     before = previous_row.judge if previous_row is not None else None
     # Scores of the same judge (model, prompt version, transcript cut) are kept; any other is scored again.
     if before is not None and all(getattr(before, key) == value for key, value in described.items()):
@@ -283,6 +313,7 @@ def summarize(rows: list[SessionMetrics], planned_sessions: int, judge: dict | N
             LeftOutSession(client_id=r.client_id, session_index=r.session_index, metrics=list(r.left_out),
                            reason="; ".join(dict.fromkeys(r.left_out.values())))
             for r in rows if r.left_out],
+        prefilled_closings=dict(sorted(Counter(r.closing_prefill for r in rows if r.closing_prefill).items())),
         note=NOTE,
     )
 

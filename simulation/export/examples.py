@@ -13,7 +13,9 @@ target was filled in by the program: a counselor turn from a template (the
 session-2+ check-in), a safety step or check-in (``source`` safety, or any turn
 with a ``safety`` record), a fallback turn, a fallback goal (``goal_source``
 fallback), or a memory with fields listed in ``filled_in``. No model was asked
-for these, so there is no inference chat to pair them with. ``include_filled_in``
+for these, so there is no inference chat to pair them with. A closing turn the program began
+(``prefilled``: the scaffold's prefix "This week, try") is left out too: its first words are the
+program's, and the chat without the prefix is not the one the model continued. ``include_filled_in``
 exports them too (they keep the chat the counselor would have sent). Earlier
 turns, whatever made them, stay in the chat: the counselor saw them.
 
@@ -44,7 +46,8 @@ from ..core.turns import CounselorTurn, RetrievedMemory, Turn, by_scaffold
 TASKS = ("memory", "goal", "counseling")
 # Counselor turn sources the program fills in; every other source (model, reference, human, ...) wrote its turn.
 PROGRAM_SOURCES = {"template": "template turns", "safety": "safety turns", "fallback": "fallback turns"}
-LEFT_OUT = (*PROGRAM_SOURCES.values(), "fallback goals", "filled-in memories")
+PREFILLED = "prefilled closings"  # model turns the program began (CounselorTurn.prefilled)
+LEFT_OUT = (*PROGRAM_SOURCES.values(), PREFILLED, "fallback goals", "filled-in memories")
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ def alternating(turns: Sequence[Turn]) -> list[Turn]:
             update = {"text": f"{merged[-1].text} {turn.text}"}
             if isinstance(turn, CounselorTurn) and by_scaffold(turn) and not by_scaffold(merged[-1]):
                 update.update(source=turn.source, safety=turn.safety)
+            elif isinstance(turn, CounselorTurn) and turn.prefilled:
+                update["prefilled"] = turn.prefilled  # the program's words now inside it: not the model's alone
             merged[-1] = merged[-1].model_copy(update=update)
         else:
             merged.append(turn)
@@ -94,10 +99,10 @@ def alternating(turns: Sequence[Turn]) -> list[Turn]:
 
 
 def filled_in(turn: CounselorTurn) -> str | None:
-    """What kind of program text a counselor turn is (one of ``LEFT_OUT``), or None for a model's turn."""
+    """What kind of program text a counselor turn is or holds (one of ``LEFT_OUT``), or None for a model's turn."""
     if turn.safety is not None:
         return "safety turns"  # a safety step, or an opening with a safety check-in
-    return PROGRAM_SOURCES.get(turn.source or "")
+    return PROGRAM_SOURCES.get(turn.source or "") or (PREFILLED if turn.prefilled else None)
 
 
 def session_examples(session: Session, earlier: list[Session], counselor: PromptRenderer,

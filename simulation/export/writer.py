@@ -1,7 +1,7 @@
 """`run_sim.py export`: filter sessions, render examples, drop duplicates, split by client, write JSONL.
 
-Examples whose target the program filled in (template and safety turns, fallback goals,
-memories with filled-in fields) are left out unless ``include_filled_in``; the report
+Examples whose target the program filled in (template and safety turns, closing turns it began,
+fallback goals, memories with filled-in fields) are left out unless ``include_filled_in``; the report
 counts them by kind (``examples.LEFT_OUT``). ``form`` "session" writes the counseling task as one
 example per session (``examples.session_example``) instead of one per counselor turn; the report
 counts the messages to learn (``trained``) and the trainers' settings that honour the ``weight``

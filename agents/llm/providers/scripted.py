@@ -17,14 +17,13 @@ import json
 import re
 import time
 
-from ..spec import TEST_DOUBLE, TEST_DOUBLE_SCRIPTS
+from ..spec import JSON_ONLY_SCRIPT, TEST_DOUBLE, TEST_DOUBLE_SCRIPTS
 from .responses import ChatResponse, fill_model_response
 
 # The scripts (``spec.TEST_DOUBLE_SCRIPTS``): "scripted" answers from the prompt's own content; "slow" answers
 # like it after a short pause, so tests can interrupt a run mid-session; "poor-counselor" speaks as a
 # counselor who ignores the client and hands out generic advice; "json-only" stands in for an API model:
-# no log-probabilities, so options are chosen by JSON answers.
-JSON_ONLY = "json-only"
+# no log-probabilities, so options are chosen by JSON answers (``spec.JSON_ONLY_SCRIPT``).
 _SLOW_SECONDS = 0.05
 
 
@@ -245,7 +244,7 @@ def scripted_answer(script: str, messages: list[dict], params: dict) -> ChatResp
     """The double's answer to one request (``params``: the request's sampling and scoring fields)."""
     if script not in TEST_DOUBLE_SCRIPTS:
         raise ValueError(f"unknown test double script '{script}'")
-    if params.get("logprobs") and script != JSON_ONLY:
+    if params.get("logprobs") and script != JSON_ONLY_SCRIPT:
         return ChatResponse.of_logprobs(scripted_logprobs(messages, int(params.get("top_logprobs") or 20)),
                                         f"{TEST_DOUBLE}/{script}", prompt_tokens=1)
     text = scripted_json_answer(messages) if asks_for_json(messages) else scripted_reply(messages, script)
