@@ -395,3 +395,17 @@ def test_a_model_turn_that_ignores_the_reference_earns_no_recall(profile):
     ignoring = consistency_metrics([session_one(), session_two(CHECK_IN),
                                     _referring_session(["s1:chunk1"], reply="Let us talk about your week.")], profile)
     assert ignoring[3].recall.recall_at_k is None and ignoring[3].recall.referred_items == 1
+
+
+def test_a_sentence_the_program_appended_to_a_client_turn_refers_to_nothing(profile):
+    """Recall asks what the client's own words refer to: the sentence the program appended to them (``added``)
+    is what the counselor heard, but no reference of the client's."""
+    appended = "There is something I have not told you. I still check my children's breathing at night."
+    said_by_client = "I am not sure."
+    third = _session_three(["s1:chunk1"], f"{said_by_client} {appended}")
+    as_own = consistency_metrics([session_one(), session_two(CHECK_IN), third], profile)
+    assert as_own[3].recall.referred_items == 1  # the same words as the client's refer to the fact
+    third["turns"][1]["added"] = appended
+    metrics = consistency_metrics([session_one(), session_two(CHECK_IN), third], profile)
+    assert metrics[3].recall.referred_items == 0 and metrics[3].recall.recall_at_k is None
+    assert SessionRecord.model_validate(third).turns[1].own_text == said_by_client

@@ -94,6 +94,9 @@ class SessionMetrics(Value):
     left_out: dict[str, str] = Field(
         default_factory=dict, description="Metrics set to None on purpose, and why (e.g. the outcomes of a session "
         "whose client moved on filled-in appraisal answers).")
+    client_sentences_added: list[int] = Field(
+        default_factory=list, description="Indices of the client turns the program appended a sentence to (a risk "
+        "disclosure the client's model did not say): heard by the counselor, not read as the client's own words.")
     # Written only for a session a person played as the client (practice --as client).
     client: str | None = Field(default=None, description="human: a person played the client (absent: the simulated client).")
     rater: str | None = Field(default=None, description="The person who played the client.")
@@ -204,6 +207,8 @@ class CampaignSummary(Value):
     sessions_with_contradictions: list[SessionContradictions] = Field(default_factory=list)
     unhandled_risk_disclosures: list[UnhandledDisclosure] = Field(default_factory=list)
     left_out_sessions: list[LeftOutSession] = Field(default_factory=list, description="Sessions with metrics left out, and why.")
+    client_sentences_added: int = Field(default=0, description="Client turns the program appended a sentence to "
+                                        "(a risk disclosure the client's model did not say), over all sessions.")
     note: str = NOTE
     self_report_agreement: SelfReportAgreement = Field(default_factory=SelfReportAgreement)
 
