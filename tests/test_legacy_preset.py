@@ -141,6 +141,8 @@ ADDED_TO_THE_SUMMARY = {
       for path in CHANGED_BY_ISSUE_22 if path.startswith("metrics.")),
     ".metrics.contradiction_rate.scaffold", ".metrics.recall_at_k.scaffold", ".metrics.scaffold_turn_share",
     ".left_out_sessions",
+    # review of the client: how many client turns the program appended a sentence to (none here: a count of 0)
+    ".client_sentences_added",
 }
 
 
