@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from muspsy_sim.simulation.core.course import trait_bounds
 from muspsy_sim.simulation.core.values import PROFILE_ID_PATTERN
 
 
@@ -54,17 +55,20 @@ class TraitPins(_Strict):
     Each is optional: a trait left out is drawn from the campaign's distribution, once per client and seed.
     """
 
+    # The ranges are the kernel's (``simulation.core.course.TRAIT_BOUNDS``), those of the traits drawn.
     responsiveness: float | None = Field(
-        default=None, ge=0, le=3, description="How much a good session helps: 1 typical, near 0 a non-responder.")
+        default=None, **trait_bounds("responsiveness"),
+        description="How much a good session helps: 1 typical, near 0 a non-responder.")
     volatility: float | None = Field(
-        default=None, ge=0.1, le=4, description="Week-to-week noise and setback propensity: 1 typical.")
+        default=None, **trait_bounds("volatility"), description="Week-to-week noise and setback propensity: 1 typical.")
     sudden_gain_propensity: float | None = Field(
-        default=None, ge=0, le=1, description="Chance per week, with a good alliance, of a sudden large improvement.")
+        default=None, **trait_bounds("sudden_gain_propensity"),
+        description="Chance per week, with a good alliance, of a sudden large improvement.")
     dropout_propensity: float | None = Field(
-        default=None, ge=0, le=1, description="Base chance per week of not coming back (raised by low alliance, "
-        "no improvement, resistance).")
+        default=None, **trait_bounds("dropout_propensity"), description="Base chance per week of not coming back "
+        "(raised by low alliance, no improvement, resistance).")
     event_sensitivity: float | None = Field(
-        default=None, ge=0, le=4, description="How much life events move distress: 1 typical.")
+        default=None, **trait_bounds("event_sensitivity"), description="How much life events move distress: 1 typical.")
 
     def pinned(self) -> dict[str, float]:
         return {name: value for name, value in self.model_dump().items() if value is not None}

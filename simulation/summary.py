@@ -13,7 +13,7 @@ from .core.usage import RoleUsage
 from .evaluation.risk import campaign_risk
 from .evaluation.self_report import agreement_line, agreement_warnings, self_report_agreement
 from .record.schema import CourseEntry, SessionRecord
-from .record.tallies import APPRAISAL, answer_tallies, fallback_heavy_sessions, fault_counts
+from .record.tallies import APPRAISAL, added_sentences, answer_tallies, fallback_heavy_sessions, fault_counts
 
 
 def campaign_json(result, config) -> dict:
@@ -34,6 +34,7 @@ def campaign_json(result, config) -> dict:
         "faults": fault_counts(result.usage, result.courses),
         "answers": answer_tallies(sessions),
         "fallback_heavy_sessions": fallback_heavy_sessions(sessions, config.answer_fallbacks.threshold),
+        "client_sentences_added": sum(len(added_sentences(r)) for r in sessions),
         "risk": campaign_risk(sessions),
         "self_report_agreement": self_report_agreement(sessions),
         "note": "Simulated counseling for research; not a clinical service.",
@@ -125,6 +126,17 @@ def fallback_warnings(sessions: list[SessionRecord], threshold: float, strict: b
             f"the scores; these questionnaires say little about this client."
             + (" The course is marked failed (--strict)." if strict else ""))
     return lines
+
+
+def added_line(sessions: list[SessionRecord]) -> str | None:
+    """How many client turns the program appended a sentence to (a risk disclosure the client's model did not
+    say), and where; None when it appended none."""
+    where = [f"{r.client_id} session {r.session_index} turn {i}" for r in sorted(sessions, key=lambda r: r.key)
+             for i in added_sentences(r)]
+    if not where:
+        return None
+    return (f"Sentences the program added to the client's turns (a risk disclosure its model did not say; marked "
+            f"'added' in the record, not the client's own words): {len(where)} ({'; '.join(where)}).")
 
 
 def risk_lines(sessions: list[SessionRecord]) -> list[str]:

@@ -27,6 +27,12 @@ def _run(config):
         ({"scenarios": ["../../etc/passwd"]}, "scenarios.0", "unknown scenario"),
         ({"name": "../escape"}, "name", "pattern"),
         ({"scenario_dir": "/no/such/dir"}, "scenario_dir", "not a directory"),
+        ({"client_dynamics": {"turn_noise": "nan"}}, "client_dynamics.turn_noise", "finite number, not nan"),
+        ({"client_dynamics": {"weekly_relief": float("inf")}}, "client_dynamics.weekly_relief", "finite number"),
+        ({"client_dynamics": {"setback_chance": "-3"}}, "client_dynamics.setback_chance", "between 0 and 1, not -3"),
+        ({"client_dynamics": {"sudden_gain_share": 1.5}}, "client_dynamics.sudden_gain_share", "between 0 and 1"),
+        ({"client_dynamics": {"trait_volatility_sd": -0.1}}, "client_dynamics.trait_volatility_sd", "0 or more"),
+        ({"client_dynamics": {"no_such_weight": 1}}, "client_dynamics.no_such_weight", "unknown dynamics parameter"),
     ],
 )
 def test_invalid_config_is_one_line_exit_2_nothing_written(tmp_path, make_config, overrides, field, message):

@@ -17,7 +17,7 @@ from muspsy_sim.scenarios.loader import load_profile
 from muspsy_sim.scenarios.profile import TraitPins
 from muspsy_sim.simulation.campaign.prepare import continued_dynamics
 from muspsy_sim.simulation.cli import app
-from muspsy_sim.simulation.core.course import TRAIT_NAMES, ClientTraits
+from muspsy_sim.simulation.core.course import TRAIT_BOUNDS, TRAIT_NAMES, ClientTraits
 from muspsy_sim.simulation.core.turns import Appraisal
 from muspsy_sim.simulation.record.run_log import read_manifest
 from muspsy_sim.simulation.seeding import derive_rng
@@ -135,3 +135,24 @@ def test_a_replayed_week_keeps_its_recorded_setback_and_sudden_gain():
         assert (week.setback, week.sudden_gain) == (setback, gain)
     _, legacy = between_sessions(ClientState.initial(PROFILE), [], False, params, random.Random(5))
     assert "setback" not in legacy.to_dict() and "sudden_gain" not in legacy.to_dict()
+
+
+@pytest.mark.parametrize("trait", TRAIT_NAMES)
+def test_a_traits_range_has_one_home_that_pins_draws_and_records_keep_to(trait):
+    """The kernel's TRAIT_BOUNDS: a profile may pin what a client may have, no more; the draw stays inside."""
+    from pydantic import ValidationError
+
+    low, high = TRAIT_BOUNDS[trait]
+    for value in (low, high):
+        assert TraitPins(**{trait: value}).pinned() == {trait: value}
+        assert getattr(ClientTraits(**{trait: value}), trait) == value
+    for value in (low - 0.01, high + 0.01):
+        with pytest.raises(ValidationError):
+            TraitPins(**{trait: value})
+        with pytest.raises(ValidationError):
+            ClientTraits(**{trait: value})
+    wild = DynamicsParams(**{name: 50.0 for name in ("trait_responsiveness_sd", "trait_volatility_sd",
+                                                      "trait_sudden_gain_sd", "trait_dropout_sd",
+                                                      "trait_event_sensitivity_sd")})
+    drawn = [getattr(draw_traits(wild, lambda name, s=seed: random.Random(f"{s}:{name}")), trait) for seed in range(40)]
+    assert all(low <= value <= high for value in drawn) and isinstance(drawn[0], float)

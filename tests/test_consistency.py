@@ -417,3 +417,17 @@ def test_words_the_program_began_a_turn_with_are_never_the_models(profile):
     # The same words as the model's own are credited (the check is not blind to them).
     owned = record(2, [counselor(FIXED, "opening"), client("It went okay."), counselor(follow_up + " " + FIXED)])
     assert consistency_metrics([session_one(), owned], profile)[2].followed_up_assignment == 1.0
+
+
+def test_a_sentence_the_program_appended_to_a_client_turn_refers_to_nothing(profile):
+    """Recall asks what the client's own words refer to: the sentence the program appended to them (``added``)
+    is what the counselor heard, but no reference of the client's."""
+    appended = "There is something I have not told you. I still check my children's breathing at night."
+    said_by_client = "I am not sure."
+    third = _session_three(["s1:chunk1"], f"{said_by_client} {appended}")
+    as_own = consistency_metrics([session_one(), session_two(CHECK_IN), third], profile)
+    assert as_own[3].recall.referred_items == 1  # the same words as the client's refer to the fact
+    third["turns"][1]["added"] = appended
+    metrics = consistency_metrics([session_one(), session_two(CHECK_IN), third], profile)
+    assert metrics[3].recall.referred_items == 0 and metrics[3].recall.recall_at_k is None
+    assert SessionRecord.model_validate(third).turns[1].own_text == said_by_client

@@ -106,6 +106,33 @@ def test_a_model_that_stays_unreachable_fails_the_step_with_the_reason():
     assert meter.failures() == {"client": 1}
 
 
+def test_an_in_process_model_that_cannot_answer_is_unavailable_and_said_not_retried(monkeypatch):
+    from muspsy_sim.agents.llm.providers.registration import IN_PROCESS_ANSWERS
+
+    def out_of_memory(name, messages, params):
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setitem(IN_PROCESS_ANSWERS, "testdouble", out_of_memory)
+    with pytest.raises(ModelUnavailable) as unavailable:
+        LiteLLMModel(ModelSpec.parse("testdouble/scripted"), retries=3).complete(PROMPTS[0], Sampling(max_tokens=8))
+    assert str(unavailable.value) == ("testdouble/scripted failed in process, not retried: "
+                                      "RuntimeError: CUDA out of memory")
+
+
+@pytest.mark.parametrize("fault", [KeyError("item"), TypeError("bad argument"), NotImplementedError()])
+def test_a_fault_in_the_code_of_an_in_process_provider_is_no_outage(monkeypatch, fault):
+    """A programming error in an in-process provider goes up as itself, not as "the model is unavailable"."""
+    from muspsy_sim.agents.llm.providers.registration import IN_PROCESS_ANSWERS
+
+    def broken(name, messages, params):
+        raise fault
+
+    monkeypatch.setitem(IN_PROCESS_ANSWERS, "testdouble", broken)
+    model = LiteLLMModel(ModelSpec.parse("testdouble/scripted"), fallback=ModelSpec.parse("testdouble/scripted"))
+    with pytest.raises(type(fault)):
+        model.complete(PROMPTS[0], Sampling(max_tokens=8))
+
+
 class _Blank(LanguageModel):
     """TEST DOUBLE model: always blank; keeps the sampling of every request."""
 

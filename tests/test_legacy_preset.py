@@ -144,6 +144,8 @@ ADDED_TO_THE_SUMMARY = {
     ".metrics.contradiction_rate.scaffold", ".metrics.recall_at_k.scaffold", ".metrics.scaffold_turn_share",
     ".left_out_sessions",
     ".prefilled_closings",  # the closings the program began with its prefix, by how the model took it
+    # review of the client: how many client turns the program appended a sentence to (none here: a count of 0)
+    ".client_sentences_added",
 }
 
 

@@ -81,6 +81,27 @@ def test_negation_scope_stays_in_its_clause(text, empathy, push):
     assert contextual_cues(text) == (empathy, push)
 
 
+@pytest.mark.parametrize(("typographic", "plain"), [
+    ("I don\u2019t understand why you feel that way.", "I don't understand why you feel that way."),
+    ("I\u2019m sorry, that sounds like a lot.", "I'm sorry, that sounds like a lot."),
+    ("I\u2019m not saying you should quit.", "I'm not saying you should quit."),
+])
+def test_typographic_apostrophes_read_as_plain_ones(typographic, plain):
+    assert contextual_cues(typographic) == contextual_cues(plain)
+    assert empathic_phrases(typographic) == empathic_phrases(plain)
+
+
+def test_a_curly_negation_is_a_dismissal_and_a_curly_apology_is_empathy():
+    assert contextual_cues("I don\u2019t understand why you feel that way.") == (0.0, 1.0)
+    assert "i'm sorry" in empathic_phrases("I\u2019m sorry.")
+
+
+@pytest.mark.parametrize("text", ["It is no surprise you feel exhausted.", "It's not surprising you feel exhausted.",
+                                  "No doubt you feel exhausted."])
+def test_a_negator_that_grants_what_follows_negates_nothing(text):
+    assert contextual_cues(text) == (0.5, 0.0)
+
+
 def test_the_rules_appraiser_reads_the_session_and_the_client_state_follows():
     """Through the client itself: the negated turn costs trust now; under the legacy preset it earned trust."""
     turns = [_client("My sister keeps cancelling on me."), _counselor(NEGATED)]

@@ -117,6 +117,39 @@ def test_disclosure_is_guaranteed_when_the_model_leaves_it_out():
     reply = _client_reply(RecordingModel(lambda messages: "I am fine, really."), 2)
     assert reply.risk_disclosed
     assert reply.text.startswith("I am fine, really.") and detect_risk(reply.text)
+    # The program's sentence is marked as such, not passed off as the client model's words.
+    assert reply.added and reply.text == f"I am fine, really. {reply.added}" and detect_risk(reply.added)
+    # A model that says it itself has nothing added.
+    assert _client_reply(RecordingModel(), 2).added is None
+
+
+def test_a_sentence_the_program_adds_is_recorded_counted_and_shown(tmp_path, monkeypatch):
+    """A client model that never says its risk: the appended sentence is the turn's ``added``, counted in the
+    run summary, the manifest, the eval summary and its row, and shown by inspect."""
+    from muspsy_sim.agents.llm.providers import scripted
+    from tests.conftest import scripted_config
+
+    monkeypatch.setattr(scripted, "_client_turn", lambda system, messages: "I am not sure.")
+    config = scripted_config(tmp_path, name="added", scenarios=["postnatal-aisha-30"], sessions=2, max_turns=1,
+                             workers=1)
+    result = runner.invoke(app, ["run", "--config", str(config), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "runs" / "added"
+    turn = _session(run_dir, 2)["turns"][1]
+    assert turn["risk_disclosed"] and turn["text"] == f"I am not sure. {turn['added']}"
+    assert turns_of([turn])[0].own_text == "I am not sure."
+    assert "added" not in _session(run_dir, 1)["turns"][1]  # written only when the program added one
+    assert "Sentences the program added to the client's turns" in result.output
+    assert "postnatal-aisha-30 session 2 turn 1" in " ".join(result.output.split())
+    assert json.loads((run_dir / "manifest.json").read_text())["client_sentences_added"] == 1
+    scored = runner.invoke(app, ["eval", str(run_dir), "--no-judge"])
+    assert scored.exit_code == 0, scored.output
+    assert "appended a sentence to" in scored.output
+    assert json.loads((run_dir / "summary.json").read_text())["client_sentences_added"] == 1
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r.get("client_sentences_added") for r in sorted(rows, key=lambda r: r["session_index"])] == [None, [1]]
+    shown = runner.invoke(app, ["inspect", str(run_dir), "--client", "postnatal-aisha-30", "--session", "2"])
+    assert "added by the program" in shown.output, shown.output
 
 
 # -- the counselor -------------------------------------------------------------

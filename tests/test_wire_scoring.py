@@ -178,6 +178,17 @@ def test_items_without_an_answer_after_the_re_asks_are_filled_in_and_marked(priy
     assert read_answers('{"1": 1, "1": 3, "12": 2, "2": "3"', [1, 2], ("0", "1", "2", "3")) == {1: "1", 2: "3"}
 
 
+@pytest.mark.parametrize("text", ["{1: 3, 2: 4}", "{'1': '3', '2': 4}", "{1: '3', \"2\": \"4\"}", "{ 1 :3,2:4 }",
+                                  "Sure! {1: 3, 2: 4, 3: 9"])
+def test_item_answers_are_read_from_the_loose_json_small_models_write(text):
+    """Unquoted keys and single quotes (no schema held the model to JSON) are still the model's answers."""
+    assert read_answers(text, [1, 2], ("1", "2", "3", "4", "5")) == {1: "3", 2: "4"}
+
+
+def test_a_number_inside_a_value_or_a_time_is_no_key():
+    assert read_answers('{"1": "at 10:30", "2": 4}', [1, 2, 10], ("4", "30")) == {2: "4"}
+
+
 def test_the_item_set_api_serves_any_items_on_one_scale():
     """Not only questionnaires: e.g. ratings of one counselor turn, a few items sharing its text."""
     items = ItemSet("Counselor said: 'That sounds hard.'\nRate 1-5.", ("Empathy. Your level: 4", "Push. Your level: 1"),

@@ -35,6 +35,8 @@ class ClientReply:
     ends_session: bool
     completions: list[Completion] = field(default_factory=list)
     risk_disclosed: bool = False  # ground truth: this turn discloses the profile's risk (agents.client.risk_disclosure)
+    # The sentence the program appended to the model's words (a risk disclosure they lacked), if any.
+    added: str | None = None
     # A person's reply only: who wrote it ("human") and their ratings of the counselor turn before it,
     # by appraisal item (1..5, None: left unrated).
     source: str | None = None

@@ -14,6 +14,7 @@ and sudden gains existed, reproducing earlier runs).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import asdict, dataclass, fields, replace
 
@@ -36,6 +37,24 @@ RANDOM_EVENTS = (
 
 DEFAULT_PRESET = "calibrated"
 LEGACY = "legacy"
+
+
+class DynamicsParameterError(ValueError):
+    """A ``client_dynamics`` entry that cannot be used; ``field`` names it ("preset" or the weight)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _check_range(name: str, value: float) -> None:
+    """A weight must be a finite number; a chance or share a probability, a spread (``_sd``) not negative."""
+    if not math.isfinite(value):
+        raise DynamicsParameterError(name, f"must be a finite number, not {value}")
+    if name.endswith(("_chance", "_share")) and not 0.0 <= value <= 1.0:
+        raise DynamicsParameterError(name, f"a chance or share must be between 0 and 1, not {value:g}")
+    if name.endswith("_sd") and value < 0:
+        raise DynamicsParameterError(name, f"a standard deviation must be 0 or more, not {value:g}")
 
 
 @dataclass(frozen=True)
@@ -94,23 +113,26 @@ class DynamicsParams:
 
     @classmethod
     def from_overrides(cls, overrides: dict) -> "DynamicsParams":
-        """The named ``preset`` (default calibrated) with single weights overridden."""
+        """The named ``preset`` (default calibrated) with single weights overridden; ``DynamicsParameterError``
+        (naming the entry) for an unknown preset or weight, or a value that is not a finite number in its range."""
         overrides = dict(overrides)
         preset = overrides.pop("preset", DEFAULT_PRESET)
         if preset not in PRESETS:
-            raise ValueError(f"unknown dynamics preset '{preset}' (one of {', '.join(PRESETS)})")
+            raise DynamicsParameterError("preset", f"unknown dynamics preset '{preset}' (one of {', '.join(PRESETS)})")
         known = {f.name for f in fields(cls)} - {"preset"}
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise ValueError(f"unknown dynamics parameter '{unknown[0]}'")
+            raise DynamicsParameterError(unknown[0], f"unknown dynamics parameter '{unknown[0]}'")
         values = {}
         for name, value in overrides.items():
             if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                raise ValueError(f"dynamics parameter '{name}' must be a number")
+                raise DynamicsParameterError(name, f"dynamics parameter '{name}' must be a number")
             try:
                 values[name] = float(value)
             except ValueError:
-                raise ValueError(f"dynamics parameter '{name}' must be a number, not '{value}'") from None
+                raise DynamicsParameterError(name, f"dynamics parameter '{name}' must be a number, not '{value}'") \
+                    from None
+            _check_range(name, values[name])
         return replace(PRESETS[preset], **values)
 
 

@@ -9,7 +9,8 @@ Two lexicons, chosen by the dynamics preset (``DynamicsParams.legacy``):
 
   - **negation** (after NegEx, Chapman et al. 2001: a trigger word governs the few words after it,
     up to the end of its clause): an empathic phrase with "not", "n't", "no", "never", "hardly"
-    at most ``NEGATION_WINDOW`` words before it in the same clause does not count as empathy; it
+    at most ``NEGATION_WINDOW`` words before it in the same clause (typographic apostrophes read as
+    plain ones; "no wonder", "no surprise", "no doubt", "not surprising" negate nothing) does not count as empathy; it
     counts as a dismissal, which pushes like a directive ("I don't understand why you feel that
     way; it doesn't sound like a real problem." is no empathy and full push). A negated directive
     ("I'm not saying you should") does not push;
@@ -54,6 +55,8 @@ EMPATHY = re.compile(
 DIRECTIVE = re.compile(r"\b(you should|you must|you need to|just|simply|stop)\b", re.IGNORECASE)
 ABSOLUTE = re.compile(r"\b(always|never)\b", re.IGNORECASE)
 NEGATOR = re.compile(r"\b(not|no|never|hardly|nothing|\w+n't)\b", re.IGNORECASE)
+# A negator that belongs to a phrase granting what follows ("it is no surprise you feel ...") negates nothing.
+NOT_NEGATING = re.compile(r"\b(?:no (?:surprise|wonder|doubt)|not (?:surprising(?:ly)?|a surprise))\b", re.IGNORECASE)
 CLAUSE_END = re.compile(r"[.;:!?,]|\b(?:but|however|although|though)\b", re.IGNORECASE)
 SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 
@@ -74,9 +77,22 @@ def _negated(text: str, start: int) -> bool:
     ends = list(CLAUSE_END.finditer(before))
     clause = before[ends[-1].end():] if ends else before
     words = clause.split()
-    # A negator that belongs to an empathic phrase ("no wonder") negates nothing.
-    window = EMPATHY.sub(" ", " ".join(words[-(NEGATION_WINDOW + 1):]))
+    # A negator that belongs to an empathic phrase ("no wonder") or grants what follows ("no surprise")
+    # negates nothing.
+    window = NOT_NEGATING.sub(" ", EMPATHY.sub(" ", " ".join(words[-(NEGATION_WINDOW + 1):])))
     return NEGATOR.search(window) is not None
+
+
+# Typographic apostrophes and quotes, as models often write them, read as the plain ones the cues are
+# written with ("I don’t understand" is negated like "I don't understand"). One character for one, so
+# positions in the text stay the same.
+_PLAIN_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u2032": "'", "\u02bc": "'",
+                               "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"'})
+
+
+def plain_quotes(text: str) -> str:
+    """``text`` with typographic apostrophes and quotes as plain ones (same length)."""
+    return text.translate(_PLAIN_QUOTES)
 
 
 def _stem(word: str) -> str:
@@ -94,11 +110,13 @@ def _stems(text: str) -> set[str]:
 
 def empathic_phrases(text: str) -> list[str]:
     """The empathic phrases of ``text`` that no negator governs (lowercased, as said)."""
+    text = plain_quotes(text)
     return [" ".join(m.group(0).lower().split()) for m in EMPATHY.finditer(text) if not _negated(text, m.start())]
 
 
 def contextual_cues(counselor_text: str, session_turns: Sequence[Turn] = ()) -> tuple[float, float]:
     """(empathy, push) of a counselor turn, given this session's turns before it."""
+    counselor_text = plain_quotes(counselor_text)
     said_before: dict[str, int] = {}
     for turn in session_turns:
         if isinstance(turn, CounselorTurn):

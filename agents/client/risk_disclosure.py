@@ -7,7 +7,9 @@ like any other once trust reaches its threshold, and in any case at the
 client's first turn of the session its risk flag names ("... disclosed in
 session 3"). The client's turn is then guaranteed to say it: the prompt asks for
 it in the first person, and if the model's words do not carry it, the first-person
-sentence is appended. The turn record marks it ``risk_disclosed: true``.
+sentence is appended. The turn record marks it ``risk_disclosed: true``, and an appended
+sentence as the turn's ``added`` (the program's words, not the client model's: counted in the
+run and eval summaries, left out where a score reads the client's own words).
 """
 
 from __future__ import annotations
@@ -90,9 +92,11 @@ def disclosure_sentence(profile: CaseProfile, fact_index: int) -> str:
     return in_first_person(profile.private_facts[fact_index].text, profile.pseudonym)
 
 
-def ensure_disclosed(text: str, sentence: str) -> tuple[str, str]:
-    """The turn with the disclosure guaranteed, and whether the model said it ("model") or it was added ("template")."""
+def ensure_disclosed(text: str, sentence: str) -> tuple[str, str | None]:
+    """The turn with the disclosure guaranteed, and what the program appended to the model's words for it
+    (None when the model said it): recorded as the turn's ``added``, not the client's own words."""
     if detect_risk(text):
-        return text, "model"
+        return text, None
     joiner = " " if text.rstrip().endswith((".", "!", "?")) else ". "
-    return f"{text.rstrip()}{joiner}There is something I have not told you. {sentence}", "template"
+    added = f"There is something I have not told you. {sentence}"
+    return f"{text.rstrip()}{joiner}{added}", added

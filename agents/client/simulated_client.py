@@ -72,12 +72,13 @@ class SimulatedClient:
         completions = [*completions, *spoken]
         text = clean_utterance(spoken[-1].text)
         risk = fact is not None and fact in risk_fact_indices(profile)
+        added = None
         if risk:
-            text, _ = ensure_disclosed(text, disclosure_sentence(profile, fact))
+            text, added = ensure_disclosed(text, disclosure_sentence(profile, fact))
         if fact is not None:
             state = state.model_copy(update={"disclosed": [*state.disclosed, fact]})
         ends = wants_to_leave(state, self.params) or bool(_GOODBYE.search(text))
-        return ClientReply(text, state, appraisal, fact, ends, completions, risk)
+        return ClientReply(text, state, appraisal, fact, ends, completions, risk, added=added)
 
     def answer_questionnaires(self, profile: CaseProfile, session_index: int, state: ClientState,
                               keys: tuple[str, ...], seed: int, turns: Sequence[Turn] = (),

@@ -20,16 +20,18 @@ import random
 from collections.abc import Callable
 
 from muspsy_sim.scenarios.profile import TraitPins
-from muspsy_sim.simulation.core.course import TRAIT_NAMES, ClientTraits
+from muspsy_sim.simulation.core.course import TRAIT_BOUNDS, ClientTraits
 
 # Below this responsiveness a client counts as a non-responder (the share the draw makes one).
 NON_RESPONDER_BELOW = 0.25
 NEUTRAL = ClientTraits()
 
 
-def _lognormal(rng: random.Random, median: float, sd: float, low: float, high: float) -> float:
-    """``median`` times exp(N(0, sd)), kept within [low, high]."""
-    return round(min(high, max(low, median * math.exp(rng.gauss(0.0, sd)))), 4)
+def _lognormal(rng: random.Random, median: float, sd: float, trait: str, low: float | None = None) -> float:
+    """``median`` times exp(N(0, sd)), kept within the trait's range (from ``low`` when given)."""
+    floor, high = TRAIT_BOUNDS[trait]
+    low = floor if low is None else low
+    return round(min(float(high), max(float(low), median * math.exp(rng.gauss(0.0, sd)))), 4)
 
 
 def draw_traits(params, rng_for: Callable[[str], random.Random], pins: TraitPins | None = None) -> ClientTraits:
@@ -43,15 +45,17 @@ def draw_traits(params, rng_for: Callable[[str], random.Random], pins: TraitPins
         # A non-responder: good sessions do next to nothing for this client.
         responsiveness = round(responsiveness_rng.uniform(0.0, NON_RESPONDER_BELOW), 4)
     else:
-        responsiveness = _lognormal(responsiveness_rng, 1.0, params.trait_responsiveness_sd, NON_RESPONDER_BELOW, 3.0)
+        responsiveness = _lognormal(responsiveness_rng, 1.0, params.trait_responsiveness_sd, "responsiveness",
+                                    low=NON_RESPONDER_BELOW)
     drawn = {
         "responsiveness": responsiveness,
-        "volatility": _lognormal(rng_for("volatility"), 1.0, params.trait_volatility_sd, 0.1, 4.0),
+        "volatility": _lognormal(rng_for("volatility"), 1.0, params.trait_volatility_sd, "volatility"),
         "sudden_gain_propensity": _lognormal(rng_for("sudden_gain_propensity"), params.trait_sudden_gain_rate,
-                                             params.trait_sudden_gain_sd, 0.0, 1.0),
+                                             params.trait_sudden_gain_sd, "sudden_gain_propensity"),
         "dropout_propensity": _lognormal(rng_for("dropout_propensity"), params.trait_dropout_rate,
-                                         params.trait_dropout_sd, 0.0, 1.0),
-        "event_sensitivity": _lognormal(rng_for("event_sensitivity"), 1.0, params.trait_event_sensitivity_sd, 0.0, 4.0),
+                                         params.trait_dropout_sd, "dropout_propensity"),
+        "event_sensitivity": _lognormal(rng_for("event_sensitivity"), 1.0, params.trait_event_sensitivity_sd,
+                                        "event_sensitivity"),
     }
     pinned = pins.pinned() if pins is not None else {}
     return ClientTraits(**{**drawn, **pinned}, pinned=sorted(pinned))

@@ -19,8 +19,10 @@ LiteLLM hands each request to the provider named by the model string's prefix: i
 or this project's ``faulty`` test double. This project's in-process providers (``local``,
 ``testdouble``) are called directly (``providers.registration.IN_PROCESS_ANSWERS``): their answers
 have LiteLLM's response shape, so nothing after differs, and a campaign on them never imports
-LiteLLM. An in-process provider's error is not a fault of transport: it is not retried, and the
-request moves to the fallback model, if any.
+LiteLLM. An in-process provider's failure to answer (``registration.IN_PROCESS_FAILURES``: missing
+files, memory, the engine failing) is not a fault of transport: it is not retried, and the request
+moves to the fallback model, if any, and is reported as such ("failed in process, not retried"). Any
+other exception it raises is a fault in the code and propagates unchanged.
 
 ``servable`` says whether a model string can be served at all (a local model's files, a test
 double's script, a provider LiteLLM knows); the campaign asks it before anything runs.
@@ -47,7 +49,12 @@ from .interface import (
 )
 from .local.resolution import LocalModelNotFound, resolve_local_model
 from .providers.faulty import FAULT_PARAMS, FaultInjector
-from .providers.registration import IN_PROCESS_ANSWERS, litellm_with_providers
+from .providers.registration import (
+    IN_PROCESS_ANSWERS,
+    IN_PROCESS_CODE_FAULTS,
+    IN_PROCESS_FAILURES,
+    litellm_with_providers,
+)
 from .spec import LOCAL, TEST_DOUBLE, TEST_DOUBLE_SCRIPTS, ModelSpec, UnknownModel
 
 DEFAULT_RETRIES = 3
@@ -135,17 +142,20 @@ class LiteLLMModel(LanguageModel):
         routes = [(self.spec, self.api_base, False)]
         if self.fallback_spec is not None:
             routes.append((self.fallback_spec, None, True))
-        retries, error, refused = 0, None, False
+        retries, error, refused, in_process = 0, None, False, False
         for index, (spec, api_base, is_fallback) in enumerate(routes):
             if refused:
                 break  # the request itself was refused: another model would be asked the same
             if index:
                 retries += 1
-            if spec.in_process:
+            in_process = spec.in_process
+            if in_process:
                 try:
                     params = {k: v for k, v in request.items() if k not in ("messages", "drop_params")}
                     return IN_PROCESS_ANSWERS[spec.provider](spec.name, request["messages"], params), retries, is_fallback
-                except Exception as failure:  # the provider's own error, not a fault of transport: not retried
+                except IN_PROCESS_CODE_FAULTS:
+                    raise
+                except IN_PROCESS_FAILURES as failure:  # the model could not answer, not a fault of transport
                     error = failure
                     continue
             response, spent, error, refused = self._via_litellm(request, self._route(spec, api_base))
@@ -154,8 +164,9 @@ class LiteLLMModel(LanguageModel):
                 return response, retries, is_fallback
         tried = f"{self.model} (fallback {self.fallback})" if self.fallback else self.model
         cause = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}"
-        raise ModelUnavailable(f"{tried} failed after {self.retries} retries: {cause}", model=tried,
-                               cause=cause) from error
+        # Said of the last model tried: an in-process one is never retried.
+        how = "failed in process, not retried" if in_process else f"failed after {self.retries} retries"
+        raise ModelUnavailable(f"{tried} {how}: {cause}", model=tried, cause=cause) from error
 
     def _via_litellm(self, request: dict[str, Any], route: dict[str, Any]) -> tuple[Any, int, Exception | None, bool]:
         """One model through ``litellm.completion`` with this model's retries: (response or None, retries

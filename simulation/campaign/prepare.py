@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from muspsy_sim.agents.client.dynamics import LEGACY, DynamicsParams
+from muspsy_sim.agents.client.dynamics import LEGACY, DynamicsParameterError, DynamicsParams
 from muspsy_sim.agents.counselor.registry import (
     BUILTIN_COUNSELORS,
     UnknownCounselor,
@@ -67,8 +67,8 @@ def prepare_campaign(config: CampaignConfig, source: str | Path) -> CampaignPlan
             raise InputError(source, f"models.{role}.params", str(error)) from None
     try:
         DynamicsParams.from_overrides(config.client_dynamics)
-    except ValueError as error:
-        raise InputError(source, "client_dynamics", str(error)) from None
+    except DynamicsParameterError as error:
+        raise InputError(source, f"client_dynamics.{error.field}", str(error)) from None
     try:
         resolve_counselor_class(config.counselor)
     except UnknownCounselor as error:

@@ -27,7 +27,7 @@ from ..engine.states import NoProgress, ProgressEvents, RunContext
 from ..evaluation.risk import campaign_risk
 from ..record.run_directory import RunDirectory, RunDirectoryBusy
 from ..record.schema import CourseEntry, LocalEngineRecord, Manifest, ScoringRecord, SessionRecord
-from ..record.tallies import answer_tallies, fallback_heavy_sessions, fault_counts
+from ..record.tallies import added_sentences, answer_tallies, fallback_heavy_sessions, fault_counts
 from .courses import run_courses_in_threads
 from .prepare import CampaignPlan
 from .ray_executor import run_courses_on_ray
@@ -159,5 +159,6 @@ def finish_run(run_dir: RunDirectory, seconds: float, interruption: str | None =
         faults=fault_counts(usage, courses),
         answers=answer_tallies(sessions),
         fallback_heavy_sessions=heavy,
+        client_sentences_added=sum(len(added_sentences(r)) for r in sessions),
     )
     return CampaignResult(run_dir.path, status, courses, sessions, usage, seconds, interruption)

@@ -14,6 +14,7 @@ from ..core.interruptions import INTERRUPTED
 from ..progress import CampaignProgress, PlainProgress
 from ..record.run_log import RunLog
 from ..summary import (
+    added_line,
     answers_label,
     answers_line,
     campaign_json,
@@ -171,6 +172,8 @@ def _print_summary(console, plan, result) -> None:
     policy = campaign.answer_fallbacks
     for line in fallback_warnings(result.sessions, policy.threshold, policy.strict):
         console.print(line, style="bold yellow", markup=False)
+    if (added := added_line(result.sessions)) is not None:
+        console.print(added, style="yellow", markup=False, soft_wrap=True)
     for line in risk_lines(result.sessions):
         console.print(line, style="bold red" if line.startswith("UNHANDLED") else None, markup=False)
     for line in self_report_lines(result.sessions, campaign.client.min_agreement):

@@ -76,7 +76,22 @@ class Week(FullyWritten):
 COURSE_COMPLETED = "completed"
 COURSE_DROPOUT = "dropout"
 
-TRAIT_NAMES = ("responsiveness", "volatility", "sudden_gain_propensity", "dropout_propensity", "event_sensitivity")
+# Each trait's range (inclusive): the one definition that drawn traits (``ClientTraits`` and the draw's clamps,
+# ``agents.client.traits``) and a profile's pinned ones (``scenarios.profile.TraitPins``) keep to.
+TRAIT_BOUNDS: dict[str, tuple[Number, Number]] = {
+    "responsiveness": (0, 3),
+    "volatility": (0.1, 4),
+    "sudden_gain_propensity": (0, 1),
+    "dropout_propensity": (0, 1),
+    "event_sensitivity": (0, 4),
+}
+TRAIT_NAMES = tuple(TRAIT_BOUNDS)
+
+
+def trait_bounds(name: str) -> dict[str, Number]:
+    """The ``ge`` and ``le`` of trait ``name``'s field."""
+    low, high = TRAIT_BOUNDS[name]
+    return {"ge": low, "le": high}
 
 
 class ClientTraits(FullyWritten):
@@ -86,14 +101,16 @@ class ClientTraits(FullyWritten):
 
     model_config = ConfigDict(frozen=True)
 
-    responsiveness: Number = Field(default=1.0, ge=0, le=3,
+    responsiveness: Number = Field(default=1.0, **trait_bounds("responsiveness"),
                                    description="Scales what a session and the alliance relieve.")
-    volatility: Number = Field(default=1.0, ge=0.1, le=4,
+    volatility: Number = Field(default=1.0, **trait_bounds("volatility"),
                                description="Scales week-to-week and turn noise, and setbacks.")
-    sudden_gain_propensity: Number = Field(default=0.0, ge=0, le=1,
+    sudden_gain_propensity: Number = Field(default=0.0, **trait_bounds("sudden_gain_propensity"),
                                            description="Weekly chance of a sudden gain (with a good alliance).")
-    dropout_propensity: Number = Field(default=0.0, ge=0, le=1, description="Base weekly chance of not coming back.")
-    event_sensitivity: Number = Field(default=1.0, ge=0, le=4, description="Scales the weight of life events.")
+    dropout_propensity: Number = Field(default=0.0, **trait_bounds("dropout_propensity"),
+                                       description="Base weekly chance of not coming back.")
+    event_sensitivity: Number = Field(default=1.0, **trait_bounds("event_sensitivity"),
+                                      description="Scales the weight of life events.")
     pinned: list[str] = Field(default_factory=list, description="Traits the profile fixed; the others were drawn.")
 
     def drawn(self) -> dict[str, float]:

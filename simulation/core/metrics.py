@@ -98,6 +98,9 @@ class SessionMetrics(Value):
         default=None, description="Written only when the program began the session's closing turn (the scaffold's "
         "prefix, CounselorTurn.prefilled): continued (the model went on from the prefix) or joined (the model "
         "wrote a turn of its own, the program put the prefix in front of it).")
+    client_sentences_added: list[int] = Field(
+        default_factory=list, description="Indices of the client turns the program appended a sentence to (a risk "
+        "disclosure the client's model did not say): heard by the counselor, not read as the client's own words.")
     # Written only for a session a person played as the client (practice --as client).
     client: str | None = Field(default=None, description="human: a person played the client (absent: the simulated client).")
     rater: str | None = Field(default=None, description="The person who played the client.")
@@ -211,6 +214,8 @@ class CampaignSummary(Value):
     prefilled_closings: dict[str, int] = Field(
         default_factory=dict, description="Closing turns the program began with the scaffold's prefix, by how the "
         "model took it (SessionMetrics.closing_prefill): continued, joined. Scores read only the model's words.")
+    client_sentences_added: int = Field(default=0, description="Client turns the program appended a sentence to "
+                                        "(a risk disclosure the client's model did not say), over all sessions.")
     note: str = NOTE
     self_report_agreement: SelfReportAgreement = Field(default_factory=SelfReportAgreement)
 

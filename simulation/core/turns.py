@@ -127,10 +127,12 @@ class CounselorTurn(FullyWritten):
 
 class ClientTurn(FullyWritten):
     """A client turn. ``source`` is written only for a person's turn (``human``); the simulated client's has none,
-    and a person's turn has no ``state`` (nothing simulated moves with it)."""
+    and a person's turn has no ``state`` (nothing simulated moves with it). ``added`` is written only for a turn
+    the program appended a sentence to (``text`` ends with it): what the counselor heard, not the client's own
+    words (``own_text``)."""
 
     model_config = ConfigDict(frozen=True)
-    WRITTEN_WHEN_GIVEN = frozenset({"source"})
+    WRITTEN_WHEN_GIVEN = frozenset({"source", "added"})
 
     speaker: Literal["client"] = "client"
     text: str
@@ -140,10 +142,19 @@ class ClientTurn(FullyWritten):
     risk_disclosed: bool = Field(default=False, description="Ground truth: this turn discloses the profile's risk "
                                  "(a person's turn: the risk lexicon recognises risk in it).")
     source: str | None = Field(default=None, description="human: a person wrote this turn (practice --as client).")
+    added: str | None = Field(default=None, description="The sentence the program appended to the client model's "
+                              "words (the end of text): a risk disclosure they did not carry. Not the client's own.")
 
     @property
     def by_person(self) -> bool:
         return self.source == HUMAN
+
+    @property
+    def own_text(self) -> str:
+        """What the client itself said: ``text`` without the sentence the program appended (``added``)."""
+        if self.added and self.text.endswith(self.added):
+            return self.text[:-len(self.added)].rstrip()
+        return self.text
 
 
 class TurnRating(FullyWritten):

@@ -78,6 +78,7 @@ def build_session_graph(counselor: Counselor, client: Client, store: WatchedStor
             disclosed_fact=reply.disclosed_fact,
             risk_disclosed=reply.risk_disclosed,
             source=reply.source,
+            added=reply.added,
         )
         runtime.context.progress.turn_done(profile.id)
         update = {"turns": [turn.to_dict()], "client_state": reply.state.get_state(),

@@ -44,7 +44,8 @@ def summary_table(summary: CampaignSummary) -> Table:
 
 
 def credit_lines(summary: CampaignSummary) -> list[str]:
-    """The counselor metrics in words, the model's and the scaffold's, and the sessions whose outcomes were left out."""
+    """The counselor metrics in words, the model's and the scaffold's, the sessions whose outcomes were left out,
+    and the client turns the program added a sentence to."""
     parts = [f"{name}: {_number(entry.mean)} (model), scaffold {_number(entry.scaffold.mean)}"
              for name in CREDITED if (entry := summary.metrics.get(name)) is not None and entry.scaffold is not None
              and not entry.not_applicable]
@@ -56,6 +57,10 @@ def credit_lines(summary: CampaignSummary) -> list[str]:
     for left in summary.left_out_sessions:
         lines.append(f"Left out of the scores: client {left.client_id}, session {left.session_index}: "
                      f"{', '.join(left.metrics)}, because {left.reason}.")
+    if summary.client_sentences_added:
+        lines.append(f"Client turns the program appended a sentence to (a risk disclosure the client's model did not "
+                     f"say): {summary.client_sentences_added}; the counselor heard them, no score reads them as the "
+                     f"client's own words.")
     return lines
 
 

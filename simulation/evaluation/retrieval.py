@@ -11,7 +11,8 @@ client), for what that record actually holds (its stored text). A run from befor
 ``store_returned`` was recorded falls back to the ids the counselor reported
 (``Recall.reported_ids``).
 
-Per client turn of session ``k >= 2``, the items it refers to are:
+Per client turn of session ``k >= 2``, the items its own words (``ClientTurn.own_text``: without a
+sentence the program appended) refer to are:
 
 * each planted fact of an earlier session (``ground_truth.planted_facts``) that
   the turn covers >= 0.3 of, provided a stored record holds it (covers >= 0.5 of
@@ -110,9 +111,11 @@ def session_recall(record: SessionRecord, earlier: dict[int, SessionRecord], pla
     for position, turn in enumerate(turns):
         if isinstance(turn, CounselorTurn):
             continue
-        words = content_words(turn.text)
+        # The client's own words refer back; a sentence the program appended to them (``added``) does not.
+        said_by_client = turn.own_text
+        words = content_words(said_by_client)
         referred = [(fact, held) for fact, held in holders.items() if overlap(fact, words) >= REFERS_TO_FACT]
-        if not referred and CLIENT_REFERS_BACK.search(turn.text) and by_session.get(session - 1):
+        if not referred and CLIENT_REFERS_BACK.search(said_by_client) and by_session.get(session - 1):
             referred = [(None, by_session[session - 1])]
         at = next((i for i in range(position + 1, len(turns)) if isinstance(turns[i], CounselorTurn)), None)
         if not referred or at is None:

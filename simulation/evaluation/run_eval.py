@@ -52,6 +52,7 @@ from ..engine.components import role_model
 from ..record.run_directory import write_metric_rows, write_summary
 from ..record.run_log import RunLog
 from ..record.schema import SESSIONS, CourseEntry, SessionRecord
+from ..record.tallies import added_sentences
 from ..seeding import derive_seed
 from .consistency import SessionConsistency, consistency_metrics
 from .course import course_summary
@@ -148,6 +149,8 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
             metrics["scaffold_turn_share"] = share
             not_applicable = [] if retrieves else ["recall_at_k"]
             person: dict = {}
+            # Client turns the program appended a sentence to: written only where there are some.
+            added = {"client_sentences_added": turns} if (turns := added_sentences(record)) else {}
             if record.played_by_person:
                 rated, ratings = person_metrics(record)
                 metrics.update(rated)
@@ -160,7 +163,7 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
                 answers=answer_coverage(record), left_out=left_out,
                 scaffold={**checks.scaffold(), **{k: v for k, v in program_risk.items() if k != "risk_disclosed"}},
                 **({"not_applicable": not_applicable} if not_applicable else {}),
-                **({"closing_prefill": prefill} if prefill else {}), **person)
+                **({"closing_prefill": prefill} if prefill else {}), **added, **person)
             if judge is not None:
                 info, scores = _judge_scores(judge, record, profiles[client_id].pseudonym,
                                              previous_rows.get((client_id, index)),
@@ -309,6 +312,7 @@ def summarize(rows: list[SessionMetrics], planned_sessions: int, judge: dict | N
             UnhandledDisclosure(client_id=r.client_id, session_index=r.session_index, turn_index=d.turn_index,
                                 missing=d.missing)
             for r in rows for d in r.risk.disclosures if not d.handled],
+        client_sentences_added=sum(len(r.client_sentences_added) for r in rows),
         left_out_sessions=[
             LeftOutSession(client_id=r.client_id, session_index=r.session_index, metrics=list(r.left_out),
                            reason="; ".join(dict.fromkeys(r.left_out.values())))

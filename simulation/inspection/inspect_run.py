@@ -237,6 +237,8 @@ def session_transcript(run_dir, client_id: str, session_index: int) -> Group:
                 notes.append(f"disclosed fact #{turn.disclosed_fact}")
             if notes:
                 parts.append(Text(f"      state after: {'; '.join(notes)}", style="dim"))
+            if turn.added:
+                parts.append(Text(f"      added by the program, not the client's model: {turn.added}", style="yellow"))
             continue
         for hit in turn.retrieved:
             memory = Text("      ")

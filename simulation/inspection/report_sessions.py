@@ -113,6 +113,9 @@ def _badges(turn, quoted: bool, versions: list[str], retrieved: list[dict], flag
     if isinstance(turn, ClientTurn) and turn.disclosed_fact is not None:
         badges.append({"label": f"discloses private fact #{turn.disclosed_fact}", "cls": "fact",
                        "title": "The client disclosed one of the profile's private facts"})
+    if isinstance(turn, ClientTurn) and turn.added:
+        badges.append({"label": "sentence added by the program", "cls": "warn",
+                       "title": f"Appended because the client's model did not say its risk: {turn.added}"})
     for item in flagged:
         badges.append({"label": f"contradiction: {_label(item.kind)}", "cls": "warn", "title": item.evidence})
     return badges

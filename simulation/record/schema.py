@@ -274,6 +274,9 @@ class Manifest(Value):
         "'appraisal'): asked, and filled in (fallback).")
     fallback_heavy_sessions: list[FallbackHeavySession] | None = Field(
         default=None, description="Sessions above answer_fallbacks.threshold (with strict, their courses failed).")
+    client_sentences_added: int | None = Field(
+        default=None, description="Client turns the program appended a sentence to (a risk disclosure the client's "
+        "model did not say; the turn's 'added').")
     local_engine: LocalEngineRecord | None = Field(
         default=None, description="The in-process engine's settings, when a role ran a local/ model.")
     scoring: dict[str, ScoringRecord] | None = Field(

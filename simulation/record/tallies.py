@@ -1,4 +1,5 @@
-"""Counts over a run's records that its manifest and summary report: faults per role, filled-in answers.
+"""Counts over a run's records that its manifest and summary report: faults per role, filled-in answers,
+sentences the program added to the client's turns.
 
 The client's answers are its questionnaire items and, under ``appraisal: model``, the items its model
 rates each counselor turn on (counted as the instrument ``appraisal``): a filled-in appraisal item moved
@@ -59,6 +60,12 @@ def appraisal_filled_in(record: SessionRecord) -> dict[int, list[str]]:
     """Turn index -> the appraisal items filled in there (the client's state moved on answers not given)."""
     return {index: turn.appraisal.filled_in_items() for index, turn in enumerate(record.turns)
             if isinstance(turn, ClientTurn) and turn.appraisal is not None and turn.appraisal.filled_in_items()}
+
+
+def added_sentences(record: SessionRecord) -> list[int]:
+    """Indices of the client turns the program appended a sentence to (``ClientTurn.added``: a risk disclosure
+    the client's model did not say), which the counselor heard as the client's."""
+    return [index for index, turn in enumerate(record.turns) if isinstance(turn, ClientTurn) and turn.added]
 
 
 def session_partials(record: SessionRecord) -> dict[str, int]:

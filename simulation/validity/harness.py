@@ -37,6 +37,7 @@ from pathlib import Path
 from rich.table import Table
 
 from muspsy_sim.agents.client import DynamicsParams, build_appraiser
+from muspsy_sim.agents.client.dynamics import DynamicsParameterError
 from muspsy_sim.agents.judge import Judge
 from muspsy_sim.agents.llm import ModelSpec
 from muspsy_sim.agents.llm.routing import servable
@@ -140,8 +141,8 @@ def run_validity(path: Path, out: Path, *, client_model: str | None = None, appr
     overrides = dict(config.client_dynamics) if config is not None else {}
     try:
         params = DynamicsParams.from_overrides(overrides)
-    except ValueError as error:
-        raise InputError(config_source or "--config", "client_dynamics", str(error)) from None
+    except DynamicsParameterError as error:
+        raise InputError(config_source or "--config", f"client_dynamics.{error.field}", str(error)) from None
     if appraisal not in ("rules", "model"):
         raise InputError("--appraisal", "", f"'{appraisal}' is not one of rules, model")
     if self_report not in ("model", "latent"):

@@ -4,7 +4,8 @@
   middle option, marked "fallback".
 - ``JsonItems``: every item of an ``ItemSet`` in one request, ``{"1": ..., "2": ...}``, with a JSON
   schema of exactly those keys and options (servers that enforce schemas, such as llama.cpp's and
-  vLLM's, can only answer validly). Only the items that came back missing or invalid are asked
+  vLLM's, can only answer validly); without one, the loose forms small models write (unquoted keys,
+  single quotes) are read too. Only the items that came back missing or invalid are asked
   again; an item still without an answer after the re-asks gets the middle option, marked "fallback".
 """
 
@@ -19,8 +20,10 @@ from ..output_checks import reask_sampling, rejected
 from .common import STRUCTURED_RETRIES, Send, middle_fallback
 
 _JSON_OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
-# One "key": value entry of a JSON object, read even from an answer cut off in transit.
-_ENTRY = re.compile(r'"(\d+)"\s*:\s*("?)([^",}\s]+)\2')
+# One "key": value entry of a JSON object, read even from an answer cut off in transit, and in the loose
+# forms small models write without a schema held to: unquoted keys ({1: 3}; only right after "{" or ",", so a
+# time in a value is no key) and single quotes ({'1': '3'}).
+_ENTRY = re.compile(r"""(?:(["'])(\d+)\1|[{,]\s*(\d+))\s*:\s*(["']?)([^"',}\s]+)\4""")
 TOKENS_PER_ITEM = 8  # `"12": 3, ` is 7 tokens or fewer with the tokenizers tried
 
 
@@ -107,8 +110,8 @@ def answers_schema(numbers: list[int], choices: tuple[str, ...]) -> dict:
 def read_answers(text: str, numbers: list[int], choices: tuple[str, ...]) -> dict[int, str]:
     """The valid answers to the asked items in ``text`` (entries of other items, or not options, are ignored)."""
     found: dict[int, str] = {}
-    for key, _, value in _ENTRY.findall(text):
-        number = int(key)
+    for _, quoted, bare, _, value in _ENTRY.findall(text):
+        number = int(quoted or bare)
         if number in numbers and value in choices and number not in found:
             found[number] = value
     return found

@@ -12,11 +12,19 @@ from __future__ import annotations
 import threading
 
 from ..environment import configure_offline_environment
+from ..local.resolution import LocalModelNotFound
 from ..spec import FAULTY, LOCAL, TEST_DOUBLE
 from . import faulty, local, scripted
 
 # Provider prefix -> its answer to one request, in this process (name after the prefix, messages, params).
 IN_PROCESS_ANSWERS = {LOCAL: local.local_answer, TEST_DOUBLE: scripted.scripted_answer}
+# What an in-process provider raises when its model cannot answer: its files missing or unreadable, memory
+# exhausted, the engine failing as it runs (torch's errors, a CUDA out-of-memory among them, are
+# RuntimeErrors). Routing reports these as the model unavailable; any other exception (a KeyError, a
+# TypeError, ...) is a fault in the code and goes up as it is.
+IN_PROCESS_FAILURES = (OSError, MemoryError, RuntimeError, LocalModelNotFound)
+# RuntimeErrors that are faults in the code all the same.
+IN_PROCESS_CODE_FAULTS = (NotImplementedError, RecursionError)
 # Provider prefix -> factory of its LiteLLM handler.
 HANDLERS = {LOCAL: local.make_handler, TEST_DOUBLE: scripted.make_handler, FAULTY: faulty.make_handler}
 
