@@ -254,3 +254,39 @@ def test_the_model_appraiser_rates_every_item_through_the_client_model(tmp_path)
     rows = list(csv.DictReader((tmp_path / "out" / "ratings.csv").open()))
     model_rows = [r for r in rows if r["client"] == "simulated" and r["kind"] == "turn"]
     assert len(model_rows) == 8 * 5 * 4 and all(r["source"] == "model" and r["rating"] in "12345" for r in model_rows)
+
+
+def test_answers_the_clients_model_did_not_give_are_left_out_and_counted(tmp_path, monkeypatch):
+    """A filled-in appraisal item pairs with nothing (not the scale's middle beside the person's rating), and the
+    session's later answers go (its state moved on it); a scale with a filled-in answer is None. Each counted."""
+    from muspsy_sim.agents.client import questionnaires, simulated_client
+    from muspsy_sim.agents.client.appraisal import RulesAppraiser
+    from muspsy_sim.simulation.validity.human_harness import human_table
+
+    runs = _runs(tmp_path, follow_rules, raters=1)
+    clean = run_human_validity(runs, tmp_path / "clean", appraisal="rules", self_report="latent")
+    appraise, administer = RulesAppraiser.appraise, questionnaires.administer
+
+    def filled_in_appraisal(self, context):
+        appraisal, used = appraise(self, context)
+        if (context.profile.id, context.session_index) == (CLIENTS[0], 1):
+            appraisal = appraisal.model_copy(update={"filled_in": ["empathy"], "methods": {"fallback": 1}})
+        return appraisal, used
+
+    def filled_in_answers(llm, instrument, profile, *args, **kwargs):
+        result, used = administer(llm, instrument, profile, *args, **kwargs)
+        if (instrument.key, profile.id) == ("gad7", CLIENTS[1]):
+            result = result.model_copy(update={"filled_in": [1], "methods": {**result.methods, "fallback": 1}})
+        return result, used
+
+    monkeypatch.setattr(RulesAppraiser, "appraise", filled_in_appraisal)
+    monkeypatch.setattr(simulated_client, "administer", filled_in_answers)
+    written = run_human_validity(runs, tmp_path / "out", appraisal="rules", self_report="latent")
+    left_out = written["filled_in_left_out"]
+    gad7_moments = clean["targets"]["gad7"]["n"] // 2  # the same moments for both clients
+    assert left_out["empathy"] == 5 and left_out["gad7"] == gad7_moments
+    assert {"wai_sr.goal", "wai_sr.bond", "panas.positive"} <= set(left_out)  # after the session's turns
+    assert "phq9" not in left_out  # measured before the turns, every answer given
+    for name, figures in clean["targets"].items():  # every pair is kept or counted as left out
+        assert written["targets"][name]["n"] + left_out.get(name, 0) == figures["n"], name
+    assert "Pairs left out, the simulated side filled in: empathy 5" in str(human_table(written).caption)

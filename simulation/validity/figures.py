@@ -104,3 +104,10 @@ def target_figures(groups: list[Pairs], seed: int) -> dict:
     return {"n": len(pairs), "conversations": len(groups), "rho": _rounded(spearman(pairs)),
             "ci_low": _rounded(low), "ci_high": _rounded(high), "shuffled_rho": _rounded(null),
             "shuffled_low": _rounded(null_low), "shuffled_high": _rounded(null_high)}
+
+
+def left_out_line(left_out: dict[str, int] | None) -> str:
+    """The printed line on the pairs left out because the simulated client's side was filled in (an answer its
+    model did not give, or one measured on a state that moved on such answers): counted, never silent."""
+    counts = ", ".join(f"{name} {count}" for name, count in sorted((left_out or {}).items()) if count)
+    return f"Pairs left out, the simulated side filled in: {counts or 'none'}."

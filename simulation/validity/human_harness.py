@@ -51,6 +51,7 @@ from ..record.ratings_table import appraisal_row, questionnaire_rows, session_ro
 from ..record.run_log import RunLog
 from ..record.schema import SESSIONS, SessionRecord
 from .agreement import Group, agreement_figures, krippendorff_alpha
+from .figures import left_out_line
 from .human_replay import SCALES, ReplayedSession, replay_course, scale_name
 
 VALIDITY = "validity.json"
@@ -228,17 +229,20 @@ def run_human_validity(runs: list[Path], out: Path, *, client_model: str | None 
         judged = {"model": settings["judge"].model.text, "methods": judge_methods, "pairs": JUDGE_PAIRS,
                   "targets": {name: agreement_figures(g, seed) for name, g in judge_groups.items()}}
     methods: dict[str, dict[str, int]] = {"appraisal": {}, "self_report": {}}
+    left_out: dict[str, int] = {}
     for done in replays:
         for part, counts in (("appraisal", done.appraisal_methods), ("self_report", done.self_report_methods)):
             for method, count in counts.items():
                 methods[part][method] = methods[part].get(method, 0) + count
+        for name, count in done.left_out().items():
+            left_out[name] = left_out.get(name, 0) + count
     result = {
         "format": "human", "runs": [str(path) for path in runs], "client_model": settings["client"].model.text,
         "appraisal": appraisal, "self_report": self_report, "seed": seed, "resampled": by,
         "sessions": {"replayed": len(replays), "raters": sorted({r.rater for r in replays}),
                      "rated_turns": sum(len(r.turns) for r in replays), "copies_left_out": copies},
         "targets": targets, "labels": ITEM_LABELS, "ceiling": _ceilings(courses, replays), "judge": judged,
-        "methods": methods, "usage": sum_tables({"client": r.usage} for r in replays).get("client", RoleUsage()).to_dict(),
+        "methods": methods, "filled_in_left_out": left_out, "usage": sum_tables({"client": r.usage} for r in replays).get("client", RoleUsage()).to_dict(),
         "seconds": round(time.perf_counter() - started, 3), "note": NOTE,
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -277,5 +281,5 @@ def human_table(result: dict) -> Table:
     labels = "; ".join(f"{item}: {label}" for item, label in result["labels"].items())
     table.caption = (f"Items: {labels}. A rho inside the shuffled band is no evidence of agreement. alpha people: "
                      "Krippendorff's alpha (ordinal) of people who rated the same counselor turns, the ceiling; alpha "
-                     "sim: the simulated client with the people.")
+                     "sim: the simulated client with the people. " + left_out_line(result.get("filled_in_left_out")))
     return table
