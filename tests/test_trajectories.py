@@ -187,3 +187,20 @@ def test_the_report_plots_the_trajectories(scored_run, tmp_path):
     html = out.read_text(encoding="utf-8")
     assert 'class="realism-plot plot-trajectories"' in html and 'class="realism-plot plot-references"' in html
     assert "Trajectory realism" in html and "with a setback" in html and "Swift &amp; Greenberg 2012" in html
+
+
+def test_a_course_ends_where_eval_left_a_sessions_change_out():
+    """PHQ-9 20, 20*, 5, 5: session 2's client moved on filled-in appraisal items, so eval left its change out.
+    The fall to 5 after it rests on that state: no improvement, no sudden gain, no step; the course ends with
+    session 2's 20 carried forward, and the two later measurements are counted as skipped."""
+    rows = rows_of({"a": [20, 20, 5, 5], "b": [15, 14, 13, 12]})
+    second = next(r for r in rows if r.client_id == "a" and r.session_index == 2)
+    second.metrics["phq9_change"] = None
+    second.left_out["phq9_change"] = "1 appraisal item(s) of 1 counselor turn(s) were filled in"
+    assert course_series(rows, "phq9")["a"] == [(1, 20.0), (2, 20.0)]
+    outcomes = {client: CourseEntry(status="finished", ended_by="completed") for client in "ab"}
+    phq9 = trajectory_realism(rows, outcomes).phq9
+    a = phq9.by_client["a"]
+    assert (a.change, a.class_, a.sudden_gain, a.measurements) == (0, "flat", False, 2)
+    assert phq9.improving == 0 and phq9.with_sudden_gain == 0 and phq9.skipped == 2
+    assert phq9.sd_session_change == pytest.approx(statistics.stdev([0, -1, -1, -1]), abs=1e-4)
