@@ -32,6 +32,7 @@ from ..record.run_log import read_metric_rows
 from ..record.schema import METRICS
 from .counselor_effects import realism_by_counselor
 from .realism_table import realism_markdown
+from .report_tables import scaffold_label
 from .statistics import cluster_bootstrap_ci, slope
 
 COMPARE_JSON = "compare.json"
@@ -238,8 +239,7 @@ def cell_lines(result: Comparison, metric: str, run: str) -> list[str]:
                      f"{_interval(difference.low, difference.high, difference.clients)}")
     if split:
         beside = result.scaffold[metric].get(run)
-        # A judge rating's scaffold share is the share of counselor turns the program wrote (masked for the judge).
-        label = "scaffold turns (masked)" if metric.startswith(("judge_", "ctrs_")) else "scaffold"
+        label = scaffold_label(metric)
         lines.append(f"{label} none" if beside is None else
                      f"{label} {_fmt(beside.mean)} {_interval(beside.low, beside.high, beside.clients)}")
     return lines
