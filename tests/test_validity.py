@@ -254,3 +254,28 @@ def test_answers_the_clients_model_did_not_give_are_left_out_and_counted(tmp_pat
     assert first["rated"] == [] and first["rated_left_out"] == 5 and first["moved_on_filled_in"]
     printed = validity_table(result).caption
     assert "Pairs left out, the simulated side filled in: distress_drop 1, empathy 2" in printed
+
+
+def test_too_few_conversations_give_no_shuffled_band_and_the_output_says_so(tmp_path):
+    """2, 3 and 4 conversations have 1, 2 and 9 derangements: no band from so few (two gave low == high). A
+    bootstrap over fewer than 10 conversations is coarse: said so, as compare does."""
+    from muspsy_sim.simulation.validity.figures import target_figures
+    from muspsy_sim.simulation.validity.harness import validity_table
+
+    rising, falling = [(1.0, 1.0), (2.0, 2.0), (3.0, 4.0)], [(1.0, 5.0), (2.0, 3.0), (3.0, 2.0)]
+    for count in (2, 3, 4):
+        few = target_figures([rising, falling] * (count // 2) + [rising] * (count % 2), seed=0)
+        assert (few["shuffled_rho"], few["shuffled_low"], few["shuffled_high"]) == (None, None, None), count
+        assert any("too few for a shuffled band" in note for note in few["notes"])
+    import random as stdlib_random
+
+    rng = stdlib_random.Random(2)
+    five = target_figures([[(rng.random(), float(rng.randint(1, 5))) for _ in range(4)] for _ in range(5)], seed=0)
+    assert five["shuffled_low"] < five["shuffled_high"] and not any("shuffled" in n for n in five["notes"])
+    assert any("coarse" in note for note in five["notes"])
+    assert target_figures([rising, falling] * 5, seed=0)["notes"] == []
+    path = write_synthetic(tmp_path / "three.json", RULES_LADDER, conversations=3)
+    result = run_validity(path, tmp_path / "out", self_report="latent")
+    assert result["targets"]["turn_appraisal"]["shuffled_low"] is None
+    assert "turn_appraisal" in validity_table(result).caption and "too few for a shuffled band" in validity_table(
+        result).caption

@@ -50,7 +50,7 @@ from ..core.files import write_json_atomic, write_jsonl_atomic
 from ..core.usage import RoleUsage, sum_tables
 from ..engine.components import role_model
 from .esconv import read_conversations
-from .figures import left_out_line, spearman, target_figures
+from .figures import left_out_line, notes_line, spearman, target_figures
 from .judge_check import judge_conversations
 from .replay import Replayed, replay
 
@@ -242,5 +242,6 @@ def validity_table(result: dict) -> Table:
     table.caption = (f"intensity_drop and distress_drop of a client whose end state never varies: {_number(seeded)}; "
                      "shuffled: whole conversations' human ratings permuted; masked: the client heard the supporter's "
                      f"turns only; skipped conversations: {len(result['conversations']['skipped'])}. "
-                     + left_out_line(result.get("filled_in_left_out")))
+                     + left_out_line(result.get("filled_in_left_out")) + " "
+                     + notes_line({**result["targets"], **((result.get("judge") or {}).get("targets") or {})}))
     return table

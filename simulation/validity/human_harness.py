@@ -51,7 +51,7 @@ from ..record.ratings_table import appraisal_row, questionnaire_rows, session_ro
 from ..record.run_log import RunLog
 from ..record.schema import SESSIONS, SessionRecord
 from .agreement import Group, agreement_figures, krippendorff_alpha
-from .figures import left_out_line
+from .figures import left_out_line, notes_line
 from .human_replay import SCALES, ReplayedSession, replay_course, scale_name
 
 VALIDITY = "validity.json"
@@ -281,5 +281,6 @@ def human_table(result: dict) -> Table:
     labels = "; ".join(f"{item}: {label}" for item, label in result["labels"].items())
     table.caption = (f"Items: {labels}. A rho inside the shuffled band is no evidence of agreement. alpha people: "
                      "Krippendorff's alpha (ordinal) of people who rated the same counselor turns, the ceiling; alpha "
-                     "sim: the simulated client with the people. " + left_out_line(result.get("filled_in_left_out")))
+                     "sim: the simulated client with the people. " + left_out_line(result.get("filled_in_left_out"))
+                     + " " + notes_line(targets))
     return table
