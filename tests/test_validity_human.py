@@ -290,3 +290,34 @@ def test_answers_the_clients_model_did_not_give_are_left_out_and_counted(tmp_pat
     for name, figures in clean["targets"].items():  # every pair is kept or counted as left out
         assert written["targets"][name]["n"] + left_out.get(name, 0) == figures["n"], name
     assert "Pairs left out, the simulated side filled in: empathy 5" in str(human_table(written).caption)
+
+
+def test_the_judge_reads_the_session_as_eval_does_and_nothing_after_the_last_counselor_turn(tmp_path, monkeypatch):
+    """`validity human --judge`: the program's turns masked (eval's ``judged_turns``), the person's closing words
+    (which may state the verdict) cut off as on ESConv, and a seed of its own per session."""
+    from muspsy_sim.agents.judge import Judge
+    from muspsy_sim.simulation.evaluation.run_eval import SCAFFOLD_MASK
+
+    run = write_person_run(tmp_path, "judged", "r", follow_rules, clients=CLIENTS, sessions=2)
+    lines = (run / "sessions.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    for record in records:
+        record["turns"][0]["source"] = "template"  # the program's opening check-in
+        record["turns"].append({"speaker": "client", "text": "VERDICT: that was wonderful, thank you.", "appraisal": None,
+                                "disclosed_fact": None, "risk_disclosed": False, "source": "human"})
+    (run / "sessions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    read: list[tuple[list[Turn], int]] = []
+    rate = Judge.rate
+
+    def watch(self, turns, session_index, pseudonym, seed):
+        read.append((list(turns), seed))
+        return rate(self, turns, session_index, pseudonym, seed)
+
+    monkeypatch.setattr(Judge, "rate", watch)
+    written = run_human_validity([run], tmp_path / "out", appraisal="rules", self_report="latent", judge=True,
+                                 judge_model="testdouble/scripted")
+    assert len(read) == 4 and written["judge"]["targets"]["judge_empathy"]["n"] == 4
+    for turns, _ in read:
+        assert isinstance(turns[-1], CounselorTurn) and not any("VERDICT" in t.text for t in turns)
+        assert turns[0].text == SCAFFOLD_MASK and turns[1].text != SCAFFOLD_MASK
+    assert len({seed for _, seed in read}) == 4

@@ -11,7 +11,9 @@ ratings are set beside the simulated client's (``agreement``):
 * the questionnaire scales of every session: PHQ-9, GAD-7 (before each session and after the last),
   WAI-SR total, goal, task, bond and PANAS positive, negative (after each session);
 * with ``judge``: the judge's empathy and coherence ratings of each session against the person's mean
-  "felt understood" and "addressed what I said" over its turns.
+  "felt understood" and "addressed what I said" over its turns. The judge reads the session as eval has it
+  read (the turns the program wrote masked, its seed derived per session) up to the last counselor turn:
+  the person's words after it may state the verdict it is checked against.
 
 Spearman's rho with a 95% interval resampling clusters (sessions, or raters when there are at least
 ``MIN_RATER_CLUSTERS`` of them), the conversation-level shuffled control and the mean difference. Where
@@ -44,12 +46,15 @@ from ..config import RoleModel
 from ..core.errors import InputError
 from ..core.files import write_json_atomic, write_jsonl_atomic
 from ..core.questionnaires import FALLBACK_METHOD
+from ..core.turns import CounselorTurn, Turn, by_scaffold, last_counselor_index
 from ..core.usage import RoleUsage, sum_tables
 from ..engine.components import role_model
 from ..engine.human_client import rating_items
+from ..evaluation.run_eval import judged_turns
 from ..record.ratings_table import appraisal_row, questionnaire_rows, session_rows, write_ratings
 from ..record.run_log import RunLog
 from ..record.schema import SESSIONS, SessionRecord
+from ..seeding import derive_seed
 from .agreement import Group, agreement_figures, krippendorff_alpha
 from .figures import left_out_line, notes_line
 from .human_replay import SCALES, ReplayedSession, replay_course, scale_name
@@ -153,6 +158,13 @@ def _ceilings(courses, replays: list[ReplayedSession]) -> dict[str, dict]:
                    krippendorff_alpha(with_simulated[item])} for item in rating_items()}
 
 
+def judged_until_last_counselor_turn(turns: list[Turn]) -> list[Turn]:
+    """The session as the judge reads it here: as eval masks it (the turns the program wrote masked,
+    ``judged_turns``) and cut after the last counselor turn, as the ESConv check cuts it (the person's words
+    after it may state the verdict the judge is checked against)."""
+    return judged_turns(turns)[: last_counselor_index(turns) + 1]
+
+
 def _judge_groups(judge: Judge, courses, replays: list[ReplayedSession], seed: int) -> tuple[dict, dict]:
     groups: dict[str, list[Group]] = {name: [] for name in JUDGE_PAIRS}
     methods: dict[str, int] = {}
@@ -163,7 +175,11 @@ def _judge_groups(judge: Judge, courses, replays: list[ReplayedSession], seed: i
             done = replayed.get(f"{run.name}/{client_id}/{record.session_index}")
             if done is None:  # a copy of a session counted already
                 continue
-            scores, _ = judge.rate(record.turns, record.session_index, pseudonym, seed)
+            turns = judged_until_last_counselor_turn(record.turns)
+            if not any(isinstance(t, CounselorTurn) and not by_scaffold(t) for t in turns):
+                continue  # the program wrote every counselor turn: nothing of the counselor's model to judge (eval)
+            scores, _ = judge.rate(turns, record.session_index, pseudonym,
+                                   derive_seed(seed, run.name, client_id, record.session_index, "judge"))
             for name, item in JUDGE_PAIRS.items():
                 given = [float(t.person[item]) for t in done.turns if t.person.get(item) is not None]
                 score = scores[name]
