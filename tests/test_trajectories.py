@@ -94,6 +94,11 @@ def test_intention_to_treat_keeps_dropouts_in_the_denominator():
     outcomes["stopped"] = CourseEntry(status="interrupted", error="disk full: cannot write runs/r/sessions.jsonl")
     rows.append(SessionMetrics(run="r", client_id="stopped", session_index=1,
                                metrics={"phq9": 12.0, "phq9_change": None}))
+    # Nor is a course still pending or running (eval during a campaign, or after it was killed outright).
+    for client, status in (("waiting", "pending"), ("midway", "running")):
+        outcomes[client] = CourseEntry(status=status, sessions_done=1)
+        rows.append(SessionMetrics(run="r", client_id=client, session_index=1,
+                                   metrics={"phq9": 18.0, "phq9_change": -9.0}))
     realism = trajectory_realism(rows, outcomes)
     phq9 = realism.phq9
     gone = phq9.by_client["gone"]
@@ -102,7 +107,7 @@ def test_intention_to_treat_keeps_dropouts_in_the_denominator():
     assert realism.dropout.to_dict() == {"courses": 6, "recorded": 6, "dropped_out": 1, "share": round(1 / 6, 4),
                                          "after_session": {"1": 1}, "median_after_session": 1,
                                          "reasons": {"low alliance": 1}}
-    assert realism.excluded_failed == ["broken", "stopped"]
+    assert realism.excluded_failed == ["broken", "midway", "stopped", "waiting"]
     dropout_line = next(line for line in realism.references if line.key == "dropout")
     assert dropout_line.value == round(1 / 6, 4) and dropout_line.in_range is True
     assert "Swift & Greenberg 2012" in dropout_line.source
