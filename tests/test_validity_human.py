@@ -321,3 +321,30 @@ def test_the_judge_reads_the_session_as_eval_does_and_nothing_after_the_last_cou
         assert isinstance(turns[-1], CounselorTurn) and not any("VERDICT" in t.text for t in turns)
         assert turns[0].text == SCAFFOLD_MASK and turns[1].text != SCAFFOLD_MASK
     assert len({seed for _, seed in read}) == 4
+
+
+def test_the_replayed_client_has_the_traits_a_campaign_of_the_run_draws_for_the_profile(tmp_path, monkeypatch):
+    """Under the calibrated dynamics a campaign's client has traits (drawn per profile and seed, pinned ones kept);
+    the replayed client is that client, not a neutral one: the same traits as a campaign of the run's seed."""
+    from muspsy_sim.agents.client.appraisal import RulesAppraiser
+    from muspsy_sim.simulation.record.run_log import RunLog
+    from tests.conftest import scripted_config
+
+    person = RunLog.open(write_person_run(tmp_path, "played", "r", follow_rules, clients=CLIENTS, sessions=1))
+    (tmp_path / "campaign").mkdir()
+    config = scripted_config(tmp_path / "campaign", scenarios=list(CLIENTS), sessions=1, max_turns=1)
+    assert runner.invoke(app, ["run", "--config", str(config), "--no-progress"]).exit_code == 0
+    campaign = RunLog.open(tmp_path / "campaign" / "runs" / "scripted")
+    assert campaign.config.seed == person.config.seed and not campaign.config.client_dynamics.get("preset")
+    drawn = {client: campaign.manifest.courses[client].traits for client in CLIENTS}
+    assert all(traits is not None for traits in drawn.values())
+    seen: dict[str, object] = {}
+    appraise = RulesAppraiser.appraise
+
+    def watch(self, context):
+        seen[context.profile.id] = context.state.traits
+        return appraise(self, context)
+
+    monkeypatch.setattr(RulesAppraiser, "appraise", watch)
+    run_human_validity([person.path], tmp_path / "out", appraisal="rules", self_report="latent", seed=7)
+    assert seen == drawn

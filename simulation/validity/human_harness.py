@@ -232,7 +232,7 @@ def run_human_validity(runs: list[Path], out: Path, *, client_model: str | None 
     for run, client_id, records in courses:
         client = SimulatedClient(llm, Sampling(), DynamicsParams.from_overrides(run.config.client_dynamics),
                                  appraisal=appraisal, self_report=self_report)
-        replays += replay_course(run.name, run.profiles()[client_id], records, client, seed)
+        replays += replay_course(run.name, run.profiles()[client_id], records, client, seed, run.config.seed)
         if on_session:
             on_session(len(replays), total)
     replays, copies = _without_copies(courses, replays)

@@ -1,8 +1,9 @@
 """Replaying a person's client sessions through the simulated client built from the same profile.
 
 Replay, not regenerate: the counselor turns are the recorded ones, and the person's own turns are
-what the client said. The simulated client starts from the profile's initial state and lives the
-course as a campaign client would: before each session the week the person was told of (the recorded
+what the client said. The simulated client starts from the profile's initial state, with the traits a
+campaign of the run's seed draws for that profile (``campaign_traits``), and lives the course as a
+campaign client would: before each session the week the person was told of (the recorded
 events and homework; ``between_sessions(happened=...)``) and PHQ-9 and GAD-7; after each counselor
 turn its appraisal (rules or its model), which moves its state by the usual dynamics; after the
 session WAI-SR and PANAS, and after the last one PHQ-9 and GAD-7 again (the exit assessment).
@@ -32,6 +33,7 @@ from ..core.course import Week
 from ..core.questionnaires import AT_END, AT_START, QuestionnaireResult
 from ..core.turns import CounselorTurn, Turn, heard_assignment, last_counselor_index
 from ..core.usage import RoleUsage
+from ..engine.states import campaign_traits
 from ..evaluation.self_report import entry_subscale, entry_total
 from ..record.schema import SessionRecord
 from ..seeding import derive_rng, derive_seed
@@ -158,9 +160,13 @@ def _count(into: dict[str, int], methods: dict[str, int]) -> None:
 
 
 def replay_course(run: str, profile: CaseProfile, records: list[SessionRecord], client: SimulatedClient,
-                  seed: int) -> list[ReplayedSession]:
-    """Replay one person's course (their sessions of one profile in one run, by session) through ``client``."""
-    state = ClientState.initial(profile)
+                  seed: int, campaign_seed: int | None = None) -> list[ReplayedSession]:
+    """Replay one person's course (their sessions of one profile in one run, by session) through ``client``.
+
+    The client has the traits a campaign of ``campaign_seed`` (the run's) would draw for this profile, its pinned
+    traits kept (none under the legacy dynamics; ``campaign_seed`` None: ``seed``)."""
+    traits = campaign_traits(client.params, seed if campaign_seed is None else campaign_seed, profile)
+    state = ClientState.initial(profile).model_copy(update={"traits": traits})
     earlier: list[list[Turn]] = []
     previous: SessionRecord | None = None
     replayed = []
