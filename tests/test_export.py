@@ -295,3 +295,35 @@ def test_the_session_form_needs_a_format_with_weights(run_and_prompts):
     run_dir, _, tmp = run_and_prompts
     result = runner.invoke(app, ["export", str(run_dir), "--out", str(tmp / "x.jsonl"), "--form", "session"])
     assert result.exit_code == 2 and "--form" in result.output
+
+
+@pytest.mark.parametrize("rendering", ["windowed", "trailing"])
+def test_a_counselor_that_renders_history_otherwise_is_refused_by_the_session_form(run_and_prompts, rendering):
+    """The session form puts weight 1 on the messages of the model's turns by their position at the chat's end
+    (``counseling_messages``' contract). A counselor that windows its history, or adds a message after the turns,
+    would move the weights onto other messages: refused, naming the counselor, never silently mis-weighted."""
+    from muspsy_sim.simulation.core.errors import InputError
+    from muspsy_sim.simulation.export.examples import session_example
+    from muspsy_sim.simulation.export.sources import load_sessions
+
+    run_dir, _, _ = run_and_prompts
+    loaded = load_sessions(run_dir)
+    session = min(loaded.sessions, key=lambda s: (s.profile.id, s.session_index))
+    counselor = loaded.counselor
+    example = session_example(session, [], counselor)
+    assert example is not None and all(example.messages[i]["role"] == "assistant" for i in example.trained)
+    render = counselor.counseling_messages
+
+    def otherwise(context, turns, stage, recalled):
+        chat = render(context, turns, stage, recalled)
+        if rendering == "windowed":
+            return [chat[0], *chat[-3:]]  # the system prompt and the last three messages
+        return [*chat, {"role": "user", "content": "Reply in one sentence."}]
+
+    counselor.counseling_messages = otherwise
+    try:
+        with pytest.raises(InputError) as raised:
+            session_example(session, [], counselor)
+    finally:
+        del counselor.counseling_messages
+    assert type(counselor).__qualname__ in str(raised.value) and "counseling_messages" in str(raised.value)

@@ -112,3 +112,23 @@ def test_scaffold_takes_on_or_off_and_nothing_else(make_config):
     config = make_config(counselor_options={"scaffold": "sometimes"})
     result = runner.invoke(app, ["run", "--config", str(config), "--no-progress"])
     assert result.exit_code == 2 and "counselor_options" in result.output and "on or off" in result.output
+
+
+def test_a_judge_ratings_scaffold_figure_is_labelled_a_share_of_turns_not_a_score():
+    """Beside a judge rating stands the share of counselor turns the program wrote (masked for the judge), not a
+    rating of them: eval's lines and table say so, as compare does; a turn-level metric keeps "scaffold"."""
+    from rich.console import Console
+
+    from muspsy_sim.simulation.core.metrics import CampaignSummary, MetricMean
+    from muspsy_sim.simulation.evaluation.report_tables import credit_lines, summary_table
+
+    summary = CampaignSummary(run="r", metrics={
+        "judge_empathy": MetricMean(mean=4.0, n=3, scaffold=MetricMean(mean=0.25, n=3)),
+        "followed_up_assignment": MetricMean(mean=0.0, n=2, scaffold=MetricMean(mean=1.0, n=2))})
+    line = " ".join(credit_lines(summary))
+    assert "judge_empathy: 4.00 (model), scaffold turns (masked) 0.25" in line
+    assert "followed_up_assignment: 0.00 (model), scaffold 1.00" in line
+    console = Console(record=True, width=250)
+    console.print(summary_table(summary))
+    text = " ".join(console.export_text().split())
+    assert "scaffold turns (masked) 0.25 (n 3)" in text and "scaffold 1.00 (n 2)" in text

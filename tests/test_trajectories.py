@@ -94,6 +94,11 @@ def test_intention_to_treat_keeps_dropouts_in_the_denominator():
     outcomes["stopped"] = CourseEntry(status="interrupted", error="disk full: cannot write runs/r/sessions.jsonl")
     rows.append(SessionMetrics(run="r", client_id="stopped", session_index=1,
                                metrics={"phq9": 12.0, "phq9_change": None}))
+    # Nor is a course still pending or running (eval during a campaign, or after it was killed outright).
+    for client, status in (("waiting", "pending"), ("midway", "running")):
+        outcomes[client] = CourseEntry(status=status, sessions_done=1)
+        rows.append(SessionMetrics(run="r", client_id=client, session_index=1,
+                                   metrics={"phq9": 18.0, "phq9_change": -9.0}))
     realism = trajectory_realism(rows, outcomes)
     phq9 = realism.phq9
     gone = phq9.by_client["gone"]
@@ -102,7 +107,7 @@ def test_intention_to_treat_keeps_dropouts_in_the_denominator():
     assert realism.dropout.to_dict() == {"courses": 6, "recorded": 6, "dropped_out": 1, "share": round(1 / 6, 4),
                                          "after_session": {"1": 1}, "median_after_session": 1,
                                          "reasons": {"low alliance": 1}}
-    assert realism.excluded_failed == ["broken", "stopped"]
+    assert realism.excluded_failed == ["broken", "midway", "stopped", "waiting"]
     dropout_line = next(line for line in realism.references if line.key == "dropout")
     assert dropout_line.value == round(1 / 6, 4) and dropout_line.in_range is True
     assert "Swift & Greenberg 2012" in dropout_line.source
@@ -187,3 +192,20 @@ def test_the_report_plots_the_trajectories(scored_run, tmp_path):
     html = out.read_text(encoding="utf-8")
     assert 'class="realism-plot plot-trajectories"' in html and 'class="realism-plot plot-references"' in html
     assert "Trajectory realism" in html and "with a setback" in html and "Swift &amp; Greenberg 2012" in html
+
+
+def test_a_course_ends_where_eval_left_a_sessions_change_out():
+    """PHQ-9 20, 20*, 5, 5: session 2's client moved on filled-in appraisal items, so eval left its change out.
+    The fall to 5 after it rests on that state: no improvement, no sudden gain, no step; the course ends with
+    session 2's 20 carried forward, and the two later measurements are counted as skipped."""
+    rows = rows_of({"a": [20, 20, 5, 5], "b": [15, 14, 13, 12]})
+    second = next(r for r in rows if r.client_id == "a" and r.session_index == 2)
+    second.metrics["phq9_change"] = None
+    second.left_out["phq9_change"] = "1 appraisal item(s) of 1 counselor turn(s) were filled in"
+    assert course_series(rows, "phq9")["a"] == [(1, 20.0), (2, 20.0)]
+    outcomes = {client: CourseEntry(status="finished", ended_by="completed") for client in "ab"}
+    phq9 = trajectory_realism(rows, outcomes).phq9
+    a = phq9.by_client["a"]
+    assert (a.change, a.class_, a.sudden_gain, a.measurements) == (0, "flat", False, 2)
+    assert phq9.improving == 0 and phq9.with_sudden_gain == 0 and phq9.skipped == 2
+    assert phq9.sd_session_change == pytest.approx(statistics.stdev([0, -1, -1, -1]), abs=1e-4)

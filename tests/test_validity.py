@@ -212,3 +212,70 @@ def test_questionnaire_totals_the_data_carry_are_targets(tmp_path):
     assert result["targets"]["phq9_change"]["n"] == 8 and result["targets"]["wai_total"]["n"] == 8
     assert "gad7_change" not in result["targets"] and "distress_drop" in result["targets"]
     assert "questionnaires.phq9" in result["conversations"]["skipped"][0]["reason"]
+
+
+def test_answers_the_clients_model_did_not_give_are_left_out_and_counted(tmp_path, monkeypatch):
+    """Filled-in answers are no ratings of the client's: a turn whose appraisal has a filled-in item gives no pair,
+    and its conversation's end-of-session targets go (the state moved on it, as eval leaves them out); a session
+    rating or a questionnaire total with a filled-in answer gives no pair. Each is counted, and printed."""
+    from muspsy_sim.agents.client.appraisal import RulesAppraiser
+    from muspsy_sim.simulation.validity import replay as replaying
+    from muspsy_sim.simulation.validity.harness import validity_table
+
+    path = write_synthetic(tmp_path / "planted.json", RULES_LADDER, conversations=8)
+    data = json.loads(path.read_text())
+    for number, conversation in enumerate(data):
+        conversation["questionnaires"] = {"phq9": {"before": 15, "after": 15 - number}, "wai_sr": {"after": 20 + number}}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    appraise, administer = RulesAppraiser.appraise, replaying.administer
+
+    def filled_in_appraisal(self, context):
+        appraisal, used = appraise(self, context)
+        if context.profile.id == "esconv-0":
+            appraisal = appraisal.model_copy(update={"filled_in": ["empathy"], "methods": {"fallback": 1}})
+        return appraisal, used
+
+    def filled_in_answers(llm, instrument, profile, *args, **kwargs):
+        result, used = administer(llm, instrument, profile, *args, **kwargs)
+        if (instrument.key, profile.id) in (("wai_sr", "esconv-1"), ("session_rating", "esconv-2")):
+            result = result.model_copy(update={"filled_in": [1], "methods": {**result.methods, "fallback": 1}})
+        return result, used
+
+    monkeypatch.setattr(RulesAppraiser, "appraise", filled_in_appraisal)
+    monkeypatch.setattr(replaying, "administer", filled_in_answers)
+    result = run_validity(path, tmp_path / "out", client_model=DOUBLE, appraisal="rules", self_report="latent")
+    first = json.loads((tmp_path / "out" / "replays.jsonl").read_text().splitlines()[0])
+    assert result["filled_in_left_out"] == {"turn_appraisal": 5, "empathy": 2, "relevance": 1, "intensity_drop": 1,
+                                            "distress_drop": 1, "phq9_change": 1, "wai_total": 2}
+    targets = result["targets"]
+    assert targets["turn_appraisal"]["n"] == 35 and targets["empathy"]["n"] == 6 and targets["wai_total"]["n"] == 6
+    assert targets["distress_drop"]["n"] == 7 and targets["phq9_change"]["n"] == 7
+    assert result["methods"]["self_report"]["fallback"] == 2  # the questionnaires' answers counted too
+    assert first["rated"] == [] and first["rated_left_out"] == 5 and first["moved_on_filled_in"]
+    printed = validity_table(result).caption
+    assert "Pairs left out, the simulated side filled in: distress_drop 1, empathy 2" in printed
+
+
+def test_too_few_conversations_give_no_shuffled_band_and_the_output_says_so(tmp_path):
+    """2, 3 and 4 conversations have 1, 2 and 9 derangements: no band from so few (two gave low == high). A
+    bootstrap over fewer than 10 conversations is coarse: said so, as compare does."""
+    from muspsy_sim.simulation.validity.figures import target_figures
+    from muspsy_sim.simulation.validity.harness import validity_table
+
+    rising, falling = [(1.0, 1.0), (2.0, 2.0), (3.0, 4.0)], [(1.0, 5.0), (2.0, 3.0), (3.0, 2.0)]
+    for count in (2, 3, 4):
+        few = target_figures([rising, falling] * (count // 2) + [rising] * (count % 2), seed=0)
+        assert (few["shuffled_rho"], few["shuffled_low"], few["shuffled_high"]) == (None, None, None), count
+        assert any("too few for a shuffled band" in note for note in few["notes"])
+    import random as stdlib_random
+
+    rng = stdlib_random.Random(2)
+    five = target_figures([[(rng.random(), float(rng.randint(1, 5))) for _ in range(4)] for _ in range(5)], seed=0)
+    assert five["shuffled_low"] < five["shuffled_high"] and not any("shuffled" in n for n in five["notes"])
+    assert any("coarse" in note for note in five["notes"])
+    assert target_figures([rising, falling] * 5, seed=0)["notes"] == []
+    path = write_synthetic(tmp_path / "three.json", RULES_LADDER, conversations=3)
+    result = run_validity(path, tmp_path / "out", self_report="latent")
+    assert result["targets"]["turn_appraisal"]["shuffled_low"] is None
+    assert "turn_appraisal" in validity_table(result).caption and "too few for a shuffled band" in validity_table(
+        result).caption

@@ -254,3 +254,97 @@ def test_the_model_appraiser_rates_every_item_through_the_client_model(tmp_path)
     rows = list(csv.DictReader((tmp_path / "out" / "ratings.csv").open()))
     model_rows = [r for r in rows if r["client"] == "simulated" and r["kind"] == "turn"]
     assert len(model_rows) == 8 * 5 * 4 and all(r["source"] == "model" and r["rating"] in "12345" for r in model_rows)
+
+
+def test_answers_the_clients_model_did_not_give_are_left_out_and_counted(tmp_path, monkeypatch):
+    """A filled-in appraisal item pairs with nothing (not the scale's middle beside the person's rating), and the
+    session's later answers go (its state moved on it); a scale with a filled-in answer is None. Each counted."""
+    from muspsy_sim.agents.client import questionnaires, simulated_client
+    from muspsy_sim.agents.client.appraisal import RulesAppraiser
+    from muspsy_sim.simulation.validity.human_harness import human_table
+
+    runs = _runs(tmp_path, follow_rules, raters=1)
+    clean = run_human_validity(runs, tmp_path / "clean", appraisal="rules", self_report="latent")
+    appraise, administer = RulesAppraiser.appraise, questionnaires.administer
+
+    def filled_in_appraisal(self, context):
+        appraisal, used = appraise(self, context)
+        if (context.profile.id, context.session_index) == (CLIENTS[0], 1):
+            appraisal = appraisal.model_copy(update={"filled_in": ["empathy"], "methods": {"fallback": 1}})
+        return appraisal, used
+
+    def filled_in_answers(llm, instrument, profile, *args, **kwargs):
+        result, used = administer(llm, instrument, profile, *args, **kwargs)
+        if (instrument.key, profile.id) == ("gad7", CLIENTS[1]):
+            result = result.model_copy(update={"filled_in": [1], "methods": {**result.methods, "fallback": 1}})
+        return result, used
+
+    monkeypatch.setattr(RulesAppraiser, "appraise", filled_in_appraisal)
+    monkeypatch.setattr(simulated_client, "administer", filled_in_answers)
+    written = run_human_validity(runs, tmp_path / "out", appraisal="rules", self_report="latent")
+    left_out = written["filled_in_left_out"]
+    gad7_moments = clean["targets"]["gad7"]["n"] // 2  # the same moments for both clients
+    assert left_out["empathy"] == 5 and left_out["gad7"] == gad7_moments
+    assert {"wai_sr.goal", "wai_sr.bond", "panas.positive"} <= set(left_out)  # after the session's turns
+    assert "phq9" not in left_out  # measured before the turns, every answer given
+    for name, figures in clean["targets"].items():  # every pair is kept or counted as left out
+        assert written["targets"][name]["n"] + left_out.get(name, 0) == figures["n"], name
+    assert "Pairs left out, the simulated side filled in: empathy 5" in str(human_table(written).caption)
+
+
+def test_the_judge_reads_the_session_as_eval_does_and_nothing_after_the_last_counselor_turn(tmp_path, monkeypatch):
+    """`validity human --judge`: the program's turns masked (eval's ``judged_turns``), the person's closing words
+    (which may state the verdict) cut off as on ESConv, and a seed of its own per session."""
+    from muspsy_sim.agents.judge import Judge
+    from muspsy_sim.simulation.evaluation.run_eval import SCAFFOLD_MASK
+
+    run = write_person_run(tmp_path, "judged", "r", follow_rules, clients=CLIENTS, sessions=2)
+    lines = (run / "sessions.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    for record in records:
+        record["turns"][0]["source"] = "template"  # the program's opening check-in
+        record["turns"].append({"speaker": "client", "text": "VERDICT: that was wonderful, thank you.", "appraisal": None,
+                                "disclosed_fact": None, "risk_disclosed": False, "source": "human"})
+    (run / "sessions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    read: list[tuple[list[Turn], int]] = []
+    rate = Judge.rate
+
+    def watch(self, turns, session_index, pseudonym, seed):
+        read.append((list(turns), seed))
+        return rate(self, turns, session_index, pseudonym, seed)
+
+    monkeypatch.setattr(Judge, "rate", watch)
+    written = run_human_validity([run], tmp_path / "out", appraisal="rules", self_report="latent", judge=True,
+                                 judge_model="testdouble/scripted")
+    assert len(read) == 4 and written["judge"]["targets"]["judge_empathy"]["n"] == 4
+    for turns, _ in read:
+        assert isinstance(turns[-1], CounselorTurn) and not any("VERDICT" in t.text for t in turns)
+        assert turns[0].text == SCAFFOLD_MASK and turns[1].text != SCAFFOLD_MASK
+    assert len({seed for _, seed in read}) == 4
+
+
+def test_the_replayed_client_has_the_traits_a_campaign_of_the_run_draws_for_the_profile(tmp_path, monkeypatch):
+    """Under the calibrated dynamics a campaign's client has traits (drawn per profile and seed, pinned ones kept);
+    the replayed client is that client, not a neutral one: the same traits as a campaign of the run's seed."""
+    from muspsy_sim.agents.client.appraisal import RulesAppraiser
+    from muspsy_sim.simulation.record.run_log import RunLog
+    from tests.conftest import scripted_config
+
+    person = RunLog.open(write_person_run(tmp_path, "played", "r", follow_rules, clients=CLIENTS, sessions=1))
+    (tmp_path / "campaign").mkdir()
+    config = scripted_config(tmp_path / "campaign", scenarios=list(CLIENTS), sessions=1, max_turns=1)
+    assert runner.invoke(app, ["run", "--config", str(config), "--no-progress"]).exit_code == 0
+    campaign = RunLog.open(tmp_path / "campaign" / "runs" / "scripted")
+    assert campaign.config.seed == person.config.seed and not campaign.config.client_dynamics.get("preset")
+    drawn = {client: campaign.manifest.courses[client].traits for client in CLIENTS}
+    assert all(traits is not None for traits in drawn.values())
+    seen: dict[str, object] = {}
+    appraise = RulesAppraiser.appraise
+
+    def watch(self, context):
+        seen[context.profile.id] = context.state.traits
+        return appraise(self, context)
+
+    monkeypatch.setattr(RulesAppraiser, "appraise", watch)
+    run_human_validity([person.path], tmp_path / "out", appraisal="rules", self_report="latent", seed=7)
+    assert seen == drawn

@@ -105,5 +105,11 @@ class PromptRenderer(Protocol):
 
     def counseling_messages(self, context: SessionContext, turns: Sequence[Turn], stage: Stage,
                             recalled: str) -> list[dict]:
-        """The chat a counseling turn is generated from (MusPsy task 3), ``recalled`` from ``recalled_text``."""
+        """The chat a counseling turn is generated from (MusPsy task 3), ``recalled`` from ``recalled_text``.
+
+        Contract: the chat ends with ``turns``, one message per turn in order, its text unchanged (a counselor
+        turn as "assistant", a client turn as "user"); anything else (system prompt, session start) comes
+        before them. The per-session export marks which messages to train by that position and refuses a
+        counselor whose chat breaks it (a window over the history, a summary, a message after the turns).
+        """
         ...

@@ -119,8 +119,9 @@ class TrajectoryRealism(Value):
     thresholds: dict[str, RealismThresholds] = Field(default_factory=dict)
     dropout: DropoutShare | None = None
     excluded_failed: list[str] = Field(default_factory=list, description="Courses left out: failed for a technical "
-                                                                         "reason, or interrupted (a service away, a full disk) "
-                                                                         "until `resume` finishes them: no client outcome.")
+                                                                         "reason, interrupted (a service away, a full disk) "
+                                                                         "until `resume` finishes them, or not finished "
+                                                                         "(pending, running): no client outcome.")
     references: list[ReferenceLine] = Field(default_factory=list)
 
     def instrument(self, name: str) -> InstrumentRealism:

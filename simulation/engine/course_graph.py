@@ -19,7 +19,6 @@ from muspsy_sim.agents.client.base import Client, PersonClient
 from muspsy_sim.agents.client.dropout import decide_return
 from muspsy_sim.agents.client.dynamics import between_sessions
 from muspsy_sim.agents.client.state import ClientState
-from muspsy_sim.agents.client.traits import draw_traits
 from muspsy_sim.agents.counselor.base import Counselor
 from muspsy_sim.agents.llm import usage_of
 from muspsy_sim.memory.base import SessionStore
@@ -32,7 +31,7 @@ from ..core.usage import add_tables, plain_table
 from ..record.schema import SessionRecord
 from ..seeding import derive_rng, derive_seed
 from .session_graph import build_session_graph, usage_update
-from .states import CourseState, RunContext, StateView
+from .states import CourseState, RunContext, StateView, campaign_traits
 from .store_watch import WatchedStore
 
 
@@ -74,9 +73,7 @@ def build_course_graph(counselor: Counselor, client: Client, store: SessionStore
         client_state = view.client_state
         if client.params.legacy or isinstance(client, PersonClient) or client_state.traits is not None:
             return client_state.get_state()
-        profile = view.profile
-        traits = draw_traits(client.params, lambda name: derive_rng(runtime.context.seed, profile.id, "trait", name),
-                             profile.traits)
+        traits = campaign_traits(client.params, runtime.context.seed, view.profile)
         return client_state.model_copy(update={"traits": traits}).get_state()
 
     def plan(state: CourseState, runtime: Runtime[RunContext]) -> dict:

@@ -16,14 +16,16 @@ from functools import cached_property
 from typing import Annotated, Any, Protocol, TypedDict
 
 from muspsy_sim.agents.client.state import ClientState
+from muspsy_sim.agents.client.traits import draw_traits
 from muspsy_sim.agents.counselor.base import SessionContext
 from muspsy_sim.scenarios.profile import CaseProfile
 
-from ..core.course import COURSE_DROPOUT, Dropout, SessionMemory, Week
+from ..core.course import COURSE_DROPOUT, ClientTraits, Dropout, SessionMemory, Week
 from ..core.interruptions import CampaignStop
 from ..core.questionnaires import Questionnaires
 from ..core.turns import Turn, TurnRating, turns_of
 from ..core.usage import UsageTable, table_of, usage_reducer
+from ..seeding import derive_rng
 
 # --- state ----------------------------------------------------------------------------------------
 
@@ -215,3 +217,12 @@ class RunContext:
     models: dict[str, str] = field(default_factory=dict)
     progress: ProgressEvents = field(default_factory=NoProgress)
     stop: CampaignStop = field(default_factory=CampaignStop)  # checked before each counselor turn
+
+
+def campaign_traits(params, seed: int, profile: CaseProfile) -> ClientTraits | None:
+    """The traits a campaign of ``seed`` draws for the simulated client of ``profile`` (its pinned traits kept):
+    one seeded generator per trait, so the course graph and a replay of the profile draw the same. None under
+    the legacy dynamics (``params``: the client's ``DynamicsParams``)."""
+    if params.legacy:
+        return None
+    return draw_traits(params, lambda name: derive_rng(seed, profile.id, "trait", name), profile.traits)

@@ -32,7 +32,8 @@ from ..record.run_log import read_metric_rows
 from ..record.schema import METRICS
 from .counselor_effects import realism_by_counselor
 from .realism_table import realism_markdown
-from .statistics import cluster_bootstrap_ci, slope
+from .report_tables import scaffold_label
+from .statistics import FEW_CLUSTERS, cluster_bootstrap_ci, slope
 
 COMPARE_JSON = "compare.json"
 COMPARE_MD = "compare.md"
@@ -42,7 +43,6 @@ PairKey = tuple[Any, Any, Any]
 CONFIDENCE = 0.95
 
 
-FEW_CLIENTS = 10
 SPLIT_NOTE = ("Counselor metrics are credited to the counselor's model \"(model)\": the turns the program wrote "
               "(the session-2+ template check-in, safety steps, fallbacks) are left out of them (masked for the "
               "judge) and reported beside, \"scaffold\": the same metric over those turns, with its own interval; "
@@ -55,7 +55,7 @@ def method_note(baseline: str, resamples: int, clients: int | None = None) -> st
     note = (f"{CONFIDENCE:.0%} percentile CIs from a cluster bootstrap resampling clients (all sessions of a client "
             f"together; scipy.stats.bootstrap, {resamples} resamples); Δ is the difference against {baseline}, "
             "paired by client, seed and session, its CI also resampling clients")
-    if clients is not None and clients < FEW_CLIENTS:
+    if clients is not None and clients < FEW_CLUSTERS:
         note += (f". Only {clients} client{'s' if clients != 1 else ''}: a bootstrap over so few is coarse and "
                  "tends to be too narrow; read the intervals as descriptive")
     return note
@@ -238,8 +238,7 @@ def cell_lines(result: Comparison, metric: str, run: str) -> list[str]:
                      f"{_interval(difference.low, difference.high, difference.clients)}")
     if split:
         beside = result.scaffold[metric].get(run)
-        # A judge rating's scaffold share is the share of counselor turns the program wrote (masked for the judge).
-        label = "scaffold turns (masked)" if metric.startswith(("judge_", "ctrs_")) else "scaffold"
+        label = scaffold_label(metric)
         lines.append(f"{label} none" if beside is None else
                      f"{label} {_fmt(beside.mean)} {_interval(beside.low, beside.high, beside.clients)}")
     return lines

@@ -114,7 +114,8 @@ def method_lines(realism: TrajectoryRealism) -> list[str]:
             lines.append(f"{INSTRUMENTS[name].label}: {entry.skipped or 0} measurement(s) skipped, as eval left them "
                          f"out (filled-in answers, or outcomes after filled-in appraisal items){none}")
     if realism.excluded_failed:
-        lines.append(f"left out (failed for a technical reason, or interrupted): {', '.join(realism.excluded_failed)}")
+        lines.append("left out (failed for a technical reason, interrupted, or not finished): "
+                     f"{', '.join(realism.excluded_failed)}")
     return lines
 
 

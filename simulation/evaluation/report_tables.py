@@ -15,6 +15,13 @@ SHOWN = ("wai_total", "phq9", "gad7", "phq9_change", "gad7_change", "distress_ch
 CREDITED = ("followed_up_assignment", "recall_at_k", "contradiction_rate", "references_back", "judge_empathy")
 
 
+def scaffold_label(metric: str) -> str:
+    """What the figure beside a counselor metric is: the same metric over the scaffold's turns, or for a judge
+    rating (which cannot be split by turn) the share of counselor turns the program wrote, masked for the judge:
+    a share, not a rating."""
+    return "scaffold turns (masked)" if metric.startswith(("judge_", "ctrs_")) else "scaffold"
+
+
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -24,7 +31,7 @@ def summary_table(summary: CampaignSummary) -> Table:
     table.add_column("metric")
     table.add_column("mean", justify="right")
     table.add_column("n", justify="right")
-    table.add_column("scaffold's share", justify="right")
+    table.add_column("beside: the scaffold's", justify="right")
     for name in SHOWN:
         entry = summary.metrics.get(name)
         if entry:
@@ -32,13 +39,15 @@ def summary_table(summary: CampaignSummary) -> Table:
                 mean = "not applicable"
             else:
                 mean = _number(entry.mean) + (" (model)" if entry.scaffold is not None else "")
-            beside = "" if entry.scaffold is None else f"{_number(entry.scaffold.mean)} (n {entry.scaffold.n})"
+            beside = "" if entry.scaffold is None else \
+                f"{scaffold_label(name)} {_number(entry.scaffold.mean)} (n {entry.scaffold.n})"
             table.add_row(name, mean, str(entry.n), beside)
     dropped = [f"{client} (after session {course.dropout_session - 1})" if course.dropout_session else client
                for client, course in summary.courses.items() if course.dropped_out]
     table.caption = (f"dropped out: {', '.join(dropped) or 'none'}; counselor metrics credit the counselor's model "
                      "(the program's template, safety and fallback turns left out, masked for the judge), the "
-                     "scaffold's share beside; recall_at_k \"-\": no model turn took up a client's reference back, "
+                     "scaffold's share beside (for judge ratings the share of counselor turns the program wrote, "
+                     "masked for the judge: no rating); recall_at_k \"-\": no model turn took up a client's reference back, "
                      "\"not applicable\": the counselor does not retrieve; all metrics in metrics.jsonl")
     return table
 
@@ -46,7 +55,7 @@ def summary_table(summary: CampaignSummary) -> Table:
 def credit_lines(summary: CampaignSummary) -> list[str]:
     """The counselor metrics in words, the model's and the scaffold's, the sessions whose outcomes were left out,
     and the client turns the program added a sentence to."""
-    parts = [f"{name}: {_number(entry.mean)} (model), scaffold {_number(entry.scaffold.mean)}"
+    parts = [f"{name}: {_number(entry.mean)} (model), {scaffold_label(name)} {_number(entry.scaffold.mean)}"
              for name in CREDITED if (entry := summary.metrics.get(name)) is not None and entry.scaffold is not None
              and not entry.not_applicable]
     lines = ["Credited to the counselor's model, the scaffold's share beside: " + "; ".join(parts) + "."] if parts else []

@@ -37,20 +37,26 @@ def _answers(record: SessionRecord | None, instrument: str) -> QuestionnaireResu
 
 
 def _total(record: SessionRecord | None, instrument: str) -> float | None:
-    return _entry_total(_answers(record, instrument))
+    return entry_total(_answers(record, instrument))
 
 
-def _entry_total(answers: QuestionnaireResult | None) -> float | None:
-    """The total, unless an answer in it was filled in (or left unanswered: then there is none)."""
+def entry_total(answers: QuestionnaireResult | None) -> float | None:
+    """The total, unless an answer in it was filled in (or left unanswered: then there is none).
+
+    The one rule for what counts as a measured total: eval's rows and the validity harnesses use it."""
     return float(answers.total) if answers and answers.total is not None and not answers.filled_in_items() else None
 
 
-def _subscale(record: SessionRecord | None, instrument: str, name: str) -> float | None:
-    answers = _answers(record, instrument)
+def entry_subscale(answers: QuestionnaireResult | None, instrument: str, name: str) -> float | None:
+    """The subscale ``name`` of ``instrument``, unless one of its items was filled in (or left unanswered)."""
     if answers is None or set(instruments()[instrument].subscales[name]) & answers.filled_in_items():
         return None
     value = answers.subscales.get(name)
     return None if value is None else float(value)
+
+
+def _subscale(record: SessionRecord | None, instrument: str, name: str) -> float | None:
+    return entry_subscale(_answers(record, instrument), instrument, name)
 
 
 def answer_coverage(record: SessionRecord) -> dict[str, AnswerCount]:
@@ -105,7 +111,7 @@ def self_report_metrics(record: SessionRecord, previous: SessionRecord | None,
     metrics["panas_negative_change"] = _change(metrics["panas_negative"], _subscale(previous, "panas", "negative"))
     for instrument in ("phq9", "gad7"):
         exit_entry = getattr(exit_answers, instrument) if exit_answers else None
-        later = _total(following, instrument) if following else _entry_total(exit_entry)
+        later = _total(following, instrument) if following else entry_total(exit_entry)
         metrics[f"{instrument}_change"] = _change(later, metrics[instrument])
     coverage = answer_coverage(record).values()
     asked = sum(c.asked for c in coverage)

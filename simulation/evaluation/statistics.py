@@ -14,6 +14,8 @@ from collections.abc import Hashable, Iterable, Mapping
 
 import numpy as np
 
+# Below this many clusters (clients, conversations) a bootstrap is coarse and tends to be too narrow: said so.
+FEW_CLUSTERS = 10
 # Resampled means are computed in blocks so memory stays bounded for large samples.
 _BLOCK_CELLS = 4_000_000
 

@@ -23,7 +23,9 @@ denominator, a course that ended by dropout with its last measurement carried fo
 
 The realism view counts what ``eval`` counts: a total eval did not score (a filled-in answer) or left out
 (the outcomes of a session whose client moved on filled-in appraisal items, ``SessionMetrics.left_out``)
-is no measurement here either; how many were skipped, and the courses left with none, are counted
+is no measurement here either. Where eval left a session's change out, every later measurement of the
+course rests on the state those answers moved: the course's series ends with that session's value (its
+last measurement carried forward). How many were skipped, and the courses left with none, are counted
 (``skipped``, ``unmeasured``).
 """
 
@@ -51,45 +53,59 @@ from .reliable_change import INSTRUMENTS, classify, reliable_change, sudden_gain
 CLASSES = ("improving", "flat", "worsening")
 
 
-def course_series(rows: list[SessionMetrics], instrument: str) -> dict[str, list[tuple[float, float]]]:
-    """Per client, (session index, total) at the start of each session, then (last + 0.5, exit total)."""
+def _courses(rows: list[SessionMetrics]) -> dict[str, list[SessionMetrics]]:
+    """Per client, its rows in session order."""
     by_client: dict[str, list[SessionMetrics]] = defaultdict(list)
     for row in rows:
         if row.session_index is not None:
             by_client[str(row.client_id)].append(row)
+    return {client: sorted(course, key=lambda r: r.session_index) for client, course in sorted(by_client.items())}
+
+
+def _cut(course: list[SessionMetrics], instrument: str) -> int | None:
+    """The first session before the last whose change eval left out (its client moved on filled-in appraisal
+    items): every later measurement rests on that state, so the course's series ends with this session's
+    value (its last measurement carried forward). None: no such session."""
+    change = f"{instrument}_change"
+    return next((position for position, row in enumerate(course[:-1]) if change in row.left_out), None)
+
+
+def _exit_usable(last: SessionMetrics, instrument: str) -> bool:
+    return last.value(instrument) is not None and last.value(f"{instrument}_change") is not None
+
+
+def course_series(rows: list[SessionMetrics], instrument: str) -> dict[str, list[tuple[float, float]]]:
+    """Per client, (session index, total) at the start of each session, then (last + 0.5, exit total); a course
+    ends early where eval left a session's change out (``_cut``)."""
     series = {}
-    for client, course in sorted(by_client.items()):
-        course.sort(key=lambda r: r.session_index)
-        points = []
-        for row in course:
-            value = row.value(instrument)
-            if value is not None:
-                points.append((row.session_index, value))
+    for client, course in _courses(rows).items():
+        cut = _cut(course, instrument)
+        kept = course if cut is None else course[: cut + 1]
+        points = [(row.session_index, value) for row in kept if (value := row.value(instrument)) is not None]
         last = course[-1]
-        value, change = last.value(instrument), last.value(f"{instrument}_change")
-        if value is not None and change is not None:
-            points.append((last.session_index + 0.5, value + change))
+        if cut is None and _exit_usable(last, instrument):
+            points.append((last.session_index + 0.5, last.value(instrument) + last.value(f"{instrument}_change")))
         series[client] = points
     return series
 
 
 def skipped_measurements(rows: list[SessionMetrics], instrument: str,
                          outcomes: Mapping[str, CourseEntry] | None = None) -> int:
-    """Measurements ``course_series`` skips: session starts without a usable total, and the exit assessment
-    of a course that took one (it completed) whose change eval did not score or left out (a dropout takes none)."""
-    by_client: dict[str, list[SessionMetrics]] = defaultdict(list)
-    for row in rows:
-        if row.session_index is not None:
-            by_client[str(row.client_id)].append(row)
+    """Measurements ``course_series`` skips: session starts without a usable total, the exit assessment
+    of a course that took one (it completed) whose change eval did not score or left out (a dropout takes none),
+    and the measurements after a session whose change eval left out (``_cut``)."""
     skipped = 0
-    for client, course in by_client.items():
+    for client, course in _courses(rows).items():
         skipped += sum(1 for row in course if row.value(instrument) is None)
-        last, change = max(course, key=lambda r: r.session_index), f"{instrument}_change"
+        last, change = course[-1], f"{instrument}_change"
         outcome = (outcomes or {}).get(client)
         completed = outcome is not None and outcome.ended_by == COURSE_COMPLETED
-        exit_usable = last.value(instrument) is not None and last.value(change) is not None
+        exit_usable = _exit_usable(last, instrument)
         if not exit_usable and (change in last.left_out or completed):
             skipped += 1
+        cut = _cut(course, instrument)
+        if cut is not None:  # measured, but on a state that moved on filled-in answers
+            skipped += sum(1 for row in course[cut + 1:] if row.value(instrument) is not None) + int(exit_usable)
     return skipped
 
 

@@ -41,6 +41,7 @@ from muspsy_sim.agents.counselor.muspsy import SESSION_START
 from muspsy_sim.scenarios.profile import CaseProfile
 
 from ..core.course import SessionMemory
+from ..core.errors import InputError
 from ..core.turns import CounselorTurn, RetrievedMemory, Turn, by_scaffold
 
 TASKS = ("memory", "goal", "counseling")
@@ -152,6 +153,22 @@ def session_examples(session: Session, earlier: list[Session], counselor: Prompt
     return examples
 
 
+def _turns_at_the_end(chat: list[dict], turns: list[Turn], counselor: PromptRenderer) -> int:
+    """Where the session's turns start in ``chat``: the renderer's contract (``counseling_messages``) is one
+    message per turn, in order, at the end. A counselor that renders history otherwise (a window, a summary, a
+    message after the turns) would have the weights fall on the wrong messages: refused, naming it."""
+    offset = len(chat) - len(turns)
+    for position, turn in enumerate(turns):
+        message = chat[offset + position] if offset >= 0 else None
+        role = "assistant" if isinstance(turn, CounselorTurn) else "user"
+        if message is None or message.get("content") != turn.text or message.get("role") != role:
+            name = f"{type(counselor).__module__}:{type(counselor).__qualname__}"
+            raise InputError(name, "counseling_messages", f"does not render the session's turns as one message each, "
+                             f"in order, at the end of the chat (turn {position} is not where it should be), so the "
+                             "per-session export cannot tell which messages to train: use --form turn")
+    return offset
+
+
 def session_example(session: Session, earlier: list[Session], counselor: PromptRenderer, *,
                     include_filled_in: bool = False, left_out: dict | None = None) -> Example | None:
     """The per-session counseling example (see the module notes): the whole dialogue under one system prompt,
@@ -169,7 +186,7 @@ def session_example(session: Session, earlier: list[Session], counselor: PromptR
         for item in turn.retrieved if isinstance(turn, CounselorTurn) else ():
             retrieved.setdefault(item.id or item.text, item)
     chat = counselor.counseling_messages(context, turns, "middle", counselor.recalled_text(list(retrieved.values())))
-    offset = len(chat) - len(turns)
+    offset = _turns_at_the_end(chat, turns, counselor)
     trained = []
     for position, turn in enumerate(turns):
         if not isinstance(turn, CounselorTurn):

@@ -36,6 +36,7 @@ from ..core.metrics import CampaignSummary
 from ..core.usage import sum_tables
 from ..evaluation.compare import cell_lines, compare_runs
 from ..evaluation.realism_table import counselor_rows, share_line
+from ..evaluation.report_tables import scaffold_label
 from ..record.run_log import RunLog
 from ..record.schema import NOTE, CourseEntry
 from .report_charts import client_charts
@@ -135,7 +136,8 @@ def _overview(index: int, run: RunLog, pages_dir: str | None, per_page: int) -> 
     summary_metrics = [
         {"name": name, "mean": format_number(entry.mean) + (" (model)" if entry.scaffold is not None else ""),
          "n": format_number(entry.n),
-         "scaffold": "" if entry.scaffold is None else f"{format_number(entry.scaffold.mean)} (n {entry.scaffold.n})"}
+         "scaffold": "" if entry.scaffold is None else
+         f"{scaffold_label(name)} {format_number(entry.scaffold.mean)} (n {entry.scaffold.n})"}
         for name, entry in (summary.metrics if summary is not None else {}).items()
     ]
     return {

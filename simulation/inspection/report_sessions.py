@@ -15,6 +15,7 @@ from ..core.metrics import Contradiction, SessionMetrics
 from ..core.questionnaires import QuestionnaireResult
 from ..core.turns import ClientTurn, CounselorTurn, RetrievedMemory
 from ..evaluation.ground_truth import assignments, overlap
+from ..evaluation.report_tables import scaffold_label
 from ..record.schema import ClientStateRecord, SessionRecord
 
 QUESTIONNAIRE_LABELS = {"phq9": "PHQ-9", "gad7": "GAD-7", "wai_sr": "WAI-SR", "panas": "PANAS"}
@@ -246,7 +247,7 @@ def _metric_view(row: SessionMetrics | None) -> dict | None:
         # A counselor metric is the model's; the scaffold's share follows it, labelled.
         "metrics": [entry for name, value in row.metrics.items() for entry in (
             [{"name": f"{name} (model)", "value": format_number(value)},
-             {"name": f"{name} (scaffold)", "value": format_number(row.scaffold[name])}]
+             {"name": f"{name} ({scaffold_label(name)})", "value": format_number(row.scaffold[name])}]
             if name in row.scaffold else [{"name": name, "value": format_number(value)}])],
         "judge": f"{judge.model} (prompt {judge.prompt_version or ''})" if judge is not None and judge.model else "",
         "contradictions": contradictions,

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 # aligned: part of this module's face too (validity human)
-from .figures import RESAMPLES, SHUFFLES, Pairs, aligned, bootstrap_interval, shuffled, spearman
+from .figures import RESAMPLES, SHUFFLES, Pairs, aligned, bootstrap_interval, few_notes, shuffled, spearman  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ def agreement_figures(groups: list[Group], seed: int) -> dict:
         "mean_person": _rounded(sum(p for _, p in pairs) / len(pairs)) if pairs else None,
         "mean_difference": _rounded(_mean_difference(pairs)),
         "difference_low": _rounded(difference_low), "difference_high": _rounded(difference_high),
+        "notes": few_notes(len(groups), len({g.cluster for g in groups})),
     }
 
 

@@ -8,7 +8,9 @@ derangement: none keeps its own), turn by turn at the same relative position, so
 one conversation stay together. Shuffling single turns instead would break up what a seeker
 who rates consistently shares across a conversation and give too narrow a band. It reports the
 mean rho over the shuffles and its central 95% band: a figure outside that band is unlikely to
-be chance.
+be chance. With fewer than ``MIN_SHUFFLED`` conversations there are too few derangements for a band
+(2, 3 and 4 conversations have 1, 2 and 9): none is given, and the figures' ``notes`` say why; they
+also warn when the bootstrap resamples fewer than ``FEW_CLUSTERS`` clusters, as ``compare`` does.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..evaluation.statistics import FEW_CLUSTERS
+
 Pairs = list[tuple[float, float]]
 RESAMPLES = 1000
 SHUFFLES = 200
+MIN_SHUFFLED = 5  # conversations: 5 have 44 derangements, 4 only 9
 
 
 def spearman(pairs: Pairs) -> float | None:
@@ -85,7 +90,7 @@ def shuffled_pairs(groups: list[Pairs], rng: np.random.Generator) -> Pairs:
 def shuffled(groups: list[Pairs], *, shuffles: int = SHUFFLES, seed: int = 0) -> tuple[float | None, float | None, float | None]:
     """Mean rho, and its 2.5% and 97.5% quantiles, with whole conversations' human ratings permuted."""
     groups = [group for group in groups if group]
-    if len(groups) < 2 or sum(len(group) for group in groups) < 3:
+    if len(groups) < MIN_SHUFFLED or sum(len(group) for group in groups) < 3:
         return None, None, None
     rng = np.random.default_rng(seed)
     values = [rho for _ in range(shuffles) if (rho := spearman(shuffled_pairs(groups, rng))) is not None]
@@ -93,6 +98,19 @@ def shuffled(groups: list[Pairs], *, shuffles: int = SHUFFLES, seed: int = 0) ->
         return None, None, None
     low, high = np.quantile(values, [0.025, 0.975])
     return float(np.mean(values)), float(low), float(high)
+
+
+def few_notes(conversations: int, clusters: int) -> list[str]:
+    """What the figures cannot say with so few conversations or clusters, in words."""
+    notes: list[str] = []
+    if conversations == 0:  # no figure at all: nothing to qualify
+        return notes
+    if conversations < MIN_SHUFFLED:
+        notes.append(f"only {conversations} conversation(s): too few for a shuffled band (fewer than {MIN_SHUFFLED})")
+    if clusters < FEW_CLUSTERS:
+        notes.append(f"only {clusters} cluster(s): a bootstrap over fewer than {FEW_CLUSTERS} is coarse and tends to "
+                     "be too narrow; read the interval as descriptive")
+    return notes
 
 
 def target_figures(groups: list[Pairs], seed: int) -> dict:
@@ -103,4 +121,21 @@ def target_figures(groups: list[Pairs], seed: int) -> dict:
     null, null_low, null_high = shuffled(groups, seed=seed + 1)
     return {"n": len(pairs), "conversations": len(groups), "rho": _rounded(spearman(pairs)),
             "ci_low": _rounded(low), "ci_high": _rounded(high), "shuffled_rho": _rounded(null),
-            "shuffled_low": _rounded(null_low), "shuffled_high": _rounded(null_high)}
+            "shuffled_low": _rounded(null_low), "shuffled_high": _rounded(null_high),
+            "notes": few_notes(len(groups), len(groups))}
+
+
+def left_out_line(left_out: dict[str, int] | None) -> str:
+    """The printed line on the pairs left out because the simulated client's side was filled in (an answer its
+    model did not give, or one measured on a state that moved on such answers): counted, never silent."""
+    counts = ", ".join(f"{name} {count}" for name, count in sorted((left_out or {}).items()) if count)
+    return f"Pairs left out, the simulated side filled in: {counts or 'none'}."
+
+
+def notes_line(figures: dict[str, dict]) -> str:
+    """The figures' notes (few conversations or clusters), once each with the targets they concern."""
+    by_note: dict[str, list[str]] = {}
+    for target, entry in figures.items():
+        for note in entry.get("notes") or []:
+            by_note.setdefault(note, []).append(target)
+    return " ".join(f"{', '.join(targets)}: {note}." for note, targets in by_note.items())

@@ -24,6 +24,9 @@ words lives on what the seeker said, not on what the supporter did. The shuffled
 whole conversations (``figures``). With ``config`` the campaign's client settings apply: its
 client model and scoring, appraisal, self-report mode and ``client_dynamics``.
 
+What the client's model did not give (filled in) is no rating of the client's: such pairs are left out
+and counted per target (``filled_in_left_out``; ``replay``), as eval leaves such answers out.
+
 Writes ``validity.json`` (the figures, the skipped conversations and why, the settings) and
 ``replays.jsonl`` (per conversation: the rated pairs and the client's answers) into OUT.
 """
@@ -48,7 +51,7 @@ from ..core.files import write_json_atomic, write_jsonl_atomic
 from ..core.usage import RoleUsage, sum_tables
 from ..engine.components import role_model
 from .esconv import read_conversations
-from .figures import spearman, target_figures
+from .figures import left_out_line, notes_line, spearman, target_figures
 from .judge_check import judge_conversations
 from .replay import Replayed, replay
 
@@ -63,35 +66,51 @@ NOTE = ("Spearman rho of the simulated client's ratings with the help-seekers' o
 SEEDED = ("intensity_drop", "distress_drop")
 
 
-def _total(totals: dict[str, int], change: bool) -> float | None:
+def _total(totals: dict[str, int | None], change: bool) -> float | None:
+    """The client's (or seeker's) total, or its change; None when not asked or an answer in it was filled in."""
+    after, before = totals.get("after"), totals.get("before")
     if change:
-        return float(totals["after"] - totals["before"]) if {"before", "after"} <= set(totals) else None
-    return float(totals["after"]) if "after" in totals else None
+        return None if after is None or before is None else float(after - before)
+    return None if after is None else float(after)
 
 
-def _groups(replays: list[Replayed]) -> dict[str, list[list[tuple[float, float]]]]:
+def _groups(replays: list[Replayed]) -> tuple[dict[str, list[list[tuple[float, float]]]], dict[str, int]]:
+    """The pairs per target, and per target the pairs left out because the client's side was filled in (or
+    measured on a state that moved on filled-in appraisal items: the end-of-session targets, as eval does)."""
     groups: dict[str, list[list[tuple[float, float]]]] = {target: [] for target in (*TARGETS, *QUESTIONNAIRE_TARGETS)}
+    dropped: dict[str, int] = {}
+
+    def pair(target: str, client: float | None, seeker: float, stale: bool) -> None:
+        if client is None or stale:
+            dropped[target] = dropped.get(target, 0) + 1
+        else:
+            groups[target].append([(client, seeker)])
+
     for done in replays:
         groups["turn_appraisal"].append([(score, float(feedback)) for score, feedback in done.rated])
-        reported, survey = done.reported, done.survey
+        if done.rated_left_out:
+            dropped["turn_appraisal"] = dropped.get("turn_appraisal", 0) + done.rated_left_out
+        reported, survey, stale = done.reported, done.survey, done.moved_on_filled_in
         for target in ("empathy", "relevance"):
             if survey[target] is not None:
-                groups[target].append([(float(reported[target]), float(survey[target]))])
+                mine = reported[target]
+                pair(target, None if mine is None else float(mine), float(survey[target]), stale)
         initial, final = survey["initial_emotion_intensity"], survey["final_emotion_intensity"]
         if initial is not None and final is not None:
-            groups["intensity_drop"].append([(float(initial - reported["final_intensity"]), float(initial - final))])
-            groups["distress_drop"].append([(done.distress_drop, float(initial - final))])
+            mine = reported["final_intensity"]
+            pair("intensity_drop", None if mine is None else float(initial - mine), float(initial - final), stale)
+            pair("distress_drop", done.distress_drop, float(initial - final), stale)
         for target, (key, change) in QUESTIONNAIRE_TARGETS.items():
             seeker = _total(done.seeker_questionnaires.get(key, {}), change)
-            client = _total(done.questionnaires.get(key, {}), change)
-            if seeker is not None and client is not None:
-                groups[target].append([(client, seeker)])
-    return {target: pairs for target, pairs in groups.items() if target in TARGETS or pairs}
+            if seeker is not None:  # the client answered the same moments
+                pair(target, _total(done.questionnaires.get(key, {}), change), seeker, stale)
+    return {target: pairs for target, pairs in groups.items() if target in TARGETS or pairs}, dropped
 
 
-def _figures(replays: list[Replayed], seed: int) -> dict[str, dict]:
-    """The figures of every target (questionnaire targets only when the data carry them)."""
-    groups = _groups(replays)
+def _figures(replays: list[Replayed], seed: int) -> tuple[dict[str, dict], dict[str, int]]:
+    """The figures of every target (questionnaire targets only when the data carry them), and the pairs
+    left out per target because the client's side was filled in."""
+    groups, dropped = _groups(replays)
     targets = {target: target_figures(pairs, seed) for target, pairs in groups.items()}
     surveys = [r.survey for r in replays]
     seeded = spearman([(float(s["initial_emotion_intensity"]),
@@ -100,14 +119,14 @@ def _figures(replays: list[Replayed], seed: int) -> dict[str, dict]:
                        and s["final_emotion_intensity"] is not None])
     for target in SEEDED:
         targets[target]["seeded_rho"] = None if seeded is None else round(seeded, 4)
-    return targets
+    return targets, dropped
 
 
 def _methods(replays: list[Replayed]) -> dict[str, dict[str, int]]:
-    """How the client's appraisals and end-of-session answers were given, counted by method."""
+    """How the client's appraisals and its self-reports (session rating, questionnaires) were given, by method."""
     methods: dict[str, dict[str, int]] = {"appraisal": {}, "self_report": {}}
     for done in replays:
-        for part, counts in (("appraisal", done.appraisal_methods), ("self_report", done.session_rating.methods)):
+        for part, counts in (("appraisal", done.appraisal_methods), ("self_report", done.self_report_methods)):
             for method, count in counts.items():
                 methods[part][method] = methods[part].get(method, 0) + count
     return methods
@@ -162,8 +181,8 @@ def run_validity(path: Path, out: Path, *, client_model: str | None = None, appr
         masked.append(replay(conversation, appraiser, llm, self_report, params, seed, masked=True))
         if on_conversation:
             on_conversation(number, len(conversations))
-    targets = _figures(replays, seed)
-    masked_targets = _figures(masked, seed)
+    targets, left_out = _figures(replays, seed)
+    masked_targets, masked_left_out = _figures(masked, seed)
     methods, masked_methods = _methods(replays), _methods(masked)
     judged = None if judge_model is None else judge_conversations(
         conversations, Judge(role_model(RoleModel(model=judge_model, temperature=0.0, max_tokens=32))), seed)
@@ -178,6 +197,8 @@ def run_validity(path: Path, out: Path, *, client_model: str | None = None, appr
         "judge": judged,
         "methods": methods,
         "masked_methods": masked_methods,
+        "filled_in_left_out": left_out,
+        "masked_filled_in_left_out": masked_left_out,
         "usage": sum_tables({"client": r.usage} for r in replays + masked).get("client", RoleUsage()).to_dict(),
         "seconds": round(time.perf_counter() - started, 3),
         "note": NOTE,
@@ -186,6 +207,7 @@ def run_validity(path: Path, out: Path, *, client_model: str | None = None, appr
     write_jsonl_atomic(out / REPLAYS, ({"index": r.index, "rated": r.rated, "reported": r.reported,
                                         "latent": r.session_rating.latent, "survey": r.survey,
                                         "distress_drop": round(r.distress_drop, 4), "questionnaires": r.questionnaires,
+                                        "rated_left_out": r.rated_left_out, "moved_on_filled_in": r.moved_on_filled_in,
                                         "masked": {"rated": m.rated, "reported": m.reported,
                                                    "distress_drop": round(m.distress_drop, 4)}}
                                        for r, m in zip(replays, masked)))
@@ -220,5 +242,7 @@ def validity_table(result: dict) -> Table:
     seeded = result["targets"]["intensity_drop"].get("seeded_rho")
     table.caption = (f"intensity_drop and distress_drop of a client whose end state never varies: {_number(seeded)}; "
                      "shuffled: whole conversations' human ratings permuted; masked: the client heard the supporter's "
-                     f"turns only; skipped conversations: {len(result['conversations']['skipped'])}")
+                     f"turns only; skipped conversations: {len(result['conversations']['skipped'])}. "
+                     + left_out_line(result.get("filled_in_left_out")) + " "
+                     + notes_line({**result["targets"], **((result.get("judge") or {}).get("targets") or {})}))
     return table

@@ -11,7 +11,9 @@ ratings are set beside the simulated client's (``agreement``):
 * the questionnaire scales of every session: PHQ-9, GAD-7 (before each session and after the last),
   WAI-SR total, goal, task, bond and PANAS positive, negative (after each session);
 * with ``judge``: the judge's empathy and coherence ratings of each session against the person's mean
-  "felt understood" and "addressed what I said" over its turns.
+  "felt understood" and "addressed what I said" over its turns. The judge reads the session as eval has it
+  read (the turns the program wrote masked, its seed derived per session) up to the last counselor turn:
+  the person's words after it may state the verdict it is checked against.
 
 Spearman's rho with a 95% interval resampling clusters (sessions, or raters when there are at least
 ``MIN_RATER_CLUSTERS`` of them), the conversation-level shuffled control and the mean difference. Where
@@ -44,13 +46,17 @@ from ..config import RoleModel
 from ..core.errors import InputError
 from ..core.files import write_json_atomic, write_jsonl_atomic
 from ..core.questionnaires import FALLBACK_METHOD
+from ..core.turns import CounselorTurn, Turn, by_scaffold, last_counselor_index
 from ..core.usage import RoleUsage, sum_tables
 from ..engine.components import role_model
 from ..engine.human_client import rating_items
+from ..evaluation.run_eval import judged_turns
 from ..record.ratings_table import appraisal_row, questionnaire_rows, session_rows, write_ratings
 from ..record.run_log import RunLog
 from ..record.schema import SESSIONS, SessionRecord
+from ..seeding import derive_seed
 from .agreement import Group, agreement_figures, krippendorff_alpha
+from .figures import left_out_line, notes_line
 from .human_replay import SCALES, ReplayedSession, replay_course, scale_name
 
 VALIDITY = "validity.json"
@@ -152,6 +158,13 @@ def _ceilings(courses, replays: list[ReplayedSession]) -> dict[str, dict]:
                    krippendorff_alpha(with_simulated[item])} for item in rating_items()}
 
 
+def judged_until_last_counselor_turn(turns: list[Turn]) -> list[Turn]:
+    """The session as the judge reads it here: as eval masks it (the turns the program wrote masked,
+    ``judged_turns``) and cut after the last counselor turn, as the ESConv check cuts it (the person's words
+    after it may state the verdict the judge is checked against)."""
+    return judged_turns(turns)[: last_counselor_index(turns) + 1]
+
+
 def _judge_groups(judge: Judge, courses, replays: list[ReplayedSession], seed: int) -> tuple[dict, dict]:
     groups: dict[str, list[Group]] = {name: [] for name in JUDGE_PAIRS}
     methods: dict[str, int] = {}
@@ -162,7 +175,11 @@ def _judge_groups(judge: Judge, courses, replays: list[ReplayedSession], seed: i
             done = replayed.get(f"{run.name}/{client_id}/{record.session_index}")
             if done is None:  # a copy of a session counted already
                 continue
-            scores, _ = judge.rate(record.turns, record.session_index, pseudonym, seed)
+            turns = judged_until_last_counselor_turn(record.turns)
+            if not any(isinstance(t, CounselorTurn) and not by_scaffold(t) for t in turns):
+                continue  # the program wrote every counselor turn: nothing of the counselor's model to judge (eval)
+            scores, _ = judge.rate(turns, record.session_index, pseudonym,
+                                   derive_seed(seed, run.name, client_id, record.session_index, "judge"))
             for name, item in JUDGE_PAIRS.items():
                 given = [float(t.person[item]) for t in done.turns if t.person.get(item) is not None]
                 score = scores[name]
@@ -215,7 +232,7 @@ def run_human_validity(runs: list[Path], out: Path, *, client_model: str | None 
     for run, client_id, records in courses:
         client = SimulatedClient(llm, Sampling(), DynamicsParams.from_overrides(run.config.client_dynamics),
                                  appraisal=appraisal, self_report=self_report)
-        replays += replay_course(run.name, run.profiles()[client_id], records, client, seed)
+        replays += replay_course(run.name, run.profiles()[client_id], records, client, seed, run.config.seed)
         if on_session:
             on_session(len(replays), total)
     replays, copies = _without_copies(courses, replays)
@@ -228,17 +245,20 @@ def run_human_validity(runs: list[Path], out: Path, *, client_model: str | None 
         judged = {"model": settings["judge"].model.text, "methods": judge_methods, "pairs": JUDGE_PAIRS,
                   "targets": {name: agreement_figures(g, seed) for name, g in judge_groups.items()}}
     methods: dict[str, dict[str, int]] = {"appraisal": {}, "self_report": {}}
+    left_out: dict[str, int] = {}
     for done in replays:
         for part, counts in (("appraisal", done.appraisal_methods), ("self_report", done.self_report_methods)):
             for method, count in counts.items():
                 methods[part][method] = methods[part].get(method, 0) + count
+        for name, count in done.left_out().items():
+            left_out[name] = left_out.get(name, 0) + count
     result = {
         "format": "human", "runs": [str(path) for path in runs], "client_model": settings["client"].model.text,
         "appraisal": appraisal, "self_report": self_report, "seed": seed, "resampled": by,
         "sessions": {"replayed": len(replays), "raters": sorted({r.rater for r in replays}),
                      "rated_turns": sum(len(r.turns) for r in replays), "copies_left_out": copies},
         "targets": targets, "labels": ITEM_LABELS, "ceiling": _ceilings(courses, replays), "judge": judged,
-        "methods": methods, "usage": sum_tables({"client": r.usage} for r in replays).get("client", RoleUsage()).to_dict(),
+        "methods": methods, "filled_in_left_out": left_out, "usage": sum_tables({"client": r.usage} for r in replays).get("client", RoleUsage()).to_dict(),
         "seconds": round(time.perf_counter() - started, 3), "note": NOTE,
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -277,5 +297,6 @@ def human_table(result: dict) -> Table:
     labels = "; ".join(f"{item}: {label}" for item, label in result["labels"].items())
     table.caption = (f"Items: {labels}. A rho inside the shuffled band is no evidence of agreement. alpha people: "
                      "Krippendorff's alpha (ordinal) of people who rated the same counselor turns, the ceiling; alpha "
-                     "sim: the simulated client with the people.")
+                     "sim: the simulated client with the people. " + left_out_line(result.get("filled_in_left_out"))
+                     + " " + notes_line(targets))
     return table

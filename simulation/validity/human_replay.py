@@ -1,8 +1,9 @@
 """Replaying a person's client sessions through the simulated client built from the same profile.
 
 Replay, not regenerate: the counselor turns are the recorded ones, and the person's own turns are
-what the client said. The simulated client starts from the profile's initial state and lives the
-course as a campaign client would: before each session the week the person was told of (the recorded
+what the client said. The simulated client starts from the profile's initial state, with the traits a
+campaign of the run's seed draws for that profile (``campaign_traits``), and lives the course as a
+campaign client would: before each session the week the person was told of (the recorded
 events and homework; ``between_sessions(happened=...)``) and PHQ-9 and GAD-7; after each counselor
 turn its appraisal (rules or its model), which moves its state by the usual dynamics; after the
 session WAI-SR and PANAS, and after the last one PHQ-9 and GAD-7 again (the exit assessment).
@@ -11,6 +12,12 @@ No leak from the future: a counselor turn is appraised with the dialogue up to a
 turn (the person's words after it are not there), and the end-of-session questionnaires see the
 dialogue up to the last counselor turn, never the person's words after it. The person's ratings and
 answers never reach the simulated client; they are only set beside its own (``ReplayedSession``).
+
+What the client's model did not give is no rating of the client's (eval's rule): an appraisal item it
+filled in pairs with nothing, a questionnaire total or subscale with a filled-in answer is None
+(``entry_total``, ``entry_subscale``), and once the state moved on filled-in appraisal items the
+session's later answers (``after`` and ``exit``) are left out. Each pair so dropped is counted per figure
+(``ReplayedSession.left_out``).
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from ..core.course import Week
 from ..core.questionnaires import AT_END, AT_START, QuestionnaireResult
 from ..core.turns import CounselorTurn, Turn, heard_assignment, last_counselor_index
 from ..core.usage import RoleUsage
+from ..engine.states import campaign_traits
+from ..evaluation.self_report import entry_subscale, entry_total
 from ..record.schema import SessionRecord
 from ..seeding import derive_rng, derive_seed
 
@@ -38,12 +47,20 @@ def scale_name(key: str, subscale: str | None) -> str:
     return key if subscale is None else f"{key}.{subscale}"
 
 
-def scale_value(result: QuestionnaireResult | None, subscale: str | None) -> float | None:
-    """A questionnaire result's total or subscale, None where it is missing or incomplete."""
+# The moments measured after the session's counselor turns: they rest on the state the appraisals moved.
+AFTER_THE_TURNS = ("after", "exit")
+
+
+def scale_value(result: QuestionnaireResult | None, key: str, subscale: str | None) -> float | None:
+    """A questionnaire result's total or subscale, None where it is missing, incomplete or has a filled-in answer."""
+    return entry_total(result) if subscale is None else entry_subscale(result, key, subscale)
+
+
+def _given(result: QuestionnaireResult | None, subscale: str | None) -> bool:
+    """Whether the result holds a value for the total or subscale at all (filled-in answers or not)."""
     if result is None:
-        return None
-    value = result.total if subscale is None else result.subscales.get(subscale)
-    return None if value is None else float(value)
+        return False
+    return (result.total if subscale is None else result.subscales.get(subscale)) is not None
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,7 @@ class RatedTurn:
     simulated: dict[str, float | None]  # the simulated client's appraisal on the same 1..5 scale (1 + 4 x cue)
     worth: float  # the turn's trust change for the simulated client (``trust_change``)
     source: str | None  # the simulated appraiser: rules or model
+    filled_in: list[str] = field(default_factory=list)  # items the client's model did not rate (simulated: None)
 
 
 @dataclass(frozen=True)
@@ -82,23 +100,44 @@ class ReplayedSession:
     appraisal_methods: dict[str, int] = field(default_factory=dict)
     self_report_methods: dict[str, int] = field(default_factory=dict)
     usage: RoleUsage = field(default_factory=RoleUsage)
+    # The client's state moved on filled-in appraisal items: its answers after the turns are left out.
+    moved_on_filled_in: bool = False
 
     @property
     def key(self) -> str:
         return f"{self.run}/{self.client_id}/{self.session_index}"
 
-    def scale_pairs(self) -> dict[str, list[tuple[float, float]]]:
-        """(simulated, person) per scale, over the moments where both have a complete value."""
+    def _scale_pairs(self) -> tuple[dict[str, list[tuple[float, float]]], dict[str, int]]:
         pairs: dict[str, list[tuple[float, float]]] = {}
-        for moment in self.questionnaires.values():
+        dropped: dict[str, int] = {}
+        for moment, answered in self.questionnaires.items():
+            stale = self.moved_on_filled_in and moment in AFTER_THE_TURNS
             for key, subscale in SCALES:
-                both = moment.get(key)
+                both = answered.get(key)
                 if both is None:
                     continue
-                simulated, person = scale_value(both.simulated, subscale), scale_value(both.person, subscale)
+                name = scale_name(key, subscale)
+                person = scale_value(both.person, key, subscale)
+                simulated = None if stale else scale_value(both.simulated, key, subscale)
                 if simulated is not None and person is not None:
-                    pairs.setdefault(scale_name(key, subscale), []).append((simulated, person))
-        return pairs
+                    pairs.setdefault(name, []).append((simulated, person))
+                elif person is not None and _given(both.simulated, subscale):  # given, but not the model's own
+                    dropped[name] = dropped.get(name, 0) + 1
+        return pairs, dropped
+
+    def scale_pairs(self) -> dict[str, list[tuple[float, float]]]:
+        """(simulated, person) per scale, over the moments where both have a complete value of their own."""
+        return self._scale_pairs()[0]
+
+    def left_out(self) -> dict[str, int]:
+        """Per figure (appraisal item or scale): the pairs left out because the simulated side was filled in
+        (or measured on a state that moved on filled-in appraisal items)."""
+        dropped = dict(self._scale_pairs()[1])
+        for turn in self.turns:
+            for item in turn.filled_in:
+                if turn.person.get(item) is not None:
+                    dropped[item] = dropped.get(item, 0) + 1
+        return dropped
 
     def to_dict(self) -> dict:
         """Its line of replays.jsonl."""
@@ -108,15 +147,26 @@ class ReplayedSession:
                                    for moment, answered in self.questionnaires.items()}}
 
 
+def _filled_in(appraisal) -> set[str]:
+    """The appraisal items the client's model did not rate; an older record that only counted them makes all
+    of its items suspect."""
+    filled = appraisal.filled_in_items()
+    return set(type(appraisal).model_fields) if "unknown" in filled else set(filled)
+
+
 def _count(into: dict[str, int], methods: dict[str, int]) -> None:
     for method, count in methods.items():
         into[method] = into.get(method, 0) + count
 
 
 def replay_course(run: str, profile: CaseProfile, records: list[SessionRecord], client: SimulatedClient,
-                  seed: int) -> list[ReplayedSession]:
-    """Replay one person's course (their sessions of one profile in one run, by session) through ``client``."""
-    state = ClientState.initial(profile)
+                  seed: int, campaign_seed: int | None = None) -> list[ReplayedSession]:
+    """Replay one person's course (their sessions of one profile in one run, by session) through ``client``.
+
+    The client has the traits a campaign of ``campaign_seed`` (the run's) would draw for this profile, its pinned
+    traits kept (none under the legacy dynamics; ``campaign_seed`` None: ``seed``)."""
+    traits = campaign_traits(client.params, seed if campaign_seed is None else campaign_seed, profile)
+    state = ClientState.initial(profile).model_copy(update={"traits": traits})
     earlier: list[list[Turn]] = []
     previous: SessionRecord | None = None
     replayed = []
@@ -157,13 +207,15 @@ def replay_course(run: str, profile: CaseProfile, records: list[SessionRecord], 
             appraisal, used = client.appraiser.appraise(context)
             completions.extend(used)
             _count(done.appraisal_methods, appraisal.methods)
+            filled = _filled_in(appraisal)
+            done.moved_on_filled_in = done.moved_on_filled_in or bool(filled)
             if position in rated:
                 ratings = {r.item: r.rating for r in record.turn_ratings if r.turn == position}
-                simulated = {item: None if getattr(appraisal, item, None) is None
+                simulated = {item: None if getattr(appraisal, item, None) is None or item in filled
                              else round(1 + 4 * float(getattr(appraisal, item)), 4) for item in ratings}
                 done.turns.append(RatedTurn(position, ratings, simulated,
                                             round(trust_change(appraisal, state.resistance, client.params), 4),
-                                            appraisal.source))
+                                            appraisal.source, sorted(item for item in filled if item in ratings)))
             state = after_counselor_turn(state, appraisal, client.params,
                                          derive_rng(seed, profile.id, index, position, "dynamics"))
         seen = heard[: last_counselor_index(heard) + 1]  # the end-of-session answers see nothing after it

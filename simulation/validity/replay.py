@@ -9,6 +9,11 @@ rating. At the end the client fills in the session rating (empathy, relevance, e
 ``agents/client/instruments/session_rating.yaml``) in the campaign's self-report modes, and the
 questionnaires the seeker's data carry (PHQ-9 and GAD-7 at the start and the end, WAI-SR at the end).
 
+What the client's model did not give is none of its ratings (eval's rule): a turn whose appraisal has a
+filled-in item gives no rated pair, a session-rating answer or questionnaire total with a filled-in answer
+is None, and once the state moved on filled-in appraisal items the end-of-session answers and the
+distress change are left out (``moved_on_filled_in``); the harness counts every pair so dropped.
+
 What the client may see, so that no figure can read the answer off the seeker: an appraisal sees
 the dialogue up to the supporter turn it rates, never a later seeker turn (the one carrying the
 rating comes after it); the end-of-session answers see the dialogue up to the last supporter turn,
@@ -31,6 +36,7 @@ from muspsy_sim.scenarios.profile import CaseProfile, InitialState, SessionPlan
 from ..core.questionnaires import QuestionnaireResult
 from ..core.turns import CounselorTurn, Turn
 from ..core.usage import RoleUsage
+from ..evaluation.self_report import entry_total
 from ..seeding import derive_rng, derive_seed
 from .esconv import Conversation
 
@@ -81,12 +87,19 @@ class Replayed:
     appraisal_methods: dict[str, int] = field(default_factory=dict)
     usage: RoleUsage = field(default_factory=RoleUsage)
     distress_drop: float = 0.0  # the client's distress at the start minus at the end, in intensity units (1..5)
-    questionnaires: dict[str, dict[str, int]] = field(default_factory=dict)  # the client's totals, as the seeker's
+    # The client's totals, as the seeker's (None: an answer in it was filled in).
+    questionnaires: dict[str, dict[str, int | None]] = field(default_factory=dict)
     seeker_questionnaires: dict[str, dict[str, int]] = field(default_factory=dict)
+    self_report_methods: dict[str, int] = field(default_factory=dict)  # session rating and questionnaires
+    rated_left_out: int = 0  # rated turns whose appraisal had a filled-in item: no pair
+    moved_on_filled_in: bool = False  # the state moved on filled-in appraisal items: end-of-session left out
 
     @property
-    def reported(self) -> dict[str, int]:
-        empathy, relevance, intensity = self.session_rating.answers
+    def reported(self) -> dict[str, int | None]:
+        """The session rating's answers, None where the answer was filled in."""
+        filled = self.session_rating.filled_in_items()
+        empathy, relevance, intensity = (None if number in filled else answer
+                                         for number, answer in enumerate(self.session_rating.answers, start=1))
         return {"empathy": empathy, "relevance": relevance, "final_intensity": intensity}
 
 
@@ -100,12 +113,22 @@ def replay(conversation: Conversation, appraiser: Appraiser, llm: LanguageModel,
     methods: dict[str, int] = {}
     completions: list[Completion] = []
     turns = conversation.turns
-    answers: dict[str, dict[str, int]] = {}
+    answers: dict[str, dict[str, int | None]] = {}
+    self_reported: dict[str, int] = {}
+    moved_on_filled_in = False
+    rated_left_out = 0
+
+    def keep(result: QuestionnaireResult) -> int | None:
+        for method, count in result.methods.items():
+            self_reported[method] = self_reported.get(method, 0) + count
+        total = entry_total(result)
+        return None if total is None else int(total)
+
     for key, moments in conversation.questionnaires.items():
         if "before" in moments:
             before, used = administer(llm, instruments()[key], profile, state, 1,
                                       derive_seed(seed, profile.id, key, "before"), mode=self_report)
-            answers.setdefault(key, {})["before"] = before.total
+            answers.setdefault(key, {})["before"] = keep(before)
             completions.extend(used)
     for position, turn in enumerate(turns):
         if not (masked and turn.speaker == "client"):
@@ -120,7 +143,11 @@ def replay(conversation: Conversation, appraiser: Appraiser, llm: LanguageModel,
         for method, count in appraisal.methods.items():
             methods[method] = methods.get(method, 0) + count
         feedback = turns[position + 1].feedback if position + 1 < len(turns) else None
-        if feedback is not None:
+        filled = bool(appraisal.filled_in_items())  # its worth rests on a number the model did not give
+        moved_on_filled_in = moved_on_filled_in or filled
+        if feedback is not None and filled:
+            rated_left_out += 1
+        elif feedback is not None:
             rated.append((trust_change(appraisal, state.resistance, params), feedback))
         state = after_counselor_turn(state, appraisal, params, derive_rng(seed, profile.id, position, "dynamics"))
     # The end-of-session answers: nothing the seeker said after the supporter's last turn.
@@ -129,12 +156,14 @@ def replay(conversation: Conversation, appraiser: Appraiser, llm: LanguageModel,
     rating, used = administer(llm, instruments()[SESSION_RATING], profile, state, 1,
                               derive_seed(seed, profile.id, "session_rating"), mode=self_report, turns=until_last)
     completions.extend(used)
+    keep(rating)
     for key, moments in conversation.questionnaires.items():
         if "after" in moments:
             after, used = administer(llm, instruments()[key], profile, state, 1,
                                      derive_seed(seed, profile.id, key, "after"), mode=self_report, turns=until_last)
-            answers.setdefault(key, {})["after"] = after.total
+            answers.setdefault(key, {})["after"] = keep(after)
             completions.extend(used)
     return Replayed(conversation.index, rated, rating, dict(conversation.survey), methods, usage_of(completions),
                     distress_drop=(start.distress - state.distress) / 2.5, questionnaires=answers,
-                    seeker_questionnaires=dict(conversation.questionnaires))
+                    seeker_questionnaires=dict(conversation.questionnaires), self_report_methods=self_reported,
+                    rated_left_out=rated_left_out, moved_on_filled_in=moved_on_filled_in)
