@@ -19,7 +19,8 @@ denominator, a course that ended by dropout with its last measurement carried fo
   **spread** is the standard deviation of the course changes and of all session-to-session changes;
 * **dropout**: the share of courses the client ended by not coming back (the run's manifest), and
   after which session; courses that failed or were interrupted for a technical reason (a service away, a
-  full disk: ``resume`` finishes them) are left out and counted.
+  full disk: ``resume`` finishes them), and courses not finished yet (pending or running), are left out
+  and listed.
 
 The realism view counts what ``eval`` counts: a total eval did not score (a filled-in answer) or left out
 (the outcomes of a session whose client moved on filled-in appraisal items, ``SessionMetrics.left_out``)
@@ -36,7 +37,6 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 
 from ..core.course import COURSE_COMPLETED, COURSE_DROPOUT
-from ..core.interruptions import INTERRUPTED
 from ..core.metrics import SessionMetrics
 from ..core.realism import (
     ClientTrajectory,
@@ -51,6 +51,7 @@ from .realism_references import DROPOUT, PER_INSTRUMENT
 from .reliable_change import INSTRUMENTS, classify, reliable_change, sudden_gain, thresholds_of
 
 CLASSES = ("improving", "flat", "worsening")
+FINISHED = "finished"  # a course's status once it ended (completed, or by dropout)
 
 
 def _courses(rows: list[SessionMetrics]) -> dict[str, list[SessionMetrics]]:
@@ -191,14 +192,17 @@ def trajectory_realism(rows: list[SessionMetrics], outcomes: Mapping[str, Course
                        criteria: Mapping[str, ReliableChange] | None = None) -> TrajectoryRealism:
     """How the courses of a campaign moved (see the module notes), from its metric rows.
 
-    ``outcomes`` are the manifest's course entries (status, ended_by, dropout); courses whose status is
-    failed or interrupted are left out (a technical failure, or a course its infrastructure stopped before
-    `resume` finished it, is no client outcome). ``criteria`` (per instrument, as
+    ``outcomes`` are the manifest's course entries (status, ended_by, dropout); courses whose status is not
+    finished are left out: a technical failure, a course its infrastructure stopped before `resume` finished
+    it, and a course still pending or running (eval during a campaign, or after a hard kill) are no client
+    outcome. ``criteria`` (per instrument, as
     ``reliable_change`` gives them) replace the campaign's own, so that groups compared side by side
     share one criterion.
     """
     outcomes = outcomes or {}
-    failed = sorted(client for client, entry in outcomes.items() if entry.status in ("failed", INTERRUPTED))
+    # Only a finished course (completed, or a dropout) has a client outcome; failed, interrupted, and pending
+    # or running ones (eval during a campaign, or after one was killed) are left out and listed.
+    failed = sorted(client for client, entry in outcomes.items() if entry.status != FINISHED)
     rows = [row for row in rows if row.client_id not in failed]
     clients = sorted({str(row.client_id) for row in rows})
     instruments = {name: _instrument(course_series(rows, name), name, outcomes, (criteria or {}).get(name),
