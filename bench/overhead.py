@@ -109,6 +109,9 @@ class TurnClock:
     def session_finished(self, client_id: str, session_index: int, client_turns: int) -> None:
         self._last = None
 
+    def course_ended(self, client_id: str, sessions_held: int) -> None:
+        pass
+
 
 def bare_langgraph_turns(turns: int, directory: Path) -> list[float]:
     """Milliseconds per turn of a two-node (counselor, client) loop with SqliteSaver: the baseline.

@@ -138,16 +138,19 @@ def _run_plan(plan, show_progress: bool, as_json: bool) -> str:
                 f"{campaign.models.counselor.model} / {campaign.models.client.model}. "
                 "Simulated counseling for research, not a clinical service.")
     done = Counter(record.client_id for record in plan.run_dir.records())
+    # Courses that ended before this run (a resume): done, however many sessions they held.
+    ended = [client for client, course in plan.run_dir.read_manifest().courses.items()
+             if course.status == "finished"] if plan.run_dir.exists() else []
     clients = [p.id for p in plan.profiles]
 
     def notice(line: str) -> None:
         notes.print(line, style="bold yellow" if line.startswith("WARNING") else None, markup=False, soft_wrap=True)
 
     if show_progress and console.is_terminal and not as_json:
-        with CampaignProgress(clients, campaign.sessions, campaign.max_turns, done, console=console) as events:
+        with CampaignProgress(clients, campaign.sessions, campaign.max_turns, done, ended, console=console) as events:
             result = run_campaign(plan, events, notice)
     elif show_progress:  # a log: now and then a plain line on stderr
-        with PlainProgress(clients, campaign.sessions, done) as events:
+        with PlainProgress(clients, campaign.sessions, done, ended) as events:
             result = run_campaign(plan, events, notice)
     else:
         result = run_campaign(plan, notice=notice)
