@@ -90,6 +90,20 @@ def test_eval_compare_and_inspect_print_json(scored_runs):
     assert json.loads(history.stdout)[0]["step"] is not None
 
 
+def test_piped_session_transcript_has_headings_of_a_modest_width(scored_runs):
+    runs, _ = scored_runs
+    result = runner.invoke(app, ["inspect", str(runs / "a"), "--client", "gad-priya-38", "--session", "2"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) < 1000, "no line fills the log's console width"
+    from muspsy_sim.simulation.inspection.inspect_run import HEADING_WIDTH
+
+    headings = [line for line in lines if line.startswith("──")]
+    assert [h.split(" ")[1] for h in headings[1:]] == ["Turns", "Memory"], headings
+    assert all(len(heading) == HEADING_WIDTH and heading.endswith("─") for heading in headings[1:])
+    assert "gad-priya-38 · session 2" in headings[0]
+
+
 def test_report_writes_into_the_run_directory_by_default(scored_runs):
     runs, _ = scored_runs
     result = runner.invoke(app, ["report", str(runs / "a")])
