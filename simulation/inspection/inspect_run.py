@@ -117,7 +117,7 @@ def run_overview(run_dir) -> Group:
         status = course.status if course else "?"
         course_cell = f"{status} {len(records)}/{config.sessions}" + (
             " dropout" if course and course.ended_by == "dropout" else "")
-        style = {"finished": "green", "failed": "red", "running": "yellow"}.get(status, "")
+        style = {"finished": "green", "failed": "red", "running": "yellow", "waiting": "cyan"}.get(status, "")
         if course and course.error:
             notes.append(Text(f"{client_id}: {course.error}", style="red"))
         if course and course.dropout:
