@@ -345,6 +345,11 @@ def test_a_course_forked_and_played_on_by_another_person_gives_a_shared_turn(tmp
     # The fork stops where person B must act: it waits, it has not failed, and it says how to go on.
     assert forked.exit_code == 0, forked.output
     assert json.loads((run.parent / "B" / "manifest.json").read_text())["courses"][CLIENT]["status"] == "waiting"
+    # Session 1, which person A played: no simulated distress, and A's answers counted as a person's.
+    row = next(line for line in forked.output.splitlines() if CLIENT in line and "│" in line)
+    assert [cell.strip() for cell in row.split("│")][5] == "person", row
+    answers = next(line for line in forked.output.splitlines() if "filled in (fallback" in line)
+    assert "person: 0 of " in answers and "client:" not in answers, answers
     assert (f"course {CLIENT}: waiting for a person after session 1; go on with `python run_sim.py practice --as client "
             f"--counselor muspsy --counselor-model testdouble/scripted --scenario {CLIENT} --name B --out runs "
             f"--sessions 2 --max-turns 2`") in " ".join(forked.output.split())

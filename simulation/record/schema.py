@@ -273,7 +273,8 @@ class Manifest(Value):
     faults: dict[str, FaultCounts] | None = None
     answers: dict[str, dict[str, AnswerTally]] | None = Field(
         default=None, description="Questionnaire answers by role and instrument (the model appraisal's items as "
-        "'appraisal'): asked, and filled in (fallback).")
+        "'appraisal'): asked, and filled in (fallback). A person's answers (sessions a person played the client) "
+        "come under 'person'.")
     fallback_heavy_sessions: list[FallbackHeavySession] | None = Field(
         default=None, description="Sessions above answer_fallbacks.threshold (with strict, their courses failed).")
     local_engine: LocalEngineRecord | None = Field(
