@@ -6,6 +6,7 @@ core count and load so a figure can be read against how busy the machine was.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import math
 import os
@@ -17,6 +18,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from muspsy_sim.simulation.core.provenance import available_cores
+
+
+class BenchParser(argparse.ArgumentParser):
+    """A benchmark's options: a bad one ends the command with one line and exit code 2, as the CLI's bad input does."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message}\n")
+
+
+def whole_numbers(text: str) -> list[int]:
+    """An option's comma-separated whole numbers (``--sizes 10,100``), for argparse's ``type``."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not comma-separated whole numbers") from None
 
 
 def load_average() -> str:

@@ -15,7 +15,6 @@ the server's own time per request (target: within 10%), and this process's CPU t
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import tempfile
 import time
@@ -27,7 +26,15 @@ from muspsy_sim.memory.embeddings import shared_embedder
 from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
 from muspsy_sim.simulation.config import load_config
 
-from .common import HashingEmbedder, campaigns_embed_with, header, load_average, repository_root
+from .common import (
+    BenchParser,
+    HashingEmbedder,
+    campaigns_embed_with,
+    header,
+    load_average,
+    repository_root,
+    whole_numbers,
+)
 from .scale import write_clients
 from .servers import MOCK_SERVER, chroma_server, dummy_api_key, server_stats, serving
 
@@ -84,8 +91,9 @@ def run_workers(url: str, directory: Path, clients: list[str], workers: int, cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench concurrency", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", default="8,32", help="Worker counts to measure (1 is always the baseline).")
+    parser = BenchParser(prog="bench concurrency", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=whole_numbers, default="8,32",
+                        help="Worker counts to measure (1 is always the baseline).")
     parser.add_argument("--courses", type=int, default=64, help="Client courses (1 session each) per worker count.")
     parser.add_argument("--latency", type=float, default=0.3, help="Seconds the mock server takes per request.")
     parser.add_argument("--url", help="An OpenAI-compatible server to use instead of the mock (its own latency).")
@@ -95,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="8 courses, workers 4, 0.05 s latency (a smoke run).")
     args = parser.parse_args(argv)
     if args.quick:
-        args.workers, args.courses, args.latency, args.embedder = "4", 8, 0.05, "hash"
-    counts = sorted({int(w) for w in args.workers.split(",") if w.strip()} - {1})
+        args.workers, args.courses, args.latency, args.embedder = [4], 8, 0.05, "hash"
+    counts = sorted(set(args.workers) - {1})
     if args.courses < 1 or args.latency < 0 or any(w < 1 for w in counts):
         parser.error("courses, workers and latency must be positive")
 

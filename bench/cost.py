@@ -44,7 +44,7 @@ from muspsy_sim.simulation.config import ROLES, CampaignConfig, load_config
 from muspsy_sim.simulation.record.schema import SessionRecord
 from muspsy_sim.simulation.record.tallies import session_answers
 
-from .common import HashingEmbedder, campaigns_embed_with, header, repository_root
+from .common import BenchParser, HashingEmbedder, campaigns_embed_with, header, repository_root
 from .servers import (
     LlamaServerUnavailable,
     dummy_api_key,
@@ -139,7 +139,7 @@ def report(costs: list[MethodCost], threshold: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench cost", description=__doc__.splitlines()[0])
+    parser = BenchParser(prog="bench cost", description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="OpenAI-compatible base URL (…/v1); default: start the mock server.")
     parser.add_argument("--llama-server", action="store_true",
                         help="Start llama.cpp's server (.ci/build-llama-server) on the embedded GGUF.")

@@ -21,7 +21,6 @@ LiteLLM path), beside LiteLLM's own import.
 
 from __future__ import annotations
 
-import argparse
 import operator
 import tempfile
 import time
@@ -41,16 +40,7 @@ from muspsy_sim.simulation.config import CampaignConfig
 from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while a benchmark runs
 from muspsy_sim.simulation.engine.checkpointers import open_checkpointer
 
-from .common import (
-    HashingEmbedder,
-    Stopwatch,
-    TimedEmbedder,
-    header,
-    p50_p90,
-    percentile,
-    ratio,
-    verdict,
-)
+from .common import BenchParser, HashingEmbedder, Stopwatch, TimedEmbedder, header, p50_p90, percentile, ratio, verdict
 from .startup import print_startup
 
 TARGET_MS = 5.0
@@ -108,6 +98,9 @@ class TurnClock:
 
     def session_finished(self, client_id: str, session_index: int, client_turns: int) -> None:
         self._last = None
+
+    def course_ended(self, client_id: str, sessions_held: int) -> None:
+        pass
 
 
 def bare_langgraph_turns(turns: int, directory: Path) -> list[float]:
@@ -247,7 +240,7 @@ def run_campaign_timed(config, embedder, through_litellm: bool = False) -> Timed
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench overhead", description=__doc__.splitlines()[0])
+    parser = BenchParser(prog="bench overhead", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="A small campaign (for smoke tests).")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--sessions", type=int, default=3)

@@ -16,7 +16,6 @@ scoring methods cost.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -31,7 +30,7 @@ from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
 from muspsy_sim.simulation.engine import components  # its shared_embedder is replaced while a benchmark runs
 from muspsy_sim.simulation.engine.states import NoProgress
 
-from .common import HashingEmbedder, header, p50_p90, percentile, ratio, repository_root
+from .common import BenchParser, HashingEmbedder, header, p50_p90, percentile, ratio, repository_root
 from .overhead import campaign_config, make_embedder, run_campaign_timed
 from .servers import DUMMY_KEY, MOCK_SERVER, dummy_api_key, server_stats, serving
 
@@ -121,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--startup-child"]:
         return _startup_child(argv[1], float(argv[2]))
-    parser = argparse.ArgumentParser(prog="bench remote", description=__doc__.splitlines()[0])
+    parser = BenchParser(prog="bench remote", description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="OpenAI-compatible base URL (…/v1); default: start the mock server.")
     parser.add_argument("--server-script", type=Path, default=MOCK_SERVER, help="The mock server to start.")
     parser.add_argument("--quick", action="store_true", help="A small campaign, hashing embedder, no start-up run.")

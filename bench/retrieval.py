@@ -12,7 +12,6 @@ the same filter.
 
 from __future__ import annotations
 
-import argparse
 import random
 import tempfile
 import time
@@ -22,7 +21,7 @@ from muspsy_sim.agents.llm.environment import configure_offline_environment
 from muspsy_sim.memory.embeddings import MiniLMEmbedder
 from muspsy_sim.memory.store import MemoryStore, chroma_where
 
-from .common import HashingEmbedder, TimedEmbedder, header, p50_p90, percentile, ratio, verdict
+from .common import BenchParser, HashingEmbedder, TimedEmbedder, header, p50_p90, percentile, ratio, verdict
 
 TARGET_SEARCH_MS = 10.0
 RECORDS_PER_SESSION = 10  # one session memory and nine transcript chunks
@@ -116,7 +115,7 @@ def _plan(memories: int, seed: int):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench retrieval", description=__doc__.splitlines()[0])
+    parser = BenchParser(prog="bench retrieval", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="500 records, hashing embedder, few queries.")
     parser.add_argument("--memories", type=int, default=10_000, help="Records to store (10 per session).")
     parser.add_argument("--queries", type=int, default=200, help="Timed queries.")

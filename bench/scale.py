@@ -18,7 +18,6 @@ are not counted as the first size's. Embeddings: the zero-cost hashing stand-in 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import os
@@ -43,7 +42,16 @@ from muspsy_sim.simulation.inspection.inspect_run import run_overview, session_t
 from muspsy_sim.simulation.inspection.report import build_report
 from muspsy_sim.simulation.record.run_log import RunLog
 
-from .common import HashingEmbedder, campaigns_embed_with, header, load_average, ratio, repository_root
+from .common import (
+    BenchParser,
+    HashingEmbedder,
+    campaigns_embed_with,
+    header,
+    load_average,
+    ratio,
+    repository_root,
+    whole_numbers,
+)
 
 TARGET_RATIO = 1.5
 TEST_DOUBLE = "testdouble/scripted"
@@ -179,14 +187,14 @@ def run_size(directory: Path, courses: int, workers: int, *, commands: bool = Tr
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench scale", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10,100,1000", help="Campaign sizes in courses, comma-separated.")
+    parser = BenchParser(prog="bench scale", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=whole_numbers, default="10,100,1000", help="Campaign sizes in courses, comma-separated.")
     parser.add_argument("--workers", type=int, default=2, help="Courses at a time (the default campaign's 2).")
     parser.add_argument("--embedder", choices=("hash", "minilm"), default="hash")
     parser.add_argument("--quick", action="store_true", help="Sizes 4 and 12 (a smoke run, not a measurement).")
     parser.add_argument("--no-commands", action="store_true", help="Time the campaigns only, not eval, report, ...")
     args = parser.parse_args(argv)
-    sizes = [4, 12] if args.quick else sorted({int(size) for size in args.sizes.split(",") if size.strip()})
+    sizes = [4, 12] if args.quick else sorted(set(args.sizes))
     if not sizes or min(sizes) < 1 or args.workers < 1:
         parser.error("sizes and workers must be positive")
 

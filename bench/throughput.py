@@ -14,7 +14,6 @@ compares; the output says so.
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
@@ -33,13 +32,13 @@ from muspsy_sim.simulation.campaign import prepare_campaign, run_campaign
 from muspsy_sim.simulation.config import load_config
 from muspsy_sim.simulation.core.provenance import available_cores
 
-from .common import header, load_average, ratio, repository_root
+from .common import BenchParser, header, load_average, ratio, repository_root
 
 MODEL = "local/smollm2-135m-instruct"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench throughput", description=__doc__.split("\n\n")[0])
+    parser = BenchParser(prog="bench throughput", description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=("campaign", "micro", "all"), default="all")
     parser.add_argument("--quick", action="store_true", help="4 clients, tiny outputs: a smoke run, not a measurement")
     parser.add_argument("--clients", type=int, default=16, help="concurrent client courses (batched run)")

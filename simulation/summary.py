@@ -54,7 +54,8 @@ def sessions_table(sessions: list[SessionRecord]) -> Table:
         goal = record.goal if len(record.goal) <= 40 else record.goal[:37] + "..."
         table.add_row(
             record.client_id, str(record.session_index), str(len(record.turns)), goal,
-            f"{start:.1f} → {end:.1f}", record.ended_by or "",
+            # A person played the client: the record's distress is the weeks' bookkeeping, not theirs (as inspect).
+            "person" if record.played_by_person else f"{start:.1f} → {end:.1f}", record.ended_by or "",
         )
     return table
 

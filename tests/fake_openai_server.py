@@ -37,7 +37,8 @@ def _top_logprobs(messages: list[dict], top: int) -> list[dict]:
 
 class FakeOpenAIServer:
     def __init__(self, *, garbage: bool = False, logprobs: bool = True, max_top_logprobs: int = 20,
-                 fixed: str | None = None):
+                 fixed: str | None = None, key: str | None = None):
+        """``key``: the only API key the server accepts (a request with another gets 401); None: any."""
         self.authorizations: list[str] = []
         self.bodies: list[dict] = []
         server = self
@@ -47,6 +48,9 @@ class FakeOpenAIServer:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 server.authorizations.append(self.headers.get("Authorization", ""))
                 server.bodies.append(body)
+                if key is not None and self.headers.get("Authorization") != f"Bearer {key}":
+                    return self._reply(401, {"error": {"message": "Incorrect API key provided",
+                                                       "type": "invalid_request_error", "code": "invalid_api_key"}})
                 top = int(body.get("top_logprobs") or 0)
                 if body.get("logprobs") and top > max_top_logprobs:
                     return self._reply(400, {"error": {"message": f"top_logprobs must be <= {max_top_logprobs}",

@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from muspsy_sim.simulation.cli import app
@@ -113,3 +114,13 @@ def test_bench_concurrency_quick_prints_speedup_and_request_latency_against_the_
     line = _line(result.output, "4 workers, 8 courses:")
     assert re.search(r"speed-up [0-9.]+x \(target >= 3.0x: (met|NOT met)\)", line)
     assert re.search(r"a request \d+ ms vs \d+ ms in the server", line)
+
+
+@pytest.mark.parametrize("args", [["scale", "--sizes", "ten"], ["concurrency", "--workers", "8,x"],
+                                  ["overhead", "--clients", "two"], ["scale", "--sizes", "0"]])
+def test_a_bad_benchmark_option_ends_in_one_line_and_exit_2(args):
+    result = runner.invoke(app, ["bench", *args])
+    assert result.exit_code == 2, result.output
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: bench {args[0]}: "), result.output
+    assert args[1] in lines[0] or "must be positive" in lines[0], lines[0]  # names the option

@@ -90,6 +90,20 @@ def test_eval_compare_and_inspect_print_json(scored_runs):
     assert json.loads(history.stdout)[0]["step"] is not None
 
 
+def test_piped_session_transcript_has_headings_of_a_modest_width(scored_runs):
+    runs, _ = scored_runs
+    result = runner.invoke(app, ["inspect", str(runs / "a"), "--client", "gad-priya-38", "--session", "2"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) < 1000, "no line fills the log's console width"
+    from muspsy_sim.simulation.inspection.inspect_run import HEADING_WIDTH
+
+    headings = [line for line in lines if line.startswith("──")]
+    assert [h.split(" ")[1] for h in headings[1:]] == ["Turns", "Memory"], headings
+    assert all(len(heading) == HEADING_WIDTH and heading.endswith("─") for heading in headings[1:])
+    assert "gad-priya-38 · session 2" in headings[0]
+
+
 def test_report_writes_into_the_run_directory_by_default(scored_runs):
     runs, _ = scored_runs
     result = runner.invoke(app, ["report", str(runs / "a")])
@@ -99,15 +113,36 @@ def test_report_writes_into_the_run_directory_by_default(scored_runs):
     assert both.exit_code == 0 and (runs / "report.html").is_file(), both.output
 
 
-def test_eval_with_an_unreachable_judge_ends_in_one_line(scored_runs, monkeypatch):
+@pytest.mark.parametrize("as_json", [[], ["--json"]], ids=["tables", "json"])
+def test_eval_with_an_unreachable_judge_ends_in_one_line(scored_runs, monkeypatch, as_json):
     runs, _ = scored_runs
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    result = runner.invoke(app, ["eval", str(runs / "b"), "--judge-model", "openai/gpt-4o-mini"])
+    result = runner.invoke(app, ["eval", str(runs / "b"), "--judge-model", "openai/gpt-4o-mini", *as_json])
     assert result.exit_code == 3, result.output
-    lines = result.stderr.strip().splitlines()
+    lines = (result.stdout + result.stderr).strip().splitlines()  # nothing else on either stream
     assert len(lines) == 1 and "Traceback" not in result.output, result.output
     assert lines[0].startswith("error: the judge model openai/gpt-4o-mini cannot be reached: ")
     assert "credentials" in lines[0] or "API key" in lines[0] or "api_key" in lines[0], lines[0]
+    assert "Error:" not in lines[0], "no chain of exception names"
+
+
+def test_a_judge_whose_offer_could_not_be_asked_is_said_once_scoring_is_done(scored_runs, monkeypatch):
+    from muspsy_sim.agents.llm import ModelUnavailable
+    from muspsy_sim.agents.llm.routing import LiteLLMModel
+
+    cause = "InternalServerError: litellm.InternalServerError: OpenAIException - Connection error."
+
+    def unreachable_probe(self):
+        raise ModelUnavailable(f"{self.model} failed after 3 retries: {cause}", model=self.model, cause=cause)
+
+    monkeypatch.setattr(LiteLLMModel, "scoring_offer", unreachable_probe)
+    runs, _ = scored_runs
+    result = runner.invoke(app, ["eval", str(runs / "b"), "--json"])
+    assert result.exit_code == 0, result.output
+    json.loads(result.stdout)
+    notice = result.stderr.strip().splitlines()[-1]
+    assert notice == "WARNING: judge: what its model offers for ratings could not be asked: " \
+                     "OpenAIException - Connection error.", result.stderr
 
 
 def test_validity_with_an_unreachable_client_model_ends_in_one_line(tmp_path):

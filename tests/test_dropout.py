@@ -171,3 +171,40 @@ def test_a_person_in_the_clients_chair_draws_no_traits_and_no_dropout(tmp_path):
     finally:
         course.wait(60)
         course.close()
+
+
+def _progress_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "muspsy-sim:" in line]
+
+
+def test_progress_counts_a_course_that_dropped_out_as_done_with_its_sessions_skipped(tmp_path):
+    config = scripted_config(tmp_path, name="leaving-progress", scenario_dir=str(_library_with_a_leaver(tmp_path)),
+                             scenarios=[LEAVER, STAYER], sessions=3, max_turns=2)
+    result = runner.invoke(app, ["run", "--config", str(config)])  # not a terminal: plain progress lines
+    assert result.exit_code == 0, result.output
+    assert "stopped: 2/2 courses, 6/6 sessions done (2 skipped: 1 dropped out)" in _progress_lines(result.stderr)[-1]
+    # Run again after its end: the courses that ended before count as done from the start.
+    again = runner.invoke(app, ["run", "--config", str(config)])
+    assert again.exit_code == 0, again.output
+    assert "started: 2/2 courses, 6/6 sessions done (2 skipped: 1 dropped out)" in _progress_lines(again.stderr)[0]
+
+
+def test_the_progress_bars_fill_when_a_course_drops_out():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from muspsy_sim.simulation.progress import CampaignProgress
+
+    events = CampaignProgress([LEAVER, STAYER], 3, 2, console=Console(file=StringIO()))
+    events.session_finished(LEAVER, 1, 2)
+    events.course_ended(LEAVER, 1)
+    events.course_ended(LEAVER, 1)  # said again (a course resumed after its end): counted once
+    for index in (1, 2, 3):
+        events.session_finished(STAYER, index, 2)
+    events.course_ended(STAYER, 3)
+    courses, sessions, turns = (events.progress.tasks[task] for task in (events.courses, events.session_bar,
+                                                                         events.turns))
+    assert (courses.completed, courses.total) == (2, 2) and "1 dropped out" in courses.fields["note"]
+    assert (sessions.completed, sessions.total) == (6, 6)
+    assert turns.completed == 2 * 2, "the two skipped sessions fill their turns (no turn_done was sent here)"

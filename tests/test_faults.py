@@ -311,3 +311,20 @@ def test_a_refused_request_fails_at_once_without_the_fallback():
         assert len(server.bodies) == 1
         completion, _ = llm.send(PROMPTS[0], Sampling(max_tokens=8))
         assert not completion.fallback and completion.model == "openai/fake"
+
+
+def test_a_missing_or_refused_api_key_is_not_retried_and_moves_to_the_fallback(monkeypatch):
+    """No retry brings a key: the request moves to the fallback at once (the move counts as the one retry)."""
+    from tests.fake_openai_server import FakeOpenAIServer
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # LiteLLM reports the missing key as a server error (500)
+    missing = LiteLLMModel(ModelSpec.parse("openai/gpt-4o-mini"), retries=3, backoff_scale=FAST,
+                           fallback=ModelSpec.parse("testdouble/scripted"))
+    completion = missing.complete(PROMPTS[0], Sampling(max_tokens=8))
+    assert completion.fallback and completion.retries == 1
+    with FakeOpenAIServer(key="sk-right") as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
+        refused = LiteLLMModel(ModelSpec.parse("openai/fake"), api_base=server.url, retries=3, backoff_scale=FAST)
+        with pytest.raises(ModelUnavailable, match="AuthenticationError"):
+            refused.complete(PROMPTS[0], Sampling(max_tokens=8))
+        assert len(server.bodies) == 1

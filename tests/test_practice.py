@@ -164,7 +164,11 @@ def test_resume_does_not_take_a_practice_course_for_finished(tmp_path):
     say(course, "Hello Priya.")
     course.close()
     result = runner.invoke(app, ["resume", str(course.run_dir.path), "--no-progress"])
-    assert result.exit_code == 1 and "waits for a person" in result.output
+    assert result.exit_code == 0, result.output  # waiting for a person is not a failure
+    assert "waiting for a person after session 0; go on with `python run_sim.py practice --client-model" \
+        in result.output and "--scenario gad-priya-38 --name practice-gad-priya-38" in result.output
+    assert json.loads((course.run_dir.path / "manifest.json").read_text())["courses"]["gad-priya-38"]["status"] \
+        == "waiting"
     reopened = PracticeCourse(course.plan).open()
     reopened.continue_course()
     assert reopened.wait(60) and reopened.status().position == "1.2"

@@ -320,7 +320,7 @@ def test_resume_does_not_replace_the_person_with_a_model(tmp_path):
     act(course, text="I could not sleep.")
     course.close()
     result = runner.invoke(app, ["resume", str(course.run_dir.path), "--no-progress"])
-    assert result.exit_code == 1 and "waits for a person" in result.output
+    assert result.exit_code == 0 and "waiting for a person" in result.output and "--as client" in result.output
     records = course.run_dir.path / "sessions.jsonl"
     assert not records.exists()  # nothing was simulated in the person's place
     reopened = PracticeCourse(course.plan, other="counselor").open()
@@ -329,7 +329,7 @@ def test_resume_does_not_replace_the_person_with_a_model(tmp_path):
     reopened.close()
 
 
-def test_a_course_forked_and_played_on_by_another_person_gives_a_shared_turn(tmp_path):
+def test_a_course_forked_and_played_on_by_another_person_gives_a_shared_turn(tmp_path, monkeypatch):
     """Person A plays 2 sessions; the run is forked after session 1 and person B plays session 2. With a
     deterministic counselor both heard the same opening of session 2: a turn two people rated (the ceiling)."""
     from muspsy_sim.simulation.practice.practice_run import client_practice_config, prepare_practice
@@ -339,9 +339,22 @@ def test_a_course_forked_and_played_on_by_another_person_gives_a_shared_turn(tmp
         act(first, ratings={"empathy": 4, "relevance": 4, "push": 1, "engagement": 5})
     first.close()
     run = first.run_dir.path
-    forked = runner.invoke(app, ["fork", str(run), "--after-session", "1", "--name", "B", "--no-progress"])
-    assert forked.exit_code == 1 and "waits for a person" in forked.output
-    config = client_practice_config(tmp_path / "campaign.yaml", CLIENT, max_turns=2, rater="B", name="B")
+    monkeypatch.chdir(tmp_path)  # the fork is given a relative path, as in the README; practice below an absolute one
+    forked = runner.invoke(app, ["fork", str(run.relative_to(tmp_path)), "--after-session", "1", "--name", "B",
+                                 "--no-progress"])
+    # The fork stops where person B must act: it waits, it has not failed, and it says how to go on.
+    assert forked.exit_code == 0, forked.output
+    assert json.loads((run.parent / "B" / "manifest.json").read_text())["courses"][CLIENT]["status"] == "waiting"
+    # Session 1, which person A played: no simulated distress, and A's answers counted as a person's.
+    row = next(line for line in forked.output.splitlines() if CLIENT in line and "│" in line)
+    assert [cell.strip() for cell in row.split("│")][5] == "person", row
+    answers = next(line for line in forked.output.splitlines() if "filled in (fallback" in line)
+    assert "person: 0 of " in answers and "client:" not in answers, answers
+    assert (f"course {CLIENT}: waiting for a person after session 1; go on with `python run_sim.py practice --as client "
+            f"--counselor muspsy --counselor-model testdouble/scripted --scenario {CLIENT} --name B --out runs "
+            f"--sessions 2 --max-turns 2`") in " ".join(forked.output.split())
+    config = client_practice_config(tmp_path / "campaign.yaml", CLIENT, max_turns=2, rater="B", name="B",
+                                    out=tmp_path / "runs")
     second = PracticeCourse(prepare_practice(config, tmp_path / "campaign.yaml"), other="counselor").open()
     second.continue_course()
     assert second.wait(60) and second.status().position == "2.before.phq9+gad7"

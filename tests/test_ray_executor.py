@@ -60,6 +60,9 @@ class _ProgressLog:
     def session_finished(self, client_id, session_index, client_turns):
         self.log.append(("session_finished", (client_id, session_index, client_turns)))
 
+    def course_ended(self, client_id, sessions_held):
+        self.log.append(("course_ended", (client_id, sessions_held)))
+
 
 def _calls(workdir):
     path = workdir / "calls.jsonl"
@@ -104,6 +107,7 @@ def test_ray_courses_record_on_the_driver_and_a_failed_course_resumes(tmp_path, 
     assert redone == {(failed[0], 2)}, "only the crashed session is generated again"
     # The tasks' progress reached the driver's display.
     assert ("session_finished", (failed[0], 2, 2)) in events.log and ("turn_done", (failed[0],)) in events.log
+    assert ("course_ended", (failed[0], 2)) in events.log
     assert sorted(_keys(_lines(run_dir))) == EXPECTED
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "finished" and manifest["sessions_recorded"] == 4

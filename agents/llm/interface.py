@@ -9,6 +9,7 @@ one scale (``score_items``: a questionnaire, ratings of a turn). Wrappers stack 
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Protocol, runtime_checkable
 
@@ -154,6 +155,13 @@ class ModelUnavailable(RuntimeError):
                  role: str | None = None):
         super().__init__(message)
         self.model, self.cause, self.role = model, cause, role
+
+    def plain_cause(self) -> str:
+        """The cause without the chain of exception names LiteLLM puts in front of the provider's own words."""
+        parts = (self.cause or str(self)).split(": ")
+        while len(parts) > 1 and re.fullmatch(r"(litellm\.)?\w*(Error|Exception)", parts[0]):
+            parts.pop(0)
+        return ": ".join(parts)
 
 
 class FailedStep(RuntimeError):

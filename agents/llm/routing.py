@@ -6,7 +6,8 @@ server errors (500, 502, 503) are retried with LiteLLM's own exponential backoff
 or the server's Retry-After), then the request moves to the fallback model, when one is
 configured, which gets the same retries. A request the model refuses (400: asked for too many
 log-probabilities, say) fails at once, without the fallback; any other error (a refused key, an
-unknown model) is not retried and moves straight to the fallback. ``backoff_scale`` multiplies the
+unknown model) is not retried and moves straight to the fallback, as does a missing API key, which
+LiteLLM reports as a server error (500) but which no retry fixes. ``backoff_scale`` multiplies the
 waits (1 for real runs; a tiny value makes fault tests fast).
 
 This used to be a ``litellm.Router`` per role (one main and one fallback deployment). The Router
@@ -61,6 +62,20 @@ DEFAULT_RETRIES = 3
 # LiteLLM's exceptions for faults in transit, retried with backoff (the OpenAI SDK retries the same).
 TRANSIENT_ERRORS = ("Timeout", "APIConnectionError", "RateLimitError", "InternalServerError",
                     "ServiceUnavailableError", "BadGatewayError")
+
+
+def _no_credentials(failure: Exception) -> bool:
+    """A "server error" that is no fault in transit: no API key was given, and the OpenAI SDK raised its bare
+    ``OpenAIError`` before sending anything (LiteLLM reports it as an InternalServerError). No retry fixes it;
+    a refused key (401) is LiteLLM's AuthenticationError, which is not retried either."""
+    import openai  # lazy: LiteLLM has loaded it by now
+
+    cause = failure.__cause__ or failure.__context__
+    for _ in range(5):  # LiteLLM wraps it twice: its provider's error, then its own exception type
+        if cause is None or type(cause) is openai.OpenAIError:
+            break
+        cause = cause.__cause__ or cause.__context__
+    return type(cause) is openai.OpenAIError
 
 
 def servable(spec: ModelSpec) -> ModelSpec:
@@ -180,7 +195,7 @@ class LiteLLMModel(LanguageModel):
                 return litellm.completion(**request, **route, num_retries=0, max_retries=0), retries, None, False
             except transient as failure:
                 error = failure
-                if attempt == self.retries:
+                if attempt == self.retries or _no_credentials(failure):
                     break
                 retries += 1
                 headers = getattr(getattr(failure, "response", None), "headers", None)

@@ -60,10 +60,8 @@ def run_course(graph: CompiledStateGraph, profile: CaseProfile, context: RunCont
         # A FailedStep's reason reads "<role> <step>: <reason>"; other errors keep their type.
         return {"status": "failed", "sessions_done": done, **failure_entry(error)}
     done = StateView(state.values).sessions_done
-    if state.interrupts:  # a counselor or client that waits for a person (simulation/practice) stopped the course
-        return {"status": "failed", "sessions_done": done,
-                "error": "the course waits for a person: continue it with `run_sim.py practice` "
-                         "(with --as client when a person plays the client)"}
+    if state.interrupts:  # a counselor or client that waits for a person (simulation/practice): `practice` goes on
+        return {"status": "waiting", "sessions_done": done}  # core.course.WAITING
     return {"status": "finished", "sessions_done": done, **course_outcome(StateView(state.values))}
 
 

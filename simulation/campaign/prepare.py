@@ -31,8 +31,10 @@ from .ray_executor import check_ray_settings
 
 # Settings that may change when a run is resumed; everything else must match. client.rater: another person may
 # go on with a course a person played (each session's record names its own rater). service_retry: how long to
-# wait for a service that went away is the machine's business, not the study's.
-RESUMABLE_DIFFERENCES = frozenset({"workers", "executor", "ray_address", "client.rater", "service_retry"})
+# wait for a service that went away is the machine's business, not the study's. output_dir: the config found this
+# run directory there, so it names the same place, relative or absolute (a fork records the path it was given).
+RESUMABLE_DIFFERENCES = frozenset({"workers", "executor", "ray_address", "client.rater", "service_retry",
+                                   "output_dir"})
 
 
 @dataclass

@@ -138,6 +138,9 @@ class RemoteProgress:
     def session_finished(self, client_id: str, session_index: int, client_turns: int) -> None:
         self.actor.progress.remote("session_finished", (client_id, session_index, client_turns))
 
+    def course_ended(self, client_id: str, sessions_held: int) -> None:
+        self.actor.progress.remote("course_ended", (client_id, sessions_held))
+
 
 def run_course_task(config_data: dict, run_dir: str, profile_data: dict, context: RunContext, actor,
                     thread_id: str) -> dict:

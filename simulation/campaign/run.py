@@ -18,6 +18,7 @@ from muspsy_sim.agents.llm.local.settings import choose_dtype
 from muspsy_sim.agents.llm.spec import LOCAL
 
 from ..config import ROLES
+from ..core.course import WAITING
 from ..core.errors import InputError
 from ..core.interruptions import INTERRUPTED, Interruption
 from ..core.usage import UsageTable, sum_tables
@@ -147,7 +148,8 @@ def finish_run(run_dir: RunDirectory, seconds: float, interruption: str | None =
             (c.error for c in manifest.courses.values() if c.status == INTERRUPTED and c.error),
             "a course was interrupted (no reason recorded)")
     else:
-        status = "finished" if all(c.status == "finished" for c in manifest.courses.values()) else "failed"
+        statuses = {c.status for c in manifest.courses.values()}
+        status = "finished" if statuses <= {"finished"} else WAITING if statuses <= {"finished", WAITING} else "failed"
     usage = sum_tables(r.usage for r in sessions)
     courses = dict(manifest.courses)
     run_dir.update_manifest(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -101,15 +100,7 @@ def unreachable_line(error: BaseException, role: str | None = None) -> str | Non
         return None
     role = unavailable.role or role  # the raiser's word on whose model it was comes first
     model = unavailable.model or "?"
-    return f"the {role + ' ' if role else ''}model {model} cannot be reached: {_plain_cause(unavailable)}"
-
-
-def _plain_cause(unavailable: ModelUnavailable) -> str:
-    """The cause without the chain of exception names LiteLLM puts in front of the provider's own words."""
-    parts = (unavailable.cause or str(unavailable)).split(": ")
-    while len(parts) > 1 and re.fullmatch(r"(litellm\.)?\w*(Error|Exception)", parts[0]):
-        parts.pop(0)
-    return ": ".join(parts)
+    return f"the {role + ' ' if role else ''}model {model} cannot be reached: {unavailable.plain_cause()}"
 
 
 @contextmanager

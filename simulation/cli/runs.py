@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
@@ -9,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..config import CampaignConfig, load_config
+from ..core.course import WAITING
 from ..core.errors import InputError
 from ..core.interruptions import INTERRUPTED
 from ..progress import CampaignProgress, PlainProgress
@@ -106,8 +108,8 @@ def fork(
 def _exit_for(statuses: list[str]) -> None:
     if INTERRUPTED in statuses:
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
-    if any(status != "finished" for status in statuses):
-        raise typer.Exit(1)
+    if any(status not in ("finished", WAITING) for status in statuses):
+        raise typer.Exit(1)  # a course waiting for a person has not failed: its line says how to go on
 
 
 def _run_and_report(campaign: CampaignConfig, source: Path, show_progress: bool, as_json: bool) -> None:
@@ -184,12 +186,27 @@ def _print_summary(console, plan, result) -> None:
                       soft_wrap=True)
     console.print(dropout_line(result.courses), markup=False)
     for client_id, course in sorted(result.courses.items()):
+        if course.status == WAITING:
+            console.print(waiting_line(client_id, course.sessions_done, campaign), markup=False, soft_wrap=True)
         # Interrupted courses share one cause, said once below the summary.
-        if course.status not in ("finished", INTERRUPTED):
+        elif course.status not in ("finished", INTERRUPTED):
             console.print(f"course {client_id}: {course.status} — {course.error or ''}", style="red", markup=False)
     stores = [] if plan.config.checkpointer_url else ["checkpoints.sqlite"]
     stores += [] if plan.config.memory.chroma_url else ["chroma/"]
     console.print(f"Results: {result.run_dir}/ ({', '.join(['manifest.json', 'sessions.jsonl', *stores])})")
+
+
+def waiting_line(client_id: str, sessions_done: int, config: CampaignConfig) -> str:
+    """How to go on with a course that waits for a person: the `practice` command for the person's chair."""
+    models = config.models
+    if config.client.kind == "human":
+        chair = ["--as", "client", "--counselor", config.counselor, "--counselor-model", models.counselor.model.text]
+    else:
+        chair = ["--client-model", models.client.model.text, "--counselor-model", models.counselor.model.text]
+    command = ["python", "run_sim.py", "practice", *chair, "--scenario", client_id, "--name", config.name,
+               "--out", config.output_dir, "--sessions", str(config.sessions), "--max-turns", str(config.max_turns)]
+    return (f"course {client_id}: waiting for a person after session {sessions_done}; go on with `{shlex.join(command)}` "
+            "and the --config the run was made with.")
 
 
 @app.command()

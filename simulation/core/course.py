@@ -75,6 +75,10 @@ class Week(FullyWritten):
 # did not come back after a week (``Dropout``). A client walking out of one session is neither: the course goes on.
 COURSE_COMPLETED = "completed"
 COURSE_DROPOUT = "dropout"
+# A course (and a campaign whose courses are finished or so) stopped where a person must act: the counselor or
+# the client is a person's chair (simulation/practice), as in a fork of a person's course. Neither failed nor
+# finished: `practice` continues it.
+WAITING = "waiting"
 
 # Each trait's range (inclusive): the one definition that drawn traits (``ClientTraits`` and the draw's clamps,
 # ``agents.client.traits``) and a profile's pinned ones (``scenarios.profile.TraitPins``) keep to.

@@ -81,7 +81,7 @@ class Components:
         try:
             offer = ask() if ask is not None else None
         except ModelUnavailable as error:
-            return {"client": f"could not be asked: {error}"}
+            return {"client": f"could not be asked: {error.plain_cause()}"}
         return {} if offer is None else {"client": offer}
 
     def describe(self) -> ComponentsRecord:

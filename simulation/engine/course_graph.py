@@ -157,6 +157,8 @@ def build_course_graph(counselor: Counselor, client: Client, store: SessionStore
             **_person_fields(client, view),
         ))
         runtime.context.progress.session_finished(profile.id, index, client_turn_count(view.turns))
+        if index >= runtime.context.sessions:  # every planned session held: the course is over
+            runtime.context.progress.course_ended(profile.id, index)
         return {"memories": [memory.to_dict()], "transcripts": [[turn.to_dict() for turn in view.turns]]}
 
     def evolve(state: CourseState, runtime: Runtime[RunContext]) -> dict:
@@ -176,6 +178,7 @@ def build_course_graph(counselor: Counselor, client: Client, store: SessionStore
                                  derive_rng(runtime.context.seed, profile.id, next_index, "dropout"))
         if not decision.comes_back:
             update["course_end"] = {"ended_by": COURSE_DROPOUT, **decision.dropout(view.session_index).to_dict()}
+            runtime.context.progress.course_ended(profile.id, view.session_index)
         return update
 
     def more_sessions(state: CourseState, runtime: Runtime[RunContext]) -> str:

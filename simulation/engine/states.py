@@ -190,9 +190,13 @@ class StateView:
 
 
 class ProgressEvents(Protocol):
+    """What a course tells a campaign's display. ``course_ended``: the course is over after ``sessions_held``
+    sessions, every planned one or fewer (the client dropped out); a course resumed after its end may say it again."""
+
     def session_started(self, client_id: str, session_index: int) -> None: ...
     def turn_done(self, client_id: str) -> None: ...
     def session_finished(self, client_id: str, session_index: int, client_turns: int) -> None: ...
+    def course_ended(self, client_id: str, sessions_held: int) -> None: ...
 
 
 class NoProgress:
@@ -203,6 +207,9 @@ class NoProgress:
         pass
 
     def session_finished(self, client_id: str, session_index: int, client_turns: int) -> None:
+        pass
+
+    def course_ended(self, client_id: str, sessions_held: int) -> None:
         pass
 
 

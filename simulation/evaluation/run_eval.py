@@ -118,11 +118,13 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
     config = run.config
     profiles = run.profiles()
     judge = build_judge(config, judge_model, prompt_version) if with_judge else None
+    unasked: ModelUnavailable | None = None
     if judge is not None and notice is not None and hasattr(judge.llm, "scoring_offer"):
         try:
             notice(judge.llm.scoring_offer().words("judge"))
         except ModelUnavailable as error:
-            notice(f"WARNING: judge: what its model offers for ratings could not be asked: {error}")
+            # Said once the sessions are scored: a judge that stays away ends eval with one line saying why.
+            unasked = error
     previous_rows = {row.key: row for row in run.metrics or []}
     retrieves = counselor_retrieves(config)
 
@@ -187,6 +189,8 @@ def evaluate_run(run_dir: Path, *, judge_model: str | None = None, prompt_versio
         "self_report_agreement": SelfReportAgreement(threshold=threshold, instruments=agreement,
                                                      warnings=agreement_warnings(agreement, threshold))})
     write_summary(run_dir, summary)
+    if unasked is not None:  # the judge answered later (or had nothing to rate): what it offers stays unknown
+        notice(f"WARNING: judge: what its model offers for ratings could not be asked: {unasked.plain_cause()}")
     return summary
 
 

@@ -26,6 +26,24 @@ from ..record.schema import CHECKPOINTS, ClientStateRecord, SessionRecord
 from .graphs import compiled_course_graph
 
 _SNIPPET = 160
+# A heading's width in a log or a pipe: its console is as wide as the longest table (cli.output.LOG_WIDTH),
+# which a rule would fill with thousands of '─' on one line.
+HEADING_WIDTH = 80
+
+
+class Heading:
+    """A titled rule: across the screen at a terminal; elsewhere a plain line of at most ``HEADING_WIDTH``
+    columns (a longer title is kept whole)."""
+
+    def __init__(self, title: str):
+        self.title = title
+
+    def __rich_console__(self, console, options):
+        if console.is_terminal:
+            yield Rule(self.title)
+            return
+        line = f"── {self.title} " if self.title else ""
+        yield Text(line + "─" * max(2, HEADING_WIDTH - len(line)), style="rule.line")
 
 
 def _open(run_dir: str | Path | RunDirectory) -> RunLog:
@@ -99,7 +117,7 @@ def run_overview(run_dir) -> Group:
         status = course.status if course else "?"
         course_cell = f"{status} {len(records)}/{config.sessions}" + (
             " dropout" if course and course.ended_by == "dropout" else "")
-        style = {"finished": "green", "failed": "red", "running": "yellow"}.get(status, "")
+        style = {"finished": "green", "failed": "red", "running": "yellow", "waiting": "cyan"}.get(status, "")
         if course and course.error:
             notes.append(Text(f"{client_id}: {course.error}", style="red"))
         if course and course.dropout:
@@ -206,7 +224,7 @@ def session_transcript(run_dir, client_id: str, session_index: int) -> Group:
     and the memory extracted at the end."""
     record = session_record(_open(run_dir), client_id, int(session_index))
     person = f" · client played by {record.rater or 'a person'}" if record.played_by_person else ""
-    parts: list = [Rule(f"{client_id} · session {record.session_index} · counselor {record.counselor or '?'}"
+    parts: list = [Heading(f"{client_id} · session {record.session_index} · counselor {record.counselor or '?'}"
                         f" · ended by {record.ended_by or '?'}{person}")]
     ratings: dict[int, list[str]] = {}
     for rating in record.turn_ratings:
@@ -216,7 +234,7 @@ def session_transcript(run_dir, client_id: str, session_index: int) -> Group:
     goal.append(record.goal or "")
     if record.goal_source:
         goal.append(f" ({record.goal_source})", style="dim")
-    parts += [goal, _week_text(record.week_before), _state_table(record), Rule("Turns")]
+    parts += [goal, _week_text(record.week_before), _state_table(record), Heading("Turns")]
     for number, turn in enumerate(record.turns, start=1):
         line = Text()
         client = isinstance(turn, ClientTurn)
@@ -248,7 +266,7 @@ def session_transcript(run_dir, client_id: str, session_index: int) -> Group:
                 memory.append(f"  (distance {hit.distance:.2f})", style="dim")
             parts.append(memory)
     if record.memory is not None:
-        parts.append(Rule("Memory extracted"))
+        parts.append(Heading("Memory extracted"))
         for key, value in record.memory.to_dict().items():
             if key in ("session_index", "filled_in") or value in (None, "", []):
                 continue

@@ -191,7 +191,7 @@ class PracticeCourse:
 
     def _finished(self, snapshot) -> bool:
         # An empty `next` alone is not the end: a kill between a node's writes and the next
-        # checkpoint leaves one too (simulation/campaign.py, run_course); the last memory is,
+        # checkpoint leaves one too (simulation/campaign/courses.py, run_course); the last memory is,
         # or the client's not coming back (course_end: dropout).
         return (snapshot.metadata is not None and not snapshot.next
                 and (StateView(snapshot.values).sessions_done >= self.config.sessions

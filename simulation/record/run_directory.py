@@ -24,6 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ..core.course import WAITING
 from ..core.files import write_json_atomic, write_jsonl_atomic
 from ..core.interruptions import DiskFull, Interruption, describe, is_disk_full
 from ..core.metrics import CampaignSummary, SessionMetrics
@@ -222,7 +223,7 @@ class RunDirectory:
         with self._lock:
             manifest = self._manifest if self._manifest is not None else read_manifest(self.path)
             entry = manifest.courses[client_id].to_dict() if client_id in manifest.courses else {}
-            if fields.get("status") == "finished":
+            if fields.get("status") in ("finished", WAITING):
                 # A course resumed after a failure: its old failure no longer describes it.
                 entry.pop("error", None)
                 entry.pop("failed_step", None)

@@ -141,7 +141,8 @@ class FailedStepRecord(Value):
 class CourseEntry(Value):
     """One client's course in the manifest."""
 
-    status: str = Field(description="pending, running, finished, failed, or interrupted (a service stayed away or "
+    status: str = Field(description="pending, running, finished, failed, waiting (stopped where a person must act: "
+                                    "`practice` continues it; not finished), or interrupted (a service stayed away or "
                                     "the disk filled up: `resume` finishes it).")
     sessions_done: int = 0
     error: str | None = None
@@ -254,7 +255,8 @@ class Manifest(Value):
 
     schema_version: int = Field(description="Version of this schema the run was written with.")
     name: str
-    status: str = Field(description="running, finished, failed, interrupted (or studio).")
+    status: str = Field(description="running, finished, failed, interrupted, waiting (every course finished or "
+                                    "waiting for a person, one at least waiting) (or studio).")
     created_at: str | None = None
     config_source: str | None = Field(default=None, description="The config file (or run) the campaign came from.")
     config: CampaignConfig
@@ -271,7 +273,8 @@ class Manifest(Value):
     faults: dict[str, FaultCounts] | None = None
     answers: dict[str, dict[str, AnswerTally]] | None = Field(
         default=None, description="Questionnaire answers by role and instrument (the model appraisal's items as "
-        "'appraisal'): asked, and filled in (fallback).")
+        "'appraisal'): asked, and filled in (fallback). A person's answers (sessions a person played the client) "
+        "come under 'person'.")
     fallback_heavy_sessions: list[FallbackHeavySession] | None = Field(
         default=None, description="Sessions above answer_fallbacks.threshold (with strict, their courses failed).")
     client_sentences_added: int | None = Field(

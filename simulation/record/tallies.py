@@ -89,18 +89,22 @@ def session_unanswered(record: SessionRecord) -> dict[str, int]:
     return counts
 
 
+PERSON = "person"  # who answered in a session a person played the client (``SessionRecord.played_by_person``)
+
+
 def answer_tallies(sessions: list[SessionRecord]) -> dict[str, dict[str, AnswerTally]]:
-    """Answers by role (the client answers them) and instrument: asked, filled in, and partial likelihoods."""
-    tallies: dict[str, tuple[int, int, int]] = {}
+    """Answers by who gave them (the simulated client; a person in the client's chair, ``person``, counted apart,
+    as eval's coverage does) and instrument: asked, filled in, and partial likelihoods."""
+    tallies: dict[str, dict[str, tuple[int, int, int]]] = {}
     for record in sessions:
         partial = session_partials(record)
+        counts = tallies.setdefault(PERSON if record.played_by_person else "client", {})
         for key, (asked, filled) in session_answers(record).items():
-            before = tallies.get(key, (0, 0, 0))
-            tallies[key] = (before[0] + asked, before[1] + filled, before[2] + partial.get(key, 0))
-    if not tallies:
-        return {}
-    return {"client": {key: AnswerTally(asked=asked, fallbacks=filled, **({"partial": part} if part else {}))
-                       for key, (asked, filled, part) in sorted(tallies.items())}}
+            before = counts.get(key, (0, 0, 0))
+            counts[key] = (before[0] + asked, before[1] + filled, before[2] + partial.get(key, 0))
+    return {role: {key: AnswerTally(asked=asked, fallbacks=filled, **({"partial": part} if part else {}))
+                   for key, (asked, filled, part) in sorted(counts.items())}
+            for role, counts in sorted(tallies.items()) if counts}
 
 
 def fallback_heavy_sessions(sessions: list[SessionRecord], threshold: float) -> list[FallbackHeavySession]:
