@@ -20,7 +20,12 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from muspsy_sim.agents.llm.providers.scripted import asks_for_json, scripted_json_answer, scripted_logprobs, scripted_reply
+from muspsy_sim.agents.llm.providers.scripted import (
+    asks_for_json,
+    scripted_json_answer,
+    scripted_logprobs,
+    scripted_reply,
+)
 
 GARBAGE = '{"answer": "maybe"} I would rather not say.'
 _FILLER = ("I", "The", "You", "It", "This", "My", "Well", "Not", "Yes", "No")

@@ -3,13 +3,13 @@
 import pytest
 
 from muspsy_sim.agents.llm import MeteredModel, ModelSpec, Sampling, UnknownModel, UsageMeter
-from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
-from muspsy_sim.agents.llm.routing import LiteLLMModel, servable
 from muspsy_sim.agents.llm.local.resolution import (
     EMBEDDED_MODEL,
     LocalModelNotFound,
     resolve_local_model,
 )
+from muspsy_sim.agents.llm.providers.registration import litellm_with_providers
+from muspsy_sim.agents.llm.routing import LiteLLMModel, servable
 
 
 def test_test_double_answers_in_process_as_through_litellm_and_is_metered():

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from muspsy_sim.agents.llm.local.requests import (
-    GenerationRequest,
     Generated,
+    GenerationRequest,
     ScoringRequest,
     collect_batch,
     split_by_kind,

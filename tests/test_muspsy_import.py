@@ -8,14 +8,13 @@ import shutil
 
 import pytest
 
-from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.scenarios.loader import load_profile
 from muspsy_sim.scenarios.muspsy_import import (
     estimate_distress,
     format_report,
     import_muspsy,
 )
-
+from muspsy_sim.simulation.core.errors import InputError
 from tests.muspsy_import_helpers import (
     HEADER,
     SAMPLE,

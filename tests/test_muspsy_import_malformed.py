@@ -8,7 +8,6 @@ import re
 import pytest
 
 from muspsy_sim.scenarios.loader import load_profile
-
 from tests.muspsy_import_helpers import (
     block,
     client,

@@ -9,9 +9,9 @@ import re
 import pytest
 from typer.testing import CliRunner
 
+from muspsy_sim.simulation.cli import app
 from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.simulation.core.turns import ClientTurn, CounselorTurn
-from muspsy_sim.simulation.cli import app
 from muspsy_sim.simulation.practice.course_driver import PENDING_FILE, PracticeCourse, Refused
 from muspsy_sim.simulation.practice.human_counselor import HUMAN_SOURCE
 from tests.practice_helpers import CLIENT, open_course, say

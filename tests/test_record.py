@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 from muspsy_sim.agents.client import Client, SimulatedClient
 from muspsy_sim.agents.llm import Sampling
 from muspsy_sim.memory import MemoryStore, SessionStore
-from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.simulation.cli import app
-from muspsy_sim.simulation.record import SCHEMA_VERSION, RunLog, SessionRecord, json_schema
 from muspsy_sim.simulation.config import load_config
+from muspsy_sim.simulation.core.errors import InputError
 from muspsy_sim.simulation.core.turns import TURN, ClientTurn, CounselorTurn, TurnRating
+from muspsy_sim.simulation.record import SCHEMA_VERSION, RunLog, SessionRecord, json_schema
 from tests.conftest import FIXTURES, REPO, scripted_config
 
 V0_RUN = FIXTURES / "runs" / "v0-testdouble"  # written by the code before the record schema (no schema_version)

@@ -28,6 +28,7 @@ from muspsy_sim.simulation.record.schema import RiskSummary, SessionRecord
 from tests.conftest import LIBRARY
 from tests.fakes import RecordingModel
 
+
 # Turns and records are built here as plain data (easy to edit) and read as a run reads them.
 def assess_disclosure(turns: list[dict], index: int) -> DisclosureAssessment:
     return risk.assess_disclosure(turns_of(turns), index)

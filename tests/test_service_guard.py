@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from muspsy_sim.simulation.core.interruptions import DiskFull, ServiceUnavailable
 from muspsy_sim.simulation.config import ServiceRetry
+from muspsy_sim.simulation.core.interruptions import DiskFull, ServiceUnavailable
 from muspsy_sim.simulation.engine.service_guard import ServiceGuard
 
 FAST = ServiceRetry(max_wait=2, initial_backoff=0.01, max_backoff=0.05)

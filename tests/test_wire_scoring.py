@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 from muspsy_sim.agents.client.questionnaires import administer, instruments, item_set
 from muspsy_sim.agents.client.state import ClientState
 from muspsy_sim.agents.llm import Completion, ItemSet, MeteredModel, ModelSpec, UsageMeter
-from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.agents.llm.choice_scoring import ScoringPlan
 from muspsy_sim.agents.llm.choice_scoring.json_answers import SCHEMA_PROBE, JsonItems, read_answers
 from muspsy_sim.agents.llm.choice_scoring.likelihood import TOP_NARROW, TOP_WIDE, WireLikelihood
+from muspsy_sim.agents.llm.routing import LiteLLMModel
 from muspsy_sim.scenarios.loader import LIBRARY_DIR, load_library
 from muspsy_sim.simulation.cli import app
 from tests.fake_openai_server import FakeOpenAIServer

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from muspsy_sim.agents.reference_cues import CLIENT_REFERS_BACK
 from muspsy_sim.memory.store import KIND_MEMORY, record_id
 
-from ..core.turns import ClientTurn, CounselorTurn, by_scaffold, exchange_chunks
+from ..core.turns import CounselorTurn, by_scaffold, exchange_chunks
 from ..record.schema import SessionRecord
 from .ground_truth import content_words, overlap, refers_back, repeats, said_before_closing
 

@@ -42,6 +42,7 @@ from muspsy_sim.scenarios.profile import CaseProfile
 
 from ..core.course import SessionMemory
 from ..core.errors import InputError
+from ..core.provenance import qualified_name
 from ..core.turns import CounselorTurn, RetrievedMemory, Turn, by_scaffold
 
 TASKS = ("memory", "goal", "counseling")
@@ -162,7 +163,7 @@ def _turns_at_the_end(chat: list[dict], turns: list[Turn], counselor: PromptRend
         message = chat[offset + position] if offset >= 0 else None
         role = "assistant" if isinstance(turn, CounselorTurn) else "user"
         if message is None or message.get("content") != turn.text or message.get("role") != role:
-            name = f"{type(counselor).__module__}:{type(counselor).__qualname__}"
+            name = qualified_name(counselor)
             raise InputError(name, "counseling_messages", f"does not render the session's turns as one message each, "
                              f"in order, at the end of the chat (turn {position} is not where it should be), so the "
                              "per-session export cannot tell which messages to train: use --form turn")

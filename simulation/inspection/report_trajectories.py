@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import io
-
 from collections.abc import Mapping
 
 from ..core.metrics import SessionMetrics
