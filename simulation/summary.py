@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from rich.table import Table
+from rich.text import Text
 
 from .core.course import COURSE_DROPOUT
 from .core.metrics import AnswerCoverage, UnhandledDisclosure
@@ -53,7 +54,8 @@ def sessions_table(sessions: list[SessionRecord]) -> Table:
         start, end = record.client_state_start.distress, record.client_state_end.distress
         goal = record.goal if len(record.goal) <= 40 else record.goal[:37] + "..."
         table.add_row(
-            record.client_id, str(record.session_index), str(len(record.turns)), goal,
+            # Text, not markup: a model's goal (or a profile id) may hold brackets ("[/INST]") rich would parse.
+            Text(str(record.client_id)), str(record.session_index), str(len(record.turns)), Text(goal),
             # A person played the client: the record's distress is the weeks' bookkeeping, not theirs (as inspect).
             "person" if record.played_by_person else f"{start:.1f} → {end:.1f}", record.ended_by or "",
         )
@@ -75,7 +77,7 @@ def usage_line(usage: Mapping[str, RoleUsage]) -> str:
     for role, fields in sorted(usage.items()):
         parts.append(f"{role}: {int(fields.calls)} calls, {int(fields.prompt_tokens)}+"
                      f"{int(fields.completion_tokens)} tokens, {fields.seconds:.0f} s")
-    return "; ".join(parts)
+    return "; ".join(parts) or "no model calls"
 
 
 def faults_line(usage: Mapping[str, RoleUsage], courses: Mapping[str, CourseEntry]) -> str:

@@ -178,3 +178,20 @@ def test_client_practice_with_an_unreachable_counselor_model_ends_in_one_line_be
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: the counselor model openai/gpt-4o-mini cannot be reached: ")
     assert not (tmp_path / "runs").exists(), "nothing written"
+
+
+def test_model_text_in_the_sessions_table_is_shown_as_written_not_read_as_markup(tmp_path, make_config):
+    # A small model's goal may hold chat-template debris ("[/INST]") or brackets rich would take for style tags.
+    from rich.console import Console
+
+    from muspsy_sim.simulation.record import RunLog
+    from muspsy_sim.simulation.summary import sessions_table
+
+    result = runner.invoke(app, ["run", "--config", str(make_config(name="markup", sessions=1, max_turns=1,
+                                                                      scenarios=["gad-priya-38"])), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    record = RunLog.open(tmp_path / "runs" / "markup").session("gad-priya-38", 1)
+    record = record.model_copy(update={"goal": "[/INST] try [b]this[/b]"})
+    console = Console(width=200, record=True)
+    console.print(sessions_table([record]))
+    assert "[/INST] try [b]this[/b]" in console.export_text()

@@ -7,6 +7,7 @@ Shared by `eval` (printed), `compare` (one per counselor) and the HTML report. R
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 
 from ..core.realism import CounselorRealism, DropoutShare, InstrumentRealism, ReferenceRange, TrajectoryRealism
 from .realism_references import DETERIORATED, DROPOUT, IMPROVED, SUDDEN_GAIN, SUDDEN_GAIN_AMONG_IMPROVED
@@ -175,10 +176,12 @@ def counselor_realism_table(by_counselor: CounselorRealism) -> Table:
     columns, rows = counselor_rows(by_counselor)
     labels = " / ".join(spec.label for spec in INSTRUMENTS.values())
     table = Table(title=f"Trajectory realism by counselor ({labels}; runs of one counselor pooled; intention to treat)")
+    # Text, not markup: a counselor's label holds its options in brackets ("muspsy [scaffold=off]").
     for position, column in enumerate(columns):
-        table.add_column(column, justify="left" if position in (0, len(columns) - 1) else "right", overflow="fold")
+        table.add_column(Text(column), justify="left" if position in (0, len(columns) - 1) else "right",
+                         overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in row))
     table.caption = "\n".join([share_line(by_counselor), *reference_notes()])
     table.caption_justify = "left"
     return table
