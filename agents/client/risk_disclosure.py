@@ -15,11 +15,15 @@ run and eval summaries, left out where a score reads the client's own words).
 from __future__ import annotations
 
 import re
+from functools import cache
+from pathlib import Path
 
 from muspsy_sim.scenarios.profile import CaseProfile
 
 from ..risk_language import detect_risk
 
+# The words the program appends when the client's model did not disclose (prompts/, beside the client's prompts).
+_ADDED_TEMPLATE = Path(__file__).resolve().parent / "prompts" / "risk_disclosure_added.txt"
 _SCHEDULED_SESSION = re.compile(r"\bsession (\d+)\b", re.IGNORECASE)
 _SUBJECT = re.compile(r"\b(he|she|they)\b(\s+(?:\w+ly|sometimes|often|still|never|always|also|already|just)\b)?(\s+)(\w+)",
                       re.IGNORECASE)
@@ -98,5 +102,10 @@ def ensure_disclosed(text: str, sentence: str) -> tuple[str, str | None]:
     if detect_risk(text):
         return text, None
     joiner = " " if text.rstrip().endswith((".", "!", "?")) else ". "
-    added = f"There is something I have not told you. {sentence}"
+    added = _added_template().format(sentence=sentence)
     return f"{text.rstrip()}{joiner}{added}", added
+
+
+@cache
+def _added_template() -> str:
+    return _ADDED_TEMPLATE.read_text(encoding="utf-8").strip()
