@@ -360,6 +360,22 @@ def test_numpy_minilm_long_lists_equal_one_by_one() -> None:
     assert np.abs(together - alone).max() < 1e-5
 
 
+def test_minilm_lanes_give_every_thread_the_vectors_one_lane_gives() -> None:
+    """Courses embed on every core (lanes); a vector must not depend on the thread or lane that made it, so
+    NumPy's BLAS keeps one thread from the model's load on (OpenBLAS's result moves with its thread count)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import ThreadpoolController
+
+    texts = [f"session note {i}: " + "he lies awake going over the day " * (i % 4) for i in range(10)]
+    one_lane = MiniLMEmbedder(lanes=1).embed(texts)
+    assert {api["num_threads"] for api in ThreadpoolController().select(user_api="blas").info()} == {1}
+    embedder = MiniLMEmbedder(lanes=2)
+    with ThreadPoolExecutor(8) as pool:  # 16 calls asking for overlapping texts at once
+        results = list(pool.map(lambda i: embedder.embed(texts[i % 4:]), range(16)))
+    assert all(result == one_lane[i % 4:] for i, result in enumerate(results))
+
+
 def test_memory_search_sees_a_session_rewritten_after_a_search(tmp_path):
     """The store keeps a session's candidate records between turns (for speed); a rewrite must drop them."""
     from muspsy_sim.bench.common import HashingEmbedder
