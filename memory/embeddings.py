@@ -38,11 +38,12 @@ class MiniLMEmbedder:
     them (a session's transcript, while the course waits for its model), and that ``embed`` returns the
     same vectors it would have computed.
 
-    Loading the model sets NumPy's BLAS to one thread for the rest of the process: with courses and
-    models busy on the other cores a multi-threaded OpenBLAS spin-waits (measured ~10x slower under
-    load), and its thread count must not change between encodings, or vectors move in their last bit.
-    It is set once, not around each encoding, because OpenBLAS (0.3.31 here) ignores a worker thread's
-    setting once the main thread has made one. The local LLM's torch threads are not BLAS's.
+    Loading the model sets the BLAS libraries loaded by then, NumPy's among them, to one thread for the
+    rest of the process: with courses and models busy on the other cores a multi-threaded OpenBLAS
+    spin-waits (measured ~10x slower under load), and its thread count must not change between
+    encodings, or vectors move in their last bit. It is set once, not around each encoding, because
+    OpenBLAS (0.3.31 here) ignores a worker thread's setting once the main thread has made one. The
+    local LLM's torch threads are not BLAS's.
     """
 
     def __init__(self, cache_size: int = 4096, lanes: int | None = None) -> None:
